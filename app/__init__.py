@@ -1,0 +1,119 @@
+"""Application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.audit.services import install_guards
+from app.db import Database
+from app.errors import ERROR_MESSAGES, ERROR_TITLES, DomainError
+from app.extensions import bootstrap, csrf, limiter, login_manager
+from config import Config, ProductionConfig, config_from_env
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    """Build the Flask app: config, database, extensions, blueprints, errors and CLI."""
+    config = config or config_from_env()
+    if issubclass(config, ProductionConfig):
+        config.validate()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config)
+    app.config.update(overrides)
+
+    database = Database(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+    app.extensions["database"] = database
+    install_guards()
+
+    @app.teardown_appcontext
+    def _remove_session(_exc):
+        database.remove()
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        from app.accounts.models import User
+
+        user = database.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.is_active else None
+
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts.views import bp as accounts_bp
+    from app.audit.views import bp as audit_bp
+    from app.catalog.views import bp as catalog_bp
+    from app.dashboard.views import bp as dashboard_bp
+    from app.instruments.views import bp as instruments_bp
+    from app.merchants.views import bp as merchants_bp
+
+    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, instruments_bp, merchants_bp):
+        app.register_blueprint(bp)
+
+
+def _error_page(code: int, message: str | None = None):
+    body = render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"),
+                           message=message or ERROR_MESSAGES.get(code, ""))
+    return body, code
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        return _error_page(err.status_code, err.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_err):
+        return _error_page(400, "页面已过期或表单校验失败，请刷新页面后重新提交。")
+
+    @app.errorhandler(429)
+    def _too_many(_err):
+        return _error_page(429, "登录失败次数过多，请一分钟后再试。")
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        return _error_page(err.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        if app.debug or app.testing and app.config.get("PROPAGATE_EXCEPTIONS"):
+            raise err
+        log.exception("unhandled error on %s", request.path)
+        app.extensions["database"].session.rollback()
+        return _error_page(500)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from app.clock import local
+
+    @app.template_filter("dt")
+    def _fmt_datetime(value):
+        value = local(value)
+        return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+    @app.template_filter("d")
+    def _fmt_date(value):
+        return value.isoformat() if value else ""
+
+    from app.audit.queries import ACTION_LABELS
+    from app.web import nav_counts
+
+    app.jinja_env.globals["nav_counts"] = nav_counts
+    app.jinja_env.globals["action_label"] = lambda action: ACTION_LABELS.get(action, action)

@@ -1,0 +1,38 @@
+"""Login, user and station forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Email, Length, Optional
+
+from app.accounts.models import Role
+from app.forms import VersionField, required
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[required("用户名")])
+    password = PasswordField("密码", validators=[required("密码")])
+    remember = BooleanField("记住我")
+
+
+class UserForm(FlaskForm):
+    username = StringField("用户名", validators=[required("用户名"), Length(max=50)])
+    display_name = StringField("姓名", validators=[required("姓名"), Length(max=50)])
+    role = SelectField("角色", choices=Role.choices())
+    station_ids = SelectMultipleField("所属监管所", coerce=int)
+    phone = StringField("电话", validators=[Optional(), Length(max=30)])
+    email = StringField("电子邮箱", validators=[Optional(), Email(message="电子邮箱格式不正确"), Length(max=120)])
+    is_active = BooleanField("启用", default=True)
+    password = PasswordField("初始密码", validators=[Optional(), Length(min=8, message="密码至少需要8位")])
+    version = VersionField()
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField("新密码", validators=[required("新密码"), Length(min=8, message="密码至少需要8位")])
+
+
+class StationForm(FlaskForm):
+    name = StringField("名称", validators=[required("名称"), Length(max=100)])
+    code = StringField("编码", validators=[required("编码"), Length(max=20)])
+    division_code = StringField("行政区划代码", validators=[Optional(), Length(max=12)])
+    version = VersionField()

@@ -1,0 +1,85 @@
+"""Users, roles and stations."""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+
+
+class Role(LabeledEnum):
+    """What a user may do."""
+
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    INSPECTOR = "inspector"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"admin": "管理员", "supervisor": "监管科室", "inspector": "所检查员"}
+
+
+user_stations = Table(
+    "user_stations",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("station_id", ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Station(VersionedMixin, Base):
+    """A field station (市场监管所); every merchant belongs to one."""
+
+    __tablename__ = "stations"
+    __labels__ = {"name": "名称", "code": "编码", "division_code": "行政区划代码"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    division_code: Mapped[str] = mapped_column(String(12), default="")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(VersionedMixin, Base):
+    """A person who logs in: admin, supervisor or station inspector."""
+
+    __tablename__ = "users"
+    __labels__ = {
+        "username": "用户名",
+        "display_name": "姓名",
+        "role": "角色",
+        "is_active": "启用",
+        "phone": "电话",
+        "email": "电子邮箱",
+        "stations": "所属监管所",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(120), default="")
+
+    stations: Mapped[list[Station]] = relationship(
+        secondary=user_stations, order_by=Station.code, lazy="selectin"
+    )
+
+    # Flask-Login protocol, written out so models need no Flask import.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __str__(self) -> str:
+        return self.display_name or self.username

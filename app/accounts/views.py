@@ -1,0 +1,194 @@
+"""Login, logout, and the admin pages for users and stations."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from app.accounts import services
+from app.accounts.forms import LoginForm, PasswordResetForm, StationForm, UserForm
+from app.accounts.models import Station, User
+from app.audit import services as audit
+from app.errors import DomainError
+from app.extensions import client_address, limiter
+from app.security import admin_required
+from app.web import db, form_error
+
+bp = Blueprint("accounts", __name__, template_folder="templates")
+
+
+def _login_account_key() -> str:
+    return "login-account:" + (request.form.get("username") or "").strip().lower()
+
+
+def _login_failed(response) -> bool:
+    # A failed login re-renders the form (200); success redirects. Only failures count.
+    return request.method == "POST" and response.status_code == 200
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_FAILURE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=_login_account_key, methods=["POST"], deduct_when=_login_failed,
+               scope="login-account")
+@limiter.limit(_login_limit, key_func=lambda: "login-addr:" + client_address(), methods=["POST"],
+               deduct_when=_login_failed, scope="login-address")
+def login():
+    """Log in with username and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        session = db()
+        user = services.authenticate(session, form.username.data, form.password.data)
+        if user is None:
+            flash("用户名或密码错误，或账号已停用。", "danger")
+        else:
+            login_user(user, remember=form.remember.data)
+            audit.record(session, user, "login", user, note=f"登录，来自 {client_address()}")
+            session.commit()
+            target = request.args.get("next", "")
+            # Only same-site relative paths: never an open redirect.
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("dashboard.index")
+            return redirect(target)
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out."""
+    logout_user()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("accounts.login"))
+
+
+def _station_choices() -> list[tuple[int, str]]:
+    return [(s.id, f"{s.code} {s.name}") for s in db().scalars(select(Station).order_by(Station.code))]
+
+
+@bp.route("/admin/users")
+@admin_required
+def users():
+    """All users."""
+    rows = db().scalars(select(User).order_by(User.role, User.username)).all()
+    return render_template("accounts/users.html", users=rows)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@admin_required
+def user_new():
+    """Create a user."""
+    form = UserForm()
+    form.station_ids.choices = _station_choices()
+    if form.validate_on_submit():
+        session = db()
+        try:
+            user = services.create_user(session, current_user, username=form.username.data,
+                                        display_name=form.display_name.data, role=form.role.data,
+                                        password=form.password.data or "", station_ids=form.station_ids.data,
+                                        phone=form.phone.data or "", email=form.email.data or "")
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            flash(f"已创建用户 {user.username}。", "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=None)
+
+
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@admin_required
+def user_edit(user_id: int):
+    """Edit a user's name, role, stations and whether they may log in."""
+    session = db()
+    user = services.get_user(session, user_id)
+    form = UserForm(obj=user)
+    del form.password
+    form.username.render_kw = {"readonly": True}
+    form.station_ids.choices = _station_choices()
+    if request.method == "GET":
+        form.station_ids.data = [s.id for s in user.stations]
+        form.role.data = user.role.value
+    if form.validate_on_submit():
+        try:
+            services.update_user(session, current_user, user, expected_version=form.version.data,
+                                 display_name=form.display_name.data, role=form.role.data,
+                                 is_active=form.is_active.data, station_ids=form.station_ids.data,
+                                 phone=form.phone.data or "", email=form.email.data or "")
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            flash("已保存。", "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=user,
+                           reset_form=PasswordResetForm())
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
+@admin_required
+def user_password(user_id: int):
+    """Reset a user's password."""
+    session = db()
+    user = services.get_user(session, user_id)
+    form = PasswordResetForm()
+    if form.validate_on_submit():
+        services.reset_password(session, current_user, user, form.password.data)
+        session.commit()
+        flash(f"已重置 {user.username} 的密码。", "success")
+    else:
+        for errors in form.errors.values():
+            for e in errors:
+                flash(e, "danger")
+    return redirect(url_for("accounts.user_edit", user_id=user.id))
+
+
+@bp.route("/admin/stations")
+@admin_required
+def stations():
+    """All stations."""
+    rows = db().scalars(select(Station).order_by(Station.code)).all()
+    return render_template("accounts/stations.html", stations=rows)
+
+
+@bp.route("/admin/stations/new", methods=["GET", "POST"])
+@admin_required
+def station_new():
+    """Create a station."""
+    return _station_form(None)
+
+
+@bp.route("/admin/stations/<int:station_id>/edit", methods=["GET", "POST"])
+@admin_required
+def station_edit(station_id: int):
+    """Edit a station."""
+    return _station_form(services.get_station(db(), station_id))
+
+
+def _station_form(station: Station | None):
+    session = db()
+    form = StationForm(obj=station)
+    if form.validate_on_submit():
+        values = {"name": form.name.data, "code": form.code.data, "division_code": form.division_code.data or ""}
+        try:
+            if station is None:
+                services.create_station(session, current_user, **values)
+            else:
+                services.update_station(session, current_user, station, expected_version=form.version.data,
+                                        **values)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            flash("已保存。", "success")
+            return redirect(url_for("accounts.stations"))
+    return render_template("accounts/station_form.html", form=form, station=station)
+
+

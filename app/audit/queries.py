@@ -1,0 +1,29 @@
+"""Named audit-log queries."""
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+
+from app.audit.models import AuditEntry
+
+ACTION_LABELS = {
+    "create": "新建", "update": "修改", "void": "作废", "replace": "更换", "seed": "初始化",
+    "login": "登录", "reset_password": "重置密码",
+}
+
+
+def entries_for(entity_type: str, entity_id: int, limit: int = 200) -> Select:
+    """A record's audit entries, newest first."""
+    return (select(AuditEntry).where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+            .order_by(AuditEntry.id.desc()).limit(limit))
+
+
+def entries(entity_type: str | None = None, actor: str = "", action: str | None = None) -> Select:
+    """All audit entries, filtered, newest first."""
+    stmt = select(AuditEntry)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor.like(f"%{actor}%"))
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    return stmt.order_by(AuditEntry.id.desc())

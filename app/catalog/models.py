@@ -1,0 +1,104 @@
+"""The catalogue: instrument kinds and finding codes."""
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+
+
+class VerificationRule(LabeledEnum):
+    """How an instrument kind is kept in verification."""
+
+    PERIODIC = "periodic"
+    SERVICE_LIFE = "service_life"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"periodic": "周期检定", "service_life": "首次检定、到期轮换"}
+
+
+class Severity(LabeledEnum):
+    """How serious a finding is."""
+
+    INFO = "info"
+    MINOR = "minor"
+    MAJOR = "major"
+    SEVERE = "severe"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"info": "提示", "minor": "一般", "major": "较重", "severe": "严重"}
+
+
+class InstrumentType(VersionedMixin, Base):
+    """A catalogue entry (器具种类): regulation, rule, cycle or service life."""
+
+    __tablename__ = "instrument_types"
+    __labels__ = {
+        "name_zh": "名称",
+        "rule": "管理方式",
+        "cycle_months": "检定周期（月）",
+        "service_life_years": "使用年限（年）",
+        "regulation": "检定规程",
+        "regulation_title": "规程名称",
+        "lead_days": "提前提醒天数",
+        "note": "说明",
+        "is_active": "启用",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(80), default="")
+    catalogue_item: Mapped[str] = mapped_column(String(60), default="")
+    management: Mapped[str] = mapped_column(String(40), default="")
+    regulation: Mapped[str] = mapped_column(String(40), default="")
+    regulation_title: Mapped[str] = mapped_column(String(80), default="")
+    rule: Mapped[VerificationRule] = mapped_column(enum_column(VerificationRule))
+    cycle_months: Mapped[int | None] = mapped_column(Integer)
+    service_life_years: Mapped[int | None] = mapped_column(Integer)
+    confirmed: Mapped[str] = mapped_column(String(10), default="no")
+    lead_days: Mapped[int] = mapped_column(Integer, default=30)
+    note: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def is_service_life(self) -> bool:
+        return self.rule == VerificationRule.SERVICE_LIFE
+
+    @property
+    def rule_text(self) -> str:
+        """The rule and its number, as shown to users."""
+        if self.is_service_life:
+            return f"首检后使用 {self.service_life_years} 年轮换"
+        return f"每 {self.cycle_months} 个月检定"
+
+    def __str__(self) -> str:
+        return self.name_zh
+
+
+class FindingCode(VersionedMixin, Base):
+    """A coded problem that inspections record, with its legal basis."""
+
+    __tablename__ = "finding_codes"
+    __labels__ = {
+        "name_zh": "名称",
+        "legal_basis": "法律依据",
+        "typical_measure": "通常处理措施",
+        "severity": "严重程度",
+        "is_active": "启用",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(120), default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    typical_measure: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name_zh

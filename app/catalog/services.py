@@ -1,0 +1,79 @@
+"""Catalogue seeding and edits (services flush, never commit)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import services as audit
+from app.catalog.models import FindingCode, InstrumentType, Severity, VerificationRule
+from app.errors import Invalid, StaleEdit
+
+SEED_DIR = Path(__file__).with_name("seed")
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text and text.strip() else None
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with open(SEED_DIR / name, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def seed_catalogue(session: Session) -> dict[str, int]:
+    """Insert missing instrument kinds and finding codes; existing rows are left as admins edited them."""
+    added = {"instrument_types": 0, "finding_codes": 0}
+    have = set(session.scalars(select(InstrumentType.code)))
+    for order, row in enumerate(_read("instrument_types.csv")):
+        if row["code"] in have:
+            continue
+        session.add(InstrumentType(
+            code=row["code"], name_zh=row["name_zh"], name_en=row["name_en"],
+            catalogue_item=row["catalogue_item"], management=row["management"],
+            regulation=row["regulation"], regulation_title=row["regulation_title"],
+            rule=VerificationRule(row["rule"]), cycle_months=_int_or_none(row["cycle_months"]),
+            service_life_years=_int_or_none(row["service_life_years"]),
+            confirmed=row["confirmed"], note=row["note"], sort_order=order, lead_days=30,
+        ))
+        added["instrument_types"] += 1
+    have = set(session.scalars(select(FindingCode.code)))
+    for row in _read("finding_codes.csv"):
+        if row["code"] in have:
+            continue
+        session.add(FindingCode(
+            code=row["code"], name_zh=row["name_zh"], name_en=row["name_en"],
+            legal_basis=row["legal_basis"], typical_measure=row["typical_measure"],
+            severity=Severity(row["severity"]),
+        ))
+        added["finding_codes"] += 1
+    session.flush()
+    if any(added.values()):
+        audit.record(session, None, "seed", entity_type="catalogue", entity_label="器具目录",
+                     note=f"导入种子数据：器具种类 {added['instrument_types']} 项，问题代码 {added['finding_codes']} 项")
+    return added
+
+
+def update_instrument_type(session: Session, actor, itype: InstrumentType, *, expected_version: int,
+                           values: dict, recompute: bool) -> tuple[list[dict], int]:
+    """Edit a kind's rule, cycle or life; optionally recompute existing due dates. Returns (changes, recomputed)."""
+    if itype.version != expected_version:
+        raise StaleEdit("该器具种类")
+    rule = VerificationRule(values.get("rule", itype.rule))
+    if rule == VerificationRule.PERIODIC and not values.get("cycle_months"):
+        raise Invalid("周期检定的器具种类必须填写检定周期（月）", field="cycle_months")
+    if rule == VerificationRule.SERVICE_LIFE and not values.get("service_life_years"):
+        raise Invalid("到期轮换的器具种类必须填写使用年限（年）", field="service_life_years")
+    changes = audit.apply_changes(itype, values)
+    recomputed = 0
+    if changes:
+        session.flush()
+        if recompute:
+            from app.instruments.services import recompute_kind
+
+            recomputed = recompute_kind(session, itype)
+        note = f"已重新计算该种类 {recomputed} 台器具的到期日期" if recompute else "未重新计算已登记器具的到期日期"
+        audit.record(session, actor, "update", itype, changes, note=note)
+    return changes, recomputed

@@ -1,0 +1,63 @@
+"""Catalogue pages: instrument kinds (admins edit them) and finding codes."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.catalog import queries, services
+from app.catalog.forms import InstrumentTypeForm
+from app.catalog.models import InstrumentType
+from app.errors import DomainError, NotFound
+from app.security import admin_required, staff_required
+from app.web import db, form_error
+
+bp = Blueprint("catalog", __name__, template_folder="templates", url_prefix="/catalog")
+
+
+@bp.route("/types")
+@staff_required
+def types():
+    """The instrument kinds with their regulation and rule."""
+    return render_template("catalog/types.html", types=db().scalars(queries.instrument_types()).all())
+
+
+@bp.route("/types/<int:type_id>/edit", methods=["GET", "POST"])
+@admin_required
+def type_edit(type_id: int):
+    """Edit a kind's rule, cycle or life; recomputing due dates is offered, off by default."""
+    session = db()
+    itype = session.get(InstrumentType, type_id)
+    if itype is None:
+        raise NotFound("器具种类不存在")
+    form = InstrumentTypeForm(obj=itype)
+    if request.method == "GET":
+        form.rule.data = itype.rule.value
+        form.recompute.data = False
+    if form.validate_on_submit():
+        values = {k: getattr(form, k).data for k in ("rule", "cycle_months", "service_life_years", "lead_days",
+                                                     "regulation", "regulation_title", "note", "is_active")}
+        values["lead_days"] = values["lead_days"] if values["lead_days"] is not None else itype.lead_days
+        try:
+            changes, recomputed = services.update_instrument_type(
+                session, current_user, itype, expected_version=form.version.data, values=values,
+                recompute=form.recompute.data)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            if not changes:
+                flash("没有修改。", "info")
+            elif form.recompute.data:
+                flash(f"已保存，并重新计算了 {recomputed} 台器具的到期日期。", "success")
+            else:
+                flash("已保存。已登记器具的到期日期未改变。", "success")
+            return redirect(url_for("catalog.types"))
+    return render_template("catalog/type_form.html", form=form, itype=itype)
+
+
+@bp.route("/findings")
+@staff_required
+def findings():
+    """The finding codes with legal basis and usual measure."""
+    return render_template("catalog/findings.html", codes=db().scalars(queries.finding_codes()).all())

@@ -1,0 +1,78 @@
+"""Command-line groups registered on app.cli (thin wrappers over services)."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from app import migrate as migrations
+
+
+def _db():
+    return current_app.extensions["database"]
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+
+    @app.cli.command("migrate")
+    def migrate_cmd():
+        """Apply every migration (alembic upgrade head)."""
+        migrations.upgrade(current_app.config["DATABASE_URL"])
+        click.echo("数据库已迁移到最新版本。")
+
+    @app.cli.command("seed")
+    def seed_cmd():
+        """Load the catalogue seed data (idempotent)."""
+        from app.catalog.services import seed_catalogue
+
+        with _db().session_scope() as session:
+            added = seed_catalogue(session)
+        click.echo(f"器具种类新增 {added['instrument_types']} 项，问题代码新增 {added['finding_codes']} 项。")
+
+    @app.cli.command("setup")
+    def setup_cmd():
+        """Migrate, seed the catalogue and create the first admin when there is none."""
+        from app.accounts.services import ensure_admin
+        from app.catalog.services import seed_catalogue
+
+        migrations.upgrade(current_app.config["DATABASE_URL"])
+        with _db().session_scope() as session:
+            seed_catalogue(session)
+            user, password = ensure_admin(session)
+        if user is not None:
+            click.echo("=" * 60)
+            click.echo("已创建首个管理员账号：")
+            click.echo(f"  用户名：{user.username}")
+            click.echo(f"  密码：  {password}")
+            click.echo("请登录后在“系统管理 → 用户”中修改密码。")
+            click.echo("=" * 60)
+        else:
+            click.echo("数据库已就绪（已有管理员账号）。")
+
+    users = click.Group("users", help="Manage user accounts.")
+
+    @users.command("create-admin")
+    @click.option("--username", required=True)
+    @click.option("--password", default=None, help="Omit to be prompted.")
+    @click.option("--name", "display_name", default="系统管理员")
+    def create_admin(username: str, password: str | None, display_name: str):
+        """Create an admin account (scripted set-up)."""
+        from app.accounts.models import Role
+        from app.accounts.services import create_user
+        from app.errors import DomainError
+
+        if password is None:
+            password = click.prompt("密码", hide_input=True, confirmation_prompt=True)
+        try:
+            with _db().session_scope() as session:
+                create_user(session, "命令行", username=username, display_name=display_name, role=Role.ADMIN,
+                            password=password)
+        except DomainError as err:
+            raise click.ClickException(err.message) from err
+        click.echo(f"已创建管理员 {username}。")
+
+    app.cli.add_command(users)
+
+    from app.demo import demo_cli
+
+    app.cli.add_command(demo_cli)

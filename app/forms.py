@@ -1,0 +1,54 @@
+"""Form pieces shared by the domain forms."""
+from __future__ import annotations
+
+from wtforms import HiddenField, IntegerField, SelectField
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+
+def required(what: str) -> InputRequired:
+    """A Chinese 'please fill in' validator."""
+    return InputRequired(message=f"请填写{what}")
+
+
+def chosen(what: str) -> InputRequired:
+    """A Chinese 'please choose' validator."""
+    return InputRequired(message=f"请选择{what}")
+
+
+class VersionField(HiddenField):
+    """The record version the form was opened on (optimistic locking)."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        try:
+            self.data = int(self.data)
+        except (TypeError, ValueError):
+            self.data = 0
+
+
+def optional_int(label: str, minimum: int = 0, maximum: int = 10_000) -> IntegerField:
+    """An optional whole-number field with a Chinese range message."""
+    return IntegerField(label, validators=[Optional(), NumberRange(min=minimum, max=maximum,
+                                                                   message=f"应为{minimum}到{maximum}之间的整数")])
+
+
+class CoercingSelect(SelectField):
+    """A select whose empty choice becomes None instead of failing int coercion."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] in ("", "None"):
+            self.data = None
+        else:
+            super().process_formdata(valuelist)
+
+    def pre_validate(self, form):
+        if self.data is None:
+            return
+        super().pre_validate(form)
+
+
+def int_or_none(value):
+    """Coerce a select value to int, keeping None."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)

@@ -1,0 +1,56 @@
+"""Instrument, verification, void and replacement forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from app.forms import VersionField, chosen, optional_int, required
+from app.instruments.models import InstrumentStatus, VerificationResult
+
+DATE_MSG = "日期格式应为 年-月-日，例如 2026-05-06"
+
+
+def date_field(label: str, optional: bool = False) -> DateField:
+    """A date input with a Chinese format message."""
+    validators = [Optional()] if optional else [required(label)]
+    field = DateField(label, validators=validators, format="%Y-%m-%d")
+    return field
+
+
+class InstrumentForm(FlaskForm):
+    type_id = SelectField("器具种类", coerce=int, validators=[chosen("器具种类")])
+    serial_no = StringField("出厂编号", validators=[required("出厂编号"), Length(max=80)])
+    model = StringField("型号规格", validators=[Length(max=80)])
+    maker = StringField("制造单位", validators=[Length(max=120)])
+    measuring_range = StringField("测量范围", validators=[Length(max=80)])
+    accuracy_class = StringField("准确度等级", validators=[Length(max=30)])
+    location = StringField("安装位置", validators=[Length(max=120)],
+                           description="摊位号、加油枪号、车牌号、充电桩编号或户号")
+    nozzle_count = optional_int("枪数（加油/加气机）", 0, 32)
+    status = SelectField("状态", choices=InstrumentStatus.choices(), default="in_use")
+    notes = TextAreaField("备注")
+    version = VersionField()
+
+
+class VerificationForm(FlaskForm):
+    verified_on = date_field("检定日期")
+    institution = StringField("检定机构", validators=[Length(max=120)])
+    certificate_no = StringField("证书编号", validators=[Length(max=60)])
+    result = SelectField("检定结论", choices=VerificationResult.choices(), validators=[chosen("检定结论")])
+    valid_until = date_field("有效期至", optional=True)
+    notes = TextAreaField("备注")
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField("作废原因", validators=[required("作废原因"), Length(max=500)])
+
+
+class ReplaceForm(FlaskForm):
+    serial_no = StringField("新表出厂编号", validators=[required("新表出厂编号"), Length(max=80)])
+    maker = StringField("制造单位", validators=[Length(max=120)])
+    model = StringField("型号规格", validators=[Length(max=80)])
+    verified_on = date_field("新表首次检定日期", optional=True)
+    institution = StringField("检定机构", validators=[Length(max=120)])
+    certificate_no = StringField("证书编号", validators=[Length(max=60)])
+    valid_until = date_field("有效期至", optional=True)

@@ -1,0 +1,164 @@
+"""Instruments (计量器具) and their verification records (检定记录)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Station, User
+from app.catalog.models import InstrumentType
+from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column
+from app.merchants.models import Merchant
+
+
+class InstrumentStatus(LabeledEnum):
+    """Whether the instrument is in use."""
+
+    IN_USE = "in_use"
+    STOPPED = "stopped"
+    SCRAPPED = "scrapped"
+    REPLACED = "replaced"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"in_use": "在用", "stopped": "停用", "scrapped": "报废", "replaced": "已更换"}
+
+
+class VerificationResult(LabeledEnum):
+    """Outcome of one verification."""
+
+    PASS = "pass"
+    FAIL = "fail"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"pass": "合格", "fail": "不合格"}
+
+
+class Instrument(VersionedMixin, Base):
+    """One physical instrument; its due dates are derived by the due-date engine."""
+
+    __tablename__ = "instruments"
+    __table_args__ = (
+        UniqueConstraint("type_id", "serial_no", "maker_key", name="uq_instruments_identity"),
+        # List pages filter by station and kind, newest first.
+        Index("ix_instruments_station_type", "station_id", "type_id", "id"),
+        # Worklists: in-use instruments by due date, within a station or overall.
+        Index("ix_instruments_status_due", "status", "next_due_on", "station_id"),
+        Index("ix_instruments_station_status_due", "station_id", "status", "next_due_on"),
+        Index("ix_instruments_status_replace", "status", "replace_by", "station_id"),
+        Index("ix_instruments_station_status_replace", "station_id", "status", "replace_by"),
+        # Dashboard counts by kind and status (covering).
+        Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
+        Index("ix_instruments_type_status", "type_id", "status"),
+    )
+    __labels__ = {
+        "type": "器具种类",
+        "type_id": "器具种类",
+        "merchant": "使用单位",
+        "merchant_id": "使用单位",
+        "serial_no": "出厂编号",
+        "model": "型号规格",
+        "maker": "制造单位",
+        "measuring_range": "测量范围",
+        "accuracy_class": "准确度等级",
+        "location": "安装位置",
+        "nozzle_count": "枪数",
+        "status": "状态",
+        "notes": "备注",
+        "next_due_on": "下次检定日期",
+        "replace_by": "到期轮换日期",
+        "replaced_by_id": "更换为",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("instrument_types.id"))
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    # Copied from the merchant so station-scoped lists use one index.
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    serial_no: Mapped[str] = mapped_column(String(80))
+    maker: Mapped[str] = mapped_column(String(120), default="")
+    # Normalised maker ('' when unknown), part of the identity key.
+    maker_key: Mapped[str] = mapped_column(String(120), default="")
+    model: Mapped[str] = mapped_column(String(80), default="")
+    measuring_range: Mapped[str] = mapped_column(String(80), default="")
+    accuracy_class: Mapped[str] = mapped_column(String(30), default="")
+    location: Mapped[str] = mapped_column(String(120), default="")
+    nozzle_count: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[InstrumentStatus] = mapped_column(
+        enum_column(InstrumentStatus), default=InstrumentStatus.IN_USE
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    # Derived by the due-date engine from the non-voided verifications.
+    first_verified_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_verified_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_result: Mapped[VerificationResult | None] = mapped_column(enum_column(VerificationResult))
+    next_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    replace_by: Mapped[dt.date | None] = mapped_column(Date)
+
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
+
+    type: Mapped[InstrumentType] = relationship(lazy="joined")
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+    station: Mapped[Station] = relationship()
+    replaced_by: Mapped["Instrument | None"] = relationship(remote_side=[id], foreign_keys=[replaced_by_id])
+    verifications: Mapped[list["Verification"]] = relationship(
+        back_populates="instrument",
+        order_by="(Verification.verified_on.desc(), Verification.id.desc())",
+    )
+
+    @property
+    def is_usable(self) -> bool:
+        """False after a failed verification until a later pass."""
+        return self.last_result != VerificationResult.FAIL
+
+    @property
+    def is_active(self) -> bool:
+        """Only instruments in use are scheduled and alerted."""
+        return self.status == InstrumentStatus.IN_USE
+
+    def __str__(self) -> str:
+        return f"{self.type.name_zh if self.type else ''} {self.serial_no}".strip()
+
+
+class Verification(TimestampMixin, Base):
+    """One verification event; evidence, so never edited or deleted, only voided."""
+
+    __tablename__ = "verifications"
+    __table_args__ = (
+        Index("ix_verifications_instrument_date", "instrument_id", "verified_on"),
+        Index("ix_verifications_certificate_no", "certificate_no"),
+    )
+    __labels__ = {
+        "verified_on": "检定日期",
+        "institution": "检定机构",
+        "certificate_no": "证书编号",
+        "result": "检定结论",
+        "valid_until": "有效期至",
+        "notes": "备注",
+        "voided_at": "作废时间",
+        "void_reason": "作废原因",
+    }
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
+    verified_on: Mapped[dt.date] = mapped_column(Date)
+    institution: Mapped[str] = mapped_column(String(120), default="")
+    certificate_no: Mapped[str] = mapped_column(String(60), default="")
+    result: Mapped[VerificationResult] = mapped_column(enum_column(VerificationResult))
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+
+    instrument: Mapped[Instrument] = relationship(back_populates="verifications")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
+
+    @property
+    def is_voided(self) -> bool:
+        return self.voided_at is not None

@@ -1,0 +1,119 @@
+"""Named instrument queries: lists, worklists and counts. Each returns a select()."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+
+from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
+from app.scope import Scope
+from app.text import clean
+
+WORKLISTS = {
+    "due_soon": "即将到期",
+    "overdue": "已超期",
+    "past_service_life": "超过使用年限",
+    "never_verified": "从未检定",
+    "failed": "检定不合格",
+}
+
+SORTS = {
+    "due": (Instrument.next_due_on, Instrument.id),
+    "-due": (Instrument.next_due_on.desc(), Instrument.id.desc()),
+    "replace": (Instrument.replace_by, Instrument.id),
+    "serial": (Instrument.serial_no, Instrument.id),
+    "-serial": (Instrument.serial_no.desc(), Instrument.id.desc()),
+    "new": (Instrument.id.desc(),),
+    "old": (Instrument.id,),
+}
+
+
+@dataclass(frozen=True)
+class InstrumentFilter:
+    """What the user narrowed an instrument list to."""
+
+    station_id: int | None = None
+    type_id: int | None = None
+    merchant_id: int | None = None
+    status: str | None = None
+    q: str = ""
+
+
+def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
+    stmt = scope.apply(stmt, Instrument.station_id)
+    if f.station_id:
+        stmt = stmt.where(Instrument.station_id == f.station_id)
+    if f.type_id:
+        stmt = stmt.where(Instrument.type_id == f.type_id)
+    if f.merchant_id:
+        stmt = stmt.where(Instrument.merchant_id == f.merchant_id)
+    if f.status:
+        stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
+    text = clean(f.q)
+    if text:
+        stmt = stmt.where(Instrument.serial_no.like(f"{text}%") | Instrument.location.like(f"%{text}%"))
+    return stmt
+
+
+def instrument_list(scope: Scope, f: InstrumentFilter, sort: str = "new") -> Select:
+    """Instruments in scope matching the filter, in the chosen order."""
+    return _filtered(select(Instrument), scope, f).order_by(*SORTS.get(sort, SORTS["new"]))
+
+
+def worklist_condition(name: str, today: dt.date, days: int):
+    """The WHERE clause of a named worklist (in-use instruments only)."""
+    in_use = Instrument.status == InstrumentStatus.IN_USE
+    if name == "due_soon":
+        return in_use & Instrument.next_due_on.between(today, today + dt.timedelta(days=days))
+    if name == "overdue":
+        return in_use & (Instrument.next_due_on < today)
+    if name == "past_service_life":
+        return in_use & (Instrument.replace_by < today)
+    if name == "never_verified":
+        return in_use & Instrument.last_verified_on.is_(None)
+    if name == "failed":
+        return in_use & (Instrument.last_result == VerificationResult.FAIL)
+    raise KeyError(name)
+
+
+def worklist(name: str, scope: Scope, f: InstrumentFilter, today: dt.date, days: int, sort: str = "") -> Select:
+    """A worklist's instruments, most urgent first unless another sort is chosen."""
+    default = "replace" if name == "past_service_life" else ("new" if name == "never_verified" else "due")
+    stmt = _filtered(select(Instrument), scope, f).where(worklist_condition(name, today, days))
+    return stmt.order_by(*SORTS.get(sort or default, SORTS[default]))
+
+
+def worklist_count(name: str, scope: Scope, today: dt.date, days: int) -> Select:
+    """How many instruments are on a worklist in the scope."""
+    stmt = select(func.count()).select_from(Instrument).where(worklist_condition(name, today, days))
+    return scope.apply(stmt, Instrument.station_id)
+
+
+def counts_by_type_and_status(scope: Scope, station_id: int | None = None) -> Select:
+    """(type_id, status, count) over the scope; served by a covering index."""
+    stmt = select(Instrument.type_id, Instrument.status, func.count()).group_by(Instrument.type_id, Instrument.status)
+    if station_id:
+        stmt = stmt.where(Instrument.station_id == station_id)
+    return scope.apply(stmt, Instrument.station_id)
+
+
+def overdue_by_type(scope: Scope, today: dt.date, station_id: int | None = None) -> Select:
+    """(type_id, count) of in-use overdue instruments."""
+    stmt = (select(Instrument.type_id, func.count()).where(worklist_condition("overdue", today, 0))
+            .group_by(Instrument.type_id))
+    if station_id:
+        stmt = stmt.where(Instrument.station_id == station_id)
+    return scope.apply(stmt, Instrument.station_id)
+
+
+def verifications_of(instrument_id: int) -> Select:
+    """All of an instrument's records, voided ones included, newest first."""
+    return (select(Verification).where(Verification.instrument_id == instrument_id)
+            .order_by(Verification.verified_on.desc(), Verification.id.desc()))
+
+
+def instruments_of_merchant(merchant_id: int) -> Select:
+    """A merchant's instruments by kind and serial."""
+    return select(Instrument).where(Instrument.merchant_id == merchant_id).order_by(Instrument.type_id,
+                                                                                    Instrument.serial_no)

@@ -1,0 +1,248 @@
+"""Registering instruments, recording verifications and keeping due dates (flush, never commit)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import services as audit
+from app.catalog.models import InstrumentType
+from app.clock import today
+from app.db import utcnow
+from app.errors import Duplicate, Invalid, NotFound, StaleEdit
+from app.instruments.engine import DueDates, VerificationFacts, compute_due_dates
+from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
+from app.merchants.models import Merchant
+from app.scope import Scope
+from app.text import clean, match_key
+
+FIELDS = ["type_id", "merchant_id", "serial_no", "model", "maker", "measuring_range", "accuracy_class",
+          "location", "nozzle_count", "status", "notes"]
+DATE_FIELDS = ["first_verified_on", "last_verified_on", "last_result", "next_due_on", "replace_by"]
+BATCH = 1000
+
+
+def get_instrument(session: Session, scope: Scope, instrument_id: int) -> Instrument:
+    """An instrument inside the scope, else NotFound."""
+    instrument = session.get(Instrument, instrument_id)
+    if instrument is None or not scope.allows(instrument.station_id):
+        raise NotFound("计量器具不存在")
+    return instrument
+
+
+def get_verification(session: Session, scope: Scope, verification_id: int) -> Verification:
+    """A verification record whose instrument is inside the scope, else NotFound."""
+    ver = session.get(Verification, verification_id)
+    if ver is None or not scope.allows(ver.instrument.station_id):
+        raise NotFound("检定记录不存在")
+    return ver
+
+
+def normalise_values(values: dict) -> dict:
+    """Clean text fields; status as enum; maker_key derived."""
+    out = dict(values)
+    for key in ("serial_no", "model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
+        if key in out:
+            out[key] = clean(out[key])
+    if "status" in out and out["status"] is not None and not isinstance(out["status"], InstrumentStatus):
+        out["status"] = InstrumentStatus(out["status"])
+    return out
+
+
+def find_same_instrument(session: Session, type_id: int, serial_no: str, maker: str,
+                         exclude_id: int | None = None) -> Instrument | None:
+    """The registered instrument with this kind and serial (and maker, when both know it)."""
+    stmt = select(Instrument).where(Instrument.type_id == type_id, Instrument.serial_no == serial_no)
+    key = match_key(maker)
+    if key:
+        stmt = stmt.where(Instrument.maker_key.in_([key, ""]))
+    if exclude_id is not None:
+        stmt = stmt.where(Instrument.id != exclude_id)
+    return session.scalars(stmt.order_by(Instrument.id).limit(1)).first()
+
+
+def _validate(session: Session, scope: Scope, values: dict, instrument: Instrument | None) -> tuple[
+        InstrumentType, Merchant]:
+    itype = session.get(InstrumentType, values.get("type_id") or 0)
+    if itype is None:
+        raise Invalid("请选择器具种类", field="type_id")
+    merchant = session.get(Merchant, values.get("merchant_id") or 0)
+    if merchant is None or not scope.allows(merchant.station_id):
+        raise Invalid("请选择您负责的监管所内的使用单位", field="merchant_id")
+    if not values.get("serial_no"):
+        raise Invalid("请填写出厂编号", field="serial_no")
+    nozzles = values.get("nozzle_count")
+    if nozzles is not None and nozzles < 0:
+        raise Invalid("枪数不能为负数", field="nozzle_count")
+    same = find_same_instrument(session, itype.id, values["serial_no"], values.get("maker", ""),
+                                exclude_id=instrument.id if instrument else None)
+    if same is not None:
+        where = same.station.name if same.station else ""
+        raise Duplicate(
+            f"{itype.name_zh} 出厂编号 {same.serial_no}"
+            f"{'（' + same.maker + '）' if same.maker else ''} 已登记在“{same.merchant.name}”（{where}），不能重复登记",
+            field="serial_no", link=f"/instruments/{same.id}", link_text="查看已登记的器具",
+        )
+    return itype, merchant
+
+
+def create_instrument(session: Session, actor, scope: Scope, values: dict) -> Instrument:
+    """Register an instrument after checking that it is not registered already."""
+    values = normalise_values(values)
+    _, merchant = _validate(session, scope, values, None)
+    instrument = Instrument(**{k: values[k] for k in FIELDS if k in values})
+    instrument.maker_key = match_key(instrument.maker)
+    instrument.station_id = merchant.station_id
+    instrument.status = instrument.status or InstrumentStatus.IN_USE
+    session.add(instrument)
+    session.flush()
+    audit.record(session, actor, "create", instrument, audit.snapshot(instrument, [
+        "type", "merchant", "serial_no", "model", "maker", "measuring_range", "accuracy_class", "location",
+        "nozzle_count", "status", "notes"]))
+    return instrument
+
+
+def update_instrument(session: Session, actor, scope: Scope, instrument: Instrument, *, expected_version: int,
+                      values: dict) -> list[dict]:
+    """Save an edit unless someone else saved first; dates follow a change of kind."""
+    if instrument.version != expected_version:
+        raise StaleEdit("该计量器具")
+    values = normalise_values(values)
+    _, merchant = _validate(session, scope, values, instrument)
+    old = {"type_id": instrument.type, "merchant_id": instrument.merchant}
+    changes = audit.apply_changes(instrument, {k: values[k] for k in FIELDS if k in values})
+    if not changes:
+        return []
+    instrument.maker_key = match_key(instrument.maker)
+    instrument.station_id = merchant.station_id
+    session.flush()
+    session.refresh(instrument, ["type", "merchant"])
+    for row in changes:
+        if row["field"] in old:
+            row["old"] = audit.display(old[row["field"]])
+            row["new"] = audit.display(getattr(instrument, row["field"][:-3]))
+    if any(c["field"] == "type_id" for c in changes):
+        changes += refresh_due_dates(session, instrument)
+    audit.record(session, actor, "update", instrument, changes)
+    return changes
+
+
+def facts_of(verifications) -> list[VerificationFacts]:
+    """Engine inputs from verification records."""
+    return [VerificationFacts(v.verified_on, v.result.value if hasattr(v.result, "value") else v.result,
+                              v.valid_until, v.voided_at is not None, v.id or 0) for v in verifications]
+
+
+def due_dates_for(itype: InstrumentType, verifications) -> DueDates:
+    """Run the engine for one kind and a list of verification records."""
+    return compute_due_dates(itype.rule.value, itype.cycle_months, itype.service_life_years,
+                             facts_of(verifications))
+
+
+def date_values(dates: DueDates) -> dict:
+    """The engine's result as instrument column values."""
+    values = {f: getattr(dates, f) for f in DATE_FIELDS}
+    if values["last_result"] is not None:
+        values["last_result"] = VerificationResult(values["last_result"])
+    return values
+
+
+def refresh_due_dates(session: Session, instrument: Instrument) -> list[dict]:
+    """Re-derive the instrument's dates from its records; returns the changed fields."""
+    records = session.scalars(select(Verification).where(Verification.instrument_id == instrument.id)).all()
+    values = date_values(due_dates_for(instrument.type, records))
+    labels = {"first_verified_on": "首次检定日期", "last_verified_on": "最近检定日期", "last_result": "最近检定结论"}
+    changes = audit.apply_changes(instrument, values)
+    for row in changes:
+        row["label"] = labels.get(row["field"], row["label"])
+    session.flush()
+    return changes
+
+
+def _validate_verification(values: dict) -> None:
+    verified_on = values.get("verified_on")
+    if not isinstance(verified_on, dt.date):
+        raise Invalid("请填写检定日期", field="verified_on")
+    if verified_on > today():
+        raise Invalid("检定日期不能晚于今天", field="verified_on")
+    valid_until = values.get("valid_until")
+    if valid_until is not None and valid_until <= verified_on:
+        raise Invalid("有效期至必须晚于检定日期", field="valid_until")
+    if values.get("result") not in (VerificationResult.PASS, VerificationResult.FAIL, "pass", "fail"):
+        raise Invalid("请选择检定结论", field="result")
+
+
+def record_verification(session: Session, actor, instrument: Instrument, values: dict) -> Verification:
+    """Add a verification record and move the instrument's dates accordingly."""
+    _validate_verification(values)
+    ver = Verification(
+        instrument_id=instrument.id,
+        verified_on=values["verified_on"],
+        institution=clean(values.get("institution")),
+        certificate_no=clean(values.get("certificate_no")),
+        result=VerificationResult(values["result"]),
+        valid_until=values.get("valid_until"),
+        notes=clean(values.get("notes")),
+        created_by_id=getattr(actor, "id", None),
+    )
+    session.add(ver)
+    session.flush()
+    changes = audit.snapshot(ver, ["verified_on", "institution", "certificate_no", "result", "valid_until", "notes"])
+    changes += refresh_due_dates(session, instrument)
+    audit.record(session, actor, "create", ver, changes, entity_label=f"{instrument} 检定记录 {ver.verified_on}")
+    return ver
+
+
+def void_verification(session: Session, actor, ver: Verification, reason: str) -> list[dict]:
+    """Void a wrong record with a reason; it stays visible and the dates are recomputed."""
+    reason = clean(reason)
+    if not reason:
+        raise Invalid("请填写作废原因", field="reason")
+    if ver.voided_at is not None:
+        raise Invalid("该检定记录已作废")
+    ver.voided_at = utcnow()
+    ver.voided_by_id = getattr(actor, "id", None)
+    ver.void_reason = reason
+    session.flush()
+    changes = [audit.change_row("void_reason", "作废原因", None, reason)]
+    changes += refresh_due_dates(session, ver.instrument)
+    audit.record(session, actor, "void", ver, changes, entity_label=f"{ver.instrument} 检定记录 {ver.verified_on}")
+    return changes
+
+
+def replace_instrument(session: Session, actor, scope: Scope, old: Instrument, new_values: dict,
+                       first_verification: dict | None) -> Instrument:
+    """Retire a meter as replaced and register the one that takes its place, linked to it."""
+    if old.status == InstrumentStatus.REPLACED:
+        raise Invalid("该器具已更换，不能再次更换")
+    values = {"type_id": old.type_id, "merchant_id": old.merchant_id, "location": old.location,
+              "measuring_range": old.measuring_range, "accuracy_class": old.accuracy_class, **new_values}
+    new = create_instrument(session, actor, scope, values)
+    if first_verification:
+        record_verification(session, actor, new, first_verification)
+    changes = audit.apply_changes(old, {"status": InstrumentStatus.REPLACED, "replaced_by_id": new.id})
+    changes[-1]["new"] = str(new)
+    session.flush()
+    audit.record(session, actor, "replace", old, changes, note=f"由 {new} 替换")
+    return new
+
+
+def recompute_kind(session: Session, itype: InstrumentType) -> int:
+    """Re-derive the dates of every instrument of a kind after its rule changed; returns how many moved."""
+    changed = 0
+    last_id = 0
+    while True:
+        batch = session.scalars(select(Instrument).where(Instrument.type_id == itype.id, Instrument.id > last_id)
+                                .order_by(Instrument.id).limit(BATCH)).all()
+        if not batch:
+            return changed
+        ids = [i.id for i in batch]
+        records: dict[int, list[Verification]] = {i: [] for i in ids}
+        for ver in session.scalars(select(Verification).where(Verification.instrument_id.in_(ids))):
+            records[ver.instrument_id].append(ver)
+        for instrument in batch:
+            if audit.apply_changes(instrument, date_values(due_dates_for(itype, records[instrument.id]))):
+                changed += 1
+        session.flush()
+        last_id = ids[-1]

@@ -1,0 +1,50 @@
+"""Named merchant queries."""
+from __future__ import annotations
+
+from sqlalchemy import Select, func, or_, select
+
+from app.instruments.models import Instrument
+from app.merchants.models import Industry, Merchant
+from app.scope import Scope
+from app.text import clean
+
+
+def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
+                  industry: str | None = None, sort: str = "name") -> Select:
+    """Merchants in scope, filtered by text, station and industry."""
+    stmt = scope.apply(select(Merchant), Merchant.station_id)
+    if station_id:
+        stmt = stmt.where(Merchant.station_id == station_id)
+    if industry:
+        stmt = stmt.where(Merchant.industry == Industry(industry))
+    text = clean(q)
+    if text:
+        like = f"%{text}%"
+        stmt = stmt.where(or_(Merchant.name.like(like), Merchant.credit_code.like(like.upper()),
+                              Merchant.address.like(like)))
+    order = {"name": Merchant.name, "-name": Merchant.name.desc(), "created": Merchant.id,
+             "-created": Merchant.id.desc()}.get(sort, Merchant.name)
+    return stmt.order_by(order, Merchant.id)
+
+
+def market_organisers(scope: Scope) -> Select:
+    """Merchants that run a market, for the vendor's parent picker."""
+    stmt = select(Merchant).where(Merchant.industry == Industry.MARKET_ORGANISER)
+    return scope.apply(stmt, Merchant.station_id).order_by(Merchant.name)
+
+
+def merchant_choices(scope: Scope) -> Select:
+    """(id, name, station) rows for pickers."""
+    stmt = select(Merchant.id, Merchant.name).order_by(Merchant.name)
+    return scope.apply(stmt, Merchant.station_id)
+
+
+def instrument_counts_by_merchant(merchant_id: int) -> Select:
+    """Count of a merchant's instruments by status."""
+    return (select(Instrument.status, func.count()).where(Instrument.merchant_id == merchant_id)
+            .group_by(Instrument.status))
+
+
+def vendors_of(merchant_id: int) -> Select:
+    """Market vendors that belong to a market organiser."""
+    return select(Merchant).where(Merchant.parent_id == merchant_id).order_by(Merchant.name)

@@ -1,0 +1,107 @@
+"""Merchant pages: list, register, view, edit."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.accounts.models import Station
+from app.audit.queries import entries_for
+from app.errors import DomainError
+from app.instruments.queries import instruments_of_merchant
+from app.merchants import queries, services
+from app.merchants.forms import MerchantForm
+from app.merchants.models import Industry, Merchant
+from app.security import ledger_write_required, staff_required
+from app.web import arg_int, db, form_error, paginate, scope
+
+bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
+
+
+def scoped_stations() -> list[Station]:
+    """Stations the current user works in."""
+    return list(db().scalars(scope().apply(select(Station), Station.id).order_by(Station.code)))
+
+
+@bp.route("/")
+@staff_required
+def index():
+    """Merchants in the user's stations, filtered and paginated."""
+    stmt = queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
+                                 industry=request.args.get("industry") or None,
+                                 sort=request.args.get("sort", "name"))
+    page = paginate(stmt)
+    return render_template("merchants/index.html", page=page, stations=scoped_stations(),
+                           industries=Industry.choices())
+
+
+def _prepare(form: MerchantForm, merchant: Merchant | None) -> None:
+    form.station_id.choices = [(s.id, s.name) for s in scoped_stations()]
+    organisers = db().scalars(queries.market_organisers(scope())).all()
+    form.parent_id.choices = [("", "（无）")] + [(m.id, m.name) for m in organisers
+                                                 if merchant is None or m.id != merchant.id]
+
+
+def _values(form: MerchantForm) -> dict:
+    return {k: getattr(form, k).data for k in services.FIELDS}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@ledger_write_required
+def new():
+    """Register a merchant."""
+    form = MerchantForm()
+    _prepare(form, None)
+    error = None
+    if form.validate_on_submit():
+        session = db()
+        try:
+            merchant = services.create_merchant(session, current_user, scope(), _values(form))
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+            error = err
+        else:
+            session.commit()
+            flash(f"已登记使用单位“{merchant.name}”。", "success")
+            return redirect(url_for("merchants.detail", merchant_id=merchant.id))
+    return render_template("merchants/form.html", form=form, merchant=None, error=error)
+
+
+@bp.route("/<int:merchant_id>")
+@staff_required
+def detail(merchant_id: int):
+    """A merchant, its instruments, its vendors and its history."""
+    session = db()
+    merchant = services.get_merchant(session, scope(), merchant_id)
+    instruments = session.scalars(instruments_of_merchant(merchant.id)).all()
+    vendors = session.scalars(queries.vendors_of(merchant.id)).all()
+    entries = session.scalars(entries_for("merchants", merchant.id)).all()
+    return render_template("merchants/detail.html", merchant=merchant, instruments=instruments, vendors=vendors,
+                           entries=entries)
+
+
+@bp.route("/<int:merchant_id>/edit", methods=["GET", "POST"])
+@ledger_write_required
+def edit(merchant_id: int):
+    """Edit a merchant; refused when someone else saved it meanwhile."""
+    session = db()
+    merchant = services.get_merchant(session, scope(), merchant_id)
+    form = MerchantForm(obj=merchant)
+    _prepare(form, merchant)
+    if request.method == "GET":
+        form.industry.data = merchant.industry.value
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.update_merchant(session, current_user, scope(), merchant,
+                                     expected_version=form.version.data, values=_values(form))
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+            error = err
+        else:
+            session.commit()
+            flash("已保存。", "success")
+            return redirect(url_for("merchants.detail", merchant_id=merchant.id))
+    return render_template("merchants/form.html", form=form, merchant=merchant, error=error)

@@ -1,0 +1,51 @@
+"""Station scope: which stations' data a user may see and change (no Flask)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, false
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.accounts.models import Role, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A set of station ids, or None meaning every station."""
+
+    station_ids: frozenset[int] | None
+
+    @classmethod
+    def everything(cls) -> "Scope":
+        """The scope of admins, supervisors, jobs and the CLI."""
+        return cls(None)
+
+    @classmethod
+    def for_user(cls, user: User | None) -> "Scope":
+        """Admins and supervisors see every station; inspectors their assigned ones."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls(frozenset())
+        if user.role in (Role.ADMIN, Role.SUPERVISOR):
+            return cls(None)
+        return cls(frozenset(s.id for s in user.stations))
+
+    @property
+    def is_all(self) -> bool:
+        return self.station_ids is None
+
+    def allows(self, station_id: int | None) -> bool:
+        """True when a record of this station is inside the scope."""
+        return self.station_ids is None or station_id in self.station_ids
+
+    def condition(self, station_column: ColumnElement) -> ColumnElement | None:
+        """The WHERE condition for a station column (None when unrestricted)."""
+        if self.station_ids is None:
+            return None
+        if not self.station_ids:
+            return false()
+        return station_column.in_(sorted(self.station_ids))
+
+    def apply(self, stmt: Select, station_column: ColumnElement) -> Select:
+        """Restrict a select to the scope's stations; the one place this filter is built."""
+        cond = self.condition(station_column)
+        return stmt if cond is None else stmt.where(cond)

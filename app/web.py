@@ -1,0 +1,91 @@
+"""Helpers for views: the request's session, the user's scope, pagination, flashing errors."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, flash, request
+from flask_login import current_user
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from app.errors import DomainError
+from app.db import count_of
+from app.scope import Scope
+
+
+def db() -> Session:
+    """The session of the current request."""
+    return current_app.extensions["database"].session()
+
+
+def scope() -> Scope:
+    """The current user's station scope."""
+    return Scope.for_user(current_user if current_user.is_authenticated else None)
+
+
+def arg_int(name: str) -> int | None:
+    """An integer query parameter, or None when absent or not a number."""
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@dataclass
+class Page:
+    """One page of a list and what the pager needs."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None) -> Page:
+    """Run a select for the requested page and count its rows."""
+    per_page = per_page or current_app.config["PAGE_SIZE"]
+    page = max(1, arg_int("page") or 1)
+    session = db()
+    total = session.execute(count_of(stmt)).scalar_one()
+    query = stmt.limit(per_page).offset((page - 1) * per_page)
+    items = list(session.scalars(query) if scalars else session.execute(query))
+    return Page(items, total, page, per_page)
+
+
+def form_error(form: Any, err: DomainError) -> None:
+    """Show a domain error on its form field when it names one, else as a flash message."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [err.message]
+    else:
+        flash(err.message, "danger")
+
+
+def nav_counts() -> dict:
+    """Worklist counts for the navigation, computed once per request."""
+    from flask import g
+    from flask_login import current_user as user
+
+    from app.clock import today
+    from app.dashboard.services import worklist_counts
+    from app.instruments.queries import WORKLISTS
+
+    if not user.is_authenticated:
+        return {"lists": [], "urgent": 0}
+    if "nav_counts" not in g:
+        counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
+        g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
+                        "urgent": counts["overdue"] + counts["past_service_life"]}
+    return g.nav_counts

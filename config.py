@@ -1,0 +1,83 @@
+"""Configuration classes; secrets and the database URL come from the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{INSTANCE_DIR / name}"
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    DATABASE_URL = os.environ.get("DATABASE_URL", _sqlite_url("metrology.db"))
+    SQL_ECHO = False
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    # Failed logins: per account and per client address.
+    LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per minute")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = False
+
+    # Bootstrap served from the installed package: station networks have no internet.
+    BOOTSTRAP_SERVE_LOCAL = True
+
+    TIMEZONE = "Asia/Shanghai"
+    DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
+    PAGE_SIZE = 50
+
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    """Local development: SQLite under instance/, debug pages allowed."""
+
+    DEBUG = os.environ.get("FLASK_DEBUG", "0") == "1"
+
+
+class TestConfig(Config):
+    """Test runs: the database URL is injected by the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    WTF_CSRF_ENABLED = False
+    DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start with the default secret key."""
+
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise when a setting would make production unsafe."""
+        if not os.environ.get("SECRET_KEY") or os.environ["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+            raise RuntimeError("ProductionConfig requires SECRET_KEY to be set to a non-default value")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """Pick the configuration class named by APP_ENV (default: development)."""
+    return CONFIGS[os.environ.get("APP_ENV", "development")]

@@ -1,0 +1,86 @@
+"""Building test data through the services, the way the app does."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from app.accounts.models import Role, Station, User
+from app.accounts.services import create_station, create_user
+from app.catalog.models import InstrumentType
+from app.instruments.models import Instrument
+from app.instruments.services import create_instrument, record_verification
+from app.merchants.models import Merchant
+from app.merchants.services import create_merchant
+from app.scope import Scope
+
+PASSWORD = "password-123"
+ALL = Scope.everything()
+
+
+def kind(session, code: str) -> InstrumentType:
+    """A catalogue kind by code."""
+    return session.scalars(select(InstrumentType).where(InstrumentType.code == code)).one()
+
+
+def station(session, code: str, name: str | None = None) -> Station:
+    """Create a station."""
+    return create_station(session, None, name=name or f"{code}所", code=code, division_code="330100")
+
+
+def user(session, username: str, role: Role, stations=()) -> User:
+    """Create a user with the shared test password."""
+    return create_user(session, None, username=username, display_name=username, role=role, password=PASSWORD,
+                       station_ids=[s.id for s in stations])
+
+
+def merchant(session, st: Station, name: str, **values) -> Merchant:
+    """Create a merchant in a station."""
+    return create_merchant(session, None, ALL, {"name": name, "industry": values.pop("industry", "market_vendor"),
+                                                "station_id": st.id, **values})
+
+
+def instrument(session, m: Merchant, type_code: str = "elec_price_scale", serial: str = "S-1", **values) -> Instrument:
+    """Register an instrument for a merchant."""
+    return create_instrument(session, None, ALL, {"type_id": kind(session, type_code).id, "merchant_id": m.id,
+                                                  "serial_no": serial, **values})
+
+
+def verify(session, inst: Instrument, on: dt.date, result: str = "pass", valid_until: dt.date | None = None,
+           cert: str = ""):
+    """Record a verification."""
+    return record_verification(session, None, inst, {"verified_on": on, "result": result,
+                                                     "valid_until": valid_until, "certificate_no": cert})
+
+
+@dataclass
+class World:
+    """Two stations and everything a route test needs."""
+
+    station_a: Station
+    station_b: Station
+    admin: User
+    supervisor: User
+    inspector_a: User
+    inspector_b: User
+    merchant_a: Merchant
+    merchant_b: Merchant
+    instrument_a: Instrument
+    instrument_b: Instrument
+
+
+def build_world(session) -> World:
+    """Stations A and B, users of every role, a merchant and a verified instrument in each."""
+    a, b = station(session, "A"), station(session, "B")
+    admin = user(session, "admin1", Role.ADMIN)
+    sup = user(session, "super1", Role.SUPERVISOR)
+    ia = user(session, "insp_a", Role.INSPECTOR, [a])
+    ib = user(session, "insp_b", Role.INSPECTOR, [b])
+    ma = merchant(session, a, "甲市场摊位1")
+    mb = merchant(session, b, "乙加油站", industry="fuel_station")
+    inst_a = instrument(session, ma, serial="A-001")
+    inst_b = instrument(session, mb, "fuel_dispenser", serial="B-001", nozzle_count=4)
+    verify(session, inst_a, dt.date(2024, 1, 10))
+    verify(session, inst_b, dt.date(2024, 1, 10))
+    return World(a, b, admin, sup, ia, ib, ma, mb, inst_a, inst_b)
