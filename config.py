@@ -35,6 +35,7 @@ class Config:
     # Bootstrap served from the installed package: station networks have no internet.
     BOOTSTRAP_SERVE_LOCAL = True
 
+    PASSWORD_HASH_METHOD = "scrypt"
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
@@ -55,6 +56,8 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"
     WTF_CSRF_ENABLED = False
+    # Hashing strength is not under test; scrypt would make every fixture user cost 0.1 s.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
 
 

@@ -7,6 +7,7 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.accounts.services import configure_hashing
 from app.audit.services import install_guards
 from app.db import Database
 from app.errors import ERROR_MESSAGES, ERROR_TITLES, DomainError
@@ -28,6 +29,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     database = Database(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
     app.extensions["database"] = database
     install_guards()
+    configure_hashing(app.config["PASSWORD_HASH_METHOD"])
 
     @app.teardown_appcontext
     def _remove_session(_exc):

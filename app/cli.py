@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from app import migrate as migrations
 
@@ -49,7 +50,7 @@ def register_cli(app: Flask) -> None:
         else:
             click.echo("数据库已就绪（已有管理员账号）。")
 
-    users = click.Group("users", help="Manage user accounts.")
+    users = AppGroup("users", help="Manage user accounts.")
 
     @users.command("create-admin")
     @click.option("--username", required=True)

@@ -14,13 +14,21 @@ from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.text import clean
 
 MIN_PASSWORD = 8
+# werkzeug's default (scrypt); the test config picks a cheaper method to keep the suite fast.
+_hash_method = "scrypt"
+
+
+def configure_hashing(method: str) -> None:
+    """Choose the password hashing method (set from the app config)."""
+    global _hash_method
+    _hash_method = method
 # A hash to compare against when the username is unknown, so timing does not reveal it.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
     """Hash a password for storage."""
-    return generate_password_hash(password)
+    return generate_password_hash(password, method=_hash_method)
 
 
 def check_password_strength(password: str) -> None:

@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_DB ?= sqlite:///$(CURDIR)/instance/demo.db
+
+.PHONY: run test venv setup demo clean-venv
+
+$(BIN)/activate: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+setup: venv
+	mkdir -p instance
+	$(FLASK) setup
+
+run: setup
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+demo: venv
+	mkdir -p instance
+	DATABASE_URL=$(DEMO_DB) $(FLASK) demo load
+	DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
+
+clean-venv:
+	rm -rf $(VENV)
