@@ -10,8 +10,8 @@ from flask_login import current_user
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from app.errors import DomainError
 from app.db import count_of
+from app.errors import DomainError
 from app.scope import Scope
 
 

@@ -3,7 +3,8 @@ import datetime as dt
 
 import pytest
 
-from app.instruments.engine import DueDates, VerificationFacts as V, add_months, compute_due_dates
+from app.instruments.engine import DueDates, add_months, compute_due_dates
+from app.instruments.engine import VerificationFacts as V
 
 D = dt.date
 

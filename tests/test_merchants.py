@@ -4,10 +4,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.errors import Duplicate, Invalid, StaleEdit
+from app.instruments.models import Instrument
 from app.merchants import credit_code as cc
 from app.merchants.models import Merchant
 from app.merchants.services import update_merchant
-from app.instruments.models import Instrument
 from app.scope import Scope
 from tests import factories as f
 from tests.conftest import login
@@ -18,7 +18,8 @@ def test_credit_code_valid_vectors(code):
     assert cc.is_valid(code)
 
 
-@pytest.mark.parametrize("code", ["91350100M000100Y4Z", "91350100M000100Y44", "91350100M000100Y4", "9135010OM000100Y43"])
+@pytest.mark.parametrize("code", ["91350100M000100Y4Z", "91350100M000100Y44", "91350100M000100Y4",
+                                  "9135010OM000100Y43"])
 def test_credit_code_invalid(code):
     assert not cc.is_valid(code)
 

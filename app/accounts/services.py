@@ -142,7 +142,8 @@ def update_station(session: Session, actor, station: Station, *, expected_versio
 def _check_station(session: Session, values: dict, station: Station | None) -> None:
     if not values["name"] or not values["code"]:
         raise Invalid("请填写监管所名称和编码")
-    if values["division_code"] and not (values["division_code"].isdigit() and len(values["division_code"]) in (6, 9, 12)):
+    division = values["division_code"]
+    if division and not (division.isdigit() and len(division) in (6, 9, 12)):
         raise Invalid("行政区划代码应为6、9或12位数字", field="division_code")
     for field, label in (("name", "名称"), ("code", "编码")):
         stmt = select(Station).where(getattr(Station, field) == values[field])
@@ -168,7 +169,8 @@ def get_station(session: Session, station_id: int) -> Station:
     return station
 
 
-def ensure_admin(session: Session, username: str = "admin", password: str | None = None) -> tuple[User | None, str | None]:
+def ensure_admin(session: Session, username: str = "admin",
+                 password: str | None = None) -> tuple[User | None, str | None]:
     """Create the first admin when there is none; returns (user, password) or (None, None)."""
     if session.scalars(select(User).where(User.role == Role.ADMIN)).first() is not None:
         return None, None

@@ -17,6 +17,12 @@ def entries_for(entity_type: str, entity_id: int, limit: int = 200) -> Select:
             .order_by(AuditEntry.id.desc()).limit(limit))
 
 
+def entries_for_many(entity_type: str, entity_ids: list[int], limit: int = 500) -> Select:
+    """Audit entries of several records of one type, newest first."""
+    return (select(AuditEntry).where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id.in_(entity_ids))
+            .order_by(AuditEntry.id.desc()).limit(limit))
+
+
 def entries(entity_type: str | None = None, actor: str = "", action: str | None = None) -> Select:
     """All audit entries, filtered, newest first."""
     stmt = select(AuditEntry)

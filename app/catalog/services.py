@@ -51,8 +51,8 @@ def seed_catalogue(session: Session) -> dict[str, int]:
         added["finding_codes"] += 1
     session.flush()
     if any(added.values()):
-        audit.record(session, None, "seed", entity_type="catalogue", entity_label="器具目录",
-                     note=f"导入种子数据：器具种类 {added['instrument_types']} 项，问题代码 {added['finding_codes']} 项")
+        note = f"导入种子数据：器具种类 {added['instrument_types']} 项，问题代码 {added['finding_codes']} 项"
+        audit.record(session, None, "seed", entity_type="catalogue", entity_label="器具目录", note=note)
     return added
 
 

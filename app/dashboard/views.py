@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from app.clock import today
-from app.dashboard.services import kind_status_table, worklist_counts
+from app.dashboard.services import kind_status_table
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.merchants.views import scoped_stations

@@ -117,3 +117,8 @@ def instruments_of_merchant(merchant_id: int) -> Select:
     """A merchant's instruments by kind and serial."""
     return select(Instrument).where(Instrument.merchant_id == merchant_id).order_by(Instrument.type_id,
                                                                                     Instrument.serial_no)
+
+
+def replaced_by(instrument_id: int) -> Select:
+    """The instruments this one replaced."""
+    return select(Instrument).where(Instrument.replaced_by_id == instrument_id)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from app.audit.queries import entries_for
+from app.audit.queries import entries_for, entries_for_many
 from app.catalog.queries import instrument_types
 from app.clock import today
 from app.errors import DomainError
@@ -101,15 +100,12 @@ def detail(instrument_id: int):
     session = db()
     instrument = services.get_instrument(session, scope(), instrument_id)
     records = session.scalars(queries.verifications_of(instrument.id)).all()
-    replaced = session.scalars(select(type(instrument)).where(type(instrument).replaced_by_id == instrument.id)).all()
-    entries = session.scalars(entries_for("instruments", instrument.id)).all()
-    ver_entries = []
-    for ver in records:
-        ver_entries += session.scalars(entries_for("verifications", ver.id)).all()
-    ver_entries.sort(key=lambda e: e.id, reverse=True)
+    replaced = session.scalars(queries.replaced_by(instrument.id)).all()
+    entries = list(session.scalars(entries_for("instruments", instrument.id)))
+    entries += session.scalars(entries_for_many("verifications", [v.id for v in records]))
+    entries.sort(key=lambda e: e.id, reverse=True)
     return render_template("instruments/detail.html", instrument=instrument, records=records, entries=entries,
-                           ver_entries=ver_entries, replaced=replaced, today=today(),
-                           verification_form=VerificationForm(formdata=None), void_form=VoidForm(formdata=None))
+                           replaced=replaced, today=today())
 
 
 @bp.route("/instruments/<int:instrument_id>/edit", methods=["GET", "POST"])
