@@ -74,8 +74,9 @@ def detail(merchant_id: int):
     """A merchant, its instruments, its vendors and its history."""
     session = db()
     merchant = services.get_merchant(session, scope(), merchant_id)
-    instruments = session.scalars(instruments_of_merchant(merchant.id)).all()
-    vendors = session.scalars(queries.vendors_of(merchant.id)).all()
+    # A utility company can own a hundred thousand meters: page them.
+    instruments = paginate(instruments_of_merchant(merchant.id))
+    vendors = paginate(queries.vendors_of(merchant.id), per_page=200)
     entries = session.scalars(entries_for("merchants", merchant.id)).all()
     return render_template("merchants/detail.html", merchant=merchant, instruments=instruments, vendors=vendors,
                            entries=entries)
