@@ -26,11 +26,15 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
+    # No Flask-Babel here: forms take their Chinese messages from WTForms' own catalogue.
+    WTF_I18N_ENABLED = False
 
     # Failed logins: per account and per client address.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per minute")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = False
+    # Number of reverse proxies in front of the app (0: clients connect directly).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
     # Bootstrap served from the installed package: station networks have no internet.
     BOOTSTRAP_SERVE_LOCAL = True
@@ -67,10 +71,11 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-    @classmethod
-    def validate(cls) -> None:
-        """Raise when a setting would make production unsafe."""
-        if not os.environ.get("SECRET_KEY") or os.environ["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+    @staticmethod
+    def validate(settings: dict) -> None:
+        """Raise when the effective settings would make production unsafe."""
+        key = settings.get("SECRET_KEY") or ""
+        if not key or key == DEFAULT_SECRET_KEY:
             raise RuntimeError("ProductionConfig requires SECRET_KEY to be set to a non-default value")
 
 

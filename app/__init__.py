@@ -6,6 +6,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.services import configure_hashing
 from app.audit.services import install_guards
@@ -20,11 +21,14 @@ log = logging.getLogger(__name__)
 def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     """Build the Flask app: config, database, extensions, blueprints, errors and CLI."""
     config = config or config_from_env()
-    if issubclass(config, ProductionConfig):
-        config.validate()
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config)
     app.config.update(overrides)
+    if issubclass(config, ProductionConfig):
+        config.validate(app.config)
+    if app.config.get("TRUSTED_PROXIES"):
+        # Behind a reverse proxy the client address (login throttling, audit) comes from X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1)
 
     database = Database(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
     app.extensions["database"] = database

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, flash, request
 from flask_login import current_user
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.db import count_of
@@ -23,6 +23,13 @@ def db() -> Session:
 def scope() -> Scope:
     """The current user's station scope."""
     return Scope.for_user(current_user if current_user.is_authenticated else None)
+
+
+def scoped_stations() -> list:
+    """Stations the current user works in, by code."""
+    from app.accounts.models import Station
+
+    return list(db().scalars(scope().apply(select(Station), Station.id).order_by(Station.code)))
 
 
 def arg_int(name: str) -> int | None:

@@ -12,13 +12,14 @@ from app.audit import services as audit
 from app.errors import DomainError
 from app.extensions import client_address, limiter
 from app.security import admin_required
+from app.text import clean
 from app.web import db, form_error
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 def _login_account_key() -> str:
-    return "login-account:" + (request.form.get("username") or "").strip().lower()
+    return "login-account:" + clean(request.form.get("username")).lower()  # the name as authenticate() reads it
 
 
 def _login_failed(response) -> bool:
@@ -51,7 +52,7 @@ def login():
             session.commit()
             target = request.args.get("next", "")
             # Only same-site relative paths: never an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
+            if not target.startswith("/") or target.startswith("//") or "\\" in target or not target.isprintable():
                 target = url_for("dashboard.index")
             return redirect(target)
     return render_template("accounts/login.html", form=form)

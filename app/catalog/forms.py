@@ -1,15 +1,16 @@
 """Catalogue edit form."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from app.catalog.models import VerificationRule
-from app.forms import VersionField, optional_int
+from app.forms import Form, VersionField, optional_int
 
 
-class InstrumentTypeForm(FlaskForm):
+class InstrumentTypeForm(Form):
+    """A kind's rule, cycle, life and reminder lead time."""
+
     rule = SelectField("管理方式", choices=VerificationRule.choices())
     cycle_months = optional_int("检定周期（月）", 1, 120)
     service_life_years = optional_int("使用年限（年）", 1, 50)

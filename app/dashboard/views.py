@@ -7,9 +7,8 @@ from app.clock import today
 from app.dashboard.services import kind_status_table
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
-from app.merchants.views import scoped_stations
 from app.security import staff_required
-from app.web import arg_int, db, scope
+from app.web import arg_int, db, scope, scoped_stations
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 

@@ -1,24 +1,21 @@
 """Instrument, verification, void and replacement forms."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from app.forms import VersionField, chosen, optional_int, required
+from app.forms import Form, VersionField, chosen, optional_int, required
 from app.instruments.models import InstrumentStatus, VerificationResult
-
-DATE_MSG = "日期格式应为 年-月-日，例如 2026-05-06"
-
 
 def date_field(label: str, optional: bool = False) -> DateField:
     """A date input with a Chinese format message."""
     validators = [Optional()] if optional else [required(label)]
-    field = DateField(label, validators=validators, format="%Y-%m-%d")
-    return field
+    return DateField(label, validators=validators, format="%Y-%m-%d")
 
 
-class InstrumentForm(FlaskForm):
+class InstrumentForm(Form):
+    """One instrument's facts (the merchant is chosen before)."""
+
     type_id = SelectField("器具种类", coerce=int, validators=[chosen("器具种类")])
     serial_no = StringField("出厂编号", validators=[required("出厂编号"), Length(max=80)])
     model = StringField("型号规格", validators=[Length(max=80)])
@@ -33,7 +30,9 @@ class InstrumentForm(FlaskForm):
     version = VersionField()
 
 
-class VerificationForm(FlaskForm):
+class VerificationForm(Form):
+    """One verification record."""
+
     verified_on = date_field("检定日期")
     institution = StringField("检定机构", validators=[Length(max=120)])
     certificate_no = StringField("证书编号", validators=[Length(max=60)])
@@ -42,11 +41,15 @@ class VerificationForm(FlaskForm):
     notes = TextAreaField("备注")
 
 
-class VoidForm(FlaskForm):
+class VoidForm(Form):
+    """Why a verification record is voided."""
+
     reason = TextAreaField("作废原因", validators=[required("作废原因"), Length(max=500)])
 
 
-class ReplaceForm(FlaskForm):
+class ReplaceForm(Form):
+    """The meter that replaces an old one, with its first verification."""
+
     serial_no = StringField("新表出厂编号", validators=[required("新表出厂编号"), Length(max=80)])
     maker = StringField("制造单位", validators=[Length(max=120)])
     model = StringField("型号规格", validators=[Length(max=80)])

@@ -13,9 +13,8 @@ from app.instruments.forms import InstrumentForm, ReplaceForm, VerificationForm,
 from app.instruments.models import InstrumentStatus, Verification
 from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
-from app.merchants.views import scoped_stations
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, scope
+from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
 

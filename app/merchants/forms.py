@@ -1,15 +1,16 @@
 """Merchant form."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from app.forms import CoercingSelect, VersionField, chosen, int_or_none, required
+from app.forms import Form, CoercingSelect, VersionField, chosen, int_or_none, required
 from app.merchants.models import Industry
 
 
-class MerchantForm(FlaskForm):
+class MerchantForm(Form):
+    """A merchant's facts."""
+
     name = StringField("名称", validators=[required("使用单位名称"), Length(max=200)])
     credit_code = StringField("统一社会信用代码", validators=[Optional(), Length(max=40)],
                               description="个体摊位可不填；填写时自动转为大写半角并校验")

@@ -13,14 +13,9 @@ from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, scope
+from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
-
-
-def scoped_stations() -> list[Station]:
-    """Stations the current user works in."""
-    return list(db().scalars(scope().apply(select(Station), Station.id).order_by(Station.code)))
 
 
 @bp.route("/")

@@ -1,0 +1,527 @@
+"""Every route of the app against five personas: who may read, who may write, what a refusal looks like
+and that a refused write leaves the database exactly as it was.
+
+The matrix below is the contract. `test_matrix_covers_every_route` fails when the app has a route the
+matrix does not describe, so a new page cannot ship without its access rules being written down here.
+
+Personas (the `world` fixture): anonymous, inspector of station A (insp_a), inspector of station B
+(insp_b), supervisor (super1), admin (admin1). Station-owned URLs use station A's records, so insp_b is
+the "other station" inspector; the read routes are also run on station B's records the other way round.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
+
+from app import create_app
+from app.errors import ERROR_TITLES
+from app.instruments.models import Verification
+from app.models import metadata
+from config import TestConfig
+from tests import factories
+from tests.conftest import login
+
+ANON, INSP_A, INSP_B, SUPER, ADMIN = "anon", "insp_a", "insp_b", "super1", "admin1"
+PERSONAS = (ANON, INSP_A, INSP_B, SUPER, ADMIN)
+
+# Outcomes. Integers are HTTP error statuses answered with the Chinese error page.
+OK = "ok"          # GET: 200 page. POST with a valid form: the change is made (302, not to /login).
+LOGIN = "login"    # 302 to /login?next=<the page>
+HOME = "home"      # 302 to the dashboard (a logged-in user opening the login page)
+FORM = "form"      # POST: 200, the form is shown again with an error; nothing saved
+LOGOUT = "logout"  # POST /logout: 302 to /login and the session is gone
+BACK = "back"      # POST-only action answering an invalid form by redirecting back to its page with a flash
+
+
+def E(anon, insp_a, insp_b, super1, admin1) -> dict[str, object]:
+    """One row of expectations, in persona order: anonymous, insp_a, insp_b, super1, admin1."""
+    return dict(zip(PERSONAS, (anon, insp_a, insp_b, super1, admin1)))
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The world's record ids and current versions, as URL parameters and form values."""
+
+    station_a: int
+    station_b: int
+    merchant_a: int
+    merchant_b: int
+    instrument_a: int
+    instrument_b: int
+    verification_a: int
+    verification_b: int
+    user_insp_a: int
+    type_scale: int
+    station_a_version: int
+    merchant_a_version: int
+    instrument_a_version: int
+    user_insp_a_version: int
+    type_scale_version: int
+
+
+@dataclass(frozen=True)
+class Case:
+    """One URL of one endpoint with the expected outcome per persona.
+
+    get / post: persona -> outcome. `data` is a form that succeeds for a permitted persona, so a refusal
+    proves the guard and not a validation error; `invalid` is an empty or broken form, which a permitted
+    persona must get back as a page with errors in Chinese (`invalid_outcome`), never a 500. `table` is
+    the table a successful POST changes. `texts_a` / `texts_b`: texts of station A / B records that a list
+    must show to that station's inspector and hide from the other one.
+    """
+
+    endpoint: str
+    path: str
+    get: dict[str, object]
+    post: dict[str, object] | None = None
+    data: Callable[[Ids], dict] | None = None
+    invalid: Callable[[Ids], dict] = lambda ids: {}
+    invalid_outcome: str = FORM
+    table: str | None = None
+    variant: str = ""
+    texts_a: tuple[str, ...] = ()
+    texts_b: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.endpoint + (f"[{self.variant}]" if self.variant else "")
+
+
+# Rows used by many routes (persona order: anonymous, insp_a, insp_b, super1, admin1).
+STAFF_READ = E(LOGIN, OK, OK, OK, OK)
+A_READ = E(LOGIN, OK, 404, OK, OK)          # a record of station A
+B_READ = E(LOGIN, 404, OK, OK, OK)          # a record of station B
+A_WRITE = E(LOGIN, OK, 404, 403, OK)        # changing a record of station A
+LEDGER_NEW = E(LOGIN, OK, OK, 403, OK)      # opening a "register new" form
+ADMIN_ONLY = E(LOGIN, 403, 403, 403, OK)
+ALL_405 = E(405, 405, 405, 405, 405)
+
+MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
+SERIAL_A, SERIAL_B = "A-001", "B-001"
+
+CASES: list[Case] = [
+    # --- accounts: login / logout -------------------------------------------------------------
+    Case("accounts.login", "/login",
+         get=E(OK, HOME, HOME, HOME, HOME),
+         post=E(OK, HOME, HOME, HOME, HOME),
+         data=lambda ids: {"username": "insp_b", "password": factories.PASSWORD},
+         table="audit_log"),
+    Case("accounts.logout", "/logout",
+         get=ALL_405,
+         post=E(LOGIN, LOGOUT, LOGOUT, LOGOUT, LOGOUT),
+         data=lambda ids: {}),
+    # --- dashboard, catalogue -----------------------------------------------------------------
+    Case("dashboard.index", "/", get=STAFF_READ),
+    Case("catalog.types", "/catalog/types", get=STAFF_READ),
+    Case("catalog.findings", "/catalog/findings", get=STAFF_READ),
+    Case("catalog.type_edit", "/catalog/types/{type_scale}/edit",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"rule": "periodic", "cycle_months": "6", "service_life_years": "", "lead_days": "30",
+                           "regulation": "JJG 539-2016", "regulation_title": "数字指示秤", "note": "",
+                           "is_active": "y", "version": ids.type_scale_version},
+         invalid=lambda ids: {"rule": "periodic", "cycle_months": "abc", "version": ids.type_scale_version},
+         table="instrument_types"),
+    # --- admin: users, stations, audit log ----------------------------------------------------
+    Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
+    Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
+    Case("accounts.user_new", "/admin/users/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"username": "new_insp", "display_name": "新检查员", "role": "inspector",
+                           "station_ids": [str(ids.station_a)], "password": "password-456", "is_active": "y"},
+         table="users"),
+    Case("accounts.user_edit", "/admin/users/{user_insp_a}/edit",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"username": "insp_a", "display_name": "检查员甲", "role": "inspector",
+                           "station_ids": [str(ids.station_a)], "is_active": "y",
+                           "version": ids.user_insp_a_version},
+         table="users"),
+    Case("accounts.user_password", "/admin/users/{user_insp_a}/password",
+         get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {"password": "new-password-789"},
+         invalid=lambda ids: {"password": "short"}, invalid_outcome=BACK,
+         table="users"),
+    Case("accounts.stations", "/admin/stations", get=ADMIN_ONLY),
+    Case("accounts.station_new", "/admin/stations/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "丙所", "code": "C", "division_code": "330100"},
+         table="stations"),
+    Case("accounts.station_edit", "/admin/stations/{station_a}/edit",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "甲所（新址）", "code": "A", "division_code": "330100",
+                           "version": ids.station_a_version},
+         table="stations"),
+    # --- merchants ----------------------------------------------------------------------------
+    Case("merchants.index", "/merchants/", get=STAFF_READ,
+         texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("merchants.detail", "/merchants/{merchant_a}", get=A_READ, variant="station A"),
+    Case("merchants.detail", "/merchants/{merchant_b}", get=B_READ, variant="station B"),
+    Case("merchants.new", "/merchants/new",
+         get=LEDGER_NEW,
+         # insp_b may register merchants, but not in station A: the station choice is refused.
+         post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"name": "甲市场新摊位", "industry": "market_vendor", "station_id": str(ids.station_a),
+                           "parent_id": ""},
+         table="merchants"),
+    Case("merchants.edit", "/merchants/{merchant_a}/edit",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"name": "甲市场摊位1（改名）", "industry": "market_vendor",
+                           "station_id": str(ids.station_a), "parent_id": "", "version": ids.merchant_a_version},
+         invalid=lambda ids: {"name": "", "industry": "market_vendor", "station_id": str(ids.station_a),
+                              "version": ids.merchant_a_version},
+         table="merchants"),
+    # --- instruments, worklists, verifications ------------------------------------------------
+    Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
+         texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("instruments.worklist", "/worklists/no-such-list", get=E(LOGIN, 404, 404, 404, 404), variant="unknown"),
+    Case("instruments.detail", "/instruments/{instrument_a}", get=A_READ, variant="station A"),
+    Case("instruments.detail", "/instruments/{instrument_b}", get=B_READ, variant="station B"),
+    Case("instruments.new", "/instruments/new?q=%E6%91%8A", get=LEDGER_NEW, variant="pick merchant"),
+    Case("instruments.new", "/instruments/new?merchant_id={merchant_a}",
+         get=A_WRITE, post=A_WRITE, variant="merchant A",
+         data=lambda ids: {"type_id": str(ids.type_scale), "serial_no": "A-NEW-1", "status": "in_use"},
+         invalid=lambda ids: {"type_id": str(ids.type_scale), "serial_no": "", "status": "in_use"},
+         table="instruments"),
+    Case("instruments.edit", "/instruments/{instrument_a}/edit",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"type_id": str(ids.type_scale), "serial_no": "A-001-X", "status": "in_use",
+                           "version": ids.instrument_a_version},
+         invalid=lambda ids: {"type_id": str(ids.type_scale), "serial_no": "", "status": "in_use",
+                              "version": ids.instrument_a_version},
+         table="instruments"),
+    Case("instruments.verify", "/instruments/{instrument_a}/verifications/new",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"verified_on": "2025-06-01", "result": "pass", "valid_until": "2026-06-01",
+                           "certificate_no": "C-2025-9", "institution": "市计量所"},
+         invalid=lambda ids: {"verified_on": "not-a-date", "result": "pass"},
+         table="verifications"),
+    Case("instruments.void", "/verifications/{verification_a}/void",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"reason": "证书编号录入错误"},
+         invalid=lambda ids: {"reason": ""},
+         table="verifications"),
+    Case("instruments.replace", "/instruments/{instrument_a}/replace",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"serial_no": "A-002", "maker": "", "model": ""},
+         invalid=lambda ids: {"serial_no": "", "verified_on": "2025-13-45"},
+         table="instruments"),
+]
+
+# Routes deliberately outside the matrix, each with its reason.
+EXCLUDED = {
+    "static": "the app's own CSS/JS files, public by design (the login page needs them)",
+    "bootstrap.static": "Bootstrap's files served by Bootstrap-Flask from the installed package, public by design",
+}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def ids_of(session, world) -> Ids:
+    """Read the ids and versions fresh from the database."""
+    session.expire_all()
+    ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
+    scale = factories.kind(session, "elec_price_scale")
+    return Ids(
+        station_a=world.station_a.id, station_b=world.station_b.id,
+        merchant_a=world.merchant_a.id, merchant_b=world.merchant_b.id,
+        instrument_a=world.instrument_a.id, instrument_b=world.instrument_b.id,
+        verification_a=ver[world.instrument_a.id], verification_b=ver[world.instrument_b.id],
+        user_insp_a=world.inspector_a.id, type_scale=scale.id,
+        station_a_version=world.station_a.version, merchant_a_version=world.merchant_a.version,
+        instrument_a_version=world.instrument_a.version, user_insp_a_version=world.inspector_a.version,
+        type_scale_version=scale.version,
+    )
+
+
+def snapshot(app) -> dict[str, list[tuple]]:
+    """Every row of every table, read on a fresh connection: the whole database's state."""
+    with app.extensions["database"].engine.connect() as conn:
+        return {table.name: [tuple(map(repr, row)) for row in
+                             conn.execute(select(table).order_by(*table.primary_key.columns))]
+                for table in metadata.sorted_tables}
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in before if before[name] != after[name])
+
+
+def path_of(case: Case, ids: Ids) -> str:
+    return case.path.format(**vars(ids))
+
+
+def body(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def assert_redirect(resp, path: str, what: str) -> None:
+    assert resp.status_code == 302, (what, resp.status_code, body(resp)[:800])
+    assert urlparse(resp.headers["Location"]).path == path, (what, resp.headers["Location"])
+
+
+def assert_error_page(resp, code: int, what: str) -> None:
+    assert resp.status_code == code, (what, resp.status_code, body(resp)[:800])
+    text = body(resp)
+    assert ERROR_TITLES[code] in text and 'lang="zh-CN"' in text, (what, text[:800])
+    assert "Traceback" not in text
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+FIELD_ERROR = re.compile(r'class="invalid-feedback[^"]*"[^>]*>\s*([^<]+?)\s*<')
+ALERT_ERROR = re.compile(r'class="alert alert-danger"[^>]*>\s*([^<]+?)\s*<')
+
+
+def form_errors(text: str) -> list[str]:
+    """The error messages a re-rendered form shows: under its fields and in red alerts."""
+    return FIELD_ERROR.findall(text) + ALERT_ERROR.findall(text)
+
+
+def check(resp, outcome, what: str) -> None:
+    """Assert a response matches an outcome (everything but the database check)."""
+    if isinstance(outcome, int):
+        assert_error_page(resp, outcome, what)
+    elif outcome == LOGIN:
+        assert_redirect(resp, "/login", what)
+        assert "next=" in resp.headers["Location"], resp.headers["Location"]
+    elif outcome == HOME:
+        assert_redirect(resp, "/", what)
+    elif outcome == LOGOUT:
+        assert_redirect(resp, "/login", what)
+    elif outcome == FORM:
+        assert resp.status_code == 200, (what, resp.status_code, body(resp)[:800])
+        assert "<form" in body(resp), what
+        assert form_errors(body(resp)), f"{what}: the form came back without saying what is wrong"
+    elif outcome == OK:
+        pass  # method-specific, checked by the caller
+    else:  # pragma: no cover - a typo in the matrix
+        raise AssertionError(f"unknown outcome {outcome!r}")
+
+
+def log_in_as(client, persona: str) -> None:
+    if persona != ANON:
+        login(client, persona)
+
+
+def persona_params(cases, attr: str):
+    return [pytest.param(case, persona, id=f"{case.id}-{persona}")
+            for case in cases if getattr(case, attr) is not None for persona in PERSONAS]
+
+
+# --- the matrix is complete ----------------------------------------------------------------------
+
+def matrix_problems(app) -> list[str]:
+    """What the matrix fails to describe about the app's routes (empty when complete)."""
+    rules: dict[str, list] = {}
+    for rule in app.url_map.iter_rules():
+        rules.setdefault(rule.endpoint, []).append(rule)
+    by_endpoint: dict[str, list[Case]] = {}
+    for case in CASES:
+        by_endpoint.setdefault(case.endpoint, []).append(case)
+
+    problems = [f"{endpoint}: route missing from the access matrix in tests/test_access.py (add a Case)"
+                for endpoint in sorted(set(rules) - set(EXCLUDED) - set(by_endpoint))]
+    problems += [f"{endpoint}: the access matrix names an endpoint the app does not have"
+                 for endpoint in sorted(set(by_endpoint) - set(rules))]
+
+    adapter = app.url_map.bind("localhost")
+    dummy = Ids(*([1] * len(Ids.__dataclass_fields__)))
+    for endpoint, endpoint_rules in rules.items():
+        if endpoint in EXCLUDED:
+            continue
+        methods = set().union(*(r.methods for r in endpoint_rules)) - {"HEAD", "OPTIONS"}
+        if methods - {"GET", "POST"}:
+            problems.append(f"{endpoint}: methods {sorted(methods - {'GET', 'POST'})} are not in the matrix")
+        for case in by_endpoint.get(endpoint, []):
+            if set(case.get) != set(PERSONAS) or (case.post is not None and set(case.post) != set(PERSONAS)):
+                problems.append(f"{case.id}: every persona needs an expected outcome")
+            if ("GET" in methods) == all(v == 405 for v in case.get.values()):
+                problems.append(f"{case.id}: GET expectations do not match the route's methods {sorted(methods)}")
+        has_post = [c for c in by_endpoint.get(endpoint, []) if c.post is not None]
+        if "POST" in methods and not has_post:
+            problems.append(f"{endpoint}: accepts POST but no case states who may POST")
+        if "POST" not in methods and has_post:
+            problems.append(f"{endpoint}: does not accept POST but the matrix posts to it")
+        for case in has_post:
+            if case.data is None:
+                problems.append(f"{case.id}: a POST case needs a valid form (data)")
+    for case in CASES:
+        if case.endpoint not in rules:
+            continue
+        matched, _ = adapter.match(urlparse(path_of(case, dummy)).path, method="GET" if "GET" in
+                                   {m for r in rules[case.endpoint] for m in r.methods} else "POST")
+        if matched != case.endpoint:
+            problems.append(f"{case.id}: path {case.path} routes to {matched}")
+    return problems
+
+
+def test_matrix_covers_every_route(app):
+    """Fails when a route exists that the matrix does not describe (add it to CASES or EXCLUDED)."""
+    problems = matrix_problems(app)
+    assert not problems, "\n".join(problems)
+
+
+def test_matrix_check_notices_a_new_route(database_url):
+    """The completeness check itself: a route added to the app without a Case is reported."""
+    fresh = create_app(TestConfig, DATABASE_URL=database_url)
+    fresh.add_url_rule("/reports/secret", "reports.secret", lambda: "x", methods=["GET", "POST"])
+    try:
+        assert any(p.startswith("reports.secret:") for p in matrix_problems(fresh))
+    finally:
+        fresh.extensions["database"].dispose()
+
+
+def test_excluded_routes_are_public_files(client):
+    """The excluded routes serve static files to anyone (they are excluded, not forgotten)."""
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/bootstrap/static/css/bootstrap.min.css").status_code == 200
+
+
+# --- GET ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case,persona", persona_params(CASES, "get"))
+def test_get(case: Case, persona: str, app, client, session, world):
+    ids = ids_of(session, world)
+    log_in_as(client, persona)
+    path = path_of(case, ids)
+    what = f"GET {path} as {persona}"
+    before = snapshot(app)
+    resp = client.get(path)
+    outcome = case.get[persona]
+    if outcome == OK:
+        assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
+        assert 'lang="zh-CN"' in body(resp), what
+    else:
+        check(resp, outcome, what)
+    assert changed_tables(before, snapshot(app)) == [], f"{what} changed the database"
+    if outcome == OK and persona in (INSP_A, INSP_B) and (case.texts_a or case.texts_b):
+        own, foreign = (case.texts_a, case.texts_b) if persona == INSP_A else (case.texts_b, case.texts_a)
+        text = body(resp)
+        for t in own:
+            assert t in text, f"{what}: own station's {t} missing"
+        for t in foreign:
+            assert t not in text, f"{what}: shows {t} of another station"
+    if outcome == OK and persona in (SUPER, ADMIN):
+        for t in case.texts_a + case.texts_b:
+            assert t in body(resp), f"{what}: {t} missing for a user who sees every station"
+
+
+def test_post_to_read_only_routes_is_405(app, client, world):
+    """A POST to a GET-only route is refused with the Chinese 405 page, whoever sends it."""
+    login(client, "admin1")
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in EXCLUDED or "POST" in rule.methods:
+            continue
+        case = next(c for c in CASES if c.endpoint == rule.endpoint)
+        path = urlparse(path_of(case, Ids(*([1] * len(Ids.__dataclass_fields__))))).path
+        assert_error_page(client.post(path, data={}), 405, f"POST {path}")
+
+
+# --- POST ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case,persona", persona_params(CASES, "post"))
+def test_post(case: Case, persona: str, app, client, session, world):
+    ids = ids_of(session, world)
+    log_in_as(client, persona)
+    path = path_of(case, ids)
+    outcome = case.post[persona]
+    what = f"POST {path} as {persona}"
+
+    if outcome == OK:
+        # A broken form is shown again with its errors (never a 500) and saves nothing ...
+        before = snapshot(app)
+        resp = client.post(path, data=case.invalid(ids))
+        if case.invalid_outcome == BACK:
+            assert resp.status_code == 302, (what + " (invalid form)", resp.status_code, body(resp)[:800])
+            assert urlparse(resp.headers["Location"]).path == urlparse(path).path.rsplit("/", 1)[0] + "/edit"
+        else:
+            check(resp, FORM, what + " (invalid form)")
+        assert changed_tables(before, snapshot(app)) == [], f"{what} with an invalid form changed the database"
+
+    before = snapshot(app)
+    resp = client.post(path, data=case.data(ids))
+    after = snapshot(app)
+    if outcome == OK:
+        # ... and the valid form is saved: this proves the refusals below are the guard's doing.
+        assert resp.status_code == 302, (what, resp.status_code, body(resp)[:1500])
+        assert urlparse(resp.headers["Location"]).path != "/login", (what, resp.headers["Location"])
+        assert case.table in changed_tables(before, after), f"{what} did not change {case.table}"
+    else:
+        check(resp, outcome, what)
+        assert changed_tables(before, after) == [], f"{what} was refused but changed the database"
+        if outcome == LOGOUT:
+            assert_redirect(client.get("/"), "/login", "GET / after logout")
+
+
+# --- query parameters and missing records --------------------------------------------------------
+
+@pytest.mark.parametrize("path,hidden", [
+    ("/merchants/?station_id={station_b}", (MERCHANT_B_NAME,)),
+    ("/merchants/?q=%E5%8A%A0%E6%B2%B9", (MERCHANT_B_NAME,)),  # q=加油 (the search box echoes q)
+    ("/instruments/?station_id={station_b}", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/instruments/?merchant_id={merchant_b}", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/instruments/?q=B-0", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/worklists/overdue?station_id={station_b}", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/worklists/overdue?merchant_id={merchant_b}", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/instruments/new?q=%E5%8A%A0%E6%B2%B9", (MERCHANT_B_NAME,)),
+    ("/?station_id={station_b}", ("燃油加油机",)),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_filters_cannot_widen_an_inspectors_stations(app, client, session, world, path, hidden):
+    """Asking for station B's records by filter gives insp_a nothing; the same URL shows them to an admin."""
+    ids = ids_of(session, world)
+    url = path.format(**vars(ids))
+    admin = app.test_client()
+    login(admin, ADMIN)
+    shown = body(admin.get(url))
+    assert all(t in shown for t in hidden), f"control: {url} should show {hidden} to an admin"
+    login(client, INSP_A)
+    resp = client.get(url)
+    assert resp.status_code == 200, (url, resp.status_code)
+    assert [t for t in hidden if t in body(resp)] == [], f"{url} shows station B's records to insp_a"
+
+
+def test_missing_records_are_404_not_500(app, client, world):
+    """Every route with a record id answers an unknown id with the Chinese 404 page, for an admin too."""
+    login(client, ADMIN)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in EXCLUDED or not rule.arguments:
+            continue
+        if not all(isinstance(rule._converters[arg], IntegerConverter) for arg in rule.arguments):
+            continue
+        with app.test_request_context():
+            path = url_for(rule.endpoint, **{arg: 999999 for arg in rule.arguments})
+        resp = client.get(path) if "GET" in rule.methods else client.post(path, data={})
+        assert_error_page(resp, 404, f"{rule.endpoint} {path}")
+        checked += 1
+    assert checked >= 8
+
+
+def form_error_params():
+    """(case, persona, which form) for every POST that must come back as a form with errors."""
+    params = []
+    for case in CASES:
+        for persona, outcome in (case.post or {}).items():
+            if outcome == FORM:
+                params.append(pytest.param(case, persona, "data", id=f"{case.id}-{persona}-refused"))
+            elif outcome == OK and case.invalid_outcome == FORM:
+                params.append(pytest.param(case, persona, "invalid", id=f"{case.id}-{persona}-invalid"))
+    return params
+
+
+@pytest.mark.parametrize("case,persona,which", form_error_params())
+def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client, session, world):
+    """DESIGN.md: forms say in Chinese what to fix, including WTForms' own type and choice checks."""
+    ids = ids_of(session, world)
+    log_in_as(client, persona)
+    resp = client.post(path_of(case, ids), data=getattr(case, which)(ids))
+    assert resp.status_code == 200
+    messages = form_errors(body(resp))
+    assert messages
+    not_chinese = [m for m in messages if not CJK.search(m)]
+    assert not not_chinese, f"POST {path_of(case, ids)} as {persona}: error messages not in Chinese: {not_chinese}"
