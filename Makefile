@@ -29,7 +29,7 @@ test: venv
 
 demo: venv
 	mkdir -p instance
-	DATABASE_URL=$(DEMO_DB) $(FLASK) demo load
+	DATABASE_URL=$(DEMO_DB) $(FLASK) demo load --reset
 	DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
 
 clean-venv:

@@ -49,9 +49,12 @@ class Instrument(VersionedMixin, Base):
         Index("ix_instruments_station_status_due", "station_id", "status", "next_due_on"),
         Index("ix_instruments_status_replace", "status", "replace_by", "station_id"),
         Index("ix_instruments_station_status_replace", "station_id", "status", "replace_by"),
-        # Dashboard counts by kind and status (covering).
+        # Never-verified and failed worklists: their counts show on every page.
+        Index("ix_instruments_status_verified", "status", "last_verified_on", "station_id"),
+        Index("ix_instruments_status_result", "status", "last_result", "station_id"),
+        # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
-        Index("ix_instruments_type_status", "type_id", "status"),
+        Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),
     )
     __labels__ = {
         "type": "器具种类",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:39:26.813088
+Create Date: 2026-11-22 22:16:56.828524
 """
 from alembic import op
 import sqlalchemy as sa
@@ -170,7 +170,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_instruments_station_type_status', ['station_id', 'type_id', 'status'], unique=False)
         batch_op.create_index('ix_instruments_status_due', ['status', 'next_due_on', 'station_id'], unique=False)
         batch_op.create_index('ix_instruments_status_replace', ['status', 'replace_by', 'station_id'], unique=False)
-        batch_op.create_index('ix_instruments_type_status', ['type_id', 'status'], unique=False)
+        batch_op.create_index('ix_instruments_status_result', ['status', 'last_result', 'station_id'], unique=False)
+        batch_op.create_index('ix_instruments_status_verified', ['status', 'last_verified_on', 'station_id'], unique=False)
+        batch_op.create_index('ix_instruments_type_status_due', ['type_id', 'status', 'next_due_on'], unique=False)
 
     op.create_table('verifications',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -207,7 +209,9 @@ def downgrade() -> None:
 
     op.drop_table('verifications')
     with op.batch_alter_table('instruments', schema=None) as batch_op:
-        batch_op.drop_index('ix_instruments_type_status')
+        batch_op.drop_index('ix_instruments_type_status_due')
+        batch_op.drop_index('ix_instruments_status_verified')
+        batch_op.drop_index('ix_instruments_status_result')
         batch_op.drop_index('ix_instruments_status_replace')
         batch_op.drop_index('ix_instruments_status_due')
         batch_op.drop_index('ix_instruments_station_type_status')

@@ -1,0 +1,173 @@
+"""Build the benchmark dataset: by default 1,000,000 instruments with verification histories
+across 20 stations, into bench/data/bench.db or a PostgreSQL URL (no Flask).
+
+    .venv/bin/python bench/generate.py                      # SQLite, bench/data/bench.db
+    .venv/bin/python bench/generate.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app import migrate as migrations  # noqa: E402
+from app.catalog.services import seed_catalogue  # noqa: E402
+from app.db import make_engine  # noqa: E402
+from app.demo.generator import DEFAULT_SEED, TABLE_ORDER, Generator, core_sink  # noqa: E402
+from app.merchants.models import Merchant  # noqa: E402
+
+DEFAULT_DB = ROOT / "bench" / "data" / "bench.db"
+DEFAULT_URL = f"sqlite:///{DEFAULT_DB}"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", default=DEFAULT_URL, help=f"database URL (default {DEFAULT_URL})")
+    p.add_argument("--instruments", type=int, default=1_000_000)
+    p.add_argument("--merchants", type=int, default=None, help="default: instruments / 10")
+    p.add_argument("--stations", type=int, default=20)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--batch", type=int, default=10_000, help="rows per insert statement")
+    p.add_argument("--commit-every", type=int, default=100_000, help="instruments per transaction")
+    p.add_argument("--insert", choices=("auto", "core", "copy"), default="auto",
+                   help="PostgreSQL: COPY through the driver (auto) or Core executemany")
+    p.add_argument("--force", action="store_true", help="replace an existing database")
+    return p.parse_args(argv)
+
+
+def prepare_sqlite(url: str, force: bool) -> None:
+    """Make sure the SQLite file's folder exists and the file is new."""
+    path = Path(make_url(url).database or "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        if not force:
+            sys.exit(f"{path} exists; use --force to rebuild it")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def prepare_postgres(url: str, force: bool) -> None:
+    """Create the database when missing (or drop and recreate it with --force)."""
+    target = make_url(url)
+    name = target.database
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if exists and force:
+            conn.execute(text(f"DROP DATABASE {quoted} WITH (FORCE)"))
+            exists = None
+        if not exists:
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+    admin.dispose()
+
+
+def _fast_sqlite_load(dbapi_conn, _record) -> None:
+    # A throwaway bulk load: a large page cache keeps the nine instrument indexes in memory,
+    # and nothing needs to survive a power cut before the final commit.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA cache_size=-1048576")
+    cur.execute("PRAGMA synchronous=OFF")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def copy_sink(session: Session, table, rows: list[dict]) -> None:
+    """PostgreSQL: stream rows with COPY through psycopg (several times faster than executemany)."""
+    from psycopg import sql
+
+    columns = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
+                                                     sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with raw.cursor() as cur, cur.copy(stmt) as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def analyze(engine) -> float:
+    """Give the planner statistics (and PostgreSQL its visibility map); returns seconds."""
+    started = time.perf_counter()
+    if engine.dialect.name == "postgresql":
+        # VACUUM cannot run in a transaction; it also sets the visibility map that
+        # index-only scans need, as autovacuum would after a while in production.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Generate the dataset and print the time it took and the row counts."""
+    args = parse_args(argv)
+    url = args.url
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        prepare_sqlite(url, args.force)
+    elif backend == "postgresql":
+        prepare_postgres(url, args.force)
+    else:
+        sys.exit(f"unsupported database: {backend}")
+
+    started = time.perf_counter()
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _fast_sqlite_load)
+    sink = copy_sink if backend == "postgresql" and args.insert != "core" else core_sink
+    merchants = args.merchants or max(1, args.instruments // 10)
+    print(f"generating {args.instruments:,} instruments, {merchants:,} merchants, {args.stations} stations "
+          f"into {make_url(url).render_as_string(hide_password=True)} ({sink.__name__})", flush=True)
+
+    with Session(engine) as session:
+        if session.execute(select(func.count()).select_from(Merchant)).scalar_one():
+            sys.exit("the database already has merchants; use --force to rebuild it")
+        seed_catalogue(session)
+        last = [started, 0]
+
+        def after_batch(done: int) -> None:
+            # Commit now and then so the SQLite WAL and PostgreSQL's transaction stay small.
+            if done - last[1] >= args.commit_every:
+                session.commit()
+                now = time.perf_counter()
+                rate = (done - last[1]) / (now - last[0])
+                print(f"  {done:>9,} instruments  {now - started:6.1f} s  ({rate:,.0f}/s)", flush=True)
+                last[:] = [now, done]
+
+        gen = Generator(session, seed=args.seed, batch_size=args.batch, sink=sink, after_batch=after_batch)
+        stations = gen.add_stations(args.stations)
+        merchant_infos = gen.add_merchants(merchants, stations)
+        session.commit()
+        gen.add_instruments(args.instruments, merchant_infos)
+        counts = gen.finish()
+        session.commit()
+    loaded = time.perf_counter() - started
+    analyzed = analyze(engine)
+    total = time.perf_counter() - started
+
+    with engine.connect() as conn:
+        print("row counts:")
+        for table in TABLE_ORDER:
+            n = conn.execute(select(func.count()).select_from(table)).scalar_one()
+            print(f"  {table.name:<15} {n:>10,}")
+    engine.dispose()
+    size = ""
+    if backend == "sqlite":
+        size = f", file {Path(make_url(url).database).stat().st_size / 2 ** 20:,.0f} MiB"
+    print(f"generated {counts['instruments']:,} instruments and {counts['verifications']:,} verifications: "
+          f"load {loaded:.1f} s, analyze {analyzed:.1f} s, total {total:.1f} s{size}")
+
+
+if __name__ == "__main__":
+    main()
