@@ -74,6 +74,6 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(users)
 
-    from app.demo import demo_cli
+    from app.demo.cli import demo_cli
 
     app.cli.add_command(demo_cli)

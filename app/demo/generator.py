@@ -27,6 +27,7 @@ from app.instruments.engine import FAIL, PASS, PERIODIC, SERVICE_LIFE, Verificat
 from app.instruments.models import Instrument, Verification
 from app.merchants.credit_code import ALPHABET, check_character
 from app.merchants.models import Industry, Merchant
+from app.models import metadata
 from app.text import match_key
 
 DEFAULT_SEED = 20261122
@@ -174,8 +175,6 @@ def core_sink(session: Session, table: Table, rows: list[dict]) -> None:
 
 def wipe_data(session: Session) -> None:
     """Delete every row of every application table (children first); used by `demo load --reset`."""
-    from app.models import metadata
-
     for table in reversed(metadata.sorted_tables):
         session.execute(delete(table))
 
@@ -194,6 +193,7 @@ class Generator:
         self.sink = sink
         self.overdue_share = overdue_share
         self.after_batch = after_batch
+        # Station id -> user ids recorded as having entered that station's verifications (optional).
         self.users_by_station: dict[int, list[int]] = {}
         self.kinds = self._load_kinds()
         self.counts = {t.name: 0 for t in TABLE_ORDER}

@@ -1,0 +1,91 @@
+"""The `flask demo` commands: fill a database with the demo county."""
+from __future__ import annotations
+
+import time
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+demo_cli = AppGroup("demo", help="Demo dataset.")
+
+DEMO_PASSWORDS = {"admin": "admin-demo-1", "supervisor": "supervisor-demo-1", "inspector": "inspector-demo-1"}
+
+
+@demo_cli.command("load")
+@click.option("--merchants", default=300, show_default=True, type=click.IntRange(min=1), help="How many merchants.")
+@click.option("--instruments", default=3000, show_default=True, type=click.IntRange(min=1),
+              help="How many instruments.")
+@click.option("--stations", default=4, show_default=True, type=click.IntRange(1, 20), help="How many stations.")
+@click.option("--seed", default=None, type=int, help="Random seed (same seed, same data).")
+@click.option("--reset", is_flag=True, help="Wipe every data table first (all users, merchants, instruments, log).")
+def load(merchants: int, instruments: int, stations: int, seed: int | None, reset: bool) -> None:
+    """Migrate the database and fill it with a demo county: stations, users, merchants, instruments."""
+    from flask import current_app
+
+    from app import migrate as migrations
+    from app.catalog.services import seed_catalogue
+    from app.clock import today
+    from app.demo.generator import DEFAULT_SEED, Generator, wipe_data
+    from app.merchants.models import Merchant
+
+    url = current_app.config["DATABASE_URL"]
+    database = current_app.extensions["database"]
+    started = time.perf_counter()
+    migrations.upgrade(url)
+    with database.session_scope() as session:
+        has_data = session.execute(select(func.count()).select_from(Merchant)).scalar_one() > 0
+        if has_data and not reset:
+            raise click.ClickException("数据库中已有使用单位数据，未生成演示数据。"
+                                       "如确需重建演示数据，请加 --reset（将清空全部业务数据）。")
+        if reset:
+            wipe_data(session)
+        seed_catalogue(session)
+        gen = Generator(session, seed=DEFAULT_SEED if seed is None else seed, today=today())
+        station_infos = gen.add_stations(stations)
+        logins = _create_users(session, gen, station_infos)
+        merchant_infos = gen.add_merchants(merchants, station_infos)
+        gen.add_instruments(instruments, merchant_infos)
+        counts = gen.finish()
+    elapsed = time.perf_counter() - started
+    click.echo("=" * 64)
+    click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
+               f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
+               f"检定记录 {counts['verifications']} 条。")
+    click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
+    click.echo("演示账号（仅供演示，切勿用于正式环境）：")
+    for role, username, password, where in logins:
+        # Labels are 3 or 4 full-width characters: pad with a full-width space to line up.
+        click.echo(f"  {role:\u3000<4}  用户名 {username:<12} 密码 {password:<18} {where}")
+    click.echo("=" * 64)
+
+
+def _create_users(session, gen, stations) -> list[tuple[str, str, str, str]]:
+    """Admin, supervisor and one or two inspectors per station (the first works in two stations)."""
+    from app.accounts.models import Role, User
+    from app.accounts.services import create_user
+
+    wanted = [("admin", "演示管理员", Role.ADMIN, []), ("supervisor", "计量科科长（演示）", Role.SUPERVISOR, [])]
+    for i, station in enumerate(stations):
+        own = [station]
+        if i == 0 and len(stations) > 1:
+            own.append(stations[1])  # one inspector covers a neighbouring station too
+        wanted.append((f"inspector{i + 1}", gen.person(), Role.INSPECTOR, own))
+    # The busiest station (the town centre) gets a second inspector.
+    wanted.append((f"inspector{len(stations) + 1}", gen.person(), Role.INSPECTOR, [stations[0]]))
+
+    logins = []
+    for username, display_name, role, own in wanted:
+        password = DEMO_PASSWORDS[role.value]
+        existing = session.execute(select(User).where(func.lower(User.username) == username)).scalar_one_or_none()
+        if existing is not None:
+            # Never overwrite a real account's password from a demo command.
+            logins.append((role.label, username, "（账号已存在，密码未改）", ""))
+            continue
+        user = create_user(session, "演示数据", username=username, display_name=display_name, role=role,
+                           password=password, station_ids=[s.id for s in own])
+        for station in own:
+            gen.users_by_station.setdefault(station.id, []).append(user.id)
+        where = "、".join(s.name for s in own) if own else "全部监管所"
+        logins.append((role.label, username, password, where))
+    return logins
