@@ -1,0 +1,25 @@
+"""Legacy-ledger import (台账导入), no Flask: read -> map -> normalise -> validate -> plan -> apply.
+
+This package holds the front half. `open_book` reads a file, `find_tables` lists the sheets
+that hold a ledger table with their column mapping, and `parse_sheet` turns one sheet into
+`ParsedRow`s (typed values plus row errors) with the skipped rows counted.
+"""
+from importers.errors import ImportFileError
+from importers.mapping import ColumnMapping
+from importers.parse import ParseOptions, find_tables, parse_sheet
+from importers.parsed import ParsedRow, ParsedSheet, RowError, TableInfo
+from importers.reader import Book, open_book
+
+__all__ = [
+    "Book",
+    "ColumnMapping",
+    "ImportFileError",
+    "ParseOptions",
+    "ParsedRow",
+    "ParsedSheet",
+    "RowError",
+    "TableInfo",
+    "find_tables",
+    "open_book",
+    "parse_sheet",
+]
