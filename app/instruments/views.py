@@ -29,8 +29,10 @@ def _filter() -> queries.InstrumentFilter:
 
 
 def _list_context() -> dict:
+    merchant_id = arg_int("merchant_id")
+    merchant = get_merchant(db(), scope(), merchant_id) if merchant_id else None
     return {"stations": scoped_stations(), "types": db().scalars(instrument_types()).all(),
-            "statuses": InstrumentStatus.choices(), "today": today()}
+            "statuses": InstrumentStatus.choices(), "today": today(), "merchant": merchant}
 
 
 @bp.route("/instruments/")
