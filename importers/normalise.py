@@ -1,0 +1,109 @@
+"""One data row's cells to typed field values and row errors."""
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+
+from importers.dates import to_date
+from importers.fields import FIELD_BY_NAME
+from importers.kinds import KindResolver
+from importers.mapping import ColumnMapping
+from importers.parsed import ParsedRow, RowError, Value
+from importers.validate import row_problems
+from importers.values import (
+    CellError,
+    display,
+    to_code,
+    to_count,
+    to_credit_code,
+    to_result,
+    to_status,
+    to_text,
+)
+
+CONVERTERS: dict[str, Callable[[object], Value]] = {
+    "text": to_text,
+    "code": to_code,
+    "credit_code": to_credit_code,
+    "date": to_date,
+    "int": to_count,
+    "result": to_result,
+    "status": to_status,
+}
+_SHOWN_MAX = 40  # characters of a bad value quoted in a message
+
+
+def cell_message(label: str, value: object, error: CellError) -> str:
+    """'检定日期“2023-02-30”不是存在的日期' (or without the value when it adds nothing)."""
+    if not error.show_value:
+        return f"{label}{error.reason}"
+    shown = display(value).strip()
+    if len(shown) > _SHOWN_MAX:
+        shown = shown[:_SHOWN_MAX] + "…"
+    return f"{label}“{shown}”{error.reason}"
+
+
+class RowNormaliser:
+    """Built once per sheet from its mapping; called once per data row."""
+
+    def __init__(self, sheet: str, mapping: ColumnMapping, resolver: KindResolver, *,
+                 required: Collection[str], merchant_required: bool, default_kind: str | None = None,
+                 default_kind_label: str = "器具种类") -> None:
+        self.sheet = sheet
+        self.mapping = mapping
+        self.resolver = resolver
+        self.required = tuple(required)
+        self.merchant_required = merchant_required
+        self.default_kind = default_kind
+        self.default_kind_label = default_kind_label
+        self._plan = [(name, col, mapping.label(name), CONVERTERS[FIELD_BY_NAME[name].type])
+                      for name, col in sorted(mapping.fields.items(), key=lambda kv: kv[1])
+                      if name in FIELD_BY_NAME and FIELD_BY_NAME[name].type in CONVERTERS]
+        self._kind_col = mapping.column("kind")
+        self._kind_label = mapping.label("kind")
+
+    def __call__(self, row: int, cells: Sequence[object]) -> ParsedRow:
+        """The parsed row for Excel row number `row`."""
+        values: dict[str, Value] = {}
+        errors: list[RowError] = []
+        failed: list[str] = []
+        n = len(cells)
+        for name, col, label, convert in self._plan:
+            if col >= n:
+                continue
+            raw = cells[col]
+            if raw == "":
+                continue
+            try:
+                value = convert(raw)
+            except CellError as error:
+                errors.append(RowError(self.sheet, row, label, name, cell_message(label, raw, error)))
+                failed.append(name)
+                continue
+            if value != "":
+                values[name] = value
+        if "size" in values and "model" not in values:
+            values["model"] = values["size"]  # a meter's 规格 is its size (DN15)
+        self._kind(row, cells, values, errors, failed)
+        for name, message in row_problems(values, self.mapping, required=self.required,
+                                          merchant_required=self.merchant_required, failed=failed):
+            column = self.mapping.label(name) if name and self.mapping.column(name) is not None else ""
+            errors.append(RowError(self.sheet, row, column, name, message))
+        return ParsedRow(row, cells, values, tuple(errors))
+
+    def _kind(self, row: int, cells: Sequence[object], values: dict[str, Value], errors: list[RowError],
+              failed: list[str]) -> None:
+        col = self._kind_col
+        raw = cells[col] if col is not None and col < len(cells) else ""
+        text = to_text(raw) if raw != "" else ""
+        label = self._kind_label
+        if not text:
+            if not self.default_kind:
+                return
+            text, label = self.default_kind, self.default_kind_label
+        try:
+            values["kind"] = self.resolver.resolve(text, size=values.get("size"),  # type: ignore[arg-type]
+                                                   model=values.get("model"))  # type: ignore[arg-type]
+        except CellError as error:
+            column = self._kind_label if col is not None else ""
+            errors.append(RowError(self.sheet, row, column, "kind", cell_message(label, text, error)))
+            failed.append("kind")

@@ -1,0 +1,181 @@
+"""The front half of the pipeline: find the table, map its columns, normalise and validate rows."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import chain, islice
+
+from importers.errors import ImportFileError
+from importers.fields import FIELD_BY_NAME
+from importers.header import Header, find_header, header_at
+from importers.kinds import KindResolver
+from importers.mapping import ColumnMapping, auto_map
+from importers.normalise import RowNormaliser
+from importers.parsed import ParsedRow, ParsedSheet, TableInfo
+from importers.reader import Book, Sheet
+from importers.rows import BLANK, HEADER, TITLE, RowClassifier
+
+SAMPLE_ROWS = 20  # rows under the header looked at to tell a 1, 2, 3 编号 from a serial
+PROGRESS_EVERY = 5000
+_SHEET_SUFFIX = re.compile(r"(台账|明细表|明细|清单|登记表|一览表|统计表|汇总表)$")
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What a row needs to be importable, and where to look for the header."""
+
+    required: frozenset[str] = frozenset({"kind", "serial_no"})
+    # Off when the caller supplies the merchant (a utility's meter ledger has only households).
+    merchant_required: bool = True
+    # A catalogue code or name for rows without a kind (a sheet per kind, or an empty cell).
+    default_kind: str | None = None
+    header_search_rows: int = 30
+    # The header's Excel row number, when the caller knows better than the search.
+    header_row: int | None = None
+    max_rows: int = 200_000
+
+
+@dataclass
+class _Located:
+    sheet: Sheet
+    header: Header
+    mapping: ColumnMapping
+    head: list[list]  # rows read so far, from Excel row 1
+    rest: Iterator[list]  # the rows not read yet
+
+
+def _locate(book: Book, name: str, options: ParseOptions, *, required: bool) -> _Located | None:
+    sheet = book.sheet(name)
+    rows = sheet.rows()
+    head = list(islice(rows, max(options.header_search_rows, options.header_row or 0) + 1))
+    if not any(v != "" for row in head for v in row):
+        if required:
+            raise ImportFileError(f"工作表“{name}”是空的", sheet=name)
+        return None
+    if options.header_row is not None:
+        if not 1 <= options.header_row <= len(head):
+            raise ImportFileError(f"工作表“{name}”没有第{options.header_row}行", sheet=name)
+        header = header_at(head, options.header_row - 1)
+    else:
+        header = find_header(head, sheet.merged, options.header_search_rows)
+    if header is None:
+        if required:
+            raise ImportFileError(
+                f"工作表“{name}”中找不到表头：前{options.header_search_rows}行里没有一行包含至少3个可识别的列名"
+                "（如 使用单位名称、器具名称、出厂编号、检定日期）", sheet=name)
+        return None
+    want = header.index + 1 + SAMPLE_ROWS
+    if len(head) < want:
+        head.extend(islice(rows, want - len(head)))
+    classify = RowClassifier(header.labels, None).classify
+    sample = [row for row in head[header.index + 1:] if classify(row) is None]
+    mapping = auto_map(header.labels, header.keys, sample)
+    return _Located(sheet, header, mapping, head, rows)
+
+
+def _default_kind(options: ParseOptions, mapping: ColumnMapping, sheet: str,
+                  resolver: KindResolver | None) -> tuple[str | None, str]:
+    """The kind text for rows without one, and how to name its source in messages."""
+    if options.default_kind:
+        return options.default_kind, "默认器具种类"
+    if mapping.column("kind") is None and resolver is not None:
+        text = _SHEET_SUFFIX.sub("", sheet.strip())
+        if text and resolver.recognises(text):
+            return text, f"器具种类（取自工作表名“{sheet}”）"
+    return None, ""
+
+
+def _missing(mapping: ColumnMapping, options: ParseOptions, has_default_kind: bool) -> tuple[str, ...]:
+    missing = [f for f in sorted(options.required, key=list(FIELD_BY_NAME).index)
+               if mapping.column(f) is None and not (f == "kind" and has_default_kind)]
+    if options.merchant_required and mapping.column("merchant_name") is None and mapping.column("credit_code") is None:
+        missing.insert(0, "merchant_name")
+    return tuple(missing)
+
+
+def find_tables(book: Book, *, kinds: Iterable[tuple[str, str]] | None = None,
+                options: ParseOptions = ParseOptions()) -> list[TableInfo]:
+    """The visible sheets that hold a ledger table (an instructions sheet has none)."""
+    resolver = KindResolver(kinds) if kinds is not None else None
+    tables = []
+    for name in book.visible_sheet_names:
+        located = _locate(book, name, options, required=False)
+        if located is None:
+            continue
+        default, _ = _default_kind(options, located.mapping, name, resolver)
+        tables.append(TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
+                                _missing(located.mapping, options, default is not None)))
+    return tables
+
+
+def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]],
+                mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
+                options: ParseOptions = ParseOptions(),
+                progress: Callable[[int], None] | None = None) -> ParsedSheet:
+    """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
+
+    `kinds` is the catalogue as (code, name_zh) pairs. `mapping` (e.g. a saved one, see
+    ColumnMapping.from_json) replaces the mapping found from the header; `overrides` then
+    moves single fields (field -> column index or header text, None to unmap).
+    `progress` is called with the number of rows read every few thousand rows.
+    Raises ImportFileError when the sheet is empty, has no header or lacks required columns.
+    """
+    located = _pick(book, sheet, options)
+    name = located.sheet.name
+    if located.sheet.height > options.max_rows:
+        raise ImportFileError(f"工作表“{name}”有{located.sheet.height}行，超过单次导入上限{options.max_rows}行，"
+                              "请拆分后分批导入", sheet=name)
+    header = located.header
+    chosen = located.mapping
+    if mapping is not None:
+        if mapping.signature != chosen.signature:
+            raise ImportFileError(f"指定的列对应与工作表“{name}”的表头不一致，请重新核对列对应", sheet=name)
+        chosen = ColumnMapping(chosen.headers, dict(mapping.fields))
+    if overrides:
+        chosen = chosen.override(overrides)
+    resolver = KindResolver(kinds)
+    default_kind, default_label = _default_kind(options, chosen, name, resolver)
+    missing = _missing(chosen, options, default_kind is not None)
+    if missing:
+        found = "、".join(h for h in chosen.headers if h) or "无"
+        raise ImportFileError(
+            f"工作表“{name}”缺少必需的列：{'、'.join(FIELD_BY_NAME[f].label for f in missing)}。"
+            f"表头中的列：{found}。可在导入时手动指定列对应", sheet=name)
+
+    skipped: Counter[str] = Counter()
+    for row in located.head[: header.first]:
+        skipped[BLANK if all(v == "" for v in row) else TITLE] += 1
+    skipped[HEADER] += header.index - header.first + 1
+
+    normalise = RowNormaliser(name, chosen, resolver, required=options.required,
+                              merchant_required=options.merchant_required, default_kind=default_kind,
+                              default_kind_label=default_label)
+    classify = RowClassifier(chosen.headers, chosen.column("row_no")).classify
+    parsed: list[ParsedRow] = []
+    number = header.index + 1  # Excel number of the header's last row
+    for cells in chain(located.head[header.index + 1:], located.rest):
+        number += 1
+        reason = classify(cells)
+        if reason is None:
+            parsed.append(normalise(number, cells))
+        else:
+            skipped[reason] += 1
+        if progress is not None and number % PROGRESS_EVERY == 0:
+            progress(number)
+    return ParsedSheet(name, header.excel_rows, chosen, parsed, skipped, default_kind)
+
+
+def _pick(book: Book, sheet: str | None, options: ParseOptions) -> _Located:
+    if sheet is not None:
+        located = _locate(book, sheet, options, required=True)
+        assert located is not None
+        return located
+    for name in book.visible_sheet_names:
+        located = _locate(book, name, options, required=False)
+        if located is not None:
+            return located
+    names = "、".join(f"“{n}”" for n in book.visible_sheet_names) or "无"
+    raise ImportFileError(f"文件中没有可识别的台账表格（已查看工作表：{names}）；"
+                          "表头需包含至少3个可识别的列名，如 使用单位名称、器具名称、出厂编号、检定日期")

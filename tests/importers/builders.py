@@ -1,0 +1,273 @@
+"""Test files built by hand: .xlsx via openpyxl, .ods and .xls written byte by byte.
+
+openpyxl writes neither .ods nor .xls, and the project adds no dependency to write them:
+.ods is a small OpenDocument zip, .xls a minimal BIFF8 workbook inside an OLE compound
+file (the same container serves to fake an encrypted .xlsx).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import struct
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import openpyxl
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT.parent / "shared" / "samples"
+
+
+def catalogue_kinds() -> list[tuple[str, str]]:
+    """(code, name_zh) from the seed catalogue, as the app would pass them."""
+    with open(ROOT / "app" / "catalog" / "seed" / "instrument_types.csv", encoding="utf-8") as f:
+        return [(r["code"], r["name_zh"]) for r in csv.DictReader(f)]
+
+
+# --- .xlsx -----------------------------------------------------------------------------------
+
+def write_xlsx(path: Path, sheets: dict[str, list[list]], *, merges: dict[str, list[str]] | None = None,
+               hidden: tuple[str, ...] = (), text_cells: dict[str, list[str]] | None = None) -> Path:
+    """A workbook with one sheet per entry; rows from A1; `text_cells` forces text (e.g. '=abc')."""
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None and value != "":
+                    ws.cell(row=r, column=c, value=value)
+        for ref in (merges or {}).get(name, []):
+            ws.merge_cells(ref)
+        for ref in (text_cells or {}).get(name, []):
+            ws[ref].data_type = "s"
+        if name in hidden:
+            ws.sheet_state = "hidden"
+    wb.save(path)
+    return path
+
+
+def set_cached_value(path: Path, formula: str, value: str) -> None:
+    """Give a formula the cached value Excel would have stored (openpyxl stores none)."""
+    data = io.BytesIO(path.read_bytes())
+    out = io.BytesIO()
+    with zipfile.ZipFile(data) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                cached = f"<f>{formula}</f><v>{value}</v>".encode()
+                for empty in (f"<f>{formula}</f><v />", f"<f>{formula}</f><v></v>"):
+                    content = content.replace(empty.encode(), cached)
+            dst.writestr(item, content)
+    path.write_bytes(out.getvalue())
+
+
+def add_zip_member(path: Path, name: str, content: bytes) -> None:
+    """Add a file to an existing zip (e.g. xl/vbaProject.bin to make an .xlsm)."""
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(name, content)
+
+
+# --- .ods ------------------------------------------------------------------------------------
+
+class Span:
+    """A cell merged over `columns` columns (ODS number-columns-spanned)."""
+
+    def __init__(self, value: object, columns: int) -> None:
+        self.value, self.columns = value, columns
+
+
+def _ods_cell(value: object) -> str:
+    span = ""
+    if isinstance(value, Span):
+        span = f' table:number-columns-spanned="{value.columns}"'
+        value = value.value
+    if value is None or value == "":
+        return f"<table:table-cell{span}/>"
+    if isinstance(value, bool):
+        attrs = f'office:value-type="boolean" office:boolean-value="{str(value).lower()}"'
+        text = "TRUE" if value else "FALSE"
+    elif isinstance(value, (int, float)):
+        attrs, text = f'office:value-type="float" office:value="{value!r}"', repr(value)
+    elif isinstance(value, dt.date):  # dates and date-times
+        attrs, text = f'office:value-type="date" office:date-value="{value.isoformat()}"', value.isoformat()
+    else:
+        attrs, text = 'office:value-type="string"', str(value)
+    return f"<table:table-cell{span} {attrs}><text:p>{escape(text)}</text:p></table:table-cell>"
+
+
+def _ods_row(row: list) -> str:
+    cells = []
+    for value in row:
+        cells.append(_ods_cell(value))
+        if isinstance(value, Span) and value.columns > 1:
+            cells.append(f'<table:covered-table-cell table:number-columns-repeated="{value.columns - 1}"/>')
+    return "<table:table-row>" + "".join(cells) + "</table:table-row>"
+
+
+def write_ods(path: Path, sheets: dict[str, list[list]]) -> Path:
+    """A minimal OpenDocument spreadsheet (mimetype stored first, as the standard asks)."""
+    tables = "".join(
+        f'<table:table table:name="{escape(name)}">' + "".join(_ods_row(r) for r in rows) + "</table:table>"
+        for name, rows in sheets.items())
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>")
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>")
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet",
+                   compress_type=zipfile.ZIP_STORED)
+        z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+# --- OLE compound file (MS-CFB, version 3) ---------------------------------------------------
+
+SECTOR = 512
+ENDOFCHAIN, FREESECT, FATSECT, NOSTREAM = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def _dir_entry(name: str, kind: int, start: int, size: int, right: int = NOSTREAM, child: int = NOSTREAM) -> bytes:
+    encoded = (name + "\x00").encode("utf-16-le") if name else b""
+    return (encoded.ljust(64, b"\x00") + struct.pack("<HBB", len(encoded), kind, 1)
+            + struct.pack("<III", NOSTREAM, right, child) + b"\x00" * 16 + struct.pack("<I", 0)
+            + b"\x00" * 16 + struct.pack("<IQ", start, size))
+
+
+def compound_file(streams: dict[str, bytes]) -> bytes:
+    """An OLE compound file holding the streams (each padded to 4096 bytes: no mini stream)."""
+    streams = {n: data.ljust(4096, b"\x00") for n, data in streams.items()}
+    stream_sectors = [-(-len(d) // SECTOR) for d in streams.values()]
+    dir_sectors = -(-(len(streams) + 1) // 4)
+    fat_sectors = 1
+    while fat_sectors * 128 < fat_sectors + dir_sectors + sum(stream_sectors):
+        fat_sectors += 1
+    fat = [FATSECT] * fat_sectors
+    dir_start = len(fat)
+    fat += [len(fat) + i + 1 for i in range(dir_sectors - 1)] + [ENDOFCHAIN]
+    starts = []
+    for count in stream_sectors:
+        starts.append(len(fat))
+        fat += [len(fat) + i + 1 for i in range(count - 1)] + [ENDOFCHAIN]
+    fat += [FREESECT] * (fat_sectors * 128 - len(fat))
+    names = list(streams)
+    entries = [_dir_entry("Root Entry", 5, ENDOFCHAIN, 0, child=1 if names else NOSTREAM)]
+    for i, name in enumerate(names):
+        right = i + 2 if i + 1 < len(names) else NOSTREAM  # a chain of right siblings
+        entries.append(_dir_entry(name, 2, starts[i], len(streams[name]), right=right))
+    while len(entries) % 4:
+        entries.append(_dir_entry("", 0, 0, 0))
+    difat = list(range(fat_sectors)) + [FREESECT] * (109 - fat_sectors)
+    header = (bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 16
+              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
+              + struct.pack("<IIIIIIIII", 0, fat_sectors, dir_start, 0, 4096, ENDOFCHAIN, 0, ENDOFCHAIN, 0)
+              + struct.pack("<109I", *difat))
+    body = struct.pack(f"<{len(fat)}I", *fat) + b"".join(entries)
+    body = body.ljust(SECTOR * (fat_sectors + dir_sectors), b"\x00")
+    return header + body + b"".join(d.ljust(-(-len(d) // SECTOR) * SECTOR, b"\x00") for d in streams.values())
+
+
+# --- .xls (BIFF8) ----------------------------------------------------------------------------
+
+class Formula:
+    """A formula cell whose cached value is a number (the formula itself is just =2)."""
+
+    def __init__(self, cached: float) -> None:
+        self.cached = cached
+
+
+def _record(kind: int, data: bytes) -> bytes:
+    return struct.pack("<HH", kind, len(data)) + data
+
+
+def _xf(format_index: int) -> bytes:
+    return _record(0x00E0, struct.pack("<HH", 0, format_index) + b"\x00" * 16)
+
+
+def write_xls(path: Path, sheets: dict[str, list[list]], *,
+              merges: dict[str, list[tuple[int, int, int, int]]] | None = None, encrypted: bool = False) -> Path:
+    """An Excel 97-2003 workbook: text via the shared string table, numbers, dates (XF 1 has
+    the built-in date format 14), booleans, formulas with a cached number, merged ranges."""
+    strings: list[str] = []
+    index: dict[str, int] = {}
+    epoch = dt.date(1899, 12, 30)
+    substreams = []
+    for name, rows in sheets.items():
+        cells = b""
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                if isinstance(value, bool):
+                    cells += _record(0x0205, struct.pack("<HHHBB", r, c, 0, int(value), 0))
+                elif isinstance(value, Formula):
+                    rgce = bytes([0x1E]) + struct.pack("<H", 2)  # ptgInt 2
+                    cells += _record(0x0006, struct.pack("<HHHdHIH", r, c, 0, value.cached, 0, 0, len(rgce)) + rgce)
+                elif isinstance(value, (int, float)):
+                    cells += _record(0x0203, struct.pack("<HHHd", r, c, 0, float(value)))
+                elif isinstance(value, dt.date):
+                    serial = (value - epoch).days if not isinstance(value, dt.datetime) else \
+                        (value.date() - epoch).days + (value.hour * 3600 + value.minute * 60) / 86400
+                    cells += _record(0x0203, struct.pack("<HHHd", r, c, 1, float(serial)))
+                else:
+                    text = str(value)
+                    if text not in index:
+                        index[text] = len(strings)
+                        strings.append(text)
+                    cells += _record(0x00FD, struct.pack("<HHHI", r, c, 0, index[text]))
+        width = max((len(row) for row in rows), default=0)
+        body = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0x0DBB, 0x07CC, 0, 6))
+        body += _record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+        body += cells
+        sheet_merges = (merges or {}).get(name, [])
+        if sheet_merges:
+            body += _record(0x00E5, struct.pack("<H", len(sheet_merges))
+                            + b"".join(struct.pack("<HHHH", r0, r1, c0, c1) for r0, c0, r1, c1 in sheet_merges))
+        body += _record(0x000A, b"")
+        substreams.append((name, body))
+
+    def unicode_string(text: str) -> bytes:
+        return struct.pack("<HB", len(text), 1) + text.encode("utf-16-le")
+
+    sst_data = struct.pack("<II", len(strings), len(strings)) + b"".join(unicode_string(s) for s in strings)
+    assert len(sst_data) <= 8224, "test workbook too large for a single SST record"
+
+    def globals_stream(offsets: list[int]) -> bytes:
+        g = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 6))
+        if encrypted:
+            g += _record(0x002F, struct.pack("<HHH", 1, 1, 1) + b"\x00" * 48)  # FilePass: RC4
+        g += _record(0x0042, struct.pack("<H", 1200))  # CodePage: UTF-16
+        g += _xf(0) + _xf(14)
+        for (name, _), offset in zip(substreams, offsets):
+            g += _record(0x0085, struct.pack("<IBBBB", offset, 0, 0, len(name), 1) + name.encode("utf-16-le"))
+        g += _record(0x00FC, sst_data)
+        g += _record(0x000A, b"")
+        return g
+
+    base = len(globals_stream([0] * len(substreams)))
+    offsets, position = [], base
+    for _, body in substreams:
+        offsets.append(position)
+        position += len(body)
+    workbook = globals_stream(offsets) + b"".join(body for _, body in substreams)
+    path.write_bytes(compound_file({"Workbook": workbook}))
+    return path
+
+
+def encrypted_xlsx(path: Path) -> Path:
+    """What Excel writes for a password-protected .xlsx: a compound file, not a zip."""
+    path.write_bytes(compound_file({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\x00" * 200,
+                                    "EncryptedPackage": b"\x00" * 5000}))
+    return path
