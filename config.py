@@ -40,6 +40,9 @@ class Config:
     BOOTSTRAP_SERVE_LOCAL = True
 
     PASSWORD_HASH_METHOD = "scrypt"
+    # Uploaded ledgers are kept here so a batch applies exactly the file it previewed.
+    IMPORT_STORAGE = os.environ.get("IMPORT_STORAGE", str(INSTANCE_DIR / "imports"))
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50

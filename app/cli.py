@@ -75,5 +75,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users)
 
     from app.demo.cli import demo_cli
+    from app.imports.cli import import_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(import_cli)

@@ -3,6 +3,7 @@ from app.accounts.models import Role, Station, User, user_stations  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType  # noqa: F401
 from app.db import Base  # noqa: F401
+from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapping  # noqa: F401
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 

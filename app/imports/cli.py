@@ -1,0 +1,90 @@
+"""`flask import ledger FILE --station CODE [--commit]`: the import from the command line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.accounts.models import Station
+from app.clock import today
+from app.errors import DomainError
+from app.imports import services
+from app.imports.models import ImportRow
+from app.scope import Scope
+from importers.rows import SKIP_LABELS
+
+import_cli = AppGroup("import", help="Import legacy ledgers.")
+
+
+@import_cli.command("ledger")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--station", "station_code", required=True, help="Station code the ledger belongs to.")
+@click.option("--sheet", default=None, help="Sheet to import (default: the first with a ledger table).")
+@click.option("--commit", is_flag=True, help="Write the data (default: dry run, nothing written).")
+@click.option("--only-valid", is_flag=True, help="With --commit: import the valid rows even if others have errors.")
+def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_valid: bool) -> None:
+    """Preview (and with --commit apply) a ledger; exits non-zero when the file has errors."""
+    database = current_app.extensions["database"]
+    storage = current_app.config["IMPORT_STORAGE"]
+    with database.session_scope() as session:
+        station = session.scalars(select(Station).where(Station.code == station_code.upper())).first()
+        if station is None:
+            raise click.ClickException(f"监管所编码 {station_code} 不存在")
+        batch = services.create_batch(session, "命令行", Scope.everything(), station_id=station.id,
+                                      file_name=file.name, data=file.read_bytes(), storage_dir=storage,
+                                      max_bytes=current_app.config["IMPORT_MAX_BYTES"])
+        batch_id = batch.id
+        if batch.message:
+            click.echo(f"文件无法导入：{batch.message}", err=True)
+    if batch.message:
+        raise SystemExit(2)
+    with database.session_scope() as session:
+        batch = session.get(type(batch), batch_id)
+        with click.progressbar(length=100, label="分析") as bar:
+            last = [0]
+
+            def progress(done: int, total: int) -> None:
+                pct = min(100, done * 100 // max(total, 1))
+                bar.update(pct - last[0])
+                last[0] = pct
+
+            try:
+                services.plan_batch(session, batch, today=today(), sheet=sheet, progress=progress)
+            except DomainError as err:
+                click.echo(f"\n文件无法导入：{err.message}", err=True)
+                raise SystemExit(2) from err
+            bar.update(100 - last[0])
+        _report(session, batch)
+    counts = batch.counts
+    if not commit:
+        click.echo(f"预览完成（批次 #{batch_id}），未写入任何数据。确认无误后加 --commit 导入。")
+        raise SystemExit(1 if counts["errors"] else 0)
+    try:
+        with database.session_scope() as session:
+            batch = session.get(type(batch), batch_id)
+            services.start_apply(session, "命令行", batch, expected_version=batch.version, only_valid=only_valid)
+            services.apply_batch(session, "命令行", batch, today=today())
+    except DomainError as err:
+        click.echo(f"未导入：{err.message}", err=True)
+        raise SystemExit(1) from err
+    click.echo(f"已导入（批次 #{batch_id}）。")
+    raise SystemExit(1 if counts["errors"] else 0)
+
+
+def _report(session, batch) -> None:
+    c = batch.counts
+    click.echo(f"\n工作表：{batch.sheet_name}  数据行 {c['rows']}，错误行 {c['errors']}")
+    for name, label in (("merchants", "使用单位"), ("instruments", "计量器具"), ("verifications", "检定记录")):
+        t = c[name]
+        click.echo(f"  {label}：新增 {t['create']}，更新 {t['update']}，无变化 {t['unchanged']}")
+    if batch.skipped:
+        click.echo("  跳过的行：" + "、".join(f"{SKIP_LABELS.get(k, k)} {n}" for k, n in batch.skipped.items()))
+    if c["errors"]:
+        rows = session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id, ImportRow.merchant_action ==
+                                                       "error").order_by(ImportRow.row_no).limit(30))
+        for row in rows:
+            for e in row.errors:
+                click.echo(f"  第{row.row_no}行 {e['column']}：{e['message']}", err=True)

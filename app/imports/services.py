@@ -1,0 +1,225 @@
+"""Import batches: upload, preview (dry run), apply in one transaction, undo (flush, never commit)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Station
+from app.audit import services as audit
+from app.catalog.models import InstrumentType
+from app.db import utcnow
+from app.errors import Invalid, NotFound
+from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMapping
+from app.scope import Scope
+from importers import ColumnMapping, ImportFileError, open_book, parse_sheet
+from importers.apply import apply_plan, undo_blockers, undo_records
+from importers.parse import find_tables
+from importers.plan import Plan, Planner
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+Progress = Callable[[int, int], None]
+
+
+def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
+    """A batch of a station inside the scope, else NotFound."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or not scope.allows(batch.station_id):
+        raise NotFound("导入批次不存在")
+    return batch
+
+
+def _kinds(session: Session) -> list[tuple[str, str]]:
+    return [(k.code, k.name_zh) for k in session.scalars(select(InstrumentType))]
+
+
+def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
+                 storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportBatch:
+    """Keep the upload and open a batch; an unreadable file gives a rejected batch with the reason."""
+    station = session.get(Station, station_id)
+    if station is None or not scope.allows(station_id):
+        raise Invalid("请选择您负责的监管所", field="station_id")
+    digest = hashlib.sha256(data).hexdigest()
+    folder = Path(storage_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}{Path(file_name).suffix.lower()[:10]}"
+    if not path.exists():
+        path.write_bytes(data)
+    batch = ImportBatch(station_id=station_id, file_name=Path(file_name).name[:255] or "未命名文件",
+                        file_hash=digest, file_size=len(data), stored_path=str(path),
+                        created_by_id=getattr(actor, "id", None), status=ImportStatus.PLANNING, counts={},
+                        skipped={}, mapping={}, headers=[], sheet_names=[])
+    session.add(batch)
+    session.flush()
+    try:
+        if len(data) > max_bytes:
+            raise ImportFileError(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {max_bytes // 1024 // 1024} MB")
+        with open_book(data, filename=file_name, max_bytes=max_bytes) as book:
+            batch.sheet_names = list(book.visible_sheet_names)
+            tables = find_tables(book, kinds=_kinds(session))
+            if tables:
+                batch.sheet_name = tables[0].sheet
+    except ImportFileError as err:
+        reject(batch, err.message)
+    session.flush()
+    audit.record(session, actor, "upload", batch, note=f"上传台账文件 {batch.file_name}（{len(data)} 字节，"
+                                                          f"SHA-256 {digest[:12]}…）")
+    return batch
+
+
+def reject(batch: ImportBatch, message: str) -> None:
+    """Mark a batch as not importable, with the reason shown to the user."""
+    batch.status = ImportStatus.REJECTED
+    batch.message = message
+
+
+def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
+                    overrides: dict | None, progress: Progress | None) -> Plan:
+    with open_book(batch.stored_path, filename=batch.file_name) as book:
+        mapping = None
+        if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
+            mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
+        total = 0
+        for table in find_tables(book):
+            if table.sheet == (sheet or batch.sheet_name):
+                total = table.height
+                if mapping is None and overrides is None:
+                    # A mapping saved for a file of this shape is reused.
+                    saved = session.scalars(select(SavedMapping)
+                                            .where(SavedMapping.signature == table.mapping.signature)).first()
+                    if saved is not None:
+                        mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
+        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=_kinds(session), mapping=mapping,
+                             overrides=overrides,
+                             progress=(lambda n: progress(n, 2 * max(total, 1))) if progress else None)
+    batch.sheet_name = parsed.sheet
+    batch.headers = list(parsed.headers)
+    batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
+    batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
+    plan = Planner(session, batch.station_id, today).plan(parsed)
+    if progress:
+        progress(total, 2 * max(total, 1))
+    return plan
+
+
+def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
+               overrides: dict | None = None, progress: Progress | None = None) -> Plan:
+    """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview."""
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW):
+        raise Invalid(f"该批次状态为“{batch.status.label}”，不能重新预览")
+    try:
+        plan = _parse_and_plan(session, batch, today, sheet, overrides, progress)
+    except ImportFileError as err:
+        session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+        if sheet is None and overrides is None:
+            reject(batch, err.message)
+        else:
+            batch.message = err.message
+        session.flush()
+        raise
+    session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+    rows = [{"batch_id": batch.id, "row_no": r.row, "merchant_action": r.merchant_action,
+             "instrument_action": r.instrument_action, "verification_action": r.verification_action,
+             "errors": [{"column": e.column, "message": e.message} for e in r.errors],
+             "cells": [_cell(c) for c in r.cells], "summary": r.summary} for r in plan.rows]
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(ImportRow.__table__), rows[i:i + 5000])
+    batch.counts = plan.counts()
+    batch.status = ImportStatus.PREVIEW
+    batch.message = ""
+    session.flush()
+    return plan
+
+
+def _cell(value) -> object:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version: int, only_valid: bool) -> None:
+    """Claim the batch for applying; a second submit of the same preview is refused."""
+    if batch.status != ImportStatus.PREVIEW or batch.version != expected_version:
+        raise Invalid("该批次已经提交导入或已变化，不会重复导入。请查看批次状态。")
+    errors = batch.counts.get("errors", 0)
+    if errors and not only_valid:
+        raise Invalid(f"文件中有 {errors} 行错误，默认不导入任何数据。请修正后重新上传，或勾选“只导入无错误的行”。")
+    if batch.counts.get("rows", 0) - errors == 0:
+        raise Invalid("没有可以导入的行")
+    batch.only_valid = only_valid
+    batch.status = ImportStatus.APPLYING
+    batch.applied_by_id = getattr(actor, "id", None)
+    session.flush()
+
+
+def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
+                progress: Progress | None = None) -> dict:
+    """Write exactly what the preview showed, in the caller's one transaction."""
+    if batch.status != ImportStatus.APPLYING:
+        raise Invalid("请先确认导入")
+    plan = _parse_and_plan(session, batch, today, None, None, progress)
+    if plan.counts() != batch.counts:
+        raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
+    now = utcnow()
+    written = apply_plan(session, plan, batch_id=batch.id, actor_id=getattr(actor, "id", None), now=now)
+    batch.status = ImportStatus.APPLIED
+    batch.applied_at = now
+    batch.progress_done = batch.progress_total = len(plan.rows)
+    session.flush()
+    audit.record(session, actor, "import", batch, note=_describe(written, batch.counts))
+    return written
+
+
+def _describe(written: dict, counts: dict) -> str:
+    return (f"导入台账：使用单位新增 {written['merchants']['create']}、更新 {written['merchants']['update']}；"
+            f"计量器具新增 {written['instruments']['create']}、更新 {written['instruments']['update']}；"
+            f"检定记录新增 {written['verifications']['create']}；错误行 {counts.get('errors', 0)}（未导入）")
+
+
+def fail_batch(session: Session, batch: ImportBatch, message: str) -> None:
+    """Record that applying failed; nothing of it was written (its transaction rolled back)."""
+    batch.status = ImportStatus.FAILED
+    batch.message = message[:2000]
+    session.flush()
+
+
+def undo_batch(session: Session, actor, batch: ImportBatch) -> dict:
+    """Remove what the batch created and restore what it changed, while nothing later depends on it."""
+    if batch.status != ImportStatus.APPLIED:
+        raise Invalid("只有已导入的批次可以撤销")
+    problems = undo_blockers(session, batch.id)
+    if problems:
+        shown = "；".join(problems[:5]) + (f"；等共 {len(problems)} 处" if len(problems) > 5 else "")
+        raise Invalid(f"该批次导入的数据已被后续操作使用，不能撤销：{shown}")
+    now = utcnow()
+    undone = undo_records(session, batch.id, now)
+    batch.status = ImportStatus.UNDONE
+    batch.undone_at = now
+    batch.undone_by_id = getattr(actor, "id", None)
+    session.flush()
+    audit.record(session, actor, "undo_import", batch,
+                 note=f"撤销导入：删除使用单位 {undone.get('merchants', 0)}、计量器具 {undone.get('instruments', 0)}、"
+                      f"检定记录 {undone.get('verifications', 0)}；恢复使用单位 {undone.get('merchants_restored', 0)}、"
+                      f"计量器具 {undone.get('instruments_restored', 0)}")
+    return undone
+
+
+def save_mapping(session: Session, actor, batch: ImportBatch, name: str) -> SavedMapping:
+    """Keep the batch's column mapping for the next file with the same header row."""
+    mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
+    saved = session.scalars(select(SavedMapping).where(SavedMapping.signature == mapping.signature)).first()
+    if saved is None:
+        saved = SavedMapping(signature=mapping.signature, name=name or batch.file_name,
+                             created_by_id=getattr(actor, "id", None))
+        session.add(saved)
+    saved.mapping = dict(batch.mapping)
+    saved.name = name or saved.name
+    session.flush()
+    return saved

@@ -1,0 +1,288 @@
+"""Apply: write a Plan with bulk statements, and undo what a batch wrote.
+
+Everything happens in the caller's transaction (the caller commits once). New instruments get
+their dates from the due-date engine before they are inserted; existing instruments that gain
+verification records are recomputed from all their records afterwards. Each record written is
+remembered in `imported_records`, so the batch can be undone while nothing later depends on it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.catalog.models import InstrumentType
+from app.imports.models import ImportedRecord
+from app.instruments.engine import VerificationFacts, compute_due_dates
+from app.instruments.models import (
+    Instrument,
+    InstrumentStatus,
+    Verification,
+    VerificationResult,
+)
+from app.merchants.models import Merchant
+from app.text import match_key
+from importers.plan import (
+    CHUNK,
+    CREATE,
+    UPDATE,
+    InstrumentPlan,
+    MerchantPlan,
+    Plan,
+    industry_for_kind,
+)
+
+DATE_COLUMNS = ("first_verified_on", "last_verified_on", "last_result", "next_due_on", "replace_by")
+Progress = Callable[[int, int], None]
+
+
+def _dates(kind: InstrumentType, facts: list[VerificationFacts]) -> dict:
+    d = compute_due_dates(kind.rule.value, kind.cycle_months, kind.service_life_years, facts)
+    return {"first_verified_on": d.first_verified_on, "last_verified_on": d.last_verified_on,
+            "last_result": VerificationResult(d.last_result) if d.last_result else None,
+            "next_due_on": d.next_due_on, "replace_by": d.replace_by}
+
+
+def _grouped_updates(session: Session, model, plans, now: dt.datetime) -> None:
+    """UPDATE ... WHERE id = ? for each changed record, grouped by the set of changed columns."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for p in plans:
+        changes = {k: v for k, v in p.values.items() if not k.startswith("_")}
+        groups[tuple(sorted(changes))].append({**{f"v_{k}": v for k, v in changes.items()}, "b_id": p.existing_id,
+                                               "v_version": p.values["_version"] + 1, "v_updated_at": now})
+    table = model.__table__
+    for cols, params in groups.items():
+        values = {c: bindparam(f"v_{c}") for c in (*cols, "version", "updated_at")}
+        stmt = update(table).where(table.c.id == bindparam("b_id")).values(**values)
+        for chunk in _chunks(params):
+            session.execute(stmt, chunk)
+
+
+def _chunks(items: list, size: int = 5000):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _insert_returning_ids(session: Session, model, rows: list[dict]) -> list[int]:
+    ids: list[int] = []
+    stmt = insert(model.__table__).returning(model.__table__.c.id, sort_by_parameter_order=True)
+    for chunk in _chunks(rows):
+        ids += session.execute(stmt, chunk).scalars().all()
+    return ids
+
+
+def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | None, now: dt.datetime,
+               progress: Progress | None = None) -> dict:
+    """Write the plan's creates and updates; returns the counts written."""
+    kinds = {k.id: k for k in session.scalars(select(InstrumentType))}
+    step = (lambda done, total: progress(done, total)) if progress else (lambda done, total: None)
+    total = len(plan.merchants) + len(plan.instruments) + len(plan.verifications)
+    records: list[dict] = []
+
+    # Merchants: a new one takes its industry from the kind of its first instrument.
+    first_kind: dict[int, str] = {}
+    for ip in plan.instruments:
+        first_kind.setdefault(id(ip.merchant), kinds[ip.type_id].code)
+    new_merchants = [m for m in plan.merchants if m.action == CREATE]
+    rows = [{"name": m.values["name"], "name_key": match_key(m.values["name"]),
+             "credit_code": m.values.get("credit_code"),
+             "industry": industry_for_kind(first_kind.get(id(m), "")).value,
+             "phone": m.values.get("phone", ""), "contact": m.values.get("contact", ""),
+             "address": m.values.get("address", ""), "notes": "", "station_id": plan.station_id, "parent_id": None,
+             "created_at": now, "updated_at": now, "version": 1} for m in new_merchants]
+    merchant_ids: dict[int, int] = {}
+    for m, new_id in zip(new_merchants, _insert_returning_ids(session, Merchant, rows)):
+        merchant_ids[id(m)] = new_id
+        records.append({"entity_type": "merchants", "entity_id": new_id, "action": CREATE, "version_after": 1})
+    updated_merchants = [m for m in plan.merchants if m.action == UPDATE]
+    for m in updated_merchants:
+        if "name" in m.values:
+            m.values["name_key"] = match_key(m.values["name"])
+    _grouped_updates(session, Merchant, updated_merchants, now)
+    records += [{"entity_type": "merchants", "entity_id": m.existing_id, "action": UPDATE,
+                 "before": _jsonable(m.before), "version_after": m.values["_version"] + 1} for m in updated_merchants]
+    step(len(plan.merchants), total)
+
+    def merchant_id(mp: MerchantPlan) -> int:
+        return mp.existing_id if mp.existing_id is not None else merchant_ids[id(mp)]
+
+    # New instruments: their records are all in this file, so their dates are known before insert.
+    facts: dict[int, list[VerificationFacts]] = defaultdict(list)
+    for seq, vp in enumerate(plan.verifications):
+        facts[id(vp.instrument)].append(VerificationFacts(vp.values["verified_on"], vp.values["result"],
+                                                          vp.values["valid_until"], False, seq))
+    new_instruments = [i for i in plan.instruments if i.action == CREATE]
+    rows = []
+    for ip in new_instruments:
+        serial, maker = ip.key[1], ip.values.get("maker", "")
+        rows.append({"type_id": ip.type_id, "merchant_id": merchant_id(ip.merchant), "station_id": plan.station_id,
+                     "serial_no": serial, "maker": maker, "maker_key": match_key(maker),
+                     "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
+                     "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
+                     "nozzle_count": ip.values.get("nozzle_count"),
+                     "status": ip.values.get("status", InstrumentStatus.IN_USE).value, "notes": "",
+                     "replaced_by_id": None, "created_at": now, "updated_at": now, "version": 1,
+                     **{k: (v.value if hasattr(v, "value") else v)
+                        for k, v in _dates(kinds[ip.type_id], facts[id(ip)]).items()}})
+    instrument_ids: dict[int, int] = {}
+    for ip, new_id in zip(new_instruments, _insert_returning_ids(session, Instrument, rows)):
+        instrument_ids[id(ip)] = new_id
+        records.append({"entity_type": "instruments", "entity_id": new_id, "action": CREATE, "version_after": 1})
+    updated_instruments = [i for i in plan.instruments if i.action == UPDATE]
+    for ip in updated_instruments:
+        if "status" in ip.values:
+            ip.values["status"] = ip.values["status"].value
+        if "maker" in ip.values:
+            ip.values["maker_key"] = match_key(ip.values["maker"])
+    _grouped_updates(session, Instrument, updated_instruments, now)
+    # Existing instruments that gain records here are recomputed below, which moves their version once more.
+    touched = sorted({vp.instrument.existing_id for vp in plan.verifications if vp.instrument.existing_id})
+    touched_set = set(touched)
+    records += [{"entity_type": "instruments", "entity_id": i.existing_id, "action": UPDATE,
+                 "before": _jsonable(i.before),
+                 "version_after": i.values["_version"] + 1 + (i.existing_id in touched_set)}
+                for i in updated_instruments]
+    step(len(plan.merchants) + len(plan.instruments), total)
+
+    def instrument_id(ip: InstrumentPlan) -> int:
+        return ip.existing_id if ip.existing_id is not None else instrument_ids[id(ip)]
+
+    rows = [{"instrument_id": instrument_id(vp.instrument), "verified_on": vp.values["verified_on"],
+             "institution": vp.values["institution"], "certificate_no": vp.values["certificate_no"],
+             "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
+             "created_by_id": actor_id, "voided_at": None, "voided_by_id": None, "void_reason": "",
+             "created_at": now, "updated_at": now} for vp in plan.verifications]
+    for new_id in _insert_returning_ids(session, Verification, rows):
+        records.append({"entity_type": "verifications", "entity_id": new_id, "action": CREATE, "version_after": None})
+    step(total, total)
+
+    # Existing instruments that gained records: recompute from everything they now have.
+    recompute_dates(session, touched, now)
+
+    for r in records:
+        r.setdefault("before", {})
+        r["batch_id"] = batch_id
+        r["at"] = now
+    for chunk in _chunks(records):
+        session.execute(insert(ImportedRecord.__table__), chunk)
+    return {"merchants": {CREATE: len(new_merchants), UPDATE: len(updated_merchants)},
+            "instruments": {CREATE: len(new_instruments), UPDATE: len(updated_instruments)},
+            "verifications": {CREATE: len(plan.verifications)}}
+
+
+def recompute_dates(session: Session, instrument_ids: list[int], now: dt.datetime) -> None:
+    """Re-derive the dates of existing instruments from their records (bulk, bumps versions)."""
+    kinds = {k.id: k for k in session.scalars(select(InstrumentType))}
+    table = Instrument.__table__
+    stmt = (update(table).where(table.c.id == bindparam("b_id"))
+            .values(version=table.c.version + 1, updated_at=bindparam("v_updated_at"),
+                    **{c: bindparam(f"v_{c}") for c in DATE_COLUMNS}))
+    for i in range(0, len(instrument_ids), CHUNK):
+        chunk = instrument_ids[i:i + CHUNK]
+        type_of = dict(session.execute(select(table.c.id, table.c.type_id).where(table.c.id.in_(chunk))).all())
+        facts: dict[int, list[VerificationFacts]] = defaultdict(list)
+        vt = Verification.__table__
+        for row in session.execute(select(vt.c.instrument_id, vt.c.verified_on, vt.c.result, vt.c.valid_until,
+                                          vt.c.voided_at, vt.c.id).where(vt.c.instrument_id.in_(chunk))):
+            facts[row.instrument_id].append(VerificationFacts(row.verified_on, row.result, row.valid_until,
+                                                              row.voided_at is not None, row.id))
+        params = []
+        for inst_id in chunk:
+            dates = _dates(kinds[type_of[inst_id]], facts[inst_id])
+            params.append({"b_id": inst_id, "v_updated_at": now,
+                           **{f"v_{k}": (v.value if hasattr(v, "value") else v) for k, v in dates.items()}})
+        if params:
+            session.execute(stmt, params)
+
+
+def _jsonable(values: dict) -> dict:
+    out = {}
+    for k, v in values.items():
+        if hasattr(v, "value"):
+            v = v.value
+        elif isinstance(v, dt.date):
+            v = v.isoformat()
+        out[k] = v
+    return out
+
+
+def undo_blockers(session: Session, batch_id: int) -> list[str]:
+    """Why the batch cannot be undone (in Chinese), or [] when nothing later depends on it."""
+    recs = session.scalars(select(ImportedRecord).where(ImportedRecord.batch_id == batch_id)).all()
+    by_type: dict[str, dict[int, ImportedRecord]] = defaultdict(dict)
+    for r in recs:
+        by_type[r.entity_type][r.entity_id] = r
+    problems: list[str] = []
+    mine_ver = set(by_type["verifications"])
+    mine_inst = {i for i, r in by_type["instruments"].items() if r.action == CREATE}
+    mine_merch = {i for i, r in by_type["merchants"].items() if r.action == CREATE}
+    for ids, model, label in ((list(by_type["merchants"]), Merchant, "使用单位"),
+                              (list(by_type["instruments"]), Instrument, "计量器具")):
+        for i in range(0, len(ids), CHUNK):
+            for obj_id, version in session.execute(select(model.id, model.version)
+                                                   .where(model.id.in_(ids[i:i + CHUNK]))):
+                if version != by_type[model.__tablename__][obj_id].version_after:
+                    problems.append(f"{label} #{obj_id} 在导入后又被修改过")
+    ids = list(mine_ver)
+    for i in range(0, len(ids), CHUNK):
+        for vid, voided in session.execute(select(Verification.id, Verification.voided_at)
+                                           .where(Verification.id.in_(ids[i:i + CHUNK]))):
+            if voided is not None:
+                problems.append(f"检定记录 #{vid} 在导入后已被作废")
+    inst_ids = list(mine_inst)
+    for i in range(0, len(inst_ids), CHUNK):
+        chunk = inst_ids[i:i + CHUNK]
+        for vid, inst in session.execute(select(Verification.id, Verification.instrument_id)
+                                         .where(Verification.instrument_id.in_(chunk))):
+            if vid not in mine_ver:
+                problems.append(f"计量器具 #{inst} 在导入后又录入了检定记录")
+        for (other,) in session.execute(select(Instrument.id).where(Instrument.replaced_by_id.in_(chunk))):
+            problems.append(f"计量器具 #{other} 已更换为本批导入的器具")
+    merch_ids = list(mine_merch)
+    for i in range(0, len(merch_ids), CHUNK):
+        chunk = merch_ids[i:i + CHUNK]
+        for inst_id, merch in session.execute(select(Instrument.id, Instrument.merchant_id)
+                                              .where(Instrument.merchant_id.in_(chunk))):
+            if inst_id not in mine_inst:
+                problems.append(f"使用单位 #{merch} 在导入后又登记了计量器具")
+        for (vendor,) in session.execute(select(Merchant.id).where(Merchant.parent_id.in_(chunk))):
+            problems.append(f"使用单位 #{vendor} 已挂靠到本批导入的市场")
+    return problems
+
+
+def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
+    """Remove what the batch created and restore what it changed (caller checked undo_blockers)."""
+    recs = session.scalars(select(ImportedRecord).where(ImportedRecord.batch_id == batch_id)).all()
+    created = defaultdict(list)
+    updated = defaultdict(list)
+    for r in recs:
+        (created if r.action == CREATE else updated)[r.entity_type].append(r)
+    ver_ids = [r.entity_id for r in created["verifications"]]
+    touched = set()
+    for i in range(0, len(ver_ids), CHUNK):
+        chunk = ver_ids[i:i + CHUNK]
+        touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
+        # Core statements: the records an undone import brought in were never evidence of a visit.
+        session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
+    for entity, model in (("instruments", Instrument), ("merchants", Merchant)):
+        ids = [r.entity_id for r in created[entity]]
+        touched -= set(ids) if model is Instrument else set()
+        for i in range(0, len(ids), CHUNK):
+            session.execute(delete(model.__table__).where(model.__table__.c.id.in_(ids[i:i + CHUNK])))
+        for r in updated[entity]:
+            before = dict(r.before)
+            for key in ("next_due_on", "replace_by", "first_verified_on", "last_verified_on"):
+                if before.get(key):
+                    before[key] = dt.date.fromisoformat(before[key])
+            if "name" in before:
+                before["name_key"] = match_key(before["name"])
+            if "maker" in before:
+                before["maker_key"] = match_key(before["maker"])
+            table = model.__table__
+            session.execute(update(table).where(table.c.id == r.entity_id)
+                            .values(**before, version=table.c.version + 1, updated_at=now))
+    recompute_dates(session, sorted(touched), now)
+    return {k: len(v) for k, v in created.items()} | {f"{k}_restored": len(v) for k, v in updated.items()}
