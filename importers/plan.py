@@ -60,6 +60,7 @@ class MerchantPlan:
     before: dict = field(default_factory=dict)
     first_row: int = 0
     used: int = 0  # rows without errors that lead to this record
+    name_key: str = ""
 
 
 @dataclass
@@ -214,9 +215,21 @@ class Planner:
         values = {"name": name, "credit_code": code, "phone": v.get("phone"), "contact": v.get("contact"),
                   "address": v.get("address")}
         values = {k: x for k, x in values.items() if x not in (None, "")}
+        name_key = match_key(name)
+        if key not in plans and name_key:
+            # The same business written once with and once without its credit code is one merchant.
+            twin = plans.get(("name", name_key)) if code else next(
+                (p for k, p in plans.items() if k[0] == "code" and p.name_key == name_key), None)
+            if code and twin is not None and (twin.action != CREATE or twin.values.get("credit_code")
+                                              or code in self.by_code):
+                twin = None  # a registered merchant or another code: not provably the same business
+            if twin is not None:
+                if code:
+                    twin.values["credit_code"] = code
+                plans[key] = twin
         if key in plans:
             mp = plans[key]
-            rp.merchant_action = UNCHANGED if mp.first_row != row.row else mp.action
+            rp.merchant_action = UNCHANGED
             return mp
         existing: Merchant | None = None
         if code:
@@ -241,11 +254,11 @@ class Planner:
             if not name:
                 rp.errors.append(_error(sheet, row, "新使用单位缺少名称", "使用单位名称", "merchant_name"))
                 return None
-            mp = MerchantPlan(key, CREATE, values, first_row=row.row)
+            mp = MerchantPlan(key, CREATE, values, first_row=row.row, name_key=name_key)
         else:
             changes = {k: x for k, x in values.items() if (getattr(existing, k) or "") != x}
             mp = MerchantPlan(key, UPDATE if changes else UNCHANGED, changes, existing.id,
-                              {k: getattr(existing, k) for k in changes}, first_row=row.row)
+                              {k: getattr(existing, k) for k in changes}, first_row=row.row, name_key=name_key)
             mp.values["_version"] = existing.version
         plans[key] = mp
         rp.merchant_action = mp.action
