@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -66,6 +67,10 @@ class TestConfig(Config):
     # Hashing strength is not under test; scrypt would make every fixture user cost 0.1 s.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    # Import jobs run in the request's thread, so tests are deterministic (one test runs them for real).
+    IMPORT_RUN_INLINE = True
+    # Test uploads are kept outside the project's instance folder.
+    IMPORT_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-imports")
 
 
 class ProductionConfig(Config):

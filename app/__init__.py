@@ -52,6 +52,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         user = database.session.get(User, int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.is_active else None
 
+    _init_imports(app, database)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
@@ -62,15 +63,26 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     return app
 
 
+def _init_imports(app: Flask, database: Database) -> None:
+    from app.imports.runner import ImportRunner
+
+    # An upload may be as large as the import limit, plus room for the form around it.
+    if not app.config.get("MAX_CONTENT_LENGTH"):
+        app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 1024 * 1024
+    app.extensions["import_runner"] = ImportRunner(database, inline=bool(app.config.get("IMPORT_RUN_INLINE")),
+                                                   max_workers=int(app.config.get("IMPORT_WORKERS", 1)))
+
+
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.audit.views import bp as audit_bp
     from app.catalog.views import bp as catalog_bp
     from app.dashboard.views import bp as dashboard_bp
+    from app.imports.views import bp as imports_bp
     from app.instruments.views import bp as instruments_bp
     from app.merchants.views import bp as merchants_bp
 
-    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, instruments_bp, merchants_bp):
+    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, instruments_bp, merchants_bp):
         app.register_blueprint(bp)
 
 

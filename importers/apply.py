@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.catalog.models import InstrumentType
@@ -66,11 +66,73 @@ def _chunks(items: list, size: int = 5000):
         yield items[i:i + size]
 
 
+def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+    """Insert many rows (every row with the same keys) in the session's transaction.
+
+    PostgreSQL gets them through COPY: psycopg's executemany costs about 30 µs a row in Python
+    (13 s for the 420,000 rows of a 100,000-row ledger), COPY a few µs. The values go through
+    the columns' own bind processors first (JSON, enums, UTC datetimes), so they are exactly
+    what an INSERT through SQLAlchemy would have sent. Other databases get executemany.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        stmt = insert(table)
+        for chunk in _chunks(rows):
+            session.execute(stmt, chunk)
+        return
+    from psycopg import sql
+
+    columns = list(rows[0])
+    # The processors SQLAlchemy itself applies to these columns' bound values on this dialect.
+    processors = [table.c[c].type._cached_bind_processor(connection.dialect) for c in columns]
+    plain = all(p is None for p in processors)
+    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
+                                                     sql.SQL(", ").join(map(sql.Identifier, columns)))
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(stmt) as copy:
+        for row in rows:
+            values = [row[c] for c in columns]
+            if not plain:
+                values = [v if p is None else p(v) for p, v in zip(processors, values)]
+            copy.write_row(values)
+
+
 def _insert_returning_ids(session: Session, model, rows: list[dict]) -> list[int]:
-    ids: list[int] = []
-    stmt = insert(model.__table__).returning(model.__table__.c.id, sort_by_parameter_order=True)
-    for chunk in _chunks(rows):
-        ids += session.execute(stmt, chunk).scalars().all()
+    """Insert the rows; their new ids, in the rows' order.
+
+    The ids are known before the rows go in, so the rows go in as a plain executemany (as fast as
+    a bulk insert gets through SQLAlchemy). `INSERT ... RETURNING` with `sort_by_parameter_order`
+    is not: SQLAlchemy sends it one row per statement on SQLite (10 s for 200,000 rows), and on
+    PostgreSQL as statements with ~20,000 parameters each, which psycopg re-parses in Python
+    every time (about 0.25 s per 1,000 rows).
+    """
+    if not rows:
+        return []
+    table = model.__table__
+    backend = session.connection().dialect.name
+    if backend == "postgresql":
+        # A sequence never hands out a value twice, whatever other transactions do.
+        ids = sorted(session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                                          "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
+        later = rows
+    elif backend == "sqlite":
+        # One writer at a time: the first row's INSERT holds the write lock until the caller's
+        # transaction ends, and the rowid it gets is above every rowid the table has (or, with
+        # AUTOINCREMENT, ever had), so the ids after it are free.
+        first = session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
+        ids = list(range(first, first + len(rows)))
+        later = rows[1:]
+    else:
+        ids = []
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        for chunk in _chunks(rows):
+            ids += session.execute(stmt, chunk).scalars().all()
+        return ids
+    for row, new_id in zip(later, ids[len(rows) - len(later):]):
+        row["id"] = new_id
+    bulk_insert(session, table, later)
     return ids
 
 
@@ -166,8 +228,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
         r.setdefault("before", {})
         r["batch_id"] = batch_id
         r["at"] = now
-    for chunk in _chunks(records):
-        session.execute(insert(ImportedRecord.__table__), chunk)
+    bulk_insert(session, ImportedRecord.__table__, records)
     return {"merchants": {CREATE: len(new_merchants), UPDATE: len(updated_merchants)},
             "instruments": {CREATE: len(new_instruments), UPDATE: len(updated_instruments)},
             "verifications": {CREATE: len(plan.verifications)}}

@@ -5,7 +5,9 @@ Matching rules (the issue's, in order):
 * instruments by kind + serial number (+ maker when both sides know it);
 * verifications by certificate number, else by instrument and date.
 A key that matches more than one record is an error, never a guess. Rows that describe the same
-record twice collapse: the later row is planned as unchanged, or is an error when it contradicts.
+record twice collapse: the later row is planned as unchanged, or is an error when it contradicts
+(a later row may fill in a merchant's values the earlier rows left empty, e.g. its credit code).
+Only rows without errors make or change records: nothing that only error rows lead to is written.
 
 Lookups are set-based: the keys of the whole file are fetched in chunks of IN (...) queries.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import Row, any_, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.catalog.models import InstrumentType
@@ -30,6 +34,11 @@ CREATE, UPDATE, UNCHANGED, ERROR, SKIP = "create", "update", "unchanged", "error
 
 MERCHANT_FIELDS = ("name", "credit_code", "phone", "contact", "address")
 INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "nozzle_count", "status")
+# The columns of registered records that matching and comparing read.
+MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
+INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "maker_key", "station_id", "merchant_id", "version",
+                      *INSTRUMENT_FIELDS)
+VERIFICATION_COLUMNS = ("id", "instrument_id", "verified_on", "result", "valid_until", "certificate_no")
 
 # The industry a new merchant gets from the kind of its first instrument.
 INDUSTRY_BY_KIND_PREFIX = (
@@ -61,6 +70,7 @@ class MerchantPlan:
     first_row: int = 0
     used: int = 0  # rows without errors that lead to this record
     name_key: str = ""
+    provided: set = field(default_factory=set)  # the fields the rows of this merchant gave so far
 
 
 @dataclass
@@ -137,6 +147,12 @@ def _error(sheet: str, row: ParsedRow, message: str, column: str = "", field_nam
     return RowError(sheet, row.row, column, field_name, message)
 
 
+def _changed(merchant: Merchant, values: dict) -> dict:
+    """The values that differ from the merchant's; a name spelt with other spaces or widths is the same name."""
+    return {k: x for k, x in values.items() if (getattr(merchant, k) or "") != x
+            and not (k == "name" and match_key(x) == merchant.name_key)}
+
+
 class Planner:
     """Builds a Plan for one parsed sheet and one station."""
 
@@ -145,33 +161,65 @@ class Planner:
         self.station_id = station_id
         self.today = today
         self.kinds = {k.code: k for k in session.scalars(select(InstrumentType))}
+        # Names and makers repeat down a ledger: fold each distinct text once.
+        self.key = lru_cache(maxsize=None)(match_key)
 
     # ----- lookups, set-based -------------------------------------------------------------
+    def _in(self, column, values: list):
+        """column IN (values). On PostgreSQL one array parameter: psycopg converts a statement's
+        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return column == any_(literal(values, ARRAY(column.type)))
+        return column.in_(values)
+
+    # Registered records are read as Core rows (attribute access by column name), not ORM objects:
+    # loading 100,000 instruments with their joined merchants and kinds into the session took
+    # about 20 s and 300 MB; rows take a fraction of both.
     def _load_merchants(self, rows: list[ParsedRow]) -> None:
         codes = sorted({r.values["credit_code"] for r in rows if r.values.get("credit_code")})
-        names = sorted({match_key(r.values["merchant_name"]) for r in rows if r.values.get("merchant_name")})
-        self.by_code: dict[str, Merchant] = {}
-        self.by_name: dict[str, list[Merchant]] = defaultdict(list)
+        names = sorted({self.key(n) for n in {r.values.get("merchant_name") for r in rows} if n})
+        self.by_code: dict[str, Row] = {}
+        self.by_name: dict[str, list[Row]] = defaultdict(list)
+        table = Merchant.__table__
+        columns = [table.c[name] for name in MERCHANT_COLUMNS]
         for chunk in _chunks(codes):
-            for m in self.session.scalars(select(Merchant).where(Merchant.credit_code.in_(chunk))):
+            for m in self.session.execute(select(*columns).where(self._in(table.c.credit_code, chunk))).all():
                 self.by_code[m.credit_code] = m
         for chunk in _chunks(names):
-            stmt = select(Merchant).where(Merchant.station_id == self.station_id, Merchant.name_key.in_(chunk))
-            for m in self.session.scalars(stmt):
+            stmt = select(*columns).where(table.c.station_id == self.station_id, self._in(table.c.name_key, chunk))
+            for m in self.session.execute(stmt).all():
                 self.by_name[m.name_key].append(m)
+        self.merchant_rows: dict[int, Merchant] = {m.id: m for m in self.by_code.values()}
+        self.merchant_rows.update((m.id, m) for group in self.by_name.values() for m in group)
 
     def _load_instruments(self, rows: list[ParsedRow]) -> None:
-        serials = sorted({r.values["serial_no"] for r in rows if r.values.get("serial_no")})
-        self.instruments: dict[tuple[int, str], list[Instrument]] = defaultdict(list)
-        for chunk in _chunks(serials):
-            for inst in self.session.scalars(select(Instrument).where(Instrument.serial_no.in_(chunk))):
-                self.instruments[(inst.type_id, inst.serial_no)].append(inst)
+        # By kind and serial: the unique index (type_id, serial_no, maker_key) serves the lookup,
+        # which serial_no IN (...) alone cannot use (a full scan of instruments per chunk).
+        serials: dict[int, set[str]] = defaultdict(set)
+        for r in rows:
+            kind = self.kinds.get(r.values.get("kind"))
+            if kind is not None and r.values.get("serial_no"):
+                serials[kind.id].add(r.values["serial_no"])
+        self.instruments: dict[tuple[int, str], list[Row]] = defaultdict(list)
+        table = Instrument.__table__
+        columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
+        for type_id, wanted in sorted(serials.items()):
+            for chunk in _chunks(sorted(wanted)):
+                stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_no, chunk))
+                for inst in self.session.execute(stmt).all():
+                    self.instruments[(inst.type_id, inst.serial_no)].append(inst)
         ids = [i.id for group in self.instruments.values() for i in group]
-        self.verifications: dict[int, list[Verification]] = defaultdict(list)
+        self.verifications: dict[int, list[Row]] = defaultdict(list)
+        vt = Verification.__table__
+        columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
         for chunk in _chunks(ids):
-            stmt = select(Verification).where(Verification.instrument_id.in_(chunk), Verification.voided_at.is_(None))
-            for ver in self.session.scalars(stmt):
+            stmt = select(*columns).where(self._in(vt.c.instrument_id, chunk), vt.c.voided_at.is_(None))
+            for ver in self.session.execute(stmt).all():
                 self.verifications[ver.instrument_id].append(ver)
+
+    def _merchant_name(self, merchant_id: int) -> str:
+        return self.session.execute(select(Merchant.__table__.c.name)
+                                    .where(Merchant.__table__.c.id == merchant_id)).scalar_one()
 
     # ----- planning -------------------------------------------------------------------------
     def plan(self, parsed: ParsedSheet) -> Plan:
@@ -181,6 +229,13 @@ class Planner:
         self._load_instruments([r for r in rows if r.ok])
         merchants: dict[tuple, MerchantPlan] = {}
         instruments: dict[tuple, InstrumentPlan] = {}
+        # Other ways to find a record planned by an earlier row: a new merchant by its name (rows
+        # with and without the credit code), an instrument by kind + serial (rows with and without
+        # the maker), and a registered record by its id.
+        self._merchants_by_name: dict[str, list[MerchantPlan]] = defaultdict(list)
+        self._merchants_by_id: dict[int, MerchantPlan] = {}
+        self._instruments_by_serial: dict[tuple[int, str], list[InstrumentPlan]] = defaultdict(list)
+        self._instruments_by_id: dict[int, InstrumentPlan] = {}
         seen_verifications: dict[tuple, tuple[int, dict]] = {}
         verifications: list[VerificationPlan] = []
         out: list[RowPlan] = []
@@ -191,56 +246,81 @@ class Planner:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
             v = row.values
-            mp = self._merchant(parsed.sheet, row, rp, merchants)
+            mp, extra = self._merchant(parsed.sheet, row, rp, merchants)
             ip = self._instrument(parsed.sheet, row, rp, mp, instruments) if mp else None
             vp = self._verification(parsed.sheet, row, rp, ip, seen_verifications) if ip else None
             if rp.errors:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
+            # Only rows without errors make or change records: a record, or a value, that only
+            # error rows lead to is not written. New plans are kept from their first valid row.
             rp.summary = f"{v.get('merchant_name') or v.get('credit_code', '')} / {v.get('serial_no', '')}"[:300]
             if vp is not None:
                 verifications.append(vp)
+            if mp.used == 0:
+                self._keep_merchant(mp, merchants)
+            elif extra:
+                self._fill_merchant(mp, extra, merchants)
             mp.used += 1
             if ip is not None:
+                if ip.used == 0:
+                    self._keep_instrument(ip, instruments)
                 ip.used += 1
-        # A record reached only by rows that turned out to be errors is not written.
-        return Plan(parsed.sheet, self.station_id, out, [m for m in merchants.values() if m.used],
-                    [i for i in instruments.values() if i.used], verifications)
+        # One plan may be kept under several keys (a code and a name).
+        kept = list({id(m): m for m in merchants.values()}.values())
+        return Plan(parsed.sheet, self.station_id, out, kept, list(instruments.values()), verifications)
 
-    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict) -> MerchantPlan | None:
+    def _keep_merchant(self, mp: MerchantPlan, plans: dict) -> None:
+        plans[mp.key] = mp
+        if mp.name_key:
+            self._merchants_by_name[mp.name_key].append(mp)
+        if mp.existing_id is not None:
+            self._merchants_by_id[mp.existing_id] = mp
+
+    def _fill_merchant(self, mp: MerchantPlan, extra: dict, plans: dict) -> None:
+        """A later valid row gives values the earlier rows of the same merchant left empty."""
+        for k, x in extra.items():
+            mp.provided.add(k)
+            if mp.existing_id is not None:
+                mp.before[k] = getattr(self.merchant_rows[mp.existing_id], k)
+                mp.action = UPDATE
+            mp.values[k] = x
+        if extra.get("credit_code"):
+            plans.setdefault(("code", extra["credit_code"]), mp)
+
+    def _keep_instrument(self, ip: InstrumentPlan, plans: dict) -> None:
+        plans[ip.key] = ip
+        self._instruments_by_serial[ip.key[:2]].append(ip)
+        if ip.existing_id is not None:
+            self._instruments_by_id[ip.existing_id] = ip
+
+    def _code_of(self, mp: MerchantPlan) -> str | None:
+        if mp.values.get("credit_code"):
+            return mp.values["credit_code"]
+        return self.merchant_rows[mp.existing_id].credit_code if mp.existing_id is not None else None
+
+    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict) -> tuple[MerchantPlan | None, dict]:
+        """The row's merchant plan (a new one is kept by `plan` once the row proves valid), and the
+        values this row adds to a merchant an earlier row planned."""
         v = row.values
         code = v.get("credit_code")
         name = v.get("merchant_name", "")
-        key = ("code", code) if code else ("name", match_key(name))
+        name_key = self.key(name)
+        key = ("code", code) if code else ("name", name_key)
         values = {"name": name, "credit_code": code, "phone": v.get("phone"), "contact": v.get("contact"),
                   "address": v.get("address")}
         values = {k: x for k, x in values.items() if x not in (None, "")}
-        name_key = match_key(name)
-        if key not in plans and name_key:
-            # The same business written once with and once without its credit code is one merchant.
-            twin = plans.get(("name", name_key)) if code else next(
-                (p for k, p in plans.items() if k[0] == "code" and p.name_key == name_key), None)
-            if code and twin is not None and (twin.action != CREATE or twin.values.get("credit_code")
-                                              or code in self.by_code):
-                twin = None  # a registered merchant or another code: not provably the same business
-            if twin is not None:
-                if code:
-                    twin.values["credit_code"] = code
-                plans[key] = twin
-        if key in plans:
-            mp = plans[key]
-            rp.merchant_action = UNCHANGED
-            return mp
+        mp = plans.get(key)
         existing: Merchant | None = None
-        if code:
+        if mp is None and code:
             existing = self.by_code.get(code)
             if existing is not None and existing.station_id != self.station_id:
                 rp.errors.append(_error(sheet, row, f"统一社会信用代码 {code} 已登记为其他监管所的使用单位"
                                                     f"“{existing.name}”，不能导入到本所", "统一社会信用代码",
                                         "credit_code"))
-                return None
-        if existing is None:
-            candidates = self.by_name.get(match_key(name), []) if name else []
+                return None, {}
+        if mp is None and existing is None:
+            candidates = self.by_name.get(name_key, []) if name else []
             if code:
                 # A name match that carries a different credit code is another business.
                 candidates = [m for m in candidates if not m.credit_code or m.credit_code == code]
@@ -248,21 +328,43 @@ class Planner:
                 rp.errors.append(_error(sheet, row, f"使用单位“{name}”在本所匹配到 {len(candidates)} 个已登记单位，"
                                                     "无法确定是哪一个，请补充统一社会信用代码", "使用单位名称",
                                         "merchant_name"))
-                return None
+                return None, {}
             existing = candidates[0] if candidates else None
+            if existing is None and name_key:
+                # The same business written once with and once without its credit code is one merchant.
+                planned = self._merchants_by_name.get(name_key, [])
+                if code:
+                    planned = [p for p in planned if not self._code_of(p)]
+                if len(planned) > 1:
+                    rp.errors.append(_error(sheet, row, f"使用单位“{name}”在本文件中对应 {len(planned)} 个不同的"
+                                                        "统一社会信用代码，无法确定是哪一个，请补充统一社会信用代码",
+                                            "使用单位名称", "merchant_name"))
+                    return None, {}
+                mp = planned[0] if planned else None
+        if mp is None and existing is not None:
+            mp = self._merchants_by_id.get(existing.id)
+        if mp is not None:
+            # A merchant an earlier row planned: the earlier rows' values stand; values they left
+            # empty are taken from this row.
+            extra = {k: x for k, x in values.items() if k not in mp.provided}
+            if mp.existing_id is not None:
+                current = self.merchant_rows[mp.existing_id]
+                extra = _changed(current, extra)
+            rp.merchant_action = UPDATE if extra and mp.existing_id is not None else UNCHANGED
+            return mp, extra
         if existing is None:
             if not name:
                 rp.errors.append(_error(sheet, row, "新使用单位缺少名称", "使用单位名称", "merchant_name"))
-                return None
+                return None, {}
             mp = MerchantPlan(key, CREATE, values, first_row=row.row, name_key=name_key)
         else:
-            changes = {k: x for k, x in values.items() if (getattr(existing, k) or "") != x}
+            changes = _changed(existing, values)
             mp = MerchantPlan(key, UPDATE if changes else UNCHANGED, changes, existing.id,
                               {k: getattr(existing, k) for k in changes}, first_row=row.row, name_key=name_key)
             mp.values["_version"] = existing.version
-        plans[key] = mp
+        mp.provided = set(values)
         rp.merchant_action = mp.action
-        return mp
+        return mp, {}
 
     def _instrument(self, sheet: str, row: ParsedRow, rp: RowPlan, mp: MerchantPlan,
                     plans: dict) -> InstrumentPlan | None:
@@ -272,27 +374,42 @@ class Planner:
             rp.errors.append(_error(sheet, row, f"器具种类 {v['kind']} 不在目录中", "器具种类", "kind"))
             return None
         serial = v["serial_no"]
-        maker_key = match_key(v.get("maker"))
+        maker_key = self.key(v.get("maker"))
         key = (kind.id, serial, maker_key)
         values = {k: v[k] for k in INSTRUMENT_FIELDS if k in v and v[k] not in (None, "")}
         if "status" in values:
             values["status"] = InstrumentStatus(values["status"])
-        if key in plans or (kind.id, serial, "") in plans:
-            ip = plans.get(key) or plans[(kind.id, serial, "")]
+        ip = plans.get(key)
+        if ip is None:
+            # Planned by an earlier row: a row without the maker is any row of this kind and serial;
+            # a row with it may be one that did not know the maker.
+            planned = self._instruments_by_serial.get((kind.id, serial), [])
+            if maker_key:
+                planned = [p for p in planned if not p.key[2]]
+            if len(planned) > 1:
+                rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 在本文件中对应 {len(planned)} 台"
+                                                    "不同制造单位的器具，请补充制造单位以区分", "出厂编号", "serial_no"))
+                return None
+            ip = planned[0] if planned else None
+        existing: Instrument | None = None
+        if ip is None:
+            candidates = self.instruments.get((kind.id, serial), [])
+            if maker_key:
+                candidates = [i for i in candidates if i.maker_key in (maker_key, "")]
+            if len(candidates) > 1:
+                rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 匹配到 {len(candidates)} 台已登记器具，"
+                                                    "请补充制造单位以区分", "出厂编号", "serial_no"))
+                return None
+            existing = candidates[0] if candidates else None
+            if existing is not None:
+                ip = self._instruments_by_id.get(existing.id)
+        if ip is not None:
             if ip.merchant is not mp:
                 rp.errors.append(_error(sheet, row, f"出厂编号 {serial} 在本文件中出现在不同的使用单位下"
                                                     f"（见第{ip.first_row}行）", "出厂编号", "serial_no"))
                 return None
             rp.instrument_action = UNCHANGED
             return ip
-        candidates = self.instruments.get((kind.id, serial), [])
-        if maker_key:
-            candidates = [i for i in candidates if i.maker_key in (maker_key, "")]
-        if len(candidates) > 1:
-            rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 匹配到 {len(candidates)} 台已登记器具，"
-                                                "请补充制造单位以区分", "出厂编号", "serial_no"))
-            return None
-        existing = candidates[0] if candidates else None
         if existing is None:
             ip = InstrumentPlan(key, CREATE, values, mp, kind.id, first_row=row.row)
         else:
@@ -302,14 +419,13 @@ class Planner:
                 return None
             if mp.existing_id is None or existing.merchant_id != mp.existing_id:
                 rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 已登记在使用单位"
-                                                    f"“{existing.merchant.name}”名下，与本行的使用单位不符",
+                                                    f"“{self._merchant_name(existing.merchant_id)}”名下，与本行的使用单位不符",
                                         "出厂编号", "serial_no"))
                 return None
             changes = {k: x for k, x in values.items() if (getattr(existing, k) or "") != x}
             ip = InstrumentPlan(key, UPDATE if changes else UNCHANGED, changes, mp, kind.id, existing.id,
                                 {k: getattr(existing, k) for k in changes}, first_row=row.row)
             ip.values["_version"] = existing.version
-        plans[key] = ip
         rp.instrument_action = ip.action
         return ip
 
@@ -337,7 +453,6 @@ class Planner:
                 return None
             rp.verification_action = UNCHANGED
             return None
-        seen[key] = (row.row, values)
         if ip.existing_id is not None:
             existing = [x for x in self.verifications.get(ip.existing_id, [])
                         if (x.certificate_no == cert if cert else x.verified_on == values["verified_on"])]
@@ -354,7 +469,9 @@ class Planner:
                                                         "检定记录不能修改，请在系统中作废后重新录入", "检定日期",
                                             "verified_on"))
                     return None
+                seen[key] = (row.row, values)
                 rp.verification_action = UNCHANGED
                 return None
+        seen[key] = (row.row, values)  # only now: a row found to be an error here is not a first row
         rp.verification_action = CREATE
         return VerificationPlan(ip, values, row.row)

@@ -10,6 +10,7 @@ the "other station" inspector; the read routes are also run on station B's recor
 """
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
+from app.clock import today
 from app.errors import ERROR_TITLES
+from app.imports import services as imports
 from app.instruments.models import Verification
 from app.models import metadata
 from config import TestConfig
@@ -64,6 +67,12 @@ class Ids:
     instrument_a_version: int
     user_insp_a_version: int
     type_scale_version: int
+    # Import batches (0 unless the case is an import route, see `make_batches`).
+    batch_a: int = 0
+    batch_b: int = 0
+    batch_applied: int = 0
+    batch_a_version: int = 0
+    batch_applied_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,18 @@ ALL_405 = E(405, 405, 405, 405, 405)
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
 SERIAL_A, SERIAL_B = "A-001", "B-001"
+BATCH_A_FILE, BATCH_B_FILE, BATCH_APPLIED_FILE = "甲所台账.csv", "乙所台账.csv", "甲所已导入.csv"
+LEDGER_HEADER = "使用单位名称,器具名称,出厂编号,检定日期\n"
+
+
+def ledger_csv(merchant: str, serial: str) -> bytes:
+    """A one-row ledger of an electronic price-computing scale, as a station would save it."""
+    return (LEDGER_HEADER + f"{merchant},电子计价秤,{serial},2024-03-01\n").encode("utf-8")
+
+
+def upload(ids: Ids) -> dict:
+    return {"station_id": str(ids.station_a), "file": (io.BytesIO(ledger_csv("甲市场摊位9", "A-UP-1")), "新台账.csv")}
+
 
 CASES: list[Case] = [
     # --- accounts: login / logout -------------------------------------------------------------
@@ -212,6 +233,44 @@ CASES: list[Case] = [
          data=lambda ids: {"serial_no": "A-002", "maker": "", "model": ""},
          invalid=lambda ids: {"serial_no": "", "verified_on": "2025-13-45"},
          table="instruments"),
+    # --- imports (台账导入): batches of station A and B, see make_batches --------------------------
+    Case("imports.index", "/imports/", get=STAFF_READ, texts_a=(BATCH_A_FILE,), texts_b=(BATCH_B_FILE,)),
+    Case("imports.new", "/imports/new",
+         get=LEDGER_NEW,
+         # insp_b may import, but not into station A: the station choice is refused.
+         post=E(LOGIN, OK, FORM, 403, OK),
+         data=upload, invalid=lambda ids: {"station_id": str(ids.station_a)},
+         table="import_batches"),
+    Case("imports.detail", "/imports/{batch_a}", get=A_READ, variant="station A"),
+    Case("imports.detail", "/imports/{batch_b}", get=B_READ, variant="station B"),
+    Case("imports.detail", "/imports/{batch_a}?show=errors&page=2", get=A_READ, variant="filtered"),
+    Case("imports.progress", "/imports/{batch_a}/progress", get=A_READ),
+    Case("imports.errors", "/imports/{batch_a}/errors.xlsx", get=A_READ),
+    Case("imports.sheet", "/imports/{batch_a}/sheet",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"sheet": "甲所台账", "version": ids.batch_a_version},
+         invalid=lambda ids: {"sheet": "没有这个工作表", "version": ids.batch_a_version},
+         table="import_rows"),
+    Case("imports.mapping", "/imports/{batch_a}/mapping",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.batch_a_version, "f_merchant_name": "0", "f_kind": "1",
+                           "f_serial_no": "2", "f_verified_on": "3"},
+         invalid=lambda ids: {"version": ids.batch_a_version, "f_merchant_name": "0", "f_kind": "1"},
+         table="import_rows"),
+    Case("imports.save_mapping", "/imports/{batch_a}/mapping/save",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"name": "甲所台账格式"},
+         table="import_mappings"),
+    Case("imports.apply", "/imports/{batch_a}/apply",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.batch_a_version},
+         invalid=lambda ids: {"version": ids.batch_a_version - 1},
+         table="import_batches"),
+    Case("imports.undo", "/imports/{batch_applied}/undo",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.batch_applied_version},
+         invalid=lambda ids: {},
+         table="import_batches"),
 ]
 
 # Routes deliberately outside the matrix, each with its reason.
@@ -223,8 +282,31 @@ EXCLUDED = {
 
 # --- helpers -------------------------------------------------------------------------------------
 
-def ids_of(session, world) -> Ids:
-    """Read the ids and versions fresh from the database."""
+def make_batches(session, world) -> dict:
+    """Import batches for the import routes: a preview in station A and in B, and an applied one in A."""
+    def batch(st, name: str, data: bytes):
+        b = imports.create_batch(session, world.admin, factories.ALL, station_id=st.id, file_name=name, data=data,
+                                 storage_dir=TestConfig.IMPORT_STORAGE)
+        imports.plan_batch(session, b, today=today())
+        return b
+
+    a = batch(world.station_a, BATCH_A_FILE, ledger_csv("甲市场摊位2", "A-IMP-1"))
+    b = batch(world.station_b, BATCH_B_FILE, ledger_csv("乙市场摊位2", "B-IMP-1"))
+    applied = batch(world.station_a, BATCH_APPLIED_FILE, ledger_csv("甲市场摊位3", "A-IMP-2"))
+    imports.start_apply(session, world.admin, applied, expected_version=applied.version, only_valid=False)
+    imports.apply_batch(session, world.admin, applied, today=today())
+    session.commit()
+    return {"batch_a": a.id, "batch_b": b.id, "batch_applied": applied.id, "batch_a_version": a.version,
+            "batch_applied_version": applied.version}
+
+
+def needs_batches(case: Case) -> bool:
+    return case.endpoint.startswith("imports.")
+
+
+def ids_of(session, world, batches: bool = False) -> Ids:
+    """Read the ids and versions fresh from the database (creating import batches when asked)."""
+    extra = make_batches(session, world) if batches else {}
     session.expire_all()
     ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
     scale = factories.kind(session, "elec_price_scale")
@@ -236,7 +318,7 @@ def ids_of(session, world) -> Ids:
         user_insp_a=world.inspector_a.id, type_scale=scale.id,
         station_a_version=world.station_a.version, merchant_a_version=world.merchant_a.version,
         instrument_a_version=world.instrument_a.version, user_insp_a_version=world.inspector_a.version,
-        type_scale_version=scale.version,
+        type_scale_version=scale.version, **extra,
     )
 
 
@@ -386,7 +468,7 @@ def test_excluded_routes_are_public_files(client):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "get"))
 def test_get(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world)
+    ids = ids_of(session, world, needs_batches(case))
     log_in_as(client, persona)
     path = path_of(case, ids)
     what = f"GET {path} as {persona}"
@@ -395,7 +477,8 @@ def test_get(case: Case, persona: str, app, client, session, world):
     outcome = case.get[persona]
     if outcome == OK:
         assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
-        assert 'lang="zh-CN"' in body(resp), what
+        if resp.mimetype == "text/html":  # pages; a download or a JSON answer has no <html>
+            assert 'lang="zh-CN"' in body(resp), what
     else:
         check(resp, outcome, what)
     assert changed_tables(before, snapshot(app)) == [], f"{what} changed the database"
@@ -426,7 +509,7 @@ def test_post_to_read_only_routes_is_405(app, client, world):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "post"))
 def test_post(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world)
+    ids = ids_of(session, world, needs_batches(case))
     log_in_as(client, persona)
     path = path_of(case, ids)
     outcome = case.post[persona]
@@ -521,7 +604,7 @@ def form_error_params():
 @pytest.mark.parametrize("case,persona,which", form_error_params())
 def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client, session, world):
     """DESIGN.md: forms say in Chinese what to fix, including WTForms' own type and choice checks."""
-    ids = ids_of(session, world)
+    ids = ids_of(session, world, needs_batches(case))
     log_in_as(client, persona)
     resp = client.post(path_of(case, ids), data=getattr(case, which)(ids))
     assert resp.status_code == 200

@@ -41,6 +41,7 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
             click.echo(f"文件无法导入：{batch.message}", err=True)
     if batch.message:
         raise SystemExit(2)
+    failure = None
     with database.session_scope() as session:
         batch = session.get(type(batch), batch_id)
         with click.progressbar(length=100, label="分析") as bar:
@@ -54,10 +55,14 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
             try:
                 services.plan_batch(session, batch, today=today(), sheet=sheet, progress=progress)
             except DomainError as err:
-                click.echo(f"\n文件无法导入：{err.message}", err=True)
-                raise SystemExit(2) from err
-            bar.update(100 - last[0])
-        _report(session, batch)
+                failure = err.message  # the batch keeps the reason: commit it, then exit
+            else:
+                bar.update(100 - last[0])
+        if failure is None:
+            _report(session, batch)
+    if failure is not None:
+        click.echo(f"\n文件无法导入：{failure}", err=True)
+        raise SystemExit(2)
     counts = batch.counts
     if not commit:
         click.echo(f"预览完成（批次 #{batch_id}），未写入任何数据。确认无误后加 --commit 导入。")

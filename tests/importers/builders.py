@@ -271,3 +271,35 @@ def encrypted_xlsx(path: Path) -> Path:
     path.write_bytes(compound_file({"EncryptionInfo": b"\x04\x00\x04\x00" + b"\x00" * 200,
                                     "EncryptedPackage": b"\x00" * 5000}))
     return path
+
+
+# --- station ledgers for the plan / apply / CLI tests ----------------------------------------
+
+LEDGER_HEADER = ["序号", "使用单位名称", "统一社会信用代码", "联系电话", "器具名称", "规格型号", "出厂编号", "制造单位",
+                 "检定日期", "有效期至", "检定结论", "证书编号"]
+
+
+def credit_code(n: int, region: str = "330100") -> str:
+    """A valid unified social credit code numbered n (GB 32100-2015 check character)."""
+    from app.merchants.credit_code import check_character
+
+    first17 = f"91{region}{n:09d}"
+    return first17 + check_character(first17)
+
+
+def ledger_rows(rows: list[dict], header: list[str] = LEDGER_HEADER) -> list[list]:
+    """Dicts keyed by header label to sheet rows in header order; 序号 numbered 1, 2, 3 ..."""
+    out = []
+    for i, row in enumerate(rows, start=1):
+        values = {"序号": i, **row} if "序号" in header else dict(row)
+        unknown = set(values) - set(header)
+        assert not unknown, f"not in the header: {unknown}"
+        out.append([values.get(h, "") for h in header])
+    return out
+
+
+def ledger_xlsx(path: Path, rows: list[dict], *, header: list[str] = LEDGER_HEADER, title: str | None = "计量器具台账",
+                sheet: str = "台账") -> Path:
+    """A station ledger workbook: an optional title row, the header, one row per dict."""
+    body = ([[title]] if title else []) + [list(header)] + ledger_rows(rows, header)
+    return write_xlsx(path, {sheet: body})

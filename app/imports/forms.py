@@ -1,0 +1,101 @@
+"""Import forms: upload, sheet and column choice, saving a mapping, apply and undo."""
+from __future__ import annotations
+
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
+from importers.fields import FIELDS
+
+ACCEPT = ".xlsx,.xlsm,.xls,.ods,.csv"
+UNMAPPED = "— 不导入 —"
+
+
+class UploadForm(Form):
+    """A ledger file and the station it belongs to."""
+
+    station_id = SelectField("监管所", coerce=int, validators=[chosen("监管所")],
+                             description="台账中的使用单位和计量器具将登记在该监管所名下")
+    file = FileField("台账文件", validators=[FileRequired(message="请选择要导入的台账文件")],
+                     render_kw={"accept": ACCEPT},
+                     description="支持 .xlsx、.xlsm、.xls、.ods 和 .csv（UTF-8 或 GBK）")
+
+
+class SheetForm(Form):
+    """Analyse another sheet of the workbook."""
+
+    sheet = SelectField("工作表", validators=[chosen("工作表")])
+    version = VersionField()
+
+
+class MappingForm(Form):
+    """Which column feeds each field; one select per field (filled in below)."""
+
+    version = VersionField()
+
+    @staticmethod
+    def field_name(name: str) -> str:
+        return f"f_{name}"
+
+    def mapping_fields(self):
+        """(importer field, form field) pairs in the importer's order."""
+        return [(f, self[self.field_name(f.name)]) for f in FIELDS]
+
+    def overrides(self) -> dict[str, int | None]:
+        """field -> column index or None, for every field: the whole mapping as chosen."""
+        return {f.name: form_field.data for f, form_field in self.mapping_fields()}
+
+    def set_columns(self, headers: list[str], letters: list[str]) -> None:
+        """The column choices of every select: unmapped, then each column by letter and header."""
+        choices = [("", UNMAPPED)] + [(i, f"{letters[i]}列 {h}".rstrip()) for i, h in enumerate(headers)]
+        for _, form_field in self.mapping_fields():
+            form_field.choices = choices
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        taken: dict[int, str] = {}
+        for f, form_field in self.mapping_fields():
+            col = form_field.data
+            if col is None:
+                continue
+            if col in taken:
+                form_field.errors = list(form_field.errors) + [f"与“{taken[col]}”选了同一列，每列只能对应一个字段"]
+                ok = False
+            else:
+                taken[col] = f.label
+        serial = self[self.field_name("serial_no")]
+        if serial.data is None:
+            serial.errors = list(serial.errors) + ["请选择出厂编号所在的列"]
+            ok = False
+        merchant = self[self.field_name("merchant_name")]
+        if merchant.data is None and self[self.field_name("credit_code")].data is None:
+            merchant.errors = list(merchant.errors) + ["请选择使用单位名称或统一社会信用代码所在的列"]
+            ok = False
+        return ok
+
+
+for _field in FIELDS:
+    setattr(MappingForm, MappingForm.field_name(_field.name),
+            CoercingSelect(_field.label, coerce=int_or_none, validators=[Optional()]))
+del _field
+
+
+class SaveMappingForm(Form):
+    """Keep the column mapping for the next file of the same shape."""
+
+    name = StringField("名称", validators=[required("列对应名称"), Length(max=100)],
+                       description="下次上传表头相同的文件时自动使用此列对应")
+
+
+class ApplyForm(Form):
+    """Write the previewed batch."""
+
+    only_valid = BooleanField("只导入无错误的行", default=False)
+    version = VersionField()
+
+
+class UndoForm(Form):
+    """Take back what an applied batch wrote."""
+
+    version = VersionField()

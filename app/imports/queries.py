@@ -1,0 +1,47 @@
+"""Named import queries: batch lists and a batch's rows. Each returns a select()."""
+from __future__ import annotations
+
+from sqlalchemy import Select, not_, or_, select
+
+from app.imports.models import ImportBatch, ImportRow, ImportStatus, RowAction
+from app.scope import Scope
+
+# Row filters of the batch page: key -> Chinese label.
+ROW_FILTERS = {
+    "errors": "仅错误行",
+    "create": "有新增",
+    "update": "有更新",
+    "unchanged": "无变化",
+}
+
+_ACTIONS = (ImportRow.merchant_action, ImportRow.instrument_action, ImportRow.verification_action)
+
+
+def batch_list(scope: Scope, station_id: int | None = None, status: str | None = None) -> Select:
+    """Batches of the scope's stations, newest first, optionally of one station or status."""
+    stmt = scope.apply(select(ImportBatch), ImportBatch.station_id)
+    if station_id:
+        stmt = stmt.where(ImportBatch.station_id == station_id)
+    if status:
+        stmt = stmt.where(ImportBatch.status == ImportStatus(status))
+    return stmt.order_by(ImportBatch.id.desc())
+
+
+def batch_rows(batch_id: int, row_filter: str | None = None) -> Select:
+    """A batch's rows in file order, narrowed to errors or to one planned action."""
+    stmt = select(ImportRow).where(ImportRow.batch_id == batch_id)
+    if row_filter == "errors":
+        stmt = stmt.where(ImportRow.merchant_action == RowAction.ERROR)
+    elif row_filter in ("create", "update"):
+        action = RowAction(row_filter)
+        stmt = stmt.where(or_(*(column == action for column in _ACTIONS)))
+    elif row_filter == "unchanged":
+        stmt = stmt.where(ImportRow.merchant_action != RowAction.ERROR,
+                          not_(or_(*(column.in_((RowAction.CREATE, RowAction.UPDATE)) for column in _ACTIONS))))
+    return stmt.order_by(ImportRow.row_no)
+
+
+def error_rows(batch_id: int) -> Select:
+    """A batch's rows with errors, in file order (for the errors workbook)."""
+    return batch_rows(batch_id, "errors")
+

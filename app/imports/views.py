@@ -1,0 +1,340 @@
+"""Import pages (台账导入): upload, the batch with its preview, apply, undo, the batch list.
+
+The dry run and the write run in the background (app/imports/runner.py); the batch page shows the
+status and the percentage and refreshes itself until the job is done. A refused action (a double
+submit, errors without "only valid rows", a stale page, an undo something depends on) shows the
+batch page again with the reason, and changes nothing.
+"""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.accounts.models import Role, User
+from app.audit.queries import entries_for
+from app.errors import ERROR_TITLES, DomainError, Invalid
+from app.imports import queries, services
+from app.imports.forms import ApplyForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
+from app.imports.models import ImportBatch, ImportStatus, RowAction
+from app.imports.runner import ImportRunner
+from app.security import ledger_write_required, staff_required
+from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
+from importers.fields import FIELD_BY_NAME, FIELDS
+from importers.mapping import ColumnMapping, column_letter
+from importers.rows import SKIP_LABELS
+from reports.import_errors import build_errors_workbook
+
+bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BUSY = (ImportStatus.PLANNING, ImportStatus.APPLYING)
+STALE = "该批次已有变化（可能刚刚重新分析或已在别处操作），请查看最新内容后再操作。"
+
+
+def _runner() -> ImportRunner:
+    return current_app.extensions["import_runner"]
+
+
+def _batch(batch_id: int) -> ImportBatch:
+    return services.get_batch(db(), scope(), batch_id)
+
+
+def _limit_mb() -> int:
+    return current_app.config["IMPORT_MAX_BYTES"] // 1024 // 1024
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_err):
+    message = f"上传的文件超过 {_limit_mb()} MB 的上限，未保存。请把台账拆分成几个文件后分批导入。"
+    return render_template("error.html", code=413, title=ERROR_TITLES[413], message=message), 413
+
+
+# ----- list and upload -------------------------------------------------------------------------
+
+@bp.route("/")
+@staff_required
+def index():
+    """Batches of the user's stations, newest first."""
+    status = request.args.get("status") or None
+    if status not in {s.value for s in ImportStatus}:
+        status = None
+    page = paginate(queries.batch_list(scope(), station_id=arg_int("station_id"), status=status))
+    return render_template("imports/index.html", page=page, stations=scoped_stations(),
+                           statuses=ImportStatus.choices(), runner=_runner(), busy=BUSY)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@ledger_write_required
+def new():
+    """Upload a ledger: it is kept, checked and analysed; nothing is written to the ledger yet."""
+    form = UploadForm()
+    form.station_id.choices = [(s.id, s.name) for s in scoped_stations()]
+    if request.method == "GET" and len(form.station_id.choices) == 1:
+        form.station_id.data = form.station_id.choices[0][0]
+    if form.validate_on_submit():
+        session = db()
+        upload = form.file.data
+        # Only the name, whatever path a browser sends along (some send C:\...\台账.xlsx).
+        name = re.split(r"[\\/]", upload.filename or "")[-1] or "未命名文件"
+        max_bytes = current_app.config["IMPORT_MAX_BYTES"]
+        try:
+            batch = services.create_batch(session, current_user, scope(), station_id=form.station_id.data,
+                                          file_name=name, data=upload.read(),
+                                          storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            if batch.status == ImportStatus.PLANNING:
+                _runner().plan(batch.id)
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+    return render_template("imports/new.html", form=form, limit_mb=_limit_mb(),
+                           max_bytes=current_app.config["IMPORT_MAX_BYTES"])
+
+
+# ----- the batch page --------------------------------------------------------------------------
+
+def _progress(batch: ImportBatch) -> dict:
+    """Whether a job is at work on the batch, and how far it got."""
+    running = _runner().progress(batch.id)
+    busy = batch.status in BUSY or running is not None
+    percent = None
+    if running is not None and running[1]:
+        percent = min(99, running[0] * 100 // running[1])
+    elif running is not None:
+        percent = 0
+    if not busy:
+        label = ""
+    elif running == (0, 0):
+        label = "排队等候中…"
+    elif batch.status == ImportStatus.APPLYING:
+        label = "正在导入，写入台账…"
+    elif batch.status == ImportStatus.PLANNING:
+        label = "正在分析文件…"
+    else:
+        label = "正在重新分析…"
+    return {"status": batch.status.value, "status_label": batch.status.label, "busy": busy, "label": label,
+            "percent": percent, "done": running[0] if running else None, "total": running[1] if running else None}
+
+
+def _mapping_form(batch: ImportBatch, submitted: bool = False) -> MappingForm:
+    if submitted:
+        form = MappingForm()
+    else:
+        data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
+        form = MappingForm(formdata=None, data={**data, "version": batch.version})
+    form.set_columns(list(batch.headers), [column_letter(i) for i in range(len(batch.headers))])
+    return form
+
+
+def _sheet_form(batch: ImportBatch, submitted: bool = False) -> SheetForm:
+    form = SheetForm() if submitted else SheetForm(formdata=None, data={"sheet": batch.sheet_name,
+                                                                        "version": batch.version})
+    form.sheet.choices = [(s, s) for s in (batch.sheet_names or [batch.sheet_name])]
+    return form
+
+
+def _row_brief(cells: list, mapping: dict) -> str:
+    """What a row is about, from its cells as typed: merchant (or credit code) / kind / serial."""
+    def cell(name: str) -> str:
+        col = mapping.get(name)
+        value = cells[col] if col is not None and col < len(cells) else None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return "" if value is None else str(value).strip()
+
+    parts = [cell("merchant_name") or cell("credit_code"), cell("kind"), cell("serial_no")]
+    return " / ".join(p for p in parts if p)[:120]
+
+
+def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetForm | None = None,
+                   mapping_form: MappingForm | None = None, save_form: SaveMappingForm | None = None,
+                   apply_form: ApplyForm | None = None, undo_form: UndoForm | None = None):
+    session = db()
+    row_filter = request.args.get("show") or None
+    if row_filter not in queries.ROW_FILTERS:
+        row_filter = None
+    rows = paginate(queries.batch_rows(batch.id, row_filter), per_page=100)
+    users = {u.id: u for u in (session.get(User, i) for i in {batch.applied_by_id, batch.undone_by_id} if i)}
+    has_table = bool(batch.headers)
+    mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()}) if has_table \
+        else None
+    writer = current_user.role in (Role.ADMIN, Role.INSPECTOR)
+    context = {
+        "batch": batch,
+        "progress": _progress(batch),
+        "writer": writer,
+        "rows": rows,
+        "row_filter": row_filter,
+        "row_filters": queries.ROW_FILTERS,
+        "row_brief": _row_brief,
+        "skip_labels": SKIP_LABELS,
+        "fields": FIELDS,
+        "field_by_name": FIELD_BY_NAME,
+        "mapping": mapping,
+        "column_letter": column_letter,
+        "users": users,
+        "entries": session.scalars(entries_for("import_batches", batch.id)).all(),
+        "sheet_form": sheet_form or _sheet_form(batch),
+        "mapping_form": mapping_form or (_mapping_form(batch) if has_table else None),
+        "save_form": save_form or SaveMappingForm(formdata=None, data={"name": Path(batch.file_name).stem[:100]}),
+        "apply_form": apply_form or ApplyForm(formdata=None, data={"version": batch.version}),
+        "undo_form": undo_form or UndoForm(formdata=None, data={"version": batch.version}),
+        "error_action": RowAction.ERROR,
+    }
+    return render_template("imports/detail.html", **context), status
+
+
+@bp.route("/<int:batch_id>")
+@staff_required
+def detail(batch_id: int):
+    """The batch: file, status, mapping, counts, skipped rows, the rows with their actions and errors."""
+    return _render_detail(_batch(batch_id))
+
+
+@bp.route("/<int:batch_id>/progress")
+@staff_required
+def progress(batch_id: int):
+    """The batch's status and percentage, for the page's own polling script."""
+    return jsonify(_progress(_batch(batch_id)))
+
+
+@bp.route("/<int:batch_id>/errors.xlsx")
+@staff_required
+def errors(batch_id: int):
+    """The rows with errors as a workbook: the original cells, the Excel row number and the errors."""
+    batch = _batch(batch_id)
+    stmt = queries.error_rows(batch.id).execution_options(yield_per=2000)
+    rows = ((r.row_no, r.cells, r.errors) for r in db().scalars(stmt))
+    data = build_errors_workbook(list(batch.headers), rows)
+    name = f"{Path(batch.file_name).stem}_错误行.xlsx"
+    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
+
+
+# ----- re-planning: another sheet, another mapping, saving the mapping ---------------------------
+
+def _can_replan(batch: ImportBatch, version: int | None) -> str | None:
+    """Why the preview cannot be redone now, or None."""
+    if batch.status != ImportStatus.PREVIEW:
+        return f"该批次状态为“{batch.status.label}”，不能重新预览"
+    if _runner().is_running(batch.id):
+        return "该批次正在分析，请等分析完成后再操作"
+    if version != batch.version:
+        return STALE
+    return None
+
+
+@bp.route("/<int:batch_id>/sheet", methods=["POST"])
+@ledger_write_required
+def sheet(batch_id: int):
+    """Analyse another sheet of the workbook (its columns are mapped afresh)."""
+    batch = _batch(batch_id)
+    form = _sheet_form(batch, submitted=True)
+    if form.validate_on_submit():
+        problem = _can_replan(batch, form.version.data)
+        if problem is None:
+            _runner().plan(batch.id, sheet=form.sheet.data)
+            flash(f"正在分析工作表“{form.sheet.data}”。", "info")
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+        flash(problem, "danger")
+    else:
+        flash("工作表：" + "；".join(form.sheet.errors or ["请选择工作表"]), "danger")
+    return _render_detail(batch, sheet_form=form)
+
+
+@bp.route("/<int:batch_id>/mapping", methods=["POST"])
+@ledger_write_required
+def mapping(batch_id: int):
+    """Preview again with the columns as the user mapped them."""
+    batch = _batch(batch_id)
+    if not batch.headers:
+        flash("该批次没有可调整的列对应", "danger")
+        return _render_detail(batch)
+    form = _mapping_form(batch, submitted=True)
+    if form.validate_on_submit():
+        problem = _can_replan(batch, form.version.data)
+        if problem is None:
+            _runner().plan(batch.id, sheet=batch.sheet_name, overrides=form.overrides())
+            flash("已按新的列对应重新预览。", "info")
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+        flash(problem, "danger")
+    else:
+        flash("列对应有误，请按提示修改后再重新预览。", "danger")
+    return _render_detail(batch, mapping_form=form)
+
+
+@bp.route("/<int:batch_id>/mapping/save", methods=["POST"])
+@ledger_write_required
+def save_mapping(batch_id: int):
+    """Keep this batch's column mapping for the next file with the same header row."""
+    batch = _batch(batch_id)
+    form = SaveMappingForm()
+    if form.validate_on_submit():
+        session = db()
+        if not batch.headers or not batch.mapping:
+            flash("该批次没有可保存的列对应", "danger")
+        else:
+            try:
+                services.save_mapping(session, current_user, batch, form.name.data.strip())
+            except DomainError as err:
+                session.rollback()
+                form_error(form, err)
+            else:
+                session.commit()
+                flash("已保存列对应：以后上传表头相同的文件时自动使用。", "success")
+                return redirect(url_for("imports.detail", batch_id=batch.id))
+    return _render_detail(batch, save_form=form)
+
+
+# ----- apply and undo ----------------------------------------------------------------------------
+
+@bp.route("/<int:batch_id>/apply", methods=["POST"])
+@ledger_write_required
+def apply(batch_id: int):
+    """Write what the preview showed, in the background; a second submit is refused."""
+    batch = _batch(batch_id)
+    form = ApplyForm()
+    if form.validate_on_submit():
+        session = db()
+        try:
+            if _runner().is_running(batch.id):
+                raise Invalid("该批次正在分析，请等分析完成、核对预览后再确认导入")
+            services.start_apply(session, current_user, batch, expected_version=form.version.data,
+                                 only_valid=form.only_valid.data)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            _runner().apply(batch.id, current_user.id)
+            flash("已开始导入，完成后本页会自动显示结果。", "info")
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+    return _render_detail(batch, apply_form=form)
+
+
+@bp.route("/<int:batch_id>/undo", methods=["POST"])
+@ledger_write_required
+def undo(batch_id: int):
+    """Remove what the batch created and restore what it changed, unless something later depends on it."""
+    batch = _batch(batch_id)
+    form = UndoForm()
+    if form.validate_on_submit():
+        session = db()
+        try:
+            if form.version.data != batch.version:
+                raise Invalid(STALE)
+            services.undo_batch(session, current_user, batch)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            flash("已撤销本次导入。", "success")
+            return redirect(url_for("imports.detail", batch_id=batch.id))
+    return _render_detail(batch, undo_form=form)
