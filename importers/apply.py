@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from itertools import chain
 
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -35,6 +37,7 @@ from importers.plan import (
     industry_for_kind,
 )
 
+DATES = "dates"  # an existing instrument whose dates this batch moved by adding records
 DATE_COLUMNS = ("first_verified_on", "last_verified_on", "last_result", "next_due_on", "replace_by")
 Progress = Callable[[int, int], None]
 
@@ -66,25 +69,28 @@ def _chunks(items: list, size: int = 5000):
         yield items[i:i + size]
 
 
-def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+def bulk_insert(session: Session, table, rows: Iterable[dict]) -> None:
     """Insert many rows (every row with the same keys) in the session's transaction.
 
+    The rows may come from a generator, so a large file's rows are never all in memory at once.
     PostgreSQL gets them through COPY: psycopg's executemany costs about 30 µs a row in Python
     (13 s for the 420,000 rows of a 100,000-row ledger), COPY a few µs. The values go through
     the columns' own bind processors first (JSON, enums, UTC datetimes), so they are exactly
     what an INSERT through SQLAlchemy would have sent. Other databases get executemany.
     """
-    if not rows:
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         stmt = insert(table)
-        for chunk in _chunks(rows):
+        for chunk in _batched(chain([first], rows)):
             session.execute(stmt, chunk)
         return
     from psycopg import sql
 
-    columns = list(rows[0])
+    columns = list(first)
     # The processors SQLAlchemy itself applies to these columns' bound values on this dialect.
     processors = [table.c[c].type._cached_bind_processor(connection.dialect) for c in columns]
     plain = all(p is None for p in processors)
@@ -92,47 +98,61 @@ def bulk_insert(session: Session, table, rows: list[dict]) -> None:
                                                      sql.SQL(", ").join(map(sql.Identifier, columns)))
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(stmt) as copy:
-        for row in rows:
+        for row in chain([first], rows):
             values = [row[c] for c in columns]
             if not plain:
-                values = [v if p is None else p(v) for p, v in zip(processors, values)]
+                values = [v if p is None else p(v) for p, v in zip(processors, values, strict=True)]
             copy.write_row(values)
 
 
-def _insert_returning_ids(session: Session, model, rows: list[dict]) -> list[int]:
-    """Insert the rows; their new ids, in the rows' order.
+def _batched(rows: Iterable[dict], size: int = 5000):
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-    The ids are known before the rows go in, so the rows go in as a plain executemany (as fast as
-    a bulk insert gets through SQLAlchemy). `INSERT ... RETURNING` with `sort_by_parameter_order`
-    is not: SQLAlchemy sends it one row per statement on SQLite (10 s for 200,000 rows), and on
-    PostgreSQL as statements with ~20,000 parameters each, which psycopg re-parses in Python
-    every time (about 0.25 s per 1,000 rows).
+
+def _with_id(row: dict, new_id: int) -> dict:
+    row["id"] = new_id
+    return row
+
+
+def _insert_returning_ids(session: Session, model, count: int, rows: Iterable[dict]) -> list[int]:
+    """Insert `count` rows; their new ids, in the rows' order.
+
+    The ids are known before the rows go in, so the rows go in as a plain bulk insert.
+    `INSERT ... RETURNING` with `sort_by_parameter_order` is much slower: SQLAlchemy sends it one
+    row per statement on SQLite (10 s for 200,000 rows), and on PostgreSQL as statements with
+    ~20,000 parameters each, which psycopg re-parses in Python every time (0.25 s per 1,000 rows).
     """
-    if not rows:
+    if not count:
         return []
     table = model.__table__
+    rows = iter(rows)
     backend = session.connection().dialect.name
     if backend == "postgresql":
         # A sequence never hands out a value twice, whatever other transactions do.
         ids = sorted(session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                                          "FROM generate_series(1, :n)"), {"t": table.name, "n": len(rows)}).scalars())
-        later = rows
+                                          "FROM generate_series(1, :n)"), {"t": table.name, "n": count}).scalars())
+        bulk_insert(session, table, (_with_id(row, i) for row, i in zip(rows, ids, strict=True)))
     elif backend == "sqlite":
         # One writer at a time: the first row's INSERT holds the write lock until the caller's
         # transaction ends, and the rowid it gets is above every rowid the table has (or, with
         # AUTOINCREMENT, ever had), so the ids after it are free.
-        first = session.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
-        ids = list(range(first, first + len(rows)))
-        later = rows[1:]
+        first = session.execute(insert(table).returning(table.c.id), next(rows)).scalar_one()
+        ids = list(range(first, first + count))
+        bulk_insert(session, table, (_with_id(row, i) for row, i in zip(rows, ids[1:], strict=True)))
     else:
         ids = []
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        for chunk in _chunks(rows):
+        for chunk in _batched(rows):
             ids += session.execute(stmt, chunk).scalars().all()
-        return ids
-    for row, new_id in zip(later, ids[len(rows) - len(later):]):
-        row["id"] = new_id
-    bulk_insert(session, table, later)
+        if len(ids) != count:
+            raise ValueError(f"{len(ids)} rows inserted into {table.name}, {count} expected")
     return ids
 
 
@@ -142,30 +162,40 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     kinds = {k.id: k for k in session.scalars(select(InstrumentType))}
     step = (lambda done, total: progress(done, total)) if progress else (lambda done, total: None)
     total = len(plan.merchants) + len(plan.instruments) + len(plan.verifications)
-    records: list[dict] = []
+    # What the batch wrote, for undo; written last. Rows are built as they are inserted, so the
+    # rows of a large file are not all in memory at once.
+    records: list[Iterable[dict]] = []
+
+    def record(entity_type: str, entity_id: int, action: str, version_after: int | None,
+               before: dict | None = None) -> dict:
+        return {"batch_id": batch_id, "entity_type": entity_type, "entity_id": entity_id, "action": action,
+                "before": {} if before is None else before, "version_after": version_after, "at": now}
+
+    def created(entity_type: str, ids: list[int], version_after: int | None) -> Iterable[dict]:
+        return (record(entity_type, i, CREATE, version_after) for i in ids)
 
     # Merchants: a new one takes its industry from the kind of its first instrument.
     first_kind: dict[int, str] = {}
     for ip in plan.instruments:
         first_kind.setdefault(id(ip.merchant), kinds[ip.type_id].code)
     new_merchants = [m for m in plan.merchants if m.action == CREATE]
-    rows = [{"name": m.values["name"], "name_key": match_key(m.values["name"]),
+    rows = ({"name": m.values["name"], "name_key": match_key(m.values["name"]),
              "credit_code": m.values.get("credit_code"),
              "industry": industry_for_kind(first_kind.get(id(m), "")).value,
              "phone": m.values.get("phone", ""), "contact": m.values.get("contact", ""),
              "address": m.values.get("address", ""), "notes": "", "station_id": plan.station_id, "parent_id": None,
-             "created_at": now, "updated_at": now, "version": 1} for m in new_merchants]
-    merchant_ids: dict[int, int] = {}
-    for m, new_id in zip(new_merchants, _insert_returning_ids(session, Merchant, rows)):
-        merchant_ids[id(m)] = new_id
-        records.append({"entity_type": "merchants", "entity_id": new_id, "action": CREATE, "version_after": 1})
+             "created_at": now, "updated_at": now, "version": 1} for m in new_merchants)
+    ids = _insert_returning_ids(session, Merchant, len(new_merchants), rows)
+    merchant_ids: dict[int, int] = dict(zip(map(id, new_merchants), ids, strict=True))
+    records.append(created("merchants", ids, 1))
     updated_merchants = [m for m in plan.merchants if m.action == UPDATE]
     for m in updated_merchants:
         if "name" in m.values:
             m.values["name_key"] = match_key(m.values["name"])
     _grouped_updates(session, Merchant, updated_merchants, now)
-    records += [{"entity_type": "merchants", "entity_id": m.existing_id, "action": UPDATE,
-                 "before": _jsonable(m.before), "version_after": m.values["_version"] + 1} for m in updated_merchants]
+    # `_version` in `before` is the version the record had: an undo puts it back with the values.
+    records.append([record("merchants", m.existing_id, UPDATE, m.values["_version"] + 1,
+                           {**_jsonable(m.before), "_version": m.values["_version"]}) for m in updated_merchants])
     step(len(plan.merchants), total)
 
     def merchant_id(mp: MerchantPlan) -> int:
@@ -177,22 +207,24 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
         facts[id(vp.instrument)].append(VerificationFacts(vp.values["verified_on"], vp.values["result"],
                                                           vp.values["valid_until"], False, seq))
     new_instruments = [i for i in plan.instruments if i.action == CREATE]
-    rows = []
-    for ip in new_instruments:
-        serial, maker = ip.key[1], ip.values.get("maker", "")
-        rows.append({"type_id": ip.type_id, "merchant_id": merchant_id(ip.merchant), "station_id": plan.station_id,
-                     "serial_no": serial, "maker": maker, "maker_key": match_key(maker),
-                     "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
-                     "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
-                     "nozzle_count": ip.values.get("nozzle_count"),
-                     "status": ip.values.get("status", InstrumentStatus.IN_USE).value, "notes": "",
-                     "replaced_by_id": None, "created_at": now, "updated_at": now, "version": 1,
-                     **{k: (v.value if hasattr(v, "value") else v)
-                        for k, v in _dates(kinds[ip.type_id], facts[id(ip)]).items()}})
-    instrument_ids: dict[int, int] = {}
-    for ip, new_id in zip(new_instruments, _insert_returning_ids(session, Instrument, rows)):
-        instrument_ids[id(ip)] = new_id
-        records.append({"entity_type": "instruments", "entity_id": new_id, "action": CREATE, "version_after": 1})
+    maker_key = lru_cache(maxsize=None)(match_key)
+
+    def instrument_rows() -> Iterator[dict]:
+        for ip in new_instruments:
+            serial, maker = ip.key[1], ip.values.get("maker", "")
+            yield {"type_id": ip.type_id, "merchant_id": merchant_id(ip.merchant), "station_id": plan.station_id,
+                   "serial_no": serial, "maker": maker, "maker_key": maker_key(maker),
+                   "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
+                   "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
+                   "nozzle_count": ip.values.get("nozzle_count"),
+                   "status": ip.values.get("status", InstrumentStatus.IN_USE).value, "notes": "",
+                   "replaced_by_id": None, "created_at": now, "updated_at": now, "version": 1,
+                   **{k: (v.value if hasattr(v, "value") else v)
+                      for k, v in _dates(kinds[ip.type_id], facts[id(ip)]).items()}}
+
+    ids = _insert_returning_ids(session, Instrument, len(new_instruments), instrument_rows())
+    instrument_ids: dict[int, int] = dict(zip(map(id, new_instruments), ids, strict=True))
+    records.append(created("instruments", ids, 1))
     updated_instruments = [i for i in plan.instruments if i.action == UPDATE]
     for ip in updated_instruments:
         if "status" in ip.values:
@@ -203,32 +235,33 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     # Existing instruments that gain records here are recomputed below, which moves their version once more.
     touched = sorted({vp.instrument.existing_id for vp in plan.verifications if vp.instrument.existing_id})
     touched_set = set(touched)
-    records += [{"entity_type": "instruments", "entity_id": i.existing_id, "action": UPDATE,
-                 "before": _jsonable(i.before),
-                 "version_after": i.values["_version"] + 1 + (i.existing_id in touched_set)}
-                for i in updated_instruments]
+    records.append([record("instruments", i.existing_id, UPDATE,
+                           i.values["_version"] + 1 + (i.existing_id in touched_set),
+                           {**_jsonable(i.before), "_version": i.values["_version"]}) for i in updated_instruments])
+    # Instruments that only gain records: their dates (and version) move, undo puts them back.
+    updated_ids = {i.existing_id for i in updated_instruments}
+    dated = {vp.instrument.existing_id: vp.instrument for vp in plan.verifications
+             if vp.instrument.existing_id and vp.instrument.existing_id not in updated_ids}
+    records.append([record("instruments", inst_id, DATES, ip.values["_version"] + 1,
+                           {"_version": ip.values["_version"]}) for inst_id, ip in dated.items()])
     step(len(plan.merchants) + len(plan.instruments), total)
 
     def instrument_id(ip: InstrumentPlan) -> int:
         return ip.existing_id if ip.existing_id is not None else instrument_ids[id(ip)]
 
-    rows = [{"instrument_id": instrument_id(vp.instrument), "verified_on": vp.values["verified_on"],
+    rows = ({"instrument_id": instrument_id(vp.instrument), "verified_on": vp.values["verified_on"],
              "institution": vp.values["institution"], "certificate_no": vp.values["certificate_no"],
              "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
              "created_by_id": actor_id, "voided_at": None, "voided_by_id": None, "void_reason": "",
-             "created_at": now, "updated_at": now} for vp in plan.verifications]
-    for new_id in _insert_returning_ids(session, Verification, rows):
-        records.append({"entity_type": "verifications", "entity_id": new_id, "action": CREATE, "version_after": None})
+             "created_at": now, "updated_at": now} for vp in plan.verifications)
+    ids = _insert_returning_ids(session, Verification, len(plan.verifications), rows)
+    records.append(created("verifications", ids, None))
     step(total, total)
 
     # Existing instruments that gained records: recompute from everything they now have.
     recompute_dates(session, touched, now)
 
-    for r in records:
-        r.setdefault("before", {})
-        r["batch_id"] = batch_id
-        r["at"] = now
-    bulk_insert(session, ImportedRecord.__table__, records)
+    bulk_insert(session, ImportedRecord.__table__, chain.from_iterable(records))
     return {"merchants": {CREATE: len(new_merchants), UPDATE: len(updated_merchants)},
             "instruments": {CREATE: len(new_instruments), UPDATE: len(updated_instruments)},
             "verifications": {CREATE: len(plan.verifications)}}
@@ -326,15 +359,22 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
     for i in range(0, len(ver_ids), CHUNK):
         chunk = ver_ids[i:i + CHUNK]
         touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
+    touched -= {r.entity_id for r in created["instruments"]}
+    for i in range(0, len(ver_ids), CHUNK):
+        chunk = ver_ids[i:i + CHUNK]
         # Core statements: the records an undone import brought in were never evidence of a visit.
         session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
     for entity, model in (("instruments", Instrument), ("merchants", Merchant)):
         ids = [r.entity_id for r in created[entity]]
-        touched -= set(ids) if model is Instrument else set()
         for i in range(0, len(ids), CHUNK):
             session.execute(delete(model.__table__).where(model.__table__.c.id.in_(ids[i:i + CHUNK])))
+    recompute_dates(session, sorted(touched), now)
+    for entity, model in (("instruments", Instrument), ("merchants", Merchant)):
         for r in updated[entity]:
             before = dict(r.before)
+            # Back to the version it had before the batch: the record is as it was then, so
+            # earlier batches still see it as theirs (and their undo stays possible).
+            version = before.pop("_version", None)
             for key in ("next_due_on", "replace_by", "first_verified_on", "last_verified_on"):
                 if before.get(key):
                     before[key] = dt.date.fromisoformat(before[key])
@@ -344,6 +384,7 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
                 before["maker_key"] = match_key(before["maker"])
             table = model.__table__
             session.execute(update(table).where(table.c.id == r.entity_id)
-                            .values(**before, version=table.c.version + 1, updated_at=now))
-    recompute_dates(session, sorted(touched), now)
+                            .values(**before, version=table.c.version + 1 if version is None else version,
+                                    updated_at=now))
     return {k: len(v) for k, v in created.items()} | {f"{k}_restored": len(v) for k, v in updated.items()}
+

@@ -58,7 +58,7 @@ def industry_for_kind(code: str) -> Industry:
     return Industry.OTHER
 
 
-@dataclass
+@dataclass(slots=True)
 class MerchantPlan:
     """A merchant the batch creates, updates or only refers to."""
 
@@ -73,7 +73,7 @@ class MerchantPlan:
     provided: set = field(default_factory=set)  # the fields the rows of this merchant gave so far
 
 
-@dataclass
+@dataclass(slots=True)
 class InstrumentPlan:
     """An instrument the batch creates, updates or only refers to."""
 
@@ -88,7 +88,7 @@ class InstrumentPlan:
     used: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class VerificationPlan:
     """A verification record the batch adds."""
 
@@ -97,7 +97,7 @@ class VerificationPlan:
     row: int
 
 
-@dataclass
+@dataclass(slots=True)
 class RowPlan:
     """What applying does for one row, and the row's errors."""
 
@@ -156,10 +156,13 @@ def _changed(merchant: Merchant, values: dict) -> dict:
 class Planner:
     """Builds a Plan for one parsed sheet and one station."""
 
-    def __init__(self, session: Session, station_id: int, today: dt.date) -> None:
+    def __init__(self, session: Session, station_id: int, today: dt.date,
+                 default_merchant_id: int | None = None) -> None:
         self.session = session
         self.station_id = station_id
         self.today = today
+        # A utility-meter ledger lists households, not merchants: its meters belong to this company.
+        self.default_merchant_id = default_merchant_id
         self.kinds = {k.code: k for k in session.scalars(select(InstrumentType))}
         # Names and makers repeat down a ledger: fold each distinct text once.
         self.key = lru_cache(maxsize=None)(match_key)
@@ -217,6 +220,20 @@ class Planner:
             for ver in self.session.execute(stmt).all():
                 self.verifications[ver.instrument_id].append(ver)
 
+    def _assign_default_merchant(self, rows: list[ParsedRow]) -> None:
+        """Rows naming no merchant belong to the batch's company; their address is the household's."""
+        table = Merchant.__table__
+        company = self.session.execute(select(table.c.name, table.c.credit_code)
+                                       .where(table.c.id == self.default_merchant_id)).one()
+        for row in rows:
+            if row.values.get("merchant_name") or row.values.get("credit_code"):
+                continue
+            values = {k: x for k, x in row.values.items() if k not in ("address", "phone", "contact")}
+            values["merchant_name"] = company.name
+            if company.credit_code:
+                values["credit_code"] = company.credit_code
+            row.values = values
+
     def _merchant_name(self, merchant_id: int) -> str:
         return self.session.execute(select(Merchant.__table__.c.name)
                                     .where(Merchant.__table__.c.id == merchant_id)).scalar_one()
@@ -225,6 +242,8 @@ class Planner:
     def plan(self, parsed: ParsedSheet) -> Plan:
         """Match every row and decide its actions."""
         rows = parsed.rows
+        if self.default_merchant_id is not None:
+            self._assign_default_merchant(rows)
         self._load_merchants([r for r in rows if r.ok])
         self._load_instruments([r for r in rows if r.ok])
         merchants: dict[tuple, MerchantPlan] = {}

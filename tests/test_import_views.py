@@ -23,6 +23,7 @@ from app.imports.models import ImportBatch, ImportRow, ImportStatus
 from app.imports.runner import ImportRunner
 from app.instruments.models import Instrument, Verification
 from app.merchants.models import Merchant
+from tests import factories as f
 from tests.conftest import login
 
 HEADER = ["序号", "使用单位名称", "器具名称", "出厂编号", "检定日期", "有效期至", "检定结论", "备注"]
@@ -230,7 +231,17 @@ def test_a_failing_apply_writes_nothing_and_says_why(insp_a, session, world, mon
     batch = session.get(ImportBatch, batch.id)
     assert batch.status == ImportStatus.FAILED and "没有写入任何数据" in batch.message
     assert ledger_counts(session) == before
-    assert "导入未完成" in text(insp_a.get(f"/imports/{batch.id}"))
+    page = text(insp_a.get(f"/imports/{batch.id}"))
+    assert "导入未完成" in page and 'id="replan"' in page
+    # Previewed again, the batch can then be applied.
+    monkeypatch.undo()
+    resp = insp_a.post(f"/imports/{batch.id}/sheet", data={"sheet": batch.sheet_name, "version": batch.version})
+    assert resp.status_code == 302
+    batch = batch_of(session, resp)
+    assert batch.status == ImportStatus.PREVIEW
+    assert insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version}).status_code == 302
+    session.expire_all()
+    assert session.get(ImportBatch, batch.id).status == ImportStatus.APPLIED
 
 
 # --- mapping and sheets ------------------------------------------------------------------------
@@ -414,3 +425,22 @@ def test_progress_is_shown_while_a_job_runs(app, session, world, insp_a, monkeyp
         runner.shutdown(wait=True)
     assert not runner.is_running(batch.id)
     assert insp_a.get(f"/imports/{batch.id}/progress").get_json()["busy"] is False
+
+
+def test_a_household_meter_ledger_is_imported_for_the_chosen_utility(insp_a, session, world):
+    company = f.merchant(session, world.station_a, "城东燃气公司", industry="utility")
+    session.commit()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "燃气表台账"
+    ws.append(["户号", "用户地址", "表号", "首次检定日期"])
+    ws.append(["8800123", "和平路3号", "G-9001", "2020-03-15"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    page = text(insp_a.get("/imports/new"))
+    assert "城东燃气公司" in page
+    resp = insp_a.post("/imports/new", data={"station_id": world.station_a.id, "merchant_id": company.id,
+                                             "file": (io.BytesIO(buf.getvalue()), "燃气表.xlsx")})
+    batch = batch_of(session, resp)
+    assert batch.merchant_id == company.id and batch.counts["errors"] == 0
+    assert "城东燃气公司" in text(insp_a.get(f"/imports/{batch.id}"))

@@ -20,6 +20,9 @@ class UploadForm(Form):
     file = FileField("台账文件", validators=[FileRequired(message="请选择要导入的台账文件")],
                      render_kw={"accept": ACCEPT},
                      description="支持 .xlsx、.xlsm、.xls、.ods 和 .csv（UTF-8 或 GBK）")
+    merchant_id = CoercingSelect("供水/供电/供气企业", coerce=int_or_none, validators=[Optional()],
+                                 description="导入按户号登记的水表、燃气表、电能表台账（没有使用单位列）时，"
+                                             "选择这些表所属的企业")
 
 
 class SheetForm(Form):

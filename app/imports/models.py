@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
 from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, utcnow
+from app.merchants.models import Merchant
 
 
 class ImportStatus(LabeledEnum):
@@ -50,6 +51,8 @@ class ImportBatch(VersionedMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    # The supplying company of a utility-meter ledger that has no merchant column.
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     file_name: Mapped[str] = mapped_column(String(255))
     file_hash: Mapped[str] = mapped_column(String(64), index=True)
     file_size: Mapped[int] = mapped_column(Integer)
@@ -77,6 +80,7 @@ class ImportBatch(VersionedMixin, Base):
 
     station: Mapped[Station] = relationship(lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    merchant: Mapped[Merchant | None] = relationship()
 
     def __str__(self) -> str:
         return f"导入批次 #{self.id} {self.file_name}"

@@ -19,10 +19,11 @@ from app.catalog.models import InstrumentType
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMapping
+from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError, open_book, parse_sheet
 from importers.apply import apply_plan, bulk_insert, undo_blockers, undo_records
-from importers.parse import find_tables
+from importers.parse import ParseOptions, find_tables
 from importers.plan import Plan, Planner
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -61,11 +62,20 @@ def _kinds(session: Session) -> list[tuple[str, str]]:
 
 
 def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
-                 storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportBatch:
-    """Keep the upload and open a batch; an unreadable file gives a rejected batch with the reason."""
+                 storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
+                 merchant_id: int | None = None) -> ImportBatch:
+    """Keep the upload and open a batch; an unreadable file gives a rejected batch with the reason.
+
+    `merchant_id` names the supplying company of a utility-meter ledger that lists households
+    (户号, 地址, 表号...) rather than merchants: rows without a merchant become its meters.
+    """
     station = session.get(Station, station_id)
     if station is None or not scope.allows(station_id):
         raise Invalid("请选择您负责的监管所", field="station_id")
+    if merchant_id is not None:
+        company = session.get(Merchant, merchant_id)
+        if company is None or company.station_id != station_id:
+            raise Invalid("所选供水/供电/供气企业不属于该监管所", field="merchant_id")
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(storage_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,14 +83,14 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
     if not path.exists():
         path.write_bytes(data)
     batch = ImportBatch(station_id=station_id, file_name=Path(file_name).name[:255] or "未命名文件",
-                        file_hash=digest, file_size=len(data), stored_path=str(path),
+                        file_hash=digest, file_size=len(data), stored_path=str(path), merchant_id=merchant_id,
                         created_by_id=getattr(actor, "id", None), status=ImportStatus.PLANNING, counts={},
                         skipped={}, mapping={}, headers=[], sheet_names=[])
     session.add(batch)
     session.flush()
     try:
         if len(data) > max_bytes:
-            raise ImportFileError(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {max_bytes // 1024 // 1024} MB")
+            raise ImportFileError(f"文件大小 {_size(len(data))}，超过上限 {_size(max_bytes)}")
         with open_book(data, filename=file_name, max_bytes=max_bytes) as book:
             batch.sheet_names = list(book.visible_sheet_names)
             tables = find_tables(book, kinds=_kinds(session))
@@ -92,6 +102,10 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
     audit.record(session, actor, "upload", batch, note=f"上传台账文件 {batch.file_name}（{len(data)} 字节，"
                                                           f"SHA-256 {digest[:12]}…）")
     return batch
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
 
 
 def reject(batch: ImportBatch, message: str) -> None:
@@ -116,14 +130,15 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
                                             .where(SavedMapping.signature == table.mapping.signature)).first()
                     if saved is not None:
                         mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
+        options = ParseOptions(merchant_required=batch.merchant_id is None)
         parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=_kinds(session), mapping=mapping,
-                             overrides=overrides,
+                             overrides=overrides, options=options,
                              progress=(lambda n: progress(n, 2 * max(total, 1))) if progress else None)
     batch.sheet_name = parsed.sheet
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
     batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
-    plan = Planner(session, batch.station_id, today).plan(parsed)
+    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed)
     if progress:
         progress(total, 2 * max(total, 1))
     return plan
@@ -133,7 +148,8 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
 def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
                overrides: dict | None = None, progress: Progress | None = None) -> Plan:
     """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview."""
-    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW):
+    # A failed apply (the ledger changed since the preview) can be previewed again.
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED):
         raise Invalid(f"该批次状态为“{batch.status.label}”，不能重新预览")
     try:
         plan = _parse_and_plan(session, batch, today, sheet, overrides, progress)

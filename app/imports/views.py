@@ -22,6 +22,7 @@ from app.imports import queries, services
 from app.imports.forms import ApplyForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
 from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
+from app.merchants.queries import utility_companies
 from app.security import ledger_write_required, staff_required
 from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
 from importers.fields import FIELD_BY_NAME, FIELDS
@@ -76,6 +77,9 @@ def new():
     form.station_id.choices = [(s.id, s.name) for s in scoped_stations()]
     if request.method == "GET" and len(form.station_id.choices) == 1:
         form.station_id.data = form.station_id.choices[0][0]
+    utilities = db().scalars(utility_companies(scope())).all()
+    form.merchant_id.choices = [("", "（台账中有使用单位列）")] + [(m.id, f"{m.name}（{m.station.name}）")
+                                                              for m in utilities]
     if form.validate_on_submit():
         session = db()
         upload = form.file.data
@@ -85,7 +89,8 @@ def new():
         try:
             batch = services.create_batch(session, current_user, scope(), station_id=form.station_id.data,
                                           file_name=name, data=upload.read(),
-                                          storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes)
+                                          storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
+                                          merchant_id=form.merchant_id.data)
         except DomainError as err:
             session.rollback()
             form_error(form, err)
@@ -221,7 +226,7 @@ def errors(batch_id: int):
 
 def _can_replan(batch: ImportBatch, version: int | None) -> str | None:
     """Why the preview cannot be redone now, or None."""
-    if batch.status != ImportStatus.PREVIEW:
+    if batch.status not in (ImportStatus.PREVIEW, ImportStatus.FAILED):
         return f"该批次状态为“{batch.status.label}”，不能重新预览"
     if _runner().is_running(batch.id):
         return "该批次正在分析，请等分析完成后再操作"

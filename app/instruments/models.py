@@ -101,7 +101,8 @@ class Instrument(VersionedMixin, Base):
     next_due_on: Mapped[dt.date | None] = mapped_column(Date)
     replace_by: Mapped[dt.date | None] = mapped_column(Date)
 
-    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
+    # Indexed: deleting instruments (undoing an import) checks this foreign key.
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
 
     type: Mapped[InstrumentType] = relationship(lazy="joined")
     merchant: Mapped[Merchant] = relationship(lazy="joined")

@@ -33,6 +33,12 @@ def market_organisers(scope: Scope) -> Select:
     return scope.apply(stmt, Merchant.station_id).order_by(Merchant.name)
 
 
+def utility_companies(scope: Scope) -> Select:
+    """Water, power and gas suppliers in scope: the owners of household meters."""
+    stmt = select(Merchant).where(Merchant.industry == Industry.UTILITY)
+    return scope.apply(stmt, Merchant.station_id).order_by(Merchant.name)
+
+
 def merchant_choices(scope: Scope) -> Select:
     """(id, name, station) rows for pickers."""
     stmt = select(Merchant.id, Merchant.name).order_by(Merchant.name)
