@@ -444,3 +444,18 @@ def test_a_household_meter_ledger_is_imported_for_the_chosen_utility(insp_a, ses
     batch = batch_of(session, resp)
     assert batch.merchant_id == company.id and batch.counts["errors"] == 0
     assert "城东燃气公司" in text(insp_a.get(f"/imports/{batch.id}"))
+
+
+def test_a_batch_left_running_by_a_stopped_server_is_recovered(insp_a, app, session, world):
+    batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2])))
+    with app.extensions["database"].session_scope() as s:
+        b = s.get(ImportBatch, batch.id)
+        b.status = ImportStatus.APPLYING  # as a server killed while applying leaves it
+    assert "导入未完成" not in text(insp_a.get(f"/imports/{batch.id}"))  # recent: still taken as running
+    with app.extensions["database"].session_scope() as s:
+        b = s.get(ImportBatch, batch.id)
+        b.updated_at = b.updated_at - dt.timedelta(hours=1)
+    page = text(insp_a.get(f"/imports/{batch.id}"))
+    assert "处理过程中断" in page and 'id="replan"' in page
+    session.expire_all()
+    assert session.get(ImportBatch, batch.id).status == ImportStatus.FAILED

@@ -244,6 +244,15 @@ def _describe(written: dict, counts: dict) -> str:
             f"检定记录新增 {written['verifications']['create']}；错误行 {counts.get('errors', 0)}（未导入）")
 
 
+def recover_interrupted(session: Session, batch: ImportBatch, now: dt.datetime,
+                        after: dt.timedelta = dt.timedelta(minutes=30)) -> bool:
+    """A batch left 'planning' or 'applying' by a stopped server becomes failed (nothing was written)."""
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.APPLYING) or now - batch.updated_at < after:
+        return False
+    fail_batch(session, batch, "处理过程中断（如服务重启），没有写入任何数据。请重新预览后再导入。")
+    return True
+
+
 def fail_batch(session: Session, batch: ImportBatch, message: str) -> None:
     """Record that applying failed; nothing of it was written (its transaction rolled back)."""
     batch.status = ImportStatus.FAILED

@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.accounts.models import Role, User
 from app.audit.queries import entries_for
+from app.db import utcnow
 from app.errors import ERROR_TITLES, DomainError, Invalid
 from app.imports import queries, services
 from app.imports.forms import ApplyForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
@@ -200,7 +201,11 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
 @staff_required
 def detail(batch_id: int):
     """The batch: file, status, mapping, counts, skipped rows, the rows with their actions and errors."""
-    return _render_detail(_batch(batch_id))
+    batch = _batch(batch_id)
+    # No job of this process holds it and it has not moved for long: its server stopped mid-way.
+    if not _runner().is_running(batch.id) and services.recover_interrupted(db(), batch, utcnow()):
+        db().commit()
+    return _render_detail(batch)
 
 
 @bp.route("/<int:batch_id>/progress")
