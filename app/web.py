@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, flash, request
+from flask import current_app, flash, redirect, request
 from flask_login import current_user
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -96,3 +97,22 @@ def nav_counts() -> dict:
         g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
                         "urgent": counts["overdue"] + counts["past_service_life"]}
     return g.nav_counts
+
+
+def save(form: Any, change: Callable[[], Any],
+         done: Callable[[Any], tuple[str, str]]) -> tuple[Any, DomainError | None]:
+    """Run a service change; commit, flash and redirect on success, or roll back and show the error on the form.
+
+    `done` maps the change's result to (message, url). Returns (redirect response or None, error or None).
+    """
+    session = db()
+    try:
+        result = change()
+    except DomainError as err:
+        session.rollback()
+        form_error(form, err)
+        return None, err
+    session.commit()
+    message, url = done(result)
+    flash(message, "success")
+    return redirect(url), None

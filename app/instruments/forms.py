@@ -7,6 +7,7 @@ from wtforms.validators import Length, Optional
 from app.forms import Form, VersionField, chosen, optional_int, required
 from app.instruments.models import InstrumentStatus, VerificationResult
 
+
 def date_field(label: str, optional: bool = False) -> DateField:
     """A date input with a Chinese format message."""
     validators = [Optional()] if optional else [required(label)]

@@ -1,20 +1,19 @@
 """Instrument pages: list, worklists, register, view, edit, verify, void, replace."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
 from app.audit.queries import entries_for, entries_for_many
 from app.catalog.queries import instrument_types
 from app.clock import today
-from app.errors import DomainError
 from app.instruments import queries, services
 from app.instruments.forms import InstrumentForm, ReplaceForm, VerificationForm, VoidForm
 from app.instruments.models import InstrumentStatus, Verification
 from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
 
@@ -56,6 +55,10 @@ def worklist(name: str):
                            worklist=name, days=days, **_list_context())
 
 
+def _page(instrument_id: int) -> str:
+    return url_for("instruments.detail", instrument_id=instrument_id)
+
+
 def _type_choices() -> list[tuple[int, str]]:
     return [(t.id, f"{t.name_zh}（{t.rule_text}）") for t in db().scalars(instrument_types(active_only=True))]
 
@@ -81,16 +84,11 @@ def new():
     form.type_id.choices = _type_choices()
     error = None
     if form.validate_on_submit():
-        try:
-            instrument = services.create_instrument(session, current_user, scope(), _values(form, merchant.id))
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-            error = err
-        else:
-            session.commit()
-            flash(f"已登记 {instrument}。请记录其检定情况。", "success")
-            return redirect(url_for("instruments.detail", instrument_id=instrument.id))
+        response, error = save(form, lambda: services.create_instrument(session, current_user, scope(),
+                                                                        _values(form, merchant.id)),
+                               lambda new: (f"已登记 {new}。请记录其检定情况。", _page(new.id)))
+        if response:
+            return response
     return render_template("instruments/form.html", form=form, merchant=merchant, instrument=None, error=error)
 
 
@@ -121,18 +119,11 @@ def edit(instrument_id: int):
         form.status.data = instrument.status.value
     error = None
     if form.validate_on_submit():
-        try:
-            services.update_instrument(session, current_user, scope(), instrument,
-                                       expected_version=form.version.data,
-                                       values=_values(form, instrument.merchant_id))
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-            error = err
-        else:
-            session.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("instruments.detail", instrument_id=instrument.id))
+        response, error = save(form, lambda: services.update_instrument(
+            session, current_user, scope(), instrument, expected_version=form.version.data,
+            values=_values(form, instrument.merchant_id)), lambda _: ("已保存。", _page(instrument.id)))
+        if response:
+            return response
     return render_template("instruments/form.html", form=form, merchant=instrument.merchant, instrument=instrument,
                            error=error)
 
@@ -147,15 +138,10 @@ def verify(instrument_id: int):
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in
                   ("verified_on", "institution", "certificate_no", "result", "valid_until", "notes")}
-        try:
-            services.record_verification(session, current_user, instrument, values)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("已记录检定结果，到期日期已更新。", "success")
-            return redirect(url_for("instruments.detail", instrument_id=instrument.id))
+        response, _ = save(form, lambda: services.record_verification(session, current_user, instrument, values),
+                           lambda _: ("已记录检定结果，到期日期已更新。", _page(instrument.id)))
+        if response:
+            return response
     return render_template("instruments/verify.html", form=form, instrument=instrument)
 
 
@@ -167,15 +153,10 @@ def void(verification_id: int):
     ver: Verification = services.get_verification(session, scope(), verification_id)
     form = VoidForm()
     if form.validate_on_submit():
-        try:
-            services.void_verification(session, current_user, ver, form.reason.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("检定记录已作废，到期日期已按其余记录重新计算。", "success")
-            return redirect(url_for("instruments.detail", instrument_id=ver.instrument_id))
+        response, _ = save(form, lambda: services.void_verification(session, current_user, ver, form.reason.data),
+                           lambda _: ("检定记录已作废，到期日期已按其余记录重新计算。", _page(ver.instrument_id)))
+        if response:
+            return response
     return render_template("instruments/void.html", form=form, ver=ver)
 
 
@@ -193,16 +174,10 @@ def replace(instrument_id: int):
             first = {"verified_on": form.verified_on.data, "institution": form.institution.data,
                      "certificate_no": form.certificate_no.data, "result": "pass",
                      "valid_until": form.valid_until.data}
-        try:
-            new = services.replace_instrument(session, current_user, scope(), instrument,
-                                              {"serial_no": form.serial_no.data, "maker": form.maker.data,
-                                               "model": form.model.data}, first)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-            error = err
-        else:
-            session.commit()
-            flash(f"已更换为 {new}，原器具状态为“已更换”。", "success")
-            return redirect(url_for("instruments.detail", instrument_id=new.id))
+        new_values = {"serial_no": form.serial_no.data, "maker": form.maker.data, "model": form.model.data}
+        response, error = save(form, lambda: services.replace_instrument(session, current_user, scope(), instrument,
+                                                                         new_values, first),
+                               lambda new: (f"已更换为 {new}，原器具状态为“已更换”。", _page(new.id)))
+        if response:
+            return response
     return render_template("instruments/replace.html", form=form, instrument=instrument, error=error)

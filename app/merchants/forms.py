@@ -4,7 +4,7 @@ from __future__ import annotations
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from app.forms import Form, CoercingSelect, VersionField, chosen, int_or_none, required
+from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
 from app.merchants.models import Industry
 
 

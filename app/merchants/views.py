@@ -1,19 +1,16 @@
 """Merchant pages: list, register, view, edit."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from app.accounts.models import Station
 from app.audit.queries import entries_for
-from app.errors import DomainError
 from app.instruments.queries import instruments_of_merchant
 from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
 
@@ -37,6 +34,10 @@ def _prepare(form: MerchantForm, merchant: Merchant | None) -> None:
                                                  if merchant is None or m.id != merchant.id]
 
 
+def _page(merchant_id: int) -> str:
+    return url_for("merchants.detail", merchant_id=merchant_id)
+
+
 def _values(form: MerchantForm) -> dict:
     return {k: getattr(form, k).data for k in services.FIELDS}
 
@@ -49,17 +50,10 @@ def new():
     _prepare(form, None)
     error = None
     if form.validate_on_submit():
-        session = db()
-        try:
-            merchant = services.create_merchant(session, current_user, scope(), _values(form))
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-            error = err
-        else:
-            session.commit()
-            flash(f"已登记使用单位“{merchant.name}”。", "success")
-            return redirect(url_for("merchants.detail", merchant_id=merchant.id))
+        response, error = save(form, lambda: services.create_merchant(db(), current_user, scope(), _values(form)),
+                               lambda new: (f"已登记使用单位“{new.name}”。", _page(new.id)))
+        if response:
+            return response
     return render_template("merchants/form.html", form=form, merchant=None, error=error)
 
 
@@ -89,15 +83,9 @@ def edit(merchant_id: int):
         form.industry.data = merchant.industry.value
     error = None
     if form.validate_on_submit():
-        try:
-            services.update_merchant(session, current_user, scope(), merchant,
-                                     expected_version=form.version.data, values=_values(form))
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-            error = err
-        else:
-            session.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("merchants.detail", merchant_id=merchant.id))
+        response, error = save(form, lambda: services.update_merchant(
+            session, current_user, scope(), merchant, expected_version=form.version.data, values=_values(form)),
+            lambda _: ("已保存。", _page(merchant.id)))
+        if response:
+            return response
     return render_template("merchants/form.html", form=form, merchant=merchant, error=error)
