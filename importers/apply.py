@@ -91,18 +91,26 @@ def bulk_insert(session: Session, table, rows: Iterable[dict]) -> None:
     from psycopg import sql
 
     columns = list(first)
-    # The processors SQLAlchemy itself applies to these columns' bound values on this dialect.
-    processors = [table.c[c].type._cached_bind_processor(connection.dialect) for c in columns]
-    plain = all(p is None for p in processors)
+    # The processors SQLAlchemy itself applies to these columns' bound values on this dialect
+    # (pure functions of the value: a value that is the very object of the row before, such as
+    # the batch's timestamp, is processed once).
+    processed = [(i, p, [_UNSET, None]) for i, c in enumerate(columns)
+                 if (p := table.c[c].type._cached_bind_processor(connection.dialect)) is not None]
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
                                                      sql.SQL(", ").join(map(sql.Identifier, columns)))
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(stmt) as copy:
         for row in chain([first], rows):
             values = [row[c] for c in columns]
-            if not plain:
-                values = [v if p is None else p(v) for p, v in zip(processors, values, strict=True)]
+            for i, process, last in processed:
+                value = values[i]
+                if value is not last[0]:
+                    last[0], last[1] = value, process(value)
+                values[i] = last[1]
             copy.write_row(values)
+
+
+_UNSET = object()
 
 
 def _batched(rows: Iterable[dict], size: int = 5000):
@@ -165,11 +173,12 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     # What the batch wrote, for undo; written last. Rows are built as they are inserted, so the
     # rows of a large file are not all in memory at once.
     records: list[Iterable[dict]] = []
+    nothing: dict = {}  # the "before" of every created record (one object, so COPY processes it once)
 
     def record(entity_type: str, entity_id: int, action: str, version_after: int | None,
                before: dict | None = None) -> dict:
         return {"batch_id": batch_id, "entity_type": entity_type, "entity_id": entity_id, "action": action,
-                "before": {} if before is None else before, "version_after": version_after, "at": now}
+                "before": nothing if before is None else before, "version_after": version_after, "at": now}
 
     def created(entity_type: str, ids: list[int], version_after: int | None) -> Iterable[dict]:
         return (record(entity_type, i, CREATE, version_after) for i in ids)
