@@ -45,18 +45,24 @@ def wipe(engine) -> None:
             conn.execute(delete(table))
 
 
-@pytest.fixture()
-def app(database_url):
-    """An app on the migrated database, with the catalogue seeded and emptied afterwards."""
-    application = create_app(TestConfig, DATABASE_URL=database_url)
-    database = application.extensions["database"]
-    wipe(database.engine)
+def fresh_app(database_url: str, **overrides):
+    """An app on the migrated database, emptied, with the catalogue seeded."""
     from app.catalog.services import seed_catalogue
 
+    application = create_app(TestConfig, DATABASE_URL=database_url, **overrides)
+    database = application.extensions["database"]
+    wipe(database.engine)
     with database.session_scope() as session:
         seed_catalogue(session)
+    return application
+
+
+@pytest.fixture()
+def app(database_url):
+    """An app on the migrated database, with the catalogue seeded; its connections closed afterwards."""
+    application = fresh_app(database_url)
     yield application
-    database.dispose()
+    application.extensions["database"].dispose()
 
 
 @pytest.fixture()

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
-from config import TestConfig
-from tests.conftest import wipe
+from tests.conftest import fresh_app
 
 CHROMIUM_PATH = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -53,16 +51,10 @@ def browser():
 @pytest.fixture()
 def live_app(database_url):
     """Like tests.conftest.app, but with CSRF on so the real forms and their tokens are exercised."""
-    application = create_app(TestConfig, DATABASE_URL=database_url, WTF_CSRF_ENABLED=True)
+    application = fresh_app(database_url, WTF_CSRF_ENABLED=True)
     assert application.config["WTF_CSRF_ENABLED"] is True
-    database = application.extensions["database"]
-    wipe(database.engine)
-    from app.catalog.services import seed_catalogue
-
-    with database.session_scope() as session:
-        seed_catalogue(session)
     yield application
-    database.dispose()
+    application.extensions["database"].dispose()
 
 
 @pytest.fixture()
