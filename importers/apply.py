@@ -28,12 +28,12 @@ from app.instruments.models import (
 from app.merchants.models import Merchant
 from app.text import match_key
 from importers.plan import (
-    CHUNK,
     CREATE,
     UPDATE,
     InstrumentPlan,
     MerchantPlan,
     Plan,
+    chunks,
     industry_for_kind,
 )
 
@@ -60,13 +60,8 @@ def _grouped_updates(session: Session, model, plans, now: dt.datetime) -> None:
     for cols, params in groups.items():
         values = {c: bindparam(f"v_{c}") for c in (*cols, "version", "updated_at")}
         stmt = update(table).where(table.c.id == bindparam("b_id")).values(**values)
-        for chunk in _chunks(params):
+        for chunk in chunks(params, 5000):
             session.execute(stmt, chunk)
-
-
-def _chunks(items: list, size: int = 5000):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def bulk_insert(session: Session, table, rows: Iterable[dict]) -> None:
@@ -283,8 +278,7 @@ def recompute_dates(session: Session, instrument_ids: list[int], now: dt.datetim
     stmt = (update(table).where(table.c.id == bindparam("b_id"))
             .values(version=table.c.version + 1, updated_at=bindparam("v_updated_at"),
                     **{c: bindparam(f"v_{c}") for c in DATE_COLUMNS}))
-    for i in range(0, len(instrument_ids), CHUNK):
-        chunk = instrument_ids[i:i + CHUNK]
+    for chunk in chunks(instrument_ids):
         type_of = dict(session.execute(select(table.c.id, table.c.type_id).where(table.c.id.in_(chunk))).all())
         facts: dict[int, list[VerificationFacts]] = defaultdict(list)
         vt = Verification.__table__
@@ -324,29 +318,23 @@ def undo_blockers(session: Session, batch_id: int) -> list[str]:
     mine_merch = {i for i, r in by_type["merchants"].items() if r.action == CREATE}
     for ids, model, label in ((list(by_type["merchants"]), Merchant, "使用单位"),
                               (list(by_type["instruments"]), Instrument, "计量器具")):
-        for i in range(0, len(ids), CHUNK):
-            for obj_id, version in session.execute(select(model.id, model.version)
-                                                   .where(model.id.in_(ids[i:i + CHUNK]))):
+        for chunk in chunks(ids):
+            for obj_id, version in session.execute(select(model.id, model.version).where(model.id.in_(chunk))):
                 if version != by_type[model.__tablename__][obj_id].version_after:
                     problems.append(f"{label} #{obj_id} 在导入后又被修改过")
-    ids = list(mine_ver)
-    for i in range(0, len(ids), CHUNK):
+    for chunk in chunks(list(mine_ver)):
         for vid, voided in session.execute(select(Verification.id, Verification.voided_at)
-                                           .where(Verification.id.in_(ids[i:i + CHUNK]))):
+                                           .where(Verification.id.in_(chunk))):
             if voided is not None:
                 problems.append(f"检定记录 #{vid} 在导入后已被作废")
-    inst_ids = list(mine_inst)
-    for i in range(0, len(inst_ids), CHUNK):
-        chunk = inst_ids[i:i + CHUNK]
+    for chunk in chunks(list(mine_inst)):
         for vid, inst in session.execute(select(Verification.id, Verification.instrument_id)
                                          .where(Verification.instrument_id.in_(chunk))):
             if vid not in mine_ver:
                 problems.append(f"计量器具 #{inst} 在导入后又录入了检定记录")
         for (other,) in session.execute(select(Instrument.id).where(Instrument.replaced_by_id.in_(chunk))):
             problems.append(f"计量器具 #{other} 已更换为本批导入的器具")
-    merch_ids = list(mine_merch)
-    for i in range(0, len(merch_ids), CHUNK):
-        chunk = merch_ids[i:i + CHUNK]
+    for chunk in chunks(list(mine_merch)):
         for inst_id, merch in session.execute(select(Instrument.id, Instrument.merchant_id)
                                               .where(Instrument.merchant_id.in_(chunk))):
             if inst_id not in mine_inst:
@@ -365,18 +353,16 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
         (created if r.action == CREATE else updated)[r.entity_type].append(r)
     ver_ids = [r.entity_id for r in created["verifications"]]
     touched = set()
-    for i in range(0, len(ver_ids), CHUNK):
-        chunk = ver_ids[i:i + CHUNK]
+    for chunk in chunks(ver_ids):
         touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
     touched -= {r.entity_id for r in created["instruments"]}
-    for i in range(0, len(ver_ids), CHUNK):
-        chunk = ver_ids[i:i + CHUNK]
+    for chunk in chunks(ver_ids):
         # Core statements: the records an undone import brought in were never evidence of a visit.
         session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
     for entity, model in (("instruments", Instrument), ("merchants", Merchant)):
         ids = [r.entity_id for r in created[entity]]
-        for i in range(0, len(ids), CHUNK):
-            session.execute(delete(model.__table__).where(model.__table__.c.id.in_(ids[i:i + CHUNK])))
+        for chunk in chunks(ids):
+            session.execute(delete(model.__table__).where(model.__table__.c.id.in_(chunk)))
     recompute_dates(session, sorted(touched), now)
     for entity, model in (("instruments", Instrument), ("merchants", Merchant)):
         for r in updated[entity]:

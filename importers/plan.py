@@ -138,7 +138,8 @@ class Plan:
         return out
 
 
-def _chunks(items: list, size: int = CHUNK):
+def chunks(items: list, size: int = CHUNK):
+    """Slices of a list, small enough for one IN (...) statement."""
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -185,10 +186,10 @@ class Planner:
         self.by_name: dict[str, list[Row]] = defaultdict(list)
         table = Merchant.__table__
         columns = [table.c[name] for name in MERCHANT_COLUMNS]
-        for chunk in _chunks(codes):
+        for chunk in chunks(codes):
             for m in self.session.execute(select(*columns).where(self._in(table.c.credit_code, chunk))).all():
                 self.by_code[m.credit_code] = m
-        for chunk in _chunks(names):
+        for chunk in chunks(names):
             stmt = select(*columns).where(table.c.station_id == self.station_id, self._in(table.c.name_key, chunk))
             for m in self.session.execute(stmt).all():
                 self.by_name[m.name_key].append(m)
@@ -207,7 +208,7 @@ class Planner:
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
         for type_id, wanted in sorted(serials.items()):
-            for chunk in _chunks(sorted(wanted)):
+            for chunk in chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_no, chunk))
                 for inst in self.session.execute(stmt).all():
                     self.instruments[(inst.type_id, inst.serial_no)].append(inst)
@@ -215,7 +216,7 @@ class Planner:
         self.verifications: dict[int, list[Row]] = defaultdict(list)
         vt = Verification.__table__
         columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             stmt = select(*columns).where(self._in(vt.c.instrument_id, chunk), vt.c.voided_at.is_(None))
             for ver in self.session.execute(stmt).all():
                 self.verifications[ver.instrument_id].append(ver)

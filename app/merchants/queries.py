@@ -1,9 +1,8 @@
 """Named merchant queries."""
 from __future__ import annotations
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 
-from app.instruments.models import Instrument
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
 from app.text import clean
@@ -37,18 +36,6 @@ def utility_companies(scope: Scope) -> Select:
     """Water, power and gas suppliers in scope: the owners of household meters."""
     stmt = select(Merchant).where(Merchant.industry == Industry.UTILITY)
     return scope.apply(stmt, Merchant.station_id).order_by(Merchant.name)
-
-
-def merchant_choices(scope: Scope) -> Select:
-    """(id, name, station) rows for pickers."""
-    stmt = select(Merchant.id, Merchant.name).order_by(Merchant.name)
-    return scope.apply(stmt, Merchant.station_id)
-
-
-def instrument_counts_by_merchant(merchant_id: int) -> Select:
-    """Count of a merchant's instruments by status."""
-    return (select(Instrument.status, func.count()).where(Instrument.merchant_id == merchant_id)
-            .group_by(Instrument.status))
 
 
 def vendors_of(merchant_id: int) -> Select:
