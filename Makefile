@@ -22,7 +22,7 @@ setup: venv
 	$(FLASK) setup
 
 run: setup
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_APP=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -30,7 +30,7 @@ test: venv
 demo: venv
 	mkdir -p instance
 	DATABASE_URL=$(DEMO_DB) $(FLASK) demo load --reset
-	DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_APP=1 DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
 
 clean-venv:
 	rm -rf $(VENV)

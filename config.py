@@ -48,6 +48,13 @@ class Config:
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
 
+    # Scheduler: `make run` sets SCHEDULER_IN_APP=1 so the web process runs it; otherwise `flask scheduler run`.
+    # Any number of processes may run it: the lease row picks one leader.
+    SCHEDULER_IN_APP = os.environ.get("SCHEDULER_IN_APP", "0") == "1"
+    SCHEDULER_JOBS = os.environ.get("SCHEDULER_JOBS", "app.scheduler:JOBS")
+    SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "30"))
+    SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS", "5"))
+
     TESTING = False
     DEBUG = False
 

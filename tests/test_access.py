@@ -41,6 +41,7 @@ HOME = "home"      # 302 to the dashboard (a logged-in user opening the login pa
 FORM = "form"      # POST: 200, the form is shown again with an error; nothing saved
 LOGOUT = "logout"  # POST /logout: 302 to /login and the session is gone
 BACK = "back"      # POST-only action answering an invalid form by redirecting back to its page with a flash
+NOFORM = "noform"  # POST-only action with no fields (a button): there is no invalid form to send
 
 
 def E(anon, insp_a, insp_b, super1, admin1) -> dict[str, object]:
@@ -152,6 +153,12 @@ CASES: list[Case] = [
     # --- admin: users, stations, audit log ----------------------------------------------------
     Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
     Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
+    # --- admin: scheduled jobs ----------------------------------------------------------------
+    Case("jobs.index", "/admin/jobs/", get=ADMIN_ONLY),
+    Case("jobs.history", "/admin/jobs/due_date_sweep", get=ADMIN_ONLY),
+    Case("jobs.run_now", "/admin/jobs/due_date_sweep/run",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
+         table="job_runs"),
     Case("accounts.user_new", "/admin/users/new",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {"username": "new_insp", "display_name": "新检查员", "role": "inspector",
@@ -515,7 +522,7 @@ def test_post(case: Case, persona: str, app, client, session, world):
     outcome = case.post[persona]
     what = f"POST {path} as {persona}"
 
-    if outcome == OK:
+    if outcome == OK and case.invalid_outcome != NOFORM:
         # A broken form is shown again with its errors (never a 500) and saves nothing ...
         before = snapshot(app)
         resp = client.post(path, data=case.invalid(ids))

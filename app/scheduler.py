@@ -1,0 +1,214 @@
+"""The job registry and the scheduler process: APScheduler keeps the clock, a lease row picks the leader.
+
+Every scheduler process (inside the web app or `flask scheduler run`) ticks; only the holder of the lease
+in `scheduler_leases` runs jobs. Each job's next run time lives in `job_states`, and a run is claimed with
+a compare-and-set on it, so a run happens once even if two processes think they lead for a moment.
+Missed runs (the app was down) leave `next_run_at` in the past: one claim runs them once (coalesced).
+No Flask here: the scheduler takes the Database and a config mapping.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+import signal
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from app.clock import LOCAL_TZ
+from app.db import Database, utcnow
+from app.jobs import queries, services
+from app.jobs.models import JobRun, RunTrigger
+
+log = logging.getLogger(__name__)
+
+# Interval triggers count from a fixed origin, so every process computes the same fire times.
+INTERVAL_ORIGIN = dt.datetime(2026, 1, 1, tzinfo=LOCAL_TZ)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One registered job: its name, Chinese label, function ("module:function") and trigger."""
+
+    name: str
+    label: str
+    func: str
+    trigger: BaseTrigger = field(compare=False)
+    description: str = ""
+
+    def resolve(self) -> Callable[..., dict]:
+        """The job function, imported on first use."""
+        module, _, attr = self.func.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def next_after(self, moment: dt.datetime) -> dt.datetime:
+        """The first fire time strictly after `moment`, as aware UTC."""
+        fire = self.trigger.get_next_fire_time(None, (moment + dt.timedelta(seconds=1)).astimezone(LOCAL_TZ))
+        return fire.astimezone(dt.timezone.utc)
+
+
+def daily(hour: int, minute: int = 0) -> CronTrigger:
+    """Every day at hh:mm, Asia/Shanghai."""
+    return CronTrigger(hour=hour, minute=minute, timezone=LOCAL_TZ)
+
+
+def every(**interval) -> IntervalTrigger:
+    """Every so many seconds/minutes/hours."""
+    return IntervalTrigger(**interval, start_date=INTERVAL_ORIGIN, timezone=LOCAL_TZ)
+
+
+# The one registry. The monthly report job joins it with the reports capability.
+JOBS: list[JobSpec] = [
+    JobSpec("due_date_sweep", "到期预警扫描", "app.alerts.jobs:due_date_sweep", daily(5, 0),
+            "每天凌晨：按检定有效期和使用年限生成、解除预警"),
+    JobSpec("alert_digest", "预警每日汇总", "app.alerts.jobs:alert_digest", daily(8, 30),
+            "每天上班时：向各所负责人员发送新增和未处理预警的汇总邮件"),
+    JobSpec("outbox_delivery", "发送待发邮件", "app.mail.jobs:deliver_outbox", every(minutes=1),
+            "每分钟：通过 SMTP 发送发件箱中到期的邮件，失败的按退避时间重试"),
+]
+
+
+def load_registry(path: str = "app.scheduler:JOBS") -> dict[str, JobSpec]:
+    """The registry named by "module:attribute", by job name."""
+    module, _, attr = path.partition(":")
+    return {spec.name: spec for spec in getattr(importlib.import_module(module), attr)}
+
+
+def runner_id() -> str:
+    """This process's name in the lease and the run history: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run_job(database: Database, spec: JobSpec, *, trigger: RunTrigger, runner: str, config: Mapping,
+            scheduled_for: dt.datetime | None = None, started_by_id: int | None = None) -> JobRun:
+    """Run one job now and record the run; a failure is recorded, never raised."""
+    with database.session_scope() as session:
+        run_id = services.start_run(session, job_name=spec.name, trigger=trigger, now=utcnow(), runner=runner,
+                                    scheduled_for=scheduled_for, started_by_id=started_by_id).id
+    counts, error = {}, ""
+    try:
+        func = spec.resolve()
+        with database.session_scope() as session:
+            counts = func(session=session, now=utcnow(), config=config) or {}
+    except Exception:  # noqa: BLE001 - a failing job must never stop the scheduler or the other jobs
+        error = traceback.format_exc()
+        log.exception("job %s failed", spec.name)
+    with database.session_scope() as session:
+        return services.finish_run(session, run_id, now=utcnow(), counts=counts, error=error)
+
+
+class Scheduler:
+    """APScheduler ticking two internal jobs: renew the lease, and run the registry's due jobs when leading."""
+
+    def __init__(self, database: Database, config: Mapping, registry: dict[str, JobSpec] | None = None,
+                 runner: str | None = None) -> None:
+        self.database = database
+        self.config = config
+        self.registry = registry if registry is not None else load_registry(
+            config.get("SCHEDULER_JOBS", "app.scheduler:JOBS"))
+        self.runner = runner or runner_id()
+        self.lease_ttl = dt.timedelta(seconds=float(config.get("SCHEDULER_LEASE_SECONDS", 30)))
+        self.tick = float(config.get("SCHEDULER_TICK_SECONDS", 5))
+        self.leader_until: dt.datetime | None = None
+        self._aps: BackgroundScheduler | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this process holds an unexpired lease."""
+        return self.leader_until is not None and utcnow() < self.leader_until
+
+    def prepare(self) -> None:
+        """Create the state row of every registered job (idempotent, safe in several processes)."""
+        now = utcnow()
+        with self.database.session_scope() as session:
+            for spec in self.registry.values():
+                services.ensure_job_state(session, name=spec.name, trigger=str(spec.trigger),
+                                          next_run_at=spec.next_after(now))
+
+    def heartbeat(self) -> bool:
+        """Take or renew the lease; True while leading."""
+        was_leader, now = self.is_leader, utcnow()
+        try:
+            with self.database.session_scope() as session:
+                leading = services.acquire_lease(session, holder=self.runner, now=now, ttl=self.lease_ttl)
+                if leading and not was_leader:
+                    interrupted = services.mark_interrupted(session, holder=self.runner, now=now)
+                    log.info("scheduler %s is now the leader (%d interrupted runs closed)", self.runner, interrupted)
+        except Exception:  # noqa: BLE001 - a database hiccup costs the lease, not the process
+            log.exception("scheduler %s could not renew its lease", self.runner)
+            leading = False
+        # Count the lease from before the round trip, so this process stops before others may start.
+        self.leader_until = now + self.lease_ttl if leading else None
+        return leading
+
+    def dispatch(self) -> int:
+        """Run every due job once, if this process leads; how many runs it started."""
+        if not self.is_leader:
+            return 0
+        started = 0
+        with self.database.session_scope() as session:
+            due = [(s.name, s.next_run_at) for s in session.scalars(queries.due_job_states(utcnow()))]
+        for name, scheduled_for in due:
+            spec = self.registry.get(name)
+            if spec is None or not self.is_leader:
+                continue
+            with self.database.session_scope() as session:
+                claimed = services.claim_run(session, name=name, scheduled_for=scheduled_for,
+                                             next_run_at=spec.next_after(utcnow()))
+            if claimed:
+                run_job(self.database, spec, trigger=RunTrigger.SCHEDULE, runner=self.runner, config=self.config,
+                        scheduled_for=scheduled_for)
+                started += 1
+        return started
+
+    def start(self) -> None:
+        """Start ticking in background threads."""
+        self.prepare()
+        self.heartbeat()
+        aps = BackgroundScheduler(timezone=LOCAL_TZ,
+                                  job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        renew = max(self.lease_ttl.total_seconds() / 3, 0.1)
+        aps.add_job(self.heartbeat, "interval", seconds=renew, id="lease")
+        aps.add_job(self.dispatch, "interval", seconds=self.tick, id="dispatch", next_run_time=dt.datetime.now(LOCAL_TZ))
+        aps.start()
+        self._aps = aps
+        log.info("scheduler %s started with jobs %s", self.runner, ", ".join(self.registry))
+
+    def stop(self) -> None:
+        """Stop ticking, wait for a running job, and hand the lease over."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=True)
+            self._aps = None
+        if self.leader_until is not None:
+            with self.database.session_scope() as session:
+                services.release_lease(session, holder=self.runner, now=utcnow())
+            self.leader_until = None
+
+    def run_forever(self) -> None:
+        """Start, then block until SIGINT or SIGTERM, then stop cleanly."""
+        stopping = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopping.set())
+        self.start()
+        stopping.wait()
+        self.stop()
+
+
+def start_in_process(database: Database, config: Mapping) -> Scheduler:
+    """Run the scheduler in this (web) process's background threads; it stops when the process exits."""
+    import atexit
+
+    scheduler = Scheduler(database, config)
+    scheduler.start()
+    atexit.register(scheduler.stop)
+    return scheduler
