@@ -47,6 +47,8 @@ class Config:
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
+    # Largest list export in one workbook (rows); a wider filter is refused with a message.
+    EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "200000"))
 
     # Scheduler: `make run` sets SCHEDULER_IN_APP=1 so the web process runs it; otherwise `flask scheduler run`.
     # Any number of processes may run it: the lease row picks one leader.

@@ -132,7 +132,8 @@ def _register_template_helpers(app: Flask) -> None:
         return value.isoformat() if value else ""
 
     from app.audit.queries import ACTION_LABELS
-    from app.web import nav_counts
+    from app.web import export_url, nav_counts
 
     app.jinja_env.globals["nav_counts"] = nav_counts
+    app.jinja_env.globals["export_url"] = export_url
     app.jinja_env.globals["action_label"] = lambda action: ACTION_LABELS.get(action, action)

@@ -188,6 +188,7 @@ CASES: list[Case] = [
     # --- merchants ----------------------------------------------------------------------------
     Case("merchants.index", "/merchants/", get=STAFF_READ,
          texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("merchants.export", "/merchants/export.xlsx?sort=-name", get=STAFF_READ),
     Case("merchants.detail", "/merchants/{merchant_a}", get=A_READ, variant="station A"),
     Case("merchants.detail", "/merchants/{merchant_b}", get=B_READ, variant="station B"),
     Case("merchants.new", "/merchants/new",
@@ -205,6 +206,8 @@ CASES: list[Case] = [
                               "version": ids.merchant_a_version},
          table="merchants"),
     # --- instruments, worklists, verifications ------------------------------------------------
+    Case("instruments.export", "/instruments/export.xlsx?type_id={type_scale}", get=STAFF_READ),
+    Case("instruments.worklist_export", "/worklists/overdue/export.xlsx", get=STAFF_READ),
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),

@@ -13,7 +13,8 @@ from app.instruments.models import InstrumentStatus, Verification
 from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
 
@@ -53,6 +54,26 @@ def worklist(name: str):
     stmt = queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", ""))
     return render_template("instruments/index.html", page=paginate(stmt), title=queries.WORKLISTS[name],
                            worklist=name, days=days, **_list_context())
+
+
+@bp.route("/instruments/export.xlsx")
+@staff_required
+def export():
+    """The instrument list with its current filter and sort, as a workbook."""
+    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    return xlsx_download(stmt, "计量器具", INSTRUMENT_COLUMNS, instrument_rows, url_for("instruments.index"))
+
+
+@bp.route("/worklists/<name>/export.xlsx")
+@staff_required
+def worklist_export(name: str):
+    """A worklist with its current filter and sort, as a workbook."""
+    if name not in queries.WORKLISTS:
+        abort(404)
+    days = arg_int("days") or current_app.config["DUE_SOON_DAYS"]
+    stmt = queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", ""))
+    return xlsx_download(stmt, queries.WORKLISTS[name], INSTRUMENT_COLUMNS, instrument_rows,
+                         url_for("instruments.worklist", name=name))
 
 
 def _page(instrument_id: int) -> str:

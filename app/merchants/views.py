@@ -10,21 +10,31 @@ from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from reports.lists import MERCHANT_COLUMNS, merchant_rows
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
+
+
+def _list_stmt():
+    return queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
+                                 industry=request.args.get("industry") or None, sort=request.args.get("sort", "name"))
 
 
 @bp.route("/")
 @staff_required
 def index():
     """Merchants in the user's stations, filtered and paginated."""
-    stmt = queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
-                                 industry=request.args.get("industry") or None,
-                                 sort=request.args.get("sort", "name"))
-    page = paginate(stmt)
+    page = paginate(_list_stmt())
     return render_template("merchants/index.html", page=page, stations=scoped_stations(),
                            industries=Industry.choices())
+
+
+@bp.route("/export.xlsx")
+@staff_required
+def export():
+    """The merchant list with its current filter and sort, as a workbook."""
+    return xlsx_download(_list_stmt(), "使用单位", MERCHANT_COLUMNS, merchant_rows, url_for("merchants.index"))
 
 
 def _prepare(form: MerchantForm, merchant: Merchant | None) -> None:
