@@ -7,5 +7,6 @@ from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapp
 from app.jobs.models import JobRun, JobState, SchedulerLease  # noqa: F401
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
+from app.monthly.models import MonthlyReport  # noqa: F401
 
 metadata = Base.metadata

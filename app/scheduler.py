@@ -62,12 +62,17 @@ def daily(hour: int, minute: int = 0) -> CronTrigger:
     return CronTrigger(hour=hour, minute=minute, timezone=LOCAL_TZ)
 
 
+def monthly(day: int, hour: int, minute: int = 0) -> CronTrigger:
+    """Every month on that day at hh:mm, Asia/Shanghai."""
+    return CronTrigger(day=day, hour=hour, minute=minute, timezone=LOCAL_TZ)
+
+
 def every(**interval) -> IntervalTrigger:
     """Every so many seconds/minutes/hours."""
     return IntervalTrigger(**interval, start_date=INTERVAL_ORIGIN, timezone=LOCAL_TZ)
 
 
-# The one registry. The monthly report job joins it with the reports capability.
+# The one registry.
 JOBS: list[JobSpec] = [
     JobSpec("due_date_sweep", "到期预警扫描", "app.alerts.jobs:due_date_sweep", daily(5, 0),
             "每天凌晨：按检定有效期和使用年限生成、解除预警"),
@@ -75,6 +80,8 @@ JOBS: list[JobSpec] = [
             "每天上班时：向各所负责人员发送新增和未处理预警的汇总邮件"),
     JobSpec("outbox_delivery", "发送待发邮件", "app.mail.jobs:deliver_outbox", every(minutes=1),
             "每分钟：通过 SMTP 发送发件箱中到期的邮件，失败的按退避时间重试"),
+    JobSpec("monthly_report", "生成上月月报", "app.monthly.jobs:monthly_report", monthly(1, 6, 0),
+            "每月 1 日早上：生成上月的月报（全部监管所和各所），存入月报档案"),
 ]
 
 

@@ -70,6 +70,25 @@ def _converter(ws, kind: str) -> Callable[[Any], Any] | None:
     return {"text": text, "date": None, "datetime": datetime, "number": None}[kind]
 
 
+def write_rows(ws, columns: Sequence[Column], rows: Iterable[Sequence[Any]], header_font: Font = _HEADER_FONT) -> int:
+    """Append a bold header row and the rows to a write-only sheet; the number of rows."""
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(ws, value=column.header)
+        cell.font = header_font
+        header.append(cell)
+    ws.append(header)
+    converted = [(i, convert) for i, c in enumerate(columns) if (convert := _converter(ws, c.kind)) is not None]
+    count = 0
+    for row in rows:
+        values = list(row)
+        for i, convert in converted:
+            values[i] = convert(values[i])
+        ws.append(values)
+        count += 1
+    return count
+
+
 def write_table(out: str | IO[bytes], columns: Sequence[Column], rows: Iterable[Sequence[Any]],
                 sheet_title: str = "数据") -> int:
     """Write a header row and the rows to `out` as .xlsx (frozen header, widths, auto-filter); the row count."""
@@ -78,29 +97,8 @@ def write_table(out: str | IO[bytes], columns: Sequence[Column], rows: Iterable[
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
     ws.freeze_panes = "A2"
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(ws, value=column.header)
-        cell.font = _HEADER_FONT
-        header.append(cell)
-    ws.append(header)
-    converters = [_converter(ws, c.kind) for c in columns]
-    converted = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
-    count = 0
-    for row in rows:
-        values = list(row)
-        for i, convert in converted:
-            values[i] = convert(values[i])
-        ws.append(values)
-        count += 1
+    count = write_rows(ws, columns, rows)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
     ws.print_title_rows = "1:1"
     wb.save(out)
     return count
-
-
-def date_value(value: dt.date | None) -> dt.date | None:
-    """A date for a date column (datetimes are cut to their local date)."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(LOCAL_TZ).date() if value.tzinfo else value.date()
-    return value

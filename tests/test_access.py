@@ -74,6 +74,9 @@ class Ids:
     batch_applied: int = 0
     batch_a_version: int = 0
     batch_applied_version: int = 0
+    # Monthly reports (0 unless the case is a monthly report route, see `make_reports`).
+    report_a: int = 0
+    report_all: int = 0
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,18 @@ CASES: list[Case] = [
          data=lambda ids: {"name": "甲所（新址）", "code": "A", "division_code": "330100",
                            "version": ids.station_a_version},
          table="stations"),
+    # --- monthly reports ------------------------------------------------------------------------
+    Case("monthly.index", "/reports/monthly/", get=STAFF_READ),
+    Case("monthly.build", "/reports/monthly/build",
+         get=ALL_405,
+         # insp_b may build reports, but only of station B: naming station A is refused on the form.
+         post=E(LOGIN, OK, FORM, OK, OK),
+         data=lambda ids: {"month": "2026-10", "station_id": str(ids.station_a)},
+         invalid=lambda ids: {"month": "2026-13", "station_id": str(ids.station_a)},
+         table="monthly_reports"),
+    Case("monthly.download", "/reports/monthly/{report_a}/download", get=A_READ, variant="station A"),
+    Case("monthly.download", "/reports/monthly/{report_all}/download", get=E(LOGIN, 404, 404, OK, OK),
+         variant="all stations"),
     # --- merchants ----------------------------------------------------------------------------
     Case("merchants.index", "/merchants/", get=STAFF_READ,
          texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
@@ -314,9 +329,26 @@ def needs_batches(case: Case) -> bool:
     return case.endpoint.startswith("imports.")
 
 
-def ids_of(session, world, batches: bool = False) -> Ids:
-    """Read the ids and versions fresh from the database (creating import batches when asked)."""
+def make_reports(session, world) -> dict:
+    """Monthly reports for the archive routes: one of station A, one of all stations."""
+    from app.monthly.services import build_report
+    from reports.monthly import Month
+
+    month = Month.of(today()).shift(-1)
+    station_a = build_report(session, world.admin, month, world.station_a.id)
+    everything = build_report(session, world.admin, month)
+    session.commit()
+    return {"report_a": station_a.id, "report_all": everything.id}
+
+
+def needs_reports(case: Case) -> bool:
+    return case.endpoint.startswith("monthly.")
+
+
+def ids_of(session, world, batches: bool = False, reports: bool = False) -> Ids:
+    """Read the ids and versions fresh from the database (creating import batches or reports when asked)."""
     extra = make_batches(session, world) if batches else {}
+    extra.update(make_reports(session, world) if reports else {})
     session.expire_all()
     ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
     scale = factories.kind(session, "elec_price_scale")
@@ -478,7 +510,7 @@ def test_excluded_routes_are_public_files(client):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "get"))
 def test_get(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world, needs_batches(case))
+    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
     log_in_as(client, persona)
     path = path_of(case, ids)
     what = f"GET {path} as {persona}"
@@ -519,7 +551,7 @@ def test_post_to_read_only_routes_is_405(app, client, world):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "post"))
 def test_post(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world, needs_batches(case))
+    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
     log_in_as(client, persona)
     path = path_of(case, ids)
     outcome = case.post[persona]
@@ -614,7 +646,7 @@ def form_error_params():
 @pytest.mark.parametrize("case,persona,which", form_error_params())
 def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client, session, world):
     """DESIGN.md: forms say in Chinese what to fix, including WTForms' own type and choice checks."""
-    ids = ids_of(session, world, needs_batches(case))
+    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
     log_in_as(client, persona)
     resp = client.post(path_of(case, ids), data=getattr(case, which)(ids))
     assert resp.status_code == 200

@@ -134,6 +134,7 @@ class Verification(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_verifications_instrument_date", "instrument_id", "verified_on"),
         Index("ix_verifications_certificate_no", "certificate_no"),
+        Index("ix_verifications_verified_on", "verified_on"),
     )
     __labels__ = {
         "verified_on": "检定日期",

@@ -1,0 +1,58 @@
+"""Build monthly reports into the archive (flush only; the caller commits)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Station
+from app.audit.services import record
+from app.db import utcnow
+from app.monthly.models import ALL_STATIONS, MonthlyReport
+from reports.monthly import Month, build_monthly_report
+
+
+def report_sections() -> list:
+    """The extra sheets other capabilities contribute to the monthly workbook."""
+    return []
+
+
+def build_report(session: Session, actor, month: Month, station_id: int | None = None) -> MonthlyReport:
+    """Build the month's workbook for one station (or all) and keep it in the archive, replacing an older build."""
+    start = time.perf_counter()
+    out = io.BytesIO()
+    figures = build_monthly_report(session, month, out, station_id, sections=report_sections())
+    total = figures.total()
+    scope_key = str(station_id) if station_id else ALL_STATIONS
+    report = session.scalars(select(MonthlyReport).where(MonthlyReport.month == str(month),
+                                                         MonthlyReport.scope_key == scope_key)).first()
+    if report is None:
+        report = MonthlyReport(month=str(month), scope_key=scope_key, station_id=station_id)
+        session.add(report)
+    report.content = out.getvalue()
+    report.size = len(report.content)
+    report.totals = {"registered": total.registered, "verified": total.verified, "overdue": total.overdue,
+                     "past_life": total.past_life, "due_next": total.due_next}
+    report.built_at = utcnow()
+    report.built_by = actor if isinstance(actor, str) else (actor.display_name if actor else "系统")
+    report.seconds = round(time.perf_counter() - start, 2)
+    session.flush()
+    record(session, actor, "build", report, entity_type="monthly_reports",
+           entity_label=f"{month.label}月报（{report.scope_name}）")
+    return report
+
+
+def last_month(today: dt.date) -> Month:
+    """The month before the one `today` falls in."""
+    return Month.of(today).shift(-1)
+
+
+def build_all_for(session: Session, actor, month: Month) -> list[MonthlyReport]:
+    """The month's report for all stations and for each station."""
+    reports = [build_report(session, actor, month)]
+    for station_id in session.scalars(select(Station.id).order_by(Station.code)):
+        reports.append(build_report(session, actor, month, station_id))
+    return reports

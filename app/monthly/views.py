@@ -1,0 +1,78 @@
+"""The monthly report archive: list, build (or rebuild) a month, download."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms import SelectField, StringField
+from wtforms.validators import ValidationError
+
+from app.clock import today
+from app.forms import Form, required
+from app.monthly import queries, services
+from app.security import staff_required
+from app.web import XLSX_MIMETYPE, db, paginate, scope, scoped_stations
+from reports.monthly import Month
+
+bp = Blueprint("monthly", __name__, template_folder="templates", url_prefix="/reports/monthly")
+
+
+class BuildForm(Form):
+    """Which month and scope to build."""
+
+    month = StringField("月份", validators=[required("月份")], description="例如 2026-10")
+    station_id = SelectField("范围", choices=[])
+
+    def validate_month(self, field) -> None:
+        try:
+            Month.parse(field.data.strip())
+        except ValueError as err:
+            raise ValidationError(str(err)) from None
+
+
+def _form() -> BuildForm:
+    form = BuildForm()
+    choices = [] if not scope().is_all else [("", "全部监管所")]
+    form.station_id.choices = choices + [(str(s.id), s.name) for s in scoped_stations()]
+    if not form.month.data:
+        form.month.data = str(services.last_month(today()))
+    return form
+
+
+def _render(form: BuildForm, status: int = 200):
+    page = paginate(queries.archive(scope(), request.args.get("month") or None))
+    return render_template("monthly/index.html", page=page, form=form), status
+
+
+@bp.route("/")
+@staff_required
+def index():
+    """The archive of monthly reports the user may open, and the form to build one."""
+    return _render(_form())
+
+
+@bp.route("/build", methods=["POST"])
+@staff_required
+def build():
+    """Build (or rebuild) one month's report now and keep it in the archive."""
+    form = _form()
+    if not form.validate_on_submit():
+        return _render(form)
+    station_id = int(form.station_id.data) if form.station_id.data else None
+    session = db()
+    report = services.build_report(session, current_user, Month.parse(form.month.data.strip()), station_id)
+    session.commit()
+    flash(f"{report.month} 月报（{report.scope_name}）已生成，用时 {report.seconds:.1f} 秒。", "success")
+    return redirect(url_for("monthly.index"))
+
+
+@bp.route("/<int:report_id>/download")
+@staff_required
+def download(report_id: int):
+    """The archived workbook."""
+    report = db().scalars(queries.report_in_scope(scope(), report_id)).first()
+    if report is None:
+        abort(404)
+    return send_file(io.BytesIO(report.content), mimetype=XLSX_MIMETYPE, as_attachment=True,
+                     download_name=report.file_name)
