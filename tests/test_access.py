@@ -188,6 +188,11 @@ CASES: list[Case] = [
          data=lambda ids: {"name": "甲所（新址）", "code": "A", "division_code": "330100",
                            "version": ids.station_a_version},
          table="stations"),
+    # --- verification plans -------------------------------------------------------------------
+    Case("plans.index", "/plans/?period=2026&overdue=1", get=STAFF_READ,
+         texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("plans.export", "/plans/export.xlsx?period=2026&overdue=1", get=STAFF_READ),
+    Case("plans.notices", "/plans/notices?merchant_id={merchant_a}&period=2026&overdue=1", get=A_READ),
     # --- monthly reports ------------------------------------------------------------------------
     Case("monthly.index", "/reports/monthly/", get=STAFF_READ),
     Case("monthly.build", "/reports/monthly/build",
@@ -595,6 +600,7 @@ def test_post(case: Case, persona: str, app, client, session, world):
     ("/worklists/overdue?merchant_id={merchant_b}", (SERIAL_B, MERCHANT_B_NAME)),
     ("/instruments/new?q=%E5%8A%A0%E6%B2%B9", (MERCHANT_B_NAME,)),
     ("/?station_id={station_b}", ("燃油加油机",)),
+    ("/plans/?period=2026&overdue=1&station_id={station_b}", (MERCHANT_B_NAME,)),
 ], ids=lambda v: v if isinstance(v, str) else None)
 def test_filters_cannot_widen_an_inspectors_stations(app, client, session, world, path, hidden):
     """Asking for station B's records by filter gives insp_a nothing; the same URL shows them to an admin."""
