@@ -7,7 +7,9 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from app.catalog.queries import instrument_types
+from app.dashboard import queries as dashboard_queries
 from app.instruments import queries
+from app.instruments.engine import add_months
 from app.instruments.models import InstrumentStatus
 from app.scope import Scope
 
@@ -18,18 +20,46 @@ def worklist_counts(session: Session, scope: Scope, today: dt.date, days: int) -
             for name in queries.WORKLISTS}
 
 
-def kind_status_table(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> list[dict]:
+def kind_status_table(session: Session, scope: Scope, today: dt.date, station_id: int | None = None,
+                      days: int = 30) -> list[dict]:
     """One row per kind: counts by status plus overdue, for kinds that have instruments."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for type_id, status, n in session.execute(queries.counts_by_type_and_status(scope, station_id)):
         counts[type_id][status.value] = n
     for type_id, n in session.execute(queries.overdue_by_type(scope, today, station_id)):
         counts[type_id]["overdue"] = n
+    for type_id, n in session.execute(dashboard_queries.due_soon_by_type(scope, today, days, station_id)):
+        counts[type_id]["due_soon"] = n
     rows = []
     for itype in session.scalars(instrument_types()):
         if itype.id not in counts:
             continue
         c = counts[itype.id]
         rows.append({"type": itype, "total": sum(c[s.value] for s in InstrumentStatus),
-                     **{s.value: c[s.value] for s in InstrumentStatus}, "overdue": c["overdue"]})
+                     **{s.value: c[s.value] for s in InstrumentStatus}, "overdue": c["overdue"],
+                     "due_soon": c["due_soon"]})
+    return rows
+
+
+def month_starts(today: dt.date, months: int = 12) -> list[dt.date]:
+    """The first days of the last `months` months, oldest first, ending with today's month."""
+    this_month = today.replace(day=1)
+    return [add_months(this_month, -k) for k in range(months - 1, -1, -1)]
+
+
+def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> list[dict]:
+    """Per month of the last twelve: verification records, and in-use instruments overdue at the month's end
+    (today for the current month), as the ledger stands now."""
+    starts = month_starts(today)
+    verified = {(int(y), int(m)): n for y, m, n in session.execute(
+        dashboard_queries.verifications_by_month(scope, starts[0], today, station_id))}
+    due = [((int(y), int(m)), n) for y, m, n in session.execute(
+        dashboard_queries.due_by_month_before(scope, today, station_id))]
+    rows = []
+    for first in starts:
+        # Overdue at a past month's end: due in that month or before (all such dates are before today);
+        # for this month, everything due before today.
+        key = (first.year, first.month)
+        rows.append({"month": first, "verified": verified.get(key, 0),
+                     "overdue": sum(n for k, n in due if k <= key)})
     return rows

@@ -1,10 +1,10 @@
-"""The first dashboard: worklist counts and instruments by kind and status."""
+"""The dashboard: worklist counts, instruments by kind and status, due and overdue by kind, 12-month trend."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, url_for
 
 from app.clock import today
-from app.dashboard.services import kind_status_table
+from app.dashboard.services import kind_status_table, trend
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
@@ -18,8 +18,22 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 def index():
     """Counts by kind and status for the user's scope, with the worklists."""
     station_id = arg_int("station_id")
-    rows = kind_status_table(db(), scope(), today(), station_id)
-    totals = {k: sum(r[k] for r in rows) for k in ["total", "overdue"] + [s.value for s in InstrumentStatus]}
+    days = current_app.config["DUE_SOON_DAYS"]
+    rows = kind_status_table(db(), scope(), today(), station_id, days)
+    totals = {k: sum(r[k] for r in rows) for k in ["total", "overdue", "due_soon"] + [s.value for s in InstrumentStatus]}
     return render_template("dashboard/index.html", rows=rows, totals=totals, statuses=InstrumentStatus,
-                           worklists=WORKLISTS, stations=scoped_stations(), station_id=station_id,
-                           days=current_app.config["DUE_SOON_DAYS"])
+                           worklists=WORKLISTS, stations=scoped_stations(), station_id=station_id, days=days,
+                           charts=_charts(trend(db(), scope(), today(), station_id), station_id))
+
+
+def _charts(rows: list[dict], station_id: int | None) -> dict[str, list[dict]]:
+    """The trend as chart bars, each linking to the list behind it."""
+    overdue_list = url_for("instruments.worklist", name="overdue", station_id=station_id or "")
+    verified, overdue = [], []
+    for row in rows:
+        month = row["month"]
+        label, title = f"{month.month}月", f"{month.year}年{month.month}月"
+        verified.append({"label": label, "value": row["verified"], "title": title,
+                         "href": url_for("monthly.index", month=f"{month:%Y-%m}")})
+        overdue.append({"label": label, "value": row["overdue"], "title": title, "href": overdue_list})
+    return {"verified": verified, "overdue": overdue}

@@ -1,0 +1,56 @@
+"""The dashboard's due/overdue by kind and its 12-month trend, checked against the ledger; charts are SVG
+drawn on the server, with links to the lists behind them."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from app.clock import today
+from app.dashboard.services import month_starts, trend
+from app.instruments.engine import add_months
+from app.scope import Scope
+from tests import factories
+from tests.conftest import login
+
+
+def test_month_starts():
+    assert month_starts(dt.date(2026, 2, 15), 3) == [dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
+
+
+def test_trend_counts_match_the_ledger(world, session):
+    now = today()
+    this_month = now.replace(day=1)
+    two_back = add_months(this_month, -2)
+    soon = factories.instrument(session, world.merchant_a, serial="SOON")
+    factories.verify(session, soon, two_back, valid_until=now + dt.timedelta(days=3))
+    late = factories.instrument(session, world.merchant_a, serial="LATE")
+    # Due on the first day of last month: overdue at the end of last month and now, not two months back.
+    factories.verify(session, late, add_months(this_month, -14), valid_until=add_months(this_month, -1))
+    session.commit()
+    rows = trend(session, Scope.everything(), now)
+    assert [r["month"] for r in rows] == month_starts(now)
+    by_month = {r["month"]: r for r in rows}
+    assert by_month[two_back]["verified"] == 1
+    # The world's instruments were verified in January 2024 and fell due in January 2025.
+    assert by_month[add_months(this_month, -1)]["overdue"] == 3
+    assert by_month[this_month]["overdue"] == 3
+    assert by_month[two_back]["overdue"] == 2
+    only_b = trend(session, Scope.everything(), now, world.station_b.id)
+    assert sum(r["verified"] for r in only_b) == 0 and only_b[-1]["overdue"] == 1
+    inspector_b = trend(session, Scope(frozenset({world.station_b.id})), now)
+    assert inspector_b[-1]["overdue"] == 1
+
+
+def test_dashboard_page_shows_due_soon_and_svg_charts(client, world, session):
+    soon = factories.instrument(session, world.merchant_a, serial="SOON")
+    factories.verify(session, soon, today() - dt.timedelta(days=300), valid_until=today() + dt.timedelta(days=3))
+    session.commit()
+    login(client, "insp_a")
+    page = client.get("/").get_data(as_text=True)
+    assert '<svg id="trend-verified"' in page and '<svg id="trend-overdue"' in page
+    assert "30天内到期" in page
+    scale = factories.kind(session, "elec_price_scale")
+    assert f'/worklists/due_soon?type_id={scale.id}' in page
+    bars = re.findall(r'<rect [^>]*data-value="(\d+)"', page)
+    assert len(bars) == 24 and bars[23] == "1"  # station A: A-001 overdue now
+    assert "http://" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace("http://www.w3.org", "")
