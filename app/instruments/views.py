@@ -44,14 +44,19 @@ def index():
                            **_list_context())
 
 
+def _worklist(name: str):
+    """The named worklist's statement and horizon in days (404 for an unknown name)."""
+    if name not in queries.WORKLISTS:
+        abort(404)
+    days = arg_int("days") or current_app.config["DUE_SOON_DAYS"]
+    return queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", "")), days
+
+
 @bp.route("/worklists/<name>")
 @staff_required
 def worklist(name: str):
     """A worklist: due soon, overdue, past service life, never verified or failed."""
-    if name not in queries.WORKLISTS:
-        abort(404)
-    days = arg_int("days") or current_app.config["DUE_SOON_DAYS"]
-    stmt = queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", ""))
+    stmt, days = _worklist(name)
     return render_template("instruments/index.html", page=paginate(stmt), title=queries.WORKLISTS[name],
                            worklist=name, days=days, **_list_context())
 
@@ -68,10 +73,7 @@ def export():
 @staff_required
 def worklist_export(name: str):
     """A worklist with its current filter and sort, as a workbook."""
-    if name not in queries.WORKLISTS:
-        abort(404)
-    days = arg_int("days") or current_app.config["DUE_SOON_DAYS"]
-    stmt = queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", ""))
+    stmt, _days = _worklist(name)
     return xlsx_download(stmt, queries.WORKLISTS[name], INSTRUMENT_COLUMNS, instrument_rows,
                          url_for("instruments.worklist", name=name))
 
