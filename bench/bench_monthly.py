@@ -34,6 +34,8 @@ def one_run(url: str, month_text: str, station_code: str | None) -> dict:
     session = Database(url).session_factory()
     month = Month.parse(month_text)
     station_id = session.scalar(select(Station.id).where(Station.code == station_code)) if station_code else None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     figures = compute_figures(session, month, station_id)
     figures.sections = report_sections()
@@ -42,10 +44,12 @@ def one_run(url: str, month_text: str, station_code: str | None) -> dict:
         write_monthly_workbook(session, figures, out, station_id)
         size = out.tell()
     total = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
     from app.instruments.models import Instrument
 
     instruments = session.scalar(select(func.count()).select_from(Instrument))
-    return {"seconds": total, "figures": figures_seconds, "workbook": total - figures_seconds, "bytes": size,
+    return {"seconds": total, "cpu": cpu, "figures": figures_seconds, "workbook": total - figures_seconds, "bytes": size,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "instruments": instruments,
             "verified": figures.total().verified, "overdue": figures.total().overdue}
 
@@ -72,7 +76,7 @@ def main() -> None:
             cmd += ["--station", args.station]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout.splitlines()[-1])
         print(f"run {run}: {args.month} {'station ' + args.station if args.station else 'all stations'} over "
-              f"{r['instruments']:,} instruments: {r['seconds']:.1f} s (figures {r['figures']:.1f} s, workbook "
+              f"{r['instruments']:,} instruments: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU (figures {r['figures']:.1f} s, workbook "
               f"{r['workbook']:.1f} s, {r['bytes'] / 1e6:.1f} MB; verified {r['verified']:,}, overdue {r['overdue']:,}), "
               f"peak {r['peak_mb']:.0f} MB (target < 30 s)", flush=True)
 
