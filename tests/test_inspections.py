@@ -122,17 +122,34 @@ def test_a_drawn_result_is_never_edited_and_a_campaign_draws_once(session, world
         run(session, world, camp)
 
 
-def test_draw_locks_when_an_inspection_uses_it_or_the_campaign_starts(session, world):
+def test_draw_locks_when_its_campaign_starts(session, world):
     later = today() + dt.timedelta(days=10)
     camp = factories.campaign(session, [world.station_a, world.station_b], starts_on=later)
     found = run(session, world, camp)
     session.commit()
     assert not found.is_locked(today())
     assert found.is_locked(later)
+
+
+def test_the_first_inspection_locks_the_draw_for_good(session, world):
+    camp = factories.campaign(session, [world.station_a, world.station_b])
+    found = run(session, world, camp)
+    session.commit()
+    assert found.locked_at is None
     factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor], campaign_id=camp.id)
     session.commit()
     session.refresh(found)
     assert found.locked_at is not None and found.is_locked(today())
+
+
+def test_an_inspection_in_a_campaign_falls_within_its_period(session, world):
+    camp = factories.campaign(session, [world.station_a], starts_on=today() - dt.timedelta(days=30),
+                              ends_on=today() - dt.timedelta(days=10))
+    with pytest.raises(Invalid, match="期间"):
+        factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor], campaign_id=camp.id)
+    with pytest.raises(Invalid, match="未参加"):
+        factories.inspection(session, world.merchant_b, [world.inspector_a, world.supervisor], campaign_id=camp.id,
+                             on=today() - dt.timedelta(days=20))
 
 
 def test_draw_needs_two_inspectors_per_target(session, world):
@@ -374,7 +391,8 @@ def test_evidence_files_are_never_deleted(session, world, tmp_path):
 # --- figures ----------------------------------------------------------------------------------------
 
 def test_campaign_progress_counts_against_the_database(client, session, world):
-    camp = factories.campaign(session, [world.station_a, world.station_b], starts_on=today() - dt.timedelta(days=40))
+    camp = factories.campaign(session, [world.station_a, world.station_b], starts_on=today() - dt.timedelta(days=40),
+                              ends_on=today())
     extra = factories.merchant(session, world.station_a, "甲摊位X")
     planned = [world.merchant_a, world.merchant_b, extra]
     for m in planned:

@@ -235,6 +235,9 @@ def record_inspection(session: Session, actor, scope: Scope, merchant: Merchant,
         campaign = get_campaign(session, int(values["campaign_id"]))
         if merchant.station_id not in campaign.station_ids:
             raise Invalid("该使用单位所属监管所未参加所选专项检查行动", field="campaign_id")
+        if not campaign.starts_on <= inspected_on <= campaign.ends_on:
+            raise Invalid(f"检查日期不在所选专项行动期间（{campaign.starts_on.isoformat()} 至 "
+                          f"{campaign.ends_on.isoformat()}）内", field="inspected_on")
     checks = [(int(i), CheckOutcome(o)) for i, o in values.get("checks") or []]
     new_instrument = values.get("new_instrument")
     if visit != VisitOutcome.CONDUCTED and (checks or new_instrument):
