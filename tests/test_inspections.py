@@ -15,8 +15,7 @@ from app.clock import today
 from app.errors import Invalid, StaleEdit
 from app.inspections import draw as drawing
 from app.inspections import queries, services
-from app.inspections.models import (EvidenceFile, Finding, Inspection, InspectionInstrument, RandomDraw,
-                                    Rectification)
+from app.inspections.models import EvidenceFile, Finding, Inspection, InspectionInstrument, RandomDraw
 from app.instruments.models import InstrumentStatus
 from app.instruments.services import update_instrument
 from app.scope import Scope

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role, Station, User
+from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.catalog.models import FindingCode
 from app.db import utcnow

@@ -17,15 +17,14 @@ from app.errors import DomainError, Invalid
 from app.inspections import queries, services
 from app.inspections.forms import (CampaignForm, DrawForm, EvidenceForm, FindingForm, InspectionForm, RecheckForm,
                                    TargetForm)
-from app.inspections.models import (CREDIT_CLASSES, UNCLASSED, CheckOutcome, Measure, PublicOutcome, RandomDraw,
-                                    VisitOutcome)
+from app.inspections.models import CREDIT_CLASSES, UNCLASSED, CheckOutcome, Measure, PublicOutcome, RandomDraw
 from app.instruments.queries import instruments_of_merchant
 from app.merchants.models import Industry, Merchant
 from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.scope import Scope
 from app.security import campaign_required, ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, save, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations
 
 bp = Blueprint("inspections", __name__, template_folder="templates")
 
