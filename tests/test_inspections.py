@@ -465,13 +465,18 @@ def test_public_page_never_shows_credit_codes(client, session, world):
     from app.merchants import credit_code as cc
     code = code[:17] + cc.check_character(code[:17])
     m = factories.merchant(session, world.station_a, "个体工商户张三", credit_code=code)
-    camp = factories.campaign(session, [world.station_a], starts_on=today() - dt.timedelta(days=40),
+    camp = factories.campaign(session, [world.station_a, world.station_b], starts_on=today() - dt.timedelta(days=40),
                               ends_on=today() - dt.timedelta(days=1))
+    # Planned by hand before the draw, then drawn: listed once, as drawn.
+    services.add_target(session, None, camp, m)
+    # Planned by hand in a station outside the draw: not part of 双随机, so not published.
+    services.add_target(session, None, camp, world.merchant_b)
     found = run(session, world, camp, station_ids=[world.station_a.id])
     services.publish_draw(session, world.supervisor, found, today())
     session.commit()
     text = client.get(f"/public/draws/{found.id}").get_data(as_text=True)
     assert m.name in text and code not in text and "尚未检查" in text
+    assert text.count(m.name) == 1 and world.merchant_b.name not in text
 
 
 def test_publishing_waits_for_the_end_of_the_campaign(session, world):

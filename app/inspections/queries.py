@@ -175,8 +175,9 @@ def planned_figures(campaign_id: int, scope: Scope, by_station: bool = False) ->
     return stmt
 
 
-def target_outcomes(campaign_id: int) -> Select:
-    """Per planned merchant of a campaign: the counts its published outcome is derived from."""
+def target_outcomes(campaign_id: int, draw_id: int | None = None) -> Select:
+    """Per planned merchant of a campaign (only the drawn ones when a draw is given): the counts its
+    published outcome is derived from."""
     per_inspection = (
         select(Inspection.merchant_id,
                _count_if(Inspection.visit_outcome == VisitOutcome.CONDUCTED).label("conducted"),
@@ -192,7 +193,7 @@ def target_outcomes(campaign_id: int) -> Select:
         .outerjoin(Rectification, Rectification.finding_id == Finding.id)
         .where(Inspection.campaign_id == campaign_id).group_by(Inspection.merchant_id).subquery())
     zero = literal(0, Integer)
-    return (select(CampaignTarget.merchant_id, Merchant.name, Merchant.station_id,
+    stmt = (select(CampaignTarget.merchant_id, Merchant.name, Merchant.station_id,
                    func.coalesce(per_inspection.c.conducted, zero).label("conducted"),
                    func.coalesce(per_inspection.c.no_activity, zero).label("no_activity"),
                    func.coalesce(per_inspection.c.unreachable, zero).label("unreachable"),
@@ -203,3 +204,4 @@ def target_outcomes(campaign_id: int) -> Select:
             .outerjoin(per_finding, per_finding.c.merchant_id == CampaignTarget.merchant_id)
             .where(CampaignTarget.campaign_id == campaign_id)
             .order_by(Merchant.station_id, Merchant.name, Merchant.id))
+    return stmt if draw_id is None else stmt.where(CampaignTarget.draw_id == draw_id)

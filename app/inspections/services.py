@@ -147,12 +147,17 @@ def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[i
                        created_by_id=getattr(actor, "id", None))
     session.add(found)
     session.flush()
-    planned = set(session.scalars(select(CampaignTarget.merchant_id).where(CampaignTarget.campaign_id == campaign.id)))
+    planned = {t.merchant_id: t for t in session.scalars(select(CampaignTarget)
+                                                         .where(CampaignTarget.campaign_id == campaign.id))}
     for row in result:
-        if row["merchant_id"] not in planned:
+        target = planned.get(row["merchant_id"])
+        if target is None:
             session.add(CampaignTarget(campaign_id=campaign.id, merchant_id=row["merchant_id"],
                                        station_id=row["station_id"], draw_id=found.id,
                                        inspector_ids=row["inspector_ids"]))
+        else:
+            # Planned by hand before and now drawn: it is a drawn target, with the drawn inspectors.
+            target.draw_id, target.inspector_ids = found.id, row["inspector_ids"]
     session.flush()
     audit.record(session, actor, "draw", found, [
         audit.change_row("seed", "随机种子", None, str(seed)),

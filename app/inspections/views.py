@@ -245,7 +245,7 @@ def published_rows(found: RandomDraw) -> list[dict]:
     """The public rows of a draw: merchant name, station and outcome category, nothing else."""
     stations = _stations()
     rows = []
-    for row in db().execute(queries.target_outcomes(found.campaign_id)):
+    for row in db().execute(queries.target_outcomes(found.campaign_id, found.id)):
         rows.append({"name": row.name, "station": stations[row.station_id].name,
                      "outcome": services.public_outcome(row)})
     return rows
