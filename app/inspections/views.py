@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Station, User
-from app.audit.queries import entries_for
+from app.audit.queries import entries_for, entries_for_many
 from app.catalog.models import FindingCode
 from app.catalog.queries import instrument_types
 from app.clock import today
@@ -343,7 +343,14 @@ def inspection(inspection_id: int):
     found = services.get_inspection(session, scope(), inspection_id)
     rects = {r.finding_id: r for r in session.scalars(queries.rectifications_of(found.id))}
     evidence = session.scalars(queries.evidence_of(found.id)).all()
-    entries = session.scalars(entries_for("inspections", found.id)).all()
+    # The visit's history: the inspection, its findings, orders (re-checks) and evidence files.
+    entries = list(session.scalars(entries_for("inspections", found.id)))
+    related = (("findings", [f.id for f in found.findings]), ("rectifications", [r.id for r in rects.values()]),
+               ("evidence_files", [e.id for e in evidence]))
+    for entity_type, ids in related:
+        if ids:
+            entries += session.scalars(entries_for_many(entity_type, ids))
+    entries.sort(key=lambda e: e.id, reverse=True)
     return render_template("inspections/inspection.html", inspection=found, rects=rects, evidence=evidence,
                            entries=entries, today=today())
 
