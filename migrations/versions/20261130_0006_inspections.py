@@ -1,4 +1,8 @@
-"""inspections
+"""inspections: campaigns, random draws, targets, inspections, checked instruments, findings,
+rectifications, re-checks, evidence files; merchants.credit_class
+
+Chained after 0004 (the scheduler, already on this branch) so the branch keeps a single head; the
+integrator re-chains it (the planned header was down_revision = '0002').
 
 Revision ID: 0006
 Revises: 0004
