@@ -44,6 +44,9 @@ class Config:
     # Uploaded ledgers are kept here so a batch applies exactly the file it previewed.
     IMPORT_STORAGE = os.environ.get("IMPORT_STORAGE", str(INSTANCE_DIR / "imports"))
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024
+    # Inspection evidence (photos, scans): outside the web root, served only through a view that checks scope.
+    EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", str(INSTANCE_DIR / "evidence"))
+    EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
@@ -80,6 +83,7 @@ class TestConfig(Config):
     IMPORT_RUN_INLINE = True
     # Test uploads are kept outside the project's instance folder.
     IMPORT_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-imports")
+    EVIDENCE_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-evidence")
 
 
 class ProductionConfig(Config):

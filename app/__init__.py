@@ -79,14 +79,15 @@ def _register_blueprints(app: Flask) -> None:
     from app.catalog.views import bp as catalog_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.imports.views import bp as imports_bp
+    from app.inspections.views import bp as inspections_bp
     from app.instruments.views import bp as instruments_bp
     from app.jobs.views import bp as jobs_bp
     from app.merchants.views import bp as merchants_bp
     from app.monthly.views import bp as monthly_bp
     from app.plans.views import bp as plans_bp
 
-    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, instruments_bp, jobs_bp, merchants_bp,
-               monthly_bp, plans_bp):
+    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, inspections_bp, instruments_bp, jobs_bp,
+               merchants_bp, monthly_bp, plans_bp):
         app.register_blueprint(bp)
 
 

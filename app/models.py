@@ -5,6 +5,8 @@ from app.catalog.models import FindingCode, InstrumentType  # noqa: F401
 from app.db import Base  # noqa: F401
 from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapping  # noqa: F401
 from app.jobs.models import JobRun, JobState, SchedulerLease  # noqa: F401
+from app.inspections.models import (Campaign, CampaignTarget, EvidenceFile, Finding, Inspection,  # noqa: F401
+                                    InspectionInstrument, RandomDraw, Recheck, Rectification)
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401

@@ -29,3 +29,5 @@ admin_required = roles_required(Role.ADMIN)
 staff_required = roles_required(Role.ADMIN, Role.SUPERVISOR, Role.INSPECTOR)
 # Writing to the ledger: inspectors in their stations, admins everywhere; supervisors read.
 ledger_write_required = roles_required(Role.ADMIN, Role.INSPECTOR)
+# Campaigns and random draws are run by the bureau's supervisors (and admins).
+campaign_required = roles_required(Role.ADMIN, Role.SUPERVISOR)

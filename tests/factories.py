@@ -84,3 +84,49 @@ def build_world(session) -> World:
     verify(session, inst_a, dt.date(2024, 1, 10))
     verify(session, inst_b, dt.date(2024, 1, 10))
     return World(a, b, admin, sup, ia, ib, ma, mb, inst_a, inst_b)
+
+
+# --- special inspections ---------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+PDF = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n<<>>\nendobj\n"
+
+
+def finding_code(session, code: str = "OVERDUE"):
+    """A finding code of the catalogue by its code."""
+    from app.catalog.models import FindingCode
+
+    return session.scalars(select(FindingCode).where(FindingCode.code == code)).one()
+
+
+def campaign(session, stations, name: str = "电子计价秤专项检查", starts_on: dt.date | None = None,
+             ends_on: dt.date | None = None, **values):
+    """Create a campaign over some stations (by default running from 5 days ago for a month)."""
+    from app.clock import today
+    from app.inspections.services import create_campaign
+
+    starts_on = starts_on or today() - dt.timedelta(days=5)
+    ends_on = ends_on or starts_on + dt.timedelta(days=30)
+    return create_campaign(session, None, {"name": name, "starts_on": starts_on, "ends_on": ends_on,
+                                           "station_ids": [s.id for s in stations], **values})
+
+
+def inspection(session, m: Merchant, inspectors, on: dt.date | None = None, checks=(), campaign_id=None,
+               visit_outcome: str = "conducted", new_instrument=None):
+    """Record an inspection of a merchant by some users (checks: [(instrument, 'ok' | 'problem')])."""
+    from app.clock import today
+    from app.inspections.services import record_inspection
+
+    return record_inspection(session, None, ALL, m, {
+        "inspected_on": on or today(), "visit_outcome": visit_outcome, "campaign_id": campaign_id,
+        "inspector_ids": [u.id for u in inspectors], "checks": [(i.id, o) for i, o in checks],
+        "new_instrument": new_instrument}, today())
+
+
+def finding(session, insp, code: str = "OVERDUE", measure: str = "rectify", check=None, **values):
+    """Record a finding on an inspection (check: one of its InspectionInstrument rows)."""
+    from app.inspections.services import add_finding
+
+    return add_finding(session, None, insp, {"code_id": finding_code(session, code).id, "measure": measure,
+                                             "check_id": check.id if check else None, **values})

@@ -10,6 +10,7 @@ the "other station" inspector; the read routes are also run on station B's recor
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from app import create_app
 from app.clock import today
 from app.errors import ERROR_TITLES
 from app.imports import services as imports
+from app.inspections import services as inspections
 from app.instruments.models import Verification
 from app.models import metadata
 from config import TestConfig
@@ -77,6 +79,20 @@ class Ids:
     # Monthly reports (0 unless the case is a monthly report route, see `make_reports`).
     report_a: int = 0
     report_all: int = 0
+    # Special inspections (0 unless the case is an inspections route, see `make_inspections`).
+    campaign: int = 0
+    campaign_version: int = 0
+    draw: int = 0
+    draw_published: int = 0
+    inspection_a: int = 0
+    inspection_b: int = 0
+    evidence_a: int = 0
+    evidence_b: int = 0
+    rectification_a: int = 0
+    rectification_a_version: int = 0
+    finding_code: int = 0
+    user_insp_b: int = 0
+    user_super: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,8 @@ B_READ = E(LOGIN, 404, OK, OK, OK)          # a record of station B
 A_WRITE = E(LOGIN, OK, 404, 403, OK)        # changing a record of station A
 LEDGER_NEW = E(LOGIN, OK, OK, 403, OK)      # opening a "register new" form
 ADMIN_ONLY = E(LOGIN, 403, 403, 403, OK)
+SUPERVISE = E(LOGIN, 403, 403, OK, OK)     # campaigns and random draws
+PUBLIC = E(OK, OK, OK, OK, OK)
 ALL_405 = E(405, 405, 405, 405, 405)
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
@@ -301,6 +319,78 @@ CASES: list[Case] = [
          data=lambda ids: {"version": ids.batch_applied_version},
          invalid=lambda ids: {},
          table="import_batches"),
+    # --- special inspections (专项检查): see make_inspections ------------------------------------
+    Case("inspections.campaigns", "/campaigns/", get=STAFF_READ),
+    Case("inspections.campaign_new", "/campaigns/new",
+         get=SUPERVISE, post=SUPERVISE,
+         data=lambda ids: {"name": "加油机专项检查", "starts_on": "2026-12-01", "ends_on": "2026-12-31",
+                           "station_ids": [str(ids.station_a), str(ids.station_b)], "industries": ["fuel_station"]},
+         invalid=lambda ids: {"name": "", "starts_on": "2026-12-31", "ends_on": "2026-12-01"},
+         table="campaigns"),
+    Case("inspections.campaign", "/campaigns/{campaign}", get=STAFF_READ),
+    Case("inspections.campaign_edit", "/campaigns/{campaign}/edit",
+         get=SUPERVISE, post=SUPERVISE,
+         data=lambda ids: {"name": "电子计价秤专项检查（改）", "starts_on": "2026-11-01", "ends_on": "2026-12-31",
+                           "station_ids": [str(ids.station_a)], "version": ids.campaign_version},
+         invalid=lambda ids: {"name": "改", "starts_on": "2026-12-31", "ends_on": "2026-11-01",
+                              "station_ids": [str(ids.station_a)], "version": ids.campaign_version},
+         table="campaigns"),
+    Case("inspections.target_new", "/campaigns/{campaign}/targets/new?q=%E7%94%B2",
+         get=SUPERVISE, post=SUPERVISE,
+         data=lambda ids: {"merchant_id": str(ids.merchant_a)}, invalid=lambda ids: {},
+         table="campaign_targets"),
+    Case("inspections.draw_new", "/campaigns/{campaign}/draw",
+         get=SUPERVISE, post=SUPERVISE,
+         data=lambda ids: {"station_ids": [str(ids.station_a), str(ids.station_b)], "rate_A": "1", "rate_B": "2",
+                           "rate_C": "10", "rate_D": "30", "rate_none": "100", "inspectors_per_target": "2",
+                           "roster_ids": [str(ids.user_insp_a), str(ids.user_insp_b), str(ids.user_super)],
+                           "seed": "20261130"},
+         invalid=lambda ids: {"station_ids": [str(ids.station_a)], "rate_A": "150", "rate_B": "2", "rate_C": "10",
+                              "rate_D": "30", "rate_none": "5", "inspectors_per_target": "1"},
+         table="random_draws"),
+    Case("inspections.draw", "/draws/{draw}", get=STAFF_READ),
+    Case("inspections.draw_publish", "/draws/{draw}/publish",
+         get=ALL_405, post=SUPERVISE, data=lambda ids: {}, invalid_outcome=NOFORM, table="random_draws"),
+    Case("inspections.public_draw", "/public/draws/{draw_published}", get=PUBLIC, variant="published"),
+    Case("inspections.public_draw", "/public/draws/{draw}", get=E(404, 404, 404, 404, 404), variant="not published"),
+    Case("inspections.inspections", "/inspections/", get=STAFF_READ,
+         texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("inspections.inspection_new", "/inspections/new?q=%E6%91%8A", get=LEDGER_NEW, variant="pick merchant"),
+    Case("inspections.inspection_new", "/inspections/new?merchant_id={merchant_a}",
+         get=A_WRITE, post=A_WRITE, variant="merchant A",
+         data=lambda ids: {"inspected_on": today().isoformat(), "visit_outcome": "conducted",
+                           "inspector_ids": [str(ids.user_insp_a), str(ids.user_super)],
+                           f"inst_{ids.instrument_a}": "ok"},
+         invalid=lambda ids: {"inspected_on": today().isoformat(), "visit_outcome": "conducted",
+                              "inspector_ids": [str(ids.user_insp_a)]},
+         table="inspections"),
+    Case("inspections.inspection", "/inspections/{inspection_a}", get=A_READ, variant="station A"),
+    Case("inspections.inspection", "/inspections/{inspection_b}", get=B_READ, variant="station B"),
+    Case("inspections.finding_new", "/inspections/{inspection_a}/findings/new",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"code_id": str(ids.finding_code), "check_id": "", "measure": "rectify",
+                           "description": "未张贴检定合格标志"},
+         invalid=lambda ids: {"code_id": str(ids.finding_code), "measure": "case", "case_no": ""},
+         table="findings"),
+    Case("inspections.evidence_new", "/inspections/{inspection_a}/evidence",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"file": (io.BytesIO(factories.PNG), "现场照片.png"), "finding_id": ""},
+         invalid=lambda ids: {"file": (io.BytesIO(b"<html>not a photo</html>"), "photo.png")},
+         table="evidence_files"),
+    Case("inspections.evidence", "/evidence/{evidence_a}", get=A_READ, variant="station A"),
+    Case("inspections.evidence", "/evidence/{evidence_b}", get=B_READ, variant="station B"),
+    Case("inspections.print_notice", "/inspections/{inspection_a}/print/notice", get=A_READ),
+    Case("inspections.print_record", "/inspections/{inspection_a}/print/record", get=A_READ),
+    Case("inspections.rectifications", "/rectifications/", get=STAFF_READ,
+         texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("inspections.recheck", "/rectifications/{rectification_a}/recheck",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"rechecked_on": today().isoformat(), "rectified": "yes", "notes": "已补贴合格标志",
+                           "version": ids.rectification_a_version},
+         invalid=lambda ids: {"rechecked_on": "2026-02-30", "rectified": "yes",
+                              "version": ids.rectification_a_version},
+         table="rechecks"),
+    Case("inspections.stats", "/inspections/stats", get=STAFF_READ),
 ]
 
 # Routes deliberately outside the matrix, each with its reason.
@@ -330,10 +420,6 @@ def make_batches(session, world) -> dict:
             "batch_applied_version": applied.version}
 
 
-def needs_batches(case: Case) -> bool:
-    return case.endpoint.startswith("imports.")
-
-
 def make_reports(session, world) -> dict:
     """Monthly reports for the archive routes: one of station A, one of all stations."""
     from app.monthly.services import build_report
@@ -346,14 +432,50 @@ def make_reports(session, world) -> dict:
     return {"report_a": station_a.id, "report_all": everything.id}
 
 
-def needs_reports(case: Case) -> bool:
-    return case.endpoint.startswith("monthly.")
+def make_inspections(session, world) -> dict:
+    """A running campaign without a draw; an ended one with a draw, and an ended, published one; an inspection
+    with a finding, its rectification and an evidence file in station A and in station B."""
+    stations = [world.station_a, world.station_b]
+    roster = [world.inspector_a.id, world.inspector_b.id, world.supervisor.id]
+
+    def drawn(name: str):
+        ended = factories.campaign(session, stations, name, starts_on=today() - dt.timedelta(days=60),
+                                   ends_on=today() - dt.timedelta(days=1))
+        return inspections.run_draw(session, world.supervisor, ended, station_ids=[s.id for s in stations],
+                                    industries=[], rates={"none": 100}, inspectors_per_target=2,
+                                    exclude_own_station=False, roster_ids=roster, seed=7)
+
+    running = factories.campaign(session, stations)
+    draw = drawn("二季度双随机抽查")
+    published = drawn("一季度双随机抽查")
+    inspections.publish_draw(session, world.supervisor, published, today())
+    made = {}
+    for key, merchant, inst in (("a", world.merchant_a, world.instrument_a), ("b", world.merchant_b, world.instrument_b)):
+        insp = factories.inspection(session, merchant, [world.inspector_a, world.supervisor],
+                                    on=today() - dt.timedelta(days=3), checks=[(inst, "problem")])
+        rect = factories.finding(session, insp, "NO_VALID_MARK", check=insp.checks[0]).rectification
+        ev = inspections.store_evidence(session, world.admin, insp, file_name="现场.png", data=factories.PNG,
+                                        storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
+        made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect})
+    session.commit()
+    return {"campaign": running.id, "campaign_version": running.version, "draw": draw.id,
+            "draw_published": published.id, "inspection_a": made["inspection_a"], "inspection_b": made["inspection_b"],
+            "evidence_a": made["evidence_a"], "evidence_b": made["evidence_b"],
+            "rectification_a": made["rect_a"].id, "rectification_a_version": made["rect_a"].version,
+            "finding_code": factories.finding_code(session, "NO_VALID_MARK").id,
+            "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
 
 
-def ids_of(session, world, batches: bool = False, reports: bool = False) -> Ids:
-    """Read the ids and versions fresh from the database (creating import batches or reports when asked)."""
-    extra = make_batches(session, world) if batches else {}
-    extra.update(make_reports(session, world) if reports else {})
+# Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
+EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports}
+
+
+def ids_of(session, world, case: Case | None = None) -> Ids:
+    """Read the ids and versions fresh from the database (creating the case's extra records first)."""
+    extra = {}
+    for prefix, make in EXTRAS.items():
+        if case is not None and case.endpoint.startswith(prefix):
+            extra.update(make(session, world))
     session.expire_all()
     ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
     scale = factories.kind(session, "elec_price_scale")
@@ -515,7 +637,7 @@ def test_excluded_routes_are_public_files(client):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "get"))
 def test_get(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
+    ids = ids_of(session, world, case)
     log_in_as(client, persona)
     path = path_of(case, ids)
     what = f"GET {path} as {persona}"
@@ -556,7 +678,7 @@ def test_post_to_read_only_routes_is_405(app, client, world):
 
 @pytest.mark.parametrize("case,persona", persona_params(CASES, "post"))
 def test_post(case: Case, persona: str, app, client, session, world):
-    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
+    ids = ids_of(session, world, case)
     log_in_as(client, persona)
     path = path_of(case, ids)
     outcome = case.post[persona]
@@ -652,7 +774,7 @@ def form_error_params():
 @pytest.mark.parametrize("case,persona,which", form_error_params())
 def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client, session, world):
     """DESIGN.md: forms say in Chinese what to fix, including WTForms' own type and choice checks."""
-    ids = ids_of(session, world, needs_batches(case), needs_reports(case))
+    ids = ids_of(session, world, case)
     log_in_as(client, persona)
     resp = client.post(path_of(case, ids), data=getattr(case, which)(ids))
     assert resp.status_code == 200

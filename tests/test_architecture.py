@@ -30,7 +30,8 @@ def flask_free_files() -> list[Path]:
     files: set[Path] = set()
     for name in ("models.py", "services.py", "queries.py", "engine.py"):
         files.update(APP.rglob(name))
-    for rel in ("db.py", "scope.py", "text.py", "clock.py", "migrate.py", "demo/generator.py"):
+    for rel in ("db.py", "scope.py", "text.py", "clock.py", "migrate.py", "demo/generator.py", "demo/inspections.py",
+                "inspections/draw.py"):
         if (APP / rel).exists():
             files.add(APP / rel)
     for package in ("importers", "reports"):
@@ -76,7 +77,8 @@ def test_the_walk_finds_the_layers():
     """Guard against a walk that silently checks nothing (e.g. after a move)."""
     names = {module_name(f) for f in flask_free_files()}
     for expected in ("app.merchants.models", "app.merchants.services", "app.instruments.queries",
-                     "app.instruments.engine", "app.db", "app.scope", "app.text", "app.clock", "app.migrate"):
+                     "app.instruments.engine", "app.db", "app.scope", "app.text", "app.clock", "app.migrate",
+                     "app.inspections.draw", "app.inspections.services"):
         assert expected in names
 
 

@@ -29,6 +29,10 @@ def test_demo_load_fills_a_consistent_ledger(app, session, client):
                   if date_values(due_dates_for(kinds[i.type_id], records[i.id]))
                   != {f: getattr(i, f) for f in date_values(due_dates_for(kinds[i.type_id], []))}]
     assert mismatched == []
+    # A running campaign with its draw and some inspections.
+    from app.inspections.models import Inspection, RandomDraw
+    assert session.scalar(select(func.count()).select_from(RandomDraw)) == 1
+    assert session.scalar(select(func.count()).select_from(Inspection)) >= 1
     # A second load refuses rather than doubling the data.
     again = runner.invoke(args=["demo", "load", "--merchants", "5", "--instruments", "5"])
     assert again.exit_code != 0 and "--reset" in again.output

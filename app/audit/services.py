@@ -98,27 +98,41 @@ class AppendOnlyViolation(RuntimeError):
     """Raised when code tries to change evidence that must stay as written."""
 
 
-def _guard(session: Session, _ctx, _instances) -> None:
-    # Imported here to keep the audit package free of a cycle with instruments.
+def _append_only() -> dict[type, set[str]]:
+    """Evidence classes and the columns that may still change on them (the rest never do)."""
+    # Imported here to keep the audit package free of a cycle with the domains it guards.
+    from app.inspections.models import EvidenceFile, Finding, Inspection, InspectionInstrument, RandomDraw, Recheck
     from app.instruments.models import Verification
 
+    return {
+        AuditEntry: set(),
+        Verification: {"voided_at", "voided_by_id", "void_reason"},
+        Inspection: set(), InspectionInstrument: set(), Finding: set(), Recheck: set(), EvidenceFile: set(),
+        # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
+        RandomDraw: {"locked_at", "published_at", "version", "updated_at"},
+    }
+
+
+def _guard(session: Session, _ctx, _instances) -> None:
+    guarded = _append_only()
     for obj in session.deleted:
-        if isinstance(obj, (AuditEntry, Verification)):
+        if type(obj) in guarded:
             raise AppendOnlyViolation(f"{type(obj).__name__} records are never deleted")
     for obj in session.dirty:
-        if isinstance(obj, AuditEntry) and session.is_modified(obj):
-            raise AppendOnlyViolation("audit entries are never changed")
-        if isinstance(obj, Verification) and session.is_modified(obj):
-            state = _changed_fields(obj)
-            if state - {"voided_at", "voided_by_id", "void_reason", "voided_by"}:
-                raise AppendOnlyViolation("verification records are only ever voided, never edited")
+        allowed = guarded.get(type(obj))
+        if allowed is None or not session.is_modified(obj):
+            continue
+        changed = _changed_columns(obj) - allowed
+        if changed:
+            raise AppendOnlyViolation(f"{type(obj).__name__} records are never edited (tried {sorted(changed)})")
 
 
-def _changed_fields(obj: Any) -> set[str]:
+def _changed_columns(obj: Any) -> set[str]:
     from sqlalchemy import inspect
 
     insp = inspect(obj)
-    return {a.key for a in insp.attrs if a.history.has_changes()}
+    # Column attributes only: appending to a relationship collection does not edit the record.
+    return {a.key for a in insp.attrs if a.key in insp.mapper.column_attrs and a.history.has_changes()}
 
 
 def install_guards() -> None:

@@ -55,6 +55,7 @@ class Merchant(VersionedMixin, Base):
         "parent": "所属市场",
         "parent_id": "所属市场",
         "notes": "备注",
+        "credit_class": "信用等级",
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,6 +70,8 @@ class Merchant(VersionedMixin, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    # A to D, computed by the credit-class capability; None until then (its own class in random draws).
+    credit_class: Mapped[str | None] = mapped_column(String(1))
 
     station: Mapped[Station] = relationship(lazy="joined")
     parent: Mapped["Merchant | None"] = relationship(remote_side=[id])

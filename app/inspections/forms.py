@@ -1,0 +1,97 @@
+"""Forms for campaigns, draws, inspections, findings, re-checks and evidence."""
+from __future__ import annotations
+
+from flask_wtf.file import FileField
+from wtforms import (BooleanField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
+from app.inspections.models import DEFAULT_RATES, Measure, VisitOutcome
+from app.instruments.forms import date_field
+from app.merchants.models import Industry
+
+
+class CampaignForm(Form):
+    """A campaign's name, period and scope."""
+
+    name = StringField("行动名称", validators=[required("行动名称"), Length(max=200)])
+    starts_on = date_field("开始日期")
+    ends_on = date_field("结束日期")
+    type_ids = SelectMultipleField("器具种类", coerce=int, validators=[Optional()],
+                                   description="可多选；不选表示不限")
+    industries = SelectMultipleField("行业", choices=Industry.choices(), validators=[Optional()],
+                                     description="可多选；不选表示不限")
+    station_ids = SelectMultipleField("参加的监管所", coerce=int, validators=[chosen("参加的监管所")])
+    notes = TextAreaField("说明")
+    version = VersionField()
+
+
+def _rate(label: str, default) -> DecimalField:
+    return DecimalField(label, default=default, places=None, validators=[
+        InputRequired(message="请填写抽查比例"), NumberRange(min=0, max=100, message="抽查比例应在0到100之间")])
+
+
+class DrawForm(Form):
+    """What to draw from, at which rates, and with which inspectors."""
+
+    station_ids = SelectMultipleField("抽取范围：监管所", coerce=int, validators=[chosen("监管所")])
+    industries = SelectMultipleField("抽取范围：行业", choices=Industry.choices(), validators=[Optional()],
+                                     description="不选表示不限行业")
+    rate_A = _rate("A 类抽查比例（%）", DEFAULT_RATES["A"])
+    rate_B = _rate("B 类抽查比例（%）", DEFAULT_RATES["B"])
+    rate_C = _rate("C 类抽查比例（%）", DEFAULT_RATES["C"])
+    rate_D = _rate("D 类抽查比例（%）", DEFAULT_RATES["D"])
+    rate_none = _rate("尚未评定信用等级的抽查比例（%）", DEFAULT_RATES["none"])
+    inspectors_per_target = IntegerField("每户检查人员数", default=2, validators=[
+        InputRequired(message="请填写每户检查人员数"), NumberRange(min=2, max=10, message="每户至少两名检查人员")])
+    exclude_own_station = BooleanField("不从检查对象所属监管所抽取检查人员")
+    roster_ids = SelectMultipleField("检查人员名录", coerce=int, validators=[chosen("检查人员")])
+    seed = IntegerField("随机种子", validators=[Optional(), NumberRange(min=0, max=2 ** 62, message="随机种子应为非负整数")],
+                        description="留空由系统生成；记录后任何人可用同一种子复核抽取结果")
+
+
+class InspectionForm(Form):
+    """One visit: date, inspectors, campaign and outcome (instruments are read from the request)."""
+
+    inspected_on = date_field("检查日期")
+    visit_outcome = SelectField("检查情况", choices=VisitOutcome.choices(), default="conducted")
+    inspector_ids = SelectMultipleField("检查人员（至少两人）", coerce=int, validators=[chosen("检查人员")])
+    campaign_id = CoercingSelect("专项检查行动", coerce=int_or_none, validators=[Optional()])
+    notes = TextAreaField("检查情况记录")
+    new_type_id = CoercingSelect("现场发现未登记器具：种类", coerce=int_or_none, validators=[Optional()])
+    new_serial_no = StringField("出厂编号", validators=[Length(max=80)])
+    new_maker = StringField("制造单位", validators=[Length(max=120)])
+
+
+class FindingForm(Form):
+    """A coded finding and what was done about it."""
+
+    code_id = SelectField("问题类型", coerce=int, validators=[chosen("问题类型")])
+    check_id = CoercingSelect("涉及器具", coerce=int_or_none, validators=[Optional()])
+    description = TextAreaField("问题描述")
+    measure = SelectField("处理措施", choices=Measure.choices(), default="rectify")
+    deadline = date_field("整改期限", optional=True)
+    case_no = StringField("案件编号", validators=[Length(max=60)], description="处理措施为“立案”时填写")
+
+
+class RecheckForm(Form):
+    """A re-check of a rectification order."""
+
+    rechecked_on = date_field("复查日期")
+    rectified = SelectField("复查结论", choices=[("yes", "已改正"), ("no", "未改正")], validators=[chosen("复查结论")])
+    notes = TextAreaField("复查情况")
+    version = VersionField()
+
+
+class EvidenceForm(Form):
+    """A photo or scan for an inspection or one of its findings."""
+
+    file = FileField("证据文件（JPEG、PNG 或 PDF）")
+    finding_id = CoercingSelect("对应问题", coerce=int_or_none, validators=[Optional()])
+
+
+class TargetForm(Form):
+    """A merchant planned into a campaign by hand."""
+
+    merchant_id = IntegerField("使用单位编号", validators=[InputRequired(message="请选择使用单位")])

@@ -1,0 +1,207 @@
+"""Named queries for campaigns, draws, inspections, findings and rectifications. Each returns a select()."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Integer, Select, and_, case, distinct, func, literal, select
+
+from app.accounts.models import Role, User
+from app.catalog.models import FindingCode
+from app.inspections.models import (Campaign, CampaignTarget, CheckOutcome, EvidenceFile, Finding, Inspection,
+                                    InspectionInstrument, Measure, Rectification, VisitOutcome)
+from app.merchants.models import Industry, Merchant
+from app.scope import Scope
+
+
+def campaign_list() -> Select:
+    """Campaigns, newest first (campaigns belong to the bureau, not to a station)."""
+    return select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())
+
+
+def draw_pool(station_ids: list[int], industries: list[str]) -> Select:
+    """(id, station_id, credit_class) of the merchants a draw may pick, in id order."""
+    stmt = select(Merchant.id, Merchant.station_id, Merchant.credit_class).where(Merchant.station_id.in_(station_ids))
+    if industries:
+        stmt = stmt.where(Merchant.industry.in_([Industry(i) for i in industries]))
+    return stmt.order_by(Merchant.id)
+
+
+def inspector_roster() -> Select:
+    """Active users who go out on inspections (station inspectors and supervisors), by id."""
+    return (select(User).where(User.is_active.is_(True), User.role.in_([Role.INSPECTOR, Role.SUPERVISOR]))
+            .order_by(User.id))
+
+
+def targets_of(campaign_id: int, scope: Scope) -> Select:
+    """A campaign's planned merchants in the scope, by station and merchant."""
+    stmt = select(CampaignTarget).where(CampaignTarget.campaign_id == campaign_id)
+    return scope.apply(stmt, CampaignTarget.station_id).order_by(CampaignTarget.station_id, CampaignTarget.merchant_id)
+
+
+def inspection_list(scope: Scope, *, campaign_id: int | None = None, merchant_id: int | None = None,
+                    station_id: int | None = None) -> Select:
+    """Inspections in scope, newest first."""
+    stmt = scope.apply(select(Inspection), Inspection.station_id)
+    if campaign_id:
+        stmt = stmt.where(Inspection.campaign_id == campaign_id)
+    if merchant_id:
+        stmt = stmt.where(Inspection.merchant_id == merchant_id)
+    if station_id:
+        stmt = stmt.where(Inspection.station_id == station_id)
+    return stmt.order_by(Inspection.inspected_on.desc(), Inspection.id.desc())
+
+
+def evidence_of(inspection_id: int) -> Select:
+    """An inspection's evidence files in upload order."""
+    return select(EvidenceFile).where(EvidenceFile.inspection_id == inspection_id).order_by(EvidenceFile.id)
+
+
+def rectifications_of(inspection_id: int) -> Select:
+    """The rectification orders issued in one inspection."""
+    return (select(Rectification).join(Finding, Finding.id == Rectification.finding_id)
+            .where(Finding.inspection_id == inspection_id).order_by(Rectification.id))
+
+
+def late_rectifications(today: dt.date) -> Select:
+    """Open rectifications whose deadline has passed: (id, station_id, merchant_id, deadline), for the alert sweep."""
+    return (select(Rectification.id, Rectification.station_id, Rectification.merchant_id, Rectification.deadline)
+            .where(Rectification.closed_on.is_(None), Rectification.deadline < today)
+            .order_by(Rectification.deadline, Rectification.id))
+
+
+RECTIFICATION_STATES = {"open": "整改中", "late": "已逾期", "closed": "已复查关闭"}
+
+
+def rectification_list(scope: Scope, today: dt.date, state: str = "") -> Select:
+    """Rectification orders in scope, optionally only open / late / closed, earliest deadline first."""
+    stmt = scope.apply(select(Rectification), Rectification.station_id)
+    if state == "open":
+        stmt = stmt.where(Rectification.closed_on.is_(None))
+    elif state == "late":
+        stmt = stmt.where(Rectification.closed_on.is_(None), Rectification.deadline < today)
+    elif state == "closed":
+        stmt = stmt.where(Rectification.closed_on.is_not(None))
+    return stmt.order_by(Rectification.closed_on.is_not(None), Rectification.deadline, Rectification.id)
+
+
+# --- figures (set-based: one statement per table of figures) -------------------------------------
+
+def _count_if(condition) -> object:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _inspections(scope: Scope, campaign_id: int | None, date_from: dt.date | None, date_to: dt.date | None):
+    cond = [literal(True)]
+    if campaign_id is not None:
+        cond.append(Inspection.campaign_id == campaign_id)
+    if date_from is not None:
+        cond.append(Inspection.inspected_on >= date_from)
+    if date_to is not None:
+        cond.append(Inspection.inspected_on <= date_to)
+    scoped = scope.condition(Inspection.station_id)
+    if scoped is not None:
+        cond.append(scoped)
+    return and_(*cond)
+
+
+def inspection_figures(scope: Scope, *, campaign_id: int | None = None, date_from: dt.date | None = None,
+                       date_to: dt.date | None = None, by_station: bool = False) -> Select:
+    """Inspections, inspected merchants, merchants not reachable or inactive (per station when asked)."""
+    cols = [func.count(Inspection.id).label("inspections"),
+            func.count(distinct(Inspection.merchant_id)).label("merchants"),
+            func.count(distinct(case((Inspection.visit_outcome == VisitOutcome.CONDUCTED, Inspection.merchant_id))))
+            .label("conducted")]
+    stmt = select(*cols).where(_inspections(scope, campaign_id, date_from, date_to))
+    if by_station:
+        stmt = stmt.add_columns(Inspection.station_id).group_by(Inspection.station_id).order_by(Inspection.station_id)
+    return stmt
+
+
+def instrument_figures(scope: Scope, *, campaign_id: int | None = None, date_from: dt.date | None = None,
+                       date_to: dt.date | None = None, by_station: bool = False) -> Select:
+    """Instruments checked and how many had a problem."""
+    stmt = (select(func.count(InspectionInstrument.id).label("instruments"),
+                   _count_if(InspectionInstrument.outcome == CheckOutcome.PROBLEM).label("with_problem"))
+            .join(Inspection, Inspection.id == InspectionInstrument.inspection_id)
+            .where(_inspections(scope, campaign_id, date_from, date_to)))
+    if by_station:
+        stmt = stmt.add_columns(Inspection.station_id).group_by(Inspection.station_id)
+    return stmt
+
+
+def finding_figures(scope: Scope, today: dt.date, *, campaign_id: int | None = None,
+                    date_from: dt.date | None = None, date_to: dt.date | None = None,
+                    by_station: bool = False) -> Select:
+    """Findings, merchants with findings, cases, and rectification open / late / closed on time / closed late."""
+    open_ = Rectification.id.is_not(None) & Rectification.closed_on.is_(None)
+    stmt = (select(func.count(Finding.id).label("findings"),
+                   func.count(distinct(Inspection.merchant_id)).label("merchants_with_findings"),
+                   _count_if(Finding.measure == Measure.CASE).label("cases"),
+                   func.count(Rectification.id).label("rectifications"),
+                   _count_if(open_ & (Rectification.deadline >= today)).label("open"),
+                   _count_if(open_ & (Rectification.deadline < today)).label("late"),
+                   _count_if(Rectification.closed_on <= Rectification.deadline).label("closed_on_time"),
+                   _count_if(Rectification.closed_on > Rectification.deadline).label("closed_late"))
+            .select_from(Finding)
+            .join(Inspection, Inspection.id == Finding.inspection_id)
+            .outerjoin(Rectification, Rectification.finding_id == Finding.id)
+            .where(_inspections(scope, campaign_id, date_from, date_to)))
+    if by_station:
+        stmt = stmt.add_columns(Inspection.station_id).group_by(Inspection.station_id)
+    return stmt
+
+
+def findings_by_code(scope: Scope, *, campaign_id: int | None = None, date_from: dt.date | None = None,
+                     date_to: dt.date | None = None) -> Select:
+    """(code, name, count) of findings, most frequent first."""
+    n = func.count(Finding.id)
+    return (select(FindingCode.code, FindingCode.name_zh, n.label("n"))
+            .select_from(Finding)
+            .join(Inspection, Inspection.id == Finding.inspection_id)
+            .join(FindingCode, FindingCode.id == Finding.code_id)
+            .where(_inspections(scope, campaign_id, date_from, date_to))
+            .group_by(FindingCode.code, FindingCode.name_zh).order_by(n.desc(), FindingCode.code))
+
+
+def planned_figures(campaign_id: int, scope: Scope, by_station: bool = False) -> Select:
+    """How many merchants the campaign planned (and how many of them were inspected)."""
+    inspected = (select(Inspection.id).where(Inspection.campaign_id == campaign_id,
+                                             Inspection.merchant_id == CampaignTarget.merchant_id).exists())
+    stmt = select(func.count(CampaignTarget.id).label("planned"),
+                  _count_if(inspected).label("planned_inspected")).where(CampaignTarget.campaign_id == campaign_id)
+    stmt = scope.apply(stmt, CampaignTarget.station_id)
+    if by_station:
+        stmt = stmt.add_columns(CampaignTarget.station_id).group_by(CampaignTarget.station_id)
+    return stmt
+
+
+def target_outcomes(campaign_id: int, draw_id: int | None = None) -> Select:
+    """Per planned merchant of a campaign (only the drawn ones when a draw is given): the counts its
+    published outcome is derived from."""
+    per_inspection = (
+        select(Inspection.merchant_id,
+               _count_if(Inspection.visit_outcome == VisitOutcome.CONDUCTED).label("conducted"),
+               _count_if(Inspection.visit_outcome == VisitOutcome.NO_ACTIVITY).label("no_activity"),
+               _count_if(Inspection.visit_outcome == VisitOutcome.UNREACHABLE).label("unreachable"))
+        .where(Inspection.campaign_id == campaign_id).group_by(Inspection.merchant_id).subquery())
+    per_finding = (
+        select(Inspection.merchant_id,
+               func.count(Finding.id).label("findings"),
+               _count_if((Finding.measure == Measure.CASE)
+                         | (Rectification.id.is_not(None) & Rectification.closed_on.is_(None))).label("pending"))
+        .select_from(Finding).join(Inspection, Inspection.id == Finding.inspection_id)
+        .outerjoin(Rectification, Rectification.finding_id == Finding.id)
+        .where(Inspection.campaign_id == campaign_id).group_by(Inspection.merchant_id).subquery())
+    zero = literal(0, Integer)
+    stmt = (select(CampaignTarget.merchant_id, Merchant.name, Merchant.station_id,
+                   func.coalesce(per_inspection.c.conducted, zero).label("conducted"),
+                   func.coalesce(per_inspection.c.no_activity, zero).label("no_activity"),
+                   func.coalesce(per_inspection.c.unreachable, zero).label("unreachable"),
+                   func.coalesce(per_finding.c.findings, zero).label("findings"),
+                   func.coalesce(per_finding.c.pending, zero).label("pending"))
+            .join(Merchant, Merchant.id == CampaignTarget.merchant_id)
+            .outerjoin(per_inspection, per_inspection.c.merchant_id == CampaignTarget.merchant_id)
+            .outerjoin(per_finding, per_finding.c.merchant_id == CampaignTarget.merchant_id)
+            .where(CampaignTarget.campaign_id == campaign_id)
+            .order_by(Merchant.station_id, Merchant.name, Merchant.id))
+    return stmt if draw_id is None else stmt.where(CampaignTarget.draw_id == draw_id)

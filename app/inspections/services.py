@@ -1,0 +1,434 @@
+"""Campaigns, random draws, inspections, findings, rectification and evidence (flush, never commit)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import uuid
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Station, User
+from app.audit import services as audit
+from app.catalog.models import FindingCode
+from app.db import utcnow
+from app.errors import Duplicate, Invalid, NotFound, StaleEdit
+from app.inspections import draw as drawing
+from app.inspections import queries
+from app.inspections.models import (DEFAULT_RECTIFY_DAYS, Campaign, CampaignTarget, CheckOutcome, EvidenceFile,
+                                    Finding, Inspection, InspectionInstrument, Measure, PublicOutcome, RandomDraw,
+                                    Recheck, Rectification, VisitOutcome)
+from app.instruments import services as instruments
+from app.instruments.models import Instrument, InstrumentStatus
+from app.merchants.models import Industry, Merchant
+from app.scope import Scope
+from app.text import clean
+
+CAMPAIGN_FIELDS = ["name", "starts_on", "ends_on", "type_ids", "industries", "station_ids", "notes"]
+MIN_INSPECTORS = 2
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    """A campaign, else NotFound."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound("专项检查行动不存在")
+    return campaign
+
+
+def _campaign_values(session: Session, values: dict) -> dict:
+    out = {k: values.get(k) for k in CAMPAIGN_FIELDS}
+    out["name"], out["notes"] = clean(out["name"]), clean(out["notes"])
+    if not out["name"]:
+        raise Invalid("请填写行动名称", field="name")
+    if not isinstance(out["starts_on"], dt.date) or not isinstance(out["ends_on"], dt.date):
+        raise Invalid("请填写行动期间", field="starts_on")
+    if out["ends_on"] < out["starts_on"]:
+        raise Invalid("结束日期不能早于开始日期", field="ends_on")
+    out["station_ids"] = sorted({int(i) for i in out["station_ids"] or []})
+    if not out["station_ids"]:
+        raise Invalid("请至少选择一个参加的监管所", field="station_ids")
+    known = set(session.scalars(select(Station.id).where(Station.id.in_(out["station_ids"]))))
+    if known != set(out["station_ids"]):
+        raise Invalid("参加的监管所无效", field="station_ids")
+    out["type_ids"] = sorted({int(i) for i in out["type_ids"] or []})
+    out["industries"] = sorted({Industry(i).value for i in out["industries"] or []})
+    return out
+
+
+def create_campaign(session: Session, actor, values: dict) -> Campaign:
+    """Start planning a campaign."""
+    campaign = Campaign(**_campaign_values(session, values), created_by_id=getattr(actor, "id", None))
+    session.add(campaign)
+    session.flush()
+    audit.record(session, actor, "create", campaign, audit.snapshot(campaign, ["name", "starts_on", "ends_on",
+                                                                               "notes"]))
+    return campaign
+
+
+def update_campaign(session: Session, actor, campaign: Campaign, *, expected_version: int, values: dict) -> list:
+    """Save an edit of a campaign unless someone else saved first."""
+    if campaign.version != expected_version:
+        raise StaleEdit("该专项检查行动")
+    changes = audit.apply_changes(campaign, _campaign_values(session, values))
+    if changes:
+        session.flush()
+        audit.record(session, actor, "update", campaign, changes)
+    return changes
+
+
+def add_target(session: Session, actor, campaign: Campaign, merchant: Merchant) -> CampaignTarget:
+    """Plan a merchant into a campaign by hand."""
+    if merchant.station_id not in campaign.station_ids:
+        raise Invalid("该使用单位所属监管所未参加本次行动", field="merchant_id")
+    exists = session.scalars(select(CampaignTarget).where(CampaignTarget.campaign_id == campaign.id,
+                                                          CampaignTarget.merchant_id == merchant.id)).first()
+    if exists is not None:
+        raise Duplicate(f"“{merchant.name}”已在本次行动的检查计划中", field="merchant_id")
+    target = CampaignTarget(campaign_id=campaign.id, merchant_id=merchant.id, station_id=merchant.station_id,
+                            inspector_ids=[])
+    session.add(target)
+    session.flush()
+    audit.record(session, actor, "plan", campaign, [audit.change_row("merchant", "计划检查", None, merchant.name)])
+    return target
+
+
+# --- random draws ---------------------------------------------------------------------------------
+
+def get_draw(session: Session, draw_id: int) -> RandomDraw:
+    """A random draw, else NotFound."""
+    found = session.get(RandomDraw, draw_id)
+    if found is None:
+        raise NotFound("随机抽取记录不存在")
+    return found
+
+
+def draw_of(session: Session, campaign_id: int) -> RandomDraw | None:
+    """The campaign's draw, if it has one."""
+    return session.scalars(select(RandomDraw).where(RandomDraw.campaign_id == campaign_id)).first()
+
+
+def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[int], industries: list[str],
+             rates: dict, inspectors_per_target: int, exclude_own_station: bool, roster_ids: list[int],
+             seed: int | None = None) -> RandomDraw:
+    """Draw merchants and inspectors for a campaign, record seed, inputs and result, and plan the targets."""
+    if draw_of(session, campaign.id) is not None:
+        raise Invalid("本次行动已进行过随机抽取，抽取结果不能重抽")
+    station_ids = sorted({int(i) for i in station_ids})
+    if not station_ids or not set(station_ids) <= set(campaign.station_ids):
+        raise Invalid("请选择参加本次行动的监管所", field="station_ids")
+    if inspectors_per_target < MIN_INSPECTORS:
+        raise Invalid("每个检查对象至少需要两名检查人员", field="inspectors_per_target")
+    for key, rate in rates.items():
+        if rate is None or not 0 <= rate <= 100:
+            raise Invalid("抽查比例应在0到100之间", field=f"rate_{key}")
+    industries = sorted({Industry(i).value for i in industries})
+    pool = [drawing.PoolMerchant(*row) for row in session.execute(queries.draw_pool(station_ids, industries))]
+    eligible = {u.id: u for u in session.scalars(queries.inspector_roster())}
+    roster = [drawing.RosterInspector(uid, tuple(s.id for s in eligible[uid].stations))
+              for uid in sorted({int(i) for i in roster_ids}) if uid in eligible]
+    if len(roster) < inspectors_per_target:
+        raise Invalid(f"检查人员名录至少需要{inspectors_per_target}人", field="roster_ids")
+    seed = secrets.randbits(62) if seed is None else int(seed)
+    inputs = {"station_ids": station_ids, "industries": industries, "rates": {k: float(v) for k, v in rates.items()},
+              "inspectors_per_target": inspectors_per_target, "exclude_own_station": bool(exclude_own_station),
+              "pool": [[m.id, m.station_id, m.credit_class] for m in pool],
+              "roster": [[u.id, list(u.station_ids)] for u in roster]}
+    try:
+        result = drawing.rerun(seed, inputs)
+    except drawing.DrawError as err:
+        raise Invalid(str(err), field="roster_ids") from err
+    found = RandomDraw(campaign_id=campaign.id, seed=seed, inputs=inputs, result=result,
+                       created_by_id=getattr(actor, "id", None))
+    session.add(found)
+    session.flush()
+    planned = {t.merchant_id: t for t in session.scalars(select(CampaignTarget)
+                                                         .where(CampaignTarget.campaign_id == campaign.id))}
+    for row in result:
+        target = planned.get(row["merchant_id"])
+        if target is None:
+            session.add(CampaignTarget(campaign_id=campaign.id, merchant_id=row["merchant_id"],
+                                       station_id=row["station_id"], draw_id=found.id,
+                                       inspector_ids=row["inspector_ids"]))
+        else:
+            # Planned by hand before and now drawn: it is a drawn target, with the drawn inspectors.
+            target.draw_id, target.inspector_ids = found.id, row["inspector_ids"]
+    session.flush()
+    audit.record(session, actor, "draw", found, [
+        audit.change_row("seed", "随机种子", None, str(seed)),
+        audit.change_row("pool", "抽取范围", None, f"{len(pool)} 家使用单位、{len(roster)} 名检查人员"),
+        audit.change_row("result", "抽中", None, f"{len(result)} 家")])
+    return found
+
+
+def draw_reproduces(found: RandomDraw) -> bool:
+    """Re-run the draw from its recorded seed and inputs: True when it gives the recorded result."""
+    try:
+        return drawing.rerun(found.seed, found.inputs) == found.result
+    except drawing.DrawError:
+        return False
+
+
+def publish_draw(session: Session, actor, found: RandomDraw, today: dt.date) -> RandomDraw:
+    """Publish a draw's results (一公开) once its campaign has ended."""
+    if found.published_at is not None:
+        raise Invalid("抽查结果已公示")
+    if today <= found.campaign.ends_on:
+        raise Invalid(f"行动结束（{found.campaign.ends_on.isoformat()}）后才能公示抽查结果")
+    found.published_at = utcnow()
+    found.locked_at = found.locked_at or found.published_at
+    session.flush()
+    audit.record(session, actor, "publish", found, [])
+    return found
+
+
+def public_outcome(row) -> PublicOutcome:
+    """The published category of one planned merchant, from the counts of target_outcomes()."""
+    if row.conducted:
+        if row.pending:
+            return PublicOutcome.PENDING
+        return PublicOutcome.RECTIFIED if row.findings else PublicOutcome.NO_PROBLEM
+    if row.no_activity:
+        return PublicOutcome.NO_ACTIVITY
+    if row.unreachable:
+        return PublicOutcome.UNREACHABLE
+    return PublicOutcome.NOT_YET
+
+
+# --- inspections ----------------------------------------------------------------------------------
+
+def get_inspection(session: Session, scope: Scope, inspection_id: int) -> Inspection:
+    """An inspection inside the scope, else NotFound."""
+    found = session.get(Inspection, inspection_id)
+    if found is None or not scope.allows(found.station_id):
+        raise NotFound("检查记录不存在")
+    return found
+
+
+def _snapshot(instrument: Instrument) -> dict:
+    return {"kind_name": instrument.type.name_zh, "serial_no": instrument.serial_no, "status": instrument.status,
+            "next_due_on": instrument.next_due_on, "replace_by": instrument.replace_by,
+            "last_verified_on": instrument.last_verified_on}
+
+
+def record_inspection(session: Session, actor, scope: Scope, merchant: Merchant, values: dict,
+                      today: dt.date) -> Inspection:
+    """Record a visit: its inspectors (two or more), the instruments checked with a snapshot, the campaign used.
+
+    values: inspected_on, visit_outcome, campaign_id, inspector_ids, notes, checks [(instrument_id, outcome)],
+    new_instrument (a dict for create_instrument plus 'outcome', or None).
+    """
+    if not scope.allows(merchant.station_id):
+        raise NotFound("使用单位不存在")
+    inspected_on = values.get("inspected_on")
+    if not isinstance(inspected_on, dt.date):
+        raise Invalid("请填写检查日期", field="inspected_on")
+    if inspected_on > today:
+        raise Invalid("检查日期不能晚于今天", field="inspected_on")
+    visit = VisitOutcome(values.get("visit_outcome") or VisitOutcome.CONDUCTED)
+    inspector_ids = sorted({int(i) for i in values.get("inspector_ids") or []})
+    inspectors = list(session.scalars(queries.inspector_roster().where(User.id.in_(inspector_ids))))
+    if len(inspectors) < MIN_INSPECTORS:
+        raise Invalid("监督检查应由两名以上检查人员实施，请至少选择两人", field="inspector_ids")
+    campaign = None
+    if values.get("campaign_id"):
+        campaign = get_campaign(session, int(values["campaign_id"]))
+        if merchant.station_id not in campaign.station_ids:
+            raise Invalid("该使用单位所属监管所未参加所选专项检查行动", field="campaign_id")
+        if not campaign.starts_on <= inspected_on <= campaign.ends_on:
+            raise Invalid(f"检查日期不在所选专项行动期间（{campaign.starts_on.isoformat()} 至 "
+                          f"{campaign.ends_on.isoformat()}）内", field="inspected_on")
+    checks = [(int(i), CheckOutcome(o)) for i, o in values.get("checks") or []]
+    new_instrument = values.get("new_instrument")
+    if visit != VisitOutcome.CONDUCTED and (checks or new_instrument):
+        raise Invalid("未实施检查时不能记录检查的器具", field="visit_outcome")
+    inspection = Inspection(merchant_id=merchant.id, station_id=merchant.station_id,
+                            campaign_id=campaign.id if campaign else None, inspected_on=inspected_on,
+                            visit_outcome=visit, notes=clean(values.get("notes")),
+                            created_by_id=getattr(actor, "id", None))
+    inspection.inspectors = inspectors
+    session.add(inspection)
+    session.flush()
+    owned = {i.id: i for i in session.scalars(select(Instrument).where(Instrument.merchant_id == merchant.id,
+                                                                       Instrument.id.in_([c[0] for c in checks])))}
+    for instrument_id, outcome in checks:
+        if instrument_id not in owned:
+            raise Invalid("所选器具不属于该使用单位", field="checks")
+        session.add(InspectionInstrument(inspection_id=inspection.id, instrument_id=instrument_id, outcome=outcome,
+                                         **_snapshot(owned[instrument_id])))
+    if new_instrument:
+        outcome = CheckOutcome(new_instrument.pop("outcome", CheckOutcome.PROBLEM))
+        created = instruments.create_instrument(session, actor, scope, {**new_instrument, "merchant_id": merchant.id})
+        session.add(InspectionInstrument(inspection_id=inspection.id, instrument_id=created.id, outcome=outcome,
+                                         registered_on_spot=True, **_snapshot(created)))
+    if campaign is not None:
+        found = draw_of(session, campaign.id)
+        if found is not None and found.locked_at is None:
+            # The first inspection that uses a draw locks it for good.
+            found.locked_at = utcnow()
+    session.flush()
+    audit.record(session, actor, "create", inspection, audit.snapshot(inspection, [
+        "merchant", "inspected_on", "campaign", "visit_outcome", "inspectors", "notes"]))
+    return inspection
+
+
+# --- findings and rectification -------------------------------------------------------------------
+
+def add_finding(session: Session, actor, inspection: Inspection, values: dict) -> Finding:
+    """Record a coded finding and its measure; stop-use stops the instrument, orders get a deadline.
+
+    values: code_id, check_id (optional), description, measure, case_no, deadline (optional).
+    """
+    if inspection.visit_outcome != VisitOutcome.CONDUCTED:
+        raise Invalid("未实施检查的记录不能登记问题")
+    code = session.get(FindingCode, values.get("code_id") or 0)
+    if code is None or not code.is_active:
+        raise Invalid("请选择问题类型", field="code_id")
+    measure = Measure(values.get("measure") or Measure.RECTIFY)
+    check = None
+    if values.get("check_id"):
+        check = session.get(InspectionInstrument, int(values["check_id"]))
+        if check is None or check.inspection_id != inspection.id:
+            raise Invalid("所选器具不在本次检查中", field="check_id")
+    if measure == Measure.STOP_USE and check is None:
+        raise Invalid("责令停止使用须选择涉及的器具", field="check_id")
+    case_no = clean(values.get("case_no")) or None
+    if measure == Measure.CASE and not case_no:
+        raise Invalid("立案须填写案件编号", field="case_no")
+    if measure != Measure.CASE and case_no:
+        raise Invalid("只有处理措施为“立案”时才填写案件编号", field="case_no")
+    if case_no and session.scalars(select(Finding.id).where(Finding.case_no == case_no)).first():
+        raise Duplicate(f"案件编号 {case_no} 已被使用", field="case_no")
+    deadline = values.get("deadline")
+    if measure in (Measure.RECTIFY, Measure.STOP_USE):
+        deadline = deadline or inspection.inspected_on + dt.timedelta(days=DEFAULT_RECTIFY_DAYS)
+        if deadline <= inspection.inspected_on:
+            raise Invalid("整改期限应晚于检查日期", field="deadline")
+    finding = Finding(inspection_id=inspection.id, check_id=check.id if check else None, code_id=code.id,
+                      description=clean(values.get("description")), measure=measure, case_no=case_no,
+                      created_by_id=getattr(actor, "id", None))
+    session.add(finding)
+    session.flush()
+    changes = [audit.change_row("code", "问题", None, f"{code.code} {code.name_zh}"),
+               audit.change_row("measure", "处理措施", None, measure)]
+    if check is not None:
+        changes.append(audit.change_row("instrument", "涉及器具", None, check.label))
+    if case_no:
+        changes.append(audit.change_row("case_no", "案件编号", None, case_no))
+    if deadline is not None and measure in (Measure.RECTIFY, Measure.STOP_USE):
+        session.add(Rectification(finding_id=finding.id, station_id=inspection.station_id,
+                                  merchant_id=inspection.merchant_id, issued_on=inspection.inspected_on,
+                                  deadline=deadline))
+        changes.append(audit.change_row("deadline", "整改期限", None, deadline))
+    if measure == Measure.STOP_USE:
+        instrument = check.instrument
+        stopped = audit.apply_changes(instrument, {"status": InstrumentStatus.STOPPED})
+        if stopped:
+            session.flush()
+            audit.record(session, actor, "update", instrument, stopped, note=f"监督检查责令停止使用（{code.name_zh}）")
+    session.flush()
+    audit.record(session, actor, "create", finding, changes, entity_label=f"{inspection} 问题 {code.name_zh}")
+    return finding
+
+
+def get_rectification(session: Session, scope: Scope, rectification_id: int) -> Rectification:
+    """A rectification order inside the scope, else NotFound."""
+    found = session.get(Rectification, rectification_id)
+    if found is None or not scope.allows(found.station_id):
+        raise NotFound("整改记录不存在")
+    return found
+
+
+def record_recheck(session: Session, actor, rect: Rectification, *, expected_version: int, values: dict,
+                   today: dt.date) -> Recheck:
+    """Record a re-check (复查); when it was put right the order closes on that date."""
+    if rect.version != expected_version:
+        raise StaleEdit("该整改记录")
+    if not rect.is_open:
+        raise Invalid("该整改已复查关闭")
+    on = values.get("rechecked_on")
+    if not isinstance(on, dt.date):
+        raise Invalid("请填写复查日期", field="rechecked_on")
+    if on > today:
+        raise Invalid("复查日期不能晚于今天", field="rechecked_on")
+    if on < rect.issued_on:
+        raise Invalid("复查日期不能早于检查日期", field="rechecked_on")
+    rectified = bool(values.get("rectified"))
+    recheck = Recheck(rectification_id=rect.id, rechecked_on=on, rectified=rectified,
+                      notes=clean(values.get("notes")), created_by_id=getattr(actor, "id", None))
+    session.add(recheck)
+    changes = [audit.change_row("rechecked_on", "复查日期", None, on),
+               audit.change_row("rectified", "是否已改正", None, rectified)]
+    if rectified:
+        changes += audit.apply_changes(rect, {"closed_on": on})
+    else:
+        # Versioned even when nothing else moves, so two people re-checking at once cannot both save.
+        rect.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor, "recheck", rect, changes, entity_label=f"{rect.merchant.name} 责令改正")
+    return recheck
+
+
+# --- evidence files -------------------------------------------------------------------------------
+
+EVIDENCE_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type from the file's first bytes (JPEG, PNG or PDF), or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:5] == b"%PDF-":
+        return "application/pdf"
+    return None
+
+
+def store_evidence(session: Session, actor, inspection: Inspection, *, file_name: str, data: bytes,
+                   storage_dir: str, max_bytes: int, finding_id: int | None = None) -> EvidenceFile:
+    """Check an uploaded photo or scan and keep it on disk under a generated name."""
+    if not data:
+        raise Invalid("请选择要上传的文件", field="file")
+    if len(data) > max_bytes:
+        raise Invalid(f"文件过大：不能超过 {max_bytes // (1024 * 1024)} MB", field="file")
+    content_type = sniff(data)
+    if content_type is None:
+        raise Invalid("只能上传 JPEG、PNG 图片或 PDF 文件（按文件内容识别，不看扩展名）", field="file")
+    if finding_id and session.scalars(select(Finding.id).where(Finding.id == finding_id,
+                                                               Finding.inspection_id == inspection.id)).first() is None:
+        raise Invalid("所选问题不在本次检查中", field="finding_id")
+    stored = f"{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}{EVIDENCE_TYPES[content_type]}"
+    path = Path(storage_dir) / stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name first so a crash never leaves half a file under the real one.
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    name = clean(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
+    ev = EvidenceFile(inspection_id=inspection.id, finding_id=finding_id or None, station_id=inspection.station_id,
+                      original_name=name, stored_name=stored, content_type=content_type, size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), created_by_id=getattr(actor, "id", None))
+    session.add(ev)
+    session.flush()
+    audit.record(session, actor, "evidence", ev, [audit.change_row("file", "证据文件", None, name)],
+                 entity_label=f"{inspection} 证据")
+    return ev
+
+
+def get_evidence(session: Session, scope: Scope, evidence_id: int) -> EvidenceFile:
+    """An evidence file whose inspection is inside the scope, else NotFound."""
+    ev = session.get(EvidenceFile, evidence_id)
+    if ev is None or not scope.allows(ev.station_id):
+        raise NotFound("证据文件不存在")
+    return ev
+
+
+def evidence_path(storage_dir: str, ev: EvidenceFile) -> Path:
+    """Where an evidence file's bytes are kept."""
+    return Path(storage_dir) / ev.stored_name
