@@ -120,7 +120,8 @@ class Figures:
     fuel: dict[int, tuple[int, int, int]]           # station -> (fuel stations, dispensers, nozzles)
     previous: Counts
     built_at: dt.datetime
-    sections: list[Callable[[Workbook, "Figures"], None]] = field(default_factory=list)
+    # Extra sheets other capabilities add after the summary: section(workbook, figures, session, station_id).
+    sections: list[Callable[..., None]] = field(default_factory=list)
 
     def total(self) -> Counts:
         """The scope's totals."""
@@ -201,7 +202,7 @@ SUMMARY_HEADERS = ["监管所", "器具种类", "在册（在用）", "本月检
 SUMMARY_WIDTHS = [14, 22, 11, 12, 12, 10, 10, 10, 10, 10, 10, 12, 12]
 
 
-def _cell(ws, value: Any, *, font: Font | None = None, fmt: str | None = None, fill=None) -> WriteOnlyCell:
+def cell(ws, value: Any, *, font: Font | None = None, fmt: str | None = None, fill=None) -> WriteOnlyCell:
     cell = WriteOnlyCell(ws, value=value)
     if font is not None:
         cell.font = font
@@ -212,8 +213,8 @@ def _cell(ws, value: Any, *, font: Font | None = None, fmt: str | None = None, f
     return cell
 
 
-def _header(ws, headers: Iterable[str]) -> list[WriteOnlyCell]:
-    return [_cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
+def header(ws, headers: Iterable[str]) -> list[WriteOnlyCell]:
+    return [cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
 
 
 def print_setup(ws: Worksheet, title: str, header_row: int, columns: int) -> None:
@@ -233,8 +234,8 @@ def print_setup(ws: Worksheet, title: str, header_row: int, columns: int) -> Non
 
 
 def _counts_row(ws, station: str, kind: str, c: Counts, font: Font | None = None) -> list:
-    return [_cell(ws, station, font=font), _cell(ws, kind, font=font), c.registered, c.verified, c.records, c.passed,
-            _cell(ws, c.pass_rate, fmt=PERCENT), c.reverified, c.on_time, _cell(ws, c.on_time_rate, fmt=PERCENT),
+    return [cell(ws, station, font=font), cell(ws, kind, font=font), c.registered, c.verified, c.records, c.passed,
+            cell(ws, c.pass_rate, fmt=PERCENT), c.reverified, c.on_time, cell(ws, c.on_time_rate, fmt=PERCENT),
             c.due_next, c.overdue, c.past_life]
 
 
@@ -251,11 +252,11 @@ def _summary_sheet(wb: Workbook, f: Figures) -> None:
     title = f"计量器具监管月报 {f.month.label}（{f.scope_name}）"
     print_setup(ws, title, 4, len(SUMMARY_HEADERS))
     ws.freeze_panes = "C5"
-    append([_cell(ws, title, font=TITLE_FONT)])
+    append([cell(ws, title, font=TITLE_FONT)])
     append([f"统计口径：在册、超期、使用年限和下月到期按生成报表时的台账计至 {f.month.last.isoformat()}；"
                f"检定数按本月检定记录（不含作废）。生成时间 {f.built_at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}"])
     append([])
-    append(_header(ws, SUMMARY_HEADERS))
+    append(header(ws, SUMMARY_HEADERS))
     for station_id, station in f.stations.items():
         subtotal = Counts()
         for type_id, kind in f.kinds.items():
@@ -272,8 +273,8 @@ def _summary_sheet(wb: Workbook, f: Figures) -> None:
 
     # Change from the previous month.
     prev = f.previous
-    append([_cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
-    append(_header(ws, ["指标", "", f.month.label, f.month.shift(-1).label, "增减"]))
+    append([cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
+    append(header(ws, ["指标", "", f.month.label, f.month.shift(-1).label, "增减"]))
     for label, now, before in (("本月检定（台）", total.verified, prev.verified),
                                ("本月检定记录", total.records, prev.records),
                                ("检定合格率", total.pass_rate, prev.pass_rate),
@@ -282,23 +283,23 @@ def _summary_sheet(wb: Workbook, f: Figures) -> None:
                                ("超过使用年限", total.past_life, prev.past_life)):
         fmt = PERCENT if isinstance(now, float) or isinstance(before, float) else None
         change = None if now is None or before is None else now - before
-        append([label, "", _cell(ws, now, fmt=fmt), _cell(ws, before, fmt=fmt), _cell(ws, change, fmt=fmt)])
+        append([label, "", cell(ws, now, fmt=fmt), cell(ws, before, fmt=fmt), cell(ws, change, fmt=fmt)])
     append([])
 
     # Fuel stations, dispensers and nozzles, counted separately.
-    append([_cell(ws, "加油站、加油机和油枪", font=HEADER_FONT)])
-    append(_header(ws, ["监管所", "", "加油站（家）", "在用加油机（台）", "油枪（条）"]))
+    append([cell(ws, "加油站、加油机和油枪", font=HEADER_FONT)])
+    append(header(ws, ["监管所", "", "加油站（家）", "在用加油机（台）", "油枪（条）"]))
     sums = [0, 0, 0]
     for station_id, station in f.stations.items():
         values = f.fuel.get(station_id, (0, 0, 0))
         sums = [a + b for a, b in zip(sums, values)]
         append([station, "", *values])
-    append([_cell(ws, "合计", font=TOTAL_FONT), "", *sums])
+    append([cell(ws, "合计", font=TOTAL_FONT), "", *sums])
     append([])
 
     # By kind, for the chart.
-    append([_cell(ws, "按器具种类", font=HEADER_FONT)])
-    append(_header(ws, ["器具种类", "", "本月检定（台）", "下月到期", "月末超期未检"]))
+    append([cell(ws, "按器具种类", font=HEADER_FONT)])
+    append(header(ws, ["器具种类", "", "本月检定（台）", "下月到期", "月末超期未检"]))
     by_kind = f.by_kind()
     kinds = [(t, name) for t, name in f.kinds.items() if t in by_kind]
     start = written + 1
@@ -322,7 +323,7 @@ def _detail_sheet(wb: Workbook, name: str, title: str, columns: list[Column], ro
     print_setup(ws, title, 2, len(columns))
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
-    ws.append([_cell(ws, title, font=TITLE_FONT)])
+    ws.append([cell(ws, title, font=TITLE_FONT)])
     count = write_rows(ws, columns, rows, header_font=HEADER_FONT)
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
@@ -342,7 +343,7 @@ def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[byt
     wb = Workbook(write_only=True)
     _summary_sheet(wb, figures)
     for section in figures.sections:
-        section(wb, figures)
+        section(wb, figures, session, station_id)
     month = figures.month
     _detail_sheet(wb, "本月检定明细", f"{month.label}检定记录明细（{figures.scope_name}）", VERIFICATION_COLUMNS,
                   session.execute(q.verification_details(month.first, month.last, station_id)

@@ -72,6 +72,17 @@ def ledger(world, session):
     # Station B: one scale verified in October.
     b1 = factories.instrument(session, world.merchant_b, serial="B1")
     factories.verify(session, b1, D(2026, 10, 12))
+    # October inspections: two in station A (one with two findings, one order closed on time), one in September.
+    crew = [world.inspector_a, world.supervisor]
+    visit = factories.inspection(session, vendor, crew, on=D(2026, 10, 8), checks=[(s1, "problem"), (s2, "ok")])
+    order = factories.finding(session, visit, "FAILED_IN_USE", check=visit.checks[0]).rectification
+    factories.finding(session, visit, "NOT_FILED", measure="case", case_no="（2026）001")
+    from app.inspections.services import record_recheck
+
+    record_recheck(session, None, order, expected_version=order.version,
+                   values={"rechecked_on": D(2026, 10, 15), "rectified": True, "notes": ""}, today=D(2026, 10, 15))
+    factories.inspection(session, fuel, crew, on=D(2026, 10, 21), checks=[(d1, "ok")])
+    factories.inspection(session, fuel, crew, on=D(2026, 9, 30))
     session.commit()
     return world
 
@@ -108,10 +119,12 @@ def test_figures_match_the_ledger(ledger, session):
 
 def test_workbook_reads_back_with_both_readers(ledger, session):
     out = io.BytesIO()
-    figures = build_monthly_report(session, OCT, out)
+    from app.monthly.services import report_sections
+
+    figures = build_monthly_report(session, OCT, out, sections=report_sections())
     data = out.getvalue()
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["汇总", "本月检定明细", "月末超期明细"]
+    assert wb.sheetnames == ["汇总", "检查情况", "本月检定明细", "月末超期明细"]
     summary = wb["汇总"]
     assert summary["A1"].value == "计量器具监管月报 2026年10月（全部监管所）"
     assert [c.value for c in summary[4]][:4] == ["监管所", "器具种类", "在册（在用）", "本月检定（台）"]
@@ -135,8 +148,22 @@ def test_workbook_reads_back_with_both_readers(ledger, session):
     assert sorted(r[4] for r in overdue) == sorted(["A-001", "B-001", "D3", "S1"])
     assert figures.total().overdue == len(overdue)
 
+    inspections = wb["检查情况"]
+    assert [c.value for c in inspections[3]][:3] == ["监管所", "检查（次）", "检查单位（家）"]
+    by_station = {r[0]: r for r in inspections.iter_rows(min_row=4, max_row=6, values_only=True)}
+    # Station A in October: 2 inspections of 2 merchants, 3 instruments checked (1 with a problem), 2 findings at
+    # 1 merchant, 1 order closed on time, 1 case; September's visit is not counted.
+    assert by_station[ledger.station_a.name][1:] == (2, 2, 2, 3, 1, 2, 1, 1, 1, 0, 0, 0, 1)
+    assert by_station[ledger.station_b.name][1:] == (0,) * 13
+    rows = list(inspections.iter_rows(values_only=True))
+    change = next(r for r in rows if r[0] == "检查（次）")
+    assert change[1:4] == (2, 1, 1)
+    codes = {r[0]: r[2] for r in rows if r[0] in ("FAILED_IN_USE", "NOT_FILED")}
+    assert codes == {"FAILED_IN_USE": 1, "NOT_FILED": 1}
+    assert len(inspections._charts) == 1
+
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    assert book.sheet_names == ["汇总", "本月检定明细", "月末超期明细"]
+    assert book.sheet_names == ["汇总", "检查情况", "本月检定明细", "月末超期明细"]
     assert len(book.get_sheet_by_name("本月检定明细").to_python()) == 2 + 5
 
 

@@ -16,8 +16,10 @@ from reports.monthly import Month, build_monthly_report
 
 
 def report_sections() -> list:
-    """The extra sheets other capabilities contribute to the monthly workbook."""
-    return []
+    """The extra sheets other capabilities contribute to the monthly workbook, in order."""
+    from reports.monthly_inspections import inspections_section
+
+    return [inspections_section]
 
 
 def build_report(session: Session, actor, month: Month, station_id: int | None = None) -> MonthlyReport:
