@@ -97,12 +97,12 @@ def xlsx_download(list_stmt: Select, name: str, columns: list, rows: Callable[[S
     return send_file(out, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=f"{name}_{today():%Y%m%d}.xlsx")
 
 
-def export_url() -> str:
+def export_url(name: str = "export.xlsx") -> str:
     """The current list page's export link: the same path plus /export.xlsx, with the same filter and sort."""
     from urllib.parse import urlencode
 
     args = {k: v for k, v in request.args.items() if k != "page"}
-    return request.path.rstrip("/") + "/export.xlsx" + (f"?{urlencode(args)}" if args else "")
+    return f"{request.path.rstrip('/')}/{name}" + (f"?{urlencode(args)}" if args else "")
 
 
 def form_error(form: Any, err: DomainError) -> None:

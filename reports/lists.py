@@ -60,3 +60,73 @@ def merchant_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
         .join_from(Merchant, Station, Merchant.station_id == Station.id)
         .outerjoin_from(Merchant, parent, Merchant.parent_id == parent.id))
     return _stream(session, stmt)
+
+
+INSPECTION_COLUMNS = [
+    Column("监管所", 14), Column("使用单位", 30), Column("检查日期", 12, "date"), Column("检查情况", 18),
+    Column("专项行动", 24), Column("检查器具（台）", 12, "number"), Column("发现问题（条）", 12, "number"),
+    Column("备注", 30),
+]
+
+FINDING_COLUMNS = [
+    Column("监管所", 14), Column("使用单位", 30), Column("检查日期", 12, "date"), Column("问题代码", 16),
+    Column("问题", 28), Column("器具种类（检查时）", 16), Column("出厂编号（检查时）", 18), Column("处理措施", 12),
+    Column("案件编号", 16), Column("整改期限", 12, "date"), Column("复查关闭日期", 12, "date"), Column("说明", 30),
+]
+
+RECTIFICATION_COLUMNS = [
+    Column("监管所", 14), Column("使用单位", 30), Column("问题代码", 16), Column("问题", 28),
+    Column("下达日期", 12, "date"), Column("整改期限", 12, "date"), Column("复查关闭日期", 12, "date"),
+]
+
+
+def inspection_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
+    """The rows of an inspection list, in INSPECTION_COLUMNS order."""
+    from sqlalchemy import func, select
+
+    from app.inspections.models import Campaign, Finding, Inspection, InspectionInstrument
+
+    checked = (select(func.count(InspectionInstrument.id))
+               .where(InspectionInstrument.inspection_id == Inspection.id).scalar_subquery())
+    found = select(func.count(Finding.id)).where(Finding.inspection_id == Inspection.id).scalar_subquery()
+    stmt = (list_stmt.with_only_columns(
+        Station.name, Merchant.name, Inspection.inspected_on, Inspection.visit_outcome, Campaign.name, checked, found,
+        Inspection.notes, maintain_column_froms=False)
+        .join_from(Inspection, Station, Inspection.station_id == Station.id)
+        .join_from(Inspection, Merchant, Inspection.merchant_id == Merchant.id)
+        .outerjoin_from(Inspection, Campaign, Inspection.campaign_id == Campaign.id))
+    return _stream(session, stmt)
+
+
+def finding_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
+    """The findings of the inspections an inspection list shows, in FINDING_COLUMNS order."""
+    from app.catalog.models import FindingCode
+    from app.inspections.models import Finding, Inspection, InspectionInstrument, Rectification
+
+    stmt = (list_stmt.with_only_columns(
+        Station.name, Merchant.name, Inspection.inspected_on, FindingCode.code, FindingCode.name_zh,
+        InspectionInstrument.kind_name, InspectionInstrument.serial_no, Finding.measure, Finding.case_no,
+        Rectification.deadline, Rectification.closed_on, Finding.description, maintain_column_froms=False)
+        .join_from(Inspection, Finding, Finding.inspection_id == Inspection.id)
+        .join_from(Finding, FindingCode, FindingCode.id == Finding.code_id)
+        .outerjoin_from(Finding, InspectionInstrument, InspectionInstrument.id == Finding.check_id)
+        .outerjoin_from(Finding, Rectification, Rectification.finding_id == Finding.id)
+        .join_from(Inspection, Station, Inspection.station_id == Station.id)
+        .join_from(Inspection, Merchant, Inspection.merchant_id == Merchant.id)
+        .order_by(Finding.id))
+    return _stream(session, stmt)
+
+
+def rectification_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
+    """The rows of a rectification list, in RECTIFICATION_COLUMNS order."""
+    from app.catalog.models import FindingCode
+    from app.inspections.models import Finding, Rectification
+
+    stmt = (list_stmt.with_only_columns(
+        Station.name, Merchant.name, FindingCode.code, FindingCode.name_zh, Rectification.issued_on,
+        Rectification.deadline, Rectification.closed_on, maintain_column_froms=False)
+        .join_from(Rectification, Station, Rectification.station_id == Station.id)
+        .join_from(Rectification, Merchant, Rectification.merchant_id == Merchant.id)
+        .join_from(Rectification, Finding, Finding.id == Rectification.finding_id)
+        .join_from(Finding, FindingCode, FindingCode.id == Finding.code_id))
+    return _stream(session, stmt)

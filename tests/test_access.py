@@ -320,6 +320,9 @@ CASES: list[Case] = [
          invalid=lambda ids: {},
          table="import_batches"),
     # --- special inspections (专项检查): see make_inspections ------------------------------------
+    Case("inspections.inspections_export", "/inspections/export.xlsx", get=STAFF_READ),
+    Case("inspections.findings_export", "/inspections/findings.xlsx?station_id={station_a}", get=STAFF_READ),
+    Case("inspections.rectifications_export", "/rectifications/export.xlsx?state=all", get=STAFF_READ),
     Case("inspections.campaigns", "/campaigns/", get=STAFF_READ),
     Case("inspections.campaign_new", "/campaigns/new",
          get=SUPERVISE, post=SUPERVISE,

@@ -118,3 +118,27 @@ def test_list_pages_link_their_export_with_the_filter(client, ledger):
     page = client.get("/worklists/overdue?sort=serial&page=1").get_data(as_text=True)
     assert 'href="/worklists/overdue/export.xlsx?sort=serial"' in page
     assert 'href="/merchants/export.xlsx"' in client.get("/merchants/").get_data(as_text=True)
+
+
+def test_inspection_finding_and_rectification_exports(app, client, world, session):
+    crew = [world.inspector_a, world.supervisor]
+    visit = factories.inspection(session, world.merchant_a, crew, on=clock_today(),
+                                 checks=[(world.instrument_a, "problem")])
+    factories.finding(session, visit, "OVERDUE", check=visit.checks[0], description="=cmd|' /C calc'!A0")
+    other = factories.inspection(session, world.merchant_b, crew, on=clock_today())
+    factories.finding(session, other, "NOT_FILED")
+    session.commit()
+    login(client, "insp_a")
+    page = client.get("/inspections/").get_data(as_text=True)
+    assert 'href="/inspections/export.xlsx"' in page and 'href="/inspections/findings.xlsx"' in page
+    rows = _rows(client.get("/inspections/export.xlsx").data)
+    assert rows[0][:3] == ["监管所", "使用单位", "检查日期"]
+    assert [(r[1], r[5], r[6]) for r in rows[1:]] == [("甲市场摊位1", 1, 1)]  # station A only
+    findings = _rows(client.get("/inspections/findings.xlsx").data)
+    assert [(r[3], r[6], r[11]) for r in findings[1:]] == [("OVERDUE", "A-001", "=cmd|' /C calc'!A0")]
+    assert isinstance(findings[1][9], dt.datetime)  # the order's deadline is a real date
+    rects = _rows(client.get("/rectifications/export.xlsx?state=open").data)
+    assert [(r[1], r[2]) for r in rects[1:]] == [("甲市场摊位1", "OVERDUE")]
+    supervisor = app.test_client()
+    login(supervisor, "super1")
+    assert len(_rows(supervisor.get("/rectifications/export.xlsx?state=all").data)) == 3

@@ -24,7 +24,9 @@ from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.scope import Scope
 from app.security import campaign_required, ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations
+from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from reports.lists import (FINDING_COLUMNS, INSPECTION_COLUMNS, RECTIFICATION_COLUMNS, finding_rows, inspection_rows,
+                          rectification_rows)
 
 bp = Blueprint("inspections", __name__, template_folder="templates")
 
@@ -263,17 +265,38 @@ def public_draw(draw_id: int):
 
 # --- inspections ----------------------------------------------------------------------------------
 
+def _inspection_list():
+    """The inspection list's statement for the request's filter, and the merchant it names (404 outside scope)."""
+    merchant_id = arg_int("merchant_id")
+    merchant = get_merchant(db(), scope(), merchant_id) if merchant_id else None
+    return queries.inspection_list(scope(), campaign_id=arg_int("campaign_id"), merchant_id=merchant_id,
+                                   station_id=arg_int("station_id")), merchant
+
+
 @bp.route("/inspections/")
 @staff_required
 def inspections():
     """Inspections in the user's stations, newest first; filter by campaign, station or merchant."""
-    merchant_id = arg_int("merchant_id")
-    merchant = get_merchant(db(), scope(), merchant_id) if merchant_id else None
-    stmt = queries.inspection_list(scope(), campaign_id=arg_int("campaign_id"), merchant_id=merchant_id,
-                                   station_id=arg_int("station_id"))
+    stmt, merchant = _inspection_list()
     campaigns = db().scalars(queries.campaign_list().limit(100)).all()
     return render_template("inspections/inspections.html", page=paginate(stmt), stations=scoped_stations(),
                            campaigns=campaigns, merchant=merchant)
+
+
+@bp.route("/inspections/export.xlsx")
+@staff_required
+def inspections_export():
+    """The inspection list with its current filter, as a workbook."""
+    stmt, _ = _inspection_list()
+    return xlsx_download(stmt, "监督检查", INSPECTION_COLUMNS, inspection_rows, url_for("inspections.inspections"))
+
+
+@bp.route("/inspections/findings.xlsx")
+@staff_required
+def findings_export():
+    """Every finding of the inspections the list shows, as a workbook."""
+    stmt, _ = _inspection_list()
+    return xlsx_download(stmt, "检查发现问题", FINDING_COLUMNS, finding_rows, url_for("inspections.inspections"))
 
 
 def _prepare_inspection(form: InspectionForm, merchant: Merchant) -> None:
@@ -440,14 +463,28 @@ def print_record(inspection_id: int):
 
 # --- rectification --------------------------------------------------------------------------------
 
+def _rectification_list():
+    state = request.args.get("state", "open")
+    if state not in queries.RECTIFICATION_STATES and state != "all":
+        state = "open"
+    return state, queries.rectification_list(scope(), today(), "" if state == "all" else state)
+
+
+@bp.route("/rectifications/export.xlsx")
+@staff_required
+def rectifications_export():
+    """The rectification list with its current filter, as a workbook."""
+    _, stmt = _rectification_list()
+    return xlsx_download(stmt, "责令改正", RECTIFICATION_COLUMNS, rectification_rows,
+                         url_for("inspections.rectifications"))
+
+
 @bp.route("/rectifications/")
 @staff_required
 def rectifications():
     """Rectification orders in the user's stations: open, late (past the deadline) or closed."""
-    state = request.args.get("state", "open")
-    if state not in queries.RECTIFICATION_STATES and state != "all":
-        state = "open"
-    page = paginate(queries.rectification_list(scope(), today(), "" if state == "all" else state))
+    state, stmt = _rectification_list()
+    page = paginate(stmt)
     return render_template("inspections/rectifications.html", page=page, state=state, today=today(),
                            states=queries.RECTIFICATION_STATES)
 
