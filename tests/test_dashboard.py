@@ -51,6 +51,25 @@ def test_dashboard_page_shows_due_soon_and_svg_charts(client, world, session):
     assert "30天内到期" in page
     scale = factories.kind(session, "elec_price_scale")
     assert f'/worklists/due_soon?type_id={scale.id}' in page
-    bars = re.findall(r'<rect [^>]*data-value="(\d+)"', page)
-    assert len(bars) == 24 and bars[23] == "1"  # station A: A-001 overdue now
+    overdue = page.split('<svg id="trend-overdue"', 1)[1].split("</svg>", 1)[0]
+    bars = re.findall(r'<rect [^>]*data-value="(\d+)"', overdue)
+    assert len(bars) == 12 and bars[-1] == "1"  # station A: A-001 overdue now
     assert "http://" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace("http://www.w3.org", "")
+
+
+def test_findings_and_rectification_on_the_dashboard(client, world, session):
+    crew = [world.inspector_a, world.supervisor]
+    visit = factories.inspection(session, world.merchant_a, crew, on=today(), checks=[(world.instrument_a, "problem")])
+    factories.finding(session, visit, "OVERDUE", check=visit.checks[0])
+    factories.finding(session, visit, "OVERDUE")
+    other = factories.inspection(session, world.merchant_b, crew, on=today())
+    factories.finding(session, other, "NOT_FILED")
+    session.commit()
+    login(client, "insp_a")
+    page = client.get("/").get_data(as_text=True)
+    chart = page.split('<svg id="findings-by-code"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r'data-value="(\d+)"', chart) == ["2"] and "OVERDUE" in chart and "NOT_FILED" not in chart
+    orders = page.split('<svg id="rectification-state"', 1)[1].split("</svg>", 1)[0]
+    # Two open orders in station A, none closed or late yet; each bar links to its list.
+    assert re.findall(r'data-value="(\d+)"', orders) == ["0", "0", "2", "0"]
+    assert "/rectifications/?state=open" in orders

@@ -63,3 +63,17 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
         rows.append({"month": first, "verified": verified.get(key, 0),
                      "overdue": sum(n for k, n in due if k <= key)})
     return rows
+
+
+def inspection_summary(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> dict:
+    """The last twelve months' findings by code and how rectification orders went (on time, late, open)."""
+    from app.inspections import queries as inspection_queries
+
+    if station_id:
+        scope = Scope(frozenset({station_id}) & scope.station_ids if scope.station_ids is not None
+                      else frozenset({station_id}))
+    since = add_months(today.replace(day=1), -11)
+    codes = session.execute(inspection_queries.findings_by_code(scope, date_from=since, date_to=today)).all()
+    figures = session.execute(inspection_queries.finding_figures(scope, today, date_from=since,
+                                                                 date_to=today)).mappings().one()
+    return {"since": since, "codes": codes, **{k: int(v or 0) for k, v in figures.items()}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 
 from app.clock import today
-from app.dashboard.services import kind_status_table, trend
+from app.dashboard.services import inspection_summary, kind_status_table, trend
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
@@ -23,7 +23,19 @@ def index():
     totals = {k: sum(r[k] for r in rows) for k in ["total", "overdue", "due_soon"] + [s.value for s in InstrumentStatus]}
     return render_template("dashboard/index.html", rows=rows, totals=totals, statuses=InstrumentStatus,
                            worklists=WORKLISTS, stations=scoped_stations(), station_id=station_id, days=days,
-                           charts=_charts(trend(db(), scope(), today(), station_id), station_id))
+                           charts=_charts(trend(db(), scope(), today(), station_id), station_id),
+                           inspections=_inspection_charts(inspection_summary(db(), scope(), today(), station_id)))
+
+
+def _inspection_charts(summary: dict) -> dict:
+    """Findings by code and the state of rectification orders, as chart bars linking to their lists."""
+    stats = url_for("inspections.stats", **{"from": summary["since"].isoformat()})
+    codes = [{"label": code, "value": n, "title": name, "href": stats} for code, name, n in summary["codes"][:10]]
+    orders = [{"label": label, "value": summary[key], "title": label,
+               "href": url_for("inspections.rectifications", state=state)}
+              for key, label, state in (("closed_on_time", "按期整改", "closed"), ("closed_late", "逾期整改", "closed"),
+                                        ("open", "整改中", "open"), ("late", "逾期未改", "late"))]
+    return {**summary, "code_bars": codes, "order_bars": orders}
 
 
 def _charts(rows: list[dict], station_id: int | None) -> dict[str, list[dict]]:
