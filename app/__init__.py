@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.audit.views import bp as audit_bp
     from app.catalog.views import bp as catalog_bp
+    from app.credit.views import bp as credit_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.imports.views import bp as imports_bp
     from app.inspections.views import bp as inspections_bp
@@ -86,7 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.monthly.views import bp as monthly_bp
     from app.plans.views import bp as plans_bp
 
-    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, inspections_bp, instruments_bp, jobs_bp,
+    for bp in (accounts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, imports_bp, inspections_bp, instruments_bp, jobs_bp,
                merchants_bp, monthly_bp, plans_bp):
         app.register_blueprint(bp)
 

@@ -80,6 +80,8 @@ JOBS: list[JobSpec] = [
             "每天上班时：向各所负责人员发送新增和未处理预警的汇总邮件"),
     JobSpec("outbox_delivery", "发送待发邮件", "app.mail.jobs:deliver_outbox", every(minutes=1),
             "每分钟：通过 SMTP 发送发件箱中到期的邮件，失败的按退避时间重试"),
+    JobSpec("credit_classes", "重新计算信用分类", "app.credit.jobs:recompute_credit_classes", daily(4, 30),
+            "每天凌晨：按近期检查发现的问题、超期和不合格器具、诚信承诺重新计算全部使用单位的信用分类"),
     JobSpec("monthly_report", "生成上月月报", "app.monthly.jobs:monthly_report", monthly(1, 6, 0),
             "每月 1 日早上：生成上月的月报（全部监管所和各所），存入月报档案"),
 ]

@@ -174,6 +174,16 @@ CASES: list[Case] = [
     # --- admin: users, stations, audit log ----------------------------------------------------
     Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
     Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
+    # --- admin: credit classes -----------------------------------------------------------------
+    Case("credit.rule", "/admin/credit/",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
+                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+                           "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
+         invalid=lambda ids: {"window_months": "abc", "version": "1"},
+         table="credit_rules"),
+    Case("credit.recompute", "/admin/credit/recompute",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_scores"),
     # --- admin: scheduled jobs ----------------------------------------------------------------
     Case("jobs.index", "/admin/jobs/", get=ADMIN_ONLY),
     Case("jobs.history", "/admin/jobs/due_date_sweep", get=ADMIN_ONLY),

@@ -12,7 +12,7 @@ bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/admi
 ENTITY_LABELS = {
     "merchants": "使用单位", "instruments": "计量器具", "verifications": "检定记录", "users": "用户",
     "stations": "监管所", "instrument_types": "器具种类", "finding_codes": "问题代码", "catalogue": "器具目录",
-    "import_batches": "台账导入批次",
+    "import_batches": "台账导入批次", "credit_rules": "信用分类规则", "monthly_reports": "月报",
 }
 
 

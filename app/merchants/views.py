@@ -5,6 +5,8 @@ from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from app.audit.queries import entries_for
+from app.credit.queries import credit_of
+from app.credit.services import get_rule
 from app.instruments.queries import instruments_of_merchant
 from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
@@ -77,8 +79,9 @@ def detail(merchant_id: int):
     instruments = paginate(instruments_of_merchant(merchant.id))
     vendors = paginate(queries.vendors_of(merchant.id), per_page=200)
     entries = session.scalars(entries_for("merchants", merchant.id)).all()
+    credit = session.scalars(credit_of(merchant.id)).first()
     return render_template("merchants/detail.html", merchant=merchant, instruments=instruments, vendors=vendors,
-                           entries=entries)
+                           entries=entries, credit=credit, credit_rule=get_rule(session) if credit else None)
 
 
 @bp.route("/<int:merchant_id>/edit", methods=["GET", "POST"])

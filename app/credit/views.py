@@ -1,0 +1,51 @@
+"""Admin page of the credit classes: the rule, the counts per class, and recomputing now."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.credit import queries, services
+from app.credit.forms import CreditRuleForm
+from app.credit.models import CLASS_LABELS
+from app.security import admin_required
+from app.web import db, save
+
+bp = Blueprint("credit", __name__, template_folder="templates", url_prefix="/admin/credit")
+JOB_NAME = "credit_classes"
+
+
+@bp.route("/", methods=["GET", "POST"])
+@admin_required
+def rule():
+    """Show and change the rule's weights and thresholds."""
+    session = db()
+    current = services.get_rule(session)
+    form = CreditRuleForm(obj=current)
+    error = None
+    if form.validate_on_submit():
+        values = {k: getattr(form, k).data for k in services.RULE_FIELDS}
+        response, error = save(form, lambda: services.update_rule(session, current_user, current,
+                                                                  expected_version=form.version.data, values=values),
+                               lambda _: ("已保存信用分类规则；下次重新计算时生效。", url_for("credit.rule")))
+        if response:
+            return response
+    counts = dict(session.execute(queries.class_counts()).all())
+    return render_template("credit/rule.html", form=form, error=error, counts=counts, labels=CLASS_LABELS)
+
+
+@bp.route("/recompute", methods=["POST"])
+@admin_required
+def recompute():
+    """Recompute every merchant's class now, recorded as a manual run of the scheduled job."""
+    from app.scheduler import load_registry, run_job, runner_id
+    from app.jobs.models import RunOutcome, RunTrigger
+
+    spec = load_registry(current_app.config["SCHEDULER_JOBS"])[JOB_NAME]
+    run = run_job(current_app.extensions["database"], spec, trigger=RunTrigger.MANUAL, runner=runner_id(),
+                  config=current_app.config, started_by_id=current_user.id)
+    if run.outcome is RunOutcome.SUCCEEDED:
+        flash(f"已重新计算 {run.counts.get('merchants', 0)} 家使用单位的信用分类，其中 {run.counts.get('changed', 0)} 家发生变化。",
+              "success")
+    else:
+        flash("重新计算失败，错误已记录在定时任务的运行记录中。", "danger")
+    return redirect(url_for("credit.rule"))
