@@ -98,7 +98,7 @@ def instrument_pipeline(timers: Timers) -> None:
     from importers import apply
     from importers.plan import Planner
 
-    timers.wrap(services, "find_tables", "find_tables (calamine load + header)")
+    timers.wrap(services, "find_table", "find_table (calamine load + header)")
     timers.wrap(services, "parse_sheet", "parse_sheet (classify + normalise)")
     timers.wrap(Planner, "plan", "Planner.plan")
     timers.wrap(services, "bulk_insert", "import_rows insert")

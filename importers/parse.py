@@ -110,6 +110,24 @@ def find_tables(book: Book, *, kinds: Iterable[tuple[str, str]] | None = None,
     return tables
 
 
+def find_table(book: Book, sheet: str | None = None, *,
+               options: ParseOptions = ParseOptions()) -> TableInfo | None:
+    """The table of `sheet`, or of the first visible sheet that holds one; None when there is none.
+
+    Unlike `find_tables`, it loads only the sheets it looks at (a large workbook's other sheets
+    are never read).
+    """
+    names = [sheet] if sheet is not None else book.visible_sheet_names
+    for name in names:
+        if name not in book.sheet_names:
+            return None
+        located = _locate(book, name, options, required=False)
+        if located is not None:
+            return TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
+                             _missing(located.mapping, options, False))
+    return None
+
+
 def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]],
                 mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
                 options: ParseOptions = ParseOptions(),
