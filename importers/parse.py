@@ -131,13 +131,17 @@ def find_table(book: Book, sheet: str | None = None, *,
 def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]],
                 mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
                 options: ParseOptions = ParseOptions(),
-                progress: Callable[[int], None] | None = None) -> ParsedSheet:
+                progress: Callable[[int], None] | None = None,
+                keep_cells: Callable[[list], object] | None = None) -> ParsedSheet:
     """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
 
     `kinds` is the catalogue as (code, name_zh) pairs. `mapping` (e.g. a saved one, see
     ColumnMapping.from_json) replaces the mapping found from the header; `overrides` then
     moves single fields (field -> column index or header text, None to unmap).
     `progress` is called with the number of rows read every few thousand rows.
+    `keep_cells` turns a data row's cells into what its ParsedRow keeps (default: the list as
+    read), e.g. a compact form of what the caller stores: a large file's cells are most of the
+    parsed rows' memory.
     Raises ImportFileError when the sheet is empty, has no header or lacks required columns.
     """
     located = _pick(book, sheet, options)
@@ -177,7 +181,10 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         number += 1
         reason = classify(cells)
         if reason is None:
-            parsed.append(normalise(number, cells))
+            row = normalise(number, cells)
+            if keep_cells is not None:
+                row.cells = keep_cells(cells)
+            parsed.append(row)
         else:
             skipped[reason] += 1
         if progress is not None and number % PROGRESS_EVERY == 0:

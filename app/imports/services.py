@@ -5,6 +5,7 @@ import datetime as dt
 import functools
 import gc
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,8 @@ from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMappin
 from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError, open_book, parse_sheet
-from importers.apply import apply_plan, bulk_insert, undo_blockers, undo_records
+from importers import stash
+from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
 from importers.parse import ParseOptions, find_table
 from importers.plan import Plan, Planner
 
@@ -113,8 +115,44 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
+def _stash_path(batch: ImportBatch, sheet: str, headers, mapping: dict, kinds, options: ParseOptions) -> Path:
+    key = stash.stash_key(file_hash=batch.file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds,
+                          options=options)
+    return stash.stash_path(Path(batch.stored_path).parent, batch.file_hash, key)
+
+
+def _preview_cells(cells: list) -> Stored:
+    """A row's cells as import_rows stores them (JSON text): a fraction of the memory of the list."""
+    return Stored(json.dumps([c if c.__class__ in _PLAIN else _cell(c) for c in cells]))
+
+
 def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
-                    overrides: dict | None, progress: Progress | None) -> Plan:
+                    overrides: dict | None, progress: Progress | None, *, stashed: bool = False) -> Plan:
+    """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
+    run's parse when it was kept; then plan it against the database as it is now."""
+    kinds = _kinds(session)
+    options = ParseOptions(merchant_required=batch.merchant_id is None)
+    parsed = None
+    if stashed and batch.sheet_name and batch.headers:
+        parsed = stash.load(_stash_path(batch, batch.sheet_name, batch.headers, batch.mapping, kinds, options))
+    total = len(parsed.rows) if parsed is not None else 0
+    if parsed is None:
+        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options)
+        if not stashed:
+            stash.save(_stash_path(batch, parsed.sheet, parsed.headers, parsed.mapping.fields, kinds, options),
+                       parsed)
+    batch.sheet_name = parsed.sheet
+    batch.headers = list(parsed.headers)
+    batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
+    batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
+    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed)
+    if progress:
+        progress(total, 2 * max(total, 1))
+    return plan
+
+
+def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
+           progress: Progress | None, kinds: list, options: ParseOptions):
     with open_book(batch.stored_path, filename=batch.file_name) as book:
         mapping = None
         if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
@@ -131,18 +169,10 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
                                         .where(SavedMapping.signature == table.mapping.signature)).first()
                 if saved is not None:
                     mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
-        options = ParseOptions(merchant_required=batch.merchant_id is None)
-        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=_kinds(session), mapping=mapping,
-                             overrides=overrides, options=options,
+        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=kinds, mapping=mapping,
+                             overrides=overrides, options=options, keep_cells=_preview_cells,
                              progress=(lambda n: progress(n, 2 * max(total, 1))) if progress else None)
-    batch.sheet_name = parsed.sheet
-    batch.headers = list(parsed.headers)
-    batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
-    batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
-    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed)
-    if progress:
-        progress(total, 2 * max(total, 1))
-    return plan
+    return parsed, total
 
 
 @_collector_paused
@@ -168,7 +198,8 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     rows = ({"batch_id": batch.id, "row_no": r.row, "merchant_action": r.merchant_action,
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
              "errors": [{"column": e.column, "message": e.message} for e in r.errors],
-             "cells": [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
+             "cells": r.cells if r.cells.__class__ is Stored else [c if c.__class__ in _PLAIN else _cell(c)
+                                                                     for c in r.cells],
              "summary": r.summary} for r in plan.rows)
     bulk_insert(session, ImportRow.__table__, rows)
     batch.counts = plan.counts()
@@ -215,7 +246,9 @@ def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
     """Write exactly what the preview showed, in the caller's one transaction."""
     if batch.status != ImportStatus.APPLYING:
         raise Invalid("请先确认导入")
-    plan = _parse_and_plan(session, batch, today, None, None, progress)
+    # The dry run's parse of the same file, mapping and catalogue: only planning is done again, as
+    # that is what finds what changed in the ledger since the preview.
+    plan = _parse_and_plan(session, batch, today, None, None, progress, stashed=True)
     if plan.counts() != batch.counts or not _same_rows(session, batch, plan):
         raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
     now = utcnow()
