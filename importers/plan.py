@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 from sqlalchemy import Row, any_, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -27,6 +28,8 @@ from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.models import Industry, Merchant
 from app.text import match_key
 from importers.parsed import ParsedRow, ParsedSheet, RowError
+
+_CONSUMED = MappingProxyType({})  # a parsed row's values once `plan(consume=True)` planned it
 
 CHUNK = 900  # below SQLite's default limit of bound parameters per statement
 
@@ -240,8 +243,12 @@ class Planner:
                                     .where(Merchant.__table__.c.id == merchant_id)).scalar_one()
 
     # ----- planning -------------------------------------------------------------------------
-    def plan(self, parsed: ParsedSheet) -> Plan:
-        """Match every row and decide its actions."""
+    def plan(self, parsed: ParsedSheet, *, consume: bool = False) -> Plan:
+        """Match every row and decide its actions.
+
+        With `consume`, each parsed row's values are let go once the row is planned (the plan keeps
+        what it needs): a large file's values dicts then do not all stay in memory to the end.
+        """
         rows = parsed.rows
         if self.default_merchant_id is not None:
             self._assign_default_merchant(rows)
@@ -266,9 +273,11 @@ class Planner:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
             v = row.values
-            mp, extra = self._merchant(parsed.sheet, row, rp, merchants)
-            ip = self._instrument(parsed.sheet, row, rp, mp, instruments) if mp else None
-            vp = self._verification(parsed.sheet, row, rp, ip, seen_verifications) if ip else None
+            if consume:
+                row.values = _CONSUMED
+            mp, extra = self._merchant(parsed.sheet, row, rp, merchants, v)
+            ip = self._instrument(parsed.sheet, row, rp, mp, instruments, v) if mp else None
+            vp = self._verification(parsed.sheet, row, rp, ip, seen_verifications, v) if ip else None
             if rp.errors:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
@@ -319,10 +328,10 @@ class Planner:
             return mp.values["credit_code"]
         return self.merchant_rows[mp.existing_id].credit_code if mp.existing_id is not None else None
 
-    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict) -> tuple[MerchantPlan | None, dict]:
+    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict,
+                  v: dict) -> tuple[MerchantPlan | None, dict]:
         """The row's merchant plan (a new one is kept by `plan` once the row proves valid), and the
         values this row adds to a merchant an earlier row planned."""
-        v = row.values
         code = v.get("credit_code")
         name = v.get("merchant_name", "")
         name_key = self.key(name)
@@ -387,8 +396,7 @@ class Planner:
         return mp, {}
 
     def _instrument(self, sheet: str, row: ParsedRow, rp: RowPlan, mp: MerchantPlan,
-                    plans: dict) -> InstrumentPlan | None:
-        v = row.values
+                    plans: dict, v: dict) -> InstrumentPlan | None:
         kind = self.kinds.get(v["kind"])
         if kind is None:
             rp.errors.append(_error(sheet, row, f"器具种类 {v['kind']} 不在目录中", "器具种类", "kind"))
@@ -450,8 +458,7 @@ class Planner:
         return ip
 
     def _verification(self, sheet: str, row: ParsedRow, rp: RowPlan, ip: InstrumentPlan,
-                      seen: dict) -> VerificationPlan | None:
-        v = row.values
+                      seen: dict, v: dict) -> VerificationPlan | None:
         if "verified_on" not in v:
             if "result" in v or "certificate_no" in v:
                 rp.errors.append(_error(sheet, row, "有检定结论或证书编号但缺少检定日期", "检定日期", "verified_on"))
@@ -464,10 +471,12 @@ class Planner:
                   "valid_until": v.get("valid_until"), "certificate_no": v.get("certificate_no", ""),
                   "institution": v.get("institution", ""), "notes": v.get("notes", "")}
         cert = values["certificate_no"]
-        key = (id(ip), ("cert", cert) if cert else ("date", values["verified_on"]))
+        # Flat keys and the values as a tuple: one entry per record of a 100,000-row file.
+        key = (id(ip), "cert", cert) if cert else (id(ip), "date", values["verified_on"])
+        compared = tuple(values.values())
         if key in seen:
             first_row, first_values = seen[key]
-            if first_values != values:
+            if first_values != compared:
                 rp.errors.append(_error(sheet, row, f"与第{first_row}行是同一条检定记录但内容不同", "检定日期",
                                         "verified_on"))
                 return None
@@ -489,9 +498,9 @@ class Planner:
                                                         "检定记录不能修改，请在系统中作废后重新录入", "检定日期",
                                             "verified_on"))
                     return None
-                seen[key] = (row.row, values)
+                seen[key] = (row.row, compared)
                 rp.verification_action = UNCHANGED
                 return None
-        seen[key] = (row.row, values)  # only now: a row found to be an error here is not a first row
+        seen[key] = (row.row, compared)  # only now: a row found to be an error here is not a first row
         rp.verification_action = CREATE
         return VerificationPlan(ip, values, row.row)

@@ -121,9 +121,9 @@ def _stash_path(batch: ImportBatch, sheet: str, headers, mapping: dict, kinds, o
     return stash.stash_path(Path(batch.stored_path).parent, batch.file_hash, key)
 
 
-def _preview_cells(cells: list) -> Stored:
-    """A row's cells as import_rows stores them (JSON text): a fraction of the memory of the list."""
-    return Stored(json.dumps([c if c.__class__ in _PLAIN else _cell(c) for c in cells]))
+def _preview_cells(cells: list) -> bytes:
+    """A row's cells as import_rows stores them, as UTF-8 JSON: a fifth of the memory of the list."""
+    return json.dumps([c if c.__class__ in _PLAIN else _cell(c) for c in cells], ensure_ascii=False).encode()
 
 
 def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
@@ -145,7 +145,7 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
     batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
-    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed)
+    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed, consume=True)
     if progress:
         progress(total, 2 * max(total, 1))
     return plan
@@ -198,8 +198,8 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     rows = ({"batch_id": batch.id, "row_no": r.row, "merchant_action": r.merchant_action,
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
              "errors": [{"column": e.column, "message": e.message} for e in r.errors],
-             "cells": r.cells if r.cells.__class__ is Stored else [c if c.__class__ in _PLAIN else _cell(c)
-                                                                     for c in r.cells],
+             "cells": Stored(r.cells.decode()) if r.cells.__class__ is bytes
+             else [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
              "summary": r.summary} for r in plan.rows)
     bulk_insert(session, ImportRow.__table__, rows)
     batch.counts = plan.counts()
