@@ -14,7 +14,7 @@ Lookups are set-based: the keys of the whole file are fetched in chunks of IN (.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -41,7 +41,10 @@ INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "loc
 MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
 INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "maker_key", "station_id", "merchant_id", "version",
                       *INSTRUMENT_FIELDS)
-VERIFICATION_COLUMNS = ("id", "instrument_id", "verified_on", "result", "valid_until", "certificate_no")
+VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certificate_no")
+# A registered instrument or verification record, as the planner keeps it.
+_Instrument = namedtuple("_Instrument", INSTRUMENT_COLUMNS)
+_Verification = namedtuple("_Verification", VERIFICATION_COLUMNS)
 
 # The industry a new merchant gets from the kind of its first instrument.
 INDUSTRY_BY_KIND_PREFIX = (
@@ -207,22 +210,37 @@ class Planner:
             kind = self.kinds.get(r.values.get("kind"))
             if kind is not None and r.values.get("serial_no"):
                 serials[kind.id].add(r.values["serial_no"])
-        self.instruments: dict[tuple[int, str], list[Row]] = defaultdict(list)
+        # Re-importing a ledger reads back as many registered records as it has rows, and they
+        # stay until the plan is made: each is kept as a plain named tuple (a Row costs about
+        # twice), the values that records repeat (makers, models, dates...) are held once, and the
+        # indexes are per kind by serial, and per instrument, to tuples of records.
+        share = {}.setdefault
+        self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
+        shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "version")]
+        ids = []
         for type_id, wanted in sorted(serials.items()):
+            by_serial = self.instruments[type_id]
             for chunk in chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_no, chunk))
-                for inst in self.session.execute(stmt).all():
-                    self.instruments[(inst.type_id, inst.serial_no)].append(inst)
-        ids = [i.id for group in self.instruments.values() for i in group]
-        self.verifications: dict[int, list[Row]] = defaultdict(list)
+                for row in self.session.execute(stmt):
+                    values = list(row)
+                    for i in shared:
+                        values[i] = share(values[i], values[i])
+                    inst = _Instrument._make(values)
+                    by_serial[inst.serial_no] = by_serial.get(inst.serial_no, ()) + (inst,)
+                    ids.append(inst.id)
+        self.verifications: dict[int, tuple[_Verification, ...]] = {}
         vt = Verification.__table__
         columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
         for chunk in chunks(ids):
-            stmt = select(*columns).where(self._in(vt.c.instrument_id, chunk), vt.c.voided_at.is_(None))
-            for ver in self.session.execute(stmt).all():
-                self.verifications[ver.instrument_id].append(ver)
+            stmt = select(vt.c.instrument_id, *columns).where(self._in(vt.c.instrument_id, chunk),
+                                                              vt.c.voided_at.is_(None))
+            for instrument_id, ver_id, verified_on, result, valid_until, certificate_no in self.session.execute(stmt):
+                ver = _Verification(ver_id, share(verified_on, verified_on), result, share(valid_until, valid_until),
+                                    certificate_no)
+                self.verifications[instrument_id] = self.verifications.get(instrument_id, ()) + (ver,)
 
     def _assign_default_merchant(self, rows: list[ParsedRow]) -> None:
         """Rows naming no merchant belong to the batch's company; their address is the household's."""
@@ -419,9 +437,9 @@ class Planner:
                                                     "不同制造单位的器具，请补充制造单位以区分", "出厂编号", "serial_no"))
                 return None
             ip = planned[0] if planned else None
-        existing: Instrument | None = None
+        existing: _Instrument | None = None
         if ip is None:
-            candidates = self.instruments.get((kind.id, serial), [])
+            candidates = self.instruments.get(kind.id, {}).get(serial, ())
             if maker_key:
                 candidates = [i for i in candidates if i.maker_key in (maker_key, "")]
             if len(candidates) > 1:
@@ -483,7 +501,7 @@ class Planner:
             rp.verification_action = UNCHANGED
             return None
         if ip.existing_id is not None:
-            existing = [x for x in self.verifications.get(ip.existing_id, [])
+            existing = [x for x in self.verifications.get(ip.existing_id, ())
                         if (x.certificate_no == cert if cert else x.verified_on == values["verified_on"])]
             if len(existing) > 1:
                 rp.errors.append(_error(sheet, row, "该器具有多条相同的检定记录，无法确定对应哪一条", "检定日期",
