@@ -197,7 +197,7 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     # Built while inserted: 100,000 row dicts at once were tens of MB more at the dry run's peak.
     rows = ({"batch_id": batch.id, "row_no": r.row, "merchant_action": r.merchant_action,
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
-             "errors": [{"column": e.column, "message": e.message} for e in r.errors],
+             "errors": [{"column": e.column, "message": e.message} for e in r.errors] if r.errors else _NO_ERRORS,
              "cells": Stored(r.cells.decode()) if r.cells.__class__ is bytes
              else [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
              "summary": r.summary} for r in plan.rows)
@@ -209,6 +209,7 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     return plan
 
 
+_NO_ERRORS = Stored("[]")  # a row without errors, as JSON (one value: bulk_insert sends it as it is)
 _PLAIN = frozenset({str, float, int, bool, type(None)})  # cells stored in JSON as they are
 
 
