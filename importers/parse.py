@@ -95,36 +95,36 @@ def _missing(mapping: ColumnMapping, options: ParseOptions, has_default_kind: bo
     return tuple(missing)
 
 
+def _table(book: Book, name: str, options: ParseOptions, resolver: KindResolver | None) -> TableInfo | None:
+    located = _locate(book, name, options, required=False)
+    if located is None:
+        return None
+    default, _ = _default_kind(options, located.mapping, name, resolver)
+    return TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
+                     _missing(located.mapping, options, default is not None))
+
+
 def find_tables(book: Book, *, kinds: Iterable[tuple[str, str]] | None = None,
                 options: ParseOptions = ParseOptions()) -> list[TableInfo]:
     """The visible sheets that hold a ledger table (an instructions sheet has none)."""
     resolver = KindResolver(kinds) if kinds is not None else None
-    tables = []
-    for name in book.visible_sheet_names:
-        located = _locate(book, name, options, required=False)
-        if located is None:
-            continue
-        default, _ = _default_kind(options, located.mapping, name, resolver)
-        tables.append(TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
-                                _missing(located.mapping, options, default is not None)))
-    return tables
+    return [table for name in book.visible_sheet_names if (table := _table(book, name, options, resolver))]
 
 
-def find_table(book: Book, sheet: str | None = None, *,
+def find_table(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]] | None = None,
                options: ParseOptions = ParseOptions()) -> TableInfo | None:
     """The table of `sheet`, or of the first visible sheet that holds one; None when there is none.
 
-    Unlike `find_tables`, it loads only the sheets it looks at (a large workbook's other sheets
-    are never read).
+    Unlike `find_tables`, it loads only the sheets it looks at: loading a sheet costs about as
+    much as reading it, and a workbook's other sheets may be large.
     """
-    names = [sheet] if sheet is not None else book.visible_sheet_names
-    for name in names:
+    resolver = KindResolver(kinds) if kinds is not None else None
+    for name in [sheet] if sheet is not None else book.visible_sheet_names:
         if name not in book.sheet_names:
             return None
-        located = _locate(book, name, options, required=False)
-        if located is not None:
-            return TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
-                             _missing(located.mapping, options, False))
+        table = _table(book, name, options, resolver)
+        if table is not None:
+            return table
     return None
 
 

@@ -160,7 +160,7 @@ def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: d
         total = 0
         # Only the chosen sheet is loaded (or, on the first dry run, the sheets up to the first
         # one with a table); parse_sheet below reads the same loaded sheet.
-        table = find_table(book, sheet or batch.sheet_name or None)
+        table = find_table(book, sheet or batch.sheet_name or None, kinds=kinds)
         if table is not None:
             total = table.height
             if mapping is None and overrides is None:
