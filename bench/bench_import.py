@@ -351,10 +351,13 @@ def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: 
 
     def run(phase: str, label: str, **kw) -> dict:
         prof = profile_dir / f"{name}_{label.replace(' ', '_')}.prof" if profile_dir else None
+        load = os.getloadavg()[0]
         result = run_phase(phase, url, path, today, profile=prof, profiler=profiler, **kw)
         result["label"] = label
+        result["load"] = (load, os.getloadavg()[0])
         steps = "  ".join(f"{k.strip()} {v:.2f}" for k, v in result["steps"].items())
-        print(f"   {label:<16} {result['seconds']:7.2f} s  peak {result['peak_mb']:5.0f} MB   {steps}", flush=True)
+        print(f"   {label:<16} {result['seconds']:7.2f} s  peak {result['peak_mb']:5.0f} MB  "
+              f"load {load:.1f}->{result['load'][1]:.1f}   {steps}", flush=True)
         return result
 
     results = [run("baseline", "baseline")]
@@ -378,7 +381,7 @@ def print_table(rows: list[dict]) -> None:
     """The figures, with the targets."""
     print()
     print(f"{'backend':<11} {'phase':<16} {'seconds':>8} {'x baseline':>10} {'peak MB':>8} {'start MB':>8}  "
-          f"{'target':<22} ok")
+          f"{'target':<22} ok   load (1-min average, before -> after; {os.cpu_count()} CPUs)")
     for backend in dict.fromkeys(r["backend"] for r in rows):
         group = [r for r in rows if r["backend"] == backend]
         base = group[0]["seconds"]
@@ -394,7 +397,7 @@ def print_table(rows: list[dict]) -> None:
                 target, ok = f"<= {limit:g}x, < {MEMORY_TARGET_MB} MB", ratio <= limit and memory_ok
             mark = "" if ok is None else ("yes" if ok else "NO")
             print(f"{backend:<11} {r['label']:<16} {r['seconds']:>8.2f} {ratio:>10.2f} {r['peak_mb']:>8.0f} "
-                  f"{r['rss_before_mb']:>8.0f}  {target:<22} {mark}")
+                  f"{r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
