@@ -11,8 +11,8 @@ that each phase's peak memory (ru_maxrss) is its own:
 
 - baseline: read the sheet with python-calamine, turn the cells into text, and insert the rows
   with one Core executemany into a table of 15 text columns in the same database;
-- dry run: services.create_batch + services.plan_batch, committed;
-- apply: services.start_apply + services.apply_batch, committed;
+- dry run: services.create_batch + services.plan_batch, committed (it stashes its parse);
+- apply: services.start_apply + services.apply_batch, committed (it plans the stashed parse);
 - the same file again: a second dry run and apply, where every row is unchanged.
 
 Targets (issue 3): dry run within 2 times the baseline, apply within 3 times, peak under 500 MB.
@@ -95,11 +95,13 @@ class Timers:
 def instrument_pipeline(timers: Timers) -> None:
     """Time the steps the services call (module globals, so the services pick up the wrappers)."""
     from app.imports import services
-    from importers import apply
+    from importers import apply, stash
     from importers.plan import Planner
 
-    timers.wrap(services, "find_tables", "find_tables (calamine load + header)")
+    timers.wrap(services, "find_table", "find_table (calamine load + header)")
     timers.wrap(services, "parse_sheet", "parse_sheet (classify + normalise)")
+    timers.wrap(stash, "save", "parse stashed")
+    timers.wrap(stash, "load", "stashed parse loaded")
     timers.wrap(Planner, "plan", "Planner.plan")
     timers.wrap(services, "bulk_insert", "import_rows insert")
     if hasattr(services, "_same_rows"):
@@ -349,10 +351,13 @@ def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: 
 
     def run(phase: str, label: str, **kw) -> dict:
         prof = profile_dir / f"{name}_{label.replace(' ', '_')}.prof" if profile_dir else None
+        load = os.getloadavg()[0]
         result = run_phase(phase, url, path, today, profile=prof, profiler=profiler, **kw)
         result["label"] = label
+        result["load"] = (load, os.getloadavg()[0])
         steps = "  ".join(f"{k.strip()} {v:.2f}" for k, v in result["steps"].items())
-        print(f"   {label:<16} {result['seconds']:7.2f} s  peak {result['peak_mb']:5.0f} MB   {steps}", flush=True)
+        print(f"   {label:<16} {result['seconds']:7.2f} s  peak {result['peak_mb']:5.0f} MB  "
+              f"load {load:.1f}->{result['load'][1]:.1f}   {steps}", flush=True)
         return result
 
     results = [run("baseline", "baseline")]
@@ -376,7 +381,7 @@ def print_table(rows: list[dict]) -> None:
     """The figures, with the targets."""
     print()
     print(f"{'backend':<11} {'phase':<16} {'seconds':>8} {'x baseline':>10} {'peak MB':>8} {'start MB':>8}  "
-          f"{'target':<22} ok")
+          f"{'target':<22} ok   load (1-min average, before -> after; {os.cpu_count()} CPUs)")
     for backend in dict.fromkeys(r["backend"] for r in rows):
         group = [r for r in rows if r["backend"] == backend]
         base = group[0]["seconds"]
@@ -392,7 +397,7 @@ def print_table(rows: list[dict]) -> None:
                 target, ok = f"<= {limit:g}x, < {MEMORY_TARGET_MB} MB", ratio <= limit and memory_ok
             mark = "" if ok is None else ("yes" if ok else "NO")
             print(f"{backend:<11} {r['label']:<16} {r['seconds']:>8.2f} {ratio:>10.2f} {r['peak_mb']:>8.0f} "
-                  f"{r['rss_before_mb']:>8.0f}  {target:<22} {mark}")
+                  f"{r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

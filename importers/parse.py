@@ -95,31 +95,53 @@ def _missing(mapping: ColumnMapping, options: ParseOptions, has_default_kind: bo
     return tuple(missing)
 
 
+def _table(book: Book, name: str, options: ParseOptions, resolver: KindResolver | None) -> TableInfo | None:
+    located = _locate(book, name, options, required=False)
+    if located is None:
+        return None
+    default, _ = _default_kind(options, located.mapping, name, resolver)
+    return TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
+                     _missing(located.mapping, options, default is not None))
+
+
 def find_tables(book: Book, *, kinds: Iterable[tuple[str, str]] | None = None,
                 options: ParseOptions = ParseOptions()) -> list[TableInfo]:
     """The visible sheets that hold a ledger table (an instructions sheet has none)."""
     resolver = KindResolver(kinds) if kinds is not None else None
-    tables = []
-    for name in book.visible_sheet_names:
-        located = _locate(book, name, options, required=False)
-        if located is None:
-            continue
-        default, _ = _default_kind(options, located.mapping, name, resolver)
-        tables.append(TableInfo(name, located.header.excel_rows, located.mapping, located.sheet.height,
-                                _missing(located.mapping, options, default is not None)))
-    return tables
+    return [table for name in book.visible_sheet_names if (table := _table(book, name, options, resolver))]
+
+
+def find_table(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]] | None = None,
+               options: ParseOptions = ParseOptions()) -> TableInfo | None:
+    """The table of `sheet`, or of the first visible sheet that holds one; None when there is none.
+
+    Unlike `find_tables`, it loads only the sheets it looks at: loading a sheet costs about as
+    much as reading it, and a workbook's other sheets may be large.
+    """
+    resolver = KindResolver(kinds) if kinds is not None else None
+    for name in [sheet] if sheet is not None else book.visible_sheet_names:
+        if name not in book.sheet_names:
+            return None
+        table = _table(book, name, options, resolver)
+        if table is not None:
+            return table
+    return None
 
 
 def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]],
                 mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
                 options: ParseOptions = ParseOptions(),
-                progress: Callable[[int], None] | None = None) -> ParsedSheet:
+                progress: Callable[[int], None] | None = None,
+                keep_cells: Callable[[list], object] | None = None) -> ParsedSheet:
     """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
 
     `kinds` is the catalogue as (code, name_zh) pairs. `mapping` (e.g. a saved one, see
     ColumnMapping.from_json) replaces the mapping found from the header; `overrides` then
     moves single fields (field -> column index or header text, None to unmap).
     `progress` is called with the number of rows read every few thousand rows.
+    `keep_cells` turns a data row's cells into what its ParsedRow keeps (default: the list as
+    read), e.g. a compact form of what the caller stores: a large file's cells are most of the
+    parsed rows' memory.
     Raises ImportFileError when the sheet is empty, has no header or lacks required columns.
     """
     located = _pick(book, sheet, options)
@@ -159,7 +181,10 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         number += 1
         reason = classify(cells)
         if reason is None:
-            parsed.append(normalise(number, cells))
+            row = normalise(number, cells)
+            if keep_cells is not None:
+                row.cells = keep_cells(cells)
+            parsed.append(row)
         else:
             skipped[reason] += 1
         if progress is not None and number % PROGRESS_EVERY == 0:

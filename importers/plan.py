@@ -14,9 +14,10 @@ Lookups are set-based: the keys of the whole file are fetched in chunks of IN (.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 
 from sqlalchemy import Row, any_, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,6 +29,8 @@ from app.merchants.models import Industry, Merchant
 from app.text import match_key
 from importers.parsed import ParsedRow, ParsedSheet, RowError
 
+_CONSUMED = MappingProxyType({})  # a parsed row's values once `plan(consume=True)` planned it
+
 CHUNK = 900  # below SQLite's default limit of bound parameters per statement
 
 CREATE, UPDATE, UNCHANGED, ERROR, SKIP = "create", "update", "unchanged", "error", "skip"
@@ -38,7 +41,10 @@ INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "loc
 MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
 INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "maker_key", "station_id", "merchant_id", "version",
                       *INSTRUMENT_FIELDS)
-VERIFICATION_COLUMNS = ("id", "instrument_id", "verified_on", "result", "valid_until", "certificate_no")
+VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certificate_no")
+# A registered instrument or verification record, as the planner keeps it.
+_Instrument = namedtuple("_Instrument", INSTRUMENT_COLUMNS)
+_Verification = namedtuple("_Verification", VERIFICATION_COLUMNS)
 
 # The industry a new merchant gets from the kind of its first instrument.
 INDUSTRY_BY_KIND_PREFIX = (
@@ -204,22 +210,37 @@ class Planner:
             kind = self.kinds.get(r.values.get("kind"))
             if kind is not None and r.values.get("serial_no"):
                 serials[kind.id].add(r.values["serial_no"])
-        self.instruments: dict[tuple[int, str], list[Row]] = defaultdict(list)
+        # Re-importing a ledger reads back as many registered records as it has rows, and they
+        # stay until the plan is made: each is kept as a plain named tuple (a Row costs about
+        # twice), the values that records repeat (makers, models, dates...) are held once, and the
+        # indexes are per kind by serial, and per instrument, to tuples of records.
+        share = {}.setdefault
+        self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
+        shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "version")]
+        ids = []
         for type_id, wanted in sorted(serials.items()):
+            by_serial = self.instruments[type_id]
             for chunk in chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_no, chunk))
-                for inst in self.session.execute(stmt).all():
-                    self.instruments[(inst.type_id, inst.serial_no)].append(inst)
-        ids = [i.id for group in self.instruments.values() for i in group]
-        self.verifications: dict[int, list[Row]] = defaultdict(list)
+                for row in self.session.execute(stmt):
+                    values = list(row)
+                    for i in shared:
+                        values[i] = share(values[i], values[i])
+                    inst = _Instrument._make(values)
+                    by_serial[inst.serial_no] = by_serial.get(inst.serial_no, ()) + (inst,)
+                    ids.append(inst.id)
+        self.verifications: dict[int, tuple[_Verification, ...]] = {}
         vt = Verification.__table__
         columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
         for chunk in chunks(ids):
-            stmt = select(*columns).where(self._in(vt.c.instrument_id, chunk), vt.c.voided_at.is_(None))
-            for ver in self.session.execute(stmt).all():
-                self.verifications[ver.instrument_id].append(ver)
+            stmt = select(vt.c.instrument_id, *columns).where(self._in(vt.c.instrument_id, chunk),
+                                                              vt.c.voided_at.is_(None))
+            for instrument_id, ver_id, verified_on, result, valid_until, certificate_no in self.session.execute(stmt):
+                ver = _Verification(ver_id, share(verified_on, verified_on), result, share(valid_until, valid_until),
+                                    certificate_no)
+                self.verifications[instrument_id] = self.verifications.get(instrument_id, ()) + (ver,)
 
     def _assign_default_merchant(self, rows: list[ParsedRow]) -> None:
         """Rows naming no merchant belong to the batch's company; their address is the household's."""
@@ -240,8 +261,12 @@ class Planner:
                                     .where(Merchant.__table__.c.id == merchant_id)).scalar_one()
 
     # ----- planning -------------------------------------------------------------------------
-    def plan(self, parsed: ParsedSheet) -> Plan:
-        """Match every row and decide its actions."""
+    def plan(self, parsed: ParsedSheet, *, consume: bool = False) -> Plan:
+        """Match every row and decide its actions.
+
+        With `consume`, each parsed row's values are let go once the row is planned (the plan keeps
+        what it needs): a large file's values dicts then do not all stay in memory to the end.
+        """
         rows = parsed.rows
         if self.default_merchant_id is not None:
             self._assign_default_merchant(rows)
@@ -266,9 +291,11 @@ class Planner:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
             v = row.values
-            mp, extra = self._merchant(parsed.sheet, row, rp, merchants)
-            ip = self._instrument(parsed.sheet, row, rp, mp, instruments) if mp else None
-            vp = self._verification(parsed.sheet, row, rp, ip, seen_verifications) if ip else None
+            if consume:
+                row.values = _CONSUMED
+            mp, extra = self._merchant(parsed.sheet, row, rp, merchants, v)
+            ip = self._instrument(parsed.sheet, row, rp, mp, instruments, v) if mp else None
+            vp = self._verification(parsed.sheet, row, rp, ip, seen_verifications, v) if ip else None
             if rp.errors:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR
                 continue
@@ -319,10 +346,10 @@ class Planner:
             return mp.values["credit_code"]
         return self.merchant_rows[mp.existing_id].credit_code if mp.existing_id is not None else None
 
-    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict) -> tuple[MerchantPlan | None, dict]:
+    def _merchant(self, sheet: str, row: ParsedRow, rp: RowPlan, plans: dict,
+                  v: dict) -> tuple[MerchantPlan | None, dict]:
         """The row's merchant plan (a new one is kept by `plan` once the row proves valid), and the
         values this row adds to a merchant an earlier row planned."""
-        v = row.values
         code = v.get("credit_code")
         name = v.get("merchant_name", "")
         name_key = self.key(name)
@@ -387,8 +414,7 @@ class Planner:
         return mp, {}
 
     def _instrument(self, sheet: str, row: ParsedRow, rp: RowPlan, mp: MerchantPlan,
-                    plans: dict) -> InstrumentPlan | None:
-        v = row.values
+                    plans: dict, v: dict) -> InstrumentPlan | None:
         kind = self.kinds.get(v["kind"])
         if kind is None:
             rp.errors.append(_error(sheet, row, f"器具种类 {v['kind']} 不在目录中", "器具种类", "kind"))
@@ -411,9 +437,9 @@ class Planner:
                                                     "不同制造单位的器具，请补充制造单位以区分", "出厂编号", "serial_no"))
                 return None
             ip = planned[0] if planned else None
-        existing: Instrument | None = None
+        existing: _Instrument | None = None
         if ip is None:
-            candidates = self.instruments.get((kind.id, serial), [])
+            candidates = self.instruments.get(kind.id, {}).get(serial, ())
             if maker_key:
                 candidates = [i for i in candidates if i.maker_key in (maker_key, "")]
             if len(candidates) > 1:
@@ -450,8 +476,7 @@ class Planner:
         return ip
 
     def _verification(self, sheet: str, row: ParsedRow, rp: RowPlan, ip: InstrumentPlan,
-                      seen: dict) -> VerificationPlan | None:
-        v = row.values
+                      seen: dict, v: dict) -> VerificationPlan | None:
         if "verified_on" not in v:
             if "result" in v or "certificate_no" in v:
                 rp.errors.append(_error(sheet, row, "有检定结论或证书编号但缺少检定日期", "检定日期", "verified_on"))
@@ -464,17 +489,19 @@ class Planner:
                   "valid_until": v.get("valid_until"), "certificate_no": v.get("certificate_no", ""),
                   "institution": v.get("institution", ""), "notes": v.get("notes", "")}
         cert = values["certificate_no"]
-        key = (id(ip), ("cert", cert) if cert else ("date", values["verified_on"]))
+        # Flat keys and the values as a tuple: one entry per record of a 100,000-row file.
+        key = (id(ip), "cert", cert) if cert else (id(ip), "date", values["verified_on"])
+        compared = tuple(values.values())
         if key in seen:
             first_row, first_values = seen[key]
-            if first_values != values:
+            if first_values != compared:
                 rp.errors.append(_error(sheet, row, f"与第{first_row}行是同一条检定记录但内容不同", "检定日期",
                                         "verified_on"))
                 return None
             rp.verification_action = UNCHANGED
             return None
         if ip.existing_id is not None:
-            existing = [x for x in self.verifications.get(ip.existing_id, [])
+            existing = [x for x in self.verifications.get(ip.existing_id, ())
                         if (x.certificate_no == cert if cert else x.verified_on == values["verified_on"])]
             if len(existing) > 1:
                 rp.errors.append(_error(sheet, row, "该器具有多条相同的检定记录，无法确定对应哪一条", "检定日期",
@@ -489,9 +516,9 @@ class Planner:
                                                         "检定记录不能修改，请在系统中作废后重新录入", "检定日期",
                                             "verified_on"))
                     return None
-                seen[key] = (row.row, values)
+                seen[key] = (row.row, compared)
                 rp.verification_action = UNCHANGED
                 return None
-        seen[key] = (row.row, values)  # only now: a row found to be an error here is not a first row
+        seen[key] = (row.row, compared)  # only now: a row found to be an error here is not a first row
         rp.verification_action = CREATE
         return VerificationPlan(ip, values, row.row)

@@ -914,6 +914,46 @@ def test_apply_refuses_when_the_plan_differs_even_with_the_same_counts(flow, ses
     assert flow.counts()["instruments"] == 2
 
 
+def test_apply_plans_the_dry_runs_parse_without_reading_the_file_again(flow, tmp_path):
+    batch_id = flow.upload(xlsx(tmp_path, FIRST))
+    flow.preview(batch_id)
+    [stashed] = list(flow.storage.glob("*.parsed"))
+    flow.confirm(batch_id)
+    # the upload is gone: only the dry run's parse can give the apply its rows
+    Path(flow.batch(batch_id).stored_path).unlink()
+    assert flow.apply(batch_id) == {"merchants": {"create": 3, "update": 0}, "instruments": {"create": 4, "update": 0},
+                                    "verifications": {"create": 4}}
+    assert stashed.exists() and flow.instrument("S-001").next_due_on == D(2026, 2, 28)
+    assert flow.verifications("T-001")[0].certificate_no == "JD-004"
+
+
+@pytest.mark.parametrize("damage", ["missing", "damaged", "another mapping"])
+def test_apply_reads_the_file_again_when_the_dry_runs_parse_is_not_there(flow, tmp_path, damage):
+    batch_id = flow.upload(xlsx(tmp_path, FIRST))
+    flow.preview(batch_id)
+    [stashed] = list(flow.storage.glob("*.parsed"))
+    if damage == "missing":
+        stashed.unlink()
+    elif damage == "damaged":
+        stashed.write_bytes(stashed.read_bytes()[:100])
+    else:
+        # a preview with another mapping (no phone column), then back: each parse has its own stash
+        phone = flow.batch(batch_id).mapping["phone"]
+        with flow.step() as s:
+            services.plan_batch(s, s.get(ImportBatch, batch_id), today=TODAY, overrides={"phone": None})
+        assert len(list(flow.storage.glob("*.parsed"))) == 2
+        with flow.step() as s:
+            batch = s.get(ImportBatch, batch_id)
+            services.plan_batch(s, batch, today=TODAY, overrides={"phone": phone})
+            assert batch.mapping["phone"] == phone
+        stashed.unlink()
+    flow.confirm(batch_id)
+    assert flow.apply(batch_id) == {"merchants": {"create": 3, "update": 0}, "instruments": {"create": 4, "update": 0},
+                                    "verifications": {"create": 4}}
+    assert flow.merchant("金源粮油店").phone == "13800000001"
+    assert flow.instrument("S-001").next_due_on == D(2026, 2, 28)
+
+
 # --- bad input ------------------------------------------------------------------------------------------
 
 def corrupt_zip(tmp_path: Path) -> bytes:

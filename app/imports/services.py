@@ -5,6 +5,7 @@ import datetime as dt
 import functools
 import gc
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +23,9 @@ from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMappin
 from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError, open_book, parse_sheet
-from importers.apply import apply_plan, bulk_insert, undo_blockers, undo_records
-from importers.parse import ParseOptions, find_tables
+from importers import stash
+from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
+from importers.parse import ParseOptions, find_table
 from importers.plan import Plan, Planner
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -91,11 +93,10 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
     try:
         if len(data) > max_bytes:
             raise ImportFileError(f"文件大小 {_size(len(data))}，超过上限 {_size(max_bytes)}")
+        # Only the list of sheets: loading a sheet costs as much as reading it. The dry run finds
+        # the table (the first visible sheet that has one) and rejects a file without one.
         with open_book(data, filename=file_name, max_bytes=max_bytes) as book:
             batch.sheet_names = list(book.visible_sheet_names)
-            tables = find_tables(book, kinds=_kinds(session))
-            if tables:
-                batch.sheet_name = tables[0].sheet
     except ImportFileError as err:
         reject(batch, err.message)
     session.flush()
@@ -114,34 +115,64 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
+def _stash_path(batch: ImportBatch, sheet: str, headers, mapping: dict, kinds, options: ParseOptions) -> Path:
+    key = stash.stash_key(file_hash=batch.file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds,
+                          options=options)
+    return stash.stash_path(Path(batch.stored_path).parent, batch.file_hash, key)
+
+
+def _preview_cells(cells: list) -> bytes:
+    """A row's cells as import_rows stores them, as UTF-8 JSON: under a third of the memory of the list."""
+    return json.dumps([c if c.__class__ in _PLAIN else _cell(c) for c in cells], ensure_ascii=False).encode()
+
+
 def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
-                    overrides: dict | None, progress: Progress | None) -> Plan:
+                    overrides: dict | None, progress: Progress | None, *, stashed: bool = False) -> Plan:
+    """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
+    run's parse when it was kept; then plan it against the database as it is now."""
+    kinds = _kinds(session)
+    options = ParseOptions(merchant_required=batch.merchant_id is None)
+    parsed = None
+    if stashed and batch.sheet_name and batch.headers:
+        parsed = stash.load(_stash_path(batch, batch.sheet_name, batch.headers, batch.mapping, kinds, options))
+    total = len(parsed.rows) if parsed is not None else 0
+    if parsed is None:
+        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options)
+        if not stashed:
+            stash.save(_stash_path(batch, parsed.sheet, parsed.headers, parsed.mapping.fields, kinds, options),
+                       parsed)
+    batch.sheet_name = parsed.sheet
+    batch.headers = list(parsed.headers)
+    batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
+    batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
+    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed, consume=True)
+    if progress:
+        progress(total, 2 * max(total, 1))
+    return plan
+
+
+def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
+           progress: Progress | None, kinds: list, options: ParseOptions):
     with open_book(batch.stored_path, filename=batch.file_name) as book:
         mapping = None
         if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
             mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
         total = 0
-        for table in find_tables(book):
-            if table.sheet == (sheet or batch.sheet_name):
-                total = table.height
-                if mapping is None and overrides is None:
-                    # A mapping saved for a file of this shape is reused.
-                    saved = session.scalars(select(SavedMapping)
-                                            .where(SavedMapping.signature == table.mapping.signature)).first()
-                    if saved is not None:
-                        mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
-        options = ParseOptions(merchant_required=batch.merchant_id is None)
-        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=_kinds(session), mapping=mapping,
-                             overrides=overrides, options=options,
+        # Only the chosen sheet is loaded (or, on the first dry run, the sheets up to the first
+        # one with a table); parse_sheet below reads the same loaded sheet.
+        table = find_table(book, sheet or batch.sheet_name or None, kinds=kinds)
+        if table is not None:
+            total = table.height
+            if mapping is None and overrides is None:
+                # A mapping saved for a file of this shape is reused.
+                saved = session.scalars(select(SavedMapping)
+                                        .where(SavedMapping.signature == table.mapping.signature)).first()
+                if saved is not None:
+                    mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
+        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=kinds, mapping=mapping,
+                             overrides=overrides, options=options, keep_cells=_preview_cells,
                              progress=(lambda n: progress(n, 2 * max(total, 1))) if progress else None)
-    batch.sheet_name = parsed.sheet
-    batch.headers = list(parsed.headers)
-    batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
-    batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
-    plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed)
-    if progress:
-        progress(total, 2 * max(total, 1))
-    return plan
+    return parsed, total
 
 
 @_collector_paused
@@ -163,11 +194,14 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
         session.flush()
         raise
     session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
-    rows = [{"batch_id": batch.id, "row_no": r.row, "merchant_action": r.merchant_action,
+    # Built while inserted: 100,000 row dicts at once were tens of MB more at the dry run's peak.
+    batch_id = batch.id
+    rows = ({"batch_id": batch_id, "row_no": r.row, "merchant_action": r.merchant_action,
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
-             "errors": [{"column": e.column, "message": e.message} for e in r.errors],
-             "cells": [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
-             "summary": r.summary} for r in plan.rows]
+             "errors": [{"column": e.column, "message": e.message} for e in r.errors] if r.errors else _NO_ERRORS,
+             "cells": Stored(r.cells.decode()) if r.cells.__class__ is bytes
+             else [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
+             "summary": r.summary} for r in plan.rows)
     bulk_insert(session, ImportRow.__table__, rows)
     batch.counts = plan.counts()
     batch.status = ImportStatus.PREVIEW
@@ -176,6 +210,7 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     return plan
 
 
+_NO_ERRORS = Stored("[]")  # a row without errors, as JSON (one value: bulk_insert sends it as it is)
 _PLAIN = frozenset({str, float, int, bool, type(None)})  # cells stored in JSON as they are
 
 
@@ -213,7 +248,9 @@ def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
     """Write exactly what the preview showed, in the caller's one transaction."""
     if batch.status != ImportStatus.APPLYING:
         raise Invalid("请先确认导入")
-    plan = _parse_and_plan(session, batch, today, None, None, progress)
+    # The dry run's parse of the same file, mapping and catalogue: only planning is done again, as
+    # that is what finds what changed in the ledger since the preview.
+    plan = _parse_and_plan(session, batch, today, None, None, progress, stashed=True)
     if plan.counts() != batch.counts or not _same_rows(session, batch, plan):
         raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
     now = utcnow()
