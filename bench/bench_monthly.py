@@ -22,6 +22,81 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_URL = f"sqlite:///{ROOT / 'bench' / 'data' / 'bench.db'}"
 
 
+def add_inspections(url: str, month_text: str, count: int, seed: int = 20261201) -> int:
+    """Insert `count` inspections dated in the month (with checked instruments, findings on about 40 % and
+    rectification orders), spread over existing merchants, unless the month has that many already."""
+    import datetime as dt
+    import random
+
+    from sqlalchemy import func, insert, select
+
+    from app.catalog.models import FindingCode
+    from app.db import Database, utcnow
+    from app.inspections.models import Finding, Inspection, InspectionInstrument, Rectification, inspection_inspectors
+    from app.accounts.models import User
+    from app.instruments.models import Instrument
+    from reports.monthly import Month
+
+    month = Month.parse(month_text)
+    database = Database(url)
+    with database.session_scope() as session:
+        have = session.scalar(select(func.count()).select_from(Inspection)
+                              .where(Inspection.inspected_on.between(month.first, month.last)))
+        if have >= count:
+            return have
+        r = random.Random(seed)
+        now = utcnow()
+        stamp = {"created_at": now, "updated_at": now}
+        users = session.scalars(select(User.id)).all()[:20]
+        codes = session.scalars(select(FindingCode.id)).all()
+        top = session.scalar(select(func.max(Instrument.id)))
+        base = {t: (session.scalar(select(func.max(t.c.id))) or 0) for t in
+                (Inspection.__table__, InspectionInstrument.__table__, Finding.__table__)}
+        rows_i, rows_u, rows_c, rows_f, rows_r = [], [], [], [], []
+        picks = sorted(r.sample(range(1, top + 1), count - have))
+        for start in range(0, len(picks), 5000):
+            chunk = picks[start:start + 5000]
+            for inst_id, merchant_id, station_id, serial, due in session.execute(
+                    select(Instrument.id, Instrument.merchant_id, Instrument.station_id, Instrument.serial_no,
+                           Instrument.next_due_on).where(Instrument.id.in_(chunk))):
+                iid = base[Inspection.__table__] + len(rows_i) + 1
+                day = month.first + dt.timedelta(days=r.randrange((month.last - month.first).days + 1))
+                rows_i.append({"id": iid, "merchant_id": merchant_id, "station_id": station_id, "campaign_id": None,
+                               "inspected_on": day, "visit_outcome": "conducted", "notes": "", "created_by_id": None,
+                               **stamp})
+                rows_u += [{"inspection_id": iid, "user_id": u} for u in r.sample(users, min(2, len(users)))]
+                cid = base[InspectionInstrument.__table__] + len(rows_c) + 1
+                rows_c.append({"id": cid, "inspection_id": iid, "instrument_id": inst_id, "outcome": "ok",
+                               "registered_on_spot": False, "kind_name": "电子计价秤", "serial_no": serial,
+                               "status": "in_use", "next_due_on": due, "replace_by": None, "last_verified_on": None,
+                               **stamp})
+                if r.random() < 0.4:
+                    fid = base[Finding.__table__] + len(rows_f) + 1
+                    measure = r.choices(("rectify", "stop_use", "on_the_spot", "case"), (60, 15, 20, 5))[0]
+                    rows_f.append({"id": fid, "inspection_id": iid, "check_id": cid, "code_id": r.choice(codes),
+                                   "description": "", "measure": measure,
+                                   "case_no": f"BENCH-{fid}" if measure == "case" else None, "created_by_id": None,
+                                   **stamp})
+                    if measure in ("rectify", "stop_use"):
+                        deadline = day + dt.timedelta(days=15)
+                        closed = deadline + dt.timedelta(days=r.randint(-10, 5)) if r.random() < 0.6 else None
+                        rows_r.append({"finding_id": fid, "station_id": station_id, "merchant_id": merchant_id,
+                                       "issued_on": day, "deadline": deadline, "closed_on": closed, "version": 1,
+                                       **stamp})
+        for table, rows in ((Inspection.__table__, rows_i), (inspection_inspectors, rows_u),
+                            (InspectionInstrument.__table__, rows_c), (Finding.__table__, rows_f),
+                            (Rectification.__table__, rows_r)):
+            for i in range(0, len(rows), 5000):
+                session.execute(insert(table), rows[i:i + 5000])
+        if session.bind.dialect.name == "postgresql":
+            from sqlalchemy import text
+
+            for table in ("inspections", "inspection_instruments", "findings", "rectifications"):
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))"))
+        return have + len(rows_i)
+
+
 def one_run(url: str, month_text: str, station_code: str | None) -> dict:
     """Build the report once, timing its two halves."""
     from sqlalchemy import func, select
@@ -49,7 +124,10 @@ def one_run(url: str, month_text: str, station_code: str | None) -> dict:
     from app.instruments.models import Instrument
 
     instruments = session.scalar(select(func.count()).select_from(Instrument))
-    return {"seconds": total, "cpu": cpu, "figures": figures_seconds, "workbook": total - figures_seconds, "bytes": size,
+    from app.inspections.models import Inspection
+
+    inspections = session.scalar(select(func.count()).select_from(Inspection))
+    return {"inspections": inspections, "seconds": total, "cpu": cpu, "figures": figures_seconds, "workbook": total - figures_seconds, "bytes": size,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "instruments": instruments,
             "verified": figures.total().verified, "overdue": figures.total().overdue}
 
@@ -60,6 +138,7 @@ def main() -> None:
     p.add_argument("--month", default=None, help="default: last month")
     p.add_argument("--station", default=None)
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--inspections", type=int, default=50_000, help="inspections in the month (added if fewer)")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.month is None:
@@ -70,13 +149,15 @@ def main() -> None:
     if args.one:
         print(json.dumps(one_run(args.url, args.month, args.station)))
         return
+    if args.inspections:
+        print(f"{add_inspections(args.url, args.month, args.inspections):,} inspections in {args.month}", flush=True)
     for run in range(1, args.runs + 1):
         cmd = [sys.executable, __file__, "--one", "--url", args.url, "--month", args.month]
         if args.station:
             cmd += ["--station", args.station]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout.splitlines()[-1])
         print(f"run {run}: {args.month} {'station ' + args.station if args.station else 'all stations'} over "
-              f"{r['instruments']:,} instruments: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU (figures {r['figures']:.1f} s, workbook "
+              f"{r['instruments']:,} instruments and {r['inspections']:,} inspections: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU (figures {r['figures']:.1f} s, workbook "
               f"{r['workbook']:.1f} s, {r['bytes'] / 1e6:.1f} MB; verified {r['verified']:,}, overdue {r['overdue']:,}), "
               f"peak {r['peak_mb']:.0f} MB (target < 30 s)", flush=True)
 
