@@ -1,10 +1,12 @@
 """Imports every domain's models so the metadata is complete (Alembic, tests)."""
 from app.accounts.models import Role, Station, User, user_stations  # noqa: F401
+from app.alerts.models import Alert, AlertDigest  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType  # noqa: F401
 from app.db import Base  # noqa: F401
 from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapping  # noqa: F401
 from app.instruments.models import Instrument, Verification  # noqa: F401
+from app.mail.models import OutboxMessage  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 
 metadata = Base.metadata
