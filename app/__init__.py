@@ -75,14 +75,17 @@ def _init_imports(app: Flask, database: Database) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
+    from app.alerts.views import bp as alerts_bp
     from app.audit.views import bp as audit_bp
     from app.catalog.views import bp as catalog_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.imports.views import bp as imports_bp
     from app.instruments.views import bp as instruments_bp
+    from app.mail.views import bp as mail_bp
     from app.merchants.views import bp as merchants_bp
 
-    for bp in (accounts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, instruments_bp, merchants_bp):
+    for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, dashboard_bp, imports_bp, instruments_bp, mail_bp,
+               merchants_bp):
         app.register_blueprint(bp)
 
 
