@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.accounts.models import Station, User, user_stations
 from app.alerts import kinds
 from app.alerts.models import Alert, AlertDigest, AlertStatus
-from app.db import UTCDateTime
+from app.db import Analyze, UTCDateTime
 from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 from app.scope import Scope
 
@@ -154,6 +154,11 @@ def resolve_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) ->
             .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind, ALERTS.c.subject_type == kinds.INSTRUMENT,
                    tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(still))
             .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
+
+
+def refresh_statistics() -> Analyze:
+    """Fresh planner statistics for the alerts table (after a sweep that added many rows)."""
+    return Analyze(ALERTS)
 
 
 # --- the alert centre ----------------------------------------------------------------------------

@@ -14,14 +14,32 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
+CASCADE_TRIGGER = {
+    'postgresql': [
+        """CREATE FUNCTION alerts_delete_for_instrument() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN DELETE FROM alerts WHERE instrument_id = OLD.id; RETURN OLD; END $$""",
+        """CREATE TRIGGER trg_instruments_delete_alerts AFTER DELETE ON instruments
+           FOR EACH ROW EXECUTE FUNCTION alerts_delete_for_instrument()""",
+    ],
+    'sqlite': [
+        """CREATE TRIGGER trg_instruments_delete_alerts AFTER DELETE ON instruments
+           BEGIN DELETE FROM alerts WHERE instrument_id = OLD.id; END""",
+    ],
+}
+DROP_CASCADE_TRIGGER = {
+    'postgresql': ['DROP TRIGGER trg_instruments_delete_alerts ON instruments',
+                   'DROP FUNCTION alerts_delete_for_instrument()'],
+    'sqlite': ['DROP TRIGGER trg_instruments_delete_alerts'],
+}
+
 # (index, columns before, columns after) on instruments.
 COVERING = [
     ('ix_instruments_status_due', ['status', 'next_due_on', 'station_id'],
-     ['status', 'next_due_on', 'station_id', 'last_result', 'type_id', 'merchant_id']),
+     ['status', 'next_due_on', 'station_id', 'last_result', 'type_id', 'merchant_id', 'id']),
     ('ix_instruments_status_replace', ['status', 'replace_by', 'station_id'],
-     ['status', 'replace_by', 'station_id', 'merchant_id']),
+     ['status', 'replace_by', 'station_id', 'merchant_id', 'id']),
     ('ix_instruments_status_result', ['status', 'last_result', 'station_id'],
-     ['status', 'last_result', 'station_id', 'next_due_on', 'merchant_id']),
+     ['status', 'last_result', 'station_id', 'next_due_on', 'merchant_id', 'id']),
 ]
 
 
@@ -80,7 +98,6 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['acknowledged_by_id'], ['users.id'], name=op.f('fk_alerts_acknowledged_by_id_users')),
-    sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], name=op.f('fk_alerts_instrument_id_instruments'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     sa.UniqueConstraint('kind', 'subject_type', 'subject_id', 'due_on', name='uq_alerts_subject')
     )
@@ -88,6 +105,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_alerts_instrument_id'), ['instrument_id'], unique=False)
         batch_op.create_index('ix_alerts_status_kind_due', ['status', 'kind', 'due_on'], unique=False)
         batch_op.create_index('ix_alerts_status_station', ['status', 'station_id', 'acknowledged_at', 'kind'], unique=False)
+
+    # ON DELETE CASCADE without a foreign key (see Alert.instrument_id): deleting an instrument deletes
+    # its alerts. NOTE for later migrations: on SQLite a batch operation that rebuilds `instruments`
+    # drops this trigger with the old table; create it again afterwards.
+    for statement in CASCADE_TRIGGER[op.get_bind().dialect.name]:
+        op.execute(statement)
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('wants_alert_digest', sa.Boolean(), server_default=sa.true(), nullable=False))
@@ -117,6 +140,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_alerts_status_kind_due')
         batch_op.drop_index(batch_op.f('ix_alerts_instrument_id'))
 
+    for statement in DROP_CASCADE_TRIGGER[op.get_bind().dialect.name]:
+        op.execute(statement)
     op.drop_table('alerts')
     with op.batch_alter_table('mail_outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_mail_outbox_status_next')
