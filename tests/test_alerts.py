@@ -297,6 +297,19 @@ def test_acknowledging_keeps_who_and_when_and_is_logged(client, session, swept):
     assert session.get(Alert, alert_a.id).acknowledged_at == first
 
 
+def test_instrument_page_shows_its_open_alerts(client, swept):
+    login(client, "insp_a")
+    page = client.get(f"/instruments/{swept.instrument_a.id}").get_data(as_text=True)
+    assert 'id="instrument-alerts"' in page and "已超期 2025-01-10" in page
+
+
+def test_statistics_refresh_runs_on_both_backends(session, station):
+    from app.alerts.queries import refresh_statistics
+
+    session.execute(refresh_statistics())
+    session.commit()
+
+
 def test_acknowledge_does_not_redirect_elsewhere(client, session, swept):
     alert_a = session.scalars(select(Alert).where(Alert.instrument_id == swept.instrument_a.id)).one()
     login(client, "insp_a")

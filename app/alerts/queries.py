@@ -207,10 +207,12 @@ def pending_count(scope: Scope) -> Select:
     return scope.apply(stmt, Alert.station_id)
 
 
-def alerts_of_instrument(instrument_id: int) -> Select:
-    """An instrument's alerts, open ones first, newest first."""
-    return (select(Alert).where(Alert.instrument_id == instrument_id)
-            .order_by(Alert.status, Alert.due_on.desc(), Alert.id.desc()))
+def alerts_of_instrument(instrument_id: int, status: AlertStatus | None = AlertStatus.OPEN) -> Select:
+    """An instrument's alerts (open ones by default), latest due date first."""
+    stmt = select(Alert).where(Alert.instrument_id == instrument_id)
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    return stmt.order_by(Alert.due_on.desc(), Alert.id.desc())
 
 
 # --- digests -------------------------------------------------------------------------------------

@@ -47,11 +47,16 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
         merchant_infos = gen.add_merchants(merchants, station_infos)
         gen.add_instruments(instruments, merchant_infos)
         counts = gen.finish()
+        # Fill the alert centre at once rather than at the scheduler's next sweep.
+        from app.alerts.jobs import due_date_sweep
+        from app.db import utcnow
+
+        alerts = due_date_sweep(session=session, now=utcnow(), config=current_app.config)
     elapsed = time.perf_counter() - started
     click.echo("=" * 64)
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
                f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
-               f"检定记录 {counts['verifications']} 条。")
+               f"检定记录 {counts['verifications']} 条，预警 {alerts['created']} 条。")
     click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:
