@@ -33,10 +33,12 @@ class Alert(VersionedMixin, Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
-        # One alert per kind, subject and due date, however often the sweep runs.
-        UniqueConstraint("kind", "subject_type", "subject_id", "due_on", name="uq_alerts_subject"),
-        # Resolving by kind, and the alert centre filtered by kind, ordered by due date.
-        Index("ix_alerts_status_kind_due", "status", "kind", "due_on"),
+        # One alert per kind, subject and due date, however often the sweep runs. Subject first, so the
+        # same index finds a subject's alerts (the instrument page, the delete trigger).
+        UniqueConstraint("subject_type", "subject_id", "kind", "due_on", name="uq_alerts_subject"),
+        # Resolving and reopening by kind (covering: the sweep compares (subject_id, due_on)), and the
+        # alert centre filtered by kind, ordered by due date.
+        Index("ix_alerts_status_kind_due", "status", "kind", "due_on", "subject_id"),
         # Navigation counts and the alert centre within a station (covering for the counts).
         Index("ix_alerts_status_station", "status", "station_id", "acknowledged_at", "kind"),
     )
@@ -51,7 +53,7 @@ class Alert(VersionedMixin, Base):
     # on PostgreSQL a foreign key check locks the referenced row (FOR KEY SHARE), which writes to
     # 150,000 instrument rows in a first sweep and took more than half of its time. Deleting an
     # instrument (undoing an import) still deletes its alerts: a trigger from migration 0005 does it.
-    instrument_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    instrument_id: Mapped[int | None] = mapped_column(Integer)
     merchant_id: Mapped[int | None] = mapped_column(Integer)
     station_id: Mapped[int | None] = mapped_column(Integer)
     due_on: Mapped[dt.date] = mapped_column(Date)

@@ -133,12 +133,16 @@ def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dia
 
 
 def reopen_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> Update:
-    """Open again the resolved alerts whose condition holds again (a voided verification brings a date back)."""
+    """Open again the resolved alerts whose condition holds again (a voided verification brings a date back).
+
+    Read from the resolved alerts' side, index-only: (subject_id, due_on) IN (the instruments meeting
+    the condition), the same shape as resolving.
+    """
     condition, due_col = INSTRUMENT_RULES[kind](dates)
-    other = ALERTS.alias("a2")
-    ids = (select(other.c.id).select_from(Instrument).join(other, _same_key(other, kind, due_col))
-           .where(condition, other.c.status == RESOLVED))
-    return (update(ALERTS).where(ALERTS.c.id.in_(ids))
+    holding = select(Instrument.id, due_col).where(condition)
+    return (update(ALERTS)
+            .where(ALERTS.c.status == RESOLVED, ALERTS.c.kind == kind, ALERTS.c.subject_type == kinds.INSTRUMENT,
+                   tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).in_(holding))
             .values(status=OPEN, resolved_at=None, updated_at=now, version=ALERTS.c.version + 1))
 
 
@@ -209,7 +213,7 @@ def pending_count(scope: Scope) -> Select:
 
 def alerts_of_instrument(instrument_id: int, status: AlertStatus | None = AlertStatus.OPEN) -> Select:
     """An instrument's alerts (open ones by default), latest due date first."""
-    stmt = select(Alert).where(Alert.instrument_id == instrument_id)
+    stmt = select(Alert).where(Alert.subject_type == kinds.INSTRUMENT, Alert.subject_id == instrument_id)
     if status is not None:
         stmt = stmt.where(Alert.status == status)
     return stmt.order_by(Alert.due_on.desc(), Alert.id.desc())

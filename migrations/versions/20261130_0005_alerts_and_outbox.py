@@ -17,13 +17,13 @@ depends_on = None
 CASCADE_TRIGGER = {
     'postgresql': [
         """CREATE FUNCTION alerts_delete_for_instrument() RETURNS trigger LANGUAGE plpgsql AS $$
-           BEGIN DELETE FROM alerts WHERE instrument_id = OLD.id; RETURN OLD; END $$""",
+           BEGIN DELETE FROM alerts WHERE subject_type = 'instrument' AND subject_id = OLD.id; RETURN OLD; END $$""",
         """CREATE TRIGGER trg_instruments_delete_alerts AFTER DELETE ON instruments
            FOR EACH ROW EXECUTE FUNCTION alerts_delete_for_instrument()""",
     ],
     'sqlite': [
         """CREATE TRIGGER trg_instruments_delete_alerts AFTER DELETE ON instruments
-           BEGIN DELETE FROM alerts WHERE instrument_id = OLD.id; END""",
+           BEGIN DELETE FROM alerts WHERE subject_type = 'instrument' AND subject_id = OLD.id; END""",
     ],
 }
 DROP_CASCADE_TRIGGER = {
@@ -99,11 +99,10 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['acknowledged_by_id'], ['users.id'], name=op.f('fk_alerts_acknowledged_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
-    sa.UniqueConstraint('kind', 'subject_type', 'subject_id', 'due_on', name='uq_alerts_subject')
+    sa.UniqueConstraint('subject_type', 'subject_id', 'kind', 'due_on', name='uq_alerts_subject')
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_alerts_instrument_id'), ['instrument_id'], unique=False)
-        batch_op.create_index('ix_alerts_status_kind_due', ['status', 'kind', 'due_on'], unique=False)
+        batch_op.create_index('ix_alerts_status_kind_due', ['status', 'kind', 'due_on', 'subject_id'], unique=False)
         batch_op.create_index('ix_alerts_status_station', ['status', 'station_id', 'acknowledged_at', 'kind'], unique=False)
 
     # ON DELETE CASCADE without a foreign key (see Alert.instrument_id): deleting an instrument deletes
@@ -138,7 +137,6 @@ def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_status_station')
         batch_op.drop_index('ix_alerts_status_kind_due')
-        batch_op.drop_index(batch_op.f('ix_alerts_instrument_id'))
 
     for statement in DROP_CASCADE_TRIGGER[op.get_bind().dialect.name]:
         op.execute(statement)
