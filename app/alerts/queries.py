@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Insert, Select, Update, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import Station, User, user_stations
@@ -192,9 +192,11 @@ def _filtered(stmt: Select, scope: Scope, f: AlertFilter) -> Select:
 
 def alert_list(scope: Scope, f: AlertFilter) -> Select:
     """Alerts in scope matching the filter, earliest due date first, with their instrument and merchant."""
+    # selectinload: the page's 50 rows fetch their instrument, merchant and station afterwards; joined
+    # into the main query, every open alert (150,000 for a supervisor) was joined before the sort.
     return (_filtered(select(Alert), scope, f)
-            .options(joinedload(Alert.instrument), joinedload(Alert.merchant), joinedload(Alert.station),
-                     joinedload(Alert.acknowledged_by))
+            .options(selectinload(Alert.instrument), selectinload(Alert.merchant), selectinload(Alert.station),
+                     selectinload(Alert.acknowledged_by))
             .order_by(Alert.due_on, Alert.id))
 
 
