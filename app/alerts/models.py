@@ -78,15 +78,18 @@ class Alert(VersionedMixin, Base):
 
     @property
     def kind_label(self) -> str:
+        """The kind's Chinese label."""
         return kinds.label_of(self.kind)
 
     @property
     def level(self) -> str:
+        """The Bootstrap colour of the kind's badge."""
         kind = kinds.KINDS.get(self.kind)
         return kind.level if kind else "secondary"
 
     @property
     def is_open(self) -> bool:
+        """True while the condition behind the alert holds."""
         return self.status == AlertStatus.OPEN
 
     def __str__(self) -> str:

@@ -38,6 +38,7 @@ class SweepDates:
 
     @property
     def max_lead_until(self) -> dt.date:
+        """The furthest first-reminder date over all kinds (the index range of the due-soon scan)."""
         return max(self.lead_until.values(), default=self.today)
 
 
