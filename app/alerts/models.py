@@ -37,8 +37,9 @@ class Alert(VersionedMixin, Base):
         # same index finds a subject's alerts (the instrument page, the delete trigger).
         UniqueConstraint("subject_type", "subject_id", "kind", "due_on", name="uq_alerts_subject"),
         # Resolving and reopening by kind (covering: the sweep compares (subject_id, due_on)), and the
-        # alert centre filtered by kind, ordered by due date.
-        Index("ix_alerts_status_kind_due", "status", "kind", "due_on", "subject_id"),
+        # alert centre filtered by kind. subject_id before due_on: the sweep inserts in subject order,
+        # so this index, like the unique key, grows at its end (10 % of a first sweep on PostgreSQL).
+        Index("ix_alerts_status_kind_due", "status", "kind", "subject_id", "due_on"),
         # Navigation counts and the alert centre within a station (covering for the counts).
         Index("ix_alerts_status_station", "status", "station_id", "acknowledged_at", "kind"),
     )

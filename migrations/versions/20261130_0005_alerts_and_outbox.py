@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('subject_type', 'subject_id', 'kind', 'due_on', name='uq_alerts_subject')
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.create_index('ix_alerts_status_kind_due', ['status', 'kind', 'due_on', 'subject_id'], unique=False)
+        batch_op.create_index('ix_alerts_status_kind_due', ['status', 'kind', 'subject_id', 'due_on'], unique=False)
         batch_op.create_index('ix_alerts_status_station', ['status', 'station_id', 'acknowledged_at', 'kind'], unique=False)
 
     # ON DELETE CASCADE without a foreign key (see Alert.instrument_id): deleting an instrument deletes
