@@ -60,6 +60,26 @@ class Config:
     SCHEDULER_LEASE_SECONDS = float(os.environ.get("SCHEDULER_LEASE_SECONDS", "30"))
     SCHEDULER_TICK_SECONDS = float(os.environ.get("SCHEDULER_TICK_SECONDS", "5"))
 
+    # Alerts (预警): the service-life warning and the second due-date reminder, in days.
+    ALERT_SERVICE_LIFE_DAYS = int(os.environ.get("ALERT_SERVICE_LIFE_DAYS", "90"))
+    ALERT_SECOND_REMINDER_DAYS = int(os.environ.get("ALERT_SECOND_REMINDER_DAYS", "7"))
+    # Where users open the app, for the link in the digest e-mail (optional).
+    APP_BASE_URL = os.environ.get("APP_BASE_URL", "")
+
+    # Outgoing mail. Without SMTP_HOST, messages are kept in the outbox (系统管理 → 邮件发件箱).
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = int(os.environ.get("SMTP_PORT", "25"))
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "0") == "1"
+    SMTP_TIMEOUT = int(os.environ.get("SMTP_TIMEOUT", "30"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "计量监管台账 <noreply@localhost>")
+    # A refused message is retried after 1, 2, 4 ... minutes, then every 6 hours until it goes out.
+    MAIL_RETRY_BASE_SECONDS = int(os.environ.get("MAIL_RETRY_BASE_SECONDS", "60"))
+    MAIL_RETRY_MAX_SECONDS = int(os.environ.get("MAIL_RETRY_MAX_SECONDS", str(6 * 3600)))
+    MAIL_BATCH_SIZE = 100
+    MAIL_CLAIM_TIMEOUT_SECONDS = 600
+
     TESTING = False
     DEBUG = False
 
@@ -84,6 +104,8 @@ class TestConfig(Config):
     # Test uploads are kept outside the project's instance folder.
     IMPORT_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-imports")
     EVIDENCE_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-evidence")
+    # Tests never talk to a mail server unless they start one.
+    SMTP_HOST = ""
 
 
 class ProductionConfig(Config):

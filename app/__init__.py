@@ -75,6 +75,7 @@ def _init_imports(app: Flask, database: Database) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
+    from app.alerts.views import bp as alerts_bp
     from app.audit.views import bp as audit_bp
     from app.catalog.views import bp as catalog_bp
     from app.credit.views import bp as credit_bp
@@ -83,12 +84,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.inspections.views import bp as inspections_bp
     from app.instruments.views import bp as instruments_bp
     from app.jobs.views import bp as jobs_bp
+    from app.mail.views import bp as mail_bp
     from app.merchants.views import bp as merchants_bp
     from app.monthly.views import bp as monthly_bp
     from app.plans.views import bp as plans_bp
 
-    for bp in (accounts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, imports_bp, inspections_bp, instruments_bp, jobs_bp,
-               merchants_bp, monthly_bp, plans_bp):
+    for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, imports_bp, inspections_bp,
+               instruments_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp):
         app.register_blueprint(bp)
 
 

@@ -8,6 +8,8 @@ from typing import Iterator
 
 from sqlalchemy import DateTime, Enum, Integer, MetaData, Select, create_engine, event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -163,6 +165,20 @@ class Database:
         self.session.remove()
         self.engine.dispose()
 
+
+
+class Analyze(Executable, ClauseElement):
+    """ANALYZE one table: refresh the planner's statistics after a bulk change (both backends)."""
+
+    inherit_cache = False
+
+    def __init__(self, table) -> None:
+        self.table = table
+
+
+@compiles(Analyze)
+def _compile_analyze(element: Analyze, compiler, **kw) -> str:
+    return "ANALYZE " + compiler.preparer.format_table(element.table)
 
 
 def count_of(stmt: Select) -> Select:

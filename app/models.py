@@ -1,5 +1,6 @@
 """Imports every domain's models so the metadata is complete (Alembic, tests)."""
 from app.accounts.models import Role, Station, User, user_stations  # noqa: F401
+from app.alerts.models import Alert, AlertDigest  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType  # noqa: F401
 from app.credit.models import CreditRule, CreditScore  # noqa: F401
@@ -9,6 +10,7 @@ from app.jobs.models import JobRun, JobState, SchedulerLease  # noqa: F401
 from app.inspections.models import (Campaign, CampaignTarget, EvidenceFile, Finding, Inspection,  # noqa: F401
                                     InspectionInstrument, RandomDraw, Recheck, Rectification)
 from app.instruments.models import Instrument, Verification  # noqa: F401
+from app.mail.models import OutboxMessage  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
 

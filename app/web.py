@@ -119,16 +119,18 @@ def nav_counts() -> dict:
     from flask import g
     from flask_login import current_user as user
 
+    from app.alerts.queries import pending_count
     from app.clock import today
     from app.dashboard.services import worklist_counts
     from app.instruments.queries import WORKLISTS
 
     if not user.is_authenticated:
-        return {"lists": [], "urgent": 0}
+        return {"lists": [], "urgent": 0, "alerts": 0}
     if "nav_counts" not in g:
         counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
         g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
-                        "urgent": counts["overdue"] + counts["past_service_life"]}
+                        "urgent": counts["overdue"] + counts["past_service_life"],
+                        "alerts": db().execute(pending_count(scope())).scalar_one()}
     return g.nav_counts
 
 

@@ -93,6 +93,10 @@ class Ids:
     finding_code: int = 0
     user_insp_b: int = 0
     user_super: int = 0
+    # Alerts of station A and B, and an outbox message (0 unless the case needs them, see `make_alerts`).
+    alert_a: int = 0
+    alert_b: int = 0
+    message: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class Case:
     variant: str = ""
     texts_a: tuple[str, ...] = ()
     texts_b: tuple[str, ...] = ()
+    # BACK: where the refused form redirects (default: the record's edit page).
+    back_to: Callable[[Ids], str] | None = None
 
     @property
     def id(self) -> str:
@@ -206,6 +212,14 @@ CASES: list[Case] = [
          data=lambda ids: {"password": "new-password-789"},
          invalid=lambda ids: {"password": "short"}, invalid_outcome=BACK,
          table="users"),
+    Case("accounts.my_settings", "/me/settings",
+         get=STAFF_READ, post=STAFF_READ,
+         data=lambda ids: {"email": "me@example.com", "wants_alert_digest": "y"},
+         invalid=lambda ids: {"email": "not-an-address", "wants_alert_digest": "y"},
+         table="users"),
+    Case("mail.outbox", "/admin/outbox", get=ADMIN_ONLY),
+    Case("mail.outbox", "/admin/outbox?status=pending", get=ADMIN_ONLY, variant="pending"),
+    Case("mail.message", "/admin/outbox/{message}", get=ADMIN_ONLY),
     Case("accounts.stations", "/admin/stations", get=ADMIN_ONLY),
     Case("accounts.station_new", "/admin/stations/new",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
@@ -291,6 +305,15 @@ CASES: list[Case] = [
          data=lambda ids: {"serial_no": "A-002", "maker": "", "model": ""},
          invalid=lambda ids: {"serial_no": "", "verified_on": "2025-13-45"},
          table="instruments"),
+    # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
+    Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("alerts.index", "/alerts/?kind=overdue&status=all&unacknowledged=1", get=STAFF_READ, variant="filtered",
+         texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("alerts.acknowledge", "/alerts/{alert_a}/acknowledge",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"note": "已通知经营者送检", "next": "/alerts/?kind=overdue"},
+         invalid=lambda ids: {"note": "太长" * 101, "next": "/alerts/?kind=overdue"}, invalid_outcome=BACK,
+         back_to=lambda ids: "/alerts/", table="alerts"),
     # --- imports (台账导入): batches of station A and B, see make_batches --------------------------
     Case("imports.index", "/imports/", get=STAFF_READ, texts_a=(BATCH_A_FILE,), texts_b=(BATCH_B_FILE,)),
     Case("imports.new", "/imports/new",
@@ -479,8 +502,26 @@ def make_inspections(session, world) -> dict:
             "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
 
 
+def make_alerts(session, world) -> dict:
+    """Run the sweep (both world instruments are overdue) and the digest with insp_a as a recipient."""
+    from app.alerts.jobs import alert_digest, due_date_sweep
+    from app.alerts.models import Alert
+    from app.db import utcnow
+    from app.mail.models import OutboxMessage
+
+    world.inspector_a.email = "insp_a@example.com"
+    session.flush()
+    due_date_sweep(session=session, now=utcnow(), config={})
+    alert_digest(session=session, now=utcnow(), config={})
+    session.commit()
+    alert = {a.instrument_id: a.id for a in session.scalars(select(Alert).where(Alert.kind == "overdue"))}
+    return {"alert_a": alert[world.instrument_a.id], "alert_b": alert[world.instrument_b.id],
+            "message": session.scalars(select(OutboxMessage.id)).first()}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports}
+EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports,
+          "alerts.": make_alerts, "mail.": make_alerts}
 
 
 def ids_of(session, world, case: Case | None = None) -> Ids:
@@ -703,7 +744,8 @@ def test_post(case: Case, persona: str, app, client, session, world):
         resp = client.post(path, data=case.invalid(ids))
         if case.invalid_outcome == BACK:
             assert resp.status_code == 302, (what + " (invalid form)", resp.status_code, body(resp)[:800])
-            assert urlparse(resp.headers["Location"]).path == urlparse(path).path.rsplit("/", 1)[0] + "/edit"
+            expected = case.back_to(ids) if case.back_to else urlparse(path).path.rsplit("/", 1)[0] + "/edit"
+            assert urlparse(resp.headers["Location"]).path == expected, (what, resp.headers["Location"])
         else:
             check(resp, FORM, what + " (invalid form)")
         assert changed_tables(before, snapshot(app)) == [], f"{what} with an invalid form changed the database"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Email, Length, Optional
+from wtforms.validators import Length, Optional
 
 from app.accounts.models import Role
-from app.forms import Form, VersionField, required
+from app.forms import Form, VersionField, email_address, required
 
 
 class LoginForm(Form):
@@ -24,8 +24,10 @@ class UserForm(Form):
     role = SelectField("角色", choices=Role.choices())
     station_ids = SelectMultipleField("所属监管所", coerce=int)
     phone = StringField("电话", validators=[Optional(), Length(max=30)])
-    email = StringField("电子邮箱", validators=[Optional(), Email(message="电子邮箱格式不正确"), Length(max=120)])
+    email = StringField("电子邮箱", validators=[Optional(), email_address(), Length(max=120)])
     is_active = BooleanField("启用", default=True)
+    wants_alert_digest = BooleanField("接收预警日报", default=True,
+                                      description="每天把所属监管所的新增和未解除预警发到上面的电子邮箱")
     password = PasswordField("初始密码", validators=[Optional(), Length(min=8, message="密码至少需要8位")])
     version = VersionField()
 
@@ -43,3 +45,12 @@ class StationForm(Form):
     code = StringField("编码", validators=[required("编码"), Length(max=20)])
     division_code = StringField("行政区划代码", validators=[Optional(), Length(max=12)])
     version = VersionField()
+
+
+class MySettingsForm(Form):
+    """What a user sets for themselves: their e-mail address and whether they want the alert digest."""
+
+    email = StringField("电子邮箱", validators=[Optional(), email_address(), Length(max=120)],
+                        description="预警日报发到这个地址")
+    wants_alert_digest = BooleanField("接收预警日报",
+                                      description="每天一封：所属监管所上次日报以来新增的预警和仍未解除的预警")

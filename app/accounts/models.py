@@ -1,7 +1,7 @@
 """Users, roles and stations."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, LabeledEnum, VersionedMixin, enum_column
@@ -54,6 +54,7 @@ class User(VersionedMixin, Base):
         "phone": "电话",
         "email": "电子邮箱",
         "stations": "所属监管所",
+        "wants_alert_digest": "接收预警日报",
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,8 @@ class User(VersionedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     phone: Mapped[str] = mapped_column(String(30), default="")
     email: Mapped[str] = mapped_column(String(120), default="")
+    # The daily alert digest of the user's stations, by e-mail; each user can turn it off.
+    wants_alert_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     stations: Mapped[list[Station]] = relationship(
         secondary=user_stations, order_by=Station.code, lazy="selectin"

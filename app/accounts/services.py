@@ -59,7 +59,7 @@ def _stations(session: Session, ids) -> list[Station]:
 
 
 def create_user(session: Session, actor, *, username: str, display_name: str, role: Role | str, password: str,
-                station_ids=(), phone: str = "", email: str = "") -> User:
+                station_ids=(), phone: str = "", email: str = "", wants_alert_digest: bool = True) -> User:
     """Create a user; inspectors need at least one station."""
     username = clean(username)
     if not username:
@@ -73,16 +73,18 @@ def create_user(session: Session, actor, *, username: str, display_name: str, ro
         raise Invalid("所检查员至少需要分配一个监管所", field="station_ids")
     user = User(username=username, display_name=clean(display_name) or username, role=role,
                 password_hash=hash_password(password), is_active=True, stations=stations,
-                phone=clean(phone), email=clean(email))
+                phone=clean(phone), email=clean(email), wants_alert_digest=bool(wants_alert_digest))
     session.add(user)
     session.flush()
     audit.record(session, actor, "create", user,
-                 audit.snapshot(user, ["username", "display_name", "role", "stations", "phone", "email"]))
+                 audit.snapshot(user, ["username", "display_name", "role", "stations", "phone", "email",
+                                       "wants_alert_digest"]))
     return user
 
 
 def update_user(session: Session, actor, user: User, *, expected_version: int, display_name: str, role: Role | str,
-                is_active: bool, station_ids=(), phone: str = "", email: str = "") -> list[dict]:
+                is_active: bool, station_ids=(), phone: str = "", email: str = "",
+                wants_alert_digest: bool | None = None) -> list[dict]:
     """Change a user's name, role, stations or whether they may log in."""
     if user.version != expected_version:
         raise StaleEdit("该用户")
@@ -93,8 +95,11 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
     if user.id == getattr(actor, "id", None) and (not is_active or role != Role.ADMIN):
         raise Invalid("不能停用自己的账号或取消自己的管理员角色")
     old_stations = list(user.stations)
-    changes = audit.apply_changes(user, {"display_name": clean(display_name), "role": role, "is_active": is_active,
-                                         "phone": clean(phone), "email": clean(email)})
+    values = {"display_name": clean(display_name), "role": role, "is_active": is_active, "phone": clean(phone),
+              "email": clean(email)}
+    if wants_alert_digest is not None:
+        values["wants_alert_digest"] = bool(wants_alert_digest)
+    changes = audit.apply_changes(user, values)
     if {s.id for s in old_stations} != {s.id for s in stations}:
         changes.append(audit.change_row("stations", "所属监管所", old_stations, stations))
         user.stations = stations
@@ -103,6 +108,18 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
     if changes:
         session.flush()
         audit.record(session, actor, "update", user, changes)
+    return changes
+
+
+def update_my_settings(session: Session, user: User, *, email: str, wants_alert_digest: bool) -> list[dict]:
+    """A user's own settings: e-mail address and whether they get the alert digest."""
+    email = clean(email)
+    if wants_alert_digest and not email:
+        raise Invalid("接收预警日报需要填写电子邮箱", field="email")
+    changes = audit.apply_changes(user, {"email": email, "wants_alert_digest": bool(wants_alert_digest)})
+    if changes:
+        session.flush()
+        audit.record(session, user, "update", user, changes, note="修改我的设置")
     return changes
 
 

@@ -6,12 +6,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from app.accounts import services
-from app.accounts.forms import LoginForm, PasswordResetForm, StationForm, UserForm
+from app.accounts.forms import LoginForm, MySettingsForm, PasswordResetForm, StationForm, UserForm
 from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.errors import DomainError
 from app.extensions import client_address, limiter
-from app.security import admin_required
+from app.security import admin_required, staff_required
 from app.text import clean
 from app.web import db, form_error
 
@@ -91,7 +91,8 @@ def user_new():
             user = services.create_user(session, current_user, username=form.username.data,
                                         display_name=form.display_name.data, role=form.role.data,
                                         password=form.password.data or "", station_ids=form.station_ids.data,
-                                        phone=form.phone.data or "", email=form.email.data or "")
+                                        phone=form.phone.data or "", email=form.email.data or "",
+                                        wants_alert_digest=form.wants_alert_digest.data)
         except DomainError as err:
             session.rollback()
             form_error(form, err)
@@ -120,7 +121,8 @@ def user_edit(user_id: int):
             services.update_user(session, current_user, user, expected_version=form.version.data,
                                  display_name=form.display_name.data, role=form.role.data,
                                  is_active=form.is_active.data, station_ids=form.station_ids.data,
-                                 phone=form.phone.data or "", email=form.email.data or "")
+                                 phone=form.phone.data or "", email=form.email.data or "",
+                                 wants_alert_digest=form.wants_alert_digest.data)
         except DomainError as err:
             session.rollback()
             form_error(form, err)
@@ -148,6 +150,27 @@ def user_password(user_id: int):
             for e in errors:
                 flash(e, "danger")
     return redirect(url_for("accounts.user_edit", user_id=user.id))
+
+
+@bp.route("/me/settings", methods=["GET", "POST"])
+@staff_required
+def my_settings():
+    """The user's own settings: e-mail address and the daily alert digest."""
+    session = db()
+    user = current_user._get_current_object()
+    form = MySettingsForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            services.update_my_settings(session, user, email=form.email.data or "",
+                                        wants_alert_digest=form.wants_alert_digest.data)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            flash("设置已保存。", "success")
+            return redirect(url_for("accounts.my_settings"))
+    return render_template("accounts/my_settings.html", form=form)
 
 
 @bp.route("/admin/stations")

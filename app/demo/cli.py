@@ -50,11 +50,18 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
         from app.demo.inspections import add_demo_inspections
 
         counts.update(add_demo_inspections(session, today(), DEFAULT_SEED if seed is None else seed))
+
+        # Fill the alert centre at once rather than at the scheduler's next sweep.
+        from app.alerts.jobs import due_date_sweep
+        from app.db import utcnow
+
+        alerts = due_date_sweep(session=session, now=utcnow(), config=current_app.config)
     elapsed = time.perf_counter() - started
     click.echo("=" * 64)
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
                f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
-               f"检定记录 {counts['verifications']} 条，专项检查记录 {counts['inspections']} 条。")
+               f"检定记录 {counts['verifications']} 条，专项检查记录 {counts['inspections']} 条，"
+               f"预警 {alerts['created']} 条。")
     click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:

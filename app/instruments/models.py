@@ -44,14 +44,18 @@ class Instrument(VersionedMixin, Base):
         UniqueConstraint("type_id", "serial_no", "maker_key", name="uq_instruments_identity"),
         # List pages filter by station and kind, newest first.
         Index("ix_instruments_station_type", "station_id", "type_id", "id"),
-        # Worklists: in-use instruments by due date, within a station or overall.
-        Index("ix_instruments_status_due", "status", "next_due_on", "station_id"),
+        # Worklists: in-use instruments by due date, within a station or overall. The trailing columns
+        # make these covering for the due-date sweep (app/alerts/queries.py), which otherwise looks up
+        # 150,000 table rows per run ("id" too: PostgreSQL's index-only scans return only index columns).
+        Index("ix_instruments_status_due", "status", "next_due_on", "station_id", "last_result", "type_id",
+              "merchant_id", "id"),
         Index("ix_instruments_station_status_due", "station_id", "status", "next_due_on"),
-        Index("ix_instruments_status_replace", "status", "replace_by", "station_id"),
+        Index("ix_instruments_status_replace", "status", "replace_by", "station_id", "merchant_id", "id"),
         Index("ix_instruments_station_status_replace", "station_id", "status", "replace_by"),
         # Never-verified and failed worklists: their counts show on every page.
         Index("ix_instruments_status_verified", "status", "last_verified_on", "station_id"),
-        Index("ix_instruments_status_result", "status", "last_result", "station_id"),
+        Index("ix_instruments_status_result", "status", "last_result", "station_id", "next_due_on", "merchant_id",
+              "id"),
         # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
         Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
+from app.alerts.queries import alerts_of_instrument
 from app.audit.queries import entries_for, entries_for_many
 from app.catalog.queries import instrument_types
 from app.clock import today
@@ -126,8 +127,9 @@ def detail(instrument_id: int):
     entries = list(session.scalars(entries_for("instruments", instrument.id)))
     entries += session.scalars(entries_for_many("verifications", [v.id for v in records]))
     entries.sort(key=lambda e: e.id, reverse=True)
+    open_alerts = session.scalars(alerts_of_instrument(instrument.id)).all()
     return render_template("instruments/detail.html", instrument=instrument, records=records, entries=entries,
-                           replaced=replaced, today=today())
+                           replaced=replaced, today=today(), open_alerts=open_alerts)
 
 
 @bp.route("/instruments/<int:instrument_id>/edit", methods=["GET", "POST"])

@@ -1,0 +1,68 @@
+"""The alert centre (预警中心): open alerts of the user's stations, filtered, acknowledged."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.alerts import kinds, queries, services
+from app.alerts.forms import AcknowledgeForm
+from app.alerts.models import AlertStatus
+from app.db import utcnow
+from app.errors import DomainError
+from app.security import ledger_write_required, staff_required
+from app.web import arg_int, db, paginate, scope, scoped_stations
+
+bp = Blueprint("alerts", __name__, template_folder="templates")
+STATUSES = [("open", "未解除"), ("resolved", "已解除"), ("all", "全部")]
+
+
+def _filter() -> queries.AlertFilter:
+    kind = request.args.get("kind") or None
+    status = request.args.get("status") or AlertStatus.OPEN.value
+    if status not in {s for s, _ in STATUSES}:
+        status = AlertStatus.OPEN.value
+    return queries.AlertFilter(kind=kind if kind in kinds.KINDS else None, station_id=arg_int("station_id"),
+                               status="" if status == "all" else status,
+                               unacknowledged=request.args.get("unacknowledged") == "1")
+
+
+@bp.route("/alerts/")
+@staff_required
+def index():
+    """Alerts of the user's stations, by kind and station, earliest due date first."""
+    f = _filter()
+    page = paginate(queries.alert_list(scope(), f))
+    by_kind = dict(db().execute(queries.counts_by_kind(scope(), f)).all())
+    return render_template("alerts/index.html", page=page, f=f, by_kind=by_kind, kinds=list(kinds.KINDS.values()),
+                           stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm())
+
+
+def _back(target: str | None) -> str:
+    # Only the alert centre's own relative URLs: never an open redirect.
+    if target and target.startswith("/alerts/") and "//" not in target and "\\" not in target and target.isprintable():
+        return target
+    return url_for("alerts.index")
+
+
+@bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
+@ledger_write_required
+def acknowledge(alert_id: int):
+    """Acknowledge an alert: who and when are kept and logged; the alert stays until its condition clears."""
+    session = db()
+    alert = services.get_alert(session, scope(), alert_id)
+    form = AcknowledgeForm()
+    back = _back(form.next.data)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for e in errors:
+                flash(e, "danger")
+        return redirect(back)
+    try:
+        done = services.acknowledge(session, current_user, alert, now=utcnow(), note=form.note.data or "")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+        return redirect(back)
+    session.commit()
+    flash(f"已确认预警：{alert}。" if done else "该预警此前已被确认。", "success" if done else "info")
+    return redirect(back)
