@@ -403,3 +403,33 @@ def test_admin_sets_the_digest_in_the_user_form(client, session, world):
     session.expire_all()
     u = session.get(type(u), u.id)
     assert (u.email, u.wants_alert_digest) == ("a@example.com", False)
+
+
+def test_late_rectification_raises_an_alert_until_the_recheck_closes_it(app, client, session, world):
+    """A rectification order past its deadline is an alert of kind 整改逾期; closing it resolves the alert."""
+    from app.inspections.services import record_recheck
+
+    crew = [world.inspector_a, world.supervisor]
+    visit = factories.inspection(session, world.merchant_a, crew, on=D(2026, 5, 1),
+                                 checks=[(world.instrument_a, "problem")])
+    order = factories.finding(session, visit, "OVERDUE", check=visit.checks[0]).rectification
+    on_time = factories.inspection(session, world.merchant_b, crew, on=D(2026, 5, 25))
+    factories.finding(session, on_time, "NOT_FILED")   # deadline 2026-06-09: not late on 2026-06-01
+    session.commit()
+    assert order.deadline == D(2026, 5, 16)
+    sweep(session)
+    late = session.scalars(select(Alert).where(Alert.kind == kinds.RECTIFICATION_LATE.code)).all()
+    assert [(a.subject_type, a.subject_id, a.instrument_id, a.station_id, a.due_on) for a in late] == [
+        ("rectification", order.id, world.instrument_a.id, world.station_a.id, D(2026, 5, 16))]
+    assert sweep(session)["created"] == 0
+
+    login(client, "insp_a")
+    page = client.get("/alerts/?kind=rectification_late").get_data(as_text=True)
+    assert "整改逾期" in page and f"/rectifications/{order.id}/recheck" in page
+
+    record_recheck(session, world.inspector_a, order, expected_version=order.version,
+                   values={"rechecked_on": D(2026, 5, 30), "rectified": True, "notes": ""}, today=D(2026, 6, 1))
+    session.commit()
+    assert sweep(session)["resolved"] >= 1
+    session.expire_all()
+    assert session.get(Alert, late[0].id).status is AlertStatus.RESOLVED

@@ -62,3 +62,8 @@ PAST_SERVICE_LIFE = register(AlertKind("past_service_life", "超过使用年限"
                                        "已过到期轮换日期仍在使用"))
 FAILED = register(AlertKind("failed", "检定不合格未复检", INSTRUMENT, "danger",
                             "最近一次检定不合格，尚无合格的复检记录"))
+
+RECTIFICATION = "rectification"
+
+RECTIFICATION_LATE = register(AlertKind("rectification_late", "整改逾期", RECTIFICATION, "danger",
+                                        "责令改正的期限已过，尚未复查关闭"))

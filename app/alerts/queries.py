@@ -161,6 +161,54 @@ def resolve_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) ->
             .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
 
 
+# --- alerts about other subjects (rectification orders ...): each rule selects, for a day, the subjects
+# whose condition holds as (subject_id, instrument_id, merchant_id, station_id, due_on).
+
+def _late_rectifications(today: dt.date) -> Select:
+    from app.inspections.models import Finding, InspectionInstrument, Rectification
+    from app.inspections.queries import late_rectifications
+
+    late = late_rectifications(today).subquery()
+    return (select(late.c.id, InspectionInstrument.instrument_id, late.c.merchant_id, late.c.station_id,
+                   late.c.deadline)
+            .select_from(late).join(Rectification, Rectification.id == late.c.id)
+            .join(Finding, Finding.id == Rectification.finding_id)
+            .outerjoin(InspectionInstrument, InspectionInstrument.id == Finding.check_id))
+
+
+SUBJECT_RULES: dict[str, Callable[[dt.date], Select]] = {
+    kinds.RECTIFICATION_LATE.code: _late_rectifications,
+}
+
+
+def insert_subject_alerts(kind: str, today: dt.date, now: dt.datetime, dialect: str) -> Insert:
+    """INSERT ... SELECT an alert for each subject meeting the kind's condition that has none with that key."""
+    holding = SUBJECT_RULES[kind](today).subquery()
+    subject_type = kinds.get_kind(kind).subject_type
+    existing = select(ALERTS.c.id).where(ALERTS.c.kind == kind, ALERTS.c.subject_type == subject_type,
+                                         ALERTS.c.subject_id == holding.c[0], ALERTS.c.due_on == holding.c[4])
+    stamp = literal(now, UTCDateTime())
+    rows = select(literal(kind), literal(subject_type), *holding.c, literal(OPEN), literal(1), stamp, stamp
+                  ).where(~exists(existing))
+    columns = ["kind", "subject_type", "subject_id", "instrument_id", "merchant_id", "station_id", "due_on",
+               "status", "version", "created_at", "updated_at"]
+    insert_for = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    stmt = (insert_for(ALERTS).from_select(columns, rows).on_conflict_do_nothing() if insert_for
+            else ALERTS.insert().from_select(columns, rows))
+    return stmt.execution_options(preserve_rowcount=True)
+
+
+def resolve_subject_alerts(kind: str, today: dt.date, now: dt.datetime) -> Update:
+    """Resolve the open alerts of a kind whose subject no longer meets the condition (the order was closed)."""
+    holding = SUBJECT_RULES[kind](today).subquery()
+    still = select(holding.c[0], holding.c[4])
+    return (update(ALERTS)
+            .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind,
+                   ALERTS.c.subject_type == kinds.get_kind(kind).subject_type,
+                   tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(still))
+            .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
+
+
 def refresh_statistics() -> Analyze:
     """Fresh planner statistics for the alerts table (after a sweep that added many rows)."""
     return Analyze(ALERTS)

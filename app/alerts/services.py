@@ -60,6 +60,9 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
         counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now)).rowcount
         counts["reopened"] += session.execute(queries.reopen_instrument_alerts(kind, dates, now)).rowcount
         counts["created"] += session.execute(queries.insert_instrument_alerts(kind, dates, now, dialect)).rowcount
+    for kind in queries.SUBJECT_RULES:
+        counts["resolved"] += session.execute(queries.resolve_subject_alerts(kind, dates.today, now)).rowcount
+        counts["created"] += session.execute(queries.insert_subject_alerts(kind, dates.today, now, dialect)).rowcount
     if counts["created"] >= ANALYZE_AFTER:
         # A first sweep fills an empty table. Until the statistics know that, PostgreSQL plans the next
         # sweep's anti-joins for a table of one row (a merge join on due_on alone: 2 s instead of
