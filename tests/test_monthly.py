@@ -178,7 +178,7 @@ def test_archive_build_replaces_and_job_builds_every_scope(ledger, session):
     counts = monthly_report(session=session, now=dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.timezone.utc), config={})
     session.commit()
     # 06:00 on 1 November in Shanghai is 22:00 UTC on 31 October: last month is October.
-    assert counts == {"reports": 3}
+    assert counts == {"reports": 3, "mailed": 0}
     stored = session.execute(select(MonthlyReport.month, MonthlyReport.scope_key)).all()
     assert sorted(stored) == sorted([("2026-10", "all"), ("2026-10", str(ledger.station_a.id)),
                                      ("2026-10", str(ledger.station_b.id))])
@@ -217,3 +217,38 @@ def test_command_line(ledger, app, tmp_path):
     assert bad.exit_code != 0 and "月份" in bad.output
     missing = runner.invoke(args=["report", "monthly", "--month", "2026-10", "--station", "ZZ", "-o", str(out)])
     assert missing.exit_code != 0 and "ZZ 不存在" in missing.output
+
+
+from tests.test_mail import smtp  # noqa: E402,F401  (the loopback SMTP server fixture)
+
+
+def test_job_mails_the_report_to_those_who_asked_once(ledger, session, smtp):
+    from app.accounts.services import update_my_settings
+    from app.errors import Invalid
+    from app.mail.jobs import deliver_outbox
+    from app.mail.models import OutboxMessage
+
+    update_my_settings(session, ledger.supervisor, email="chief@example.com", wants_alert_digest=False,
+                       wants_monthly_report=True)
+    with pytest.raises(Invalid, match="只发给监管科室和管理员"):
+        update_my_settings(session, ledger.inspector_a, email="a@example.com", wants_alert_digest=False,
+                           wants_monthly_report=True)
+    session.commit()
+    now = dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.timezone.utc)
+    assert monthly_report(session=session, now=now, config={}) == {"reports": 3, "mailed": 1}
+    session.commit()
+    # Run again (or rebuilt): the month is not mailed twice.
+    assert monthly_report(session=session, now=now, config={})["mailed"] == 0
+    session.commit()
+    (message,) = session.scalars(select(OutboxMessage)).all()
+    assert message.to_addr == "chief@example.com" and message.category == "monthly_report:2026-10"
+
+    # Queued at the real time of the run; deliver a minute later.
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    assert deliver_outbox(session=session, now=later, config=smtp.config)["sent"] == 1
+    (rcpt, email), = smtp.received
+    assert rcpt == ["chief@example.com"] and "2026年10月" in email["Subject"]
+    attachments = list(email.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["计量监管月报_2026-10_全部监管所.xlsx"]
+    workbook = load_workbook(io.BytesIO(attachments[0].get_content()))
+    assert workbook.sheetnames[0] == "汇总"

@@ -54,3 +54,5 @@ class MySettingsForm(Form):
                         description="预警日报发到这个地址")
     wants_alert_digest = BooleanField("接收预警日报",
                                       description="每天一封：所属监管所上次日报以来新增的预警和仍未解除的预警")
+    wants_monthly_report = BooleanField("接收月报",
+                                        description="每月 1 日收到上月全部监管所的月报（限监管科室和管理员）")

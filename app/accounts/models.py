@@ -1,7 +1,7 @@
 """Users, roles and stations."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table, true
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, LabeledEnum, VersionedMixin, enum_column
@@ -55,6 +55,7 @@ class User(VersionedMixin, Base):
         "email": "电子邮箱",
         "stations": "所属监管所",
         "wants_alert_digest": "接收预警日报",
+        "wants_monthly_report": "接收月报",
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +68,8 @@ class User(VersionedMixin, Base):
     email: Mapped[str] = mapped_column(String(120), default="")
     # The daily alert digest of the user's stations, by e-mail; each user can turn it off.
     wants_alert_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Last month's all-station report by e-mail on the 1st (supervisors and admins ask for it).
+    wants_monthly_report: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     stations: Mapped[list[Station]] = relationship(
         secondary=user_stations, order_by=Station.code, lazy="selectin"

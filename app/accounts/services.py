@@ -111,12 +111,18 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
     return changes
 
 
-def update_my_settings(session: Session, user: User, *, email: str, wants_alert_digest: bool) -> list[dict]:
-    """A user's own settings: e-mail address and whether they get the alert digest."""
+def update_my_settings(session: Session, user: User, *, email: str, wants_alert_digest: bool,
+                       wants_monthly_report: bool = False) -> list[dict]:
+    """A user's own settings: e-mail address and whether they get the alert digest and the monthly report."""
     email = clean(email)
     if wants_alert_digest and not email:
         raise Invalid("接收预警日报需要填写电子邮箱", field="email")
-    changes = audit.apply_changes(user, {"email": email, "wants_alert_digest": bool(wants_alert_digest)})
+    if wants_monthly_report and not email:
+        raise Invalid("接收月报需要填写电子邮箱", field="email")
+    if wants_monthly_report and user.role == Role.INSPECTOR:
+        raise Invalid("月报（全部监管所）只发给监管科室和管理员", field="wants_monthly_report")
+    changes = audit.apply_changes(user, {"email": email, "wants_alert_digest": bool(wants_alert_digest),
+                                         "wants_monthly_report": bool(wants_monthly_report)})
     if changes:
         session.flush()
         audit.record(session, user, "update", user, changes, note="修改我的设置")

@@ -162,7 +162,8 @@ def my_settings():
     if form.validate_on_submit():
         try:
             services.update_my_settings(session, user, email=form.email.data or "",
-                                        wants_alert_digest=form.wants_alert_digest.data)
+                                        wants_alert_digest=form.wants_alert_digest.data,
+                                        wants_monthly_report=form.wants_monthly_report.data)
         except DomainError as err:
             session.rollback()
             form_error(form, err)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, enum_column, utcnow
@@ -50,6 +50,9 @@ class OutboxMessage(TimestampMixin, Base):
     claim_token: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # One optional attachment (the monthly report workbook); deferred so lists never load it.
+    attachment_name: Mapped[str] = mapped_column(String(200), default="")
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
     @property
     def message_id(self) -> str:

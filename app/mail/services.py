@@ -29,14 +29,17 @@ def setting(config: Mapping[str, Any], name: str) -> int:
 
 
 def enqueue(session: Session, to: str, subject: str, body: str, *, category: str = "", user_id: int | None = None,
-            station_id: int | None = None, now: dt.datetime | None = None) -> OutboxMessage:
-    """Write one message to the outbox, due now; the outbox job delivers it."""
+            station_id: int | None = None, now: dt.datetime | None = None,
+            attachment: tuple[str, bytes] | None = None) -> OutboxMessage:
+    """Write one message (optionally with one attached file: name, bytes) to the outbox, due now."""
     to = (to or "").strip()
     if not ADDRESS.match(to):
         raise Invalid(f"收件人邮箱“{to}”格式不正确", field="to")
     now = now or utcnow()
     message = OutboxMessage(to_addr=to, subject=subject, body=body, category=category, user_id=user_id,
-                            station_id=station_id, next_attempt_at=now, created_at=now, updated_at=now)
+                            station_id=station_id, next_attempt_at=now, created_at=now, updated_at=now,
+                            attachment_name=attachment[0] if attachment else "",
+                            attachment=attachment[1] if attachment else None)
     session.add(message)
     session.flush()
     return message

@@ -1,6 +1,7 @@
 """Sending one message over SMTP with the configured server (no Flask)."""
 from __future__ import annotations
 
+import mimetypes
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -10,6 +11,8 @@ from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from app.mail.models import OutboxMessage
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,12 @@ def build_email(settings: SmtpSettings, message: OutboxMessage) -> EmailMessage:
     email["Message-ID"] = message.message_id
     # base64: Chinese text arrives intact even through a server that does not accept 8-bit data.
     email.set_content(message.body, charset="utf-8", cte="base64")
+    if message.attachment_name:
+        kind = (XLSX_TYPE if message.attachment_name.endswith(".xlsx")
+                else mimetypes.guess_type(message.attachment_name)[0] or "application/octet-stream")
+        maintype, subtype = kind.split("/", 1)
+        email.add_attachment(message.attachment, maintype=maintype, subtype=subtype,
+                             filename=message.attachment_name)
     return email
 
 

@@ -47,6 +47,31 @@ def build_report(session: Session, actor, month: Month, station_id: int | None =
     return report
 
 
+def mail_report(session: Session, report: MonthlyReport) -> int:
+    """Queue the report, attached, for every supervisor and admin who asked for monthly reports and has not
+    had this month's yet (a rebuilt or re-run month is not sent twice); how many were queued."""
+    from app.accounts.models import Role, User
+    from app.mail.models import OutboxMessage
+    from app.mail.services import enqueue
+
+    category = f"monthly_report:{report.month}"
+    already = select(OutboxMessage.user_id).where(OutboxMessage.category == category)
+    recipients = session.scalars(select(User).where(
+        User.is_active.is_(True), User.wants_monthly_report.is_(True), User.email != "",
+        User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.id.not_in(already)).order_by(User.id)).all()
+    month = Month.parse(report.month)
+    totals = report.totals
+    body = (f"{{name}}：\n\n附件是{month.label}计量监管月报（{report.scope_name}）。\n"
+            f"在用器具 {totals.get('registered', 0)} 台，本月检定 {totals.get('verified', 0)} 台，"
+            f"月末超期未检 {totals.get('overdue', 0)} 台，超过使用年限 {totals.get('past_life', 0)} 台。\n\n"
+            "本邮件由计量监管台账系统自动发送；在系统“计划报表 → 月报”中可查看和重新生成任一月份。")
+    for user in recipients:
+        enqueue(session, user.email, f"计量监管月报 {month.label}（{report.scope_name}）",
+                body.format(name=user.display_name), category=category, user_id=user.id,
+                attachment=(report.file_name, report.content))
+    return len(recipients)
+
+
 def last_month(today: dt.date) -> Month:
     """The month before the one `today` falls in."""
     return Month.of(today).shift(-1)
