@@ -306,6 +306,7 @@ CASES: list[Case] = [
          invalid=lambda ids: {"serial_no": "", "verified_on": "2025-13-45"},
          table="instruments"),
     # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
+    Case("alerts.export", "/alerts/export.xlsx?status=all", get=STAFF_READ),
     Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("alerts.index", "/alerts/?kind=overdue&status=all&unacknowledged=1", get=STAFF_READ, variant="filtered",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),

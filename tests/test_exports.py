@@ -142,3 +142,15 @@ def test_inspection_finding_and_rectification_exports(app, client, world, sessio
     supervisor = app.test_client()
     login(supervisor, "super1")
     assert len(_rows(supervisor.get("/rectifications/export.xlsx?state=all").data)) == 3
+
+
+def test_alert_export(client, world, session):
+    from app.alerts.jobs import due_date_sweep
+    from app.db import utcnow
+
+    due_date_sweep(session=session, now=utcnow(), config={})
+    session.commit()
+    login(client, "insp_a")
+    rows = _rows(client.get("/alerts/export.xlsx").data)
+    assert rows[0][:3] == ["预警类型", "日期", "监管所"]
+    assert [(r[0], r[2], r[5]) for r in rows[1:]] == [("已超期", "A所", "A-001")]

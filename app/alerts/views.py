@@ -10,7 +10,8 @@ from app.alerts.models import AlertStatus
 from app.db import utcnow
 from app.errors import DomainError
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, scope, scoped_stations
+from app.web import arg_int, db, paginate, scope, scoped_stations, xlsx_download
+from reports.lists import ALERT_COLUMNS, alert_rows
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
 STATUSES = [("open", "未解除"), ("resolved", "已解除"), ("all", "全部")]
@@ -35,6 +36,14 @@ def index():
     by_kind = dict(db().execute(queries.counts_by_kind(scope(), f)).all())
     return render_template("alerts/index.html", page=page, f=f, by_kind=by_kind, kinds=list(kinds.KINDS.values()),
                            stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm())
+
+
+@bp.route("/alerts/export.xlsx")
+@staff_required
+def export():
+    """The alert list with its current filter, as a workbook."""
+    return xlsx_download(queries.alert_list(scope(), _filter()), "预警", ALERT_COLUMNS, alert_rows,
+                         url_for("alerts.index"))
 
 
 def _back(target: str | None) -> str:
