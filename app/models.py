@@ -6,6 +6,7 @@ from app.db import Base  # noqa: F401
 from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapping  # noqa: F401
 from app.jobs.models import JobRun, JobState, SchedulerLease  # noqa: F401
 from app.instruments.models import Instrument, Verification  # noqa: F401
+from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
 

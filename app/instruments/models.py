@@ -103,6 +103,9 @@ class Instrument(VersionedMixin, Base):
 
     # Indexed: deleting instruments (undoing an import) checks this foreign key.
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
+    # The public page's address (secrets.token_urlsafe), given lazily when a label is printed or staff open
+    # the public page; the database id never appears in a public URL.
+    public_token: Mapped[str | None] = mapped_column(String(43), unique=True)
 
     type: Mapped[InstrumentType] = relationship(lazy="joined")
     merchant: Mapped[Merchant] = relationship(lazy="joined")

@@ -1,0 +1,72 @@
+"""integrity pledges, targets; public tokens of instruments
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-01 00:30:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008'
+down_revision = '0007'  # brief: '0002'; on this branch 0002 -> 0004 -> 0007 already, see README
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('pledges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('merchant_id', sa.Integer(), nullable=False),
+    sa.Column('signed_on', sa.Date(), nullable=False),
+    sa.Column('scope_text', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('active', 'revoked', 'expired', name='pledgestatus', native_enum=False, length=20), nullable=False),
+    sa.Column('review_on', sa.Date(), nullable=True),
+    sa.Column('document_name', sa.String(length=255), nullable=False),
+    sa.Column('document_path', sa.String(length=100), nullable=False),
+    sa.Column('document_type', sa.String(length=10), nullable=False),
+    sa.Column('document_size', sa.Integer(), nullable=False),
+    sa.Column('document_sha256', sa.String(length=64), nullable=False),
+    sa.Column('is_model_unit', sa.Boolean(), nullable=False),
+    sa.Column('model_unit_on', sa.Date(), nullable=True),
+    sa.Column('model_unit_decision', sa.String(length=300), nullable=False),
+    sa.Column('revoked_on', sa.Date(), nullable=True),
+    sa.Column('revoke_reason', sa.Text(), nullable=False),
+    sa.Column('revoked_finding_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_pledges_merchant_id_merchants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pledges'))
+    )
+    with op.batch_alter_table('pledges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pledges_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index('ix_pledges_status_review', ['status', 'review_on', 'merchant_id'], unique=False)
+    op.create_table('integrity_targets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('pledges', 'model_units', name='targetkind', native_enum=False, length=20), nullable=False),
+    sa.Column('scope_key', sa.String(length=20), nullable=False),
+    sa.Column('station_id', sa.Integer(), nullable=True),
+    sa.Column('target', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_integrity_targets_station_id_stations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_integrity_targets')),
+    sa.UniqueConstraint('kind', 'scope_key', name=op.f('uq_integrity_targets_kind_scope_key'))
+    )
+    # Tokens are given lazily, so the column is nullable; unique so one token names one instrument.
+    with op.batch_alter_table('instruments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('public_token', sa.String(length=43), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f('uq_instruments_public_token'), ['public_token'])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('instruments', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_instruments_public_token'), type_='unique')
+        batch_op.drop_column('public_token')
+    op.drop_table('integrity_targets')
+    with op.batch_alter_table('pledges', schema=None) as batch_op:
+        batch_op.drop_index('ix_pledges_status_review')
+        batch_op.drop_index(batch_op.f('ix_pledges_merchant_id'))
+    op.drop_table('pledges')
