@@ -44,6 +44,14 @@ class Config:
     # Uploaded ledgers are kept here so a batch applies exactly the file it previewed.
     IMPORT_STORAGE = os.environ.get("IMPORT_STORAGE", str(INSTANCE_DIR / "imports"))
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024
+    # Signed pledge documents, outside the web root; served only to staff who may see the merchant.
+    INTEGRITY_STORAGE = os.environ.get("INTEGRITY_STORAGE", str(INSTANCE_DIR / "integrity"))
+    INTEGRITY_MAX_BYTES = int(os.environ.get("INTEGRITY_MAX_MB", "10")) * 1024 * 1024
+    # Public lookup: requests per client address; the address printed in QR codes ('' = the request's host).
+    PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Largest sheet of QR labels in one request.
+    LABELS_MAX = int(os.environ.get("LABELS_MAX", "1000"))
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
@@ -80,6 +88,7 @@ class TestConfig(Config):
     IMPORT_RUN_INLINE = True
     # Test uploads are kept outside the project's instance folder.
     IMPORT_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-imports")
+    INTEGRITY_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-integrity")
 
 
 class ProductionConfig(Config):

@@ -9,6 +9,7 @@ ACTION_LABELS = {
     "create": "新建", "update": "修改", "void": "作废", "replace": "更换", "seed": "初始化",
     "login": "登录", "reset_password": "重置密码",
     "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入",
+    "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
 }
 
 
