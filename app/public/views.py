@@ -20,8 +20,8 @@ def _public_limit() -> str:
     return current_app.config["PUBLIC_RATE_LIMIT"]
 
 
-# Every public page shares one budget per client address.
-limiter.limit(_public_limit, key_func=lambda: "public:" + client_address(), scope="public")(bp)
+# Every public page shares one budget per client address (a shared limit: one count across the routes).
+limiter.shared_limit(_public_limit, scope="public", key_func=lambda: "public:" + client_address())(bp)
 
 
 @bp.route("/")
