@@ -39,7 +39,8 @@ def _progress(by_station: dict, stations: list) -> list[dict]:
     targets = {(t.kind, t.station_id): t.target for t in db().scalars(queries.targets())}
     rows = []
     if scope().is_all:
-        totals = {"pledges": sum(r[0] for r in by_station.values()), "model_units": sum(r[1] for r in by_station.values())}
+        totals = {"pledges": sum(r[0] for r in by_station.values()),
+                  "model_units": sum(r[1] for r in by_station.values())}
         rows.append({"name": "全局", **{k.value: (totals[k.value], targets.get((k, None))) for k in TargetKind}})
     for s in stations:
         done = by_station.get(s.id, (0, 0, 0, 0))
