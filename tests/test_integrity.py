@@ -284,3 +284,23 @@ def test_storage_defaults_keep_documents_out_of_the_web_root():
     from config import Config
     assert Config.INTEGRITY_STORAGE.endswith(str(Path("instance") / "integrity"))
     assert "metrology-test-integrity" in TestConfig.INTEGRITY_STORAGE
+
+
+def test_an_import_whose_merchant_pledged_or_whose_instrument_has_a_token_cannot_be_undone(app, session, world):
+    from app.imports import services as imports
+    from app.instruments.models import Instrument
+    from app.public.services import ensure_public_token
+    from importers.apply import undo_blockers
+
+    data = "使用单位名称,器具名称,出厂编号,检定日期\n甲市场摊位9,电子计价秤,A-IMP-9,2024-03-01\n".encode()
+    batch = imports.create_batch(session, world.admin, ALL, station_id=world.station_a.id, file_name="台账.csv",
+                                 data=data, storage_dir=TestConfig.IMPORT_STORAGE)
+    imports.plan_batch(session, batch, today=today())
+    imports.start_apply(session, world.admin, batch, expected_version=batch.version, only_valid=False)
+    imports.apply_batch(session, world.admin, batch, today=today())
+    imported = session.scalars(select(Instrument).where(Instrument.serial_no == "A-IMP-9")).one()
+    assert undo_blockers(session, batch.id) == []
+    pledge(app, session, imported.merchant)
+    ensure_public_token(session, None, imported)
+    problems = undo_blockers(session, batch.id)
+    assert any("诚信计量承诺" in p for p in problems) and any("公开查询码" in p for p in problems)

@@ -6,7 +6,6 @@ import datetime as dt
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.accounts.models import Station
 from app.integrity.models import IntegrityTarget, Pledge, PledgeStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
@@ -96,7 +95,3 @@ def targets() -> Select:
     """Every target row with its station."""
     return select(IntegrityTarget).order_by(IntegrityTarget.kind, IntegrityTarget.station_id)
 
-
-def stations_by_code() -> Select:
-    """Stations for the targets form, by code."""
-    return select(Station).order_by(Station.code)

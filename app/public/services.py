@@ -1,13 +1,14 @@
 """Public tokens of instruments, given lazily and in bulk (flush, never commit)."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from sqlalchemy import Select, case, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.instruments.models import Instrument
+from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 
 CHUNK = 500
 # 24 random bytes: 32 URL-safe characters, far beyond guessing; ids are never used in public URLs.
@@ -47,12 +48,8 @@ def ensure_public_token(session: Session, actor, instrument: Instrument) -> str:
     return instrument.public_token
 
 
-def public_state(instrument: Instrument, today, days: int) -> str:
+def public_state(instrument: Instrument, today: dt.date, days: int) -> str:
     """The instrument's state in words the public reads: in use and valid, due soon, overdue, failed, not in use."""
-    import datetime as dt
-
-    from app.instruments.models import InstrumentStatus, VerificationResult
-
     if instrument.status != InstrumentStatus.IN_USE:
         return instrument.status.label
     if instrument.last_result == VerificationResult.FAIL:
