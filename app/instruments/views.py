@@ -217,6 +217,7 @@ def _filter_args() -> dict:
 
 
 def _public_base() -> str:
+    """The address QR codes point at: PUBLIC_BASE_URL, else the address this page was opened at."""
     return (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
 
 
@@ -261,7 +262,7 @@ def labels_sheet():
     items = db().scalars(stmt.where(Instrument.public_token.is_not(None))).all()
     base = _public_base()
     cards = [{"kind": i.type.name_zh, "serial": i.serial_no, "merchant": i.merchant.name,
-               "qr": qr_svg(f"{base}{url_for('public.instrument', token=i.public_token)}")} for i in items]
+              "qr": qr_svg(f"{base}{url_for('public.instrument', token=i.public_token)}")} for i in items]
     return render_template("instruments/labels_sheet.html", pages=sheets(cards, size), size=size,
                            missing=total - len(items), args=_filter_args())
 
