@@ -47,6 +47,14 @@ class Config:
     # Inspection evidence (photos, scans): outside the web root, served only through a view that checks scope.
     EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", str(INSTANCE_DIR / "evidence"))
     EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024
+    # Signed pledge documents, outside the web root; served only to staff who may see the merchant.
+    INTEGRITY_STORAGE = os.environ.get("INTEGRITY_STORAGE", str(INSTANCE_DIR / "integrity"))
+    INTEGRITY_MAX_BYTES = int(os.environ.get("INTEGRITY_MAX_MB", "10")) * 1024 * 1024
+    # Public lookup: requests per client address; the address printed in QR codes ('' = the request's host).
+    PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Largest sheet of QR labels in one request.
+    LABELS_MAX = int(os.environ.get("LABELS_MAX", "1000"))
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
@@ -106,6 +114,7 @@ class TestConfig(Config):
     EVIDENCE_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-evidence")
     # Tests never talk to a mail server unless they start one.
     SMTP_HOST = ""
+    INTEGRITY_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-integrity")
 
 
 class ProductionConfig(Config):

@@ -83,14 +83,16 @@ def _register_blueprints(app: Flask) -> None:
     from app.imports.views import bp as imports_bp
     from app.inspections.views import bp as inspections_bp
     from app.instruments.views import bp as instruments_bp
+    from app.integrity.views import bp as integrity_bp
     from app.jobs.views import bp as jobs_bp
     from app.mail.views import bp as mail_bp
     from app.merchants.views import bp as merchants_bp
     from app.monthly.views import bp as monthly_bp
     from app.plans.views import bp as plans_bp
+    from app.public.views import bp as public_bp
 
     for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, imports_bp, inspections_bp,
-               instruments_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp):
+               instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp, public_bp):
         app.register_blueprint(bp)
 
 
@@ -111,7 +113,12 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def _too_many(_err):
-        return _error_page(429, "登录失败次数过多，请一分钟后再试。")
+        # The message names what was throttled: failed logins, or the public lookup.
+        if request.endpoint == "accounts.login":
+            return _error_page(429, "登录失败次数过多，请一分钟后再试。")
+        if request.blueprint == "public":
+            return _error_page(429, "查询过于频繁，请稍后再试。")
+        return _error_page(429)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):

@@ -11,6 +11,7 @@ from app.inspections.models import (Campaign, CampaignTarget, EvidenceFile, Find
                                     InspectionInstrument, RandomDraw, Recheck, Rectification)
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.mail.models import OutboxMessage  # noqa: F401
+from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
 

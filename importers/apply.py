@@ -25,6 +25,7 @@ from app.instruments.models import (
     Verification,
     VerificationResult,
 )
+from app.integrity.models import Pledge
 from app.merchants.models import Merchant
 from app.text import match_key
 from importers.plan import (
@@ -384,6 +385,13 @@ def undo_blockers(session: Session, batch_id: int) -> list[str]:
                 problems.append(f"使用单位 #{merch} 在导入后又登记了计量器具")
         for (vendor,) in session.execute(select(Merchant.id).where(Merchant.parent_id.in_(chunk))):
             problems.append(f"使用单位 #{vendor} 已挂靠到本批导入的市场")
+        for (merch,) in session.execute(select(Pledge.merchant_id).where(Pledge.merchant_id.in_(chunk)).distinct()):
+            problems.append(f"使用单位 #{merch} 在导入后登记了诚信计量承诺")
+    for chunk in chunks(list(mine_inst)):
+        # A printed QR label points at the instrument's token: undoing would break a label already stuck on it.
+        for (inst,) in session.execute(select(Instrument.id).where(Instrument.id.in_(chunk),
+                                                                   Instrument.public_token.is_not(None))):
+            problems.append(f"计量器具 #{inst} 已生成公开查询码（可能已打印二维码标签）")
     return problems
 
 

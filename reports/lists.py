@@ -154,3 +154,28 @@ def alert_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
         .outerjoin_from(Instrument, InstrumentType, Instrument.type_id == InstrumentType.id))
     for row in _stream(session, stmt):
         yield (label_of(row[0]), *row[1:])
+PLEDGE_COLUMNS = [
+    Column("监管所", 14), Column("使用单位", 30), Column("行业", 12), Column("签署日期", 12, "date"),
+    Column("状态", 8), Column("复核日期", 12, "date"), Column("示范单位", 8), Column("示范单位认定/取消日期", 14, "date"),
+    Column("承诺范围", 30), Column("撤销日期", 12, "date"), Column("撤销原因", 30), Column("承诺书文件", 20),
+]
+
+_PLEDGE_LABELS = {"active": "有效", "revoked": "已撤销", "expired": "已过期"}
+
+
+def pledge_rows(session: Session, list_stmt: Select, today) -> Iterator[tuple]:
+    """The rows of the pledge list, in PLEDGE_COLUMNS order (status as shown on the page on `today`)."""
+    from app.integrity.models import Pledge
+    from app.integrity.queries import effective_status
+
+    stmt = (list_stmt.with_only_columns(
+        Station.name, Merchant.name, Merchant.industry, Pledge.signed_on, effective_status(today), Pledge.review_on,
+        Pledge.is_model_unit, Pledge.model_unit_on, Pledge.scope_text, Pledge.revoked_on, Pledge.revoke_reason,
+        Pledge.document_name, maintain_column_froms=False)
+        .join_from(Merchant, Station, Merchant.station_id == Station.id))
+    for row in _stream(session, stmt):
+        row = list(row)
+        row[2] = row[2].label
+        row[4] = _PLEDGE_LABELS[row[4]]
+        row[6] = "是" if row[6] else "否"
+        yield tuple(row)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from datetime import date
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -27,7 +28,7 @@ from app.clock import today
 from app.errors import ERROR_TITLES
 from app.imports import services as imports
 from app.inspections import services as inspections
-from app.instruments.models import Verification
+from app.instruments.models import Instrument, Verification
 from app.models import metadata
 from config import TestConfig
 from tests import factories
@@ -97,6 +98,12 @@ class Ids:
     alert_a: int = 0
     alert_b: int = 0
     message: int = 0
+    # Pledges and public tokens (0 / '' unless the case is an integrity or public route, see `make_pledges`).
+    pledge_a: int = 0
+    pledge_b: int = 0
+    pledge_a_version: int = 0
+    merchant_a2: int = 0
+    token_a: str = ""
 
 
 @dataclass(frozen=True)
@@ -267,6 +274,58 @@ CASES: list[Case] = [
          invalid=lambda ids: {"name": "", "industry": "market_vendor", "station_id": str(ids.station_a),
                               "version": ids.merchant_a_version},
          table="merchants"),
+    # --- integrity pledges (诚信计量): pledges of merchants A and B, see make_pledges ----------------
+    Case("integrity.index", "/integrity/", get=STAFF_READ, texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("integrity.index", "/integrity/?status=active&model_unit=1&industry=fuel_station", get=STAFF_READ,
+         variant="filtered"),
+    Case("integrity.export", "/integrity/export.xlsx?status=active", get=STAFF_READ),
+    Case("integrity.new", "/integrity/new?q=%E6%91%8A", get=LEDGER_NEW, variant="pick merchant"),
+    Case("integrity.new", "/integrity/new?merchant_id={merchant_a2}",
+         get=A_WRITE, post=A_WRITE, variant="merchant A",
+         data=lambda ids: {"signed_on": "2025-01-05", "review_on": "2027-01-05", "scope_text": "全部在用电子计价秤",
+                           "document": (io.BytesIO(b"%PDF-1.4 signed"), "承诺书.pdf")},
+         invalid=lambda ids: {"signed_on": "2025-13-40", "scope_text": "全部"},
+         table="pledges"),
+    Case("integrity.detail", "/integrity/{pledge_a}", get=A_READ, variant="station A"),
+    Case("integrity.detail", "/integrity/{pledge_b}", get=B_READ, variant="station B"),
+    Case("integrity.document", "/integrity/{pledge_a}/document", get=A_READ),
+    Case("integrity.edit", "/integrity/{pledge_a}/edit",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"signed_on": "2024-03-01", "review_on": "2028-03-01", "scope_text": "全部计量器具",
+                           "version": ids.pledge_a_version},
+         invalid=lambda ids: {"signed_on": "", "version": ids.pledge_a_version},
+         table="pledges"),
+    Case("integrity.revoke", "/integrity/{pledge_a}/revoke",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"revoked_on": "2025-06-01", "reason": "检查发现计量作弊", "finding_id": "",
+                           "version": ids.pledge_a_version},
+         invalid=lambda ids: {"revoked_on": "2025-06-01", "reason": "", "version": ids.pledge_a_version},
+         table="pledges"),
+    Case("integrity.model_unit", "/integrity/{pledge_a}/model-unit",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"on": "2025-05-01", "decision": "市监计〔2025〕12号", "version": ids.pledge_a_version},
+         invalid=lambda ids: {"on": "", "decision": "", "version": ids.pledge_a_version},
+         table="pledges"),
+    Case("integrity.targets", "/integrity/targets",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"pledges_all": "100", "model_units_all": "10", f"pledges_{ids.station_a}": "60"},
+         invalid=lambda ids: {"pledges_all": "很多"},
+         table="integrity_targets"),
+    # --- public lookup (no login) ---------------------------------------------------------------
+    Case("public.search", "/public/", get=E(OK, OK, OK, OK, OK), variant="empty"),
+    Case("public.search", "/public/?q=%E7%94%B2%E5%B8%82%E5%9C%BA", get=E(OK, OK, OK, OK, OK), variant="name"),
+    Case("public.instrument", "/public/i/{token_a}", get=E(OK, OK, OK, OK, OK), variant="token"),
+    Case("public.instrument", "/public/i/{instrument_a}", get=E(404, 404, 404, 404, 404), variant="database id"),
+    # --- QR labels --------------------------------------------------------------------------------
+    Case("instruments.labels", "/instruments/labels",
+         get=STAFF_READ, post=E(LOGIN, OK, OK, OK, OK),
+         data=lambda ids: {"size": "52x30"}, invalid=lambda ids: {"size": "a3"},
+         table="instruments"),
+    Case("instruments.labels", "/instruments/labels?merchant_id={merchant_a}", get=A_READ, variant="merchant A"),
+    Case("instruments.labels_sheet", "/instruments/labels/sheet?size=38x21", get=STAFF_READ),
+    Case("instruments.public_page", "/instruments/{instrument_a}/public",
+         get=ALL_405, post=E(LOGIN, OK, 404, OK, OK), data=lambda ids: {}, invalid_outcome=NOFORM,
+         table="instruments"),
     # --- instruments, worklists, verifications ------------------------------------------------
     Case("instruments.export", "/instruments/export.xlsx?type_id={type_scale}", get=STAFF_READ),
     Case("instruments.worklist_export", "/worklists/overdue/export.xlsx", get=STAFF_READ),
@@ -520,9 +579,28 @@ def make_alerts(session, world) -> dict:
             "message": session.scalars(select(OutboxMessage.id)).first()}
 
 
+def make_pledges(session, world) -> dict:
+    """A pledge of merchant A (with its signed PDF) and of merchant B, a merchant A2 without one, and public tokens."""
+    from app.integrity import services as integrity
+    from app.public.services import assign_public_tokens
+
+    def pledge(merchant, upload=None):
+        return integrity.create_pledge(session, world.admin, factories.ALL, merchant,
+                                       {"signed_on": date(2024, 3, 1), "scope_text": "全部计量器具"}, upload,
+                                       storage_dir=TestConfig.INTEGRITY_STORAGE, max_bytes=1024 * 1024, today=today())
+
+    a = pledge(world.merchant_a, integrity.Upload("承诺书.pdf", b"%PDF-1.4 test pledge"))
+    b = pledge(world.merchant_b)
+    a2 = factories.merchant(session, world.station_a, "甲市场摊位5")
+    assign_public_tokens(session, None, select(Instrument))
+    session.commit()
+    return {"pledge_a": a.id, "pledge_b": b.id, "pledge_a_version": a.version, "merchant_a2": a2.id,
+            "token_a": session.scalar(select(Instrument.public_token).where(Instrument.id == world.instrument_a.id))}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports,
-          "alerts.": make_alerts, "mail.": make_alerts}
+          "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges}
 
 
 def ids_of(session, world, case: Case | None = None) -> Ids:

@@ -7,6 +7,7 @@ from app.accounts.models import Role, User
 from app.catalog.models import InstrumentType
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.instruments.services import date_values, due_dates_for
+from app.integrity.models import Pledge
 from app.merchants.models import Merchant
 from tests.conftest import login
 
@@ -33,6 +34,9 @@ def test_demo_load_fills_a_consistent_ledger(app, session, client):
     from app.inspections.models import Inspection, RandomDraw
     assert session.scalar(select(func.count()).select_from(RandomDraw)) == 1
     assert session.scalar(select(func.count()).select_from(Inspection)) >= 1
+    # Integrity pledges for the 诚信计量 pages, a share of them demonstration units.
+    pledges = session.scalars(select(Pledge)).all()
+    assert 0 < len(pledges) < 40 and any(p.is_model_unit for p in pledges)
     # A second load refuses rather than doubling the data.
     again = runner.invoke(args=["demo", "load", "--merchants", "5", "--instruments", "5"])
     assert again.exit_code != 0 and "--reset" in again.output

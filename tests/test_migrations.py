@@ -60,3 +60,25 @@ def test_upgrade_downgrade_upgrade(scratch_url):
     assert tables == set()
     migrations.upgrade(scratch_url)
     assert _diff(scratch_url) == []
+
+
+def test_alerts_delete_trigger_survives_later_migrations(scratch_url):
+    """Migration 0005's trigger (no foreign key on alerts) must outlive every later change to instruments."""
+    def has_trigger() -> bool:
+        engine = create_engine(scratch_url)
+        try:
+            with engine.connect() as conn:
+                if engine.dialect.name == "sqlite":
+                    sql = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'trg_instruments_delete_alerts'"
+                else:
+                    sql = "SELECT count(*) FROM pg_trigger WHERE tgname = 'trg_instruments_delete_alerts'"
+                return conn.execute(text(sql)).scalar_one() == 1
+        finally:
+            engine.dispose()
+
+    migrations.upgrade(scratch_url)
+    assert has_trigger()
+    migrations.downgrade(scratch_url, "0005")
+    assert has_trigger()
+    migrations.upgrade(scratch_url)
+    assert has_trigger()

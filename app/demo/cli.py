@@ -47,6 +47,9 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
         merchant_infos = gen.add_merchants(merchants, station_infos)
         gen.add_instruments(instruments, merchant_infos)
         counts = gen.finish()
+        counts["pledges"] = _add_pledges(session, DEFAULT_SEED if seed is None else seed, today(),
+                                         current_app.config["INTEGRITY_STORAGE"])
+
         from app.demo.inspections import add_demo_inspections
 
         counts.update(add_demo_inspections(session, today(), DEFAULT_SEED if seed is None else seed))
@@ -61,13 +64,44 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
                f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
                f"检定记录 {counts['verifications']} 条，专项检查记录 {counts['inspections']} 条，"
-               f"预警 {alerts['created']} 条。")
+               f"诚信计量承诺 {counts['pledges']} 份，预警 {alerts['created']} 条。")
     click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:
         # Labels are 3 or 4 full-width characters: pad with a full-width space to line up.
         click.echo(f"  {role:\u3000<4}  用户名 {username:<12} 密码 {password:<18} {where}")
     click.echo("=" * 64)
+
+
+def _add_pledges(session, seed: int, today, storage_dir: str) -> int:
+    """About a third of the merchants pledged, some demonstration units, a few revoked, and targets (no documents)."""
+    import datetime as dt
+    import random
+
+    from app.integrity import services as integrity
+    from app.merchants.models import Merchant
+    from app.scope import Scope
+
+    rng = random.Random(seed + 6)
+    merchants = session.scalars(select(Merchant).order_by(Merchant.id)).all()
+    chosen = [m for m in merchants if rng.random() < 0.35]
+    for m in chosen:
+        signed = today - dt.timedelta(days=rng.randint(10, 900))
+        review = signed + dt.timedelta(days=rng.choice([365, 730, 1095]))
+        p = integrity.create_pledge(session, "演示数据", Scope.everything(), m,
+                                    {"signed_on": signed, "review_on": review, "scope_text": "本单位全部在用计量器具"},
+                                    None, storage_dir=storage_dir, max_bytes=0, today=today)
+        roll = rng.random()
+        if roll < 0.06:
+            integrity.revoke_pledge(session, "演示数据", p, expected_version=p.version, reason="监督检查发现计量器具未按期检定",
+                                    finding_id=None, on=min(today, signed + dt.timedelta(days=200)))
+        elif roll < 0.2 and p.effective_status(today).value == "active":
+            integrity.set_model_unit(session, "演示数据", p, expected_version=p.version, mark=True,
+                                     on=min(today, signed + dt.timedelta(days=90)), decision="县局诚信计量示范单位认定",
+                                     today=today)
+    integrity.set_targets(session, "演示数据", {("pledges", None): max(1, len(merchants) // 2),
+                                                ("model_units", None): max(1, len(merchants) // 15)})
+    return len(chosen)
 
 
 def _create_users(session, gen, stations) -> list[tuple[str, str, str, str]]:

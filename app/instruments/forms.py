@@ -58,3 +58,9 @@ class ReplaceForm(Form):
     institution = StringField("检定机构", validators=[Length(max=120)])
     certificate_no = StringField("证书编号", validators=[Length(max=60)])
     valid_until = date_field("有效期至", optional=True)
+
+
+class LabelsForm(Form):
+    """The label stock for a sheet of QR labels."""
+
+    size = SelectField("标签规格", validators=[chosen("标签规格")])

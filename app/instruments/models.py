@@ -44,6 +44,9 @@ class Instrument(VersionedMixin, Base):
         UniqueConstraint("type_id", "serial_no", "maker_key", name="uq_instruments_identity"),
         # List pages filter by station and kind, newest first.
         Index("ix_instruments_station_type", "station_id", "type_id", "id"),
+        # A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which
+        # would drop the alerts' delete trigger of migration 0005).
+        Index("uq_instruments_public_token", "public_token", unique=True),
         # Worklists: in-use instruments by due date, within a station or overall. The trailing columns
         # make these covering for the due-date sweep (app/alerts/queries.py), which otherwise looks up
         # 150,000 table rows per run ("id" too: PostgreSQL's index-only scans return only index columns).
@@ -107,6 +110,9 @@ class Instrument(VersionedMixin, Base):
 
     # Indexed: deleting instruments (undoing an import) checks this foreign key.
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
+    # The public page's address (secrets.token_urlsafe), given lazily when a label is printed or staff open
+    # the public page; the database id never appears in a public URL.
+    public_token: Mapped[str | None] = mapped_column(String(43))
 
     type: Mapped[InstrumentType] = relationship(lazy="joined")
     merchant: Mapped[Merchant] = relationship(lazy="joined")

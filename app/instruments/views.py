@@ -1,18 +1,24 @@
-"""Instrument pages: list, worklists, register, view, edit, verify, void, replace."""
+"""Instrument pages: list, worklists, register, view, edit, verify, void, replace, QR labels."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.alerts.queries import alerts_of_instrument
 from app.audit.queries import entries_for, entries_for_many
 from app.catalog.queries import instrument_types
 from app.clock import today
+from app.db import count_of
 from app.instruments import queries, services
-from app.instruments.forms import InstrumentForm, ReplaceForm, VerificationForm, VoidForm
-from app.instruments.models import InstrumentStatus, Verification
+from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, VoidForm
+from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
+from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
+from app.public.qr import qr_svg
+from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
 from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
@@ -206,3 +212,71 @@ def replace(instrument_id: int):
         if response:
             return response
     return render_template("instruments/replace.html", form=form, instrument=instrument, error=error)
+
+
+def _filter_args() -> dict:
+    """The list filter's query parameters, to carry from the label form to the sheet."""
+    return {k: v for k in ("station_id", "type_id", "merchant_id", "status", "q", "sort")
+            if (v := request.args.get(k))}
+
+
+def _public_base() -> str:
+    """The address QR codes point at: PUBLIC_BASE_URL, else the address this page was opened at."""
+    return (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
+
+
+@bp.route("/instruments/labels", methods=["GET", "POST"])
+@staff_required
+def labels():
+    """Choose a label stock for the filtered instruments; posting gives tokens to those lacking one."""
+    context = _list_context()
+    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    total = db().execute(count_of(stmt)).scalar_one()
+    limit = current_app.config["LABELS_MAX"]
+    form = LabelsForm()
+    form.size.choices = [(s.key, s.name) for s in LABEL_SIZES.values()]
+    if request.method == "GET":
+        form.size.data = request.args.get("size") if request.args.get("size") in LABEL_SIZES else DEFAULT_SIZE
+    if form.validate_on_submit():
+        if total > limit:
+            form.size.errors = [f"符合条件的器具有 {total} 台，超过单次打印上限 {limit} 台，请先缩小筛选范围。"]
+        elif total == 0:
+            form.size.errors = ["没有符合条件的计量器具，请调整筛选条件。"]
+        else:
+            assign_public_tokens(db(), current_user, stmt)
+            db().commit()
+            return redirect(url_for("instruments.labels_sheet") + "?" + urlencode({**_filter_args(),
+                                                                                  "size": form.size.data}))
+    return render_template("instruments/labels.html", form=form, total=total, limit=limit, args=_filter_args(),
+                           **context)
+
+
+@bp.route("/instruments/labels/sheet")
+@staff_required
+def labels_sheet():
+    """The A4 sheet of QR labels for the filtered instruments that have a public token."""
+    _list_context()  # a merchant filter outside the user's stations answers 404
+    size = LABEL_SIZES.get(request.args.get("size", ""), LABEL_SIZES[DEFAULT_SIZE])
+    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    limit = current_app.config["LABELS_MAX"]
+    total = db().execute(count_of(stmt)).scalar_one()
+    if total > limit:
+        flash(f"符合条件的器具有 {total} 台，超过单次打印上限 {limit} 台，请先缩小筛选范围。", "warning")
+        return redirect(url_for("instruments.labels", **_filter_args()))
+    items = db().scalars(stmt.where(Instrument.public_token.is_not(None))).all()
+    base = _public_base()
+    cards = [{"kind": i.type.name_zh, "serial": i.serial_no, "merchant": i.merchant.name,
+              "qr": qr_svg(f"{base}{url_for('public.instrument', token=i.public_token)}")} for i in items]
+    return render_template("instruments/labels_sheet.html", pages=sheets(cards, size), size=size,
+                           missing=total - len(items), args=_filter_args())
+
+
+@bp.route("/instruments/<int:instrument_id>/public", methods=["POST"])
+@staff_required
+def public_page(instrument_id: int):
+    """Open the instrument's public page, giving it a token first when it has none."""
+    session = db()
+    instrument = services.get_instrument(session, scope(), instrument_id)
+    token = ensure_public_token(session, current_user, instrument)
+    session.commit()
+    return redirect(url_for("public.instrument", token=token))

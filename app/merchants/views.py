@@ -5,9 +5,11 @@ from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from app.audit.queries import entries_for
+from app.clock import today
 from app.credit.queries import credit_of
 from app.credit.services import get_rule
 from app.instruments.queries import instruments_of_merchant
+from app.integrity.queries import pledges_of_merchant
 from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
@@ -72,7 +74,7 @@ def new():
 @bp.route("/<int:merchant_id>")
 @staff_required
 def detail(merchant_id: int):
-    """A merchant, its instruments, its vendors and its history."""
+    """A merchant, its instruments, its vendors, its integrity pledges and its history."""
     session = db()
     merchant = services.get_merchant(session, scope(), merchant_id)
     # A utility company can own a hundred thousand meters: page them.
@@ -80,8 +82,10 @@ def detail(merchant_id: int):
     vendors = paginate(queries.vendors_of(merchant.id), per_page=200)
     entries = session.scalars(entries_for("merchants", merchant.id)).all()
     credit = session.scalars(credit_of(merchant.id)).first()
+    pledges = session.scalars(pledges_of_merchant(merchant.id)).all()
     return render_template("merchants/detail.html", merchant=merchant, instruments=instruments, vendors=vendors,
-                           entries=entries, credit=credit, credit_rule=get_rule(session) if credit else None)
+                           entries=entries, credit=credit, credit_rule=get_rule(session) if credit else None,
+                           pledges=pledges, today=today())
 
 
 @bp.route("/<int:merchant_id>/edit", methods=["GET", "POST"])

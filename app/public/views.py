@@ -1,0 +1,64 @@
+"""Public pages, no login: merchant search and an instrument's page by its token. Rate-limited per address."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from app.clock import today
+from app.extensions import client_address, limiter
+from app.integrity.models import Pledge
+from app.public import queries
+from app.public.services import MIN_TOKEN_LENGTH, public_state
+from app.text import clean
+from app.web import db
+
+bp = Blueprint("public", __name__, template_folder="templates", url_prefix="/public")
+
+MIN_QUERY = 2
+
+
+def _public_limit() -> str:
+    return current_app.config["PUBLIC_RATE_LIMIT"]
+
+
+# Every public page shares one budget per client address (a shared limit: one count across the routes).
+limiter.shared_limit(_public_limit, scope="public", key_func=lambda: "public:" + client_address())(bp)
+
+
+@bp.route("/")
+def search():
+    """Search merchants by name: pledge status, demonstration unit and per-kind counts of instruments."""
+    q = clean(request.args.get("q", ""))
+    results, message = [], ""
+    if q and len(q) < MIN_QUERY:
+        message = f"请输入至少 {MIN_QUERY} 个字的名称"
+    elif q:
+        session, now, days = db(), today(), current_app.config["DUE_SOON_DAYS"]
+        merchants = session.execute(queries.merchant_search(q)).all()
+        ids = [m.id for m in merchants]
+        pledged = {mid: model for mid, model in session.execute(queries.pledge_states(ids, now))} if ids else {}
+        counts: dict[int, list] = {}
+        for mid, kind, valid, due, overdue, never in (session.execute(queries.kind_counts(ids, now, days))
+                                                      if ids else []):
+            counts.setdefault(mid, []).append((kind, valid, due, overdue, never))
+        results = [{"name": m.name, "pledged": m.id in pledged, "model_unit": pledged.get(m.id, False),
+                    "kinds": counts.get(m.id, [])} for m in merchants]
+        if not results:
+            message = "没有找到名称包含该文字的经营者"
+    return render_template("public/search.html", q=q, results=results, message=message,
+                           days=current_app.config["DUE_SOON_DAYS"], limit=queries.SEARCH_LIMIT)
+
+
+@bp.route("/i/<token>")
+def instrument(token: str):
+    """An instrument's public page, reached only by its unguessable token."""
+    if len(token) < MIN_TOKEN_LENGTH:
+        abort(404)
+    session = db()
+    inst = session.scalars(queries.instrument_by_token(token)).first()
+    if inst is None:
+        abort(404)
+    now = today()
+    pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
+                              ).first()
+    return render_template("public/instrument.html", inst=inst, state=public_state(
+        inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None, model_unit=bool(pledged))
