@@ -102,3 +102,26 @@ def test_admin_page_recomputes_as_a_recorded_run(client, session, merchants, wor
     run = session.scalars(select(JobRun)).one()
     assert (run.job_name, run.trigger, run.started_by_id) == ("credit_classes", RunTrigger.MANUAL, world.admin.id)
     assert _classes(session)["两次严重"] == "D"
+
+
+def test_a_pledge_and_a_demonstration_unit_lower_the_score(app, session, merchants, world):
+    from app.integrity import services as integrity
+
+    storage = {"storage_dir": app.config["INTEGRITY_STORAGE"], "max_bytes": app.config["INTEGRITY_MAX_BYTES"]}
+    late = integrity.create_pledge(session, None, factories.ALL, merchants["late"],
+                                   {"signed_on": today() - dt.timedelta(days=100), "scope_text": "全部"}, None,
+                                   today=today(), **storage)
+    once = integrity.create_pledge(session, None, factories.ALL, merchants["once"],
+                                   {"signed_on": today() - dt.timedelta(days=100), "scope_text": "全部"}, None,
+                                   today=today(), **storage)
+    integrity.set_model_unit(session, world.admin, once, expected_version=once.version, mark=True, on=today(),
+                             decision="市监计〔2026〕1号", today=today())
+    session.commit()
+    services.recompute(session, today(), utcnow())
+    session.commit()
+    classes = _classes(session)
+    assert classes["超期商户"] == "A"          # 1 - 3 = -2
+    assert classes["一次严重"] == "B"          # 10 - 3 - 2 = 5
+    score = session.get(CreditScore, merchants["once"].id)
+    assert (score.pledged, score.model_unit, score.score) == (True, True, 5)
+    assert session.get(CreditScore, late.merchant_id).pledged is True

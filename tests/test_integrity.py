@@ -304,3 +304,42 @@ def test_an_import_whose_merchant_pledged_or_whose_instrument_has_a_token_cannot
     ensure_public_token(session, None, imported)
     problems = undo_blockers(session, batch.id)
     assert any("诚信计量承诺" in p for p in problems) and any("公开查询码" in p for p in problems)
+
+
+def test_serious_finding_against_a_pledged_merchant_raises_a_review_alert(app, client, session, world):
+    """A major or severe finding at a pledged merchant alerts supervisors at once; revoking the pledge clears it."""
+    from app.alerts.kinds import PLEDGE_REVIEW
+    from app.alerts.models import Alert, AlertStatus
+    from app.alerts.jobs import due_date_sweep
+    from app.db import utcnow
+
+    p = pledge(app, session, world.merchant_a)
+    crew = [world.inspector_a, world.supervisor]
+    minor = f.inspection(session, world.merchant_a, crew, on=today() - dt.timedelta(days=2))
+    f.finding(session, minor, "NOT_FILED")          # minor: no review
+    unpledged = f.inspection(session, world.merchant_b, crew, on=today() - dt.timedelta(days=2))
+    f.finding(session, unpledged, "OVERDUE")        # major, but merchant B has no pledge
+    assert session.scalars(select(Alert).where(Alert.kind == PLEDGE_REVIEW.code)).all() == []
+    serious = f.inspection(session, world.merchant_a, crew, on=today() - dt.timedelta(days=1))
+    f.finding(session, serious, "OVERDUE")
+    f.finding(session, serious, "CHEAT_DEVICE")     # the same visit: still one alert
+    session.commit()
+    (alert,) = session.scalars(select(Alert).where(Alert.kind == PLEDGE_REVIEW.code)).all()
+    assert (alert.subject_type, alert.subject_id, alert.merchant_id, alert.station_id, alert.due_on) == (
+        "pledge", p.id, world.merchant_a.id, world.station_a.id, today() - dt.timedelta(days=1))
+    due_date_sweep(session=session, now=utcnow(), config={})   # the sweep finds the same alert: no second one
+    session.commit()
+    assert len(session.scalars(select(Alert).where(Alert.kind == PLEDGE_REVIEW.code)).all()) == 1
+
+    supervisor = app.test_client()
+    login(supervisor, "super1")
+    page = supervisor.get("/alerts/?kind=pledge_review").get_data(as_text=True)
+    assert "诚信承诺待复核" in page and f"/integrity/{p.id}" in page
+
+    services.revoke_pledge(session, world.supervisor, p, expected_version=p.version, reason="检查发现使用作弊器具",
+                           finding_id=serious.findings[0].id, on=today())
+    session.commit()
+    due_date_sweep(session=session, now=utcnow(), config={})
+    session.commit()
+    session.expire_all()
+    assert session.get(Alert, alert.id).status is AlertStatus.RESOLVED

@@ -65,5 +65,9 @@ FAILED = register(AlertKind("failed", "检定不合格未复检", INSTRUMENT, "d
 
 RECTIFICATION = "rectification"
 
+PLEDGE = "pledge"
+
+PLEDGE_REVIEW = register(AlertKind("pledge_review", "诚信承诺待复核", PLEDGE, "warning",
+                                   "作出诚信计量承诺的单位被检查发现较重或严重问题，请监管科室复核其承诺"))
 RECTIFICATION_LATE = register(AlertKind("rectification_late", "整改逾期", RECTIFICATION, "danger",
                                         "责令改正的期限已过，尚未复查关闭"))

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Insert, Select, Update, and_, case, exists, func, literal, or_, select, tuple_, update
+from sqlalchemy import Insert, Integer, Select, Update, and_, case, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -176,8 +176,27 @@ def _late_rectifications(today: dt.date) -> Select:
             .outerjoin(InspectionInstrument, InspectionInstrument.id == Finding.check_id))
 
 
+def _pledges_to_review(today: dt.date) -> Select:
+    from app.catalog.models import FindingCode, Severity
+    from app.inspections.models import Finding, Inspection
+    from app.integrity.models import Pledge
+    from app.integrity.queries import is_active
+    from app.merchants.models import Merchant
+
+    # One per pledge in force and date of an inspection (since it was signed) that found a major or severe problem.
+    return (select(Pledge.id, literal(None, Integer()), Pledge.merchant_id, Merchant.station_id, Inspection.inspected_on)
+            .join(Merchant, Merchant.id == Pledge.merchant_id)
+            .join(Inspection, Inspection.merchant_id == Pledge.merchant_id)
+            .join(Finding, Finding.inspection_id == Inspection.id)
+            .join(FindingCode, FindingCode.id == Finding.code_id)
+            .where(is_active(today), Inspection.inspected_on >= Pledge.signed_on,
+                   FindingCode.severity.in_([Severity.MAJOR, Severity.SEVERE]))
+            .distinct())
+
+
 SUBJECT_RULES: dict[str, Callable[[dt.date], Select]] = {
     kinds.RECTIFICATION_LATE.code: _late_rectifications,
+    kinds.PLEDGE_REVIEW.code: _pledges_to_review,
 }
 
 

@@ -77,6 +77,16 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
     return counts
 
 
+def raise_subject_alerts(session: Session, kind: str, *, now: dt.datetime) -> int:
+    """Run one subject rule's insert at once (e.g. right after a finding is recorded); how many alerts it made."""
+    session.flush()
+    created = session.execute(queries.insert_subject_alerts(kind, local_day(now), now,
+                                                            session.get_bind().dialect.name)).rowcount
+    if created:
+        session.expire_all()
+    return created
+
+
 def get_alert(session: Session, scope: Scope, alert_id: int) -> Alert:
     """An alert inside the scope, else NotFound."""
     alert = session.get(Alert, alert_id)

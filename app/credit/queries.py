@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Select, and_, case, false, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, select
 
 from app.catalog.models import FindingCode, Severity
 from app.credit.models import CreditRule, CreditScore
@@ -16,9 +16,14 @@ def _count_if(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def pledge_components() -> Select:
-    """(merchant_id, model_unit 0/1) of merchants with an active pledge; replaced when pledges exist."""
-    return select(Merchant.id.label("merchant_id"), literal(0).label("model_unit")).where(false())
+def pledge_components(today: dt.date) -> Select:
+    """(merchant_id, model_unit 0/1) of the merchants with a pledge in force on `today`."""
+    from app.integrity.models import Pledge
+    from app.integrity.queries import is_active
+
+    return (select(Pledge.merchant_id.label("merchant_id"),
+                   func.max(case((Pledge.is_model_unit.is_(True), 1), else_=0)).label("model_unit"))
+            .where(is_active(today)).group_by(Pledge.merchant_id))
 
 
 def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime) -> Select:
@@ -39,7 +44,7 @@ def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime)
                           _count_if(Instrument.next_due_on < today).label("overdue"),
                           _count_if(Instrument.last_result == VerificationResult.FAIL).label("failed"))
                    .where(in_use).group_by(Instrument.merchant_id).subquery())
-    pledges = pledge_components().subquery()
+    pledges = pledge_components(today).subquery()
     severe, major, minor = (func.coalesce(findings.c[k], 0) for k in ("severe", "major", "minor"))
     overdue, failed = func.coalesce(instruments.c.overdue, 0), func.coalesce(instruments.c.failed, 0)
     pledged = pledges.c.merchant_id.is_not(None)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Station, User
 from app.audit import services as audit
-from app.catalog.models import FindingCode
+from app.catalog.models import FindingCode, Severity
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.inspections import draw as drawing
@@ -333,6 +333,12 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
             audit.record(session, actor, "update", instrument, stopped, note=f"监督检查责令停止使用（{code.name_zh}）")
     session.flush()
     audit.record(session, actor, "create", finding, changes, entity_label=f"{inspection} 问题 {code.name_zh}")
+    if code.severity in (Severity.MAJOR, Severity.SEVERE):
+        # A pledged merchant with a serious finding: supervisors get the pledge-review alert now, not at the sweep.
+        from app.alerts.kinds import PLEDGE_REVIEW
+        from app.alerts.services import raise_subject_alerts
+
+        raise_subject_alerts(session, PLEDGE_REVIEW.code, now=utcnow())
     return finding
 
 
