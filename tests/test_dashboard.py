@@ -73,3 +73,18 @@ def test_findings_and_rectification_on_the_dashboard(client, world, session):
     # Two open orders in station A, none closed or late yet; each bar links to its list.
     assert re.findall(r'data-value="(\d+)"', orders) == ["0", "0", "2", "0"]
     assert "/rectifications/?state=open" in orders
+
+
+def test_pledges_against_the_target_on_the_dashboard(app, client, world, session):
+    from app.integrity import services as integrity
+
+    storage = {"storage_dir": app.config["INTEGRITY_STORAGE"], "max_bytes": app.config["INTEGRITY_MAX_BYTES"]}
+    integrity.create_pledge(session, None, factories.ALL, world.merchant_a,
+                            {"signed_on": today() - dt.timedelta(days=10), "scope_text": "全部"}, None,
+                            today=today(), **storage)
+    integrity.set_targets(session, None, {("pledges", None): 4})
+    session.commit()
+    login(client, "super1")
+    block = client.get("/").get_data(as_text=True).split('id="pledge-progress"', 1)[1].split("</div>\n<div", 1)[0]
+    assert "1<small" in block and "目标 4" in block and "25.0%" in block and "尚未设置目标" in block
+    assert "/integrity/?status=active" in block

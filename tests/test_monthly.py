@@ -14,6 +14,7 @@ from app.monthly.jobs import monthly_report
 from app.monthly.models import MonthlyReport
 from app.monthly.services import build_report, last_month
 from reports.monthly import Month, build_monthly_report, compute_figures, previous_due
+from config import TestConfig
 from tests import factories
 from tests.conftest import login
 
@@ -83,6 +84,17 @@ def ledger(world, session):
                    values={"rechecked_on": D(2026, 10, 15), "rectified": True, "notes": ""}, today=D(2026, 10, 15))
     factories.inspection(session, fuel, crew, on=D(2026, 10, 21), checks=[(d1, "ok")])
     factories.inspection(session, fuel, crew, on=D(2026, 9, 30))
+    # Pledges: the vendor signed in October; the fuel station's earlier pledge was revoked in October.
+    from app.integrity import services as integrity
+
+    storage = {"storage_dir": TestConfig.INTEGRITY_STORAGE, "max_bytes": 1024 * 1024}
+    integrity.create_pledge(session, None, factories.ALL, vendor, {"signed_on": D(2026, 10, 3), "scope_text": "全部"},
+                            None, today=D(2026, 10, 3), **storage)
+    old = integrity.create_pledge(session, None, factories.ALL, fuel, {"signed_on": D(2025, 5, 1), "scope_text": "全部"},
+                                  None, today=D(2025, 5, 1), **storage)
+    integrity.revoke_pledge(session, None, old, expected_version=old.version, reason="检查发现问题", finding_id=None,
+                            on=D(2026, 10, 20))
+    integrity.set_targets(session, None, {("pledges", None): 10, ("pledges", world.station_a.id): 4})
     session.commit()
     return world
 
@@ -124,7 +136,7 @@ def test_workbook_reads_back_with_both_readers(ledger, session):
     figures = build_monthly_report(session, OCT, out, sections=report_sections())
     data = out.getvalue()
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["汇总", "检查情况", "本月检定明细", "月末超期明细"]
+    assert wb.sheetnames == ["汇总", "检查情况", "诚信计量", "本月检定明细", "月末超期明细"]
     summary = wb["汇总"]
     assert summary["A1"].value == "计量器具监管月报 2026年10月（全部监管所）"
     assert [c.value for c in summary[4]][:4] == ["监管所", "器具种类", "在册（在用）", "本月检定（台）"]
@@ -163,7 +175,12 @@ def test_workbook_reads_back_with_both_readers(ledger, session):
     assert len(inspections._charts) == 1
 
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    assert book.sheet_names == ["汇总", "检查情况", "本月检定明细", "月末超期明细"]
+    assert book.sheet_names == ["汇总", "检查情况", "诚信计量", "本月检定明细", "月末超期明细"]
+    pledges = {r[0]: r for r in wb["诚信计量"].iter_rows(min_row=4, values_only=True) if r[0]}
+    # Station A: 1 signed and 1 revoked in October, 1 in force at the month's end against a target of 4.
+    assert pledges[ledger.station_a.name][1:6] == (1, 1, 1, 4, pytest.approx(0.25))
+    assert pledges["合计"][1:6] == (1, 1, 1, 10, pytest.approx(0.1))
+    assert pledges["月末有效承诺"][1:4] == (1, 1, 0)   # September: the fuel station's pledge was in force
     assert len(book.get_sheet_by_name("本月检定明细").to_python()) == 2 + 5
 
 

@@ -65,6 +65,20 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
     return rows
 
 
+def pledge_summary(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> dict:
+    """Pledges in force and demonstration units against the admin's targets (the station's, else overall)."""
+    from app.integrity import queries as pledge_queries
+
+    active = models = 0
+    for _station, in_force, model, _revoked, _expired in session.execute(
+            pledge_queries.counts_by("station", scope, today, station_id=station_id)):
+        active, models = active + in_force, models + model
+    targets = {(t.kind.value, t.station_id): t.target for t in session.scalars(pledge_queries.targets())}
+    key = station_id if station_id else None
+    return {"active": active, "model_units": models, "active_target": targets.get(("pledges", key)),
+            "model_target": targets.get(("model_units", key))}
+
+
 def inspection_summary(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> dict:
     """The last twelve months' findings by code and how rectification orders went (on time, late, open)."""
     from app.inspections import queries as inspection_queries

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 
 from app.clock import today
-from app.dashboard.services import inspection_summary, kind_status_table, trend
+from app.dashboard.services import inspection_summary, kind_status_table, pledge_summary, trend
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
@@ -24,7 +24,8 @@ def index():
     return render_template("dashboard/index.html", rows=rows, totals=totals, statuses=InstrumentStatus,
                            worklists=WORKLISTS, stations=scoped_stations(), station_id=station_id, days=days,
                            charts=_charts(trend(db(), scope(), today(), station_id), station_id),
-                           inspections=_inspection_charts(inspection_summary(db(), scope(), today(), station_id)))
+                           inspections=_inspection_charts(inspection_summary(db(), scope(), today(), station_id)),
+                           pledges=pledge_summary(db(), scope(), today(), station_id))
 
 
 def _inspection_charts(summary: dict) -> dict:

@@ -1,0 +1,81 @@
+"""The monthly report's pledges sheet (诚信计量): pledges in force and demonstration units at the month's
+end by station, new and revoked in the month, progress against the admin's targets, and the change from
+the previous month (no Flask)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.integrity import queries as pq
+from app.integrity.models import Pledge, TargetKind
+from app.merchants.models import Merchant
+from app.scope import Scope
+from reports.monthly import HEADER_FONT, PERCENT, TITLE_FONT, TOTAL_FONT, Figures, Month, cell, header, print_setup
+
+COLUMNS = ["监管所", "本月新签", "本月撤销", "月末有效承诺", "目标（家）", "完成率", "月末示范单位", "示范单位目标",
+           "完成率"]
+
+
+def _in_force(session: Session, scope: Scope, month: Month) -> dict[int, tuple[int, int]]:
+    """station -> (pledges in force, demonstration units in force) at the month's last day."""
+    return {station: (active, model) for station, active, model, _revoked, _expired
+            in session.execute(pq.counts_by("station", scope, month.last))}
+
+
+def _signed_and_revoked(session: Session, scope: Scope, month: Month) -> dict[int, tuple[int, int]]:
+    """station -> (pledges signed in the month, pledges revoked in the month)."""
+    stmt = (select(Merchant.station_id,
+                   func.count().filter(Pledge.signed_on.between(month.first, month.last)),
+                   func.count().filter(Pledge.revoked_on.between(month.first, month.last)))
+            .select_from(Pledge).join(Merchant, Merchant.id == Pledge.merchant_id).group_by(Merchant.station_id))
+    return {station: (signed, revoked) for station, signed, revoked
+            in session.execute(scope.apply(stmt, Merchant.station_id))}
+
+
+def _targets(session: Session) -> dict[tuple[str, int | None], int]:
+    return {(t.kind.value, t.station_id): t.target for t in session.scalars(pq.targets())}
+
+
+def _rate(done: int, target: int | None):
+    return done / target if target else None
+
+
+def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
+    """Write the 诚信计量 sheet."""
+    scope = Scope(frozenset({station_id})) if station_id else Scope.everything()
+    ws = wb.create_sheet("诚信计量")
+    title = f"诚信计量自我承诺情况 {f.month.label}（{f.scope_name}）"
+    print_setup(ws, title, 3, len(COLUMNS))
+    ws.append([cell(ws, title, font=TITLE_FONT)])
+    ws.append([f"有效承诺和示范单位计至 {f.month.last.isoformat()}；已过复核日期的承诺不计为有效。"])
+    ws.append(header(ws, COLUMNS))
+    in_force, flows, targets = (_in_force(session, scope, f.month), _signed_and_revoked(session, scope, f.month),
+                                _targets(session))
+    pledges, models = TargetKind.PLEDGES.value, TargetKind.MODEL_UNITS.value
+    totals = defaultdict(int)
+    for sid, name in f.stations.items():
+        active, model = in_force.get(sid, (0, 0))
+        signed, revoked = flows.get(sid, (0, 0))
+        target, model_target = targets.get((pledges, sid)), targets.get((models, sid))
+        for key, value in (("signed", signed), ("revoked", revoked), ("active", active), ("model", model)):
+            totals[key] += value
+        ws.append([name, signed, revoked, active, target, cell(ws, _rate(active, target), fmt=PERCENT), model,
+                   model_target, cell(ws, _rate(model, model_target), fmt=PERCENT)])
+    # The overall target is the admin's "all stations" figure (not the sum of station targets).
+    target = targets.get((pledges, None)) if not station_id else targets.get((pledges, station_id))
+    model_target = targets.get((models, None)) if not station_id else targets.get((models, station_id))
+    ws.append([cell(ws, "合计", font=TOTAL_FONT), totals["signed"], totals["revoked"], totals["active"], target,
+               cell(ws, _rate(totals["active"], target), fmt=PERCENT), totals["model"], model_target,
+               cell(ws, _rate(totals["model"], model_target), fmt=PERCENT)])
+    ws.append([])
+
+    before = _in_force(session, scope, f.month.shift(-1))
+    prev_active = sum(a for a, _ in before.values())
+    prev_model = sum(m for _, m in before.values())
+    ws.append([cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
+    ws.append(header(ws, ["指标", f.month.label, f.month.shift(-1).label, "增减"]))
+    ws.append(["月末有效承诺", totals["active"], prev_active, totals["active"] - prev_active])
+    ws.append(["月末示范单位", totals["model"], prev_model, totals["model"] - prev_model])
