@@ -6,7 +6,6 @@ as a string cell, never as a formula, and characters Excel cannot store are drop
 """
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass

@@ -239,7 +239,7 @@ def test_command_line(ledger, app, tmp_path):
 from tests.test_mail import smtp  # noqa: E402,F401  (the loopback SMTP server fixture)
 
 
-def test_job_mails_the_report_to_those_who_asked_once(ledger, session, smtp):
+def test_job_mails_the_report_to_those_who_asked_once(ledger, session, smtp):  # noqa: F811 (the fixture)
     from app.accounts.services import update_my_settings
     from app.errors import Invalid
     from app.mail.jobs import deliver_outbox
