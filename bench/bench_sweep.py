@@ -51,6 +51,11 @@ def phase(url: str, name: str, now: dt.datetime) -> dict:
                 for model in (OutboxMessage, AlertDigest, Alert):
                     session.execute(delete(model))
                 session.execute(delete(AuditEntry).where(AuditEntry.action.in_(["alert_sweep", "alert_digest"])))
+            if database.engine.dialect.name == "postgresql":
+                # A first sweep meets an empty table; without this it would also wade through the dead rows
+                # of the alerts just deleted (0.3-0.6 s more, depending on when autovacuum comes by).
+                with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.exec_driver_sql("VACUUM ANALYZE alerts")
             return {"phase": name}
         job = alert_digest if name == "digest" else due_date_sweep
         cpu = resource.getrusage(resource.RUSAGE_SELF)

@@ -61,7 +61,9 @@ class Alert(VersionedMixin, Base):
     status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus), default=AlertStatus.OPEN)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # No foreign key either: PostgreSQL queues a constraint trigger for every inserted row even when the
+    # value is NULL (155,000 calls, about 0.2 s of a first sweep); users are disabled, never deleted.
+    acknowledged_by_id: Mapped[int | None] = mapped_column(Integer)
 
     instrument: Mapped[Instrument | None] = relationship(
         primaryjoin=lambda: foreign(Alert.instrument_id) == Instrument.id, viewonly=True)
@@ -69,7 +71,8 @@ class Alert(VersionedMixin, Base):
                                                      viewonly=True)
     station: Mapped[Station | None] = relationship(primaryjoin=lambda: foreign(Alert.station_id) == Station.id,
                                                    viewonly=True)
-    acknowledged_by: Mapped[User | None] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship(
+        primaryjoin=lambda: foreign(Alert.acknowledged_by_id) == User.id, viewonly=True)
 
     @validates("kind")
     def _check_kind(self, _key: str, value: str) -> str:

@@ -120,7 +120,7 @@ def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dia
     stamp = literal(now, UTCDateTime())
     rows = select(literal(kind), literal(kinds.INSTRUMENT), Instrument.id, Instrument.id, Instrument.merchant_id,
                   Instrument.station_id, due_col, literal(OPEN), literal(1), stamp, stamp
-                  ).where(condition, ~exists(existing)).order_by(Instrument.id)
+                  ).where(condition, ~exists(existing)).order_by(Instrument.id + 0)
     columns = ["kind", "subject_type", "subject_id", "instrument_id", "merchant_id", "station_id", "due_on",
                "status", "version", "created_at", "updated_at"]
     if dialect == "postgresql":
