@@ -61,6 +61,21 @@ class Page:
         return self.page < self.pages
 
 
+def chosen_merchant(picker_template: str) -> tuple[Any, Any]:
+    """(merchant, None) for the ?merchant_id= in the scope (404 outside it), or (None, the page to pick one)."""
+    from flask import render_template
+
+    from app.merchants.queries import merchant_list
+    from app.merchants.services import get_merchant
+
+    merchant_id = arg_int("merchant_id")
+    if merchant_id is None:
+        q = request.args.get("q", "")
+        found = db().scalars(merchant_list(scope(), q=q).limit(50)).all() if q else []
+        return None, render_template(picker_template, merchants=found, q=q)
+    return get_merchant(db(), scope(), merchant_id), None
+
+
 def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None) -> Page:
     """Run a select for the requested page and count its rows."""
     per_page = per_page or current_app.config["PAGE_SIZE"]

@@ -24,7 +24,7 @@ from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.scope import Scope
 from app.security import campaign_required, ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations, xlsx_download
 from reports.lists import (FINDING_COLUMNS, INSPECTION_COLUMNS, RECTIFICATION_COLUMNS, finding_rows, inspection_rows,
                           rectification_rows)
 
@@ -324,13 +324,10 @@ def _checks_from_request(instrument_ids: list[int]) -> list[tuple[int, str]]:
 @ledger_write_required
 def inspection_new():
     """Record an inspection of a merchant (chosen first): inspectors, campaign, instruments checked."""
-    merchant_id = arg_int("merchant_id")
-    if merchant_id is None:
-        q = request.args.get("q", "")
-        found = db().scalars(merchant_list(scope(), q=q).limit(50)).all() if q else []
-        return render_template("inspections/pick_merchant.html", merchants=found, q=q)
+    merchant, picker = chosen_merchant("inspections/pick_merchant.html")
+    if picker is not None:
+        return picker
     session = db()
-    merchant = get_merchant(session, scope(), merchant_id)
     # A utility company may own thousands of meters: the form lists the first 200 (register the rest by serial).
     registry = session.scalars(instruments_of_merchant(merchant.id).limit(200)).all()
     form = InspectionForm()

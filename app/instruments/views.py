@@ -14,13 +14,12 @@ from app.db import count_of
 from app.instruments import queries, services
 from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, VoidForm
 from app.instruments.models import Instrument, InstrumentStatus, Verification
-from app.merchants.queries import merchant_list
 from app.merchants.services import get_merchant
 from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations, xlsx_download
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
@@ -103,13 +102,10 @@ def _values(form: InstrumentForm, merchant_id: int) -> dict:
 @ledger_write_required
 def new():
     """Register an instrument for a merchant (chosen first)."""
-    merchant_id = arg_int("merchant_id")
-    if merchant_id is None:
-        q = request.args.get("q", "")
-        found = db().scalars(merchant_list(scope(), q=q).limit(50)).all() if q else []
-        return render_template("instruments/pick_merchant.html", merchants=found, q=q)
+    merchant, picker = chosen_merchant("instruments/pick_merchant.html")
+    if picker is not None:
+        return picker
     session = db()
-    merchant = get_merchant(session, scope(), merchant_id)
     form = InstrumentForm()
     form.type_id.choices = _type_choices()
     error = None

@@ -12,10 +12,8 @@ from app.integrity import queries, services
 from app.integrity.forms import ModelUnitForm, PledgeForm, RevokeForm, TargetsForm
 from app.integrity.models import PledgeStatus, TargetKind
 from app.merchants.models import Industry
-from app.merchants.queries import merchant_list
-from app.merchants.services import get_merchant
 from app.security import admin_required, ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import arg_int, chosen_merchant, db, form_error, paginate, save, scope, scoped_stations, xlsx_download
 from reports.lists import PLEDGE_COLUMNS, pledge_rows
 
 bp = Blueprint("integrity", __name__, template_folder="templates", url_prefix="/integrity")
@@ -102,13 +100,10 @@ def _values(form: PledgeForm) -> dict:
 @ledger_write_required
 def new():
     """Register a merchant's pledge (the merchant is chosen first)."""
-    merchant_id = arg_int("merchant_id")
-    if merchant_id is None:
-        q = request.args.get("q", "")
-        found = db().scalars(merchant_list(scope(), q=q).limit(50)).all() if q else []
-        return render_template("integrity/pick_merchant.html", merchants=found, q=q)
+    merchant, picker = chosen_merchant("integrity/pick_merchant.html")
+    if picker is not None:
+        return picker
     session = db()
-    merchant = get_merchant(session, scope(), merchant_id)
     form = PledgeForm()
     error = None
     if request.method == "GET":
