@@ -30,8 +30,9 @@ def flask_free_files() -> list[Path]:
     files: set[Path] = set()
     for name in ("models.py", "services.py", "queries.py", "engine.py", "jobs.py"):
         files.update(APP.rglob(name))
-    for rel in ("db.py", "scope.py", "text.py", "clock.py", "migrate.py", "demo/generator.py", "demo/inspections.py",
-                "inspections/draw.py", "alerts/kinds.py", "mail/transport.py", "mail/delivery.py"):
+    for rel in ("db.py", "scope.py", "text.py", "clock.py", "migrate.py", "uploads.py", "demo/generator.py",
+                "demo/inspections.py", "inspections/draw.py", "alerts/kinds.py", "mail/transport.py",
+                "mail/delivery.py"):
         if (APP / rel).exists():
             files.add(APP / rel)
     for package in ("importers", "reports"):

@@ -26,6 +26,7 @@ from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
 from app.text import clean
+from app.uploads import sniff
 
 CAMPAIGN_FIELDS = ["name", "starts_on", "ends_on", "type_ids", "industries", "station_ids", "notes"]
 MIN_INSPECTORS = 2
@@ -383,17 +384,6 @@ def record_recheck(session: Session, actor, rect: Rectification, *, expected_ver
 # --- evidence files -------------------------------------------------------------------------------
 
 EVIDENCE_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
-
-
-def sniff(data: bytes) -> str | None:
-    """The content type from the file's first bytes (JPEG, PNG or PDF), or None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:5] == b"%PDF-":
-        return "application/pdf"
-    return None
 
 
 def store_evidence(session: Session, actor, inspection: Inspection, *, file_name: str, data: bytes,

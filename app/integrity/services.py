@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import uploads
 from app.accounts.models import Station
 from app.audit import services as audit
 from app.errors import Invalid, NotFound, StaleEdit
@@ -19,8 +20,7 @@ from app.merchants.models import Merchant
 from app.scope import Scope
 from app.text import clean
 
-# Magic bytes of the document types a signed pledge may come as (a scan or a photo).
-DOCUMENT_TYPES = {"pdf": (b"%PDF-",), "jpeg": (b"\xff\xd8\xff",), "png": (b"\x89PNG\r\n\x1a\n",)}
+# The document types a signed pledge may come as (a scan or a photo), stored by their short name.
 DOCUMENT_MIMETYPES = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 DOCUMENT_SUFFIXES = {"pdf": ".pdf", "jpeg": ".jpg", "png": ".png"}
 
@@ -35,10 +35,8 @@ class Upload:
 
 def sniff(data: bytes) -> str | None:
     """The document type by its first bytes ('pdf', 'jpeg', 'png'), or None; the file name is not trusted."""
-    for kind, magics in DOCUMENT_TYPES.items():
-        if any(data.startswith(m) for m in magics):
-            return kind
-    return None
+    content_type = uploads.sniff(data)
+    return next((kind for kind, mime in DOCUMENT_MIMETYPES.items() if mime == content_type), None)
 
 
 def _store_document(pledge: Pledge, upload: Upload, storage_dir: str, max_bytes: int) -> None:
