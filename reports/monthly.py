@@ -217,6 +217,19 @@ def header(ws, headers: Iterable[str]) -> list[WriteOnlyCell]:
     return [cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
 
 
+class RowCounter:
+    """ws.append that counts the rows a write-only sheet has written (it keeps no count a chart could use)."""
+
+    def __init__(self, ws) -> None:
+        self.ws, self.rows = ws, 0
+
+    def __call__(self, row: list) -> int:
+        """Append one row; its row number."""
+        self.ws.append(row)
+        self.rows += 1
+        return self.rows
+
+
 def print_setup(ws: Worksheet, title: str, header_row: int, columns: int) -> None:
     """A4 landscape, fit to one page wide, header row repeated, title in the page header, page numbers below."""
     ws.page_setup.orientation = "landscape"
@@ -241,14 +254,7 @@ def _counts_row(ws, station: str, kind: str, c: Counts, font: Font | None = None
 
 def _summary_sheet(wb: Workbook, f: Figures) -> None:
     ws = wb.create_sheet("汇总")
-    written = 0
-
-    def append(row: list) -> int:
-        nonlocal written
-        ws.append(row)
-        written += 1
-        return written
-
+    append = RowCounter(ws)
     title = f"计量器具监管月报 {f.month.label}（{f.scope_name}）"
     print_setup(ws, title, 4, len(SUMMARY_HEADERS))
     ws.freeze_panes = "C5"
@@ -302,7 +308,7 @@ def _summary_sheet(wb: Workbook, f: Figures) -> None:
     append(header(ws, ["器具种类", "", "本月检定（台）", "下月到期", "月末超期未检"]))
     by_kind = f.by_kind()
     kinds = [(t, name) for t, name in f.kinds.items() if t in by_kind]
-    start = written + 1
+    start = append.rows + 1
     for type_id, name in kinds:
         c = by_kind[type_id]
         append([name, "", c.verified, c.due_next, c.overdue])

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.inspections import queries as iq
 from app.scope import Scope
-from reports.monthly import HEADER_FONT, TITLE_FONT, TOTAL_FONT, Figures, Month, cell, header, print_setup
+from reports.monthly import (HEADER_FONT, TITLE_FONT, TOTAL_FONT, Figures, Month, RowCounter, cell, header,
+                             print_setup)
 
 COLUMNS = ["监管所", "检查（次）", "检查单位（家）", "实际开展经营", "检查器具（台）", "有问题器具", "发现问题（条）",
            "有问题单位", "责令改正", "按期整改", "逾期整改", "整改中", "逾期未改", "立案"]
@@ -40,14 +41,7 @@ def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: 
     ws = wb.create_sheet("检查情况")
     title = f"专项检查情况 {f.month.label}（{f.scope_name}）"
     print_setup(ws, title, 3, len(COLUMNS))
-    written = 0
-
-    def append(row: list) -> int:
-        nonlocal written
-        ws.append(row)
-        written += 1
-        return written
-
+    append = RowCounter(ws)
     append([cell(ws, title, font=TITLE_FONT)])
     append([f"按本月检查日期统计；整改情况计至 {f.month.last.isoformat()}。"])
     append(header(ws, COLUMNS))
@@ -68,7 +62,7 @@ def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: 
 
     append([cell(ws, "按问题代码", font=HEADER_FONT)])
     append(header(ws, ["代码", "问题", "本月（条）"]))
-    start = written + 1
+    start = append.rows + 1
     codes = session.execute(iq.findings_by_code(scope, date_from=f.month.first, date_to=f.month.last)).all()
     for code, name, n in codes:
         append([code, name, n])
