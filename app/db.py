@@ -6,7 +6,7 @@ import enum
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import DateTime, Enum, Integer, MetaData, Select, create_engine, event, func, select
+from sqlalchemy import DateTime, Enum, Integer, MetaData, Select, case, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -184,3 +184,8 @@ def _compile_analyze(element: Analyze, compiler, **kw) -> str:
 def count_of(stmt: Select) -> Select:
     """COUNT(*) of a select, without its ordering."""
     return select(func.count()).select_from(stmt.order_by(None).subquery())
+
+
+def count_if(condition):
+    """SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0 over no rows: a conditional count for grouped figures."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

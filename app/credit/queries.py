@@ -7,13 +7,10 @@ from sqlalchemy import Select, and_, case, func, literal, select
 
 from app.catalog.models import FindingCode, Severity
 from app.credit.models import CreditRule, CreditScore
+from app.db import count_if
 from app.inspections.models import Finding, Inspection
 from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 from app.merchants.models import Merchant
-
-
-def _count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def pledge_components(today: dt.date) -> Select:
@@ -33,16 +30,16 @@ def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime)
 
     since = add_months(today, -rule.window_months)
     findings = (select(Inspection.merchant_id,
-                       _count_if(FindingCode.severity == Severity.SEVERE).label("severe"),
-                       _count_if(FindingCode.severity == Severity.MAJOR).label("major"),
-                       _count_if(FindingCode.severity == Severity.MINOR).label("minor"))
+                       count_if(FindingCode.severity == Severity.SEVERE).label("severe"),
+                       count_if(FindingCode.severity == Severity.MAJOR).label("major"),
+                       count_if(FindingCode.severity == Severity.MINOR).label("minor"))
                 .select_from(Finding).join(Inspection, Inspection.id == Finding.inspection_id)
                 .join(FindingCode, FindingCode.id == Finding.code_id)
                 .where(Inspection.inspected_on > since).group_by(Inspection.merchant_id).subquery())
     in_use = Instrument.status == InstrumentStatus.IN_USE
     instruments = (select(Instrument.merchant_id,
-                          _count_if(Instrument.next_due_on < today).label("overdue"),
-                          _count_if(Instrument.last_result == VerificationResult.FAIL).label("failed"))
+                          count_if(Instrument.next_due_on < today).label("overdue"),
+                          count_if(Instrument.last_result == VerificationResult.FAIL).label("failed"))
                    .where(in_use).group_by(Instrument.merchant_id).subquery())
     pledges = pledge_components(today).subquery()
     severe, major, minor = (func.coalesce(findings.c[k], 0) for k in ("severe", "major", "minor"))

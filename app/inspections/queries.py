@@ -7,8 +7,19 @@ from sqlalchemy import Integer, Select, and_, case, distinct, func, literal, sel
 
 from app.accounts.models import Role, User
 from app.catalog.models import FindingCode
-from app.inspections.models import (Campaign, CampaignTarget, CheckOutcome, EvidenceFile, Finding, Inspection,
-                                    InspectionInstrument, Measure, Rectification, VisitOutcome)
+from app.db import count_if
+from app.inspections.models import (
+    Campaign,
+    CampaignTarget,
+    CheckOutcome,
+    EvidenceFile,
+    Finding,
+    Inspection,
+    InspectionInstrument,
+    Measure,
+    Rectification,
+    VisitOutcome,
+)
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
 
@@ -86,10 +97,6 @@ def rectification_list(scope: Scope, today: dt.date, state: str = "") -> Select:
 
 # --- figures (set-based: one statement per table of figures) -------------------------------------
 
-def _count_if(condition) -> object:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _inspections(scope: Scope, campaign_id: int | None, date_from: dt.date | None, date_to: dt.date | None):
     cond = [literal(True)]
     if campaign_id is not None:
@@ -121,7 +128,7 @@ def instrument_figures(scope: Scope, *, campaign_id: int | None = None, date_fro
                        date_to: dt.date | None = None, by_station: bool = False) -> Select:
     """Instruments checked and how many had a problem."""
     stmt = (select(func.count(InspectionInstrument.id).label("instruments"),
-                   _count_if(InspectionInstrument.outcome == CheckOutcome.PROBLEM).label("with_problem"))
+                   count_if(InspectionInstrument.outcome == CheckOutcome.PROBLEM).label("with_problem"))
             .join(Inspection, Inspection.id == InspectionInstrument.inspection_id)
             .where(_inspections(scope, campaign_id, date_from, date_to)))
     if by_station:
@@ -136,12 +143,12 @@ def finding_figures(scope: Scope, today: dt.date, *, campaign_id: int | None = N
     open_ = Rectification.id.is_not(None) & Rectification.closed_on.is_(None)
     stmt = (select(func.count(Finding.id).label("findings"),
                    func.count(distinct(Inspection.merchant_id)).label("merchants_with_findings"),
-                   _count_if(Finding.measure == Measure.CASE).label("cases"),
+                   count_if(Finding.measure == Measure.CASE).label("cases"),
                    func.count(Rectification.id).label("rectifications"),
-                   _count_if(open_ & (Rectification.deadline >= today)).label("open"),
-                   _count_if(open_ & (Rectification.deadline < today)).label("late"),
-                   _count_if(Rectification.closed_on <= Rectification.deadline).label("closed_on_time"),
-                   _count_if(Rectification.closed_on > Rectification.deadline).label("closed_late"))
+                   count_if(open_ & (Rectification.deadline >= today)).label("open"),
+                   count_if(open_ & (Rectification.deadline < today)).label("late"),
+                   count_if(Rectification.closed_on <= Rectification.deadline).label("closed_on_time"),
+                   count_if(Rectification.closed_on > Rectification.deadline).label("closed_late"))
             .select_from(Finding)
             .join(Inspection, Inspection.id == Finding.inspection_id)
             .outerjoin(Rectification, Rectification.finding_id == Finding.id)
@@ -168,7 +175,7 @@ def planned_figures(campaign_id: int, scope: Scope, by_station: bool = False) ->
     inspected = (select(Inspection.id).where(Inspection.campaign_id == campaign_id,
                                              Inspection.merchant_id == CampaignTarget.merchant_id).exists())
     stmt = select(func.count(CampaignTarget.id).label("planned"),
-                  _count_if(inspected).label("planned_inspected")).where(CampaignTarget.campaign_id == campaign_id)
+                  count_if(inspected).label("planned_inspected")).where(CampaignTarget.campaign_id == campaign_id)
     stmt = scope.apply(stmt, CampaignTarget.station_id)
     if by_station:
         stmt = stmt.add_columns(CampaignTarget.station_id).group_by(CampaignTarget.station_id)
@@ -180,14 +187,14 @@ def target_outcomes(campaign_id: int, draw_id: int | None = None) -> Select:
     published outcome is derived from."""
     per_inspection = (
         select(Inspection.merchant_id,
-               _count_if(Inspection.visit_outcome == VisitOutcome.CONDUCTED).label("conducted"),
-               _count_if(Inspection.visit_outcome == VisitOutcome.NO_ACTIVITY).label("no_activity"),
-               _count_if(Inspection.visit_outcome == VisitOutcome.UNREACHABLE).label("unreachable"))
+               count_if(Inspection.visit_outcome == VisitOutcome.CONDUCTED).label("conducted"),
+               count_if(Inspection.visit_outcome == VisitOutcome.NO_ACTIVITY).label("no_activity"),
+               count_if(Inspection.visit_outcome == VisitOutcome.UNREACHABLE).label("unreachable"))
         .where(Inspection.campaign_id == campaign_id).group_by(Inspection.merchant_id).subquery())
     per_finding = (
         select(Inspection.merchant_id,
                func.count(Finding.id).label("findings"),
-               _count_if((Finding.measure == Measure.CASE)
+               count_if((Finding.measure == Measure.CASE)
                          | (Rectification.id.is_not(None) & Rectification.closed_on.is_(None))).label("pending"))
         .select_from(Finding).join(Inspection, Inspection.id == Finding.inspection_id)
         .outerjoin(Rectification, Rectification.finding_id == Finding.id)
