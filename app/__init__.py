@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.services import configure_hashing
 from app.audit.services import install_guards
-from app.db import Database
-from app.errors import ERROR_MESSAGES, ERROR_TITLES, DomainError
+from app.db import Database, is_unavailable
+from app.errors import DATABASE_UNAVAILABLE, ERROR_MESSAGES, ERROR_TITLES, DomainError
 from app.extensions import bootstrap, csrf, limiter, login_manager
 from config import Config, ProductionConfig, config_from_env
 
@@ -97,9 +97,27 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _error_page(code: int, message: str | None = None):
-    body = render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"),
-                           message=message or ERROR_MESSAGES.get(code, ""))
-    return body, code
+    """The Chinese error page with the navigation; without it when the navigation's database is unreachable."""
+    try:
+        return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"),
+                               message=message or ERROR_MESSAGES.get(code, "")), code
+    except Exception as err:
+        if not is_unavailable(err):
+            raise
+        return _unavailable_page(err)
+
+
+def _unavailable_page(err: Exception):
+    """503 in Chinese, rendered without the database.
+
+    Not render_template: its context processors load the signed-in user from the database, and so
+    did the error page of a logged-in user when the database was down (Werkzeug's English 500).
+    """
+    log.error("database unavailable on %s: %s", request.path, err)
+    current_app.extensions["database"].discard()
+    body = current_app.jinja_env.get_template("error.html").render(
+        code=503, title=ERROR_TITLES[503], message=DATABASE_UNAVAILABLE, bare=True)
+    return body, 503
 
 
 def _register_errors(app: Flask) -> None:
@@ -128,8 +146,10 @@ def _register_errors(app: Flask) -> None:
     def _unexpected(err: Exception):
         if app.debug or app.testing and app.config.get("PROPAGATE_EXCEPTIONS"):
             raise err
+        if is_unavailable(err):
+            return _unavailable_page(err)
         log.exception("unhandled error on %s", request.path)
-        app.extensions["database"].session.rollback()
+        app.extensions["database"].discard()
         return _error_page(500)
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import DateTime, Enum, Integer, MetaData, Select, case, create_engine, event, func, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -134,6 +135,13 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def is_unavailable(err: BaseException) -> bool:
+    """Whether an error means the database could not be reached (down, cut off, out of connections)."""
+    if isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated
+
+
 class Database:
     """An engine plus a thread-scoped session registry for one application."""
 
@@ -145,6 +153,14 @@ class Database:
 
     def remove(self) -> None:
         """Close the current thread's session (end of request)."""
+        self.session.remove()
+
+    def discard(self) -> None:
+        """Roll back and close the current thread's session after a failure, even when the database is gone."""
+        try:
+            self.session.rollback()
+        except sa_exc.SQLAlchemyError:  # the connection died: the pool drops it, nothing is left to undo
+            pass
         self.session.remove()
 
     @contextmanager

@@ -50,6 +50,15 @@ class Invalid(DomainError):
     status_code = 400
 
 
+class StorageFailed(DomainError):
+    """The server could not keep an uploaded file (a full disk, say); nothing of it was kept."""
+
+    status_code = 507
+
+
+# When the database cannot be reached: said on a page that itself needs no database.
+DATABASE_UNAVAILABLE = "数据库暂时无法连接，您的操作未完成。请稍后重试；如持续出现，请联系管理员。"
+
 ERROR_TITLES = {
     400: "请求有误",
     403: "无权访问",
@@ -59,6 +68,8 @@ ERROR_TITLES = {
     413: "上传内容过大",
     429: "操作过于频繁",
     500: "系统内部错误",
+    503: "服务暂时不可用",
+    507: "服务器存储空间不足",
 }
 
 ERROR_MESSAGES = {
@@ -70,4 +81,6 @@ ERROR_MESSAGES = {
     413: "上传的文件超过允许的大小。",
     429: "尝试次数过多，请稍后再试。",
     500: "系统出现错误，已记录。请稍后重试，或联系管理员。",
+    503: "服务暂时不可用，您的操作未完成，请稍后重试。",
+    507: "服务器存储空间不足，文件未保存，请联系管理员。",
 }

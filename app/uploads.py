@@ -1,8 +1,20 @@
-"""Uploaded files: their type is read from their first bytes, never from the name (no Flask)."""
+"""Uploaded files: their type is read from their first bytes, never from the name, and they are kept on disk
+whole or not at all (no Flask)."""
 from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from app.errors import StorageFailed
 
 # Magic bytes of the file types the app accepts (scans and photos of evidence and signed documents).
 MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+
+# The errors that mean the disk (or the account's quota, or the file-size limit) has no room left.
+NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def sniff(data: bytes) -> str | None:
@@ -11,3 +23,70 @@ def sniff(data: bytes) -> str | None:
         if data.startswith(magic):
             return content_type
     return None
+
+
+def is_intact(path: Path, size: int, sha256: str) -> bool:
+    """Whether the file at `path` is there with exactly `size` bytes and the SHA-256 `sha256`."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == sha256
+
+
+def keep(folder: str | os.PathLike, name: str, data: bytes, *, sha256: str | None = None,
+         field: str = "file") -> Path:
+    """Keep `data` as folder/name and return its path; StorageFailed (with nothing left behind) when it cannot.
+
+    A file already there under the name is kept only when its size and hash are those of `data`
+    (the same upload again); anything else there, such as the empty leftover of a failed write, is
+    replaced. The bytes go to a temporary name in the same folder, are flushed to the disk and then
+    renamed, so the name never shows a partial file, even after a crash.
+    """
+    path = Path(folder) / name
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
+    if is_intact(path, len(data), sha256):
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_whole(path, data)
+    except OSError as err:
+        raise StorageFailed(_failure_message(err), field=field) from err
+    return path
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with tmp.open("xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on the disk too.
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.EBADF):  # some file systems cannot sync a folder
+            raise
+    finally:
+        os.close(fd)
+
+
+def _failure_message(err: OSError) -> str:
+    if err.errno in NO_ROOM:
+        return "服务器存储空间不足，文件未保存，请联系管理员"
+    return f"服务器无法保存文件（{err.strerror or err.__class__.__name__}），文件未保存，请联系管理员"

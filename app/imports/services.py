@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import uploads
 from app.accounts.models import Station
 from app.audit import services as audit
 from app.catalog.models import InstrumentType
@@ -79,11 +80,7 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
         if company is None or company.station_id != station_id:
             raise Invalid("所选供水/供电/供气企业不属于该监管所", field="merchant_id")
     digest = hashlib.sha256(data).hexdigest()
-    folder = Path(storage_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}{Path(file_name).suffix.lower()[:10]}"
-    if not path.exists():
-        path.write_bytes(data)
+    path = uploads.keep(storage_dir, f"{digest}{Path(file_name).suffix.lower()[:10]}", data, sha256=digest)
     batch = ImportBatch(station_id=station_id, file_name=Path(file_name).name[:255] or "未命名文件",
                         file_hash=digest, file_size=len(data), stored_path=str(path), merchant_id=merchant_id,
                         created_by_id=getattr(actor, "id", None), status=ImportStatus.PLANNING, counts={},
@@ -153,6 +150,9 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
 
 def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
            progress: Progress | None, kinds: list, options: ParseOptions):
+    # The stored file is read only when it is still the one uploaded (not truncated or replaced since).
+    if not uploads.is_intact(Path(batch.stored_path), batch.file_size, batch.file_hash):
+        raise ImportFileError("保存的台账文件已丢失或损坏，请重新上传")
     with open_book(batch.stored_path, filename=batch.file_name) as book:
         mapping = None
         if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):

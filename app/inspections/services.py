@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import uploads
 from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.catalog.models import FindingCode, Severity
@@ -400,16 +401,12 @@ def store_evidence(session: Session, actor, inspection: Inspection, *, file_name
                                                                Finding.inspection_id == inspection.id)).first() is None:
         raise Invalid("所选问题不在本次检查中", field="finding_id")
     stored = f"{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}{EVIDENCE_TYPES[content_type]}"
-    path = Path(storage_dir) / stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written under a temporary name first so a crash never leaves half a file under the real one.
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    digest = hashlib.sha256(data).hexdigest()
+    uploads.keep(storage_dir, stored, data, sha256=digest)
     name = clean(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
     ev = EvidenceFile(inspection_id=inspection.id, finding_id=finding_id or None, station_id=inspection.station_id,
                       original_name=name, stored_name=stored, content_type=content_type, size=len(data),
-                      sha256=hashlib.sha256(data).hexdigest(), created_by_id=getattr(actor, "id", None))
+                      sha256=digest, created_by_id=getattr(actor, "id", None))
     session.add(ev)
     session.flush()
     audit.record(session, actor, "evidence", ev, [audit.change_row("file", "证据文件", None, name)],

@@ -49,14 +49,13 @@ def _store_document(pledge: Pledge, upload: Upload, storage_dir: str, max_bytes:
         raise Invalid("承诺书文件只能是 PDF、JPEG 或 PNG（按文件内容判断）", field="document")
     # A random stored name: the user's file name never reaches the file system.
     stored = secrets.token_hex(16) + DOCUMENT_SUFFIXES[kind]
-    folder = Path(storage_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / stored).write_bytes(upload.data)
+    digest = hashlib.sha256(upload.data).hexdigest()
+    uploads.keep(storage_dir, stored, upload.data, sha256=digest, field="document")
     pledge.document_name = clean(Path(upload.name.replace("\\", "/")).name)[:255] or f"承诺书{DOCUMENT_SUFFIXES[kind]}"
     pledge.document_path = stored
     pledge.document_type = kind
     pledge.document_size = len(upload.data)
-    pledge.document_sha256 = hashlib.sha256(upload.data).hexdigest()
+    pledge.document_sha256 = digest
 
 
 def document_file(pledge: Pledge, storage_dir: str) -> Path:
