@@ -93,3 +93,13 @@ def login(client, username: str, password: str = factories.PASSWORD):
     resp = client.post("/login", data={"username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     return resp
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A small real file system (tmpfs) the test can make full; skipped only where the kernel refuses the mount."""
+    from tests.outages import SmallDisk
+
+    disk = SmallDisk(tmp_path / "disk")
+    yield disk
+    disk.unmount()

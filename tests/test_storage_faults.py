@@ -1,0 +1,148 @@
+"""A full disk loses nothing: every upload (ledger, evidence, signed pledge) is kept whole or not at all,
+the user is told in Chinese, no record is left in the database, and the same upload works once there is room.
+The disk is really full (a small tmpfs filled to ENOSPC), not mocked."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+import pytest
+from sqlalchemy import func, select
+
+from app import uploads
+from app.audit.models import AuditEntry
+from app.clock import today
+from app.errors import StorageFailed
+from app.imports import services as imports
+from app.imports.models import ImportBatch, ImportStatus
+from app.inspections.models import EvidenceFile
+from app.integrity.models import Pledge
+from app.scope import Scope
+from importers import ImportFileError
+from tests import factories
+from tests.conftest import fresh_app, login
+from tests.test_import_views import ledger_xlsx
+
+FULL = "服务器存储空间不足，文件未保存，请联系管理员"
+
+
+def test_keep_on_a_full_disk_leaves_nothing_and_works_once_there_is_room(small_disk):
+    small_disk.fill()
+    with pytest.raises(StorageFailed) as err:
+        uploads.keep(small_disk.path / "store", "a.pdf", factories.PDF)
+    assert err.value.message == FULL
+    assert small_disk.files() == []  # neither the name nor a temporary .part file
+    small_disk.free()
+    path = uploads.keep(small_disk.path / "store", "a.pdf", factories.PDF)
+    assert path.read_bytes() == factories.PDF and small_disk.files() == ["store/a.pdf"]
+
+
+def test_keep_replaces_a_leftover_of_the_wrong_size_or_hash_and_trusts_only_the_same_file(tmp_path):
+    data = b"%PDF-1.4 the real upload"
+    for leftover in (b"", data[:-1] + b"X"):  # an empty file from a failed write; same size, other bytes
+        (tmp_path / "f.pdf").write_bytes(leftover)
+        assert uploads.keep(tmp_path, "f.pdf", data).read_bytes() == data
+    inode = (tmp_path / "f.pdf").stat().st_ino
+    uploads.keep(tmp_path, "f.pdf", data)
+    assert (tmp_path / "f.pdf").stat().st_ino == inode  # the intact file is reused, not written again
+    assert os.listdir(tmp_path) == ["f.pdf"]
+
+
+@pytest.fixture()
+def disk_app(database_url, small_disk):
+    """An app whose three upload stores are on the small disk, with the test world."""
+    app = fresh_app(database_url, IMPORT_STORAGE=str(small_disk.path / "imports"),
+                    EVIDENCE_STORAGE=str(small_disk.path / "evidence"),
+                    INTEGRITY_STORAGE=str(small_disk.path / "integrity"))
+    with app.extensions["database"].session_scope() as s:
+        world = factories.build_world(s)
+        app.world = {"station": world.station_a.id, "merchant": world.merchant_a.id,
+                     "inspection": factories.inspection(s, world.merchant_a, [world.inspector_a, world.supervisor]).id}
+    yield app
+    app.extensions["database"].dispose()
+
+
+def _count(app, model, *where) -> int:
+    with app.extensions["database"].session_scope() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _client(app):
+    client = app.test_client()
+    login(client, "insp_a")
+    return client
+
+
+def test_a_ledger_upload_on_a_full_disk_is_refused_in_chinese_and_kept_after_room_is_made(disk_app, small_disk):
+    client, data = _client(disk_app), ledger_xlsx()
+    form = lambda: {"station_id": str(disk_app.world["station"]), "file": (io.BytesIO(data), "城东台账.xlsx")}
+    small_disk.fill()
+    logged = _count(disk_app, AuditEntry)
+    resp = client.post("/imports/new", data=form())
+    assert resp.status_code == 200 and FULL in resp.get_data(as_text=True)
+    assert _count(disk_app, ImportBatch) == 0 and _count(disk_app, AuditEntry) == logged
+    assert small_disk.files() == []
+    small_disk.free()
+    resp = client.post("/imports/new", data=form())
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:800]
+    with disk_app.extensions["database"].session_scope() as s:
+        batch = s.scalars(select(ImportBatch)).one()
+        assert batch.status == ImportStatus.PREVIEW, batch.message
+    # The upload, and the dry run's parse kept next to it for the apply.
+    assert [f for f in small_disk.files() if not f.endswith(".parsed")] == [
+        f"imports/{hashlib.sha256(data).hexdigest()}.xlsx"]
+
+
+def test_an_empty_leftover_named_by_the_hash_is_replaced_not_trusted(disk_app, small_disk):
+    # What a failed write of an earlier version left behind: the same ledger then read as "文件是空的".
+    data = ledger_xlsx()
+    leftover = small_disk.path / "imports" / f"{hashlib.sha256(data).hexdigest()}.xlsx"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"")
+    resp = _client(disk_app).post("/imports/new", data={"station_id": str(disk_app.world["station"]),
+                                                        "file": (io.BytesIO(data), "城东台账.xlsx")})
+    assert resp.status_code == 302
+    with disk_app.extensions["database"].session_scope() as s:
+        assert s.scalars(select(ImportBatch)).one().status == ImportStatus.PREVIEW
+    assert leftover.read_bytes() == data
+
+
+def test_a_stored_ledger_changed_since_the_upload_is_not_read(app, world, session, tmp_path):
+    batch = imports.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
+                                 file_name="台账.xlsx", data=ledger_xlsx(), storage_dir=tmp_path)
+    with open(batch.stored_path, "r+b") as file:
+        file.truncate(100)
+    with pytest.raises(ImportFileError) as err:
+        imports.plan_batch(session, batch, today=today())
+    assert "保存的台账文件已丢失或损坏" in err.value.message
+
+
+def test_an_evidence_upload_on_a_full_disk_leaves_no_file_and_no_row(disk_app, small_disk):
+    client, url = _client(disk_app), f"/inspections/{disk_app.world['inspection']}/evidence"
+    small_disk.fill()
+    resp = client.post(url, data={"file": (io.BytesIO(factories.PNG), "现场.png")})
+    assert resp.status_code == 200 and FULL in resp.get_data(as_text=True)
+    assert _count(disk_app, EvidenceFile) == 0 and small_disk.files() == []
+    small_disk.free()
+    assert client.post(url, data={"file": (io.BytesIO(factories.PNG), "现场.png")}).status_code == 302
+    with disk_app.extensions["database"].session_scope() as s:
+        stored = s.scalars(select(EvidenceFile)).one().stored_name
+    assert small_disk.files() == [f"evidence/{stored}"]
+    assert (small_disk.path / "evidence" / stored).read_bytes() == factories.PNG
+
+
+def test_a_pledge_document_on_a_full_disk_leaves_no_file_and_no_pledge(disk_app, small_disk):
+    client, url = _client(disk_app), f"/integrity/new?merchant_id={disk_app.world['merchant']}"
+    form = lambda: {"signed_on": "2025-01-05", "scope_text": "全部电子计价秤",
+                    "document": (io.BytesIO(factories.PDF), "承诺书.pdf")}
+    small_disk.fill()
+    resp = client.post(url, data=form())
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and FULL in html and "全部电子计价秤" in html  # the input is kept
+    assert _count(disk_app, Pledge) == 0 and small_disk.files() == []
+    small_disk.free()
+    assert client.post(url, data=form()).status_code == 302
+    with disk_app.extensions["database"].session_scope() as s:
+        stored = s.scalars(select(Pledge)).one().document_path
+    assert small_disk.files() == [f"integrity/{stored}"]
