@@ -146,3 +146,30 @@ def test_a_pledge_document_on_a_full_disk_leaves_no_file_and_no_pledge(disk_app,
     with disk_app.extensions["database"].session_scope() as s:
         stored = s.scalars(select(Pledge)).one().document_path
     assert small_disk.files() == [f"integrity/{stored}"]
+
+
+def test_the_command_line_import_on_a_full_disk_says_so_and_keeps_no_batch(disk_app, small_disk, tmp_path):
+    ledger = tmp_path / "台账.xlsx"
+    ledger.write_bytes(ledger_xlsx())
+    small_disk.fill()
+    result = disk_app.test_cli_runner().invoke(args=["import", "ledger", str(ledger), "--station", "A"])
+    assert result.exit_code != 0 and FULL in result.output, result.output
+    assert _count(disk_app, ImportBatch) == 0 and small_disk.files() == []
+
+
+def test_a_stored_file_damaged_since_the_upload_is_not_served(disk_app, small_disk):
+    client = _client(disk_app)
+    client.post(f"/inspections/{disk_app.world['inspection']}/evidence",
+                data={"file": (io.BytesIO(factories.PNG), "现场.png")})
+    client.post(f"/integrity/new?merchant_id={disk_app.world['merchant']}",
+                data={"signed_on": "2025-01-05", "document": (io.BytesIO(factories.PDF), "承诺书.pdf")})
+    with disk_app.extensions["database"].session_scope() as s:
+        evidence = s.scalars(select(EvidenceFile)).one()
+        pledge = s.scalars(select(Pledge)).one()
+        urls = {f"/evidence/{evidence.id}": small_disk.path / "evidence" / evidence.stored_name,
+                f"/integrity/{pledge.id}/document": small_disk.path / "integrity" / pledge.document_path}
+    for url, path in urls.items():
+        assert client.get(url).status_code == 200
+        path.write_bytes(path.read_bytes()[:-1] + b"!")  # same size, other bytes
+        resp = client.get(url)
+        assert resp.status_code == 404 and "已丢失或损坏，请联系管理员" in resp.get_data(as_text=True)

@@ -33,9 +33,12 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
         station = session.scalars(select(Station).where(Station.code == station_code.upper())).first()
         if station is None:
             raise click.ClickException(f"监管所编码 {station_code} 不存在")
-        batch = services.create_batch(session, "命令行", Scope.everything(), station_id=station.id,
-                                      file_name=file.name, data=file.read_bytes(), storage_dir=storage,
-                                      max_bytes=current_app.config["IMPORT_MAX_BYTES"])
+        try:
+            batch = services.create_batch(session, "命令行", Scope.everything(), station_id=station.id,
+                                          file_name=file.name, data=file.read_bytes(), storage_dir=storage,
+                                          max_bytes=current_app.config["IMPORT_MAX_BYTES"])
+        except DomainError as err:  # the upload store is full, say: nothing was kept
+            raise click.ClickException(err.message) from err
         batch_id = batch.id
         if batch.message:
             click.echo(f"文件无法导入：{batch.message}", err=True)

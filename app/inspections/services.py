@@ -423,5 +423,8 @@ def get_evidence(session: Session, scope: Scope, evidence_id: int) -> EvidenceFi
 
 
 def evidence_path(storage_dir: str, ev: EvidenceFile) -> Path:
-    """Where an evidence file's bytes are kept."""
-    return Path(storage_dir) / ev.stored_name
+    """Where an evidence file's bytes are kept, while they are still those uploaded; else NotFound."""
+    path = Path(storage_dir) / ev.stored_name
+    if not uploads.is_intact(path, ev.size, ev.sha256):
+        raise NotFound("证据文件已丢失或损坏，请联系管理员")
+    return path

@@ -428,8 +428,6 @@ def evidence(evidence_id: int):
     """An evidence file, only for users who may see its inspection."""
     ev = services.get_evidence(db(), scope(), evidence_id)
     path = services.evidence_path(current_app.config["EVIDENCE_STORAGE"], ev)
-    if not path.is_file():
-        abort(404)
     response = send_file(path, mimetype=ev.content_type, download_name=ev.original_name, conditional=True)
     # Never let a browser guess another type, and keep evidence out of shared caches.
     response.headers["X-Content-Type-Options"] = "nosniff"

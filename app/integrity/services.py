@@ -59,12 +59,12 @@ def _store_document(pledge: Pledge, upload: Upload, storage_dir: str, max_bytes:
 
 
 def document_file(pledge: Pledge, storage_dir: str) -> Path:
-    """Where a pledge's signed document is kept, else NotFound."""
+    """Where a pledge's signed document is kept, while it is still the one uploaded; else NotFound."""
     if not pledge.document_path:
         raise NotFound("该承诺没有上传承诺书文件")
     path = Path(storage_dir) / pledge.document_path
-    if not path.is_file():
-        raise NotFound("承诺书文件不存在")
+    if not uploads.is_intact(path, pledge.document_size, pledge.document_sha256):
+        raise NotFound("承诺书文件已丢失或损坏，请联系管理员")
     return path
 
 
