@@ -97,27 +97,30 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _error_page(code: int, message: str | None = None):
-    """The Chinese error page with the navigation; without it when the navigation's database is unreachable."""
+    """The Chinese error page with the navigation; without it when the navigation cannot be built."""
+    message = message or ERROR_MESSAGES.get(code, "")
     try:
-        return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"),
-                               message=message or ERROR_MESSAGES.get(code, "")), code
+        return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"), message=message), code
     except Exception as err:
-        if not is_unavailable(err):
-            raise
-        return _unavailable_page(err)
+        if is_unavailable(err):
+            return _unavailable_page(err)
+        log.exception("the error page's navigation failed on %s", request.path)
+        current_app.extensions["database"].discard()
+        return _bare_page(code, message), code
 
 
 def _unavailable_page(err: Exception):
-    """503 in Chinese, rendered without the database.
-
-    Not render_template: its context processors load the signed-in user from the database, and so
-    did the error page of a logged-in user when the database was down (Werkzeug's English 500).
-    """
+    """503 in Chinese, rendered without the database."""
     log.error("database unavailable on %s: %s", request.path, err)
     current_app.extensions["database"].discard()
-    body = current_app.jinja_env.get_template("error.html").render(
-        code=503, title=ERROR_TITLES[503], message=DATABASE_UNAVAILABLE, bare=True)
-    return body, 503
+    return _bare_page(503, DATABASE_UNAVAILABLE), 503
+
+
+def _bare_page(code: int, message: str) -> str:
+    # Not render_template: its context processors load the signed-in user from the database, and so
+    # did the error page of a logged-in user when the database was down (Werkzeug's English 500).
+    return current_app.jinja_env.get_template("error.html").render(
+        code=code, title=ERROR_TITLES.get(code, "出错了"), message=message, bare=True)
 
 
 def _register_errors(app: Flask) -> None:
