@@ -13,6 +13,7 @@ from app.audit.services import install_guards
 from app.db import Database, is_unavailable
 from app.errors import DATABASE_UNAVAILABLE, ERROR_MESSAGES, ERROR_TITLES, DomainError
 from app.extensions import bootstrap, csrf, limiter, login_manager
+from app.uploads import NO_ROOM
 from config import Config, ProductionConfig, config_from_env
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,10 @@ def _register_errors(app: Flask) -> None:
         if is_unavailable(err):
             return _unavailable_page(err)
         log.exception("unhandled error on %s", request.path)
+        if isinstance(err, OSError) and err.errno in NO_ROOM:
+            # A full disk outside the upload store, e.g. under the temporary files of a large upload.
+            app.extensions["database"].discard()
+            return _error_page(507)
         app.extensions["database"].discard()
         return _error_page(500)
 

@@ -173,3 +173,22 @@ def test_a_stored_file_damaged_since_the_upload_is_not_served(disk_app, small_di
         path.write_bytes(path.read_bytes()[:-1] + b"!")  # same size, other bytes
         resp = client.get(url)
         assert resp.status_code == 404 and "已丢失或损坏，请联系管理员" in resp.get_data(as_text=True)
+
+
+def test_a_large_upload_whose_temporary_file_finds_the_disk_full_gets_a_chinese_page(disk_app, small_disk,
+                                                                                       monkeypatch):
+    # Werkzeug keeps an upload over 500 KB in a temporary file while it reads the request: here that disk is full.
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import stream_encode_multipart
+
+    client = _client(disk_app)
+    body, length, boundary = stream_encode_multipart(
+        {"station_id": str(disk_app.world["station"]), "file": FileStorage(io.BytesIO(b"\x01" * 600_000), "大台账.xlsx")},
+        use_tempfile=False)
+    monkeypatch.setattr("tempfile.tempdir", str(small_disk.path))
+    small_disk.fill()
+    resp = client.post("/imports/new", input_stream=body, content_length=length,
+                       content_type=f"multipart/form-data; boundary={boundary}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 507 and "服务器存储空间不足" in html and "Internal Server Error" not in html
+    assert _count(disk_app, ImportBatch) == 0 and small_disk.files() == []
