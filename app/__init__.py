@@ -153,12 +153,9 @@ def _register_errors(app: Flask) -> None:
         if is_unavailable(err):
             return _unavailable_page(err)
         log.exception("unhandled error on %s", request.path)
-        if isinstance(err, OSError) and err.errno in NO_ROOM:
-            # A full disk outside the upload store, e.g. under the temporary files of a large upload.
-            app.extensions["database"].discard()
-            return _error_page(507)
         app.extensions["database"].discard()
-        return _error_page(500)
+        # A full disk outside the upload store, e.g. under the temporary file of a large upload, is said so.
+        return _error_page(507 if isinstance(err, OSError) and err.errno in NO_ROOM else 500)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -56,6 +56,9 @@ class StorageFailed(DomainError):
     status_code = 507
 
 
+# When an uploaded file could not be kept for want of room (the disk, a quota or a file-size limit).
+STORAGE_FULL = "服务器存储空间不足，文件未保存，请联系管理员"
+
 # When the database cannot be reached: said on a page that itself needs no database.
 DATABASE_UNAVAILABLE = "数据库暂时无法连接，您的操作未完成。请稍后重试；如持续出现，请联系管理员。"
 
@@ -82,5 +85,5 @@ ERROR_MESSAGES = {
     429: "尝试次数过多，请稍后再试。",
     500: "系统出现错误，已记录。请稍后重试，或联系管理员。",
     503: "服务暂时不可用，您的操作未完成，请稍后重试。",
-    507: "服务器存储空间不足，文件未保存，请联系管理员。",
+    507: STORAGE_FULL + "。",
 }

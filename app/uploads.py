@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import secrets
 from pathlib import Path
 
-from app.errors import StorageFailed
+from app.errors import STORAGE_FULL, StorageFailed
+
+log = logging.getLogger(__name__)
 
 # Magic bytes of the file types the app accepts (scans and photos of evidence and signed documents).
 MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
@@ -87,6 +90,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _failure_message(err: OSError) -> str:
+    log.error("an upload could not be kept: %s", err)  # the system's (English) reason is for the administrator
     if err.errno in NO_ROOM:
-        return "服务器存储空间不足，文件未保存，请联系管理员"
-    return f"服务器无法保存文件（{err.strerror or err.__class__.__name__}），文件未保存，请联系管理员"
+        return STORAGE_FULL
+    return "服务器无法保存文件，文件未保存，请联系管理员"

@@ -38,6 +38,13 @@ def test_keep_on_a_full_disk_leaves_nothing_and_works_once_there_is_room(small_d
     assert path.read_bytes() == factories.PDF and small_disk.files() == ["store/a.pdf"]
 
 
+def test_keep_where_the_store_cannot_be_written_says_so_in_chinese(tmp_path):
+    (tmp_path / "store").write_bytes(b"")  # a file where the store's folder should be
+    with pytest.raises(StorageFailed) as err:
+        uploads.keep(tmp_path / "store", "a.pdf", factories.PDF)
+    assert err.value.message == "服务器无法保存文件，文件未保存，请联系管理员"
+
+
 def test_keep_replaces_a_leftover_of_the_wrong_size_or_hash_and_trusts_only_the_same_file(tmp_path):
     data = b"%PDF-1.4 the real upload"
     for leftover in (b"", data[:-1] + b"X"):  # an empty file from a failed write; same size, other bytes
