@@ -430,9 +430,10 @@ def evidence(evidence_id: int):
     path = services.evidence_path(current_app.config["EVIDENCE_STORAGE"], ev)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=ev.content_type, download_name=ev.original_name, conditional=True)
-    # Never let a browser guess another type, and keep evidence out of shared caches.
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    # A download, never rendered as a page of this site (the security headers add nosniff to every response);
+    # kept out of shared caches.
+    response = send_file(path, mimetype=ev.content_type, as_attachment=True, download_name=ev.original_name,
+                         conditional=True)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
