@@ -65,13 +65,13 @@ def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: in
         for key, value in (("signed", signed), ("revoked", revoked), ("active", active), ("model", model)):
             totals[key] += value
         append([name, signed, revoked, active, target, cell(ws, _rate(active, target), fmt=PERCENT), model,
-                   model_target, cell(ws, _rate(model, model_target), fmt=PERCENT)])
+                model_target, cell(ws, _rate(model, model_target), fmt=PERCENT)])
     # The overall target is the admin's "all stations" figure (not the sum of station targets).
     target = targets.get((pledges, None)) if not station_id else targets.get((pledges, station_id))
     model_target = targets.get((models, None)) if not station_id else targets.get((models, station_id))
     append([cell(ws, "合计", font=TOTAL_FONT), totals["signed"], totals["revoked"], totals["active"], target,
-               cell(ws, _rate(totals["active"], target), fmt=PERCENT), totals["model"], model_target,
-               cell(ws, _rate(totals["model"], model_target), fmt=PERCENT)])
+            cell(ws, _rate(totals["active"], target), fmt=PERCENT), totals["model"], model_target,
+            cell(ws, _rate(totals["model"], model_target), fmt=PERCENT)])
     append([])
 
     before = _in_force(session, scope, f.month.shift(-1))

@@ -45,9 +45,9 @@ def make_ledger(app) -> dict:
         return {"merchant": m.id, "instrument": scales[1].id, "inspection": visit.id, "token": token}
 
 
-def log_in(page) -> None:
+def log_in(page, username: str = "insp_cn") -> None:
     page.goto("/login")
-    page.get_by_label("用户名").fill("insp_cn")
+    page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(factories.PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page.locator(".navbar-brand")).to_be_visible()
@@ -124,4 +124,17 @@ def test_a_violation_is_caught(live_app, page, problems):
     assert page.evaluate("() => window.ran") is None  # the policy blocked it
     assert problems.csp_violations, "the violation was not reported"
     problems.csp_violations.clear()
+    problems.assert_clean()
+
+
+def test_the_apps_own_script_still_drives_the_page(live_app, page, problems):
+    """The handlers that were onchange= / onsubmit= attributes work from app.js: the dashboard's station
+    choice sends its form."""
+    make_ledger(live_app)
+    with live_app.extensions["database"].session_scope() as session:
+        factories.user(session, "super_cn", Role.SUPERVISOR)
+    log_in(page, "super_cn")
+    visit(page, "/")
+    page.locator("select[name=station_id]").select_option(label="城南市场监管所")
+    page.wait_for_url(lambda url: "station_id=" in url)
     problems.assert_clean()
