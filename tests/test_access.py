@@ -669,8 +669,8 @@ def form_errors(text: str) -> list[str]:
 def assert_security_headers(resp, what: str, page_asset: bool = False) -> None:
     """The headers every response carries (see app/headers.py); a download (any 200 answer that is not a
     page, JSON or, for the excluded static routes, the pages' own CSS/JS) is an attachment."""
-    policy = dict((d.strip().split(" ", 1) + [""])[:2] for d in resp.headers.get("Content-Security-Policy", "").split(";")
-                  if d.strip())
+    directives = resp.headers.get("Content-Security-Policy", "").split(";")
+    policy = dict((d.strip().split(" ", 1) + [""])[:2] for d in directives if d.strip())
     assert policy.get("default-src") == "'self'" and policy.get("script-src") == "'self'", (what, policy)
     assert policy.get("frame-ancestors") == "'none'" and policy.get("object-src") == "'none'", (what, policy)
     assert "unsafe" not in policy.get("style-src", "unsafe") and "*" not in str(policy.values()), (what, policy)
