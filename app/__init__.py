@@ -45,6 +45,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
     bootstrap.init_app(app)
+    from app.headers import init_security_headers
+
+    init_security_headers(app)
 
     @login_manager.user_loader
     def _load_user(user_id: str):
@@ -169,6 +172,11 @@ def _register_template_helpers(app: Flask) -> None:
     @app.template_filter("d")
     def _fmt_date(value):
         return value.isoformat() if value else ""
+
+    @app.template_filter("pct_class")
+    def _pct_class(value):
+        # A bar's width as one of app.css's pct-0 .. pct-100 classes (the CSP allows no style attributes).
+        return f"pct-{max(0, min(100, round(value or 0)))}"
 
     from app.audit.queries import ACTION_LABELS
     from app.web import export_url, nav_counts

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+
+from reports.xlsx import append, styled
 
 ROW_NO_HEADER = "原表行号"
 ERROR_HEADER = "错误说明"
@@ -38,12 +38,6 @@ def error_text(errors: Sequence[dict]) -> str:
     return "；".join(parts)
 
 
-def _text(ws, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-    cell.data_type = "s"  # never a formula, whatever the first character
-    return cell
-
-
 def _cell(ws, value: object) -> object:
     if value is None or value == "":
         return None
@@ -52,16 +46,16 @@ def _cell(ws, value: object) -> object:
             try:
                 moment = dt.datetime.fromisoformat(value)
             except ValueError:
-                return _text(ws, value)  # e.g. 2024-13-45: kept exactly as the user typed it
-            cell = WriteOnlyCell(ws, value=moment.date() if moment.time() == dt.time() else moment)
-            cell.number_format = "yyyy-mm-dd" if moment.time() == dt.time() else "yyyy-mm-dd hh:mm"
-            return cell
-        return _text(ws, value)
+                return styled(ws, value)  # e.g. 2024-13-45: kept exactly as the user typed it
+            midnight = moment.time() == dt.time()
+            return styled(ws, moment.date() if midnight else moment,
+                          fmt="yyyy-mm-dd" if midnight else "yyyy-mm-dd hh:mm")
+        return styled(ws, value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
         return int(value)
     if isinstance(value, (int, float, bool)):
         return value
-    return _text(ws, str(value))
+    return styled(ws, str(value))
 
 
 def build_errors_workbook(headers: Sequence[str],
@@ -79,20 +73,12 @@ def build_errors_workbook(headers: Sequence[str],
     ws.column_dimensions[get_column_letter(width + 2)].width = 60
     ws.freeze_panes = "A2"
 
-    head = []
-    for value in (*headers, ROW_NO_HEADER, ERROR_HEADER):
-        cell = _text(ws, value or "")
-        cell.font = _HEADER_FONT
-        head.append(cell)
-    ws.append(head)
+    append(ws, [styled(ws, value or "", font=_HEADER_FONT) for value in (*headers, ROW_NO_HEADER, ERROR_HEADER)])
     for row_no, cells, errors in rows:
         values = list(cells)[:width]
         values += [""] * (width - len(values))
-        message = _text(ws, error_text(errors))
-        message.font = _ERROR_FONT
-        message.fill = _ERROR_FILL
-        message.alignment = _WRAP
-        ws.append([_cell(ws, v) for v in values] + [row_no, message])
+        message = styled(ws, error_text(errors), font=_ERROR_FONT, fill=_ERROR_FILL, alignment=_WRAP)
+        append(ws, [_cell(ws, v) for v in values] + [row_no, message])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

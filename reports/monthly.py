@@ -12,10 +12,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -29,7 +28,7 @@ from app.clock import LOCAL_TZ
 from app.instruments.engine import add_months
 from app.instruments.models import VerificationResult
 from reports import monthly_queries as q
-from reports.xlsx import Column, write_rows
+from reports.xlsx import Column, append as append_row, header_footer_text, styled, write_rows
 
 TITLE_FONT = Font(bold=True, size=14)
 HEADER_FONT = Font(bold=True)
@@ -202,19 +201,11 @@ SUMMARY_HEADERS = ["监管所", "器具种类", "在册（在用）", "本月检
 SUMMARY_WIDTHS = [14, 22, 11, 12, 12, 10, 10, 10, 10, 10, 10, 12, 12]
 
 
-def cell(ws, value: Any, *, font: Font | None = None, fmt: str | None = None, fill=None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    if font is not None:
-        cell.font = font
-    if fmt is not None:
-        cell.number_format = fmt
-    if fill is not None:
-        cell.fill = fill
-    return cell
+cell = styled  # the report's sheets make their cells with the safe writer's styled()
 
 
-def header(ws, headers: Iterable[str]) -> list[WriteOnlyCell]:
-    return [cell(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
+def header(ws, headers: Iterable[str]) -> list:
+    return [styled(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
 
 
 class RowCounter:
@@ -224,8 +215,8 @@ class RowCounter:
         self.ws, self.rows = ws, 0
 
     def __call__(self, row: list) -> int:
-        """Append one row; its row number."""
-        self.ws.append(row)
+        """Append one row (through the safe writer); its row number."""
+        append_row(self.ws, row)
         self.rows += 1
         return self.rows
 
@@ -239,7 +230,7 @@ def print_setup(ws: Worksheet, title: str, header_row: int, columns: int) -> Non
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.print_options.horizontalCentered = True
-    ws.oddHeader.center.text = title
+    ws.oddHeader.center.text = header_footer_text(title)
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     for index in range(columns):
         ws.column_dimensions[get_column_letter(index + 1)].width = SUMMARY_WIDTHS[index] if index < len(
@@ -329,7 +320,7 @@ def _detail_sheet(wb: Workbook, name: str, title: str, columns: list[Column], ro
     print_setup(ws, title, 2, len(columns))
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
-    ws.append([cell(ws, title, font=TITLE_FONT)])
+    append_row(ws, [cell(ws, title, font=TITLE_FONT)])
     count = write_rows(ws, columns, rows, header_font=HEADER_FONT)
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"

@@ -8,7 +8,7 @@ from typing import IO
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from reports.xlsx import Column, write_rows
+from reports.xlsx import Column, append, write_rows
 
 ACTION_LABELS = {"verify": "送检", "replace": "到期轮换"}
 
@@ -24,7 +24,7 @@ def _sheet(wb: Workbook, name: str, title: str, columns: list[Column], rows: Ite
     ws = wb.create_sheet(name)
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
-    ws.append([title])
+    append(ws, [title])
     count = write_rows(ws, columns, rows)
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"

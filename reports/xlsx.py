@@ -1,8 +1,12 @@
-"""Streaming .xlsx tables for list exports (no Flask).
+"""The one safe writer of every workbook the application produces, and the streaming list export (no Flask).
 
 openpyxl's write-only mode (with lxml) writes each row to the sheet's temporary file as it comes, so
 100,000 rows never sit in memory as cell objects. Text stays text: a value starting with "=" is written
 as a string cell, never as a formula, and characters Excel cannot store are dropped.
+
+Every cell of every workbook goes through this module: `write_rows` for tables, `styled` for a single
+cell and `append` for any other row. No other module in reports/ makes cells or appends rows itself
+(tests/test_workbooks.py checks the sources and scans each workbook the app builds for formulas).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -44,13 +48,56 @@ def safe_text(ws, value: str) -> Any:
     return cell
 
 
-def _converter(ws, kind: str) -> Callable[[Any], Any] | None:
-    search = ILLEGAL_CHARACTERS_RE.search
+def styled(ws, value: Any, *, font: Font | None = None, fmt: str | None = None, fill=None,
+           alignment=None) -> Cell:
+    """One cell with optional font, number format, fill and alignment; text is always a string cell."""
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = WriteOnlyCell(ws, value=value)
+    if cell.data_type == "f":
+        cell.data_type = "s"  # the value is the user's text, never a formula
+    if font is not None:
+        cell.font = font
+    if fmt is not None:
+        cell.number_format = fmt
+    if fill is not None:
+        cell.fill = fill
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
 
+
+def _text(ws, value: str, _search=ILLEGAL_CHARACTERS_RE.search) -> Any:
+    # The common case first: plain text that is neither a formula nor carries control characters.
+    return value if value[:1] != "=" and not _search(value) else safe_text(ws, value)
+
+
+def _safe(ws, value: Any) -> Any:
+    if value.__class__ is str:
+        return _text(ws, value)
+    if isinstance(value, Cell):
+        if value.data_type == "f":
+            value.data_type = "s"
+        return value
+    if isinstance(value, str):  # a str subclass (e.g. a str enum) is written as its text
+        return safe_text(ws, str(value))
+    return value
+
+
+def append(ws, row: Iterable[Any]) -> None:
+    """Append one row to a write-only sheet, every text in it as a string cell (never a formula)."""
+    ws.append([_safe(ws, value) for value in row])
+
+
+def header_footer_text(text: str) -> str:
+    """Text for a printed page header or footer, its "&" kept literal rather than read as a code (&P, &D)."""
+    return text.replace("&", "&&")
+
+
+def _converter(ws, kind: str) -> Callable[[Any], Any]:
     def text(value):
         if value.__class__ is str:
-            # The common case first: plain text that is neither a formula nor carries control characters.
-            return value if value[:1] != "=" and not search(value) else safe_text(ws, value)
+            return _text(ws, value)
         if value is None:
             return None
         if isinstance(value, enum.Enum):
@@ -58,26 +105,25 @@ def _converter(ws, kind: str) -> Callable[[Any], Any] | None:
         return safe_text(ws, value if isinstance(value, str) else str(value))
 
     def datetime(value):
-        if value is None:
-            return None
+        if value is None or isinstance(value, str):
+            return other(value)
         # Excel has no time zones: show the station's wall-clock time.
         cell = WriteOnlyCell(ws, value=value.astimezone(LOCAL_TZ).replace(tzinfo=None) if value.tzinfo else value)
         cell.number_format = DATETIME_FORMAT
         return cell
 
-    # Dates and numbers go in as they are: openpyxl gives a date the yyyy-mm-dd format itself.
-    return {"text": text, "date": None, "datetime": datetime, "number": None}[kind]
+    def other(value):
+        # Dates and numbers go in as they are (openpyxl gives a date the yyyy-mm-dd format itself);
+        # text that turns up in such a column is still written as text.
+        return safe_text(ws, value) if isinstance(value, str) else value
+
+    return {"text": text, "date": other, "datetime": datetime, "number": other}[kind]
 
 
 def write_rows(ws, columns: Sequence[Column], rows: Iterable[Sequence[Any]], header_font: Font = _HEADER_FONT) -> int:
     """Append a bold header row and the rows to a write-only sheet; the number of rows."""
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(ws, value=column.header)
-        cell.font = header_font
-        header.append(cell)
-    ws.append(header)
-    converted = [(i, convert) for i, c in enumerate(columns) if (convert := _converter(ws, c.kind)) is not None]
+    ws.append([styled(ws, column.header, font=header_font) for column in columns])
+    converted = [(i, _converter(ws, c.kind)) for i, c in enumerate(columns)]
     count = 0
     for row in rows:
         values = list(row)

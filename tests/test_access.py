@@ -666,6 +666,21 @@ def form_errors(text: str) -> list[str]:
     return FIELD_ERROR.findall(text) + ALERT_ERROR.findall(text)
 
 
+def assert_security_headers(resp, what: str, page_asset: bool = False) -> None:
+    """The headers every response carries (see app/headers.py); a download (any 200 answer that is not a
+    page, JSON or, for the excluded static routes, the pages' own CSS/JS) is an attachment."""
+    directives = resp.headers.get("Content-Security-Policy", "").split(";")
+    policy = dict((d.strip().split(" ", 1) + [""])[:2] for d in directives if d.strip())
+    assert policy.get("default-src") == "'self'" and policy.get("script-src") == "'self'", (what, policy)
+    assert policy.get("frame-ancestors") == "'none'" and policy.get("object-src") == "'none'", (what, policy)
+    assert "unsafe" not in policy.get("style-src", "unsafe") and "*" not in str(policy.values()), (what, policy)
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff", what
+    assert resp.headers.get("X-Frame-Options") == "DENY", what
+    assert resp.headers.get("Referrer-Policy") in ("same-origin", "no-referrer", "strict-origin"), what
+    if resp.status_code == 200 and resp.mimetype not in ("text/html", "application/json") and not page_asset:
+        assert resp.headers.get("Content-Disposition", "").startswith("attachment"), (what, resp.mimetype)
+
+
 def check(resp, outcome, what: str) -> None:
     """Assert a response matches an outcome (everything but the database check)."""
     if isinstance(outcome, int):
@@ -762,8 +777,10 @@ def test_matrix_check_notices_a_new_route(database_url):
 
 def test_excluded_routes_are_public_files(client):
     """The excluded routes serve static files to anyone (they are excluded, not forgotten)."""
-    assert client.get("/static/app.css").status_code == 200
-    assert client.get("/bootstrap/static/css/bootstrap.min.css").status_code == 200
+    for path in ("/static/app.css", "/static/app.js", "/bootstrap/static/css/bootstrap.min.css"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert_security_headers(resp, path, page_asset=True)
 
 
 # --- GET ----------------------------------------------------------------------------------------
@@ -777,6 +794,7 @@ def test_get(case: Case, persona: str, app, client, session, world):
     before = snapshot(app)
     resp = client.get(path)
     outcome = case.get[persona]
+    assert_security_headers(resp, what)
     if outcome == OK:
         assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
         if resp.mimetype == "text/html":  # pages; a download or a JSON answer has no <html>
@@ -832,6 +850,7 @@ def test_post(case: Case, persona: str, app, client, session, world):
     before = snapshot(app)
     resp = client.post(path, data=case.data(ids))
     after = snapshot(app)
+    assert_security_headers(resp, what)
     if outcome == OK:
         # ... and the valid form is saved: this proves the refusals below are the guard's doing.
         assert resp.status_code == 302, (what, resp.status_code, body(resp)[:1500])

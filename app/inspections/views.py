@@ -428,9 +428,10 @@ def evidence(evidence_id: int):
     """An evidence file, only for users who may see its inspection."""
     ev = services.get_evidence(db(), scope(), evidence_id)
     path = services.evidence_path(current_app.config["EVIDENCE_STORAGE"], ev)
-    response = send_file(path, mimetype=ev.content_type, download_name=ev.original_name, conditional=True)
-    # Never let a browser guess another type, and keep evidence out of shared caches.
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    # A download, never rendered as a page of this site (the security headers add nosniff to every response);
+    # kept out of shared caches.
+    response = send_file(path, mimetype=ev.content_type, as_attachment=True, download_name=ev.original_name,
+                         conditional=True)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

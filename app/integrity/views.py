@@ -135,7 +135,7 @@ def document(pledge_id: int):
     """The signed document, only to users who may see the merchant."""
     pledge = services.get_pledge(db(), scope(), pledge_id)
     path = services.document_file(pledge, current_app.config["INTEGRITY_STORAGE"])
-    return send_file(path, mimetype=services.DOCUMENT_MIMETYPES[pledge.document_type], as_attachment=False,
+    return send_file(path, mimetype=services.DOCUMENT_MIMETYPES[pledge.document_type], as_attachment=True,
                      download_name=pledge.document_name or path.name, max_age=0)
 
 

@@ -71,6 +71,16 @@ def live_server(live_app):
         server.server_close()
 
 
+# Runs in every page before its own scripts (injected by the browser, so the policy does not block it):
+# each securitypolicyviolation event becomes a console error the listener below collects.
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " at " + e.sourceFile + ":" + e.lineNumber + " " + (e.sample || ""));
+}, true);
+"""
+
+
 class PageProblems:
     """What went wrong in the browser beyond the test's own assertions."""
 
@@ -79,11 +89,21 @@ class PageProblems:
         self.js_errors: list[str] = []
         self.bad_responses: list[str] = []
         self.external_requests: list[str] = []
+        self.csp_violations: list[str] = []
 
     def attach(self, page) -> None:
+        page.add_init_script(CSP_REPORTER)
         page.on("pageerror", lambda err: self.js_errors.append(str(err)))
         page.on("response", lambda r: r.status >= 400 and self.bad_responses.append(f"{r.status} {r.url}"))
         page.on("request", self._on_request)
+        page.on("console", self._on_console)
+
+    def _on_console(self, message) -> None:
+        # Chromium's own report ("Refused to ... because it violates the following Content Security Policy
+        # directive") and the event above both land here.
+        text = message.text
+        if "Content Security Policy" in text or text.startswith("CSP violation"):
+            self.csp_violations.append(f"{message.page.url if message.page else ''}: {text}")
 
     def _on_request(self, request) -> None:
         url = request.url
@@ -94,6 +114,7 @@ class PageProblems:
         assert not self.js_errors, f"JavaScript errors: {self.js_errors}"
         assert not self.bad_responses, f"HTTP errors: {self.bad_responses}"
         assert not self.external_requests, f"requests left the server: {self.external_requests}"
+        assert not self.csp_violations, "Content-Security-Policy violations:\n" + "\n".join(self.csp_violations)
 
 
 @pytest.fixture()
