@@ -13,6 +13,7 @@ from app.audit.services import install_guards
 from app.db import Database
 from app.errors import ERROR_MESSAGES, ERROR_TITLES, DomainError
 from app.extensions import bootstrap, csrf, limiter, login_manager
+from app.guard import install as install_input_guard
 from config import Config, ProductionConfig, config_from_env
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         return user if user is not None and user.is_active else None
 
     _init_imports(app, database)
+    install_input_guard(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
