@@ -118,7 +118,7 @@ def _register_errors(app: Flask) -> None:
         # The message names what was throttled: failed logins, or the public lookup.
         if request.endpoint == "accounts.login":
             return _error_page(429, "登录失败次数过多，请一分钟后再试。")
-        if request.blueprint == "public":
+        if request.path.startswith("/public/"):
             return _error_page(429, "查询过于频繁，请稍后再试。")
         return _error_page(429)
 
