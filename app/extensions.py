@@ -28,4 +28,3 @@ def _public_rate() -> str:
 # Every page the public opens without logging in (the public blueprint, a published draw) shares one budget
 # per client address: a shared limit keeps one count across all of them, so no page is a way around it.
 public_limit = limiter.shared_limit(_public_rate, scope="public", key_func=lambda: "public:" + client_address())
-

@@ -69,7 +69,7 @@ ODD_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
 ODD_NUMBER = st.integers(min_value=-(2 ** 70), max_value=2 ** 70).map(str)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(ODD_TEXT, ODD_NUMBER), number=st.one_of(ODD_NUMBER, ODD_TEXT))
 def test_odd_values_never_500(app, world, text, number):
     """Generated odd strings and numbers in searches, filters, page and days, the login and a merchant form."""

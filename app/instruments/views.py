@@ -19,7 +19,8 @@ from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
-from app.web import MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations,
+                     xlsx_download)
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")

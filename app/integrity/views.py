@@ -167,7 +167,8 @@ def revoke(pledge_id: int):
     if form.validate_on_submit():
         response, error = save(form, lambda: services.revoke_pledge(
             session, current_user, pledge, expected_version=form.version.data, reason=form.reason.data,
-            finding_id=form.finding_id.data, on=form.revoked_on.data, scope=scope()), lambda _: ("承诺已撤销。", _page(pledge.id)))
+            finding_id=form.finding_id.data, on=form.revoked_on.data, scope=scope()),
+            lambda _: ("承诺已撤销。", _page(pledge.id)))
         if response:
             return response
     return render_template("integrity/revoke.html", form=form, pledge=pledge, error=error)

@@ -17,6 +17,7 @@ bp = Blueprint("public", __name__, template_folder="templates", url_prefix="/pub
 MIN_QUERY = 2
 
 
+# Every page of the blueprint counts against the one public budget (app/extensions.py).
 public_limit(bp)
 
 
@@ -56,6 +57,7 @@ def instrument(token: str):
     now = today()
     pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
                               ).first()
+    # Out of use (stopped, scrapped, replaced): the page says so and shows no validity that no longer holds.
     return render_template("public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
-                           state=public_state(
-        inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None, model_unit=bool(pledged))
+                           state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]),
+                           pledged=pledged is not None, model_unit=bool(pledged))
