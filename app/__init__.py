@@ -13,6 +13,7 @@ from app.audit.services import install_guards
 from app.db import Database, is_unavailable
 from app.errors import DATABASE_UNAVAILABLE, ERROR_MESSAGES, ERROR_TITLES, DomainError
 from app.extensions import bootstrap, csrf, limiter, login_manager
+from app.guard import install as install_input_guard
 from app.uploads import NO_ROOM
 from config import Config, ProductionConfig, config_from_env
 
@@ -57,6 +58,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         return user if user is not None and user.is_active else None
 
     _init_imports(app, database)
+    install_input_guard(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
@@ -141,7 +143,7 @@ def _register_errors(app: Flask) -> None:
         # The message names what was throttled: failed logins, or the public lookup.
         if request.endpoint == "accounts.login":
             return _error_page(429, "登录失败次数过多，请一分钟后再试。")
-        if request.blueprint == "public":
+        if request.path.startswith("/public/"):
             return _error_page(429, "查询过于频繁，请稍后再试。")
         return _error_page(429)
 

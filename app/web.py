@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from flask import current_app, flash, redirect, request
@@ -12,8 +13,14 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.db import count_of
-from app.errors import DomainError
+from app.errors import DomainError, Invalid
+from app.guard import INT32_MAX
 from app.scope import Scope
+
+
+# Largest ?days= a worklist accepts: ten years ahead is already every instrument's next due date.
+MAX_DAYS = 3660
+ARG_LABELS = {"days": "天数", "page": "页码"}
 
 
 def db() -> Session:
@@ -33,10 +40,26 @@ def scoped_stations() -> list:
     return list(db().scalars(scope().apply(select(Station), Station.id).order_by(Station.code)))
 
 
-def arg_int(name: str) -> int | None:
-    """An integer query parameter, or None when absent or not a number."""
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+def arg_int(name: str, maximum: int = INT32_MAX) -> int | None:
+    """A whole-number query parameter, or None when absent or not a plain number; 400 (Chinese) past `maximum`."""
+    value = request.args.get(name, "").strip()
+    # isdigit() alone lets "²" and full-width digits through, which int() then refuses: ASCII digits only.
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    if number > maximum:
+        raise Invalid(f"参数数值过大：{ARG_LABELS.get(name, name)}不能超过 {maximum}。")
+    return number
+
+
+def arg_choice(name: str, choices) -> str | None:
+    """A filter's code (industry, status, kind ...) when it is one of `choices` (an Enum or values); else None.
+
+    An unknown code in a link is ignored, as if the filter were not set, rather than reaching the query.
+    """
+    value = request.args.get(name) or None
+    allowed = {c.value for c in choices} if isinstance(choices, type) and issubclass(choices, Enum) else set(choices)
+    return value if value in allowed else None
 
 
 @dataclass

@@ -603,12 +603,13 @@ EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly."
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges}
 
 
-def ids_of(session, world, case: Case | None = None) -> Ids:
-    """Read the ids and versions fresh from the database (creating the case's extra records first)."""
+def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
+    """Read the ids and versions fresh from the database (creating the case's, or every case's, extra records)."""
     extra = {}
-    for prefix, make in EXTRAS.items():
-        if case is not None and case.endpoint.startswith(prefix):
-            extra.update(make(session, world))
+    makers = set(EXTRAS.values()) if every_extra else {make for prefix, make in EXTRAS.items()
+                                                       if case is not None and case.endpoint.startswith(prefix)}
+    for make in sorted(makers, key=lambda m: m.__name__):
+        extra.update(make(session, world))
     session.expire_all()
     ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
     scale = factories.kind(session, "elec_price_scale")

@@ -120,17 +120,18 @@ def test_revoke_records_reason_and_finding_and_ends_the_model_unit(app, client, 
     p = pledge(app, session, world.merchant_a)
     services.set_model_unit(session, None, p, expected_version=p.version, mark=True, on=dt.date(2025, 1, 1),
                             decision="市监计〔2025〕1号", today=today())
+    finding = f.finding(session, f.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor]))
     session.commit()
     login(client, "insp_a")
     resp = client.post(f"/integrity/{p.id}/revoke", data={"revoked_on": "2025-06-01", "reason": "检查发现计量作弊",
-                                                           "finding_id": "42", "version": p.version})
+                                                           "finding_id": str(finding.id), "version": p.version})
     assert resp.status_code == 302
     session.refresh(p)
     assert p.status == PledgeStatus.REVOKED and p.revoke_reason == "检查发现计量作弊"
-    assert p.revoked_finding_id == 42 and p.revoked_on == dt.date(2025, 6, 1)
+    assert p.revoked_finding_id == finding.id and p.revoked_on == dt.date(2025, 6, 1)
     assert not p.is_model_unit and "因撤销承诺取消" in p.model_unit_decision
     page = client.get(f"/integrity/{p.id}").get_data(as_text=True)
-    assert "撤销承诺" in page and "检查发现计量作弊" in page and "相关问题 #42" in page
+    assert "撤销承诺" in page and "检查发现计量作弊" in page and f"相关问题 #{finding.id}" in page
     assert world.merchant_a.id not in session.scalars(queries.active_pledge_merchants(today())).all()
 
 

@@ -287,3 +287,69 @@ def test_staff_open_the_public_page_from_the_instrument(client, session, world):
     token = session.scalar(select(Instrument.public_token).where(Instrument.id == world.instrument_a.id))
     assert resp.headers["Location"].endswith(f"/public/i/{token}")
     assert "公开查询页" in client.get(f"/instruments/{world.instrument_a.id}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("status,words", [("stopped", "已停用"), ("scrapped", "已报废"), ("replaced", "已更换")])
+def test_an_instrument_out_of_use_says_so_and_shows_no_validity(client, session, shop, status, words):
+    """A stopped, scrapped or replaced instrument's label still scans: the page says so and shows no valid-until."""
+    inst = session.scalars(select(Instrument).where(Instrument.serial_no == "S-VALID-1")).one()
+    inst.status = InstrumentStatus(status)
+    token = public.ensure_public_token(session, None, inst)
+    session.commit()
+    html = client.get(f"/public/i/{token}").get_data(as_text=True)
+    assert words in html and 'id="not-in-use"' in html
+    for shown in ("在有效期内", "有效期至", "最近检定日期", inst.next_due_on.isoformat()):
+        assert shown not in html, f"a {status} instrument's page shows {shown}"
+
+
+@pytest.mark.parametrize("q", ["%%", "__", "%", "_", "\\"])
+def test_search_wildcards_are_matched_literally(client, session, world, q):
+    """'%' and '_' in the public search are characters to find, not wildcards listing every merchant."""
+    f.merchant(session, world.station_a, "百分之百100%纯净水店")
+    session.commit()
+    html = client.get("/public/", query_string={"q": q}).get_data(as_text=True)
+    assert "甲市场摊位1" not in html and "乙加油站" not in html
+    found = client.get("/public/", query_string={"q": "0%纯"}).get_data(as_text=True)
+    assert "百分之百100%纯净水店" in found
+
+
+@pytest.mark.parametrize("path", ["/merchants/?q=%25%25", "/merchants/?q=__", "/instruments/?q=%25",
+                                  "/instruments/?q=_", "/instruments/new?q=%25%25", "/inspections/new?q=__"])
+def test_staff_searches_match_wildcards_literally(client, world, path):
+    """The staff searches too: '%' and '_' find only names that contain them."""
+    login(client, "admin1")
+    html = client.get(path).get_data(as_text=True)
+    for text in ("甲市场摊位1", "乙加油站", "A-001", "B-001"):
+        assert text not in html, f"{path} lists {text}"
+
+
+def test_no_search_builds_its_own_like_pattern():
+    """Searches use contains()/startswith() with autoescape; a hand-made LIKE pattern would let wildcards in."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [str(p.relative_to(root)) for folder in ("app", "importers", "reports")
+                 for p in (root / folder).rglob("*.py") if re.search(r"\.i?like\(", p.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+def test_the_published_draw_shares_the_public_rate_limit(database_url):
+    """The published results of a draw count against the same budget as the public search and instrument pages."""
+    from tests.test_access import make_inspections
+
+    app = fresh_app(database_url, PUBLIC_RATE_LIMIT="3 per minute")
+    try:
+        database = app.extensions["database"]
+        with database.session_scope() as session:
+            world = f.build_world(session)
+            session.commit()
+            draw_id = make_inspections(session, world)["draw_published"]
+        client = app.test_client()
+        assert [client.get("/public/").status_code for _ in range(2)] == [200, 200]
+        assert client.get(f"/public/draws/{draw_id}").status_code == 200
+        for url in (f"/public/draws/{draw_id}", "/public/"):
+            resp = client.get(url)
+            assert resp.status_code == 429, url
+            assert "查询过于频繁" in resp.get_data(as_text=True)
+    finally:
+        app.extensions["database"].dispose()

@@ -10,7 +10,7 @@ from app.alerts.models import AlertStatus
 from app.db import utcnow
 from app.errors import DomainError
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, scope, scoped_stations, xlsx_download
+from app.web import arg_choice, arg_int, db, paginate, scope, scoped_stations, xlsx_download
 from reports.lists import ALERT_COLUMNS, alert_rows
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -18,11 +18,10 @@ STATUSES = [("open", "未解除"), ("resolved", "已解除"), ("all", "全部")]
 
 
 def _filter() -> queries.AlertFilter:
-    kind = request.args.get("kind") or None
     status = request.args.get("status") or AlertStatus.OPEN.value
     if status not in {s for s, _ in STATUSES}:
         status = AlertStatus.OPEN.value
-    return queries.AlertFilter(kind=kind if kind in kinds.KINDS else None, station_id=arg_int("station_id"),
+    return queries.AlertFilter(kind=arg_choice("kind", kinds.KINDS), station_id=arg_int("station_id"),
                                status="" if status == "all" else status,
                                unacknowledged=request.args.get("unacknowledged") == "1")
 

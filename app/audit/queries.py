@@ -33,7 +33,7 @@ def entries(entity_type: str | None = None, actor: str = "", action: str | None 
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)
     if actor:
-        stmt = stmt.where(AuditEntry.actor.like(f"%{actor}%"))
+        stmt = stmt.where(AuditEntry.actor.contains(actor, autoescape=True))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     return stmt.order_by(AuditEntry.id.desc())

@@ -25,7 +25,7 @@ from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
 from app.merchants.queries import utility_companies
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, form_error, paginate, scope, scoped_stations
+from app.web import arg_choice, arg_int, db, form_error, paginate, scope, scoped_stations
 from importers.fields import FIELD_BY_NAME, FIELDS
 from importers.mapping import ColumnMapping, column_letter
 from importers.rows import SKIP_LABELS
@@ -62,10 +62,8 @@ def _too_large(_err):
 @staff_required
 def index():
     """Batches of the user's stations, newest first."""
-    status = request.args.get("status") or None
-    if status not in {s.value for s in ImportStatus}:
-        status = None
-    page = paginate(queries.batch_list(scope(), station_id=arg_int("station_id"), status=status))
+    page = paginate(queries.batch_list(scope(), station_id=arg_int("station_id"),
+                                       status=arg_choice("status", ImportStatus)))
     return render_template("imports/index.html", page=page, stations=scoped_stations(),
                            statuses=ImportStatus.choices(), runner=_runner(), busy=BUSY)
 
@@ -163,9 +161,7 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
                    mapping_form: MappingForm | None = None, save_form: SaveMappingForm | None = None,
                    apply_form: ApplyForm | None = None, undo_form: UndoForm | None = None):
     session = db()
-    row_filter = request.args.get("show") or None
-    if row_filter not in queries.ROW_FILTERS:
-        row_filter = None
+    row_filter = arg_choice("show", queries.ROW_FILTERS)
     rows = paginate(queries.batch_rows(batch.id, row_filter), per_page=100)
     users = {u.id: u for u in (session.get(User, i) for i in {batch.applied_by_id, batch.undone_by_id} if i)}
     has_table = bool(batch.headers)

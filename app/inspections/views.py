@@ -13,7 +13,8 @@ from app.audit.queries import entries_for, entries_for_many
 from app.catalog.models import FindingCode
 from app.catalog.queries import instrument_types
 from app.clock import today
-from app.errors import DomainError, Invalid
+from app.errors import DomainError, Invalid, NotFound
+from app.extensions import public_limit
 from app.inspections import queries, services
 from app.inspections.forms import (CampaignForm, DrawForm, EvidenceForm, FindingForm, InspectionForm, RecheckForm,
                                    TargetForm)
@@ -153,9 +154,10 @@ def target_new(campaign_id: int):
                  if m.station_id in campaign.station_ids]
     if form.validate_on_submit():
         def change():
-            merchant = session.get(Merchant, form.merchant_id.data)
-            if merchant is None:
-                raise Invalid("使用单位不存在", field="merchant_id")
+            try:
+                merchant = get_merchant(session, scope(), form.merchant_id.data)
+            except NotFound:
+                raise Invalid("使用单位不存在，或不在您负责的监管所范围内", field="merchant_id") from None
             return services.add_target(session, current_user, campaign, merchant)
         response, _ = save(form, change, lambda t: (f"已将“{t.merchant.name}”列入检查计划。", _campaign_page(campaign.id)))
         if response:
@@ -254,6 +256,7 @@ def published_rows(found: RandomDraw) -> list[dict]:
 
 
 @bp.route("/public/draws/<int:draw_id>")
+@public_limit
 def public_draw(draw_id: int):
     """The published results of a random inspection (双随机、一公开), for anyone, without login."""
     found = db().get(RandomDraw, draw_id)

@@ -52,7 +52,8 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
         stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
     text = clean(f.q)
     if text:
-        stmt = stmt.where(Instrument.serial_no.like(f"{text}%") | Instrument.location.like(f"%{text}%"))
+        stmt = stmt.where(Instrument.serial_no.startswith(text, autoescape=True)
+                           | Instrument.location.contains(text, autoescape=True))
     return stmt
 
 

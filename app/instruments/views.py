@@ -19,18 +19,16 @@ from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations,
+                     xlsx_download)
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
 
 
 def _filter() -> queries.InstrumentFilter:
-    status = request.args.get("status") or None
-    if status not in {s.value for s in InstrumentStatus}:
-        status = None
     return queries.InstrumentFilter(station_id=arg_int("station_id"), type_id=arg_int("type_id"),
-                                    merchant_id=arg_int("merchant_id"), status=status,
+                                    merchant_id=arg_int("merchant_id"), status=arg_choice("status", InstrumentStatus),
                                     q=request.args.get("q", ""))
 
 
@@ -54,7 +52,7 @@ def _worklist(name: str):
     """The named worklist's statement and horizon in days (404 for an unknown name)."""
     if name not in queries.WORKLISTS:
         abort(404)
-    days = arg_int("days") or current_app.config["DUE_SOON_DAYS"]
+    days = arg_int("days", maximum=MAX_DAYS) or current_app.config["DUE_SOON_DAYS"]
     return queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", "")), days
 
 

@@ -6,10 +6,18 @@ import datetime as dt
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.inspections.models import Finding, Inspection
 from app.integrity.models import IntegrityTarget, Pledge, PledgeStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
 from app.text import clean
+
+
+def merchant_finding(finding_id: int, merchant_id: int, scope: Scope) -> Select:
+    """The id of a finding made at an inspection of the merchant inside the scope (no row when it is not one)."""
+    stmt = (select(Finding.id).join(Inspection, Finding.inspection_id == Inspection.id)
+            .where(Finding.id == finding_id, Inspection.merchant_id == merchant_id))
+    return scope.apply(stmt, Inspection.station_id)
 
 
 def is_active(today: dt.date) -> ColumnElement:
@@ -56,7 +64,7 @@ def _filtered(stmt: Select, scope: Scope, today: dt.date, *, q: str = "", statio
         stmt = stmt.where(Pledge.is_model_unit.is_(True))
     text = clean(q)
     if text:
-        stmt = stmt.where(Merchant.name.like(f"%{text}%"))
+        stmt = stmt.where(Merchant.name.contains(text, autoescape=True))
     return stmt
 
 

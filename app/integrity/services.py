@@ -118,8 +118,11 @@ def update_pledge(session: Session, actor, pledge: Pledge, *, expected_version: 
 
 
 def revoke_pledge(session: Session, actor, pledge: Pledge, *, expected_version: int, reason: str,
-                  finding_id: int | None, on: dt.date) -> Pledge:
-    """Revoke a pledge with the reason and, when it came from one, the finding; a revoked pledge stays as history."""
+                  finding_id: int | None, on: dt.date, scope: Scope = Scope.everything()) -> Pledge:
+    """Revoke a pledge with the reason and, when it came from one, the finding; a revoked pledge stays as history.
+
+    The finding must be one made at an inspection of the same merchant, in the user's stations.
+    """
     if pledge.version != expected_version:
         raise StaleEdit("该承诺")
     if pledge.status == PledgeStatus.REVOKED:
@@ -129,6 +132,9 @@ def revoke_pledge(session: Session, actor, pledge: Pledge, *, expected_version: 
         raise Invalid("请填写撤销原因", field="reason")
     if on is None or on < pledge.signed_on:
         raise Invalid("撤销日期不能早于签署日期", field="revoked_on")
+    if finding_id is not None and session.scalar(queries.merchant_finding(finding_id, pledge.merchant_id,
+                                                                          scope)) is None:
+        raise Invalid("没有该编号的问题，或该问题不是对本经营者检查时发现的", field="finding_id")
     changes = audit.apply_changes(pledge, {"status": PledgeStatus.REVOKED, "revoked_on": on, "revoke_reason": reason,
                                            "revoked_finding_id": finding_id})
     # A revoked pledge is no demonstration unit any more.

@@ -13,18 +13,16 @@ from app.integrity.forms import ModelUnitForm, PledgeForm, RevokeForm, TargetsFo
 from app.integrity.models import PledgeStatus, TargetKind
 from app.merchants.models import Industry
 from app.security import admin_required, ledger_write_required, staff_required
-from app.web import arg_int, chosen_merchant, db, form_error, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import (arg_choice, arg_int, chosen_merchant, db, form_error, paginate, save, scope, scoped_stations,
+                     xlsx_download)
 from reports.lists import PLEDGE_COLUMNS, pledge_rows
 
 bp = Blueprint("integrity", __name__, template_folder="templates", url_prefix="/integrity")
 
 
 def _filters() -> dict:
-    status = request.args.get("status") or None
-    industry = request.args.get("industry") or None
     return {"q": request.args.get("q", ""), "station_id": arg_int("station_id"),
-            "industry": industry if industry in {i.value for i in Industry} else None,
-            "status": status if status in {s.value for s in PledgeStatus} else None,
+            "industry": arg_choice("industry", Industry), "status": arg_choice("status", PledgeStatus),
             "model_unit": request.args.get("model_unit") == "1"}
 
 
@@ -169,7 +167,8 @@ def revoke(pledge_id: int):
     if form.validate_on_submit():
         response, error = save(form, lambda: services.revoke_pledge(
             session, current_user, pledge, expected_version=form.version.data, reason=form.reason.data,
-            finding_id=form.finding_id.data, on=form.revoked_on.data), lambda _: ("承诺已撤销。", _page(pledge.id)))
+            finding_id=form.finding_id.data, on=form.revoked_on.data, scope=scope()),
+            lambda _: ("承诺已撤销。", _page(pledge.id)))
         if response:
             return response
     return render_template("integrity/revoke.html", form=form, pledge=pledge, error=error)

@@ -1,13 +1,13 @@
 """The admin's outbox (邮件发件箱): every message written, its status, attempts and last error."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template
 
 from app.mail import queries, services
 from app.mail.models import MessageStatus
 from app.mail.transport import SmtpSettings
 from app.security import admin_required
-from app.web import db, paginate
+from app.web import arg_choice, db, paginate
 
 bp = Blueprint("mail", __name__, template_folder="templates")
 
@@ -16,9 +16,7 @@ bp = Blueprint("mail", __name__, template_folder="templates")
 @admin_required
 def outbox():
     """Outbox messages, newest first, filtered by status."""
-    status = request.args.get("status") or None
-    if status not in {s.value for s in MessageStatus}:
-        status = None
+    status = arg_choice("status", MessageStatus)
     page = paginate(queries.outbox_list(status))
     by_status = {s.value: n for s, n in db().execute(queries.counts_by_status()).all()}
     return render_template("mail/outbox.html", page=page, by_status=by_status, status=status,

@@ -18,9 +18,9 @@ def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
         stmt = stmt.where(Merchant.industry == Industry(industry))
     text = clean(q)
     if text:
-        like = f"%{text}%"
-        stmt = stmt.where(or_(Merchant.name.like(like), Merchant.credit_code.like(like.upper()),
-                              Merchant.address.like(like)))
+        stmt = stmt.where(or_(Merchant.name.contains(text, autoescape=True),
+                              Merchant.credit_code.contains(text.upper(), autoescape=True),
+                              Merchant.address.contains(text, autoescape=True)))
     order = {"name": Merchant.name, "-name": Merchant.name.desc(), "created": Merchant.id,
              "-created": Merchant.id.desc()}.get(sort, Merchant.name)
     return stmt.order_by(order, Merchant.id)

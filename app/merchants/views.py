@@ -14,7 +14,7 @@ from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import arg_choice, arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
 from reports.lists import MERCHANT_COLUMNS, merchant_rows
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
@@ -22,7 +22,7 @@ bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/
 
 def _list_stmt():
     return queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
-                                 industry=request.args.get("industry") or None, sort=request.args.get("sort", "name"))
+                                 industry=arg_choice("industry", Industry), sort=request.args.get("sort", "name"))
 
 
 @bp.route("/")

@@ -18,7 +18,7 @@ SEARCH_LIMIT = 20
 def merchant_search(q: str, limit: int = SEARCH_LIMIT) -> Select:
     """(merchant id, name) of merchants whose name contains the text; the caller checks its length."""
     text = clean(q)
-    return (select(Merchant.id, Merchant.name).where(Merchant.name.like(f"%{text}%"))
+    return (select(Merchant.id, Merchant.name).where(Merchant.name.contains(text, autoescape=True))
             .order_by(Merchant.name, Merchant.id).limit(limit))
 
 

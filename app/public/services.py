@@ -48,10 +48,15 @@ def ensure_public_token(session: Session, actor, instrument: Instrument) -> str:
     return instrument.public_token
 
 
+# What the public reads for an instrument no longer in use: said plainly, and no validity shown beside it.
+NOT_IN_USE = {InstrumentStatus.STOPPED: "已停用", InstrumentStatus.SCRAPPED: "已报废",
+              InstrumentStatus.REPLACED: "已更换"}
+
+
 def public_state(instrument: Instrument, today: dt.date, days: int) -> str:
     """The instrument's state in words the public reads: in use and valid, due soon, overdue, failed, not in use."""
     if instrument.status != InstrumentStatus.IN_USE:
-        return instrument.status.label
+        return NOT_IN_USE[instrument.status]
     if instrument.last_result == VerificationResult.FAIL:
         return "检定不合格，暂停使用"
     if ((instrument.next_due_on is not None and instrument.next_due_on < today)

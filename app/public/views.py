@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 
 from app.clock import today
-from app.extensions import client_address, limiter
+from app.extensions import public_limit
+from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
 from app.public import queries
 from app.public.services import MIN_TOKEN_LENGTH, public_state
@@ -16,12 +17,8 @@ bp = Blueprint("public", __name__, template_folder="templates", url_prefix="/pub
 MIN_QUERY = 2
 
 
-def _public_limit() -> str:
-    return current_app.config["PUBLIC_RATE_LIMIT"]
-
-
-# Every public page shares one budget per client address (a shared limit: one count across the routes).
-limiter.shared_limit(_public_limit, scope="public", key_func=lambda: "public:" + client_address())(bp)
+# Every page of the blueprint counts against the one public budget (app/extensions.py).
+public_limit(bp)
 
 
 @bp.route("/")
@@ -60,5 +57,7 @@ def instrument(token: str):
     now = today()
     pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
                               ).first()
-    return render_template("public/instrument.html", inst=inst, state=public_state(
-        inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None, model_unit=bool(pledged))
+    # Out of use (stopped, scrapped, replaced): the page says so and shows no validity that no longer holds.
+    return render_template("public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
+                           state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]),
+                           pledged=pledged is not None, model_unit=bool(pledged))
