@@ -44,6 +44,11 @@ class Station(VersionedMixin, Base):
         return self.name
 
 
+def new_session_token() -> str:
+    """A fresh random session token for a user."""
+    return secrets.token_urlsafe(32)
+
+
 class User(VersionedMixin, Base):
     """A person who logs in: admin, supervisor or station inspector."""
 
@@ -74,7 +79,7 @@ class User(VersionedMixin, Base):
     wants_monthly_report: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Part of every session and remember-me cookie (see get_id); a new value ends all of the user's sessions.
-    session_token: Mapped[str] = mapped_column(String(64), default=lambda: new_session_token())
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     # Set when an admin chose the password: the user must pick their own before doing anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -97,8 +102,3 @@ class User(VersionedMixin, Base):
 
     def __str__(self) -> str:
         return self.display_name or self.username
-
-
-def new_session_token() -> str:
-    """A fresh random session token for a user."""
-    return secrets.token_urlsafe(32)
