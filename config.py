@@ -1,13 +1,14 @@
 """Configuration classes; secrets and the database URL come from the environment."""
 from __future__ import annotations
 
+import datetime as dt
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
 
 def _sqlite_url(name: str) -> str:
@@ -17,7 +18,11 @@ def _sqlite_url(name: str) -> str:
 class Config:
     """Settings shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    # No key is ever written in the code. Without SECRET_KEY, the first start writes a random one to
+    # SECRET_KEY_FILE (mode 0600) and later starts reuse it; production insists on SECRET_KEY.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE", str(INSTANCE_DIR / "secret_key"))
+    REQUIRE_SECRET_KEY = False
     DATABASE_URL = os.environ.get("DATABASE_URL", _sqlite_url("metrology.db"))
     SQL_ECHO = False
 
@@ -25,6 +30,8 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # 记住我 lasts this many days; logout, a password change and disabling the user end it sooner.
+    REMEMBER_COOKIE_DURATION = dt.timedelta(days=int(os.environ.get("REMEMBER_DAYS", "30")))
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
     # No Flask-Babel here: forms take their Chinese messages from WTForms' own catalogue.
@@ -102,7 +109,8 @@ class TestConfig(Config):
     """Test runs: the database URL is injected by the fixtures."""
 
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    # Random per test run: nothing is signed with a key written in the code.
+    SECRET_KEY = secrets.token_hex(32)
     WTF_CSRF_ENABLED = False
     # Hashing strength is not under test; scrypt would make every fixture user cost 0.1 s.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
@@ -118,17 +126,13 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Production: refuses to start with the default secret key."""
+    """Production: refuses to start without an explicit, long enough SECRET_KEY."""
 
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-    @staticmethod
-    def validate(settings: dict) -> None:
-        """Raise when the effective settings would make production unsafe."""
-        key = settings.get("SECRET_KEY") or ""
-        if not key or key == DEFAULT_SECRET_KEY:
-            raise RuntimeError("ProductionConfig requires SECRET_KEY to be set to a non-default value")
+    # Every app server must sign with the same key, so production never generates one per machine.
+    REQUIRE_SECRET_KEY = True
 
 
 CONFIGS = {

@@ -14,8 +14,9 @@ from app.db import Database, is_unavailable
 from app.errors import DATABASE_UNAVAILABLE, ERROR_MESSAGES, ERROR_TITLES, DomainError
 from app.extensions import bootstrap, csrf, limiter, login_manager
 from app.guard import install as install_input_guard
+from app.secret_key import SecretKeyError, check_secret_key, load_or_create_secret_key
 from app.uploads import NO_ROOM
-from config import Config, ProductionConfig, config_from_env
+from config import Config, config_from_env
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_object(config)
     app.config.update(overrides)
-    if issubclass(config, ProductionConfig):
-        config.validate(app.config)
+    _set_secret_key(app)
     if app.config.get("TRUSTED_PROXIES"):
         # Behind a reverse proxy the client address (login throttling, audit) comes from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=1)
@@ -51,11 +51,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     init_security_headers(app)
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
-        from app.accounts.models import User
+    def _load_user(alternative_id: str):
+        from app.accounts.services import user_for_session
 
-        user = database.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.is_active else None
+        # Read from the database on every request, so a logout on one app server ends the session on all.
+        return user_for_session(database.session, alternative_id)
 
     _init_imports(app, database)
     install_input_guard(app)
@@ -67,6 +67,18 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _set_secret_key(app: Flask) -> None:
+    """Check an explicit SECRET_KEY; without one, use the instance's generated key (never one from the code)."""
+    key = app.config.get("SECRET_KEY")
+    if key:
+        check_secret_key(key)
+    elif app.config.get("REQUIRE_SECRET_KEY"):
+        raise SecretKeyError("SECRET_KEY must be set in production (at least 32 random bytes; "
+                             "生产环境必须设置 SECRET_KEY)")
+    else:
+        app.config["SECRET_KEY"] = load_or_create_secret_key(app.config["SECRET_KEY_FILE"])
 
 
 def _init_imports(app: Flask, database: Database) -> None:
@@ -143,6 +155,8 @@ def _register_errors(app: Flask) -> None:
         # The message names what was throttled: failed logins, or the public lookup.
         if request.endpoint == "accounts.login":
             return _error_page(429, "登录失败次数过多，请一分钟后再试。")
+        if request.endpoint == "accounts.change_password":
+            return _error_page(429, "当前密码输错次数过多，请一分钟后再试。")
         if request.path.startswith("/public/"):
             return _error_page(429, "查询过于频繁，请稍后再试。")
         return _error_page(429)

@@ -45,7 +45,7 @@ def register_cli(app: Flask) -> None:
             click.echo("已创建首个管理员账号：")
             click.echo(f"  用户名：{user.username}")
             click.echo(f"  密码：  {password}")
-            click.echo("请登录后在“系统管理 → 用户”中修改密码。")
+            click.echo("首次登录后须先修改此密码。")
             click.echo("=" * 60)
         else:
             click.echo("数据库已就绪（已有管理员账号）。")
@@ -57,7 +57,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--password", default=None, help="Omit to be prompted.")
     @click.option("--name", "display_name", default="系统管理员")
     def create_admin(username: str, password: str | None, display_name: str):
-        """Create an admin account (scripted set-up)."""
+        """Create an admin account (scripted set-up); the password must be changed at first login."""
         from app.accounts.models import Role
         from app.accounts.services import create_user
         from app.errors import DomainError
@@ -70,7 +70,7 @@ def register_cli(app: Flask) -> None:
                             password=password)
         except DomainError as err:
             raise click.ClickException(err.message) from err
-        click.echo(f"已创建管理员 {username}。")
+        click.echo(f"已创建管理员 {username}，首次登录后须先修改密码。")
 
     app.cli.add_command(users)
 

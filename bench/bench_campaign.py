@@ -72,10 +72,11 @@ def generate(database, inspections: int, outside: int) -> dict:
         session.flush()
         station_ids = [s.id for s in stations]
         users = [create_user(session, "基准测试", username=f"bench_insp_{i}", display_name=f"检查员{i}",
-                             role=Role.INSPECTOR, password=PASSWORD, station_ids=[station_ids[i % 10]])
+                             role=Role.INSPECTOR, password=PASSWORD, station_ids=[station_ids[i % 10]],
+                             must_change_password=False)
                  for i in range(20)]
         create_user(session, "基准测试", username="bench_supervisor", display_name="科长", role=Role.SUPERVISOR,
-                    password=PASSWORD, station_ids=[])
+                    password=PASSWORD, station_ids=[], must_change_password=False)
         kinds = session.scalars(select(InstrumentType.id)).all()
         codes = session.scalars(select(FindingCode.id)).all()
         n_merchants = inspections + outside // 5 + 500

@@ -72,7 +72,7 @@ def ensure_users(database) -> tuple[int, str]:
         for username, role, stations in ((SUPERVISOR, Role.SUPERVISOR, []), (INSPECTOR, Role.INSPECTOR, [station.id])):
             if session.scalars(select(User).where(User.username == username)).first() is None:
                 create_user(session, "基准测试", username=username, display_name=username, role=role,
-                            password=PASSWORD, station_ids=stations)
+                            password=PASSWORD, station_ids=stations, must_change_password=False)
         return station.id, station.name
 
 

@@ -30,9 +30,9 @@ def station(session, code: str, name: str | None = None) -> Station:
 
 
 def user(session, username: str, role: Role, stations=()) -> User:
-    """Create a user with the shared test password."""
+    """Create a user with the shared test password (one they chose: no change is forced at login)."""
     return create_user(session, None, username=username, display_name=username, role=role, password=PASSWORD,
-                       station_ids=[s.id for s in stations])
+                       station_ids=[s.id for s in stations], must_change_password=False)
 
 
 def merchant(session, st: Station, name: str, **values) -> Merchant:

@@ -224,6 +224,13 @@ CASES: list[Case] = [
          data=lambda ids: {"email": "me@example.com", "wants_alert_digest": "y"},
          invalid=lambda ids: {"email": "not-an-address", "wants_alert_digest": "y"},
          table="users"),
+    Case("accounts.change_password", "/me/password",
+         get=STAFF_READ, post=STAFF_READ,
+         data=lambda ids: {"current_password": factories.PASSWORD, "new_password": "my-own-passphrase-42",
+                           "confirm_password": "my-own-passphrase-42"},
+         invalid=lambda ids: {"current_password": "wrong-password", "new_password": "my-own-passphrase-42",
+                              "confirm_password": "my-own-passphrase-42"},
+         table="users"),
     Case("mail.outbox", "/admin/outbox", get=ADMIN_ONLY),
     Case("mail.outbox", "/admin/outbox?status=pending", get=ADMIN_ONLY, variant="pending"),
     Case("mail.message", "/admin/outbox/{message}", get=ADMIN_ONLY),
@@ -859,9 +866,12 @@ def test_post(case: Case, persona: str, app, client, session, world):
         assert case.table in changed_tables(before, after), f"{what} did not change {case.table}"
     else:
         check(resp, outcome, what)
-        assert changed_tables(before, after) == [], f"{what} was refused but changed the database"
         if outcome == LOGOUT:
+            # Logging out rotates the user's session token (ending every session) and is audited.
+            assert changed_tables(before, after) == ["audit_log", "users"], what
             assert_redirect(client.get("/"), "/login", "GET / after logout")
+        else:
+            assert changed_tables(before, after) == [], f"{what} was refused but changed the database"
 
 
 # --- query parameters and missing records --------------------------------------------------------

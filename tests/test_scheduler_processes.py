@@ -26,7 +26,9 @@ def spawn(app, tmp_path):
     procs: list[subprocess.Popen] = []
     env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": app.config["DATABASE_URL"],
            "SCHEDULER_JOBS": "tests.scheduler_jobs:JOBS", "SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS),
-           "SCHEDULER_TICK_SECONDS": "0.2", "SCHEDULER_IN_APP": "0", "PYTHONPATH": str(ROOT)}
+           "SCHEDULER_TICK_SECONDS": "0.2", "SCHEDULER_IN_APP": "0", "PYTHONPATH": str(ROOT),
+           # The generated signing key goes to the test's folder, not the checkout's instance/.
+           "SECRET_KEY_FILE": str(tmp_path / "secret_key")}
 
     def start() -> subprocess.Popen:
         log = open(tmp_path / f"scheduler-{len(procs)}.log", "wb")

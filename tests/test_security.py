@@ -16,7 +16,8 @@ from app.accounts.models import Role
 from app.errors import ERROR_TITLES
 from app.extensions import limiter
 from app.merchants.models import Merchant
-from config import DEFAULT_SECRET_KEY, ProductionConfig, TestConfig
+from app.secret_key import SecretKeyError, load_or_create_secret_key
+from config import DevelopmentConfig, ProductionConfig, TestConfig
 from tests import factories
 from tests.conftest import login
 
@@ -395,42 +396,149 @@ def test_unexpected_exception_for_a_logged_in_user(database_url, world):
 
 # --- production settings -------------------------------------------------------------------------
 
-def test_production_refuses_the_default_secret_key():
-    for key in (None, "", DEFAULT_SECRET_KEY):
-        with pytest.raises(RuntimeError, match="SECRET_KEY"):
-            ProductionConfig.validate({"SECRET_KEY": key})
+# The key config.py carried until issue 11: published with the code, so anyone could sign cookies with it.
+OLD_PUBLISHED_KEY = "dev-insecure-secret-key-change-me"
+
+
+def test_production_refuses_a_missing_or_short_secret_key():
     # The check is on the settings the app really uses, overrides included.
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app(ProductionConfig, DATABASE_URL="sqlite://", SECRET_KEY=DEFAULT_SECRET_KEY)
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        create_app(ProductionConfig, DATABASE_URL="sqlite://", SECRET_KEY="")
-    application = create_app(ProductionConfig, DATABASE_URL="sqlite://", SECRET_KEY="a-real-secret-0123456789")
+    for key in ("", "a", "x" * 31, OLD_PUBLISHED_KEY):
+        with pytest.raises(SecretKeyError, match="SECRET_KEY"):
+            create_app(ProductionConfig, DATABASE_URL="sqlite://", SECRET_KEY=key)
+    with pytest.raises(SecretKeyError, match="published"):
+        create_app(DevelopmentConfig, DATABASE_URL="sqlite://", SECRET_KEY=OLD_PUBLISHED_KEY)
+    application = create_app(ProductionConfig, DATABASE_URL="sqlite://", SECRET_KEY="x" * 32)
     assert application.config["SESSION_COOKIE_SECURE"] is True
     application.extensions["database"].dispose()
 
 
-def _start_production(secret: str | None) -> subprocess.CompletedProcess:
-    """Start the production app in a fresh interpreter, the way wsgi.py does (env read at import)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "APP_ENV", "SESSION_COOKIE_SECURE")}
-    env.update(APP_ENV="production", DATABASE_URL="sqlite://")
+def test_a_short_explicit_key_refuses_to_start_in_development_too(tmp_path):
+    for key in ("a", "短密钥" * 3):  # 27 bytes in UTF-8
+        with pytest.raises(SecretKeyError, match="at least 32"):
+            create_app(DevelopmentConfig, DATABASE_URL="sqlite://", SECRET_KEY=key,
+                       SECRET_KEY_FILE=str(tmp_path / "secret_key"))
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_without_a_key_the_first_start_writes_a_private_random_key_and_later_starts_reuse_it(tmp_path):
+    path = tmp_path / "instance" / "secret_key"
+    keys = []
+    for _ in range(2):
+        application = create_app(DevelopmentConfig, DATABASE_URL="sqlite://", SECRET_KEY="",
+                                 SECRET_KEY_FILE=str(path))
+        keys.append(application.config["SECRET_KEY"])
+        application.extensions["database"].dispose()
+    assert keys[0] == keys[1] == path.read_text().strip()
+    assert len(keys[0]) >= 64 and keys[0] != OLD_PUBLISHED_KEY
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temporary file left behind
+    # Another instance gets a key of its own.
+    assert load_or_create_secret_key(tmp_path / "other" / "secret_key") != keys[0]
+
+
+def test_a_key_file_readable_by_others_is_made_private(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text("k" * 64)
+    path.chmod(0o644)
+    assert load_or_create_secret_key(path) == "k" * 64
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_at_once_agree_on_the_key(tmp_path):
+    """Many starts racing for a missing key file all end up with the one key that was written."""
+    import threading
+
+    for round_ in range(20):
+        path = tmp_path / f"round{round_}" / "secret_key"
+        barrier = threading.Barrier(8)
+        keys: list[str] = []
+
+        def start():
+            barrier.wait()
+            keys.append(load_or_create_secret_key(path))
+
+        threads = [threading.Thread(target=start) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(keys) == 8 and set(keys) == {path.read_text().strip()}, round_
+
+
+def forged_session(app, key: str, user_id: str) -> str:
+    """A session cookie saying `user_id` is logged in, signed with `key` the way Flask signs sessions.
+
+    It carries the test client's own session-protection id (a hash of its address and browser, which any
+    attacker can compute for themselves), so only the key and the user id decide whether it is accepted."""
+    from flask import Flask
+    from flask_login.utils import _create_identifier
+
+    with app.test_request_context(environ_base=app.test_client().environ_base):
+        ident = _create_identifier()
+    forger = Flask("forger")
+    forger.secret_key = key
+    return forger.session_interface.get_signing_serializer(forger).dumps(
+        {"_user_id": user_id, "_fresh": True, "_id": ident})
+
+
+def test_a_cookie_forged_with_the_old_published_key_is_rejected(database_url, world, tmp_path):
+    """`make run` (APP_ENV unset, no SECRET_KEY) no longer signs with a key anyone can read in the code."""
+    application = create_app(DevelopmentConfig, DATABASE_URL=database_url, SECRET_KEY="",
+                             SECRET_KEY_FILE=str(tmp_path / "secret_key"))
+    try:
+        client = application.test_client()
+        client.set_cookie("session", forged_session(application, OLD_PUBLISHED_KEY, world.admin.get_id()))
+        resp = client.get("/admin/users")
+        assert resp.status_code == 302 and urlsplit(resp.headers["Location"]).path == "/login"
+        # Control: the same cookie signed with the instance's own key opens the page.
+        client.set_cookie("session", forged_session(application, application.secret_key, world.admin.get_id()))
+        assert client.get("/admin/users").status_code == 200
+    finally:
+        application.extensions["database"].dispose()
+
+
+def _start(app_env: str | None, secret: str | None, key_file: Path | None = None) -> subprocess.CompletedProcess:
+    """Start the app in a fresh interpreter, the way wsgi.py does (env read at import)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SECRET_KEY", "SECRET_KEY_FILE", "APP_ENV", "SESSION_COOKIE_SECURE")}
+    env["DATABASE_URL"] = "sqlite://"
+    if app_env is not None:
+        env["APP_ENV"] = app_env
     if secret is not None:
         env["SECRET_KEY"] = secret
+    if key_file is not None:
+        env["SECRET_KEY_FILE"] = str(key_file)
     code = ("from app import create_app\n"
             "app = create_app()\n"
             "print('KEY=' + app.config['SECRET_KEY'])\n"
-            "print('SECURE=' + str(app.config['SESSION_COOKIE_SECURE']))\n")
+            "print('SECURE=' + str(app.config.get('SESSION_COOKIE_SECURE')))\n")
     return subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
 
 
 def test_production_start_without_secret_key_fails():
-    result = _start_production(None)
+    result = _start("production", None)
     assert result.returncode != 0
-    assert "RuntimeError" in result.stderr and "SECRET_KEY" in result.stderr, result.stderr[-2000:]
+    assert "SecretKeyError" in result.stderr and "SECRET_KEY must be set" in result.stderr, result.stderr[-2000:]
+
+
+def test_production_start_with_a_short_secret_key_fails():
+    result = _start("production", "a")
+    assert result.returncode != 0
+    assert "SECRET_KEY is too short (1 bytes)" in result.stderr, result.stderr[-2000:]
 
 
 def test_production_start_with_a_real_secret_key():
-    result = _start_production("a-long-random-production-secret-0123456789")
+    result = _start("production", "a-long-random-production-secret-0123456789")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "KEY=a-long-random-production-secret-0123456789" in result.stdout
     assert "SECURE=True" in result.stdout
+
+
+def test_a_start_like_make_run_generates_the_key_once(tmp_path):
+    """APP_ENV unset and no SECRET_KEY, as `make run` starts: a generated key, the same on the next start."""
+    key_file = tmp_path / "secret_key"
+    first, second = _start(None, None, key_file), _start(None, None, key_file)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:] + second.stderr[-2000:]
+    key = re.search(r"KEY=(\S+)", first.stdout).group(1)
+    assert f"KEY={key}" in second.stdout and key == key_file.read_text().strip() and key != OLD_PUBLISHED_KEY

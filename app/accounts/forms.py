@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import EqualTo, Length, Optional
 
 from app.accounts.models import Role
 from app.forms import Form, VersionField, email_address, required
@@ -28,14 +28,16 @@ class UserForm(Form):
     is_active = BooleanField("启用", default=True)
     wants_alert_digest = BooleanField("接收预警日报", default=True,
                                       description="每天把所属监管所的新增和未解除预警发到上面的电子邮箱")
-    password = PasswordField("初始密码", validators=[Optional(), Length(min=8, message="密码至少需要8位")])
+    # The password policy (length, common passwords, ...) is the service's: one set of rules and messages.
+    password = PasswordField("初始密码", validators=[Optional()],
+                             description="至少10位，不能是用户名或常见密码；该用户首次登录时须修改")
     version = VersionField()
 
 
 class PasswordResetForm(Form):
     """A new password set by an admin."""
 
-    password = PasswordField("新密码", validators=[required("新密码"), Length(min=8, message="密码至少需要8位")])
+    password = PasswordField("新密码", validators=[required("新密码")])
 
 
 class StationForm(Form):
@@ -56,3 +58,13 @@ class MySettingsForm(Form):
                                       description="每天一封：所属监管所上次日报以来新增的预警和仍未解除的预警")
     wants_monthly_report = BooleanField("接收月报",
                                         description="每月 1 日收到上月全部监管所的月报（限监管科室和管理员）")
+
+
+class ChangePasswordForm(Form):
+    """A user's own new password, with the current one to prove it is them."""
+
+    current_password = PasswordField("当前密码", validators=[required("当前密码")])
+    new_password = PasswordField("新密码", validators=[required("新密码")],
+                                 description="至少10位，不能是用户名，也不能是常见密码")
+    confirm_password = PasswordField("再次输入新密码", validators=[
+        required("再次输入新密码"), EqualTo("new_password", message="两次输入的新密码不一致")])

@@ -1,6 +1,8 @@
 """Users, roles and stations."""
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,6 +44,11 @@ class Station(VersionedMixin, Base):
         return self.name
 
 
+def new_session_token() -> str:
+    """A fresh random session token for a user."""
+    return secrets.token_urlsafe(32)
+
+
 class User(VersionedMixin, Base):
     """A person who logs in: admin, supervisor or station inspector."""
 
@@ -71,6 +78,11 @@ class User(VersionedMixin, Base):
     # Last month's all-station report by e-mail on the 1st (supervisors and admins ask for it).
     wants_monthly_report: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
+    # Part of every session and remember-me cookie (see get_id); a new value ends all of the user's sessions.
+    session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
+    # Set when an admin chose the password: the user must pick their own before doing anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
     stations: Mapped[list[Station]] = relationship(
         secondary=user_stations, order_by=Station.code, lazy="selectin"
     )
@@ -85,7 +97,8 @@ class User(VersionedMixin, Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login's alternative id: cookies carry the token, so a rotated token refuses old cookies.
+        return f"{self.id}:{self.session_token}"
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -1,19 +1,25 @@
 """Users and stations (services flush, never commit)."""
 from __future__ import annotations
 
+import functools
+import gzip
 import secrets
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import Role, Station, User
+from app.accounts.models import Role, Station, User, new_session_token
 from app.audit import services as audit
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.text import clean
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+MAX_PASSWORD = 128
+# 20,000 common passwords (Royce Williams' list, lowercased, as Django ships it): see COMMON-PASSWORDS.md.
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt.gz")
 # werkzeug's default (scrypt); the test config picks a cheaper method to keep the suite fast.
 _hash_method = "scrypt"
 
@@ -31,15 +37,52 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=_hash_method)
 
 
-def check_password_strength(password: str) -> None:
-    """Refuse passwords too short to be safe."""
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid(f"密码至少需要{MIN_PASSWORD}位", field="password")
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS_FILE, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip())
+
+
+def check_password_strength(password: str, username: str = "", field: str = "password") -> None:
+    """Refuse a password that is short, the user's own name, one repeated character or a common password."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"密码至少需要{MIN_PASSWORD}位", field=field)
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(f"密码不能超过{MAX_PASSWORD}位", field=field)
+    folded = password.strip().lower()
+    if username and folded == clean(username).lower():
+        raise Invalid("密码不能与用户名相同", field=field)
+    if len(set(folded)) == 1:
+        raise Invalid("密码不能由同一个字符重复组成", field=field)
+    if folded in _common_passwords():
+        raise Invalid("该密码过于常见，很容易被猜到，请换一个", field=field)
 
 
 def generate_password() -> str:
-    """A random password for first set-up and resets."""
+    """A random password for first set-up and resets (it satisfies the password policy)."""
     return secrets.token_urlsafe(12)
+
+
+def user_for_session(session: Session, alternative_id: str) -> User | None:
+    """The active user whose current session token a cookie carries ("<id>:<token>"), else None."""
+    user_id, _, token = (alternative_id or "").partition(":")
+    user = session.get(User, int(user_id)) if user_id.isdigit() and token else None
+    if user is None or not user.is_active or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session and remember-me cookie of the user (a new token makes the old cookies stale)."""
+    user.session_token = new_session_token()
+
+
+def log_out(session: Session, user: User) -> None:
+    """Log a user out everywhere: every session and remember-me cookie of theirs stops working."""
+    end_sessions(user)
+    session.flush()
+    audit.record(session, user, "logout", user, note="退出登录")
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -59,21 +102,23 @@ def _stations(session: Session, ids) -> list[Station]:
 
 
 def create_user(session: Session, actor, *, username: str, display_name: str, role: Role | str, password: str,
-                station_ids=(), phone: str = "", email: str = "", wants_alert_digest: bool = True) -> User:
-    """Create a user; inspectors need at least one station."""
+                station_ids=(), phone: str = "", email: str = "", wants_alert_digest: bool = True,
+                must_change_password: bool = True) -> User:
+    """Create a user; inspectors need at least one station; the user changes the given password at first login."""
     username = clean(username)
     if not username:
         raise Invalid("请填写用户名", field="username")
     if session.scalars(select(User).where(func.lower(User.username) == username.lower())).first():
         raise Duplicate(f"用户名“{username}”已存在", field="username")
-    check_password_strength(password)
+    check_password_strength(password, username)
     role = Role(role)
     stations = _stations(session, station_ids)
     if role == Role.INSPECTOR and not stations:
         raise Invalid("所检查员至少需要分配一个监管所", field="station_ids")
     user = User(username=username, display_name=clean(display_name) or username, role=role,
                 password_hash=hash_password(password), is_active=True, stations=stations,
-                phone=clean(phone), email=clean(email), wants_alert_digest=bool(wants_alert_digest))
+                phone=clean(phone), email=clean(email), wants_alert_digest=bool(wants_alert_digest),
+                must_change_password=bool(must_change_password))
     session.add(user)
     session.flush()
     audit.record(session, actor, "create", user,
@@ -99,7 +144,10 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
               "email": clean(email)}
     if wants_alert_digest is not None:
         values["wants_alert_digest"] = bool(wants_alert_digest)
+    was_active = user.is_active
     changes = audit.apply_changes(user, values)
+    if was_active and not user.is_active:
+        end_sessions(user)  # re-enabling later must not bring the old sessions back
     if {s.id for s in old_stations} != {s.id for s in stations}:
         changes.append(audit.change_row("stations", "所属监管所", old_stations, stations))
         user.stations = stations
@@ -130,11 +178,28 @@ def update_my_settings(session: Session, user: User, *, email: str, wants_alert_
 
 
 def reset_password(session: Session, actor, user: User, password: str) -> None:
-    """Set a new password (the value itself is never logged)."""
-    check_password_strength(password)
+    """An admin sets a new password: the user's sessions end and they must change it at next login."""
+    check_password_strength(password, user.username)
     user.password_hash = hash_password(password)
+    # An admin resetting their own password has chosen it themselves.
+    user.must_change_password = getattr(actor, "id", None) != user.id
+    end_sessions(user)
     session.flush()
-    audit.record(session, actor, "reset_password", user, note="重置密码")
+    audit.record(session, actor, "reset_password", user, note="重置密码")  # the value itself is never logged
+
+
+def change_password(session: Session, user: User, *, current_password: str, new_password: str) -> None:
+    """A user changes their own password (the current one is required); every other session of theirs ends."""
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise Invalid("当前密码不正确", field="current_password")
+    check_password_strength(new_password, user.username, field="new_password")
+    if new_password == current_password:
+        raise Invalid("新密码不能与当前密码相同", field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    end_sessions(user)
+    session.flush()
+    audit.record(session, user, "change_password", user, note="修改密码")
 
 
 def create_station(session: Session, actor, *, name: str, code: str, division_code: str = "") -> Station:

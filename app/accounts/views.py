@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 from sqlalchemy import select
 
 from app.accounts import services
-from app.accounts.forms import LoginForm, MySettingsForm, PasswordResetForm, StationForm, UserForm
+from app.accounts.forms import (ChangePasswordForm, LoginForm, MySettingsForm, PasswordResetForm, StationForm,
+                                UserForm)
 from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.errors import DomainError
@@ -61,10 +63,60 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Log out."""
+    """Log out: every session and remember-me cookie of the user ends, on every device."""
+    session = db()
+    services.log_out(session, current_user._get_current_object())
+    session.commit()
     logout_user()
     flash("您已退出登录。", "info")
     return redirect(url_for("accounts.login"))
+
+
+# What a user who must change their password may still open: the change page itself, logout and static files.
+_OPEN_BEFORE_PASSWORD_CHANGE = {"accounts.change_password", "accounts.logout", "static", "bootstrap.static"}
+
+
+@bp.before_app_request
+def _require_password_change():
+    if request.endpoint is None or request.endpoint in _OPEN_BEFORE_PASSWORD_CHANGE:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("accounts.change_password"))
+    return None
+
+
+def _log_in_again(user: User) -> None:
+    """Keep the user who just ended their own sessions logged in here, with the new token."""
+    remember_cookie = current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
+    login_user(user, remember=remember_cookie in request.cookies)
+
+
+def _password_change_key() -> str:
+    return f"password-change:{getattr(current_user, 'id', '')}"
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=_password_change_key, methods=["POST"], deduct_when=_login_failed,
+               scope="password-change")
+@staff_required
+def change_password():
+    """The user changes their own password (the current one is required)."""
+    session = db()
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(session, user, current_password=form.current_password.data,
+                                     new_password=form.new_password.data)
+        except DomainError as err:
+            session.rollback()
+            form_error(form, err)
+        else:
+            session.commit()
+            _log_in_again(user)
+            flash("密码已修改，其他设备上的登录已全部退出。", "success")
+            return redirect(url_for("accounts.my_settings"))
+    return render_template("accounts/change_password.html", form=form)
 
 
 def _station_choices() -> list[tuple[int, str]]:
@@ -142,9 +194,18 @@ def user_password(user_id: int):
     user = services.get_user(session, user_id)
     form = PasswordResetForm()
     if form.validate_on_submit():
-        services.reset_password(session, current_user, user, form.password.data)
-        session.commit()
-        flash(f"已重置 {user.username} 的密码。", "success")
+        try:
+            services.reset_password(session, current_user, user, form.password.data)
+        except DomainError as err:
+            session.rollback()
+            flash(err.message, "danger")
+        else:
+            session.commit()
+            if user.id == current_user.id:
+                _log_in_again(user)
+                flash("已重置您自己的密码。", "success")
+            else:
+                flash(f"已重置 {user.username} 的密码：其登录已全部退出，下次登录时须修改密码。", "success")
     else:
         for errors in form.errors.values():
             for e in errors:

@@ -7,7 +7,7 @@ from app.audit.models import AuditEntry
 
 ACTION_LABELS = {
     "create": "新建", "update": "修改", "void": "作废", "replace": "更换", "seed": "初始化",
-    "login": "登录", "reset_password": "重置密码",
+    "login": "登录", "logout": "退出登录", "reset_password": "重置密码", "change_password": "修改密码",
     "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入",
     "draw": "随机抽取", "publish": "公示结果", "plan": "列入检查计划", "recheck": "复查", "evidence": "上传证据",
     "acknowledge": "确认预警", "alert_sweep": "预警扫描", "alert_digest": "预警日报",

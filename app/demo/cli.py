@@ -126,8 +126,9 @@ def _create_users(session, gen, stations) -> list[tuple[str, str, str, str]]:
             # Never overwrite a real account's password from a demo command.
             logins.append((role.label, username, "（账号已存在，密码未改）", ""))
             continue
+        # Demo logins are printed for everyone to try, so no change is forced at login.
         user = create_user(session, "演示数据", username=username, display_name=display_name, role=role,
-                           password=password, station_ids=[s.id for s in own])
+                           password=password, station_ids=[s.id for s in own], must_change_password=False)
         for station in own:
             gen.users_by_station.setdefault(station.id, []).append(user.id)
         where = "、".join(s.name for s in own) if own else "全部监管所"
