@@ -1,0 +1,166 @@
+"""Uploads are read in a limited child process: hostile files are refused with a Chinese message
+through the web upload while the service keeps answering, a normal ledger imports through the same
+child, and an import whose process is SIGKILLed mid-apply is recognised as failed within two minutes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.clock import today
+from app.db import utcnow
+from app.imports import services
+from app.imports.heartbeat import heartbeat_path, last_beat
+from app.imports.models import ImportBatch, ImportRow, ImportStatus
+from app.scope import Scope
+from importers.limits import MB
+from importers.sandbox import SandboxLimits
+from tests.conftest import login
+from tests.importers.builders import far_cell_xlsx, write_xls, zip_bomb_xlsx
+from tests.test_import_views import batch_of, ledger_counts, ledger_xlsx, text, upload
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_LIMIT = 90  # seconds before a poll gives up: a bound for a stuck test, not a speed requirement
+
+
+@pytest.fixture()
+def sandboxed(app):
+    """The app's runner reading uploads in the child process, as in production."""
+    runner = app.extensions["import_runner"]
+    runner.sandbox = SandboxLimits(memory_bytes=1024 * MB, seconds=60)
+    return runner
+
+
+@pytest.fixture()
+def insp_a(client, world):
+    login(client, "insp_a")
+    return client
+
+
+HOSTILE = {
+    "四十亿行.xls": (lambda p: write_xls(p, {"台账": [["使用单位名称", "器具名称", "出厂编号"]]},
+                                         dimensions=(0xFFFFFFF0, 3)),
+                  "工作表“台账”有4294967280行，超过单次导入上限200000行"),
+    "远处单元格.xlsx": (far_cell_xlsx, "工作表“台账”超过单次导入上限200000行"),
+    "压缩炸弹.xlsx": (lambda p: zip_bomb_xlsx(p, 24), "文件解开后过大"),
+}
+
+
+def test_hostile_uploads_are_refused_with_the_reason_and_nothing_is_written(app, insp_a, session, world, sandboxed,
+                                                                             tmp_path):
+    before = ledger_counts(session)
+    other = app.test_client()
+    login(other, "insp_b")
+    for name, (build, reason) in HOSTILE.items():
+        data = build(tmp_path / name).read_bytes()
+        batch = batch_of(session, upload(insp_a, world.station_a.id, data, name))
+        assert batch.status == ImportStatus.REJECTED and reason in batch.message, (name, batch.message)
+        assert reason in text(insp_a.get(f"/imports/{batch.id}"))
+        # Another user is answered between the uploads.
+        assert other.get("/imports/").status_code == 200
+    assert ledger_counts(session) == before
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == 0
+
+
+def test_a_ledger_imports_through_the_child_process(insp_a, session, world, sandboxed):
+    batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx()))
+    assert batch.status == ImportStatus.PREVIEW and batch.counts["rows"] == 4 and batch.counts["errors"] == 1
+    # Without the dry run's stash the apply reads the file again, in the child too.
+    for stash in Path(batch.stored_path).parent.glob(f"{batch.file_hash}.*.parsed"):
+        stash.unlink()
+    resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version, "only_valid": "y"})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert session.get(ImportBatch, batch.id).status == ImportStatus.APPLIED
+    assert ledger_counts(session)[1] >= 3
+
+
+# --- an import killed mid-apply --------------------------------------------------------------------
+
+CHILD_SCRIPT = """
+import sys
+from app import create_app
+from config import TestConfig
+app = create_app(TestConfig, DATABASE_URL=sys.argv[1], IMPORT_STORAGE=sys.argv[2], IMPORT_RUN_INLINE=False,
+                 IMPORT_HEARTBEAT_SECONDS=0.2)
+app.extensions["import_runner"].apply(int(sys.argv[3]), None).result()
+"""
+
+
+class WriterLock:
+    """Holds the database's write lock (SQLite) or the merchants table (PostgreSQL), so an apply cannot finish."""
+
+    def __init__(self, app) -> None:
+        url = app.config["DATABASE_URL"]
+        if url.startswith("sqlite"):
+            self.conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn = app.extensions["database"].engine.connect()
+            self.conn.exec_driver_sql("LOCK TABLE merchants IN ACCESS EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def wait_for(check, what: str):
+    """Poll until check() is truthy; fail after WAIT_LIMIT seconds."""
+    deadline = time.monotonic() + WAIT_LIMIT
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, world, tmp_path):
+    storage = str(tmp_path / "uploads")
+    batch = services.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
+                                  file_name="台账.xlsx", data=ledger_xlsx(), storage_dir=storage)
+    services.plan_batch(session, batch, today=today())
+    services.start_apply(session, None, batch, expected_version=batch.version, only_valid=True)
+    session.commit()
+    beat = heartbeat_path(storage, batch.id)
+
+    lock = WriterLock(app)
+    try:
+        child = subprocess.Popen([sys.executable, "-c", CHILD_SCRIPT, app.config["DATABASE_URL"], storage,
+                                  str(batch.id)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            first = wait_for(lambda: last_beat(beat), "the apply's first heartbeat")
+            wait_for(lambda: (last_beat(beat) or first) > first, "a second heartbeat")  # it beats while it works
+            # A long apply whose row has not moved for ten minutes is still taken as running while it beats.
+            alive = session.get(ImportBatch, batch.id)
+            alive.updated_at = utcnow() - dt.timedelta(minutes=10)
+            assert not services.recover_interrupted(session, alive, utcnow())
+            session.rollback()
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+    finally:
+        lock.release()
+
+    assert child.returncode == -signal.SIGKILL
+    session.expire_all()
+    batch = session.get(ImportBatch, batch.id)
+    assert batch.status == ImportStatus.APPLYING  # what the killed process left
+    assert beat.exists()  # nobody removed it: nobody beats it either
+    # Just killed: its heartbeat is recent, so it is still taken as running.
+    assert not services.recover_interrupted(session, batch, utcnow())
+    # Two minutes after its last heartbeat it is failed, however recently the row itself moved.
+    batch.updated_at = last_beat(beat)
+    assert services.recover_interrupted(session, batch, last_beat(beat) + dt.timedelta(minutes=2))
+    session.commit()
+    assert batch.status == ImportStatus.FAILED and "处理过程中断" in batch.message
