@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import resource
 import signal
 import time
@@ -64,13 +65,18 @@ def _crashed(memory_bytes: int) -> ImportFileError:
                            "未能读取，没有写入任何数据。请在Excel中打开并另存为.xlsx后再导入")
 
 
+def start() -> None:
+    """Start the fork server now (e.g. in a benchmark), so that the first job does not wait for it."""
+    multiprocessing.forkserver.ensure_running()
+
+
 def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = SandboxLimits(),
-             progress: Callable[[Any], None] | None = None) -> Any:
+             progress: Callable[[Any], None] | None = None, stats: dict | None = None) -> Any:
     """Run `job(*args, progress=...)` in a limited child process and return what it returns.
 
     Raises ImportFileError for a file the job refused, one that crashed or exhausted the child,
     or took too long; SandboxError when the job failed otherwise. `progress` receives the
-    numbers the job reports.
+    numbers the job reports; `stats` gets the child's peak memory ("peak_mb") when it answered.
     """
     if not limits.enabled:
         return job(*args, progress=progress)
@@ -84,7 +90,7 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
             if not receive.poll(max(0.0, deadline - time.monotonic())):
                 raise _time_out(limits.seconds)
             try:
-                kind, value = receive.recv()
+                kind, value, *peak = receive.recv()
             except (EOFError, OSError):  # the child died without a word: killed by the kernel or aborted
                 child.join(5)
                 raise _crashed(limits.memory_bytes) from None
@@ -92,6 +98,8 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
                 if progress is not None:
                     progress(value)
                 continue
+            if stats is not None and peak:
+                stats["peak_mb"] = peak[0]
             break
     finally:
         receive.close()
@@ -122,8 +130,9 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
         result = ("memory", None)
     except Exception:  # a bug, not the file: the caller logs it
         result = ("error", traceback.format_exc())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     try:
-        send.send(result)
+        send.send((*result, peak_mb))
     except MemoryError:
         send.send(("memory", None))
     send.close()
