@@ -79,7 +79,12 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
     numbers the job reports; `stats` gets the child's peak memory ("peak_mb") when it answered.
     """
     if not limits.enabled:
-        return job(*args, progress=progress)
+        answer = job(*args, progress=progress)
+        if isinstance(answer, AndThen):
+            answer.then()
+            return answer.value
+        return answer
+    kind = None
     receive, send = _CONTEXT.Pipe(duplex=False)
     child = _CONTEXT.Process(target=_child, args=(send, limits, job, args), daemon=True)
     child.start()
@@ -103,9 +108,9 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
             break
     finally:
         receive.close()
-        if child.is_alive():
+        if kind != "ok":  # an answer may leave the child its follow-up work (AndThen); anything else ends it
             child.kill()
-        child.join()
+            child.join()
     if kind == "ok":
         return value
     if kind == "file":
@@ -122,8 +127,12 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the parent, which kills the child
     gc.disable()  # the parse allocates millions of objects that live until it ends; nothing cycles
+    then = None
     try:
-        result = ("ok", job(*args, progress=lambda n: send.send(("progress", n))))
+        answer = job(*args, progress=lambda n: send.send(("progress", n)))
+        if isinstance(answer, AndThen):
+            answer, then = answer.value, answer.then
+        result = ("ok", answer)
     except ImportFileError as error:
         result = ("file", (error.message, error.sheet))
     except MemoryError:
@@ -135,7 +144,10 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
         send.send((*result, peak_mb))
     except MemoryError:
         send.send(("memory", None))
+        then = None
     send.close()
+    if then is not None:
+        then()
 
 
 # ----- the jobs ----------------------------------------------------------------------------------
@@ -161,6 +173,16 @@ class ParseRequest:
     overrides: Mapping[str, int | str | None] | None = None
     saved_mappings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     keep_cells: Callable[[list], object] | None = None
+    # (folder, file hash): stash the parse there for the apply (see importers/stash.py).
+    stash_in: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AndThen:
+    """A job's answer, and work the child does after sending it: the caller does not wait for that."""
+
+    value: Any
+    then: Callable[[], None]
 
 
 def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
@@ -173,14 +195,21 @@ def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None
 
 
 def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
-                      ) -> tuple[ParsedSheet | bytes, int]:
+                      ) -> tuple[ParsedSheet | bytes, int] | AndThen:
     """`parse_file`, with the parsed sheet packed as stash bytes when it can be (see `unpack`).
 
     Pickling 100,000 parsed rows across the pipe cost more than parsing them; marshal of plain
     tuples (the stash's format, cells included) is several times cheaper on both sides.
     """
     parsed, total = _parse_file(request, progress)
-    return stash.dumps(parsed, cells=True) or parsed, total
+    answer = (stash.dumps(parsed, cells=True) or parsed, total)
+    if request.stash_in is None:
+        return answer
+    folder, file_hash = request.stash_in
+    path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
+                            mapping=parsed.mapping.fields, kinds=request.kinds, options=request.options)
+    # Written while the caller plans: off the dry run's path.
+    return AndThen(answer, lambda: stash.save(path, parsed))
 
 
 def unpack(parsed: ParsedSheet | bytes) -> ParsedSheet:

@@ -41,6 +41,13 @@ def stash_path(folder: str | os.PathLike, file_hash: str, key: str) -> Path:
     return Path(folder) / f"{file_hash}.{key}.parsed"
 
 
+def parse_path(folder: str | os.PathLike, file_hash: str, *, sheet: str, headers: Iterable[str],
+               mapping: Mapping[str, int], kinds: Iterable[tuple[str, str]], options: ParseOptions) -> Path:
+    """Where the parse of `sheet` of the upload `file_hash` in `folder` is stashed."""
+    key = stash_key(file_hash=file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds, options=options)
+    return stash_path(folder, file_hash, key)
+
+
 def dumps(parsed: ParsedSheet, *, cells: bool = False) -> bytes | None:
     """The parse as marshal bytes (with each row's cells when `cells`); None when the format cannot hold it."""
     rows = []

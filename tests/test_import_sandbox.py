@@ -74,8 +74,10 @@ def test_hostile_uploads_are_refused_with_the_reason_and_nothing_is_written(app,
 def test_a_ledger_imports_through_the_child_process(insp_a, session, world, sandboxed):
     batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx()))
     assert batch.status == ImportStatus.PREVIEW and batch.counts["rows"] == 4 and batch.counts["errors"] == 1
-    # Without the dry run's stash the apply reads the file again, in the child too.
-    for stash in Path(batch.stored_path).parent.glob(f"{batch.file_hash}.*.parsed"):
+    # The child stashes the parse after answering; without it the apply reads the file again, in a child too.
+    folder = Path(batch.stored_path).parent
+    stashes = wait_for(lambda: list(folder.glob(f"{batch.file_hash}.*.parsed")), "the dry run's stash")
+    for stash in stashes:
         stash.unlink()
     resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version, "only_valid": "y"})
     assert resp.status_code == 302

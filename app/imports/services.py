@@ -123,12 +123,6 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
-def _stash_path(batch: ImportBatch, sheet: str, headers, mapping: dict, kinds, options: ParseOptions) -> Path:
-    key = stash.stash_key(file_hash=batch.file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds,
-                          options=options)
-    return stash.stash_path(Path(batch.stored_path).parent, batch.file_hash, key)
-
-
 def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
                     overrides: dict | None, progress: Progress | None, sandbox: SandboxLimits, *,
                     stashed: bool = False) -> Plan:
@@ -138,13 +132,14 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
     options = ParseOptions(merchant_required=batch.merchant_id is None)
     parsed = None
     if stashed and batch.sheet_name and batch.headers:
-        parsed = stash.load(_stash_path(batch, batch.sheet_name, batch.headers, batch.mapping, kinds, options))
+        parsed = stash.load(stash.parse_path(Path(batch.stored_path).parent, batch.file_hash, sheet=batch.sheet_name,
+                                             headers=batch.headers, mapping=batch.mapping, kinds=kinds,
+                                             options=options))
     total = len(parsed.rows) if parsed is not None else 0
     if parsed is None:
-        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox)
-        if not stashed:
-            stash.save(_stash_path(batch, parsed.sheet, parsed.headers, parsed.mapping.fields, kinds, options),
-                       parsed)
+        # The dry run has the child stash its parse for the apply.
+        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox,
+                               stash_it=not stashed)
     batch.sheet_name = parsed.sheet
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
@@ -156,7 +151,8 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
 
 
 def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
-           progress: Progress | None, kinds: list, options: ParseOptions, sandbox: SandboxLimits):
+           progress: Progress | None, kinds: list, options: ParseOptions, sandbox: SandboxLimits, *,
+           stash_it: bool):
     """Parse the stored upload in a limited child process (importers/sandbox.py)."""
     mapping = None
     if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
@@ -164,7 +160,8 @@ def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: d
     saved = {m.signature: m.mapping for m in session.scalars(select(SavedMapping))} if mapping is None else {}
     request = ParseRequest(path=batch.stored_path, filename=batch.file_name, kinds=tuple(map(tuple, kinds)),
                            options=options, sheet=sheet or batch.sheet_name or None, mapping=mapping,
-                           overrides=overrides, saved_mappings=saved, keep_cells=cells_json)
+                           overrides=overrides, saved_mappings=saved, keep_cells=cells_json,
+                           stash_in=(str(Path(batch.stored_path).parent), batch.file_hash) if stash_it else None)
 
     def report(read: tuple[int, int]) -> None:
         if progress:
