@@ -8,9 +8,10 @@ writer lock, so progress could not be written to the database from another conne
 The batch's status in the database stays the truth the pages go by; the registry only adds the
 percentage, and says which batches this process is still working on.
 
-Dry runs of different batches run side by side (`plan_workers`): each parses its file in a limited
+Dry runs of different batches run side by side (`plan_workers`): each reads its file in a limited
 child process (importers/sandbox.py), so one bad file costs its own job a refusal, not the others
-a wait. Applies run one at a time (`max_workers`): on SQLite they would queue on the writer lock.
+a wait. Writing is one job at a time (a lock: an apply throughout, a dry run once its file is
+read), as SQLite has one writer and would fail a second after its busy timeout.
 While a job is queued or running, the batch's heartbeat file is touched (app/imports/heartbeat.py),
 so a batch whose process was killed is recognised as failed within a minute and a half.
 
@@ -52,6 +53,9 @@ class ImportRunner:
         self.sandbox = sandbox
         self.heartbeats = Heartbeats(heartbeat_every)
         self._executors: dict[str, ThreadPoolExecutor] = {}
+        # Held while a job writes (an apply throughout, a dry run once its file is read): on SQLite a
+        # second writer would wait on the database's lock only for its busy timeout, then fail.
+        self._writes = threading.Lock()
         self._lock = threading.Lock()
         self._progress: dict[int, tuple[int, int]] = {}
 
@@ -125,7 +129,8 @@ class ImportRunner:
                     return
                 try:
                     services.plan_batch(session, batch, today=today(), sheet=sheet, overrides=overrides,
-                                        progress=self._reporter(batch_id), sandbox=self.sandbox)
+                                        progress=self._reporter(batch_id), sandbox=self.sandbox,
+                                        writing=self._writes)
                 except DomainError as err:
                     # The service recorded why (a rejected file, or a re-plan that keeps the previous
                     # preview); that is committed like any other outcome.
@@ -138,6 +143,10 @@ class ImportRunner:
                     services.reject(batch, PLAN_FAILED)
 
     def _apply_job(self, batch_id: int, actor_id: int | None) -> None:
+        with self._writes:
+            self._apply(batch_id, actor_id)
+
+    def _apply(self, batch_id: int, actor_id: int | None) -> None:
         try:
             with self.database.session_scope() as session:
                 batch = session.get(ImportBatch, batch_id)

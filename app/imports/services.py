@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -27,7 +28,7 @@ from importers import ColumnMapping, ImportFileError
 from importers import stash
 from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
 from importers.parse import ParseOptions
-from importers.parsed import PLAIN, cells_json, plain_cell
+from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
 from importers.sandbox import ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed, unpack
 from importers.plan import Plan, Planner
 
@@ -123,23 +124,25 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
-def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
-                    overrides: dict | None, progress: Progress | None, sandbox: SandboxLimits, *,
-                    stashed: bool = False) -> Plan:
+def _read(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
+          progress: Progress | None, sandbox: SandboxLimits, *, stashed: bool = False) -> tuple[ParsedSheet, int]:
     """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
-    run's parse when it was kept; then plan it against the database as it is now."""
+    run's parse when it was kept; (parsed sheet, rows in the sheet)."""
     kinds = _kinds(session)
     options = ParseOptions(merchant_required=batch.merchant_id is None)
-    parsed = None
     if stashed and batch.sheet_name and batch.headers:
         parsed = stash.load(stash.parse_path(Path(batch.stored_path).parent, batch.file_hash, sheet=batch.sheet_name,
                                              headers=batch.headers, mapping=batch.mapping, kinds=kinds,
                                              options=options))
-    total = len(parsed.rows) if parsed is not None else 0
-    if parsed is None:
-        # The dry run has the child stash its parse for the apply.
-        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox,
-                               stash_it=not stashed)
+        if parsed is not None:
+            return parsed, len(parsed.rows)
+    # The dry run has the child stash its parse for the apply.
+    return _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox, stash_it=not stashed)
+
+
+def _plan(session: Session, batch: ImportBatch, parsed: ParsedSheet, total: int, today: dt.date,
+          progress: Progress | None) -> Plan:
+    """Plan the parsed sheet against the database as it is now."""
     batch.sheet_name = parsed.sheet
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
@@ -174,22 +177,33 @@ def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: d
 @_collector_paused
 def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
                overrides: dict | None = None, progress: Progress | None = None,
-               sandbox: SandboxLimits = SandboxLimits()) -> Plan:
-    """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview."""
+               sandbox: SandboxLimits = SandboxLimits(), writing: AbstractContextManager = nullcontext()) -> Plan:
+    """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview.
+
+    `writing` is entered once the file is read, around planning and writing the preview: the
+    runner passes a lock so that dry runs read files side by side but write one at a time.
+    """
     # A failed apply (the ledger changed since the preview) can be previewed again.
     if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED):
         raise Invalid(f"该批次状态为“{batch.status.label}”，不能重新预览")
     try:
-        plan = _parse_and_plan(session, batch, today, sheet, overrides, progress, sandbox)
+        parsed, total = _read(session, batch, sheet, overrides, progress, sandbox)
     except ImportFileError as err:
-        if sheet is None and overrides is None:
-            session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
-            reject(batch, err.message)
-        else:
-            # Another sheet or mapping that cannot be used leaves the previous preview as it was.
-            batch.message = err.message
-        session.flush()
+        with writing:
+            if sheet is None and overrides is None:
+                session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+                reject(batch, err.message)
+            else:
+                # Another sheet or mapping that cannot be used leaves the previous preview as it was.
+                batch.message = err.message
+            session.flush()
         raise
+    with writing:
+        return _write_preview(session, batch, _plan(session, batch, parsed, total, today, progress))
+
+
+def _write_preview(session: Session, batch: ImportBatch, plan: Plan) -> Plan:
+    """Replace the batch's preview rows with the plan's."""
     session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     # Built while inserted: 100,000 row dicts at once were tens of MB more at the dry run's peak.
     batch_id = batch.id
@@ -236,7 +250,7 @@ def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
         raise Invalid("请先确认导入")
     # The dry run's parse of the same file, mapping and catalogue: only planning is done again, as
     # that is what finds what changed in the ledger since the preview.
-    plan = _parse_and_plan(session, batch, today, None, None, progress, sandbox, stashed=True)
+    plan = _plan(session, batch, *_read(session, batch, None, None, progress, sandbox, stashed=True), today, progress)
     if plan.counts() != batch.counts or not _same_rows(session, batch, plan):
         raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
     now = utcnow()
