@@ -1,6 +1,7 @@
 """Uploads are read in a limited child process: hostile files are refused with a Chinese message
 through the web upload while the service keeps answering, a normal ledger imports through the same
-child, and an import whose process is SIGKILLed mid-apply is recognised as failed within two minutes.
+child, a file that never finishes reading does not hold up another station's dry run, and an import
+whose process is SIGKILLed mid-apply is recognised as failed within two minutes.
 """
 from __future__ import annotations
 
@@ -21,12 +22,13 @@ from app.db import utcnow
 from app.imports import services
 from app.imports.heartbeat import heartbeat_path, last_beat
 from app.imports.models import ImportBatch, ImportRow, ImportStatus
+from app.imports.runner import ImportRunner
 from app.scope import Scope
 from importers.limits import MB
 from importers.sandbox import SandboxLimits
 from tests.conftest import login
 from tests.importers.builders import far_cell_xlsx, write_xls, zip_bomb_xlsx
-from tests.test_import_views import batch_of, ledger_counts, ledger_xlsx, text, upload
+from tests.test_import_views import ROWS, batch_of, ledger_counts, ledger_xlsx, text, upload
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_LIMIT = 90  # seconds before a poll gives up: a bound for a stuck test, not a speed requirement
@@ -166,3 +168,46 @@ def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, w
     assert services.recover_interrupted(session, batch, last_beat(beat) + dt.timedelta(minutes=2))
     session.commit()
     assert batch.status == ImportStatus.FAILED and "处理过程中断" in batch.message
+
+
+# --- dry runs side by side -----------------------------------------------------------------------
+
+def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dry_run(app, session, world,
+                                                                                     tmp_path):
+    storage = str(tmp_path / "uploads")
+    runner = ImportRunner(app.extensions["database"], plan_workers=2, storage_dir=storage,
+                          sandbox=SandboxLimits(memory_bytes=1024 * MB, seconds=60))
+    stuck = services.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
+                                  file_name="卡住.xlsx", data=ledger_xlsx(ROWS[:1]), storage_dir=storage)
+    # Its stored file becomes a pipe nobody writes to: the child reading it waits until it is closed.
+    fifo = tmp_path / "卡住.xlsx"
+    os.mkfifo(fifo)
+    stuck.stored_path = str(fifo)
+    other = services.create_batch(session, None, Scope.everything(), station_id=world.station_b.id,
+                                  file_name="乙台账.xlsx", data=ledger_xlsx(), storage_dir=storage)
+    session.commit()
+    try:
+        runner.plan(stuck.id)
+        wait_for(lambda: runner.progress(stuck.id) == (0, 1), "the stuck dry run to start")
+        runner.plan(other.id)
+        wait_for(lambda: _status(session, other.id) == ImportStatus.PREVIEW, "the other station's preview")
+        assert _status(session, stuck.id) == ImportStatus.PLANNING and runner.is_running(stuck.id)
+    finally:
+        # Closing the pipe's writing end gives the child an empty file, which it refuses.
+        writer = wait_for(lambda: _open_writer(fifo), "the child to open the pipe")
+        os.close(writer)
+        runner.shutdown(wait=True)
+    assert _status(session, stuck.id) == ImportStatus.REJECTED
+    assert session.get(ImportBatch, stuck.id).message == "文件是空的"
+
+
+def _status(session, batch_id: int) -> ImportStatus:
+    session.expire_all()
+    return session.get(ImportBatch, batch_id).status
+
+
+def _open_writer(fifo: Path) -> int | None:
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # no reader yet
+        return None
