@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,9 +28,9 @@ from importers.sandbox import SandboxLimits
 from tests.conftest import login
 from tests.importers.builders import far_cell_xlsx, write_xls, zip_bomb_xlsx
 from tests.test_import_views import ROWS, batch_of, ledger_counts, ledger_xlsx, text, upload
+from tests.test_scheduler_processes import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-WAIT_LIMIT = 90  # seconds before a poll gives up: a bound for a stuck test, not a speed requirement
 
 
 @pytest.fixture()
@@ -115,17 +114,6 @@ class WriterLock:
     def release(self) -> None:
         self.conn.rollback()
         self.conn.close()
-
-
-def wait_for(check, what: str):
-    """Poll until check() is truthy; fail after WAIT_LIMIT seconds."""
-    deadline = time.monotonic() + WAIT_LIMIT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, world, tmp_path):
