@@ -71,8 +71,9 @@ def _init_imports(app: Flask, database: Database) -> None:
         app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 1024 * 1024
     app.extensions["import_runner"] = ImportRunner(
         database, inline=bool(app.config.get("IMPORT_RUN_INLINE")),
-        max_workers=int(app.config.get("IMPORT_WORKERS", 1)), plan_workers=int(app.config["IMPORT_PLAN_WORKERS"]), storage_dir=app.config["IMPORT_STORAGE"],
-        sandbox=import_sandbox(app.config), heartbeat_every=float(app.config["IMPORT_HEARTBEAT_SECONDS"]))
+        max_workers=int(app.config.get("IMPORT_WORKERS", 1)), plan_workers=int(app.config["IMPORT_PLAN_WORKERS"]),
+        storage_dir=app.config["IMPORT_STORAGE"], sandbox=import_sandbox(app.config),
+        heartbeat_every=float(app.config["IMPORT_HEARTBEAT_SECONDS"]))
 
 
 def import_sandbox(config) -> "SandboxLimits":

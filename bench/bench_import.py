@@ -418,7 +418,8 @@ def print_table(rows: list[dict]) -> None:
                 target, ok = f"<= {limit:g}x, < {MEMORY_TARGET_MB} MB", ratio <= limit and memory_ok
             mark = "" if ok is None else ("yes" if ok else "NO")
             print(f"{backend:<11} {r['label']:<16} {r['seconds']:>8.2f} {ratio:>10.2f} {r['peak_mb']:>8.0f} "
-                  f"{r['child_peak_mb']:>8.0f} {r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
+                  f"{r['child_peak_mb']:>8.0f} {r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} "
+                  f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -125,7 +125,7 @@ class _SheetScan:
         """Read the declared dimension and the tags' namespace prefix, once <sheetData> is in sight."""
         found = _DIMENSION.search(text)
         if found:
-            last_col, last_row = (found.group(3), found.group(4)) if found.group(3) else (found.group(1), found.group(2))
+            last_col, last_row = found.group(3, 4) if found.group(3) else found.group(1, 2)
             check_extent(self.sheet, int(last_row), column_number(last_col), self.limits, declared=True)
         data = _SHEET_DATA.search(text)
         self.prefix = data.group(1) or b"" if data else b""
@@ -159,7 +159,7 @@ class _SheetScan:
 
 
 def check_xlsx_sheet(archive: zipfile.ZipFile, member: str, sheet: str, limits: ReadLimits) -> None:
-    """Stream the sheet's XML: its declared dimension, then each chunk of rows, refusing as soon as a limit is passed."""
+    """Stream the sheet's XML: its declared dimension, then each chunk of rows, refusing once a limit is passed."""
     scan = _SheetScan(sheet, limits)
     tail = b""
     try:

@@ -1,7 +1,9 @@
 """Open an uploaded ledger (.xlsx .xlsm .xls .ods .csv) and hand out its sheets row by row.
 
 Spreadsheets are read by python-calamine: it is fast, reads formula cells as their stored
-values without evaluating anything, and keeps text that starts with '=' as text.
+values without evaluating anything, and keeps text that starts with '=' as text. It loads a whole
+sheet at once, sized by the sheet's extent, so what a file says about its size is checked first
+(importers/limits.py); the web app opens files only in a limited child process (importers/sandbox.py).
 """
 from __future__ import annotations
 
@@ -110,7 +112,6 @@ class Book:
         merges = None if merged is None else [(a[0], a[1], b[0], b[1]) for a, b in merged]
         height = 0 if sheet.end is None else sheet.end[0] + 1
         return Sheet(name, height, merges, lambda: _calamine_rows(sheet))
-
 
     def _check_size(self, name: str) -> None:
         """Refuse a sheet too large to load, from what the file says, before calamine allocates it (.xlsx)."""

@@ -191,39 +191,6 @@ def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None
 
     `progress` receives (rows read, rows in the sheet) every few thousand rows.
     """
-    return _parse_file(request, progress)
-
-
-def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
-                      ) -> tuple[ParsedSheet | bytes, int] | AndThen:
-    """`parse_file`, with the parsed sheet packed as stash bytes when it can be (see `unpack`).
-
-    Pickling 100,000 parsed rows across the pipe cost more than parsing them; marshal of plain
-    tuples (the stash's format, cells included) is several times cheaper on both sides.
-    """
-    parsed, total = _parse_file(request, progress)
-    answer = (stash.dumps(parsed, cells=True) or parsed, total)
-    if request.stash_in is None:
-        return answer
-    folder, file_hash = request.stash_in
-    path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
-                            mapping=parsed.mapping.fields, kinds=request.kinds, options=request.options)
-    # Written while the caller plans: off the dry run's path.
-    return AndThen(answer, lambda: stash.save(path, parsed))
-
-
-def unpack(parsed: ParsedSheet | bytes) -> ParsedSheet:
-    """The parsed sheet from `parse_file_packed`'s result."""
-    if isinstance(parsed, bytes):
-        sheet = stash.loads(parsed)
-        if sheet is None:
-            raise SandboxError("the parse sent back by the child could not be read")
-        return sheet
-    return parsed
-
-
-def _parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None
-                ) -> tuple[ParsedSheet, int]:
     options = request.options
     limits = ReadLimits(max_rows=options.max_rows)
     with open_book(request.path, filename=request.filename, max_bytes=2 ** 62, limits=limits) as book:
@@ -242,3 +209,31 @@ def _parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], Non
                              options=options, keep_cells=request.keep_cells,
                              progress=(lambda n: progress((n, total))) if progress else None)
     return parsed, total
+
+
+def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
+                      ) -> tuple[ParsedSheet | bytes, int] | AndThen:
+    """`parse_file`, with the parsed sheet packed as stash bytes when it can be (see `unpack`).
+
+    Pickling 100,000 parsed rows across the pipe cost more than parsing them; marshal of plain
+    tuples (the stash's format, cells included) is several times cheaper on both sides.
+    """
+    parsed, total = parse_file(request, progress)
+    answer = (stash.dumps(parsed, cells=True) or parsed, total)
+    if request.stash_in is None:
+        return answer
+    folder, file_hash = request.stash_in
+    path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
+                            mapping=parsed.mapping.fields, kinds=request.kinds, options=request.options)
+    # Written while the caller plans: off the dry run's path.
+    return AndThen(answer, lambda: stash.save(path, parsed))
+
+
+def unpack(parsed: ParsedSheet | bytes) -> ParsedSheet:
+    """The parsed sheet from `parse_file_packed`'s result."""
+    if isinstance(parsed, bytes):
+        sheet = stash.loads(parsed)
+        if sheet is None:
+            raise SandboxError("the parse sent back by the child could not be read")
+        return sheet
+    return parsed

@@ -29,7 +29,8 @@ from importers import stash
 from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
 from importers.parse import ParseOptions
 from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
-from importers.sandbox import ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed, unpack
+from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed,
+                               unpack)
 from importers.plan import Plan, Planner
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024

@@ -119,7 +119,8 @@ def far_cell_xlsx(path: Path, far: str = "XFD1048576", *, dimension: str | None 
 
 def tiny_rows_xlsx(path: Path, rows: int) -> Path:
     """Many one-cell rows, numbered: a sheet longer than the row limit that compresses like a real one."""
-    chunks = (b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (n, n, n) for n in range(start, min(start + 10_000, rows + 1)))
+    row = b'<row r="%d"><c r="A%d"><v>%d</v></c></row>'
+    chunks = (b"".join(row % (n, n, n) for n in range(start, min(start + 10_000, rows + 1)))
               for start in range(1, rows + 1, 10_000))
     return raw_xlsx(path, chunks)
 
