@@ -199,3 +199,13 @@ def _open_writer(fifo: Path) -> int | None:
         return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:  # no reader yet
         return None
+
+
+def test_the_batch_list_shows_an_interrupted_batch_as_failed(app, insp_a, session, world):
+    batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2])))
+    with app.extensions["database"].session_scope() as s:
+        b = s.get(ImportBatch, batch.id)
+        b.status = ImportStatus.APPLYING  # as a process killed while applying leaves it, long ago
+        b.updated_at = b.updated_at - dt.timedelta(minutes=5)
+    assert insp_a.get("/imports/").status_code == 200
+    assert _status(session, batch.id) == ImportStatus.FAILED

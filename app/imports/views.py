@@ -66,6 +66,9 @@ def index():
     if status not in {s.value for s in ImportStatus}:
         status = None
     page = paginate(queries.batch_list(scope(), station_id=arg_int("station_id"), status=status))
+    for batch in page.items:
+        if batch.status in BUSY:
+            _recovered(batch)
     return render_template("imports/index.html", page=page, stations=scoped_stations(),
                            statuses=ImportStatus.choices(), runner=_runner(), busy=BUSY)
 
