@@ -51,6 +51,15 @@ class Config:
     # Uploaded ledgers are kept here so a batch applies exactly the file it previewed.
     IMPORT_STORAGE = os.environ.get("IMPORT_STORAGE", str(INSTANCE_DIR / "imports"))
     IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_MB", "50")) * 1024 * 1024
+    # Uploads are opened and parsed in a child process limited to this much memory and time.
+    IMPORT_SANDBOX = True
+    IMPORT_PARSE_MEMORY_MB = int(os.environ.get("IMPORT_PARSE_MEMORY_MB", "2048"))
+    IMPORT_PARSE_SECONDS = float(os.environ.get("IMPORT_PARSE_SECONDS", "300"))
+    # Dry runs analysed side by side (applies run one at a time: IMPORT_WORKERS).
+    IMPORT_PLAN_WORKERS = int(os.environ.get("IMPORT_PLAN_WORKERS", "3"))
+    # A process at work on a batch touches its heartbeat file this often; a batch whose file
+    # and row have not moved for 90 s is taken as interrupted.
+    IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("IMPORT_HEARTBEAT_SECONDS", "20"))
     # Inspection evidence (photos, scans): outside the web root, served only through a view that checks scope.
     EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", str(INSTANCE_DIR / "evidence"))
     EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024
@@ -117,6 +126,9 @@ class TestConfig(Config):
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     # Import jobs run in the request's thread, so tests are deterministic (one test runs them for real).
     IMPORT_RUN_INLINE = True
+    # Uploads are parsed in the test's process (fast); the tests of hostile files and one import
+    # turn the child process on.
+    IMPORT_SANDBOX = False
     # Test uploads are kept outside the project's instance folder.
     IMPORT_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-imports")
     EVIDENCE_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-evidence")

@@ -87,8 +87,19 @@ def _init_imports(app: Flask, database: Database) -> None:
     # An upload may be as large as the import limit, plus room for the form around it.
     if not app.config.get("MAX_CONTENT_LENGTH"):
         app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 1024 * 1024
-    app.extensions["import_runner"] = ImportRunner(database, inline=bool(app.config.get("IMPORT_RUN_INLINE")),
-                                                   max_workers=int(app.config.get("IMPORT_WORKERS", 1)))
+    app.extensions["import_runner"] = ImportRunner(
+        database, inline=bool(app.config.get("IMPORT_RUN_INLINE")),
+        max_workers=int(app.config.get("IMPORT_WORKERS", 1)), plan_workers=int(app.config["IMPORT_PLAN_WORKERS"]),
+        storage_dir=app.config["IMPORT_STORAGE"], sandbox=import_sandbox(app.config),
+        heartbeat_every=float(app.config["IMPORT_HEARTBEAT_SECONDS"]))
+
+
+def import_sandbox(config) -> "SandboxLimits":
+    """The limits of the child process that reads an upload, from the configuration."""
+    from importers.sandbox import SandboxLimits
+
+    return SandboxLimits(memory_bytes=int(config["IMPORT_PARSE_MEMORY_MB"]) * 1024 * 1024,
+                         seconds=float(config["IMPORT_PARSE_SECONDS"]), enabled=bool(config["IMPORT_SANDBOX"]))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -92,14 +92,30 @@ class Timers:
         return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
-def instrument_pipeline(timers: Timers) -> None:
-    """Time the steps the services call (module globals, so the services pick up the wrappers)."""
+def instrument_pipeline(timers: Timers, children: dict) -> None:
+    """Time the steps the services call (module globals, so the services pick up the wrappers).
+
+    The file is read and parsed in a child process (importers/sandbox.py): its peak memory is
+    kept in `children["peak_mb"]`, and its fork server is started before the phase's clock.
+    """
     from app.imports import services
-    from importers import apply, stash
+    from importers import apply, sandbox, stash
     from importers.plan import Planner
 
-    timers.wrap(services, "find_table", "find_table (calamine load + header)")
-    timers.wrap(services, "parse_sheet", "parse_sheet (classify + normalise)")
+    sandbox.start()
+    original = services.isolated
+
+    def isolated(*args, **kwargs):
+        stats: dict = {}
+        try:
+            return original(*args, stats=stats, **kwargs)
+        finally:
+            children["peak_mb"] = max(children.get("peak_mb", 0), stats.get("peak_mb", 0))
+
+    services.isolated = isolated
+
+    timers.wrap(services, "isolated", "child process (sheets; read + check + parse + pack)")
+    timers.wrap(services, "unpack", "parse unpacked")
     timers.wrap(stash, "save", "parse stashed")
     timers.wrap(stash, "load", "stashed parse loaded")
     timers.wrap(Planner, "plan", "Planner.plan")
@@ -173,7 +189,7 @@ def phase_dry_run(url: str, path: Path, today: dt.date, **_) -> dict:
     from app.scope import Scope
 
     timers = Timers()
-    instrument_pipeline(timers)
+    instrument_pipeline(timers, CHILDREN)
     engine, session = _session(url)
     station_id = session.scalars(select(Station.id).where(Station.code == STATION_CODE)).one()
     data = path.read_bytes()  # the upload, as the view hands it over
@@ -202,7 +218,7 @@ def phase_apply(url: str, path: Path, today: dt.date, batch_id: int, **_) -> dic
     from app.imports.models import ImportBatch
 
     timers = Timers()
-    instrument_pipeline(timers)
+    instrument_pipeline(timers, CHILDREN)
     engine, session = _session(url)
     batch = session.get(ImportBatch, batch_id)
     only_valid = bool(batch.counts.get("errors"))
@@ -219,6 +235,8 @@ def phase_apply(url: str, path: Path, today: dt.date, batch_id: int, **_) -> dic
     engine.dispose()
     return result
 
+
+CHILDREN: dict = {}  # the peak memory of the phase's parse child, when it had one
 
 PHASES = {"baseline": phase_baseline, "dry_run": phase_dry_run, "apply": phase_apply}
 
@@ -256,6 +274,7 @@ def run_phase_here(args: argparse.Namespace) -> None:
         result = func(**kwargs)
     result["rss_before_mb"] = before
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    result["child_peak_mb"] = CHILDREN.get("peak_mb", 0)
     print("RESULT " + json.dumps(result, ensure_ascii=False, default=str), flush=True)
 
 
@@ -357,6 +376,7 @@ def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: 
         result["load"] = (load, os.getloadavg()[0])
         steps = "  ".join(f"{k.strip()} {v:.2f}" for k, v in result["steps"].items())
         print(f"   {label:<16} {result['seconds']:7.2f} s  peak {result['peak_mb']:5.0f} MB  "
+              f"child peak {result['child_peak_mb']:5.0f} MB  "
               f"load {load:.1f}->{result['load'][1]:.1f}   {steps}", flush=True)
         return result
 
@@ -380,7 +400,8 @@ def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: 
 def print_table(rows: list[dict]) -> None:
     """The figures, with the targets."""
     print()
-    print(f"{'backend':<11} {'phase':<16} {'seconds':>8} {'x baseline':>10} {'peak MB':>8} {'start MB':>8}  "
+    print(f"{'backend':<11} {'phase':<16} {'seconds':>8} {'x baseline':>10} {'peak MB':>8} {'child MB':>8} "
+          f"{'start MB':>8}  "
           f"{'target':<22} ok   load (1-min average, before -> after; {os.cpu_count()} CPUs)")
     for backend in dict.fromkeys(r["backend"] for r in rows):
         group = [r for r in rows if r["backend"] == backend]
@@ -388,7 +409,7 @@ def print_table(rows: list[dict]) -> None:
         for r in group:
             ratio = r["seconds"] / base
             limit = {"dry run": DRY_RUN_TARGET, "apply": APPLY_TARGET}.get(r["label"])
-            memory_ok = r["peak_mb"] < MEMORY_TARGET_MB
+            memory_ok = max(r["peak_mb"], r["child_peak_mb"]) < MEMORY_TARGET_MB
             if limit is None:
                 target, ok = f"< {MEMORY_TARGET_MB} MB", memory_ok
                 if r["label"] == "baseline":
@@ -397,7 +418,8 @@ def print_table(rows: list[dict]) -> None:
                 target, ok = f"<= {limit:g}x, < {MEMORY_TARGET_MB} MB", ratio <= limit and memory_ok
             mark = "" if ok is None else ("yes" if ok else "NO")
             print(f"{backend:<11} {r['label']:<16} {r['seconds']:>8.2f} {ratio:>10.2f} {r['peak_mb']:>8.0f} "
-                  f"{r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} {r['load'][0]:.1f} -> {r['load'][1]:.1f}")
+                  f"{r['child_peak_mb']:>8.0f} {r['rss_before_mb']:>8.0f}  {target:<22} {mark:<4} "
+                  f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

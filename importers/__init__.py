@@ -4,6 +4,7 @@ This package holds the front half. `open_book` reads a file, `find_tables` lists
 that hold a ledger table with their column mapping (`find_table` finds one, loading only the
 sheets it looks at), and `parse_sheet` turns one sheet into `ParsedRow`s (typed values plus row
 errors) with the skipped rows counted. `stash` keeps a parse between the dry run and the apply.
+`limits` refuses files too large to load; `sandbox` reads and parses in a limited child process.
 """
 from importers.errors import ImportFileError
 from importers.mapping import ColumnMapping

@@ -11,6 +11,7 @@ from importers.errors import ImportFileError
 from importers.fields import FIELD_BY_NAME
 from importers.header import Header, find_header, header_at
 from importers.kinds import KindResolver
+from importers.limits import too_many_rows
 from importers.mapping import ColumnMapping, auto_map
 from importers.normalise import RowNormaliser
 from importers.parsed import ParsedRow, ParsedSheet, TableInfo
@@ -147,8 +148,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     located = _pick(book, sheet, options)
     name = located.sheet.name
     if located.sheet.height > options.max_rows:
-        raise ImportFileError(f"工作表“{name}”有{located.sheet.height}行，超过单次导入上限{options.max_rows}行，"
-                              "请拆分后分批导入", sheet=name)
+        raise too_many_rows(name, options.max_rows, located.sheet.height)
     header = located.header
     chosen = located.mapping
     if mapping is not None:
@@ -179,6 +179,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     number = header.index + 1  # Excel number of the header's last row
     for cells in chain(located.head[header.index + 1:], located.rest):
         number += 1
+        if number > options.max_rows:  # a format that cannot tell its height before it is read (.csv)
+            raise too_many_rows(name, options.max_rows)
         reason = classify(cells)
         if reason is None:
             row = normalise(number, cells)

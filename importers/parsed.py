@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -92,3 +93,22 @@ class TableInfo:
     mapping: ColumnMapping
     height: int  # rows in the sheet's used range, for a progress bar
     missing: tuple[str, ...]  # required fields no column feeds (the caller must map them)
+
+
+PLAIN = frozenset({str, float, int, bool, type(None)})  # cells stored in JSON as they are
+
+
+def plain_cell(value) -> object:
+    """A cell as JSON holds it: dates as ISO text, anything unusual as its text."""
+    if value.__class__ in PLAIN:
+        return value
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (int, float, str, bool)):
+        return value
+    return str(value)
+
+
+def cells_json(cells: list) -> bytes:
+    """A row's cells as import_rows stores them, as UTF-8 JSON: under a third of the memory of the list."""
+    return json.dumps([c if c.__class__ in PLAIN else plain_cell(c) for c in cells], ensure_ascii=False).encode()

@@ -1,22 +1,28 @@
 """Open an uploaded ledger (.xlsx .xlsm .xls .ods .csv) and hand out its sheets row by row.
 
 Spreadsheets are read by python-calamine: it is fast, reads formula cells as their stored
-values without evaluating anything, and keeps text that starts with '=' as text.
+values without evaluating anything, and keeps text that starts with '=' as text. It loads a whole
+sheet at once, sized by the sheet's extent, so what a file says about its size is checked first
+(importers/limits.py); the web app opens files only in a limited child process (importers/sandbox.py).
 """
 from __future__ import annotations
 
 import io
 import os
+import struct
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Self
 
+import olefile
 import python_calamine as calamine
 
+from importers import limits as sizes
 from importers.csvfile import csv_rows, decode
 from importers.errors import ImportFileError
+from importers.limits import ReadLimits
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
@@ -50,11 +56,13 @@ class Book:
     """An opened ledger file; `sheet(name)` gives a worksheet (cached until `close`)."""
 
     def __init__(self, filename: str, format: str, workbook: calamine.CalamineWorkbook | None = None,
-                 csv_text: str | None = None) -> None:
+                 csv_text: str | None = None, data: bytes = b"", limits: ReadLimits = ReadLimits()) -> None:
         self.filename = filename
         self.format = format
+        self.limits = limits
         self._workbook = workbook
         self._csv_text = csv_text
+        self._data = data  # the file, for the size checks made before calamine loads a sheet
         self._sheets: dict[str, Sheet] = {}
         if workbook is not None:
             worksheets = [m for m in workbook.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
@@ -95,6 +103,7 @@ class Book:
             text = self._csv_text
             return Sheet(name, text.count("\n") + 1, None, lambda: csv_rows(text))
         assert self._workbook is not None, "book is closed"
+        self._check_size(name)
         try:
             sheet = self._workbook.get_sheet_by_name(name)
             merged = sheet.merged_cell_ranges
@@ -103,6 +112,23 @@ class Book:
         merges = None if merged is None else [(a[0], a[1], b[0], b[1]) for a, b in merged]
         height = 0 if sheet.end is None else sheet.end[0] + 1
         return Sheet(name, height, merges, lambda: _calamine_rows(sheet))
+
+    def _check_size(self, name: str) -> None:
+        """Refuse a sheet too large to load, from what the file says, before calamine allocates it (.xlsx)."""
+        if self.format in ("xlsx", "xlsm"):
+            with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
+                member = sizes.xlsx_sheet_members(archive).get(name)
+                if member is not None:
+                    sizes.check_xlsx_sheet(archive, member, name, self.limits)
+
+
+def _xls_dimensions(data: bytes) -> dict[str, tuple[int, int]]:
+    try:
+        with olefile.OleFileIO(data) as ole:
+            stream = "Workbook" if ole.exists("Workbook") else "Book"
+            return sizes.xls_dimensions(ole.openstream(stream).read())
+    except (OSError, ValueError, struct.error):  # olefile's errors are OSErrors; calamine then says "damaged"
+        return {}
 
 
 def _calamine_rows(sheet: calamine.CalamineSheet) -> Iterator[list]:
@@ -130,15 +156,16 @@ def _calamine_rows(sheet: calamine.CalamineSheet) -> Iterator[list]:
         yield from rows
 
 
-def open_book(source: Source, *, filename: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> Book:
-    """Open a ledger from a path, bytes or a binary file object; ImportFileError if unusable."""
+def open_book(source: Source, *, filename: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+              limits: ReadLimits = ReadLimits()) -> Book:
+    """Open a ledger from a path, bytes or a binary file object; ImportFileError if unusable or too large."""
     data, name = _read(source, filename, max_bytes)
     if not data:
         raise ImportFileError("文件是空的")
     if data.startswith(ZIP_MAGIC):
-        return _open_workbook(data, name, _zip_format(data))
+        return _open_workbook(data, name, _zip_format(data, limits), limits)
     if data.startswith(CFB_MAGIC):
-        return _open_workbook(data, name, _cfb_format(data))
+        return _open_workbook(data, name, _cfb_format(data), limits)
     return _open_text(data, name)
 
 
@@ -164,9 +191,10 @@ def _read(source: Source, filename: str | None, max_bytes: int) -> tuple[bytes, 
     return data, filename or Path(getattr(source, "name", "") or "").name
 
 
-def _zip_format(data: bytes) -> str:
+def _zip_format(data: bytes, limits: ReadLimits) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            sizes.check_unpacked(archive, limits)
             names = set(archive.namelist())
             if "mimetype" in names and b"spreadsheet" in archive.read("mimetype"):
                 manifest = archive.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names else b""
@@ -202,7 +230,11 @@ def _xls_encrypted(data: bytes) -> bool:
     return False
 
 
-def _open_workbook(data: bytes, name: str, format: str) -> Book:
+def _open_workbook(data: bytes, name: str, format: str, limits: ReadLimits) -> Book:
+    if format == "xls":
+        # calamine reads every sheet of an .xls when it opens it, sized as DIMENSIONS declares.
+        for sheet, extent in _xls_dimensions(data).items():
+            sizes.check_extent(sheet, *extent, limits, declared=True)
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError as error:
@@ -213,7 +245,7 @@ def _open_workbook(data: bytes, name: str, format: str) -> Book:
         if format == "xls" and _xls_encrypted(data):
             raise ImportFileError(_ENCRYPTED) from error
         raise ImportFileError("文件已损坏或不是有效的电子表格，请在Excel中打开并重新保存后再导入") from error
-    return Book(name, format, workbook=workbook)
+    return Book(name, format, workbook=workbook, data=data, limits=limits)
 
 
 def _open_text(data: bytes, name: str) -> Book:

@@ -41,8 +41,15 @@ def stash_path(folder: str | os.PathLike, file_hash: str, key: str) -> Path:
     return Path(folder) / f"{file_hash}.{key}.parsed"
 
 
-def save(path: Path, parsed: ParsedSheet) -> None:
-    """Write the stash (atomically); a stash that cannot be written is only a missed shortcut."""
+def parse_path(folder: str | os.PathLike, file_hash: str, *, sheet: str, headers: Iterable[str],
+               mapping: Mapping[str, int], kinds: Iterable[tuple[str, str]], options: ParseOptions) -> Path:
+    """Where the parse of `sheet` of the upload `file_hash` in `folder` is stashed."""
+    key = stash_key(file_hash=file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds, options=options)
+    return stash_path(folder, file_hash, key)
+
+
+def dumps(parsed: ParsedSheet, *, cells: bool = False) -> bytes | None:
+    """The parse as marshal bytes (with each row's cells when `cells`); None when the format cannot hold it."""
     rows = []
     for r in parsed.rows:
         values = r.values
@@ -51,14 +58,21 @@ def save(path: Path, parsed: ParsedSheet) -> None:
             values = {k: (x.toordinal() if x.__class__ is dt.date else x) for k, x in values.items()}
         errors = tuple((e.column, e.field, e.message) for e in r.errors if e.sheet == parsed.sheet and e.row == r.row)
         if len(errors) != len(r.errors):
-            return  # not a row this format can hold as it is
-        rows.append((r.row, values, dates, errors))
+            return None  # not a row this format can hold as it is
+        rows.append((r.row, values, dates, errors, r.cells) if cells else (r.row, values, dates, errors))
     data = (FORMAT, parsed.sheet, tuple(parsed.header_rows), tuple(parsed.mapping.headers),
             dict(parsed.mapping.fields), dict(parsed.skipped), parsed.default_kind, rows)
     try:
-        blob = marshal.dumps(data)
+        return marshal.dumps(data)
     except ValueError:
-        return  # a value marshal cannot hold: no stash, the apply reads the file
+        return None  # a value marshal cannot hold
+
+
+def save(path: Path, parsed: ParsedSheet) -> None:
+    """Write the stash (atomically); a stash that cannot be written is only a missed shortcut."""
+    blob = dumps(parsed)
+    if blob is None:
+        return  # no stash, the apply reads the file
     part = path.with_name(path.name + f".{os.getpid()}.part")
     try:
         part.write_bytes(blob)
@@ -70,16 +84,25 @@ def save(path: Path, parsed: ParsedSheet) -> None:
 def load(path: Path) -> ParsedSheet | None:
     """The stashed parse, or None when there is none (or it cannot be read)."""
     try:
-        data = marshal.loads(path.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
+        return loads(path.read_bytes())
+    except OSError:
+        return None
+
+
+def loads(blob: bytes) -> ParsedSheet | None:
+    """The parse from `dumps`' bytes, or None when they are not such a parse."""
+    try:
+        data = marshal.loads(blob)
+    except (EOFError, ValueError, TypeError):
         return None
     if not isinstance(data, tuple) or len(data) != 8 or data[0] != FORMAT:
         return None
     _, sheet, header_rows, headers, fields, skipped, default_kind, rows = data
     fromordinal = dt.date.fromordinal
     parsed = []
-    for row, values, dates, errors in rows:
+    for row, values, dates, errors, *cells in rows:
         for k in dates:
             values[k] = fromordinal(values[k])
-        parsed.append(ParsedRow(row, (), values, tuple(RowError(sheet, row, c, f, m) for c, f, m in errors)))
+        parsed.append(ParsedRow(row, cells[0] if cells else (), values,
+                                tuple(RowError(sheet, row, c, f, m) for c, f, m in errors)))
     return ParsedSheet(sheet, header_rows, ColumnMapping(headers, fields), parsed, Counter(skipped), default_kind)

@@ -12,7 +12,8 @@ from app.accounts.models import Station
 from app.clock import today
 from app.errors import DomainError
 from app.imports import services
-from app.imports.models import ImportRow
+from app.imports.heartbeat import heartbeat_path
+from app.imports.models import ImportBatch, ImportRow
 from app.scope import Scope
 from importers.rows import SKIP_LABELS
 
@@ -29,6 +30,7 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
     """Preview (and with --commit apply) a ledger; exits non-zero when the file has errors."""
     database = current_app.extensions["database"]
     storage = current_app.config["IMPORT_STORAGE"]
+    runner = current_app.extensions["import_runner"]
     with database.session_scope() as session:
         station = session.scalars(select(Station).where(Station.code == station_code.upper())).first()
         if station is None:
@@ -36,7 +38,8 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
         try:
             batch = services.create_batch(session, "命令行", Scope.everything(), station_id=station.id,
                                           file_name=file.name, data=file.read_bytes(), storage_dir=storage,
-                                          max_bytes=current_app.config["IMPORT_MAX_BYTES"])
+                                          max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+                                          sandbox=runner.sandbox)
         except DomainError as err:  # the upload store is full, say: nothing was kept
             raise click.ClickException(err.message) from err
         batch_id = batch.id
@@ -44,9 +47,20 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
             click.echo(f"文件无法导入：{batch.message}", err=True)
     if batch.message:
         raise SystemExit(2)
+    # Touched while the command works, so the web pages do not take the batch as interrupted.
+    beat = heartbeat_path(storage, batch_id)
+    runner.heartbeats.hold(beat)
+    try:
+        _plan_and_apply(database, batch_id, sheet=sheet, commit=commit, only_valid=only_valid, sandbox=runner.sandbox)
+    finally:
+        runner.heartbeats.release(beat)
+
+
+def _plan_and_apply(database, batch_id: int, *, sheet: str | None, commit: bool, only_valid: bool, sandbox) -> None:
+    """The dry run of the batch, reported; with `commit` its apply. Exits like the command."""
     failure = None
     with database.session_scope() as session:
-        batch = session.get(type(batch), batch_id)
+        batch = session.get(ImportBatch, batch_id)
         with click.progressbar(length=100, label="分析") as bar:
             last = [0]
 
@@ -56,7 +70,8 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
                 last[0] = pct
 
             try:
-                services.plan_batch(session, batch, today=today(), sheet=sheet, progress=progress)
+                services.plan_batch(session, batch, today=today(), sheet=sheet, progress=progress,
+                                    sandbox=sandbox)
             except DomainError as err:
                 failure = err.message  # the batch keeps the reason: commit it, then exit
             else:
@@ -72,9 +87,9 @@ def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_
         raise SystemExit(1 if counts["errors"] else 0)
     try:
         with database.session_scope() as session:
-            batch = session.get(type(batch), batch_id)
+            batch = session.get(ImportBatch, batch_id)
             services.start_apply(session, "命令行", batch, expected_version=batch.version, only_valid=only_valid)
-            services.apply_batch(session, "命令行", batch, today=today())
+            services.apply_batch(session, "命令行", batch, today=today(), sandbox=sandbox)
     except DomainError as err:
         click.echo(f"未导入：{err.message}", err=True)
         raise SystemExit(1) from err

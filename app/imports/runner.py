@@ -8,6 +8,13 @@ writer lock, so progress could not be written to the database from another conne
 The batch's status in the database stays the truth the pages go by; the registry only adds the
 percentage, and says which batches this process is still working on.
 
+Dry runs of different batches run side by side (`plan_workers`): each reads its file in a limited
+child process (importers/sandbox.py), so one bad file costs its own job a refusal, not the others
+a wait. Writing is one job at a time (a lock: an apply throughout, a dry run once its file is
+read), as SQLite has one writer and would fail a second after its busy timeout.
+While a job is queued or running, the batch's heartbeat file is touched (app/imports/heartbeat.py),
+so a batch whose process was killed is recognised as failed within a minute and a half.
+
 With `inline=True` (config IMPORT_RUN_INLINE, used by the tests) a job runs at once in the caller's
 thread, with the same sessions and error handling, so tests are deterministic.
 """
@@ -23,7 +30,9 @@ from app.clock import today
 from app.db import Database
 from app.errors import DomainError
 from app.imports import services
+from app.imports.heartbeat import Heartbeats, heartbeat_path
 from app.imports.models import ImportBatch, ImportStatus
+from importers.sandbox import SandboxLimits
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +41,21 @@ APPLY_FAILED = "导入时出现系统错误，本次导入已整体撤回，没�
 
 
 class ImportRunner:
-    """Runs plan and apply jobs of import batches, one at a time by default, and tracks their progress."""
+    """Runs plan jobs side by side and apply jobs one at a time, and tracks their progress."""
 
-    def __init__(self, database: Database, *, inline: bool = False, max_workers: int = 1) -> None:
+    def __init__(self, database: Database, *, inline: bool = False, max_workers: int = 1, plan_workers: int = 3,
+                 storage_dir: str = ".", sandbox: SandboxLimits = SandboxLimits(),
+                 heartbeat_every: float = 20.0) -> None:
         self.database = database
         self.inline = inline
-        self.max_workers = max(1, max_workers)
-        self._executor: ThreadPoolExecutor | None = None
+        self.workers = {"apply": max(1, max_workers), "plan": max(1, plan_workers)}
+        self.storage_dir = storage_dir
+        self.sandbox = sandbox
+        self.heartbeats = Heartbeats(heartbeat_every)
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        # Held while a job writes (an apply throughout, a dry run once its file is read): on SQLite a
+        # second writer would wait on the database's lock only for its busy timeout, then fail.
+        self._writes = threading.Lock()
         self._lock = threading.Lock()
         self._progress: dict[int, tuple[int, int]] = {}
 
@@ -55,26 +72,30 @@ class ImportRunner:
     # ----- starting jobs --------------------------------------------------------------------------
     def plan(self, batch_id: int, *, sheet: str | None = None, overrides: dict | None = None) -> Future | None:
         """Start the dry run of a batch (first analysis, another sheet or a changed mapping)."""
-        return self._submit(batch_id, self._plan_job, batch_id, sheet, overrides)
+        return self._submit("plan", batch_id, self._plan_job, batch_id, sheet, overrides)
 
     def apply(self, batch_id: int, actor_id: int | None) -> Future | None:
         """Start writing a batch that `services.start_apply` has claimed."""
-        return self._submit(batch_id, self._apply_job, batch_id, actor_id)
+        return self._submit("apply", batch_id, self._apply_job, batch_id, actor_id)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; with `wait`, let the queued ones finish."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
+            executors, self._executors = self._executors, {}
+        for executor in executors.values():
             executor.shutdown(wait=wait)
 
-    def _submit(self, batch_id: int, job: Callable, *args) -> Future | None:
+    def _submit(self, pool: str, batch_id: int, job: Callable, *args) -> Future | None:
+        self.heartbeats.hold(heartbeat_path(self.storage_dir, batch_id))
         with self._lock:
             self._progress[batch_id] = (0, 0)
-            if not self.inline and self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="import")
-            executor = self._executor
-        if self.inline:
+            executor = None
+            if not self.inline:
+                executor = self._executors.get(pool)
+                if executor is None:
+                    executor = self._executors[pool] = ThreadPoolExecutor(max_workers=self.workers[pool],
+                                                                          thread_name_prefix=f"import-{pool}")
+        if executor is None:
             self._run(batch_id, job, *args)
             return None
         return executor.submit(self._run, batch_id, job, *args)
@@ -89,6 +110,7 @@ class ImportRunner:
         finally:
             with self._lock:
                 self._progress.pop(batch_id, None)
+            self.heartbeats.release(heartbeat_path(self.storage_dir, batch_id))
 
     def _reporter(self, batch_id: int) -> Callable[[int, int], None]:
         def report(done: int, total: int) -> None:
@@ -107,7 +129,8 @@ class ImportRunner:
                     return
                 try:
                     services.plan_batch(session, batch, today=today(), sheet=sheet, overrides=overrides,
-                                        progress=self._reporter(batch_id))
+                                        progress=self._reporter(batch_id), sandbox=self.sandbox,
+                                        writing=self._writes)
                 except DomainError as err:
                     # The service recorded why (a rejected file, or a re-plan that keeps the previous
                     # preview); that is committed like any other outcome.
@@ -120,13 +143,18 @@ class ImportRunner:
                     services.reject(batch, PLAN_FAILED)
 
     def _apply_job(self, batch_id: int, actor_id: int | None) -> None:
+        with self._writes:
+            self._apply(batch_id, actor_id)
+
+    def _apply(self, batch_id: int, actor_id: int | None) -> None:
         try:
             with self.database.session_scope() as session:
                 batch = session.get(ImportBatch, batch_id)
                 if batch is None:
                     return
                 actor = session.get(User, actor_id) if actor_id is not None else None
-                services.apply_batch(session, actor, batch, today=today(), progress=self._reporter(batch_id))
+                services.apply_batch(session, actor, batch, today=today(), progress=self._reporter(batch_id),
+                                     sandbox=self.sandbox)
         except Exception as err:  # the whole apply rolled back: nothing of it is written
             message = err.message if isinstance(err, DomainError) else APPLY_FAILED
             if not isinstance(err, DomainError):

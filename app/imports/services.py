@@ -5,9 +5,10 @@ import datetime as dt
 import functools
 import gc
 import hashlib
-import json
+import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -20,16 +21,22 @@ from app.audit import services as audit
 from app.catalog.models import InstrumentType
 from app.db import utcnow
 from app.errors import Invalid, NotFound
+from app.imports.heartbeat import heartbeat_path, last_beat
 from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMapping
 from app.merchants.models import Merchant
 from app.scope import Scope
-from importers import ColumnMapping, ImportFileError, open_book, parse_sheet
+from importers import ColumnMapping, ImportFileError
 from importers import stash
 from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
-from importers.parse import ParseOptions, find_table
+from importers.parse import ParseOptions
+from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
+from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed,
+                               unpack)
 from importers.plan import Plan, Planner
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+READ_FAILED = "读取文件时出现系统错误，文件未能导入。请在Excel中打开并另存为.xlsx后重新上传；如仍失败，请联系管理员。"
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
@@ -66,7 +73,7 @@ def _kinds(session: Session) -> list[tuple[str, str]]:
 
 def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
                  storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
-                 merchant_id: int | None = None) -> ImportBatch:
+                 merchant_id: int | None = None, sandbox: SandboxLimits = SandboxLimits()) -> ImportBatch:
     """Keep the upload and open a batch; an unreadable file gives a rejected batch with the reason.
 
     `merchant_id` names the supplying company of a utility-meter ledger that lists households
@@ -92,10 +99,13 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
             raise ImportFileError(f"文件大小 {_size(len(data))}，超过上限 {_size(max_bytes)}")
         # Only the list of sheets: loading a sheet costs as much as reading it. The dry run finds
         # the table (the first visible sheet that has one) and rejects a file without one.
-        with open_book(data, filename=file_name, max_bytes=max_bytes) as book:
-            batch.sheet_names = list(book.visible_sheet_names)
+        # Opened in a limited child process: a crafted file can take only that down.
+        batch.sheet_names = isolated(list_sheets, str(path), file_name, max_bytes, limits=sandbox)
     except ImportFileError as err:
         reject(batch, err.message)
+    except SandboxError:
+        log.exception("reading the sheets of upload %s failed", batch.stored_path)
+        reject(batch, READ_FAILED)
     session.flush()
     audit.record(session, actor, "upload", batch, note=f"上传台账文件 {batch.file_name}（{len(data)} 字节，"
                                                           f"SHA-256 {digest[:12]}…）")
@@ -112,32 +122,25 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
-def _stash_path(batch: ImportBatch, sheet: str, headers, mapping: dict, kinds, options: ParseOptions) -> Path:
-    key = stash.stash_key(file_hash=batch.file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds,
-                          options=options)
-    return stash.stash_path(Path(batch.stored_path).parent, batch.file_hash, key)
-
-
-def _preview_cells(cells: list) -> bytes:
-    """A row's cells as import_rows stores them, as UTF-8 JSON: under a third of the memory of the list."""
-    return json.dumps([c if c.__class__ in _PLAIN else _cell(c) for c in cells], ensure_ascii=False).encode()
-
-
-def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet: str | None,
-                    overrides: dict | None, progress: Progress | None, *, stashed: bool = False) -> Plan:
+def _read(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
+          progress: Progress | None, sandbox: SandboxLimits, *, stashed: bool = False) -> tuple[ParsedSheet, int]:
     """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
-    run's parse when it was kept; then plan it against the database as it is now."""
+    run's parse when it was kept; (parsed sheet, rows in the sheet)."""
     kinds = _kinds(session)
     options = ParseOptions(merchant_required=batch.merchant_id is None)
-    parsed = None
     if stashed and batch.sheet_name and batch.headers:
-        parsed = stash.load(_stash_path(batch, batch.sheet_name, batch.headers, batch.mapping, kinds, options))
-    total = len(parsed.rows) if parsed is not None else 0
-    if parsed is None:
-        parsed, total = _parse(session, batch, sheet, overrides, progress, kinds, options)
-        if not stashed:
-            stash.save(_stash_path(batch, parsed.sheet, parsed.headers, parsed.mapping.fields, kinds, options),
-                       parsed)
+        parsed = stash.load(stash.parse_path(Path(batch.stored_path).parent, batch.file_hash, sheet=batch.sheet_name,
+                                             headers=batch.headers, mapping=batch.mapping, kinds=kinds,
+                                             options=options))
+        if parsed is not None:
+            return parsed, len(parsed.rows)
+    # The dry run has the child stash its parse for the apply.
+    return _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox, stash_it=not stashed)
+
+
+def _plan(session: Session, batch: ImportBatch, parsed: ParsedSheet, total: int, today: dt.date,
+          progress: Progress | None) -> Plan:
+    """Plan the parsed sheet against the database as it is now."""
     batch.sheet_name = parsed.sheet
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
@@ -149,50 +152,59 @@ def _parse_and_plan(session: Session, batch: ImportBatch, today: dt.date, sheet:
 
 
 def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
-           progress: Progress | None, kinds: list, options: ParseOptions):
+           progress: Progress | None, kinds: list, options: ParseOptions, sandbox: SandboxLimits, *,
+           stash_it: bool):
+    """Parse the stored upload in a limited child process (importers/sandbox.py)."""
     # The stored file is read only when it is still the one uploaded (not truncated or replaced since).
     if not uploads.is_intact(Path(batch.stored_path), batch.file_size, batch.file_hash):
         raise ImportFileError("保存的台账文件已丢失或损坏，请重新上传")
-    with open_book(batch.stored_path, filename=batch.file_name) as book:
-        mapping = None
-        if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
-            mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
-        total = 0
-        # Only the chosen sheet is loaded (or, on the first dry run, the sheets up to the first
-        # one with a table); parse_sheet below reads the same loaded sheet.
-        table = find_table(book, sheet or batch.sheet_name or None, kinds=kinds)
-        if table is not None:
-            total = table.height
-            if mapping is None and overrides is None:
-                # A mapping saved for a file of this shape is reused.
-                saved = session.scalars(select(SavedMapping)
-                                        .where(SavedMapping.signature == table.mapping.signature)).first()
-                if saved is not None:
-                    mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.mapping.items()})
-        parsed = parse_sheet(book, sheet or batch.sheet_name or None, kinds=kinds, mapping=mapping,
-                             overrides=overrides, options=options, keep_cells=_preview_cells,
-                             progress=(lambda n: progress(n, 2 * max(total, 1))) if progress else None)
-    return parsed, total
+    mapping = None
+    if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
+        mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
+    saved = {m.signature: m.mapping for m in session.scalars(select(SavedMapping))} if mapping is None else {}
+    request = ParseRequest(path=batch.stored_path, filename=batch.file_name, kinds=tuple(map(tuple, kinds)),
+                           options=options, sheet=sheet or batch.sheet_name or None, mapping=mapping,
+                           overrides=overrides, saved_mappings=saved, keep_cells=cells_json,
+                           stash_in=(str(Path(batch.stored_path).parent), batch.file_hash) if stash_it else None)
+
+    def report(read: tuple[int, int]) -> None:
+        if progress:
+            progress(read[0], 2 * max(read[1], 1))
+
+    parsed, total = isolated(parse_file_packed, request, limits=sandbox, progress=report)
+    return unpack(parsed), total
 
 
 @_collector_paused
 def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
-               overrides: dict | None = None, progress: Progress | None = None) -> Plan:
-    """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview."""
+               overrides: dict | None = None, progress: Progress | None = None,
+               sandbox: SandboxLimits = SandboxLimits(), writing: AbstractContextManager = nullcontext()) -> Plan:
+    """The dry run: read, map, normalise, validate and plan; keep each row's outcome for the preview.
+
+    `writing` is entered once the file is read, around planning and writing the preview: the
+    runner passes a lock so that dry runs read files side by side but write one at a time.
+    """
     # A failed apply (the ledger changed since the preview) can be previewed again.
     if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED):
         raise Invalid(f"该批次状态为“{batch.status.label}”，不能重新预览")
     try:
-        plan = _parse_and_plan(session, batch, today, sheet, overrides, progress)
+        parsed, total = _read(session, batch, sheet, overrides, progress, sandbox)
     except ImportFileError as err:
-        if sheet is None and overrides is None:
-            session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
-            reject(batch, err.message)
-        else:
-            # Another sheet or mapping that cannot be used leaves the previous preview as it was.
-            batch.message = err.message
-        session.flush()
+        with writing:
+            if sheet is None and overrides is None:
+                session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+                reject(batch, err.message)
+            else:
+                # Another sheet or mapping that cannot be used leaves the previous preview as it was.
+                batch.message = err.message
+            session.flush()
         raise
+    with writing:
+        return _write_preview(session, batch, _plan(session, batch, parsed, total, today, progress))
+
+
+def _write_preview(session: Session, batch: ImportBatch, plan: Plan) -> Plan:
+    """Replace the batch's preview rows with the plan's."""
     session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
     # Built while inserted: 100,000 row dicts at once were tens of MB more at the dry run's peak.
     batch_id = batch.id
@@ -200,7 +212,7 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
              "errors": [{"column": e.column, "message": e.message} for e in r.errors] if r.errors else _NO_ERRORS,
              "cells": Stored(r.cells.decode()) if r.cells.__class__ is bytes
-             else [c if c.__class__ in _PLAIN else _cell(c) for c in r.cells],
+             else [c if c.__class__ in PLAIN else plain_cell(c) for c in r.cells],
              "summary": r.summary} for r in plan.rows)
     bulk_insert(session, ImportRow.__table__, rows)
     batch.counts = plan.counts()
@@ -211,17 +223,6 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
 
 
 _NO_ERRORS = Stored("[]")  # a row without errors, as JSON (one value: bulk_insert sends it as it is)
-_PLAIN = frozenset({str, float, int, bool, type(None)})  # cells stored in JSON as they are
-
-
-def _cell(value) -> object:
-    if value.__class__ in _PLAIN:
-        return value
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if value is None or isinstance(value, (int, float, str, bool)):
-        return value
-    return str(value)
 
 
 def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version: int, only_valid: bool) -> None:
@@ -244,13 +245,13 @@ def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version
 
 @_collector_paused
 def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
-                progress: Progress | None = None) -> dict:
+                progress: Progress | None = None, sandbox: SandboxLimits = SandboxLimits()) -> dict:
     """Write exactly what the preview showed, in the caller's one transaction."""
     if batch.status != ImportStatus.APPLYING:
         raise Invalid("请先确认导入")
     # The dry run's parse of the same file, mapping and catalogue: only planning is done again, as
     # that is what finds what changed in the ledger since the preview.
-    plan = _parse_and_plan(session, batch, today, None, None, progress, stashed=True)
+    plan = _plan(session, batch, *_read(session, batch, None, None, progress, sandbox, stashed=True), today, progress)
     if plan.counts() != batch.counts or not _same_rows(session, batch, plan):
         raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
     now = utcnow()
@@ -281,12 +282,25 @@ def _describe(written: dict, counts: dict) -> str:
             f"检定记录新增 {written['verifications']['create']}；错误行 {counts.get('errors', 0)}（未导入）")
 
 
+STALE_AFTER = dt.timedelta(seconds=90)
+
+
 def recover_interrupted(session: Session, batch: ImportBatch, now: dt.datetime,
-                        after: dt.timedelta = dt.timedelta(minutes=30)) -> bool:
-    """A batch left 'planning' or 'applying' by a stopped server becomes failed (nothing was written)."""
-    if batch.status not in (ImportStatus.PLANNING, ImportStatus.APPLYING) or now - batch.updated_at < after:
+                        after: dt.timedelta = STALE_AFTER) -> bool:
+    """A batch left 'planning' or 'applying' by a stopped or killed process becomes failed (nothing was written).
+
+    A process at work on a batch touches its heartbeat file (app/imports/heartbeat.py) every
+    IMPORT_HEARTBEAT_SECONDS; once neither that nor the row has moved for `after`, nobody is.
+    """
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.APPLYING):
         return False
-    fail_batch(session, batch, "处理过程中断（如服务重启），没有写入任何数据。请重新预览后再导入。")
+    last = batch.updated_at
+    beat = last_beat(heartbeat_path(Path(batch.stored_path).parent, batch.id))
+    if beat is not None and beat > last:
+        last = beat
+    if now - last < after:
+        return False
+    fail_batch(session, batch, "处理过程中断（如服务重启或进程被终止），没有写入任何数据。请重新预览后再导入。")
     return True
 
 

@@ -64,6 +64,9 @@ def index():
     """Batches of the user's stations, newest first."""
     page = paginate(queries.batch_list(scope(), station_id=arg_int("station_id"),
                                        status=arg_choice("status", ImportStatus)))
+    for batch in page.items:
+        if batch.status in BUSY:
+            _recovered(batch)
     return render_template("imports/index.html", page=page, stations=scoped_stations(),
                            statuses=ImportStatus.choices(), runner=_runner(), busy=BUSY)
 
@@ -89,7 +92,7 @@ def new():
             batch = services.create_batch(session, current_user, scope(), station_id=form.station_id.data,
                                           file_name=name, data=upload.read(),
                                           storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
-                                          merchant_id=form.merchant_id.data)
+                                          merchant_id=form.merchant_id.data, sandbox=_runner().sandbox)
         except DomainError as err:
             session.rollback()
             form_error(form, err)
@@ -197,18 +200,21 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
 @staff_required
 def detail(batch_id: int):
     """The batch: file, status, mapping, counts, skipped rows, the rows with their actions and errors."""
-    batch = _batch(batch_id)
-    # No job of this process holds it and it has not moved for long: its server stopped mid-way.
+    return _render_detail(_recovered(_batch(batch_id)))
+
+
+def _recovered(batch: ImportBatch) -> ImportBatch:
+    """The batch, marked failed if no process is at work on it any more (its server stopped or was killed)."""
     if not _runner().is_running(batch.id) and services.recover_interrupted(db(), batch, utcnow()):
         db().commit()
-    return _render_detail(batch)
+    return batch
 
 
 @bp.route("/<int:batch_id>/progress")
 @staff_required
 def progress(batch_id: int):
     """The batch's status and percentage, for the page's own polling script."""
-    return jsonify(_progress(_batch(batch_id)))
+    return jsonify(_progress(_recovered(_batch(batch_id))))
 
 
 @bp.route("/<int:batch_id>/errors.xlsx")

@@ -70,6 +70,67 @@ def add_zip_member(path: Path, name: str, content: bytes) -> None:
         archive.writestr(name, content)
 
 
+# --- hostile .xlsx, written by hand ----------------------------------------------------------
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+    'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    'spreadsheetml.worksheet+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
+    'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="台账" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.'
+    'org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+}
+_SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+               b'spreadsheetml/2006/main">')
+
+
+def raw_xlsx(path: Path, rows: bytes | list[bytes], *, dimension: str | None = None) -> Path:
+    """An .xlsx with one sheet "台账" whose <sheetData> is `rows` (XML bytes, or chunks of them), as given."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, text in _XLSX_PARTS.items():
+            z.writestr(name, text)
+        with z.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(_SHEET_HEAD)
+            if dimension:
+                sheet.write(f'<dimension ref="{dimension}"/>'.encode())
+            sheet.write(b"<sheetData>")
+            for chunk in [rows] if isinstance(rows, bytes) else rows:
+                sheet.write(chunk)
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def far_cell_xlsx(path: Path, far: str = "XFD1048576", *, dimension: str | None = None) -> Path:
+    """A 1 KB .xlsx with a cell at A1 and one at `far`: calamine would allocate the whole range between."""
+    number = "".join(ch for ch in far if ch.isdigit())
+    rows = (b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>'
+            + f'<row r="{number}"><c r="{far}"><v>1</v></c></row>'.encode())
+    return raw_xlsx(path, rows, dimension=dimension)
+
+
+def tiny_rows_xlsx(path: Path, rows: int) -> Path:
+    """Many one-cell rows, numbered: a sheet longer than the row limit that compresses like a real one."""
+    row = b'<row r="%d"><c r="A%d"><v>%d</v></c></row>'
+    chunks = (b"".join(row % (n, n, n) for n in range(start, min(start + 10_000, rows + 1)))
+              for start in range(1, rows + 1, 10_000))
+    return raw_xlsx(path, chunks)
+
+
+def zip_bomb_xlsx(path: Path, megabytes: int) -> Path:
+    """Identical tiny rows without numbers: megabytes of sheet XML squeezed a thousand fold."""
+    block = b"<row><c><v>1</v></c></row>" * 40_000  # about 1 MB
+    return raw_xlsx(path, (block for _ in range(megabytes)))
+
+
 # --- .ods ------------------------------------------------------------------------------------
 
 class Span:
@@ -197,9 +258,11 @@ def _xf(format_index: int) -> bytes:
 
 
 def write_xls(path: Path, sheets: dict[str, list[list]], *,
-              merges: dict[str, list[tuple[int, int, int, int]]] | None = None, encrypted: bool = False) -> Path:
+              merges: dict[str, list[tuple[int, int, int, int]]] | None = None, encrypted: bool = False,
+              dimensions: tuple[int, int] | None = None) -> Path:
     """An Excel 97-2003 workbook: text via the shared string table, numbers, dates (XF 1 has
-    the built-in date format 14), booleans, formulas with a cached number, merged ranges."""
+    the built-in date format 14), booleans, formulas with a cached number, merged ranges.
+    `dimensions` (rows, columns) replaces what each sheet's DIMENSIONS record declares."""
     strings: list[str] = []
     index: dict[str, int] = {}
     epoch = dt.date(1899, 12, 30)
@@ -229,7 +292,8 @@ def write_xls(path: Path, sheets: dict[str, list[list]], *,
                     cells += _record(0x00FD, struct.pack("<HHHI", r, c, 0, index[text]))
         width = max((len(row) for row in rows), default=0)
         body = _record(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0x0DBB, 0x07CC, 0, 6))
-        body += _record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+        declared = dimensions or (len(rows), width)
+        body += _record(0x0200, struct.pack("<IIHHH", 0, declared[0], 0, declared[1], 0))
         body += cells
         sheet_merges = (merges or {}).get(name, [])
         if sheet_merges:

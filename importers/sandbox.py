@@ -1,0 +1,239 @@
+"""Read and parse an uploaded ledger in a child process with a memory and a time limit.
+
+A crafted spreadsheet can make the reader's native code (python-calamine) fail an allocation and
+abort the whole process, or grow it by gigabytes, or spin. The size checks of importers/limits.py
+refuse what a file declares; this module contains the rest: the file is opened and parsed in a
+forked child whose address space (RLIMIT_AS) and CPU time are capped, and the caller waits for
+it with a deadline. Whatever happens to the child, the caller gets the parse or a Chinese
+ImportFileError, and its own memory holds only the result.
+
+The jobs are plain functions of plain arguments (`list_sheets`, `parse_file`), so any worker can
+call them, here through `isolated()` or directly.
+"""
+from __future__ import annotations
+
+import gc
+import math
+import multiprocessing
+import multiprocessing.forkserver
+import resource
+import signal
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from importers import stash
+from importers.errors import ImportFileError
+from importers.limits import MB, ReadLimits
+from importers.mapping import ColumnMapping
+from importers.parse import ParseOptions, find_table, parse_sheet
+from importers.parsed import ParsedSheet
+from importers.reader import DEFAULT_MAX_BYTES, open_book
+
+# A fork server started once, with the reader and the parser already imported, forks each child:
+# cheap, and unlike forking the web process it copies no threads' locks. As with any
+# multiprocessing start method but fork, the main module must be importable without side effects
+# (`if __name__ == "__main__":`); preloading it in the server spares each child importing it again.
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["__main__", "importers.sandbox"])
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one child may use: address space and wall-clock seconds."""
+
+    memory_bytes: int = 2048 * MB
+    seconds: float = 300.0
+    # Off: the job runs in the caller's process (the size checks still apply). Tests of the
+    # pipeline use it to stay fast; the tests of hostile files and one import run the child.
+    enabled: bool = True
+
+
+class SandboxError(RuntimeError):
+    """The child failed for a reason that is not the file's (a bug): the caller logs it."""
+
+
+def _time_out(seconds: float) -> ImportFileError:
+    return ImportFileError(f"分析文件超过了 {seconds:g} 秒的时限，已停止。文件可能结构异常或已损坏，"
+                           "请在Excel中打开并另存为.xlsx后再导入")
+
+
+def _crashed(memory_bytes: int) -> ImportFileError:
+    return ImportFileError(f"文件已损坏或解开后过大（读取所需内存超过 {memory_bytes // MB} MB 的上限），"
+                           "未能读取，没有写入任何数据。请在Excel中打开并另存为.xlsx后再导入")
+
+
+def start() -> None:
+    """Start the fork server now (e.g. in a benchmark), so that the first job does not wait for it."""
+    multiprocessing.forkserver.ensure_running()
+
+
+def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = SandboxLimits(),
+             progress: Callable[[Any], None] | None = None, stats: dict | None = None) -> Any:
+    """Run `job(*args, progress=...)` in a limited child process and return what it returns.
+
+    Raises ImportFileError for a file the job refused, one that crashed or exhausted the child,
+    or took too long; SandboxError when the job failed otherwise. `progress` receives the
+    numbers the job reports; `stats` gets the child's peak memory ("peak_mb") when it answered.
+    """
+    if not limits.enabled:
+        answer = job(*args, progress=progress)
+        if isinstance(answer, AndThen):
+            answer.then()
+            return answer.value
+        return answer
+    kind = None
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    child = _CONTEXT.Process(target=_child, args=(send, limits, job, args), daemon=True)
+    child.start()
+    send.close()
+    deadline = time.monotonic() + limits.seconds
+    try:
+        while True:
+            if not receive.poll(max(0.0, deadline - time.monotonic())):
+                raise _time_out(limits.seconds)
+            try:
+                kind, value, *peak = receive.recv()
+            except (EOFError, OSError):  # the child died without a word: killed by the kernel or aborted
+                child.join(5)
+                raise _crashed(limits.memory_bytes) from None
+            if kind == "progress":
+                if progress is not None:
+                    progress(value)
+                continue
+            if stats is not None and peak:
+                stats["peak_mb"] = peak[0]
+            break
+    finally:
+        receive.close()
+        if kind != "ok":  # an answer may leave the child its follow-up work (AndThen); anything else ends it
+            child.kill()
+            child.join()
+    if kind == "ok":
+        return value
+    if kind == "file":
+        raise ImportFileError(value[0], sheet=value[1])
+    if kind == "memory":
+        raise _crashed(limits.memory_bytes)
+    raise SandboxError(value)
+
+
+def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) -> None:
+    """The child: cap its memory and CPU, run the job, send back ('ok'|'file'|'memory'|'error', value)."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    cpu = math.ceil(limits.seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the parent, which kills the child
+    gc.disable()  # the parse allocates millions of objects that live until it ends; nothing cycles
+    then = None
+    try:
+        answer = job(*args, progress=lambda n: send.send(("progress", n)))
+        if isinstance(answer, AndThen):
+            answer, then = answer.value, answer.then
+        result = ("ok", answer)
+    except ImportFileError as error:
+        result = ("file", (error.message, error.sheet))
+    except MemoryError:
+        result = ("memory", None)
+    except Exception:  # a bug, not the file: the caller logs it
+        result = ("error", traceback.format_exc())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    try:
+        send.send((*result, peak_mb))
+    except MemoryError:
+        send.send(("memory", None))
+        then = None
+    send.close()
+    if then is not None:
+        then()
+
+
+# ----- the jobs ----------------------------------------------------------------------------------
+
+def list_sheets(path: str, filename: str, max_bytes: int = DEFAULT_MAX_BYTES, limits: ReadLimits = ReadLimits(),
+                progress: Callable[[int], None] | None = None) -> list[str]:
+    """The visible sheets of the stored upload; ImportFileError when it cannot be read."""
+    with open_book(path, filename=filename, max_bytes=max_bytes, limits=limits) as book:
+        return list(book.visible_sheet_names)
+
+
+@dataclass(frozen=True)
+class ParseRequest:
+    """What a dry run asks of the stored upload: the sheet, the mapping and what is in the database."""
+
+    path: str
+    filename: str
+    kinds: tuple[tuple[str, str], ...]
+    options: ParseOptions = ParseOptions()
+    sheet: str | None = None
+    # The mapping to use (the batch's own), else one saved for a header of the same signature.
+    mapping: ColumnMapping | None = None
+    overrides: Mapping[str, int | str | None] | None = None
+    saved_mappings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    keep_cells: Callable[[list], object] | None = None
+    # (folder, file hash): stash the parse there for the apply (see importers/stash.py).
+    stash_in: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AndThen:
+    """A job's answer, and work the child does after sending it: the caller does not wait for that."""
+
+    value: Any
+    then: Callable[[], None]
+
+
+def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
+               ) -> tuple[ParsedSheet, int]:
+    """Read the stored upload and parse its sheet; (parsed sheet, rows in the sheet). ImportFileError if unusable.
+
+    `progress` receives (rows read, rows in the sheet) every few thousand rows.
+    """
+    options = request.options
+    limits = ReadLimits(max_rows=options.max_rows)
+    with open_book(request.path, filename=request.filename, max_bytes=2 ** 62, limits=limits) as book:
+        mapping = request.mapping
+        total = 0
+        # Only the chosen sheet is loaded (or, on the first dry run, the sheets up to the first
+        # one with a table); parse_sheet below reads the same loaded sheet.
+        table = find_table(book, request.sheet, kinds=request.kinds, options=options)
+        if table is not None:
+            total = table.height
+            if mapping is None and request.overrides is None:
+                saved = request.saved_mappings.get(table.mapping.signature)
+                if saved is not None:
+                    mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.items()})
+        parsed = parse_sheet(book, request.sheet, kinds=request.kinds, mapping=mapping, overrides=request.overrides,
+                             options=options, keep_cells=request.keep_cells,
+                             progress=(lambda n: progress((n, total))) if progress else None)
+    return parsed, total
+
+
+def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
+                      ) -> tuple[ParsedSheet | bytes, int] | AndThen:
+    """`parse_file`, with the parsed sheet packed as stash bytes when it can be (see `unpack`).
+
+    Pickling 100,000 parsed rows across the pipe cost more than parsing them; marshal of plain
+    tuples (the stash's format, cells included) is several times cheaper on both sides.
+    """
+    parsed, total = parse_file(request, progress)
+    answer = (stash.dumps(parsed, cells=True) or parsed, total)
+    if request.stash_in is None:
+        return answer
+    folder, file_hash = request.stash_in
+    path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
+                            mapping=parsed.mapping.fields, kinds=request.kinds, options=request.options)
+    # Written while the caller plans: off the dry run's path.
+    return AndThen(answer, lambda: stash.save(path, parsed))
+
+
+def unpack(parsed: ParsedSheet | bytes) -> ParsedSheet:
+    """The parsed sheet from `parse_file_packed`'s result."""
+    if isinstance(parsed, bytes):
+        sheet = stash.loads(parsed)
+        if sheet is None:
+            raise SandboxError("the parse sent back by the child could not be read")
+        return sheet
+    return parsed

@@ -1,0 +1,124 @@
+"""Hostile spreadsheets, built here byte by byte, are refused with a Chinese message naming the problem,
+and whatever gets past the size checks takes down only the limited child process that reads it.
+
+Each case runs through `isolated()` for real (a forked child with RLIMIT_AS): without the checks, the
+reader's native code would abort or exhaust that child, and the message would not be the one asserted.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from importers import ImportFileError
+from importers.limits import MB, ReadLimits
+from importers.reader import open_book
+from importers.sandbox import ParseRequest, SandboxLimits, isolated, list_sheets, parse_file
+from tests.importers.builders import (
+    catalogue_kinds,
+    far_cell_xlsx,
+    raw_xlsx,
+    tiny_rows_xlsx,
+    write_xls,
+    write_xlsx,
+    zip_bomb_xlsx,
+)
+
+CHILD = SandboxLimits(memory_bytes=1024 * MB, seconds=60)
+
+
+def refusal(path, job=parse_file) -> str:
+    """The Chinese message the sandboxed job gives for the file."""
+    args = (str(path), path.name) if job is list_sheets else (ParseRequest(str(path), path.name,
+                                                                          kinds=tuple(catalogue_kinds())),)
+    with pytest.raises(ImportFileError) as caught:
+        isolated(job, *args, limits=CHILD)
+    return caught.value.message
+
+
+def test_an_xls_declaring_four_billion_rows_is_refused_when_opened(tmp_path):
+    path = write_xls(tmp_path / "huge.xls", {"台账": [["使用单位名称", "器具名称", "出厂编号"]]},
+                     dimensions=(0xFFFFFFF0, 3))
+    assert path.stat().st_size < 8 * 1024
+    # Uploading lists the sheets: calamine reads every sheet of an .xls as it opens it.
+    assert refusal(path, list_sheets) == "工作表“台账”有4294967280行，超过单次导入上限200000行，请拆分后分批导入"
+
+
+def test_an_xls_whose_used_range_spans_a1_to_iv65536_is_refused(tmp_path):
+    path = write_xls(tmp_path / "far.xls", {"台账": [["a"]] + [[]] * 65534 + [[""] * 255 + ["z"]]})
+    assert "数据区域为65536行×256列，超过单次导入上限8000000个单元格" in refusal(path, list_sheets)
+
+
+def test_an_xlsx_with_cells_at_a1_and_xfd1048576_is_refused_before_loading(tmp_path):
+    path = far_cell_xlsx(tmp_path / "far.xlsx")
+    assert path.stat().st_size < 2048
+    assert refusal(path) == "工作表“台账”超过单次导入上限200000行，请拆分后分批导入"
+
+
+def test_a_declared_dimension_is_checked_before_the_cells(tmp_path):
+    path = far_cell_xlsx(tmp_path / "wide.xlsx", "B2", dimension="A1:XFD2")
+    assert "声明的数据区域有16384列，超过上限1000列" in refusal(path)
+
+
+def test_a_cell_far_to_the_right_is_found_while_the_rows_stream(tmp_path):
+    path = far_cell_xlsx(tmp_path / "wide.xlsx", "XFD2")
+    message = refusal(path)
+    assert "数据区域有16384列，超过上限1000列" in message and "声明" not in message
+
+
+def test_a_zip_bomb_of_tiny_rows_is_too_large_when_unpacked(tmp_path):
+    path = zip_bomb_xlsx(tmp_path / "bomb.xlsx", 24)
+    assert path.stat().st_size < 200 * 1024
+    assert refusal(path).startswith("文件解开后过大（约 24 MB）")
+
+
+def test_members_declaring_more_than_the_unpacked_limit_are_refused(tmp_path):
+    path = write_xlsx(tmp_path / "ok.xlsx", {"S": [["a"]]})
+    with pytest.raises(ImportFileError, match="文件解开后过大"):
+        open_book(path, limits=ReadLimits(max_unpacked=2048))
+
+
+def test_the_row_limit_is_enforced_while_the_sheet_xml_streams(tmp_path):
+    path = tiny_rows_xlsx(tmp_path / "long.xlsx", 1_500)
+    limits = ReadLimits(max_rows=1_000)
+    with open_book(path, limits=limits) as book:
+        # Refused when the sheet is asked for: calamine has not loaded a cell of it.
+        with pytest.raises(ImportFileError, match="超过单次导入上限1000行"):
+            book.sheet("台账")
+    with open_book(path, limits=ReadLimits(max_rows=2_000)) as book:
+        assert book.sheet("台账").height == 1_500
+
+
+def test_what_the_checks_miss_takes_down_only_the_child(tmp_path):
+    # The cell's r attribute is not written first, so the scan does not see it; calamine then asks
+    # for a 1048576 x 16384 range and the child, not this process, runs out of address space.
+    rows = b'<row><c r="A1" t="inlineStr"><is><t>a</t></is></c></row><row><c s="0" r="XFD1048576"><v>1</v></c></row>'
+    path = raw_xlsx(tmp_path / "hidden.xlsx", rows)
+    message = refusal(path)
+    assert message.startswith("文件已损坏或解开后过大（读取所需内存超过 1024 MB 的上限）")
+
+
+# --- the sandbox itself, with jobs that misbehave on purpose ----------------------------------
+
+def _abort(progress=None):
+    os.abort()
+
+
+def _hang(progress=None):
+    time.sleep(60)
+
+
+def _report_and_answer(progress=None):
+    progress((1, 2))
+    return "答复"
+
+
+def test_a_child_that_aborts_or_hangs_is_reported_in_chinese():
+    with pytest.raises(ImportFileError, match="文件已损坏或解开后过大"):
+        isolated(_abort, limits=CHILD)
+    with pytest.raises(ImportFileError, match="分析文件超过了 0.5 秒的时限"):
+        isolated(_hang, limits=SandboxLimits(seconds=0.5))
+    seen = []
+    assert isolated(_report_and_answer, limits=CHILD, progress=seen.append) == "答复"
+    assert seen == [(1, 2)]
