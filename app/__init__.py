@@ -44,6 +44,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # The limiter is one shared instance: without this, an app built with RATELIMIT_ENABLED=False would leave
+    # it off for every app built after it in the same process.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
     bootstrap.init_app(app)
     from app.headers import init_security_headers

@@ -12,15 +12,15 @@ from hypothesis import strategies as st
 from app.guard import CONTROL_MESSAGE, has_control
 from tests.conftest import fresh_app, login
 from tests.test_access import ADMIN, INSP_A, body
-from tests.test_input_walk import REFUSED, assert_answered, client_as
+from tests.test_input_walk import NO_LIMITS, REFUSED, assert_answered, client_as
 
 MULTILINE = "第一行\r\n\t第二行\n"
 
 
 @pytest.fixture()
 def app(database_url):
-    """The app with exceptions propagating to the test and no rate limit."""
-    application = fresh_app(database_url, PROPAGATE_EXCEPTIONS=True, RATELIMIT_ENABLED=False)
+    """The app with exceptions propagating to the test and limits no test reaches."""
+    application = fresh_app(database_url, PROPAGATE_EXCEPTIONS=True, **NO_LIMITS)
     yield application
     application.extensions["database"].dispose()
 

@@ -3,7 +3,7 @@ and hostile forms (NUL and other control characters, numbers past any column's r
 non-ASCII digits, LIKE wildcards) as anonymous and as each role, on both databases.
 
 The app here propagates exceptions: a view that raises fails the test with its traceback, so the 500
-handler cannot hide it. Rate limits are off, so the walk is not answered 429 before it reaches a view.
+handler cannot hide it. Rate limits are wide, so the walk is not answered 429 before it reaches a view.
 One world (with every route's extra records) serves the whole walk, and each route meets NUL plus a
 share of the other values, the personas taking turns, so the walk stays a few seconds per database.
 """
@@ -31,6 +31,8 @@ NUL = "青溪\x00"
 REFUSED = (NUL, "\x1b[31m红", "删除\x7f", "换行\x85")
 HUGE = ("99999999999999999999", "-99999999999999999999", "2147483648")
 ODD = ("-1", "x%_", "²", "２", "0", "2147483647", " ")
+# Limits no walk reaches (the limiter stays on, as in production).
+NO_LIMITS = {"PUBLIC_RATE_LIMIT": "100000 per minute", "LOGIN_FAILURE_LIMIT": "100000 per minute"}
 
 
 def assert_answered(resp, what: str, *, refused: bool = False) -> None:
@@ -60,7 +62,7 @@ def turns(index: int) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def walk(database_url):
     """(app, ids): an app that propagates exceptions, over one world with every route's extra records."""
-    application = fresh_app(database_url, PROPAGATE_EXCEPTIONS=True, RATELIMIT_ENABLED=False)
+    application = fresh_app(database_url, PROPAGATE_EXCEPTIONS=True, **NO_LIMITS)
     database = application.extensions["database"]
     session = database.session_factory()
     world = factories.build_world(session)
