@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -17,6 +18,9 @@ from app.guard import install as install_input_guard
 from app.secret_key import SecretKeyError, check_secret_key, load_or_create_secret_key
 from app.uploads import NO_ROOM
 from config import Config, config_from_env
+
+if TYPE_CHECKING:
+    from importers.sandbox import SandboxLimits
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +101,7 @@ def _init_imports(app: Flask, database: Database) -> None:
         heartbeat_every=float(app.config["IMPORT_HEARTBEAT_SECONDS"]))
 
 
-def import_sandbox(config) -> "SandboxLimits":
+def import_sandbox(config) -> SandboxLimits:
     """The limits of the child process that reads an upload, from the configuration."""
     from importers.sandbox import SandboxLimits
 

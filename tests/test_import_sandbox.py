@@ -167,7 +167,8 @@ def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dr
                           sandbox=SandboxLimits(memory_bytes=1024 * MB, seconds=60))
     stuck = services.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
                                   file_name="卡住.xlsx", data=ledger_xlsx(ROWS[:1]), storage_dir=storage)
-    # Its stored file becomes a pipe nobody writes to: the child reading it waits until it is closed.
+    # Its stored file becomes a pipe nobody writes to: the dry run reading it (to check it is the file
+    # uploaded, then to parse it) waits until the pipe is closed.
     fifo = tmp_path / "卡住.xlsx"
     os.mkfifo(fifo)
     stuck.stored_path = str(fifo)
@@ -181,12 +182,12 @@ def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dr
         wait_for(lambda: _status(session, other.id) == ImportStatus.PREVIEW, "the other station's preview")
         assert _status(session, stuck.id) == ImportStatus.PLANNING and runner.is_running(stuck.id)
     finally:
-        # Closing the pipe's writing end gives the child an empty file, which it refuses.
-        writer = wait_for(lambda: _open_writer(fifo), "the child to open the pipe")
+        # Closing the pipe's writing end gives the reader an empty file: not the one uploaded.
+        writer = wait_for(lambda: _open_writer(fifo), "the dry run to open the pipe")
         os.close(writer)
         runner.shutdown(wait=True)
     assert _status(session, stuck.id) == ImportStatus.REJECTED
-    assert session.get(ImportBatch, stuck.id).message == "文件是空的"
+    assert session.get(ImportBatch, stuck.id).message == "保存的台账文件已丢失或损坏，请重新上传"
 
 
 def _status(session, batch_id: int) -> ImportStatus:
