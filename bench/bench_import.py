@@ -123,7 +123,7 @@ def instrument_pipeline(timers: Timers, children: dict) -> None:
     if hasattr(services, "_same_rows"):
         timers.wrap(services, "_same_rows", "_same_rows (preview check)")
     timers.wrap(services, "apply_plan", "apply_plan")
-    timers.wrap(apply, "_insert_returning_ids", "  inserts with new ids")
+    timers.wrap(apply, "insert_with_ids", "  inserts with new ids")
     timers.wrap(apply, "_grouped_updates", "  grouped updates")
     timers.wrap(apply, "recompute_dates", "  recompute_dates")
 

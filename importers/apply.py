@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from itertools import chain
 
-from sqlalchemy import Date, bindparam, delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.bulk import Stored, bulk_insert, insert_with_ids
 from app.catalog.models import InstrumentType
 from app.imports.models import ImportedRecord
 from app.instruments.engine import VerificationFacts, compute_due_dates
@@ -74,133 +75,6 @@ def _grouped_updates(session: Session, model, plans, now: dt.datetime) -> None:
             session.execute(stmt, chunk)
 
 
-def bulk_insert(session: Session, table, rows: Iterable[dict]) -> None:
-    """Insert many rows (every row with the same keys) in the session's transaction.
-
-    The rows may come from a generator, so a large file's rows are never all in memory at once.
-    PostgreSQL gets them through COPY: psycopg's executemany costs about 30 µs a row in Python
-    (13 s for the 420,000 rows of a 100,000-row ledger), COPY a few µs. SQLite gets the driver's
-    own executemany on tuples: SQLAlchemy's per-row parameter handling cost as much as SQLite's
-    writing. Either way the values go through the columns' own bind processors first (JSON, enums,
-    dates, UTC datetimes), so they are exactly what an INSERT through SQLAlchemy would have sent.
-    Other databases get SQLAlchemy's executemany.
-    """
-    rows = iter(rows)
-    first = next(rows, None)
-    if first is None:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name not in ("postgresql", "sqlite"):
-        stmt = insert(table)
-        for chunk in _batched(chain([first], rows)):
-            session.execute(stmt, chunk)
-        return
-    columns = list(first)
-    # The processors SQLAlchemy itself applies to these columns' bound values on this dialect
-    # (pure functions of the value: a value that is the very object of the row before, such as
-    # the batch's timestamp, is processed once). A value already in the database's form
-    # (`Stored`, e.g. JSON text) is sent as it is. Dates repeat down a ledger: each distinct one
-    # is processed once.
-    processed = [(i, p, [_UNSET, None], {} if isinstance(table.c[c].type, Date) else None)
-                 for i, c in enumerate(columns) if (p := table.c[c].type._cached_bind_processor(dialect)) is not None]
-
-    def values() -> Iterator[list]:
-        for row in chain([first], rows):
-            values = [row[c] for c in columns]
-            for i, process, last, seen in processed:
-                value = values[i]
-                if value is not last[0]:
-                    if value.__class__ is Stored:
-                        done = value
-                    elif seen is None:
-                        done = process(value)
-                    elif (done := seen.get(value, _UNSET)) is _UNSET:
-                        done = seen[value] = process(value)
-                    last[0], last[1] = value, done
-                values[i] = last[1]
-            yield values
-
-    raw = connection.connection.driver_connection
-    if dialect.name == "sqlite":
-        quote = dialect.identifier_preparer.quote
-        stmt = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) "
-                f"VALUES ({', '.join('?' * len(columns))})")
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(stmt, values())
-        finally:
-            cursor.close()
-        return
-    from psycopg import sql
-
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
-                                                     sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with raw.cursor() as cursor, cursor.copy(stmt) as copy:
-        for row in values():
-            copy.write_row(row)
-
-
-class Stored(str):
-    """A value already in the form the database stores (e.g. JSON text), for `bulk_insert`."""
-
-    __slots__ = ()
-
-
-_UNSET = object()
-
-
-def _batched(rows: Iterable[dict], size: int = 5000):
-    batch: list[dict] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _with_id(row: dict, new_id: int) -> dict:
-    row["id"] = new_id
-    return row
-
-
-def _insert_returning_ids(session: Session, model, count: int, rows: Iterable[dict]) -> list[int]:
-    """Insert `count` rows; their new ids, in the rows' order.
-
-    The ids are known before the rows go in, so the rows go in as a plain bulk insert.
-    `INSERT ... RETURNING` with `sort_by_parameter_order` is much slower: SQLAlchemy sends it one
-    row per statement on SQLite (10 s for 200,000 rows), and on PostgreSQL as statements with
-    ~20,000 parameters each, which psycopg re-parses in Python every time (0.25 s per 1,000 rows).
-    """
-    if not count:
-        return []
-    table = model.__table__
-    rows = iter(rows)
-    backend = session.connection().dialect.name
-    if backend == "postgresql":
-        # A sequence never hands out a value twice, whatever other transactions do.
-        ids = sorted(session.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                                          "FROM generate_series(1, :n)"), {"t": table.name, "n": count}).scalars())
-        bulk_insert(session, table, (_with_id(row, i) for row, i in zip(rows, ids, strict=True)))
-    elif backend == "sqlite":
-        # One writer at a time: the first row's INSERT holds the write lock until the caller's
-        # transaction ends, and the rowid it gets is above every rowid the table has (or, with
-        # AUTOINCREMENT, ever had), so the ids after it are free.
-        first = session.execute(insert(table).returning(table.c.id), next(rows)).scalar_one()
-        ids = list(range(first, first + count))
-        bulk_insert(session, table, (_with_id(row, i) for row, i in zip(rows, ids[1:], strict=True)))
-    else:
-        ids = []
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        for chunk in _batched(rows):
-            ids += session.execute(stmt, chunk).scalars().all()
-        if len(ids) != count:
-            raise ValueError(f"{len(ids)} rows inserted into {table.name}, {count} expected")
-    return ids
-
-
 def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | None, now: dt.datetime,
                progress: Progress | None = None) -> dict:
     """Write the plan's creates and updates; returns the counts written."""
@@ -231,9 +105,9 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
              "credit_code": m.values.get("credit_code"),
              "industry": industry_for_kind(first_kind.get(id(m), "")).value,
              "phone": m.values.get("phone", ""), "contact": m.values.get("contact", ""),
-             "address": m.values.get("address", ""), "notes": "", "station_id": plan.station_id, "parent_id": None,
-             "created_at": now, "updated_at": now, "version": 1} for m in new_merchants)
-    ids = _insert_returning_ids(session, Merchant, len(new_merchants), rows)
+             "address": m.values.get("address", ""), "station_id": plan.station_id,
+             "created_at": now, "updated_at": now} for m in new_merchants)
+    ids = insert_with_ids(session, Merchant.__table__, len(new_merchants), rows)
     merchant_ids: dict[int, int] = dict(zip(map(id, new_merchants), ids, strict=True))
     records.append(created("merchants", ids, 1))
     updated_merchants = [m for m in plan.merchants if m.action == UPDATE]
@@ -265,12 +139,12 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
                    "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
                    "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
                    "nozzle_count": ip.values.get("nozzle_count"),
-                   "status": ip.values.get("status", InstrumentStatus.IN_USE).value, "notes": "",
-                   "replaced_by_id": None, "created_at": now, "updated_at": now, "version": 1,
+                   "status": ip.values.get("status", InstrumentStatus.IN_USE).value,
+                   "created_at": now, "updated_at": now,
                    **{k: (v.value if hasattr(v, "value") else v)
                       for k, v in _dates(kinds[ip.type_id], facts[id(ip)]).items()}}
 
-    ids = _insert_returning_ids(session, Instrument, len(new_instruments), instrument_rows())
+    ids = insert_with_ids(session, Instrument.__table__, len(new_instruments), instrument_rows())
     instrument_ids: dict[int, int] = dict(zip(map(id, new_instruments), ids, strict=True))
     records.append(created("instruments", ids, 1))
     updated_instruments = [i for i in plan.instruments if i.action == UPDATE]
@@ -300,9 +174,8 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     rows = ({"instrument_id": instrument_id(vp.instrument), "verified_on": vp.values["verified_on"],
              "institution": vp.values["institution"], "certificate_no": vp.values["certificate_no"],
              "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
-             "created_by_id": actor_id, "voided_at": None, "voided_by_id": None, "void_reason": "",
-             "created_at": now, "updated_at": now} for vp in plan.verifications)
-    ids = _insert_returning_ids(session, Verification, len(plan.verifications), rows)
+             "created_by_id": actor_id, "created_at": now, "updated_at": now} for vp in plan.verifications)
+    ids = insert_with_ids(session, Verification.__table__, len(plan.verifications), rows)
     records.append(created("verifications", ids, None))
     step(total, total)
 

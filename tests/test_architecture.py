@@ -30,7 +30,7 @@ def flask_free_files() -> list[Path]:
     files: set[Path] = set()
     for name in ("models.py", "services.py", "queries.py", "engine.py", "jobs.py"):
         files.update(APP.rglob(name))
-    for rel in ("db.py", "scope.py", "text.py", "clock.py", "migrate.py", "uploads.py", "demo/generator.py",
+    for rel in ("db.py", "bulk.py", "scope.py", "text.py", "clock.py", "migrate.py", "uploads.py", "demo/generator.py",
                 "demo/inspections.py", "inspections/draw.py", "alerts/kinds.py", "mail/transport.py",
                 "mail/delivery.py"):
         if (APP / rel).exists():
@@ -78,7 +78,8 @@ def test_the_walk_finds_the_layers():
     """Guard against a walk that silently checks nothing (e.g. after a move)."""
     names = {module_name(f) for f in flask_free_files()}
     for expected in ("app.merchants.models", "app.merchants.services", "app.instruments.queries",
-                     "app.instruments.engine", "app.db", "app.scope", "app.text", "app.clock", "app.migrate",
+                     "app.instruments.engine", "app.db", "app.bulk", "app.scope", "app.text", "app.clock",
+                     "app.migrate",
                      "app.inspections.draw", "app.inspections.services", "app.alerts.jobs", "app.mail.jobs",
                      "app.mail.delivery", "app.mail.transport"):
         assert expected in names
@@ -191,3 +192,100 @@ def test_rendered_pages_load_nothing_from_the_internet(app, client, world):
         text = resp.get_data(as_text=True)
         assert "bootstrap" in text.lower(), path  # the stylesheet is there, just not from a CDN
         assert not external_resources(text), (path, external_resources(text))
+
+
+# --- importers/ and reports/ never commit: the caller's one transaction holds what they write ----
+
+PACKAGE_FILES = sorted(f for package in ("importers", "reports") for f in (ROOT / package).rglob("*.py")
+                       if "__pycache__" not in f.parts)
+
+
+def test_there_are_importers_and_reports_to_check():
+    names = {module_name(f) for f in PACKAGE_FILES}
+    assert {"importers.apply", "importers.plan", "reports.monthly", "reports.xlsx"} <= names
+
+
+@pytest.mark.parametrize("path", PACKAGE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_importers_and_reports_never_commit(path: Path):
+    calls = committing_calls(path)
+    assert not calls, "importers/ and reports/ write in the caller's transaction, the caller commits:\n" + \
+        "\n".join(calls)
+
+
+def test_the_commit_check_catches_commits(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f(session, db):\n    session.commit()\n    with db.session_scope() as s:\n        pass\n",
+                     encoding="utf-8")
+    found = committing_calls_in(probe)
+    assert [line.split(" calls ")[1] for line in found] == ["commit()", "session_scope()"]
+
+
+def committing_calls_in(path: Path) -> list[str]:
+    """committing_calls for a file outside the project (the checker's own test)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.name}:{node.lineno} calls {name}()" for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and (name := node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None))
+            in COMMITTING_CALLS]
+
+
+# --- no SQL strings outside migrations: statements are built with SQLAlchemy ----------------------
+
+# The only modules that hand the database a statement of their own, and why.
+RAW_SQL_ALLOWED = {
+    "app/bulk.py": "PostgreSQL's COPY, which SQLAlchemy cannot express (the importer's bulk path)",
+    "app/db.py": "the SQLite connection PRAGMAs and the ANALYZE construct's compiled form",
+}
+SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|PRAGMA|COPY|ANALYZE|VACUUM|"
+                       r"WITH|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|SET|GRANT|LOCK)\b")
+RAW_SQL_CALLS = {"text", "literal_column", "exec_driver_sql", "TextClause"}
+
+
+def raw_sql(source: str, filename: str = "<probe>") -> list[str]:
+    """Where a source builds SQL by hand: sqlalchemy.text() and kin, or a string (not a docstring) that reads as SQL."""
+    tree = ast.parse(source, filename=filename)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in RAW_SQL_CALLS:
+                found.append(f"{node.lineno}: {name}()")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if SQL_START.match(node.value):
+                found.append(f"{node.lineno}: {node.value[:40]!r}")
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            if SQL_START.match(str(node.values[0].value)):
+                found.append(f"{node.lineno}: f{node.values[0].value[:40]!r}")
+    return found
+
+
+RAW_SQL_FILES = sorted(f for package in ("app", "importers", "reports") for f in (ROOT / package).rglob("*.py")
+                       if "__pycache__" not in f.parts)
+
+
+def test_the_raw_sql_walk_covers_the_code_and_the_allowed_modules_exist():
+    names = {str(f.relative_to(ROOT)) for f in RAW_SQL_FILES}
+    assert {"importers/apply.py", "app/imports/services.py", "reports/monthly_queries.py"} <= names
+    assert set(RAW_SQL_ALLOWED) <= names
+
+
+@pytest.mark.parametrize("path", [f for f in RAW_SQL_FILES if str(f.relative_to(ROOT)) not in RAW_SQL_ALLOWED],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_sql_strings_outside_migrations(path: Path):
+    found = raw_sql(path.read_text(encoding="utf-8"), str(path))
+    assert not found, (f"{path.relative_to(ROOT)} writes SQL by hand (build it with SQLAlchemy, or put it behind "
+                       f"a named helper in app/bulk.py or app/db.py):\n" + "\n".join(found))
+
+
+def test_the_raw_sql_check_catches_sql_strings():
+    source = ('"""SELECT in a docstring is prose."""\nfrom sqlalchemy import text\n'
+              'def f(s, t, n):\n    """UPDATE ... WHERE id = ? (prose too)"""\n'
+              '    s.execute(text("SELECT 1"))\n    s.connection().exec_driver_sql("VACUUM")\n'
+              '    cur.execute("PRAGMA foreign_keys=ON")\n    q = f"INSERT INTO {t} VALUES (?)"\n'
+              '    s.execute(sa.literal_column("1"))\n    return "选择 SELECT 不在开头", "Selected rows"\n')
+    found = raw_sql(source)
+    assert sorted({int(line.split(":")[0]) for line in found}) == [5, 6, 7, 8, 9], found

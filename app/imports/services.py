@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import gc
 import hashlib
 import logging
 import os
@@ -18,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app import uploads
 from app.accounts.models import Station
 from app.audit import services as audit
+from app.bulk import Stored, bulk_insert
 from app.catalog.models import InstrumentType
 from app.db import utcnow
 from app.errors import Invalid, NotFound
@@ -27,7 +26,7 @@ from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError
 from importers import stash
-from importers.apply import Stored, apply_plan, bulk_insert, undo_blockers, undo_records
+from importers.apply import apply_plan, undo_blockers, undo_records
 from importers.parse import ParseOptions
 from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
 from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed,
@@ -38,25 +37,6 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 READ_FAILED = "读取文件时出现系统错误，文件未能导入。请在Excel中打开并另存为.xlsx后重新上传；如仍失败，请联系管理员。"
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-
-
-def _collector_paused(func):
-    """Run a bulk step with Python's cyclic garbage collector off, and on again afterwards.
-
-    Reading, planning and writing 100,000 rows allocate millions of objects that live until the
-    step ends; the collector kept walking them, finding nothing to free, for 15-20 % of the step's
-    time. Reference counting frees everything as usual; only cycles wait for the collector.
-    """
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        paused = gc.isenabled()
-        gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if paused:
-                gc.enable()
-    return run
 
 
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
@@ -175,7 +155,6 @@ def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: d
     return unpack(parsed), total
 
 
-@_collector_paused
 def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
                overrides: dict | None = None, progress: Progress | None = None,
                sandbox: SandboxLimits = SandboxLimits(), writing: AbstractContextManager = nullcontext()) -> Plan:
@@ -243,7 +222,6 @@ def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version
         raise Invalid("该批次已经提交导入或已变化，不会重复导入。请查看批次状态。") from err
 
 
-@_collector_paused
 def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
                 progress: Progress | None = None, sandbox: SandboxLimits = SandboxLimits()) -> dict:
     """Write exactly what the preview showed, in the caller's one transaction."""
