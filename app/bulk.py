@@ -11,6 +11,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Column, Date, Dialect, Table, func, insert, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 
@@ -129,20 +130,26 @@ def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
                 values += tail
             yield values if order is None else [values[j] for j in order]
 
-    if dialect.name == "sqlite":
-        cursor = raw.cursor()
-        try:
-            cursor.executemany(str(compiled), values())
-        finally:
-            cursor.close()
-        return
-    from psycopg import sql
+    try:
+        if dialect.name == "sqlite":
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(str(compiled), values())
+            finally:
+                cursor.close()
+            return
+        from psycopg import sql
 
-    stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
-                                                     sql.SQL(", ").join(map(sql.Identifier, names)))
-    with raw.cursor() as cursor, cursor.copy(stmt) as copy:
-        for row in values():
-            copy.write_row(row)
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
+                                                         sql.SQL(", ").join(map(sql.Identifier, names)))
+        with raw.cursor() as cursor, cursor.copy(stmt) as copy:
+            for row in values():
+                copy.write_row(row)
+    except dialect.loaded_dbapi.Error as err:
+        # The driver's own error, as SQLAlchemy would have raised it (IntegrityError for a broken
+        # constraint, OperationalError for a lost connection), so callers handle one kind of error.
+        raise sa_exc.DBAPIError.instance(f"bulk insert into {table.name}", None, err,
+                                         dialect.loaded_dbapi.Error) from err
 
 
 def batched(rows: Iterable[dict], size: int = 5000) -> Iterator[list[dict]]:

@@ -6,7 +6,8 @@ import enum
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import DateTime, Enum, Integer, MetaData, Select, case, create_engine, event, func, select
+from sqlalchemy import (CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine, event,
+                        func, select)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
@@ -84,6 +85,30 @@ def enum_column(enum_cls: type[enum.Enum], length: int = 20) -> Enum:
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )
+
+
+# CHECK constraints: the database itself refuses what no service would write (the importer's bulk
+# path writes without the services). Each is named `<what>_<rule>`; the naming convention prefixes
+# `ck_<table>_`. NULL passes every one of them: whether a column may be empty is its own nullability.
+
+def one_of(name: str, enum_cls: type[enum.Enum]) -> CheckConstraint:
+    """CHECK that column `name` holds one of the enum's stored values."""
+    return CheckConstraint(column(name).in_([m.value for m in enum_cls]), name=f"{name}_values")
+
+
+def positive(name: str) -> CheckConstraint:
+    """CHECK that column `name` is above zero."""
+    return CheckConstraint(column(name) > 0, name=f"{name}_positive")
+
+
+def not_negative(name: str) -> CheckConstraint:
+    """CHECK that column `name` is zero or more."""
+    return CheckConstraint(column(name) >= 0, name=f"{name}_not_negative")
+
+
+def not_before(later: str, earlier: str) -> CheckConstraint:
+    """CHECK that date column `later` is not before date column `earlier` (same day allowed)."""
+    return CheckConstraint(column(later) >= column(earlier), name=f"{later}_not_before_{earlier}")
 
 
 class Base(DeclarativeBase):

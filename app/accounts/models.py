@@ -6,7 +6,7 @@ import secrets
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column, one_of
 
 
 class Role(LabeledEnum):
@@ -53,6 +53,7 @@ class User(VersionedMixin, Base):
     """A person who logs in: admin, supervisor or station inspector."""
 
     __tablename__ = "users"
+    __table_args__ = (one_of("role", Role),)
     __labels__ = {
         "username": "用户名",
         "display_name": "姓名",

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship, validat
 
 from app.accounts.models import Station, User
 from app.alerts import kinds
-from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, utcnow
+from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, one_of, utcnow
 from app.instruments.models import Instrument
 from app.merchants.models import Merchant
 
@@ -42,6 +42,7 @@ class Alert(VersionedMixin, Base):
         Index("ix_alerts_status_kind_due", "status", "kind", "subject_id", "due_on"),
         # Navigation counts and the alert centre within a station (covering for the counts).
         Index("ix_alerts_status_station", "status", "station_id", "acknowledged_at", "kind"),
+        one_of("status", AlertStatus),
     )
     __labels__ = {"kind": "预警类型", "status": "状态", "due_on": "到期日期", "acknowledged_at": "确认时间",
                   "acknowledged_by": "确认人", "resolved_at": "解除时间"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column, not_negative, one_of, positive
 
 
 class VerificationRule(LabeledEnum):
@@ -31,10 +31,24 @@ class Severity(LabeledEnum):
         return {"info": "提示", "minor": "一般", "major": "较重", "severe": "严重"}
 
 
+class Confirmation(LabeledEnum):
+    """How far a kind's rule and cycle are confirmed against the current catalogue and regulation."""
+
+    YES = "yes"
+    PARTLY = "partly"
+    NO = "no"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"yes": "已确认", "partly": "部分确认", "no": "未确认"}
+
+
 class InstrumentType(VersionedMixin, Base):
     """A catalogue entry (器具种类): regulation, rule, cycle or service life."""
 
     __tablename__ = "instrument_types"
+    __table_args__ = (one_of("rule", VerificationRule), one_of("confirmed", Confirmation), positive("cycle_months"),
+                      positive("service_life_years"), not_negative("lead_days"))
     __labels__ = {
         "name_zh": "名称",
         "rule": "管理方式",
@@ -58,7 +72,7 @@ class InstrumentType(VersionedMixin, Base):
     rule: Mapped[VerificationRule] = mapped_column(enum_column(VerificationRule))
     cycle_months: Mapped[int | None] = mapped_column(Integer)
     service_life_years: Mapped[int | None] = mapped_column(Integer)
-    confirmed: Mapped[str] = mapped_column(String(10), default="no")
+    confirmed: Mapped[Confirmation] = mapped_column(enum_column(Confirmation, length=10), default=Confirmation.NO)
     lead_days: Mapped[int] = mapped_column(Integer, default=30)
     note: Mapped[str] = mapped_column(Text, default="")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -83,6 +97,7 @@ class FindingCode(VersionedMixin, Base):
     """A coded problem that inspections record, with its legal basis."""
 
     __tablename__ = "finding_codes"
+    __table_args__ = (one_of("severity", Severity),)
     __labels__ = {
         "name_zh": "名称",
         "legal_basis": "法律依据",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.catalog.models import FindingCode, InstrumentType, Severity, VerificationRule
+from app.catalog.models import Confirmation, FindingCode, InstrumentType, Severity, VerificationRule
 from app.errors import Invalid, StaleEdit
 
 SEED_DIR = Path(__file__).with_name("seed")
@@ -36,7 +36,7 @@ def seed_catalogue(session: Session) -> dict[str, int]:
             regulation=row["regulation"], regulation_title=row["regulation_title"],
             rule=VerificationRule(row["rule"]), cycle_months=_int_or_none(row["cycle_months"]),
             service_life_years=_int_or_none(row["service_life_years"]),
-            confirmed=row["confirmed"], note=row["note"], sort_order=order, lead_days=30,
+            confirmed=Confirmation(row["confirmed"]), note=row["note"], sort_order=order, lead_days=30,
         ))
         added["instrument_types"] += 1
     have = set(session.scalars(select(FindingCode.code)))

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
-from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, utcnow
+from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, one_of, utcnow
 from app.merchants.models import Merchant
 
 
@@ -46,7 +46,8 @@ class ImportBatch(VersionedMixin, Base):
     """One upload of a legacy ledger: the file, who, when, the mapping, the counts and the outcome."""
 
     __tablename__ = "import_batches"
-    __table_args__ = (Index("ix_import_batches_station_id", "station_id", "id"),)
+    __table_args__ = (Index("ix_import_batches_station_id", "station_id", "id"),
+                      one_of("status", ImportStatus))
     __labels__ = {"status": "状态", "file_name": "文件名"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,7 +91,9 @@ class ImportRow(Base):
     """One data row of a batch: where it is in the file, what the plan does with it, its errors."""
 
     __tablename__ = "import_rows"
-    __table_args__ = (UniqueConstraint("batch_id", "row_no", name="uq_import_rows_batch_row"),)
+    __table_args__ = (UniqueConstraint("batch_id", "row_no", name="uq_import_rows_batch_row"),
+                      one_of("merchant_action", RowAction), one_of("instrument_action", RowAction),
+                      one_of("verification_action", RowAction))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
 from app.catalog.models import FindingCode
-from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column
+from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column, not_before, one_of
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Merchant
 
@@ -78,6 +78,7 @@ class Campaign(VersionedMixin, Base):
     """A named inspection drive (专项检查行动) over a period, kinds, industries and stations."""
 
     __tablename__ = "campaigns"
+    __table_args__ = (not_before("ends_on", "starts_on"),)
     __labels__ = {"name": "名称", "starts_on": "开始日期", "ends_on": "结束日期", "type_ids": "器具种类",
                   "industries": "行业", "station_ids": "参加的监管所", "notes": "说明"}
 
@@ -157,7 +158,8 @@ class Inspection(TimestampMixin, Base):
 
     __tablename__ = "inspections"
     __table_args__ = (Index("ix_inspections_campaign_merchant", "campaign_id", "merchant_id"),
-                      Index("ix_inspections_station_date", "station_id", "inspected_on"))
+                      Index("ix_inspections_station_date", "station_id", "inspected_on"),
+                      one_of("visit_outcome", VisitOutcome))
     __labels__ = {"merchant": "使用单位", "inspected_on": "检查日期", "campaign": "专项检查行动",
                   "visit_outcome": "检查情况", "notes": "检查情况记录", "inspectors": "检查人员"}
 
@@ -188,7 +190,8 @@ class InspectionInstrument(TimestampMixin, Base):
     """One instrument checked in an inspection, with a snapshot of its facts at that moment."""
 
     __tablename__ = "inspection_instruments"
-    __table_args__ = (UniqueConstraint("inspection_id", "instrument_id", name="uq_inspection_instruments_pair"),)
+    __table_args__ = (UniqueConstraint("inspection_id", "instrument_id", name="uq_inspection_instruments_pair"),
+                      one_of("outcome", CheckOutcome), one_of("status", InstrumentStatus))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
@@ -215,7 +218,8 @@ class Finding(TimestampMixin, Base):
 
     __tablename__ = "findings"
     __table_args__ = (Index("ix_findings_inspection", "inspection_id"),
-                      Index("ix_findings_code", "code_id"))
+                      Index("ix_findings_code", "code_id"),
+                      one_of("measure", Measure))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
@@ -238,7 +242,8 @@ class Rectification(VersionedMixin, Base):
     __tablename__ = "rectifications"
     # The late sweep and the campaign figures read open orders by deadline.
     __table_args__ = (Index("ix_rectifications_open_deadline", "closed_on", "deadline"),
-                      Index("ix_rectifications_station", "station_id", "deadline"))
+                      Index("ix_rectifications_station", "station_id", "deadline"),
+                      not_before("deadline", "issued_on"), not_before("closed_on", "issued_on"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), unique=True)

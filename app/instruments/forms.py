@@ -25,7 +25,7 @@ class InstrumentForm(Form):
     accuracy_class = StringField("准确度等级", validators=[Length(max=30)])
     location = StringField("安装位置", validators=[Length(max=120)],
                            description="摊位号、加油枪号、车牌号、充电桩编号或户号")
-    nozzle_count = optional_int("枪数（加油/加气机）", 0, 32)
+    nozzle_count = optional_int("枪数（加油/加气机）", 1, 32)
     status = SelectField("状态", choices=InstrumentStatus.choices(), default="in_use")
     notes = TextAreaField("备注")
     version = VersionField()

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
 from app.catalog.models import InstrumentType
-from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column
+from app.db import (Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column, not_before, one_of,
+                    positive)
 from app.merchants.models import Merchant
 
 
@@ -62,6 +63,9 @@ class Instrument(VersionedMixin, Base):
         # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
         Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),
+        one_of("status", InstrumentStatus),
+        one_of("last_result", VerificationResult),
+        positive("nozzle_count"),
     )
     __labels__ = {
         "type": "器具种类",
@@ -145,6 +149,8 @@ class Verification(TimestampMixin, Base):
         Index("ix_verifications_instrument_date", "instrument_id", "verified_on"),
         Index("ix_verifications_certificate_no", "certificate_no"),
         Index("ix_verifications_verified_on", "verified_on"),
+        one_of("result", VerificationResult),
+        not_before("valid_until", "verified_on"),
     )
     __labels__ = {
         "verified_on": "检定日期",

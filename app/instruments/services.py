@@ -73,8 +73,8 @@ def _validate(session: Session, scope: Scope, values: dict, instrument: Instrume
     if not values.get("serial_no"):
         raise Invalid("请填写出厂编号", field="serial_no")
     nozzles = values.get("nozzle_count")
-    if nozzles is not None and nozzles < 0:
-        raise Invalid("枪数不能为负数", field="nozzle_count")
+    if nozzles is not None and nozzles < 1:  # the database refuses it too (ck_instruments_nozzle_count_positive)
+        raise Invalid("枪数应为正整数（不清楚可不填）", field="nozzle_count")
     same = find_same_instrument(session, itype.id, values["serial_no"], values.get("maker", ""),
                                 exclude_id=instrument.id if instrument else None)
     if same is not None:

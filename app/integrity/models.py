@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station
-from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column, not_before, not_negative, one_of
 from app.merchants.models import Merchant
 
 
@@ -41,6 +41,9 @@ class Pledge(VersionedMixin, Base):
     __table_args__ = (
         # The credit class and the public lookup ask "which merchants have an active pledge".
         Index("ix_pledges_status_review", "status", "review_on", "merchant_id"),
+        one_of("status", PledgeStatus),
+        not_before("review_on", "signed_on"),
+        not_before("revoked_on", "signed_on"),
     )
     __labels__ = {
         "merchant": "使用单位",
@@ -97,7 +100,8 @@ class IntegrityTarget(VersionedMixin, Base):
     """An admin-set target count of pledges or demonstration units, overall or for one station."""
 
     __tablename__ = "integrity_targets"
-    __table_args__ = (UniqueConstraint("kind", "scope_key"),)
+    __table_args__ = (UniqueConstraint("kind", "scope_key"),
+                      one_of("kind", TargetKind), not_negative("target"))
     __labels__ = {"target": "目标数"}
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, LabeledEnum, UTCDateTime, enum_column
+from app.db import Base, LabeledEnum, UTCDateTime, enum_column, one_of
 
 
 class SchedulerLease(Base):
@@ -60,7 +60,8 @@ class JobRun(Base):
     """One run of one job: when, started by what, how it ended, its counts or its error."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (Index("ix_job_runs_job_started", "job_name", "started_at"),)
+    __table_args__ = (Index("ix_job_runs_job_started", "job_name", "started_at"),
+                      one_of("trigger", RunTrigger), one_of("outcome", RunOutcome))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_name: Mapped[str] = mapped_column(String(50))

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, enum_column, utcnow
+from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, enum_column, not_negative, one_of, utcnow
 
 
 class MessageStatus(LabeledEnum):
@@ -32,6 +32,8 @@ class OutboxMessage(TimestampMixin, Base):
     __table_args__ = (
         # The sender's query: pending messages whose next attempt is due, oldest first.
         Index("ix_mail_outbox_status_next", "status", "next_attempt_at", "id"),
+        one_of("status", MessageStatus),
+        not_negative("attempts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

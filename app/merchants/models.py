@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station
-from app.db import Base, LabeledEnum, VersionedMixin, enum_column
+from app.db import Base, LabeledEnum, VersionedMixin, enum_column, one_of
 
 
 class Industry(LabeledEnum):
@@ -42,7 +42,8 @@ class Merchant(VersionedMixin, Base):
     """A business that uses instruments; belongs to one station."""
 
     __tablename__ = "merchants"
-    __table_args__ = (Index("ix_merchants_station_name_key", "station_id", "name_key"),)
+    __table_args__ = (Index("ix_merchants_station_name_key", "station_id", "name_key"),
+                      one_of("industry", Industry))
     __labels__ = {
         "name": "名称",
         "credit_code": "统一社会信用代码",
