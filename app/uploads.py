@@ -1,5 +1,8 @@
 """Uploaded files: their type is read from their first bytes, never from the name, and they are kept on disk
-whole or not at all (no Flask)."""
+whole or not at all, and only if the unit of work that recorded them commits (no Flask).
+
+The one store of the ledgers of imports, the evidence of inspections and the signed pledges.
+"""
 from __future__ import annotations
 
 import errno
@@ -8,6 +11,9 @@ import logging
 import os
 import secrets
 from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.errors import STORAGE_FULL, StorageFailed
 
@@ -46,24 +52,63 @@ def is_intact(path: Path, size: int, sha256: str) -> bool:
 
 
 def keep(folder: str | os.PathLike, name: str, data: bytes, *, sha256: str | None = None,
-         field: str = "file") -> Path:
+         field: str = "file", session: Session | None = None) -> Path:
     """Keep `data` as folder/name and return its path; StorageFailed (with nothing left behind) when it cannot.
 
     A file already there under the name is kept only when its size and hash are those of `data`
     (the same upload again); anything else there, such as the empty leftover of a failed write, is
     replaced. The bytes go to a temporary name in the same folder, are flushed to the disk and then
     renamed, so the name never shows a partial file, even after a crash.
+
+    With `session`, the file belongs to the session's unit of work: a file this call wrote is
+    removed again when that transaction ends without a commit (a rollback, a failed flush, a
+    closed session), so a record that was never saved leaves no file behind. A file that was
+    already there, intact, is someone else's and is never removed.
     """
     path = Path(folder) / name
     sha256 = sha256 or hashlib.sha256(data).hexdigest()
     if is_intact(path, len(data), sha256):
         return path
+    if session is not None:
+        _remove_unless_committed(session, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_whole(path, data)
     except OSError as err:
         raise StorageFailed(_failure_message(err), field=field) from err
     return path
+
+
+# --- files of a unit of work ---------------------------------------------------------------------
+
+_WRITTEN = "uploads.written"  # session.info: the files the session's current transaction wrote
+
+
+def _remove_unless_committed(session: Session, path: Path) -> None:
+    if not session.in_transaction():
+        session.begin()  # the file belongs to this transaction, not to one begun later
+    written = session.info.get(_WRITTEN)
+    if written is None:
+        written = session.info[_WRITTEN] = []
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_transaction_end", _ended)
+    written.append(path)
+
+
+def _committed(session: Session) -> None:
+    session.info[_WRITTEN].clear()
+
+
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint: the files wait for the transaction around it
+        return
+    written = session.info[_WRITTEN]
+    for path in written:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            log.exception("a file of a unit of work that did not commit could not be removed: %s", path)
+    written.clear()
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -199,3 +199,59 @@ def test_a_large_upload_whose_temporary_file_finds_the_disk_full_gets_a_chinese_
     html = resp.get_data(as_text=True)
     assert resp.status_code == 507 and "服务器存储空间不足" in html and "Internal Server Error" not in html
     assert _count(disk_app, ImportBatch) == 0 and small_disk.files() == []
+
+
+# --- a unit of work that does not commit leaves no file ---------------------------------------------
+
+def _files(folder) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_pledge_that_is_not_saved_leaves_no_document_and_a_saved_one_keeps_it(app, world, session, tmp_path):
+    from app.integrity import services as integrity
+
+    def pledge():
+        return integrity.create_pledge(session, None, Scope.everything(), world.merchant_a,
+                                       {"signed_on": today(), "scope_text": "全部电子计价秤"},
+                                       integrity.Upload("承诺书.pdf", factories.PDF), storage_dir=str(tmp_path),
+                                       max_bytes=1 << 20, today=today())
+
+    pledge()
+    assert len(_files(tmp_path)) == 1  # written (and flushed) while the unit of work is open
+    session.rollback()
+    assert _files(tmp_path) == [] and _count_in(session, Pledge) == 0
+    stored = pledge().document_path
+    session.commit()
+    assert _files(tmp_path) == [stored] and (tmp_path / stored).read_bytes() == factories.PDF
+
+
+def test_evidence_of_a_unit_of_work_that_fails_or_is_closed_leaves_no_file(app, world, session, tmp_path):
+    from app.inspections import services as inspections
+
+    insp = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor])
+    session.commit()
+    inspections.store_evidence(session, None, insp, file_name="现场.png", data=factories.PNG,
+                               storage_dir=str(tmp_path), max_bytes=1 << 20)
+    session.close()  # ended without a commit, as a request that raised would
+    assert _files(tmp_path) == [] and _count_in(session, EvidenceFile) == 0
+
+
+def test_a_ledger_rolled_back_is_removed_but_the_same_ledger_kept_by_a_saved_batch_is_not(app, world, session,
+                                                                                          tmp_path):
+    data = ledger_xlsx()
+    upload = lambda: imports.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
+                                          file_name="台账.xlsx", data=data, storage_dir=tmp_path)
+    upload()
+    session.rollback()
+    assert _files(tmp_path) == []
+    upload()
+    session.commit()
+    name = f"{hashlib.sha256(data).hexdigest()}.xlsx"
+    assert _files(tmp_path) == [name]
+    upload()  # the same file again: already there and intact, so it is the saved batch's, not this one's
+    session.rollback()
+    assert _files(tmp_path) == [name] and _count_in(session, ImportBatch) == 1
+
+
+def _count_in(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))

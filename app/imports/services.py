@@ -67,7 +67,8 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
         if company is None or company.station_id != station_id:
             raise Invalid("所选供水/供电/供气企业不属于该监管所", field="merchant_id")
     digest = hashlib.sha256(data).hexdigest()
-    path = uploads.keep(storage_dir, f"{digest}{Path(file_name).suffix.lower()[:10]}", data, sha256=digest)
+    path = uploads.keep(storage_dir, f"{digest}{Path(file_name).suffix.lower()[:10]}", data, sha256=digest,
+                        session=session)
     batch = ImportBatch(station_id=station_id, file_name=Path(file_name).name[:255] or "未命名文件",
                         file_hash=digest, file_size=len(data), stored_path=str(path), merchant_id=merchant_id,
                         created_by_id=getattr(actor, "id", None), status=ImportStatus.PLANNING, counts={},

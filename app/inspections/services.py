@@ -402,7 +402,7 @@ def store_evidence(session: Session, actor, inspection: Inspection, *, file_name
         raise Invalid("所选问题不在本次检查中", field="finding_id")
     stored = f"{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}{EVIDENCE_TYPES[content_type]}"
     digest = hashlib.sha256(data).hexdigest()
-    uploads.keep(storage_dir, stored, data, sha256=digest)
+    uploads.keep(storage_dir, stored, data, sha256=digest, session=session)
     name = clean(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
     ev = EvidenceFile(inspection_id=inspection.id, finding_id=finding_id or None, station_id=inspection.station_id,
                       original_name=name, stored_name=stored, content_type=content_type, size=len(data),

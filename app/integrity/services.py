@@ -39,7 +39,7 @@ def sniff(data: bytes) -> str | None:
     return next((kind for kind, mime in DOCUMENT_MIMETYPES.items() if mime == content_type), None)
 
 
-def _store_document(pledge: Pledge, upload: Upload, storage_dir: str, max_bytes: int) -> None:
+def _store_document(session: Session, pledge: Pledge, upload: Upload, storage_dir: str, max_bytes: int) -> None:
     if not upload.data:
         raise Invalid("上传的承诺书文件是空的", field="document")
     if len(upload.data) > max_bytes:
@@ -47,10 +47,11 @@ def _store_document(pledge: Pledge, upload: Upload, storage_dir: str, max_bytes:
     kind = sniff(upload.data)
     if kind is None:
         raise Invalid("承诺书文件只能是 PDF、JPEG 或 PNG（按文件内容判断）", field="document")
-    # A random stored name: the user's file name never reaches the file system.
+    # A random stored name: the user's file name never reaches the file system, and the file is this
+    # pledge's alone (removed again if the pledge is not saved).
     stored = secrets.token_hex(16) + DOCUMENT_SUFFIXES[kind]
     digest = hashlib.sha256(upload.data).hexdigest()
-    uploads.keep(storage_dir, stored, upload.data, sha256=digest, field="document")
+    uploads.keep(storage_dir, stored, upload.data, sha256=digest, field="document", session=session)
     pledge.document_name = clean(Path(upload.name.replace("\\", "/")).name)[:255] or f"承诺书{DOCUMENT_SUFFIXES[kind]}"
     pledge.document_path = stored
     pledge.document_type = kind
@@ -90,7 +91,7 @@ def create_pledge(session: Session, actor, scope: Scope, merchant: Merchant, val
     pledge = Pledge(merchant=merchant, signed_on=values["signed_on"], review_on=values.get("review_on"),
                     scope_text=clean(values.get("scope_text")), status=PledgeStatus.ACTIVE)
     if upload is not None:
-        _store_document(pledge, upload, storage_dir, max_bytes)
+        _store_document(session, pledge, upload, storage_dir, max_bytes)
     session.add(pledge)
     session.flush()
     audit.record(session, actor, "create", pledge, audit.snapshot(pledge, [
@@ -108,7 +109,7 @@ def update_pledge(session: Session, actor, pledge: Pledge, *, expected_version: 
     changes = audit.apply_changes(pledge, {"signed_on": values["signed_on"], "review_on": values.get("review_on"),
                                            "scope_text": clean(values.get("scope_text"))})
     if upload is not None:
-        _store_document(pledge, upload, storage_dir, max_bytes)
+        _store_document(session, pledge, upload, storage_dir, max_bytes)
         changes.append(audit.change_row("document_name", Pledge.__labels__["document_name"], old_document,
                                         f"{pledge.document_name}（新上传）"))
     if changes:
