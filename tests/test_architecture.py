@@ -254,6 +254,8 @@ def raw_sql(source: str, filename: str = "<probe>") -> list[str]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
             if name in RAW_SQL_CALLS:
                 found.append(f"{node.lineno}: {name}()")
+            elif name == "CheckConstraint" and node.args and isinstance(node.args[0], ast.Constant):
+                found.append(f"{node.lineno}: CheckConstraint({node.args[0].value!r})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             if SQL_START.match(node.value):
                 found.append(f"{node.lineno}: {node.value[:40]!r}")
@@ -289,3 +291,36 @@ def test_the_raw_sql_check_catches_sql_strings():
               '    s.execute(sa.literal_column("1"))\n    return "选择 SELECT 不在开头", "Selected rows"\n')
     found = raw_sql(source)
     assert sorted({int(line.split(":")[0]) for line in found}) == [5, 6, 7, 8, 9], found
+
+
+def test_a_check_constraint_written_as_sql_text_is_caught():
+    found = raw_sql('CheckConstraint("nozzle_count > 0", name="x")\nCheckConstraint(column("a") > 0, name="y")\n')
+    assert [line.split(":")[0] for line in found] == ["1"], found
+
+
+# --- the garbage collector stays on in the web process --------------------------------------------
+
+def collector_switches(source: str) -> list[tuple[int, str]]:
+    """(line, innermost function or '<module>') of every gc.disable() / gc.freeze() call in a source."""
+    where: dict[int, str] = {}
+    for scope in ast.walk(ast.parse(source)):  # outer scopes come first: an inner one overwrites
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+            for node in ast.walk(scope):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                        and isinstance(node.func.value, ast.Name) and node.func.value.id == "gc"
+                        and node.func.attr in ("disable", "freeze")):
+                    where[node.lineno] = getattr(scope, "name", "<module>")
+    return sorted(where.items())
+
+
+def test_the_collector_check_names_the_function():
+    source = "import gc\ngc.disable()\ndef run():\n    def inner():\n        gc.freeze()\n    gc.disable()\n"
+    assert collector_switches(source) == [(2, "<module>"), (5, "inner"), (6, "run")]
+
+
+def test_only_the_parsing_child_switches_the_garbage_collector_off():
+    """Switching it off in the web process lets every cycle of every request pile up until an import ends;
+    the child process that parses a file (importers/sandbox.py) may, as it ends when the parse does."""
+    where = {(str(f.relative_to(ROOT)), name) for f in RAW_SQL_FILES
+             for _, name in collector_switches(f.read_text(encoding="utf-8"))}
+    assert where == {("importers/sandbox.py", "_child")}
