@@ -47,6 +47,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     csrf.init_app(app)
     login_manager.init_app(app)
+    from app.security import AnonymousUser
+
+    login_manager.anonymous_user = AnonymousUser
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     # The limiter is one shared instance: without this, an app built with RATELIMIT_ENABLED=False would leave
     # it off for every app built after it in the same process.

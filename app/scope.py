@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, false
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Scope:
         """Admins and supervisors see every station; inspectors their assigned ones."""
         if user is None or not getattr(user, "is_authenticated", False):
             return cls(frozenset())
-        if user.role in (Role.ADMIN, Role.SUPERVISOR):
+        if user.sees_every_station:
             return cls(None)
         return cls(frozenset(s.id for s in user.stations))
 

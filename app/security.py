@@ -1,22 +1,30 @@
-"""Roles and access decorators for views."""
+"""Route guards by capability, and the anonymous visitor's capabilities (none).
+
+What each role may do is said once, in app/accounts/models.py (ROLE_CAPABILITIES); guards here and templates
+(`current_user.can_edit_ledger` ...) ask for capabilities only, so a new role cannot leave them out of step.
+"""
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import abort
-from flask_login import current_user, login_required
+from flask_login import AnonymousUserMixin, current_user, login_required
 
-from app.accounts.models import Role
+from app.accounts.models import Capabilities, Capability
 
 
-def roles_required(*roles: Role):
-    """Allow a view only to logged-in users with one of these roles (403 otherwise)."""
+class AnonymousUser(Capabilities, AnonymousUserMixin):
+    """The visitor who has not logged in: every capability answers False (login_manager.anonymous_user)."""
+
+
+def capability_required(capability: Capability):
+    """Allow a view only to logged-in users holding this capability (login first; 403 otherwise)."""
 
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapper(*args, **kwargs):
-            if current_user.role not in roles:
+            if not current_user.can(capability):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -25,9 +33,8 @@ def roles_required(*roles: Role):
     return decorator
 
 
-admin_required = roles_required(Role.ADMIN)
-staff_required = roles_required(Role.ADMIN, Role.SUPERVISOR, Role.INSPECTOR)
-# Writing to the ledger: inspectors in their stations, admins everywhere; supervisors read.
-ledger_write_required = roles_required(Role.ADMIN, Role.INSPECTOR)
-# Campaigns and random draws are run by the bureau's supervisors (and admins).
-campaign_required = roles_required(Role.ADMIN, Role.SUPERVISOR)
+# The guards the views use, by what they protect.
+staff_required = capability_required(Capability.VIEW_RECORDS)
+ledger_write_required = capability_required(Capability.EDIT_LEDGER)
+campaign_required = capability_required(Capability.RUN_CAMPAIGNS)
+admin_required = capability_required(Capability.ADMINISTER)

@@ -1,15 +1,47 @@
-"""Helpers for views: the request's session, the user's scope, pagination, flashing errors."""
+"""Helpers for views: the request's session, the user's scope, pagination, flashing errors, and the one way a
+view loads, authorises and commits.
+
+A view that changes something does three things, each one way:
+
+- authorise: a capability guard on the route (app/security.py), e.g. ``@ledger_write_required``;
+- load: ``in_scope(getter, id)`` gives the record when it lies in the user's stations, else the request answers
+  404 (the getter is the domain service's ``get_...(session, scope, id)``, which raises NotFound);
+- change and commit: the service calls go inside ``with unit_of_work(form) as uow:``. The block commits once
+  when it ends without error; a DomainError rolls back, is shown on the form (on its field, else flashed) and
+  is kept in ``uow.error``; any other exception propagates. Flash and redirect after the block, when
+  ``uow.ok``: ``uow.redirect(message, url)``. Views never call ``commit()`` or ``rollback()`` themselves.
+
+Example::
+
+    @bp.route("/instruments/<int:instrument_id>/edit", methods=["GET", "POST"])
+    @ledger_write_required
+    def edit(instrument_id: int):
+        instrument = in_scope(services.get_instrument, instrument_id)
+        form = InstrumentForm(obj=instrument)
+        error = None
+        if form.validate_on_submit():
+            with unit_of_work(form) as uow:
+                services.update_instrument(uow.session, current_user, scope(), instrument, ...)
+            if uow.ok:
+                return uow.redirect("已保存。", url_for("instruments.detail", instrument_id=instrument.id))
+            error = uow.error
+        return render_template("instruments/form.html", form=form, error=error)
+
+Records every staff member may open (campaigns, draws) and the admin's records (users, stations, kinds) are not
+station-owned: their getter takes no scope and is called as ``services.get_campaign(db(), id)``.
+"""
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 from flask import current_app, flash, redirect, request
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.db import count_of
@@ -35,9 +67,17 @@ def scope() -> Scope:
 
 def scoped_stations() -> list:
     """Stations the current user works in, by code."""
-    from app.accounts.models import Station
+    from app.accounts.queries import stations
 
-    return list(db().scalars(scope().apply(select(Station), Station.id).order_by(Station.code)))
+    return list(db().scalars(stations(scope())))
+
+
+T = TypeVar("T")
+
+
+def in_scope(getter: Callable[[Session, Scope, int], T], record_id: int) -> T:
+    """The record `getter` finds inside the current user's stations; NotFound (answered 404) otherwise."""
+    return getter(db(), scope(), record_id)
 
 
 def arg_int(name: str, maximum: int = INT32_MAX) -> int | None:
@@ -96,7 +136,7 @@ def chosen_merchant(picker_template: str) -> tuple[Any, Any]:
         q = request.args.get("q", "")
         found = db().scalars(merchant_list(scope(), q=q).limit(50)).all() if q else []
         return None, render_template(picker_template, merchants=found, q=q)
-    return get_merchant(db(), scope(), merchant_id), None
+    return in_scope(get_merchant, merchant_id), None
 
 
 def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None) -> Page:
@@ -172,20 +212,44 @@ def nav_counts() -> dict:
     return g.nav_counts
 
 
-def save(form: Any, change: Callable[[], Any],
-         done: Callable[[Any], tuple[str, str]]) -> tuple[Any, DomainError | None]:
-    """Run a service change; commit, flash and redirect on success, or roll back and show the error on the form.
+class UnitOfWork:
+    """One change a view makes: commits once on success, rolls back and shows a DomainError on the form."""
 
-    `done` maps the change's result to (message, url). Returns (redirect response or None, error or None).
+    def __init__(self, form: Any = None) -> None:
+        self.form = form
+        self.session = db()
+        self.error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the change was committed (read after the `with` block)."""
+        return self.error is None
+
+    def __enter__(self) -> "UnitOfWork":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
+        if exc is None:
+            self.session.commit()
+            return False
+        if isinstance(exc, DomainError):
+            self.session.rollback()
+            self.error = exc
+            form_error(self.form, exc)
+            return True  # shown to the user: the view goes on to render its page
+        return False
+
+    def redirect(self, message: str | None, url: str, category: str = "success") -> Any:
+        """After the block: flash what was done (unless None) and redirect to `url`."""
+        if message:
+            flash(message, category)
+        return redirect(url)
+
+
+def unit_of_work(form: Any = None) -> UnitOfWork:
+    """`with unit_of_work(form) as uow:` around a view's service calls (see the module docstring).
+
+    Without a form, a refused change is flashed.
     """
-    session = db()
-    try:
-        result = change()
-    except DomainError as err:
-        session.rollback()
-        form_error(form, err)
-        return None, err
-    session.commit()
-    message, url = done(result)
-    flash(message, "success")
-    return redirect(url), None
+    return UnitOfWork(form)

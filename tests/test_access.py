@@ -454,8 +454,8 @@ CASES: list[Case] = [
     Case("inspections.draw", "/draws/{draw}", get=STAFF_READ),
     Case("inspections.draw_publish", "/draws/{draw}/publish",
          get=ALL_405, post=SUPERVISE, data=lambda ids: {}, invalid_outcome=NOFORM, table="random_draws"),
-    Case("inspections.public_draw", "/public/draws/{draw_published}", get=PUBLIC, variant="published"),
-    Case("inspections.public_draw", "/public/draws/{draw}", get=E(404, 404, 404, 404, 404), variant="not published"),
+    Case("public.draw", "/public/draws/{draw_published}", get=PUBLIC, variant="published"),
+    Case("public.draw", "/public/draws/{draw}", get=E(404, 404, 404, 404, 404), variant="not published"),
     Case("inspections.inspections", "/inspections/", get=STAFF_READ,
          texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
     Case("inspections.inspection_new", "/inspections/new?q=%E6%91%8A", get=LEDGER_NEW, variant="pick merchant"),
@@ -607,7 +607,8 @@ def make_pledges(session, world) -> dict:
 
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports,
-          "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges}
+          "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
+          "public.draw": make_inspections}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -3,6 +3,8 @@
 - models, services, queries, the engine, the core helpers, importers/ and reports/ never import Flask
   (nor WTForms, nor the app's own web layer): they take a session and plain arguments;
 - services flush and never commit (views, CLI commands, jobs and imports commit);
+- views commit only through app/web.py's unit of work, and build no select(): queries are named functions;
+- capabilities, not roles, decide what a user may do: no template and no view compares roles;
 - pages load nothing from the internet: no template or stylesheet points a script, style, font or
   image at an http(s) address, and the rendered pages do not either.
 """
@@ -22,7 +24,7 @@ APP = ROOT / "app"
 
 FORBIDDEN_PACKAGES = ("flask", "wtforms", "flask_wtf")  # and every flask_* package
 # The app's own modules that are Flask-bound: importing them is importing Flask.
-WEB_LAYER = re.compile(r"^app(\.[a-z_]+)?\.(views|forms)$|^app\.(web|security|extensions|forms)$")
+WEB_LAYER = re.compile(r"^app(\.[a-z_]+)?\.(views|forms)(\.[a-z_]+)?$|^app\.(web|security|extensions|forms)$")
 
 
 def flask_free_files() -> list[Path]:
@@ -102,6 +104,7 @@ def test_the_import_check_catches_violations():
     flagged = {m for m in modules if is_flask(m) or WEB_LAYER.match(m)}
     assert {"flask", "flask_login", "wtforms.validators", "app.merchants.views", "app.web",
             "app.instruments.forms"} <= flagged
+    assert WEB_LAYER.match("app.inspections.views.campaigns")  # a blueprint split into a package
     assert "sqlalchemy" not in flagged
 
 
@@ -133,6 +136,127 @@ def test_there_are_services_to_check():
 def test_services_never_commit(path: Path):
     calls = committing_calls(path)
     assert not calls, "services flush, views commit:\n" + "\n".join(calls)
+
+
+# --- views: one way to commit, no inline queries ------------------------------------------------
+
+VIEW_FILES = sorted(p for p in list(APP.rglob("views.py")) + list(APP.rglob("views/*.py"))
+                    if "__pycache__" not in p.parts)
+# What a view may not call: the session's commit and rollback (app/web.py's unit_of_work does both), and
+# select(), which belongs in a named query.
+VIEW_FORBIDDEN_CALLS = {"commit": "commits outside web.unit_of_work", "rollback": "rolls back outside web.unit_of_work",
+                        "select": "builds a select() (queries are named functions in queries.py)"}
+
+
+def forbidden_view_calls(path: Path, source: str | None = None) -> list[str]:
+    """Calls of commit(), rollback() or select() in a view module, by line."""
+    source = path.read_text(encoding="utf-8") if source is None else source
+    found = []
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in VIEW_FORBIDDEN_CALLS:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {VIEW_FORBIDDEN_CALLS[name]}")
+    return found
+
+
+def test_the_walk_finds_the_views():
+    names = {str(p.relative_to(APP)) for p in VIEW_FILES}
+    assert {"merchants/views.py", "accounts/views.py", "inspections/views/campaigns.py",
+            "inspections/views/__init__.py"} <= names
+
+
+def test_the_view_call_check_catches_violations():
+    source = ("def v():\n    session = db()\n    session.commit()\n    db().rollback()\n"
+              "    rows = db().scalars(select(User))\n    return sa.select(User)\n")
+    found = forbidden_view_calls(APP / "merchants" / "views.py", source)
+    assert len(found) == 4, found
+    assert not forbidden_view_calls(APP / "merchants" / "views.py",
+                                    "def v():\n    with unit_of_work(form) as uow:\n        change(uow.session)\n")
+
+
+@pytest.mark.parametrize("path", VIEW_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_views_commit_only_through_the_unit_of_work_and_build_no_select(path: Path):
+    found = forbidden_view_calls(path)
+    assert not found, "views commit through app/web.py's unit_of_work and run named queries:\n" + "\n".join(found)
+
+
+# --- capabilities, not roles -------------------------------------------------------------------------
+# What each role may do is said once, in app/accounts/models.py (ROLE_CAPABILITIES); app/security.py guards
+# routes with those capabilities. Templates, views and the scope ask for capabilities only. Services may still
+# treat a role as data about the account being edited (an inspector needs a station; the last admin keeps the
+# role; who receives the monthly report) and queries may select users by role (the roster of a draw): those
+# are rules about the role field itself, not about what the acting user may do.
+
+JINJA_CODE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+# A role read for a decision: `.role.value`, `.role ==`, `.role in`, `Role.X`, or a role name compared.
+# Showing the role's label (`.role.label`) is not a decision.
+ROLE_IN_TEMPLATE = re.compile(
+    r"\.role\b(?!\.label\b)|\bRole\b|[=!]=\s*['\"](admin|supervisor|inspector)['\"]"
+    r"|['\"](admin|supervisor|inspector)['\"]\s*(?:[=!]=|\bin\b|\bnot\s+in\b)")
+
+
+def role_comparisons_in_template(text: str) -> list[str]:
+    """The Jinja expressions of a template that decide something by role."""
+    return [code.group(0) for code in JINJA_CODE.finditer(text) if ROLE_IN_TEMPLATE.search(code.group(0))]
+
+
+def test_the_template_role_check_catches_comparisons():
+    for bad in ("{% if current_user.role.value != 'supervisor' %}", "{% if current_user.role.value in ('admin',) %}",
+                "{% set w = current_user.role == Role.ADMIN %}", "{{ 'x' if user.role in roles }}",
+                "{% if 'admin' == role_name %}"):
+        assert role_comparisons_in_template(bad), bad
+    for fine in ('<svg role="img">', '<div role="alert">', "{{ current_user.role.label }}",
+                 "{% if current_user.can_edit_ledger %}", "{{ current_user.may_edit_station(m.station_id) }}"):
+        assert not role_comparisons_in_template(fine), fine
+
+
+HTML_TEMPLATES = sorted(p for p in APP.rglob("*.html") if "__pycache__" not in p.parts)
+
+
+def test_there_are_templates_that_ask_for_capabilities():
+    """Guard against a check that silently reads nothing: the layout asks for capabilities."""
+    assert "current_user.can_" in (APP / "templates" / "base.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", HTML_TEMPLATES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_templates_never_compare_roles(path: Path):
+    found = role_comparisons_in_template(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.relative_to(ROOT)} decides by role; ask current_user.can_... instead: {found}"
+
+
+def role_decisions(path: Path, source: str | None = None) -> list[str]:
+    """Comparisons involving a `.role` attribute or the Role enum, and any other use of Role, in a module."""
+    source = path.read_text(encoding="utf-8") if source is None else source
+    found = []
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(node, ast.Compare):
+            parts = [n for n in ast.walk(node) if (isinstance(n, ast.Attribute) and n.attr == "role")
+                     or (isinstance(n, ast.Name) and n.id == "Role")]
+            if parts:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} compares roles")
+        elif isinstance(node, ast.Name) and node.id == "Role":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} uses Role")
+        elif isinstance(node, ast.ImportFrom) and any(a.name == "Role" for a in node.names):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports Role")
+    return found
+
+
+def test_the_role_check_catches_comparisons():
+    source = ("from app.accounts.models import Role\nif user.role == Role.ADMIN: pass\n"
+              "ok = current_user.role in (A, B)\nx = user.role is not None\n")
+    found = role_decisions(APP / "merchants" / "views.py", source)
+    assert len([f for f in found if "compares" in f]) == 3 and any("imports Role" in f for f in found), found
+    assert not role_decisions(APP / "merchants" / "views.py",
+                              "label = u.role.label\nok = current_user.can_edit_ledger\n")
+
+
+@pytest.mark.parametrize("path", VIEW_FILES + [APP / "web.py", APP / "scope.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_views_and_scope_never_decide_by_role(path: Path):
+    found = role_decisions(path)
+    assert not found, "ask for a capability (app/accounts/models.py), not a role:\n" + "\n".join(found)
 
 
 # --- pages load nothing from the internet --------------------------------------------------------

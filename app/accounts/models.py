@@ -1,7 +1,8 @@
-"""Users, roles and stations."""
+"""Users, roles, what each role may do (capabilities) and stations."""
 from __future__ import annotations
 
 import secrets
+from enum import Enum
 
 from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,6 +20,73 @@ class Role(LabeledEnum):
     @classmethod
     def _labels(cls) -> dict[str, str]:
         return {"admin": "管理员", "supervisor": "监管科室", "inspector": "所检查员"}
+
+
+class Capability(str, Enum):
+    """One thing a user may do; guards and templates ask for these, never for a role."""
+
+    # Open the staff pages: lists, records, worklists, figures (of the user's stations).
+    VIEW_RECORDS = "view_records"
+    # See every station's records rather than only the stations the user is assigned to.
+    SEE_EVERY_STATION = "see_every_station"
+    # Change the ledger of a station in scope: merchants, instruments, verifications, inspections, findings,
+    # re-checks, evidence, pledges, imports, acknowledging alerts.
+    EDIT_LEDGER = "edit_ledger"
+    # Plan campaigns (专项检查行动) and run and publish random draws (双随机).
+    RUN_CAMPAIGNS = "run_campaigns"
+    # Users, stations, the catalogue, credit rules, targets, scheduled jobs, the outbox and the audit log.
+    ADMINISTER = "administer"
+
+
+# The one place a role is turned into what it may do (DESIGN.md, "Who uses it, and for what").
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.ADMIN: frozenset(Capability),
+    Role.SUPERVISOR: frozenset({Capability.VIEW_RECORDS, Capability.SEE_EVERY_STATION, Capability.RUN_CAMPAIGNS}),
+    Role.INSPECTOR: frozenset({Capability.VIEW_RECORDS, Capability.EDIT_LEDGER}),
+}
+
+
+class Capabilities:
+    """What a user may do, asked by name; shared by logged-in users and the anonymous visitor (who may nothing)."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset()
+
+    def can(self, capability: Capability) -> bool:
+        """True when the user holds this capability."""
+        return capability in self.capabilities
+
+    @property
+    def can_view_records(self) -> bool:
+        """May open the staff pages."""
+        return self.can(Capability.VIEW_RECORDS)
+
+    @property
+    def sees_every_station(self) -> bool:
+        """Sees every station's records, not only the assigned stations'."""
+        return self.can(Capability.SEE_EVERY_STATION)
+
+    @property
+    def can_edit_ledger(self) -> bool:
+        """May change the ledger of some station (which ones: may_edit_station)."""
+        return self.can(Capability.EDIT_LEDGER)
+
+    @property
+    def can_run_campaigns(self) -> bool:
+        """May plan campaigns and run and publish random draws."""
+        return self.can(Capability.RUN_CAMPAIGNS)
+
+    @property
+    def can_administer(self) -> bool:
+        """May manage users, stations, the catalogue and the system's settings."""
+        return self.can(Capability.ADMINISTER)
+
+    def may_edit_station(self, station_id: int | None) -> bool:
+        """May change the ledger of this station: the capability, and the station inside the user's scope."""
+        from app.scope import Scope  # app.scope imports this module
+
+        return self.can_edit_ledger and Scope.for_user(self).allows(station_id)
 
 
 user_stations = Table(
@@ -49,7 +117,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(VersionedMixin, Base):
+class User(Capabilities, VersionedMixin, Base):
     """A person who logs in: admin, supervisor or station inspector."""
 
     __tablename__ = "users"
@@ -87,6 +155,11 @@ class User(VersionedMixin, Base):
     stations: Mapped[list[Station]] = relationship(
         secondary=user_stations, order_by=Station.code, lazy="selectin"
     )
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What the user's role may do (ROLE_CAPABILITIES)."""
+        return ROLE_CAPABILITIES[self.role]
 
     # Flask-Login protocol, written out so models need no Flask import.
     @property

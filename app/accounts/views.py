@@ -4,18 +4,16 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
-from sqlalchemy import select
 
-from app.accounts import services
+from app.accounts import queries, services
 from app.accounts.forms import (ChangePasswordForm, LoginForm, MySettingsForm, PasswordResetForm, StationForm,
                                 UserForm)
 from app.accounts.models import Station, User
 from app.audit import services as audit
-from app.errors import DomainError
 from app.extensions import client_address, limiter
 from app.security import admin_required, staff_required
 from app.text import clean
-from app.web import db, form_error
+from app.web import db, unit_of_work
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -44,14 +42,13 @@ def login():
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        session = db()
-        user = services.authenticate(session, form.username.data, form.password.data)
+        user = services.authenticate(db(), form.username.data, form.password.data)
         if user is None:
             flash("用户名或密码错误，或账号已停用。", "danger")
         else:
             login_user(user, remember=form.remember.data)
-            audit.record(session, user, "login", user, note=f"登录，来自 {client_address()}")
-            session.commit()
+            with unit_of_work() as uow:
+                audit.record(uow.session, user, "login", user, note=f"登录，来自 {client_address()}")
             target = request.args.get("next", "")
             # Only same-site relative paths: never an open redirect.
             if not target.startswith("/") or target.startswith("//") or "\\" in target or not target.isprintable():
@@ -64,9 +61,8 @@ def login():
 @login_required
 def logout():
     """Log out: every session and remember-me cookie of the user ends, on every device."""
-    session = db()
-    services.log_out(session, current_user._get_current_object())
-    session.commit()
+    with unit_of_work() as uow:
+        services.log_out(uow.session, current_user._get_current_object())
     logout_user()
     flash("您已退出登录。", "info")
     return redirect(url_for("accounts.login"))
@@ -101,33 +97,27 @@ def _password_change_key() -> str:
 @staff_required
 def change_password():
     """The user changes their own password (the current one is required)."""
-    session = db()
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(session, user, current_password=form.current_password.data,
+        with unit_of_work(form) as uow:
+            services.change_password(uow.session, user, current_password=form.current_password.data,
                                      new_password=form.new_password.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
+        if uow.ok:
             _log_in_again(user)
-            flash("密码已修改，其他设备上的登录已全部退出。", "success")
-            return redirect(url_for("accounts.my_settings"))
+            return uow.redirect("密码已修改，其他设备上的登录已全部退出。", url_for("accounts.my_settings"))
     return render_template("accounts/change_password.html", form=form)
 
 
 def _station_choices() -> list[tuple[int, str]]:
-    return [(s.id, f"{s.code} {s.name}") for s in db().scalars(select(Station).order_by(Station.code))]
+    return [(s.id, f"{s.code} {s.name}") for s in db().scalars(queries.stations())]
 
 
 @bp.route("/admin/users")
 @admin_required
 def users():
     """All users."""
-    rows = db().scalars(select(User).order_by(User.role, User.username)).all()
+    rows = db().scalars(queries.users()).all()
     return render_template("accounts/users.html", users=rows)
 
 
@@ -138,20 +128,14 @@ def user_new():
     form = UserForm()
     form.station_ids.choices = _station_choices()
     if form.validate_on_submit():
-        session = db()
-        try:
-            user = services.create_user(session, current_user, username=form.username.data,
+        with unit_of_work(form) as uow:
+            user = services.create_user(uow.session, current_user, username=form.username.data,
                                         display_name=form.display_name.data, role=form.role.data,
                                         password=form.password.data or "", station_ids=form.station_ids.data,
                                         phone=form.phone.data or "", email=form.email.data or "",
                                         wants_alert_digest=form.wants_alert_digest.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash(f"已创建用户 {user.username}。", "success")
-            return redirect(url_for("accounts.users"))
+        if uow.ok:
+            return uow.redirect(f"已创建用户 {user.username}。", url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=None)
 
 
@@ -159,8 +143,7 @@ def user_new():
 @admin_required
 def user_edit(user_id: int):
     """Edit a user's name, role, stations and whether they may log in."""
-    session = db()
-    user = services.get_user(session, user_id)
+    user = services.get_user(db(), user_id)
     form = UserForm(obj=user)
     del form.password
     form.username.render_kw = {"readonly": True}
@@ -169,19 +152,14 @@ def user_edit(user_id: int):
         form.station_ids.data = [s.id for s in user.stations]
         form.role.data = user.role.value
     if form.validate_on_submit():
-        try:
-            services.update_user(session, current_user, user, expected_version=form.version.data,
+        with unit_of_work(form) as uow:
+            services.update_user(uow.session, current_user, user, expected_version=form.version.data,
                                  display_name=form.display_name.data, role=form.role.data,
                                  is_active=form.is_active.data, station_ids=form.station_ids.data,
                                  phone=form.phone.data or "", email=form.email.data or "",
                                  wants_alert_digest=form.wants_alert_digest.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("accounts.users"))
+        if uow.ok:
+            return uow.redirect("已保存。", url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=user,
                            reset_form=PasswordResetForm())
 
@@ -190,17 +168,13 @@ def user_edit(user_id: int):
 @admin_required
 def user_password(user_id: int):
     """Reset a user's password."""
-    session = db()
-    user = services.get_user(session, user_id)
+    user = services.get_user(db(), user_id)
     form = PasswordResetForm()
     if form.validate_on_submit():
-        try:
-            services.reset_password(session, current_user, user, form.password.data)
-        except DomainError as err:
-            session.rollback()
-            flash(err.message, "danger")
-        else:
-            session.commit()
+        # No form given: a refusal is flashed on the edit page this action redirects back to.
+        with unit_of_work() as uow:
+            services.reset_password(uow.session, current_user, user, form.password.data)
+        if uow.ok:
             if user.id == current_user.id:
                 _log_in_again(user)
                 flash("已重置您自己的密码。", "success")
@@ -217,21 +191,15 @@ def user_password(user_id: int):
 @staff_required
 def my_settings():
     """The user's own settings: e-mail address and the daily alert digest."""
-    session = db()
     user = current_user._get_current_object()
     form = MySettingsForm(obj=user)
     if form.validate_on_submit():
-        try:
-            services.update_my_settings(session, user, email=form.email.data or "",
+        with unit_of_work(form) as uow:
+            services.update_my_settings(uow.session, user, email=form.email.data or "",
                                         wants_alert_digest=form.wants_alert_digest.data,
                                         wants_monthly_report=form.wants_monthly_report.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("设置已保存。", "success")
-            return redirect(url_for("accounts.my_settings"))
+        if uow.ok:
+            return uow.redirect("设置已保存。", url_for("accounts.my_settings"))
     return render_template("accounts/my_settings.html", form=form)
 
 
@@ -239,7 +207,7 @@ def my_settings():
 @admin_required
 def stations():
     """All stations."""
-    rows = db().scalars(select(Station).order_by(Station.code)).all()
+    rows = db().scalars(queries.stations()).all()
     return render_template("accounts/stations.html", stations=rows)
 
 
@@ -258,23 +226,17 @@ def station_edit(station_id: int):
 
 
 def _station_form(station: Station | None):
-    session = db()
     form = StationForm(obj=station)
     if form.validate_on_submit():
         values = {"name": form.name.data, "code": form.code.data, "division_code": form.division_code.data or ""}
-        try:
+        with unit_of_work(form) as uow:
             if station is None:
-                services.create_station(session, current_user, **values)
+                services.create_station(uow.session, current_user, **values)
             else:
-                services.update_station(session, current_user, station, expected_version=form.version.data,
+                services.update_station(uow.session, current_user, station, expected_version=form.version.data,
                                         **values)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("已保存。", "success")
-            return redirect(url_for("accounts.stations"))
+        if uow.ok:
+            return uow.redirect("已保存。", url_for("accounts.stations"))
     return render_template("accounts/station_form.html", form=form, station=station)
 
 

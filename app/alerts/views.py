@@ -8,9 +8,9 @@ from app.alerts import kinds, queries, services
 from app.alerts.forms import AcknowledgeForm
 from app.alerts.models import AlertStatus
 from app.db import utcnow
-from app.errors import DomainError
 from app.security import ledger_write_required, staff_required
-from app.web import arg_choice, arg_int, db, paginate, scope, scoped_stations, xlsx_download
+from app.web import (arg_choice, arg_int, db, in_scope, paginate, scope, scoped_stations, unit_of_work,
+                     xlsx_download)
 from reports.lists import ALERT_COLUMNS, alert_rows
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -56,8 +56,7 @@ def _back(target: str | None) -> str:
 @ledger_write_required
 def acknowledge(alert_id: int):
     """Acknowledge an alert: who and when are kept and logged; the alert stays until its condition clears."""
-    session = db()
-    alert = services.get_alert(session, scope(), alert_id)
+    alert = in_scope(services.get_alert, alert_id)
     form = AcknowledgeForm()
     back = _back(form.next.data)
     if not form.validate_on_submit():
@@ -65,12 +64,8 @@ def acknowledge(alert_id: int):
             for e in errors:
                 flash(e, "danger")
         return redirect(back)
-    try:
-        done = services.acknowledge(session, current_user, alert, now=utcnow(), note=form.note.data or "")
-    except DomainError as err:
-        session.rollback()
-        flash(err.message, "danger")
+    with unit_of_work() as uow:
+        done = services.acknowledge(uow.session, current_user, alert, now=utcnow(), note=form.note.data or "")
+    if not uow.ok:
         return redirect(back)
-    session.commit()
-    flash(f"已确认预警：{alert}。" if done else "该预警此前已被确认。", "success" if done else "info")
-    return redirect(back)
+    return uow.redirect(f"已确认预警：{alert}。" if done else "该预警此前已被确认。", back, "success" if done else "info")

@@ -12,6 +12,7 @@ def instrument_types(active_only: bool = False) -> Select:
     return stmt.where(InstrumentType.is_active.is_(True)) if active_only else stmt
 
 
-def finding_codes() -> Select:
-    """Finding codes by code."""
-    return select(FindingCode).order_by(FindingCode.id)
+def finding_codes(active_only: bool = False) -> Select:
+    """Finding codes by code (only those still in use, when asked)."""
+    stmt = select(FindingCode).order_by(FindingCode.id)
+    return stmt.where(FindingCode.is_active.is_(True)) if active_only else stmt

@@ -8,10 +8,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
+<<<<<<< HEAD
 from app.catalog.models import Confirmation, FindingCode, InstrumentType, Severity, VerificationRule
 from app.errors import Invalid, StaleEdit
+=======
+from app.catalog.models import FindingCode, InstrumentType, Severity, VerificationRule
+from app.errors import Invalid, NotFound, StaleEdit
+>>>>>>> h12-views
 
 SEED_DIR = Path(__file__).with_name("seed")
+
+
+def get_instrument_type(session: Session, type_id: int) -> InstrumentType:
+    """An instrument kind, else NotFound."""
+    itype = session.get(InstrumentType, type_id)
+    if itype is None:
+        raise NotFound("器具种类不存在")
+    return itype
 
 
 def _int_or_none(text: str) -> int | None:

@@ -1,15 +1,13 @@
 """Catalogue pages: instrument kinds (admins edit them) and finding codes."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from app.catalog import queries, services
 from app.catalog.forms import InstrumentTypeForm
-from app.catalog.models import InstrumentType
-from app.errors import DomainError, NotFound
 from app.security import admin_required, staff_required
-from app.web import db, form_error
+from app.web import db, unit_of_work
 
 bp = Blueprint("catalog", __name__, template_folder="templates", url_prefix="/catalog")
 
@@ -25,10 +23,7 @@ def types():
 @admin_required
 def type_edit(type_id: int):
     """Edit a kind's rule, cycle or life; recomputing due dates is offered, off by default."""
-    session = db()
-    itype = session.get(InstrumentType, type_id)
-    if itype is None:
-        raise NotFound("器具种类不存在")
+    itype = services.get_instrument_type(db(), type_id)
     form = InstrumentTypeForm(obj=itype)
     if request.method == "GET":
         form.rule.data = itype.rule.value
@@ -37,22 +32,17 @@ def type_edit(type_id: int):
         values = {k: getattr(form, k).data for k in ("rule", "cycle_months", "service_life_years", "lead_days",
                                                      "regulation", "regulation_title", "note", "is_active")}
         values["lead_days"] = values["lead_days"] if values["lead_days"] is not None else itype.lead_days
-        try:
+        with unit_of_work(form) as uow:
             changes, recomputed = services.update_instrument_type(
-                session, current_user, itype, expected_version=form.version.data, values=values,
+                uow.session, current_user, itype, expected_version=form.version.data, values=values,
                 recompute=form.recompute.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
+        if uow.ok:
+            back = url_for("catalog.types")
             if not changes:
-                flash("没有修改。", "info")
-            elif form.recompute.data:
-                flash(f"已保存，并重新计算了 {recomputed} 台器具的到期日期。", "success")
-            else:
-                flash("已保存。已登记器具的到期日期未改变。", "success")
-            return redirect(url_for("catalog.types"))
+                return uow.redirect("没有修改。", back, "info")
+            if form.recompute.data:
+                return uow.redirect(f"已保存，并重新计算了 {recomputed} 台器具的到期日期。", back)
+            return uow.redirect("已保存。已登记器具的到期日期未改变。", back)
     return render_template("catalog/type_form.html", form=form, itype=itype)
 
 

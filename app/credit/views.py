@@ -8,7 +8,7 @@ from app.credit import queries, services
 from app.credit.forms import CreditRuleForm
 from app.credit.models import CLASS_LABELS
 from app.security import admin_required
-from app.web import db, save
+from app.web import db, unit_of_work
 
 bp = Blueprint("credit", __name__, template_folder="templates", url_prefix="/admin/credit")
 JOB_NAME = "credit_classes"
@@ -24,11 +24,12 @@ def rule():
     error = None
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in services.RULE_FIELDS}
-        response, error = save(form, lambda: services.update_rule(session, current_user, current,
-                                                                  expected_version=form.version.data, values=values),
-                               lambda _: ("已保存信用分类规则；下次重新计算时生效。", url_for("credit.rule")))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.update_rule(uow.session, current_user, current, expected_version=form.version.data,
+                                 values=values)
+        if uow.ok:
+            return uow.redirect("已保存信用分类规则；下次重新计算时生效。", url_for("credit.rule"))
+        error = uow.error
     counts = dict(session.execute(queries.class_counts()).all())
     return render_template("credit/rule.html", form=form, error=error, counts=counts, labels=CLASS_LABELS)
 

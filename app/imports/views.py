@@ -15,17 +15,17 @@ from flask import Blueprint, current_app, flash, jsonify, redirect, render_templ
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.accounts.models import Role, User
+from app.accounts.models import User
 from app.audit.queries import entries_for
 from app.db import utcnow
-from app.errors import ERROR_TITLES, DomainError, Invalid
+from app.errors import ERROR_TITLES, Invalid
 from app.imports import queries, services
 from app.imports.forms import ApplyForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
 from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
 from app.merchants.queries import utility_companies
 from app.security import ledger_write_required, staff_required
-from app.web import arg_choice, arg_int, db, form_error, paginate, scope, scoped_stations
+from app.web import arg_choice, arg_int, db, in_scope, paginate, scope, scoped_stations, unit_of_work
 from importers.fields import FIELD_BY_NAME, FIELDS
 from importers.mapping import ColumnMapping, column_letter
 from importers.rows import SKIP_LABELS
@@ -43,7 +43,7 @@ def _runner() -> ImportRunner:
 
 
 def _batch(batch_id: int) -> ImportBatch:
-    return services.get_batch(db(), scope(), batch_id)
+    return in_scope(services.get_batch, batch_id)
 
 
 def _limit_mb() -> int:
@@ -83,24 +83,20 @@ def new():
     form.merchant_id.choices = [("", "（台账中有使用单位列）")] + [(m.id, f"{m.name}（{m.station.name}）")
                                                               for m in utilities]
     if form.validate_on_submit():
-        session = db()
         upload = form.file.data
         # Only the name, whatever path a browser sends along (some send C:\...\台账.xlsx).
         name = re.split(r"[\\/]", upload.filename or "")[-1] or "未命名文件"
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
-        try:
-            batch = services.create_batch(session, current_user, scope(), station_id=form.station_id.data,
+        with unit_of_work(form) as uow:
+            batch = services.create_batch(uow.session, current_user, scope(), station_id=form.station_id.data,
                                           file_name=name, data=upload.read(),
                                           storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
                                           merchant_id=form.merchant_id.data, sandbox=_runner().sandbox)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
+        if uow.ok:
+            # Only once the batch is committed may the background job read it.
             if batch.status == ImportStatus.PLANNING:
                 _runner().plan(batch.id)
-            return redirect(url_for("imports.detail", batch_id=batch.id))
+            return uow.redirect(None, url_for("imports.detail", batch_id=batch.id))
     return render_template("imports/new.html", form=form, limit_mb=_limit_mb(),
                            max_bytes=current_app.config["IMPORT_MAX_BYTES"])
 
@@ -170,7 +166,7 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
     has_table = bool(batch.headers)
     mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()}) if has_table \
         else None
-    writer = current_user.role in (Role.ADMIN, Role.INSPECTOR)
+    writer = current_user.may_edit_station(batch.station_id)
     context = {
         "batch": batch,
         "progress": _progress(batch),
@@ -205,8 +201,9 @@ def detail(batch_id: int):
 
 def _recovered(batch: ImportBatch) -> ImportBatch:
     """The batch, marked failed if no process is at work on it any more (its server stopped or was killed)."""
-    if not _runner().is_running(batch.id) and services.recover_interrupted(db(), batch, utcnow()):
-        db().commit()
+    if batch.status in BUSY and not _runner().is_running(batch.id):
+        with unit_of_work() as uow:
+            services.recover_interrupted(uow.session, batch, utcnow())
     return batch
 
 
@@ -288,19 +285,14 @@ def save_mapping(batch_id: int):
     batch = _batch(batch_id)
     form = SaveMappingForm()
     if form.validate_on_submit():
-        session = db()
         if not batch.headers or not batch.mapping:
             flash("该批次没有可保存的列对应", "danger")
         else:
-            try:
-                services.save_mapping(session, current_user, batch, form.name.data.strip())
-            except DomainError as err:
-                session.rollback()
-                form_error(form, err)
-            else:
-                session.commit()
-                flash("已保存列对应：以后上传表头相同的文件时自动使用。", "success")
-                return redirect(url_for("imports.detail", batch_id=batch.id))
+            with unit_of_work(form) as uow:
+                services.save_mapping(uow.session, current_user, batch, form.name.data.strip())
+            if uow.ok:
+                return uow.redirect("已保存列对应：以后上传表头相同的文件时自动使用。",
+                                    url_for("imports.detail", batch_id=batch.id))
     return _render_detail(batch, save_form=form)
 
 
@@ -313,20 +305,15 @@ def apply(batch_id: int):
     batch = _batch(batch_id)
     form = ApplyForm()
     if form.validate_on_submit():
-        session = db()
-        try:
+        with unit_of_work(form) as uow:
             if _runner().is_running(batch.id):
                 raise Invalid("该批次正在分析，请等分析完成、核对预览后再确认导入")
-            services.start_apply(session, current_user, batch, expected_version=form.version.data,
+            services.start_apply(uow.session, current_user, batch, expected_version=form.version.data,
                                  only_valid=form.only_valid.data)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
+        if uow.ok:
             _runner().apply(batch.id, current_user.id)
-            flash("已开始导入，完成后本页会自动显示结果。", "info")
-            return redirect(url_for("imports.detail", batch_id=batch.id))
+            return uow.redirect("已开始导入，完成后本页会自动显示结果。", url_for("imports.detail", batch_id=batch.id),
+                                "info")
     return _render_detail(batch, apply_form=form)
 
 
@@ -337,16 +324,10 @@ def undo(batch_id: int):
     batch = _batch(batch_id)
     form = UndoForm()
     if form.validate_on_submit():
-        session = db()
-        try:
+        with unit_of_work(form) as uow:
             if form.version.data != batch.version:
                 raise Invalid(STALE)
-            services.undo_batch(session, current_user, batch)
-        except DomainError as err:
-            session.rollback()
-            form_error(form, err)
-        else:
-            session.commit()
-            flash("已撤销本次导入。", "success")
-            return redirect(url_for("imports.detail", batch_id=batch.id))
+            services.undo_batch(uow.session, current_user, batch)
+        if uow.ok:
+            return uow.redirect("已撤销本次导入。", url_for("imports.detail", batch_id=batch.id))
     return _render_detail(batch, undo_form=form)

@@ -7,7 +7,7 @@ from wtforms import (BooleanField, DecimalField, IntegerField, SelectField, Sele
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
-from app.inspections.models import DEFAULT_RATES, Measure, VisitOutcome
+from app.inspections.models import CREDIT_CLASSES, DEFAULT_RATES, UNCLASSED, CheckOutcome, Measure, VisitOutcome
 from app.instruments.forms import date_field
 from app.merchants.models import Industry
 
@@ -32,6 +32,10 @@ def _rate(label: str, default) -> DecimalField:
         InputRequired(message="请填写抽查比例"), NumberRange(min=0, max=100, message="抽查比例应在0到100之间")])
 
 
+# The credit classes a draw has a rate for, in the form's order.
+RATE_KEYS = (*CREDIT_CLASSES, UNCLASSED)
+
+
 class DrawForm(Form):
     """What to draw from, at which rates, and with which inspectors."""
 
@@ -50,6 +54,10 @@ class DrawForm(Form):
     seed = IntegerField("随机种子", validators=[Optional(), NumberRange(min=0, max=2 ** 62, message="随机种子应为非负整数")],
                         description="留空由系统生成；记录后任何人可用同一种子复核抽取结果")
 
+    def rates(self) -> dict:
+        """The rate (%) per credit class, keyed as run_draw() takes them."""
+        return {key: getattr(self, f"rate_{key}").data for key in RATE_KEYS}
+
 
 class InspectionForm(Form):
     """One visit: date, inspectors, campaign and outcome (instruments are read from the request)."""
@@ -63,6 +71,24 @@ class InspectionForm(Form):
     new_serial_no = StringField("出厂编号", validators=[Length(max=80)])
     new_maker = StringField("制造单位", validators=[Length(max=120)])
 
+    def values(self, formdata, instrument_ids: list[int]) -> dict:
+        """What record_inspection() takes: the fields, the ticked outcome of each listed instrument, and the
+        unregistered instrument found on site, if one was entered."""
+        values = {"inspected_on": self.inspected_on.data, "visit_outcome": self.visit_outcome.data,
+                  "campaign_id": self.campaign_id.data, "inspector_ids": self.inspector_ids.data,
+                  "notes": self.notes.data, "checks": checks_from(formdata, instrument_ids)}
+        if self.new_type_id.data or self.new_serial_no.data:
+            values["new_instrument"] = {"type_id": self.new_type_id.data, "serial_no": self.new_serial_no.data,
+                                        "maker": self.new_maker.data, "outcome": CheckOutcome.PROBLEM}
+        return values
+
+
+def checks_from(formdata, instrument_ids: list[int]) -> list[tuple[int, str]]:
+    """The per-instrument outcomes ticked on the form (inst_<id> = ok / problem; blank = not checked)."""
+    outcomes = {o.value for o in CheckOutcome}
+    return [(instrument_id, value) for instrument_id in instrument_ids
+            if (value := formdata.get(f"inst_{instrument_id}", "")) in outcomes]
+
 
 class FindingForm(Form):
     """A coded finding and what was done about it."""
@@ -74,6 +100,11 @@ class FindingForm(Form):
     deadline = date_field("整改期限", optional=True)
     case_no = StringField("案件编号", validators=[Length(max=60)], description="处理措施为“立案”时填写")
 
+    def values(self) -> dict:
+        """What add_finding() takes."""
+        return {k: getattr(self, k).data for k in ("code_id", "check_id", "description", "measure", "case_no",
+                                                   "deadline")}
+
 
 class RecheckForm(Form):
     """A re-check of a rectification order."""
@@ -82,6 +113,11 @@ class RecheckForm(Form):
     rectified = SelectField("复查结论", choices=[("yes", "已改正"), ("no", "未改正")], validators=[chosen("复查结论")])
     notes = TextAreaField("复查情况")
     version = VersionField()
+
+    def values(self) -> dict:
+        """What record_recheck() takes."""
+        return {"rechecked_on": self.rechecked_on.data, "rectified": self.rectified.data == "yes",
+                "notes": self.notes.data}
 
 
 class EvidenceForm(Form):

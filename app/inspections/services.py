@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import uploads
+from app.accounts.queries import stations as all_stations
 from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.catalog.models import FindingCode, Severity
@@ -19,9 +20,9 @@ from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.inspections import draw as drawing
 from app.inspections import queries
-from app.inspections.models import (DEFAULT_RECTIFY_DAYS, Campaign, CampaignTarget, CheckOutcome, EvidenceFile,
-                                    Finding, Inspection, InspectionInstrument, Measure, PublicOutcome, RandomDraw,
-                                    Recheck, Rectification, VisitOutcome)
+from app.inspections.models import (DEFAULT_RECTIFY_DAYS, UNCLASSED, Campaign, CampaignTarget, CheckOutcome,
+                                    EvidenceFile, Finding, Inspection, InspectionInstrument, Measure, PublicOutcome,
+                                    RandomDraw, Recheck, Rectification, VisitOutcome)
 from app.instruments import services as instruments
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Industry, Merchant
@@ -187,6 +188,34 @@ def publish_draw(session: Session, actor, found: RandomDraw, today: dt.date) -> 
     session.flush()
     audit.record(session, actor, "publish", found, [])
     return found
+
+
+def get_published_draw(session: Session, draw_id: int) -> RandomDraw:
+    """A draw whose results are published (for anyone to see), else NotFound."""
+    found = session.get(RandomDraw, draw_id)
+    if found is None or found.published_at is None:
+        raise NotFound("抽查结果不存在或尚未公示")
+    return found
+
+
+def published_rows(session: Session, found: RandomDraw) -> list[dict]:
+    """The public rows of a draw: merchant name, station and outcome category, nothing else."""
+    stations = {s.id: s for s in session.scalars(all_stations())}
+    return [{"name": row.name, "station": stations[row.station_id].name, "outcome": public_outcome(row)}
+            for row in session.execute(queries.target_outcomes(found.campaign_id, found.id))]
+
+
+def draw_summary(found: RandomDraw, scope: Scope) -> dict:
+    """What a draw's page shows: the result rows in the scope, pool sizes and drawn counts by credit class."""
+    pool_sizes: dict[str, int] = {}
+    for row in found.inputs["pool"]:
+        key = row[2] or UNCLASSED
+        pool_sizes[key] = pool_sizes.get(key, 0) + 1
+    drawn: dict[str, int] = {}
+    for r in found.result:
+        drawn[r["credit_class"]] = drawn.get(r["credit_class"], 0) + 1
+    return {"rows": [r for r in found.result if scope.allows(r["station_id"])], "pool_sizes": pool_sizes,
+            "drawn": drawn}
 
 
 def public_outcome(row) -> PublicOutcome:
@@ -428,3 +457,30 @@ def evidence_path(storage_dir: str, ev: EvidenceFile) -> Path:
     if not uploads.is_intact(path, ev.size, ev.sha256):
         raise NotFound("证据文件已丢失或损坏，请联系管理员")
     return path
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+def figures(session: Session, scope: Scope, on: dt.date, **filters) -> dict:
+    """Totals and per-station rows of the inspection figures, each from one set-based statement, and findings
+    by code; `filters` are a campaign_id or a date_from / date_to period."""
+    totals: dict = {}
+    per_station: dict[int, dict] = {}
+    campaign_id = filters.get("campaign_id")
+    statements = [queries.inspection_figures(scope, **filters), queries.instrument_figures(scope, **filters),
+                  queries.finding_figures(scope, on, **filters)]
+    if campaign_id is not None:
+        statements.append(queries.planned_figures(campaign_id, scope))
+    for stmt in statements:
+        totals.update(session.execute(stmt).one()._asdict())
+    by_station = [queries.inspection_figures(scope, by_station=True, **filters),
+                  queries.instrument_figures(scope, by_station=True, **filters),
+                  queries.finding_figures(scope, on, by_station=True, **filters)]
+    if campaign_id is not None:
+        by_station.append(queries.planned_figures(campaign_id, scope, by_station=True))
+    for stmt in by_station:
+        for row in session.execute(stmt):
+            values = row._asdict()
+            per_station.setdefault(values.pop("station_id"), {}).update(values)
+    by_code = session.execute(queries.findings_by_code(scope, **filters)).all()
+    return {"totals": totals, "per_station": per_station, "by_code": by_code}

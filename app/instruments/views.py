@@ -19,8 +19,8 @@ from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
-from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, paginate, save, scope, scoped_stations,
-                     xlsx_download)
+from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
+                     unit_of_work, xlsx_download)
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
@@ -34,7 +34,7 @@ def _filter() -> queries.InstrumentFilter:
 
 def _list_context() -> dict:
     merchant_id = arg_int("merchant_id")
-    merchant = get_merchant(db(), scope(), merchant_id) if merchant_id else None
+    merchant = in_scope(get_merchant, merchant_id) if merchant_id else None
     return {"stations": scoped_stations(), "types": db().scalars(instrument_types()).all(),
             "statuses": InstrumentStatus.choices(), "today": today(), "merchant": merchant}
 
@@ -103,16 +103,15 @@ def new():
     merchant, picker = chosen_merchant("instruments/pick_merchant.html")
     if picker is not None:
         return picker
-    session = db()
     form = InstrumentForm()
     form.type_id.choices = _type_choices()
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.create_instrument(session, current_user, scope(),
-                                                                        _values(form, merchant.id)),
-                               lambda new: (f"已登记 {new}。请记录其检定情况。", _page(new.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            new = services.create_instrument(uow.session, current_user, scope(), _values(form, merchant.id))
+        if uow.ok:
+            return uow.redirect(f"已登记 {new}。请记录其检定情况。", _page(new.id))
+        error = uow.error
     return render_template("instruments/form.html", form=form, merchant=merchant, instrument=None, error=error)
 
 
@@ -121,7 +120,7 @@ def new():
 def detail(instrument_id: int):
     """An instrument with its verification records (voided ones too) and its history."""
     session = db()
-    instrument = services.get_instrument(session, scope(), instrument_id)
+    instrument = in_scope(services.get_instrument, instrument_id)
     records = session.scalars(queries.verifications_of(instrument.id)).all()
     replaced = session.scalars(queries.replaced_by(instrument.id)).all()
     entries = list(session.scalars(entries_for("instruments", instrument.id)))
@@ -136,19 +135,20 @@ def detail(instrument_id: int):
 @ledger_write_required
 def edit(instrument_id: int):
     """Edit an instrument; refused when someone else saved it meanwhile."""
-    session = db()
-    instrument = services.get_instrument(session, scope(), instrument_id)
+    instrument = in_scope(services.get_instrument, instrument_id)
     form = InstrumentForm(obj=instrument)
     form.type_id.choices = _type_choices()
     if request.method == "GET":
         form.status.data = instrument.status.value
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.update_instrument(
-            session, current_user, scope(), instrument, expected_version=form.version.data,
-            values=_values(form, instrument.merchant_id)), lambda _: ("已保存。", _page(instrument.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.update_instrument(
+                uow.session, current_user, scope(), instrument, expected_version=form.version.data,
+                values=_values(form, instrument.merchant_id))
+        if uow.ok:
+            return uow.redirect("已保存。", _page(instrument.id))
+        error = uow.error
     return render_template("instruments/form.html", form=form, merchant=instrument.merchant, instrument=instrument,
                            error=error)
 
@@ -157,16 +157,15 @@ def edit(instrument_id: int):
 @ledger_write_required
 def verify(instrument_id: int):
     """Record a verification; the instrument's due dates follow."""
-    session = db()
-    instrument = services.get_instrument(session, scope(), instrument_id)
+    instrument = in_scope(services.get_instrument, instrument_id)
     form = VerificationForm()
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in
                   ("verified_on", "institution", "certificate_no", "result", "valid_until", "notes")}
-        response, _ = save(form, lambda: services.record_verification(session, current_user, instrument, values),
-                           lambda _: ("已记录检定结果，到期日期已更新。", _page(instrument.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.record_verification(uow.session, current_user, instrument, values)
+        if uow.ok:
+            return uow.redirect("已记录检定结果，到期日期已更新。", _page(instrument.id))
     return render_template("instruments/verify.html", form=form, instrument=instrument)
 
 
@@ -174,14 +173,13 @@ def verify(instrument_id: int):
 @ledger_write_required
 def void(verification_id: int):
     """Void a wrong verification record with a reason; it stays visible."""
-    session = db()
-    ver: Verification = services.get_verification(session, scope(), verification_id)
+    ver: Verification = in_scope(services.get_verification, verification_id)
     form = VoidForm()
     if form.validate_on_submit():
-        response, _ = save(form, lambda: services.void_verification(session, current_user, ver, form.reason.data),
-                           lambda _: ("检定记录已作废，到期日期已按其余记录重新计算。", _page(ver.instrument_id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.void_verification(uow.session, current_user, ver, form.reason.data)
+        if uow.ok:
+            return uow.redirect("检定记录已作废，到期日期已按其余记录重新计算。", _page(ver.instrument_id))
     return render_template("instruments/void.html", form=form, ver=ver)
 
 
@@ -189,8 +187,7 @@ def void(verification_id: int):
 @ledger_write_required
 def replace(instrument_id: int):
     """Replace a meter: the old one is retired and linked to the new one."""
-    session = db()
-    instrument = services.get_instrument(session, scope(), instrument_id)
+    instrument = in_scope(services.get_instrument, instrument_id)
     form = ReplaceForm()
     error = None
     if form.validate_on_submit():
@@ -200,11 +197,11 @@ def replace(instrument_id: int):
                      "certificate_no": form.certificate_no.data, "result": "pass",
                      "valid_until": form.valid_until.data}
         new_values = {"serial_no": form.serial_no.data, "maker": form.maker.data, "model": form.model.data}
-        response, error = save(form, lambda: services.replace_instrument(session, current_user, scope(), instrument,
-                                                                         new_values, first),
-                               lambda new: (f"已更换为 {new}，原器具状态为“已更换”。", _page(new.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            new = services.replace_instrument(uow.session, current_user, scope(), instrument, new_values, first)
+        if uow.ok:
+            return uow.redirect(f"已更换为 {new}，原器具状态为“已更换”。", _page(new.id))
+        error = uow.error
     return render_template("instruments/replace.html", form=form, instrument=instrument, error=error)
 
 
@@ -237,10 +234,11 @@ def labels():
         elif total == 0:
             form.size.errors = ["没有符合条件的计量器具，请调整筛选条件。"]
         else:
-            assign_public_tokens(db(), current_user, stmt)
-            db().commit()
-            return redirect(url_for("instruments.labels_sheet") + "?" + urlencode({**_filter_args(),
-                                                                                  "size": form.size.data}))
+            with unit_of_work(form) as uow:
+                assign_public_tokens(uow.session, current_user, stmt)
+            if uow.ok:
+                return uow.redirect(None, url_for("instruments.labels_sheet") + "?" + urlencode(
+                    {**_filter_args(), "size": form.size.data}))
     return render_template("instruments/labels.html", form=form, total=total, limit=limit, args=_filter_args(),
                            **context)
 
@@ -269,8 +267,7 @@ def labels_sheet():
 @staff_required
 def public_page(instrument_id: int):
     """Open the instrument's public page, giving it a token first when it has none."""
-    session = db()
-    instrument = services.get_instrument(session, scope(), instrument_id)
-    token = ensure_public_token(session, current_user, instrument)
-    session.commit()
+    instrument = in_scope(services.get_instrument, instrument_id)
+    with unit_of_work() as uow:
+        token = ensure_public_token(uow.session, current_user, instrument)
     return redirect(url_for("public.instrument", token=token))

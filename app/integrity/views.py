@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from app.accounts.models import Role
 from app.audit.queries import entries_for
 from app.clock import today
 from app.errors import Invalid
@@ -13,8 +12,8 @@ from app.integrity.forms import ModelUnitForm, PledgeForm, RevokeForm, TargetsFo
 from app.integrity.models import PledgeStatus, TargetKind
 from app.merchants.models import Industry
 from app.security import admin_required, ledger_write_required, staff_required
-from app.web import (arg_choice, arg_int, chosen_merchant, db, form_error, paginate, save, scope, scoped_stations,
-                     xlsx_download)
+from app.web import (arg_choice, arg_int, chosen_merchant, db, form_error, in_scope, paginate, scope, scoped_stations,
+                     unit_of_work, xlsx_download)
 from reports.lists import PLEDGE_COLUMNS, pledge_rows
 
 bp = Blueprint("integrity", __name__, template_folder="templates", url_prefix="/integrity")
@@ -101,17 +100,17 @@ def new():
     merchant, picker = chosen_merchant("integrity/pick_merchant.html")
     if picker is not None:
         return picker
-    session = db()
     form = PledgeForm()
     error = None
     if request.method == "GET":
         form.signed_on.data = today()
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.create_pledge(
-            session, current_user, scope(), merchant, _values(form), _upload(form), today=today(), **_storage()),
-            lambda new: (f"已登记“{merchant.name}”的诚信计量承诺。", _page(new.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            new = services.create_pledge(
+                uow.session, current_user, scope(), merchant, _values(form), _upload(form), today=today(), **_storage())
+        if uow.ok:
+            return uow.redirect(f"已登记“{merchant.name}”的诚信计量承诺。", _page(new.id))
+        error = uow.error
     return render_template("integrity/form.html", form=form, merchant=merchant, pledge=None, error=error)
 
 
@@ -120,18 +119,18 @@ def new():
 def detail(pledge_id: int):
     """A pledge, the merchant's other pledges and the pledge's history from the audit log."""
     session = db()
-    pledge = services.get_pledge(session, scope(), pledge_id)
+    pledge = in_scope(services.get_pledge, pledge_id)
     others = [p for p in session.scalars(queries.pledges_of_merchant(pledge.merchant_id)) if p.id != pledge.id]
     entries = session.scalars(entries_for("pledges", pledge.id)).all()
     return render_template("integrity/detail.html", pledge=pledge, others=others, entries=entries, today=today(),
-                           can_write=current_user.role != Role.SUPERVISOR)
+                           can_write=current_user.may_edit_station(pledge.merchant.station_id))
 
 
 @bp.route("/<int:pledge_id>/document")
 @staff_required
 def document(pledge_id: int):
     """The signed document, only to users who may see the merchant."""
-    pledge = services.get_pledge(db(), scope(), pledge_id)
+    pledge = in_scope(services.get_pledge, pledge_id)
     path = services.document_file(pledge, current_app.config["INTEGRITY_STORAGE"])
     return send_file(path, mimetype=services.DOCUMENT_MIMETYPES[pledge.document_type], as_attachment=True,
                      download_name=pledge.document_name or path.name, max_age=0)
@@ -141,16 +140,17 @@ def document(pledge_id: int):
 @ledger_write_required
 def edit(pledge_id: int):
     """Edit a pledge's dates, scope or document; refused when someone else saved it meanwhile."""
-    session = db()
-    pledge = services.get_pledge(session, scope(), pledge_id)
+    pledge = in_scope(services.get_pledge, pledge_id)
     form = PledgeForm(obj=pledge)
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.update_pledge(
-            session, current_user, pledge, expected_version=form.version.data, values=_values(form),
-            upload=_upload(form), today=today(), **_storage()), lambda _: ("已保存。", _page(pledge.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.update_pledge(
+                uow.session, current_user, pledge, expected_version=form.version.data, values=_values(form),
+                upload=_upload(form), today=today(), **_storage())
+        if uow.ok:
+            return uow.redirect("已保存。", _page(pledge.id))
+        error = uow.error
     return render_template("integrity/form.html", form=form, merchant=pledge.merchant, pledge=pledge, error=error)
 
 
@@ -158,19 +158,19 @@ def edit(pledge_id: int):
 @ledger_write_required
 def revoke(pledge_id: int):
     """Revoke a pledge with the reason and, optionally, the finding behind it."""
-    session = db()
-    pledge = services.get_pledge(session, scope(), pledge_id)
+    pledge = in_scope(services.get_pledge, pledge_id)
     form = RevokeForm(obj=pledge)
     if request.method == "GET":
         form.revoked_on.data = today()
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.revoke_pledge(
-            session, current_user, pledge, expected_version=form.version.data, reason=form.reason.data,
-            finding_id=form.finding_id.data, on=form.revoked_on.data, scope=scope()),
-            lambda _: ("承诺已撤销。", _page(pledge.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.revoke_pledge(
+                uow.session, current_user, pledge, expected_version=form.version.data, reason=form.reason.data,
+                finding_id=form.finding_id.data, on=form.revoked_on.data, scope=scope())
+        if uow.ok:
+            return uow.redirect("承诺已撤销。", _page(pledge.id))
+        error = uow.error
     return render_template("integrity/revoke.html", form=form, pledge=pledge, error=error)
 
 
@@ -178,20 +178,20 @@ def revoke(pledge_id: int):
 @ledger_write_required
 def model_unit(pledge_id: int):
     """Mark the merchant as a demonstration unit, or take the mark away, with the date and the decision."""
-    session = db()
-    pledge = services.get_pledge(session, scope(), pledge_id)
+    pledge = in_scope(services.get_pledge, pledge_id)
     mark = not pledge.is_model_unit
     form = ModelUnitForm(obj=pledge)
     if request.method == "GET":
         form.on.data = today()
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.set_model_unit(
-            session, current_user, pledge, expected_version=form.version.data, mark=mark, on=form.on.data,
-            decision=form.decision.data, today=today()),
-            lambda _: ("已认定为诚信计量示范单位。" if mark else "已取消示范单位。", _page(pledge.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.set_model_unit(
+                uow.session, current_user, pledge, expected_version=form.version.data, mark=mark, on=form.on.data,
+                decision=form.decision.data, today=today())
+        if uow.ok:
+            return uow.redirect("已认定为诚信计量示范单位。" if mark else "已取消示范单位。", _page(pledge.id))
+        error = uow.error
     return render_template("integrity/model_unit.html", form=form, pledge=pledge, mark=mark, error=error)
 
 
@@ -221,10 +221,10 @@ def targets():
                 errors[name] = "目标数应为 0 到 1000000 之间的整数"
             parsed[(kind, sid)] = int(text) if text.isdigit() else None
         if not errors:
-            response, _ = save(form, lambda: services.set_targets(session, current_user, parsed),
-                               lambda _: ("目标已保存。", url_for("integrity.index")))
-            if response:
-                return response
+            with unit_of_work(form) as uow:
+                services.set_targets(uow.session, current_user, parsed)
+            if uow.ok:
+                return uow.redirect("目标已保存。", url_for("integrity.index"))
     elif request.method == "POST":
         form_error(form, Invalid("表单已过期，请刷新后重试"))
     return render_template("integrity/targets.html", form=form, stations=stations, values=values, errors=errors,

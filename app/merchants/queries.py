@@ -41,3 +41,8 @@ def utility_companies(scope: Scope) -> Select:
 def vendors_of(merchant_id: int) -> Select:
     """Market vendors that belong to a market organiser."""
     return select(Merchant).where(Merchant.parent_id == merchant_id).order_by(Merchant.name)
+
+
+def merchants_by_ids(ids) -> Select:
+    """The merchants with these ids."""
+    return select(Merchant).where(Merchant.id.in_(sorted(set(ids))))

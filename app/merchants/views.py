@@ -14,7 +14,7 @@ from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_choice, arg_int, db, paginate, save, scope, scoped_stations, xlsx_download
+from app.web import arg_choice, arg_int, db, in_scope, paginate, scope, scoped_stations, unit_of_work, xlsx_download
 from reports.lists import MERCHANT_COLUMNS, merchant_rows
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
@@ -64,10 +64,11 @@ def new():
     _prepare(form, None)
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.create_merchant(db(), current_user, scope(), _values(form)),
-                               lambda new: (f"已登记使用单位“{new.name}”。", _page(new.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            new = services.create_merchant(uow.session, current_user, scope(), _values(form))
+        if uow.ok:
+            return uow.redirect(f"已登记使用单位“{new.name}”。", _page(new.id))
+        error = uow.error
     return render_template("merchants/form.html", form=form, merchant=None, error=error)
 
 
@@ -76,7 +77,7 @@ def new():
 def detail(merchant_id: int):
     """A merchant, its instruments, its vendors, its integrity pledges and its history."""
     session = db()
-    merchant = services.get_merchant(session, scope(), merchant_id)
+    merchant = in_scope(services.get_merchant, merchant_id)
     # A utility company can own a hundred thousand meters: page them.
     instruments = paginate(instruments_of_merchant(merchant.id))
     vendors = paginate(queries.vendors_of(merchant.id), per_page=200)
@@ -92,17 +93,17 @@ def detail(merchant_id: int):
 @ledger_write_required
 def edit(merchant_id: int):
     """Edit a merchant; refused when someone else saved it meanwhile."""
-    session = db()
-    merchant = services.get_merchant(session, scope(), merchant_id)
+    merchant = in_scope(services.get_merchant, merchant_id)
     form = MerchantForm(obj=merchant)
     _prepare(form, merchant)
     if request.method == "GET":
         form.industry.data = merchant.industry.value
     error = None
     if form.validate_on_submit():
-        response, error = save(form, lambda: services.update_merchant(
-            session, current_user, scope(), merchant, expected_version=form.version.data, values=_values(form)),
-            lambda _: ("已保存。", _page(merchant.id)))
-        if response:
-            return response
+        with unit_of_work(form) as uow:
+            services.update_merchant(
+                uow.session, current_user, scope(), merchant, expected_version=form.version.data, values=_values(form))
+        if uow.ok:
+            return uow.redirect("已保存。", _page(merchant.id))
+        error = uow.error
     return render_template("merchants/form.html", form=form, merchant=merchant, error=error)

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Station
 from app.audit.services import record
 from app.db import utcnow
+from app.errors import NotFound
 from app.monthly.models import ALL_STATIONS, MonthlyReport
+from app.monthly.queries import report_in_scope
+from app.scope import Scope
 from reports.monthly import Month, build_monthly_report
 
 
@@ -84,3 +87,11 @@ def build_all_for(session: Session, actor, month: Month) -> list[MonthlyReport]:
     for station_id in session.scalars(select(Station.id).order_by(Station.code)):
         reports.append(build_report(session, actor, month, station_id))
     return reports
+
+
+def get_report(session: Session, scope: Scope, report_id: int) -> MonthlyReport:
+    """An archived report the scope may open, else NotFound."""
+    report = session.scalars(report_in_scope(scope, report_id)).first()
+    if report is None:
+        raise NotFound("月报不存在")
+    return report

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, render_template, request, send_file, url_for
 from flask_login import current_user
 from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
@@ -12,7 +12,7 @@ from app.clock import today
 from app.forms import Form, required
 from app.monthly import queries, services
 from app.security import staff_required
-from app.web import XLSX_MIMETYPE, db, paginate, scope, scoped_stations
+from app.web import XLSX_MIMETYPE, in_scope, paginate, scope, scoped_stations, unit_of_work
 from reports.monthly import Month
 
 bp = Blueprint("monthly", __name__, template_folder="templates", url_prefix="/reports/monthly")
@@ -60,19 +60,18 @@ def build():
     if not form.validate_on_submit():
         return _render(form)
     station_id = int(form.station_id.data) if form.station_id.data else None
-    session = db()
-    report = services.build_report(session, current_user, Month.parse(form.month.data.strip()), station_id)
-    session.commit()
-    flash(f"{report.month} 月报（{report.scope_name}）已生成，用时 {report.seconds:.1f} 秒。", "success")
-    return redirect(url_for("monthly.index"))
+    with unit_of_work(form) as uow:
+        report = services.build_report(uow.session, current_user, Month.parse(form.month.data.strip()), station_id)
+    if not uow.ok:
+        return _render(form)
+    return uow.redirect(f"{report.month} 月报（{report.scope_name}）已生成，用时 {report.seconds:.1f} 秒。",
+                        url_for("monthly.index"))
 
 
 @bp.route("/<int:report_id>/download")
 @staff_required
 def download(report_id: int):
     """The archived workbook."""
-    report = db().scalars(queries.report_in_scope(scope(), report_id)).first()
-    if report is None:
-        abort(404)
+    report = in_scope(services.get_report, report_id)
     return send_file(io.BytesIO(report.content), mimetype=XLSX_MIMETYPE, as_attachment=True,
                      download_name=report.file_name)

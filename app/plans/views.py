@@ -11,7 +11,7 @@ from app.clock import today
 from app.merchants.services import get_merchant
 from app.plans import queries
 from app.security import staff_required
-from app.web import XLSX_MIMETYPE, arg_int, db, paginate, scope, scoped_stations
+from app.web import XLSX_MIMETYPE, arg_int, db, in_scope, paginate, scope, scoped_stations
 from reports.monthly import Month
 from reports.plan import ACTION_LABELS, write_plan_workbook
 
@@ -38,7 +38,7 @@ def _filter() -> tuple[queries.PlanFilter, str, str | None]:
     f = queries.PlanFilter(first=first, last=last, station_id=arg_int("station_id"), type_id=arg_int("type_id"),
                            merchant_id=arg_int("merchant_id"), include_overdue=request.args.get("overdue") == "1")
     if f.merchant_id:
-        get_merchant(db(), scope(), f.merchant_id)  # another station's merchant: 404
+        in_scope(get_merchant, f.merchant_id)  # another station's merchant: 404
     return f, period, error
 
 

@@ -1,10 +1,13 @@
-"""Public pages, no login: merchant search and an instrument's page by its token. Rate-limited per address."""
+"""Public pages, no login: merchant search, an instrument's page by its token and the published results of a
+random inspection. Rate-limited per address."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
 from app.clock import today
 from app.extensions import public_limit
+from app.inspections import services as inspections
+from app.inspections.models import PublicOutcome
 from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
 from app.public import queries
@@ -61,3 +64,12 @@ def instrument(token: str):
     return render_template("public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
                            state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]),
                            pledged=pledged is not None, model_unit=bool(pledged))
+
+
+@bp.route("/draws/<int:draw_id>")
+def draw(draw_id: int):
+    """The published results of a random inspection (双随机、一公开), for anyone, without login."""
+    session = db()
+    found = inspections.get_published_draw(session, draw_id)
+    return render_template("public/draw.html", draw=found, rows=inspections.published_rows(session, found),
+                           outcomes=[o for o in PublicOutcome if o != PublicOutcome.NOT_YET])
