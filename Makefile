@@ -7,15 +7,22 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_DB ?= sqlite:///$(CURDIR)/instance/demo.db
 
-.PHONY: run test venv setup demo clean-venv
+.PHONY: run test venv dev-venv setup demo clean-venv
 
+# `make run` installs only what the app runs on; `make test` adds the test and benchmark tools.
 $(BIN)/activate: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(BIN)/activate
 
+$(VENV)/.dev-installed: requirements-dev.txt $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.dev-installed
+
 venv: $(BIN)/activate
+
+dev-venv: $(VENV)/.dev-installed
 
 setup: venv
 	mkdir -p instance
@@ -24,7 +31,7 @@ setup: venv
 run: setup
 	SCHEDULER_IN_APP=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
-test: venv
+test: dev-venv
 	$(BIN)/python -m pytest -q
 
 demo: venv

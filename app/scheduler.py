@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping
@@ -100,10 +101,12 @@ def runner_id() -> str:
 
 def run_job(database: Database, spec: JobSpec, *, trigger: RunTrigger, runner: str, config: Mapping,
             scheduled_for: dt.datetime | None = None, started_by_id: int | None = None) -> JobRun:
-    """Run one job now and record the run; a failure is recorded, never raised."""
+    """Run one job now and record the run; a failure is recorded, never raised. Logs one line before, one after."""
     with database.session_scope() as session:
         run_id = services.start_run(session, job_name=spec.name, trigger=trigger, now=utcnow(), runner=runner,
                                     scheduled_for=scheduled_for, started_by_id=started_by_id).id
+    log.info("job %s started (run #%d, %s)", spec.name, run_id, trigger.value)
+    started = time.perf_counter()
     counts, error = {}, ""
     try:
         func = spec.resolve()
@@ -111,7 +114,10 @@ def run_job(database: Database, spec: JobSpec, *, trigger: RunTrigger, runner: s
             counts = func(session=session, now=utcnow(), config=config) or {}
     except Exception:  # noqa: BLE001 - a failing job must never stop the scheduler or the other jobs
         error = traceback.format_exc()
-        log.exception("job %s failed", spec.name)
+        log.exception("job %s failed after %.1f s (run #%d)", spec.name, time.perf_counter() - started, run_id)
+    else:
+        log.info("job %s finished in %.1f s (run #%d): %s", spec.name, time.perf_counter() - started, run_id,
+                 ", ".join(f"{k}={v}" for k, v in counts.items()) or "no counts")
     with database.session_scope() as session:
         return services.finish_run(session, run_id, now=utcnow(), counts=counts, error=error)
 
@@ -130,6 +136,8 @@ class Scheduler:
         self.tick = float(config.get("SCHEDULER_TICK_SECONDS", 5))
         self.leader_until: dt.datetime | None = None
         self._aps: BackgroundScheduler | None = None
+        # Whether the last logged lease state was leading (None: nothing logged yet), so a change logs once.
+        self._logged_leading: bool | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -158,6 +166,12 @@ class Scheduler:
             leading = False
         # Count the lease from before the round trip, so this process stops before others may start.
         self.leader_until = now + self.lease_ttl if leading else None
+        if not leading and self._logged_leading is not False:
+            if was_leader:
+                log.warning("scheduler %s lost the lease; it runs no jobs until it leads again", self.runner)
+            else:
+                log.info("scheduler %s is standing by: another process holds the lease", self.runner)
+        self._logged_leading = leading
         return leading
 
     def dispatch(self) -> int:
@@ -184,6 +198,10 @@ class Scheduler:
         """Start ticking in background threads."""
         self.prepare()
         self.heartbeat()
+        # APScheduler logs two INFO lines per run of its jobs: for the lease and dispatch ticks, that is two
+        # lines every few seconds. Our own lines say what an operator needs (lease changes, each job's run and
+        # outcome); its WARNINGs are only "skipped: maximum number of running instances" while a long job runs.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         aps = BackgroundScheduler(timezone=LOCAL_TZ,
                                   job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         renew = max(self.lease_ttl.total_seconds() / 3, 0.1)

@@ -938,7 +938,7 @@ def form_error_params():
 
 @pytest.mark.parametrize("case,persona,which", form_error_params())
 def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client, session, world):
-    """DESIGN.md: forms say in Chinese what to fix, including WTForms' own type and choice checks."""
+    """Forms say in Chinese what to fix, including WTForms' own type and choice checks."""
     ids = ids_of(session, world, case)
     log_in_as(client, persona)
     resp = client.post(path_of(case, ids), data=getattr(case, which)(ids))

@@ -31,7 +31,7 @@ def test_seed_ships_every_kind_and_code(session):
 
 
 def test_seed_files_are_the_projects_own():
-    # The project must build without ../shared: the seed lives in the package.
+    # The repository stands alone: the seed lives in the package.
     assert SEED_DIR.is_relative_to(Path(__file__).resolve().parent.parent / "app")
     rows = list(csv.DictReader(open(SEED_DIR / "instrument_types.csv", encoding="utf-8")))
     assert all(r["rule"] in ("periodic", "service_life") for r in rows)

@@ -2,7 +2,7 @@
 
 Every step runs in its own session and commits where a view (or the background job) would, so
 what one step leaves in the database is what the next one reads. Workbooks are built here with
-openpyxl; the two sample ledgers in ../shared/samples are used when present.
+openpyxl; the two sample ledgers are those in tests/importers/samples.
 """
 from __future__ import annotations
 
@@ -1030,9 +1030,7 @@ def test_a_table_missing_a_required_column_is_rejected_with_the_column_named(flo
 
 @pytest.fixture()
 def samples():
-    """../shared/samples beside the repository (skipped on a fresh clone without it)."""
-    if not (SAMPLES / "ledger_station.xlsx").is_file() or not (SAMPLES / "ledger_tidy.xlsx").is_file():
-        pytest.skip("shared/samples is not present beside the repository")
+    """The sample ledgers kept in tests/importers/samples."""
     return SAMPLES
 
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -206,3 +209,60 @@ def test_run_job_records_counts(app, session):
     spec = load_registry(TEST_JOBS)["tick"]
     run = run_job(app.extensions["database"], spec, trigger=RunTrigger.COMMAND, runner="r", config=app.config)
     assert run.outcome is RunOutcome.SUCCEEDED and run.counts == {"ticks": 1} and run.seconds >= 0
+
+
+class TestLogging:
+    """`flask scheduler run` logs lease changes and job runs, not the ticks that renew the lease."""
+
+    WAIT_LIMIT = 60  # seconds before the poll gives up: a bound for a stuck test, not a speed requirement
+
+    @staticmethod
+    def _lines(caplog) -> list[tuple[str, int, str]]:
+        return [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+
+    def test_lease_renewal_ticks_log_nothing(self, app, session, caplog):
+        caplog.set_level(logging.DEBUG)
+        config = {**app.config, "SCHEDULER_LEASE_SECONDS": 0.3, "SCHEDULER_TICK_SECONDS": 0.1}
+        scheduler = Scheduler(app.extensions["database"], config, {}, runner="quiet")
+        scheduler.start()
+        try:
+            renewals, last, deadline = 0, None, time.monotonic() + self.WAIT_LIMIT
+            while renewals < 3:  # the lease row moved three times: at least three renewal ticks ran
+                assert time.monotonic() < deadline, "the lease was never renewed"
+                session.rollback()
+                expires = session.get(SchedulerLease, "scheduler").expires_at
+                renewals += last is not None and expires != last
+                last = expires
+                time.sleep(0.05)
+        finally:
+            scheduler.stop()
+        lines = [line for line in self._lines(caplog) if line[0].startswith(("app.", "apscheduler"))]
+        assert lines == [
+            ("app.scheduler", logging.INFO, "scheduler quiet is now the leader (0 interrupted runs closed)"),
+            ("app.scheduler", logging.INFO, "scheduler quiet started with jobs "),
+        ]
+
+    def test_standing_by_and_losing_the_lease_log_once(self, app, session, caplog):
+        caplog.set_level(logging.INFO, logger="app.scheduler")
+        follower = _scheduler(app, "follower", [])
+        assert services.acquire_lease(session, holder="other", now=dt.datetime.now(dt.timezone.utc), ttl=TTL)
+        session.commit()
+        assert follower.heartbeat() is False and follower.heartbeat() is False
+        assert self._lines(caplog) == [
+            ("app.scheduler", logging.INFO, "scheduler follower is standing by: another process holds the lease")]
+
+    def test_a_job_run_logs_one_start_and_one_outcome(self, app, session, caplog):
+        caplog.set_level(logging.INFO, logger="app.scheduler")
+        registry = load_registry(TEST_JOBS)
+        ok = run_job(app.extensions["database"], registry["tick"], trigger=RunTrigger.COMMAND, runner="r",
+                     config=app.config)
+        failed = run_job(app.extensions["database"], registry["boom"], trigger=RunTrigger.SCHEDULE, runner="r",
+                         config=app.config)
+        lines = [(level, re.sub(r"\d+\.\d s", "N s", message)) for _, level, message in self._lines(caplog)]
+        assert lines == [
+            (logging.INFO, f"job tick started (run #{ok.id}, command)"),
+            (logging.INFO, f"job tick finished in N s (run #{ok.id}): ticks=1"),
+            (logging.INFO, f"job boom started (run #{failed.id}, schedule)"),
+            (logging.ERROR, f"job boom failed after N s (run #{failed.id})"),
+        ]
+        assert "测试任务故意失败" in caplog.records[-1].exc_text

@@ -27,7 +27,7 @@ import_cli = AppGroup("import", help="Import legacy ledgers.")
 @click.option("--commit", is_flag=True, help="Write the data (default: dry run, nothing written).")
 @click.option("--only-valid", is_flag=True, help="With --commit: import the valid rows even if others have errors.")
 def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_valid: bool) -> None:
-    """Preview (and with --commit apply) a ledger; exits non-zero when the file has errors."""
+    """Preview (and with --commit apply) a ledger; exits 1 when rows have errors and nothing was imported."""
     database = current_app.extensions["database"]
     storage = current_app.config["IMPORT_STORAGE"]
     runner = current_app.extensions["import_runner"]
@@ -85,6 +85,11 @@ def _plan_and_apply(database, batch_id: int, *, sheet: str | None, commit: bool,
     if not commit:
         click.echo(f"预览完成（批次 #{batch_id}），未写入任何数据。确认无误后加 --commit 导入。")
         raise SystemExit(1 if counts["errors"] else 0)
+    if counts["errors"] and not only_valid:
+        # The service refuses too, but its message names the web form's checkbox.
+        click.echo(f"未导入：文件中有 {counts['errors']} 行错误，默认不导入任何数据。"
+                   "请修正后重新导入，或加 --only-valid 只导入无错误的行。", err=True)
+        raise SystemExit(1)
     try:
         with database.session_scope() as session:
             batch = session.get(ImportBatch, batch_id)
@@ -93,8 +98,8 @@ def _plan_and_apply(database, batch_id: int, *, sheet: str | None, commit: bool,
     except DomainError as err:
         click.echo(f"未导入：{err.message}", err=True)
         raise SystemExit(1) from err
-    click.echo(f"已导入（批次 #{batch_id}）。")
-    raise SystemExit(1 if counts["errors"] else 0)
+    skipped = f"，跳过有错误的 {counts['errors']} 行" if counts["errors"] else ""
+    click.echo(f"已导入（批次 #{batch_id}）{skipped}。")
 
 
 def _report(session, batch) -> None:

@@ -40,7 +40,7 @@ def browser():
         _unavailable(f"Chromium not found at {CHROMIUM_PATH}: apt-get install chromium")
     try:
         from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is in requirements.txt
+    except ImportError as exc:  # pragma: no cover - playwright is in requirements-dev.txt
         _unavailable(f"playwright is not importable: {exc}")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS, headless=True)

@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape
 import openpyxl
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT.parent / "shared" / "samples"
+# Two real-looking station ledgers (a messy one and a tidy one), kept with the tests.
+SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
 def catalogue_kinds() -> list[tuple[str, str]]:

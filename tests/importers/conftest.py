@@ -19,7 +19,5 @@ def resolver(kinds) -> KindResolver:
 
 @pytest.fixture()
 def samples():
-    """shared/samples beside the repository; absent on a fresh clone, so those tests skip."""
-    if not SAMPLES.is_dir():
-        pytest.skip("shared/samples is not present beside the repository")
+    """The sample ledgers kept in tests/importers/samples."""
     return SAMPLES

@@ -1,4 +1,4 @@
-"""The two real-looking ledgers in shared/samples (skipped when shared/ is not beside the repo)."""
+"""The two real-looking ledgers in tests/importers/samples."""
 from __future__ import annotations
 
 import datetime as dt
