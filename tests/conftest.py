@@ -46,14 +46,30 @@ def migrated_url(request, tmp_path_factory) -> str:
     return url
 
 
-@pytest.fixture()
-def database_url(migrated_url) -> Iterator[str]:
-    """The migrated database, for a test that commits for real (its own app, engine or process); the test leaves
-    it emptied and reseeded, as every other test expects it."""
-    if migrated_url in _SHARED:
-        _SHARED[migrated_url].end()  # its open transaction would hold locks the test's commits wait on
-    yield migrated_url
-    reset(migrated_url)
+@pytest.fixture(scope="session")
+def database_url(migrated_url) -> str:
+    """The migrated database's URL, for a test that commits for real (its own app, engine or process): see
+    `_real_commits`."""
+    return migrated_url
+
+
+# URLs of databases that a test committed to since they were last emptied and reseeded.
+_DIRTY: set[str] = set()
+
+
+def before_real_commits(url: str) -> None:
+    """Make way for commits to the database at `url` that do not go through the shared app: end its open
+    transaction (the commits would wait on its locks), and have the next test on it start from a reset."""
+    if url in _SHARED:
+        _SHARED[url].end()
+    _DIRTY.add(url)
+
+
+@pytest.fixture(autouse=True)
+def _real_commits(request) -> None:
+    """A test that uses `database_url` (directly or through a fixture) commits for real."""
+    if "database_url" in request.fixturenames:
+        before_real_commits(request.getfixturevalue("database_url"))
 
 
 def wipe(engine) -> None:
@@ -78,6 +94,7 @@ def reset(url: str) -> None:
 
 def fresh_app(database_url: str, **overrides):
     """A new app on the migrated database, emptied, with the catalogue seeded: for tests that commit for real."""
+    before_real_commits(database_url)
     application = create_app(TestConfig, DATABASE_URL=database_url, **overrides)
     reset(database_url)
     return application
@@ -165,6 +182,7 @@ class Shared:
     the test. A test without the world, or one that commits for real, ends the outer transaction first."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.app = create_app(TestConfig, DATABASE_URL=url)
         self.database = self.app.extensions["database"]
         if self.database.engine.dialect.name == "sqlite":
@@ -181,6 +199,9 @@ class Shared:
         if self.connection is None:
             self.connection = self.database.engine.connect()
         if self.outer is None:
+            if self.url in _DIRTY:  # a test committed for real since: back to the state every test starts from
+                reset(self.url)
+                _DIRTY.discard(self.url)
             self.outer = self.connection.begin()
             if with_world:
                 with JoinedSession(bind=self.connection, join_transaction_mode="create_savepoint",
@@ -236,7 +257,7 @@ def app(request, migrated_url):
     `commits` (or using `database_url`) gets a new app whose commits are real, for other threads, processes,
     engines or a live server; the database is emptied and reseeded after it."""
     if commits(request):
-        application = fresh_app(request.getfixturevalue("database_url"))
+        application = fresh_app(migrated_url)
         yield application
         application.extensions["database"].dispose()
         return
@@ -304,3 +325,19 @@ def small_disk(tmp_path):
     disk = SmallDisk(tmp_path / "disk")
     yield disk
     disk.unmount()
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run of a module only what its `runs_on_postgresql(test, params)` keeps (the access
+    matrix runs in full on SQLite and as a computed subset on PostgreSQL)."""
+    selected, deselected = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        keep = getattr(getattr(item, "module", None), "runs_on_postgresql", None)
+        if params.get("migrated_url") == "postgresql" and keep is not None and not keep(item.originalname, params):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected

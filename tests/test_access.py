@@ -742,6 +742,72 @@ def persona_params(cases, attr: str):
             for case in cases if getattr(case, attr) is not None for persona in PERSONAS]
 
 
+# --- which cases run on PostgreSQL too -----------------------------------------------------------
+# The matrix's logic does not depend on the database, so SQLite runs all of it and PostgreSQL a computed
+# subset: the first readable page of every blueprint and the first write of every blueprint as every persona,
+# and every write route once as a persona allowed to make it (which also sends its invalid form).
+
+def blueprint(case: Case) -> str:
+    return case.endpoint.split(".")[0]
+
+
+def _postgresql_subset() -> set[tuple[str, str, str]]:
+    """(test, case id, persona) of the access cases run on PostgreSQL as well."""
+    keep: set[tuple[str, str, str]] = set()
+    first_get: dict[str, Case] = {}
+    first_post: dict[str, Case] = {}
+    first_form: dict[str, tuple[Case, str]] = {}
+    for case in CASES:
+        if any(v != 405 for v in case.get.values()):
+            first_get.setdefault(blueprint(case), case)
+        if case.post is None:
+            continue
+        first_post.setdefault(blueprint(case), case)
+        writers = [p for p in PERSONAS if case.post[p] in (OK, LOGOUT)] or list(PERSONAS)
+        keep.add(("test_post", case.id, writers[0]))
+        for persona, outcome in case.post.items():
+            if outcome == FORM or (outcome == OK and case.invalid_outcome == FORM):
+                first_form.setdefault(blueprint(case), (case, persona))
+    for test, chosen in (("test_get", first_get), ("test_post", first_post)):
+        keep |= {(test, case.id, persona) for case in chosen.values() for persona in PERSONAS}
+    keep |= {("test_form_errors_are_in_chinese", case.id, persona) for case, persona in first_form.values()}
+    return keep
+
+
+POSTGRESQL_SUBSET = _postgresql_subset()
+
+
+def runs_on_postgresql(test: str, params: dict) -> bool:
+    """Whether a collected test of this module runs on PostgreSQL (see tests/conftest.py): the cases of the
+    matrix in the subset above, and every test that is not a case of the matrix."""
+    case = params.get("case")
+    if not isinstance(case, Case):
+        return True
+    return (test, case.id, params["persona"]) in POSTGRESQL_SUBSET
+
+
+def test_postgresql_subset_covers_every_blueprint_and_write_route(app):
+    """The subset reads a page of every blueprint as every persona, writes to every write route at least once
+    (as a persona allowed to), shows each blueprint's form errors, and is far smaller than the matrix."""
+    blueprints = {rule.endpoint.split(".")[0] for rule in app.url_map.iter_rules() if rule.endpoint not in EXCLUDED}
+    read = {case.id for case in CASES if runs_on_postgresql("test_get", {"case": case, "persona": ANON})}
+    assert {blueprint(c) for c in CASES if c.id in read} == blueprints
+    for case in CASES:
+        if case.id in read:
+            assert all(runs_on_postgresql("test_get", {"case": case, "persona": p}) for p in PERSONAS), case.id
+        if case.post is not None:
+            writers = [p for p in PERSONAS if runs_on_postgresql("test_post", {"case": case, "persona": p})]
+            assert any(case.post[p] in (OK, LOGOUT) for p in writers), case.id
+    refused = {blueprint(c) for c in CASES if c.post is not None
+               and all(runs_on_postgresql("test_post", {"case": c, "persona": p}) for p in PERSONAS)}
+    assert refused == {blueprint(c) for c in CASES if c.post is not None}
+    with_forms = {blueprint(c) for c, persona, _ in (p.values for p in form_error_params())}
+    assert {blueprint(c) for c, persona, _ in (p.values for p in form_error_params())
+            if runs_on_postgresql("test_form_errors_are_in_chinese", {"case": c, "persona": persona})} == with_forms
+    everything = len(persona_params(CASES, "get")) + len(persona_params(CASES, "post")) + len(form_error_params())
+    assert len(POSTGRESQL_SUBSET) < everything / 2
+
+
 # --- the matrix is complete ----------------------------------------------------------------------
 
 def matrix_problems(app) -> list[str]:
