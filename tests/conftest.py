@@ -3,14 +3,23 @@ TEST_DATABASE_URL is set, on PostgreSQL too; every database test runs on both.""
 from __future__ import annotations
 
 import os
-
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, delete, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
+
+# Under pytest-xdist each worker process has its own temporary folder (TestConfig keeps uploads there, named by
+# batch id) and its own PostgreSQL database (see `worker_database`); this runs before `config` is imported.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER:
+    _worker_tmp = Path(tempfile.gettempdir()) / f"pytest-{WORKER}"
+    _worker_tmp.mkdir(exist_ok=True)
+    tempfile.tempdir = str(_worker_tmp)
 
 from app import create_app
 from app import migrate as migrations
@@ -22,6 +31,23 @@ from tests import factories
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def worker_database(url: str) -> str:
+    """The PostgreSQL URL for this test process: the given database, or under pytest-xdist one per worker
+    (`<name>_gw0`, ...), created through the `postgres` maintenance database when missing."""
+    if not WORKER:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{WORKER}"
+    engine = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_pg_schema(url: str) -> None:
@@ -39,7 +65,7 @@ def migrated_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
-        url = PG_URL
+        url = worker_database(PG_URL)
         reset_pg_schema(url)
     migrations.upgrade(url)
     reset(url)
