@@ -1,5 +1,17 @@
 """Test fixtures: the schema is built by the migrations on SQLite and, when
-TEST_DATABASE_URL is set, on PostgreSQL too; every database test runs on both."""
+TEST_DATABASE_URL is set, on PostgreSQL too; every database test runs on both.
+
+Which fixture a test uses:
+- `app`, `session`, `client`, `world`: the app built once per backend, every session of it inside one
+  transaction rolled back after the test (a commit is a savepoint). Requests, `session` and jobs run in the
+  test's thread all see each other's commits. Read what the app committed through `session` or
+  `connection_of(app)`, not a new engine connection (it would not see the test's transaction).
+- `@pytest.mark.commits`: the test's commits must be real, because another thread, a child process, a second
+  connection or a live server must see them; `app` is then a new app (`fresh_app`).
+- `database_url` (directly or through a fixture): the test makes its own app, engine or process and commits
+  for real, like `commits`; `fresh_app(database_url, **config)` builds an app with other settings.
+After a test that committed for real, the next transactional test starts from an emptied, reseeded database.
+"""
 from __future__ import annotations
 
 import os
