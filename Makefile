@@ -31,8 +31,12 @@ setup: venv
 run: setup
 	SCHEDULER_IN_APP=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
+# make test ARGS=tests/test_merchants.py runs one part; WORKERS=0 runs in one process (pytest-xdist off).
+# Without TEST_DATABASE_URL the tests run on SQLite only.
+WORKERS ?= 2
+ARGS ?=
 test: dev-venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS) $(ARGS)
 
 demo: venv
 	mkdir -p instance

@@ -65,7 +65,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         from app.accounts.services import user_for_session
 
         # Read from the database on every request, so a logout on one app server ends the session on all.
-        return user_for_session(database.session, alternative_id)
+        # The login manager is one module-level instance: the request's app, not the last one built, has the database.
+        return user_for_session(current_app.extensions["database"].session, alternative_id)
 
     _init_imports(app, database)
     install_input_guard(app)

@@ -9,7 +9,7 @@ from typing import Iterator
 from sqlalchemy import (CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine, event,
                         func, select)
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import (
@@ -200,6 +200,15 @@ class Database:
             raise
         finally:
             session.close()
+
+    def bind(self, connection: Connection | None) -> None:
+        """Run every new session inside `connection`'s transaction, each commit a savepoint (a test rolls that
+        transaction back at its end); None runs them on the engine again."""
+        self.session.remove()
+        if connection is None:
+            self.session_factory.configure(bind=self.engine, join_transaction_mode="conditional_savepoint")
+        else:
+            self.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
 
     def dispose(self) -> None:
         """Release every pooled connection."""

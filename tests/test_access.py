@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import pytest
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, union_all
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
@@ -32,7 +32,7 @@ from app.instruments.models import Instrument, Verification
 from app.models import metadata
 from config import TestConfig
 from tests import factories
-from tests.conftest import login
+from tests.conftest import connection_of, login
 
 ANON, INSP_A, INSP_B, SUPER, ADMIN = "anon", "insp_a", "insp_b", "super1", "admin1"
 PERSONAS = (ANON, INSP_A, INSP_B, SUPER, ADMIN)
@@ -633,12 +633,34 @@ def ids_of(session, world, case: Case | None = None, *, every_extra: bool = Fals
     )
 
 
-def snapshot(app) -> dict[str, list[tuple]]:
-    """Every row of every table, read on a fresh connection: the whole database's state."""
-    with app.extensions["database"].engine.connect() as conn:
-        return {table.name: [tuple(map(repr, row)) for row in
-                             conn.execute(select(table).order_by(*table.primary_key.columns))]
-                for table in metadata.sorted_tables}
+def _fingerprint_query():
+    """One query of a fingerprint per table that stamps its changes: rows, highest id, latest update, sum of
+    versions. Any insert, update or delete moves one of them (an update stamps updated_at with the current
+    time, later than every stamp before it; an ORM update also bumps the version)."""
+    parts = []
+    for table in metadata.sorted_tables:
+        if "updated_at" not in table.c:
+            continue
+        version = func.coalesce(func.sum(table.c.version), 0) if "version" in table.c else literal(0)
+        parts.append(select(literal(table.name).label("name"), func.count().label("rows"),
+                            func.max(table.c.id).label("top"), func.max(table.c.updated_at).label("stamp"),
+                            version.label("versions")))
+    return union_all(*parts)
+
+
+FINGERPRINT = _fingerprint_query()
+# Tables without an update stamp are compared row by row (they are small in the matrix's world).
+UNSTAMPED = [table for table in metadata.sorted_tables if "updated_at" not in table.c]
+
+
+def snapshot(app) -> dict[str, object]:
+    """The state of every table, cheaply: a fingerprint of each stamped table, the rows of the others. Read on
+    the connection that sees what the app committed (inside the test's transaction)."""
+    with connection_of(app) as conn:
+        state: dict[str, object] = {row.name: tuple(row[1:]) for row in conn.execute(FINGERPRINT)}
+        for table in UNSTAMPED:
+            state[table.name] = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
+        return state
 
 
 def changed_tables(before: dict, after: dict) -> list[str]:
@@ -719,6 +741,72 @@ def log_in_as(client, persona: str) -> None:
 def persona_params(cases, attr: str):
     return [pytest.param(case, persona, id=f"{case.id}-{persona}")
             for case in cases if getattr(case, attr) is not None for persona in PERSONAS]
+
+
+# --- which cases run on PostgreSQL too -----------------------------------------------------------
+# The matrix's logic does not depend on the database, so SQLite runs all of it and PostgreSQL a computed
+# subset: the first readable page of every blueprint and the first write of every blueprint as every persona,
+# and every write route once as a persona allowed to make it (which also sends its invalid form).
+
+def blueprint(case: Case) -> str:
+    return case.endpoint.split(".")[0]
+
+
+def _postgresql_subset() -> set[tuple[str, str, str]]:
+    """(test, case id, persona) of the access cases run on PostgreSQL as well."""
+    keep: set[tuple[str, str, str]] = set()
+    first_get: dict[str, Case] = {}
+    first_post: dict[str, Case] = {}
+    first_form: dict[str, tuple[Case, str]] = {}
+    for case in CASES:
+        if any(v != 405 for v in case.get.values()):
+            first_get.setdefault(blueprint(case), case)
+        if case.post is None:
+            continue
+        first_post.setdefault(blueprint(case), case)
+        writers = [p for p in PERSONAS if case.post[p] in (OK, LOGOUT)] or list(PERSONAS)
+        keep.add(("test_post", case.id, writers[0]))
+        for persona, outcome in case.post.items():
+            if outcome == FORM or (outcome == OK and case.invalid_outcome == FORM):
+                first_form.setdefault(blueprint(case), (case, persona))
+    for test, chosen in (("test_get", first_get), ("test_post", first_post)):
+        keep |= {(test, case.id, persona) for case in chosen.values() for persona in PERSONAS}
+    keep |= {("test_form_errors_are_in_chinese", case.id, persona) for case, persona in first_form.values()}
+    return keep
+
+
+POSTGRESQL_SUBSET = _postgresql_subset()
+
+
+def runs_on_postgresql(test: str, params: dict) -> bool:
+    """Whether a collected test of this module runs on PostgreSQL (see tests/conftest.py): the cases of the
+    matrix in the subset above, and every test that is not a case of the matrix."""
+    case = params.get("case")
+    if not isinstance(case, Case):
+        return True
+    return (test, case.id, params["persona"]) in POSTGRESQL_SUBSET
+
+
+def test_postgresql_subset_covers_every_blueprint_and_write_route(app):
+    """The subset reads a page of every blueprint as every persona, writes to every write route at least once
+    (as a persona allowed to), shows each blueprint's form errors, and is far smaller than the matrix."""
+    blueprints = {rule.endpoint.split(".")[0] for rule in app.url_map.iter_rules() if rule.endpoint not in EXCLUDED}
+    read = {case.id for case in CASES if runs_on_postgresql("test_get", {"case": case, "persona": ANON})}
+    assert {blueprint(c) for c in CASES if c.id in read} == blueprints
+    for case in CASES:
+        if case.id in read:
+            assert all(runs_on_postgresql("test_get", {"case": case, "persona": p}) for p in PERSONAS), case.id
+        if case.post is not None:
+            writers = [p for p in PERSONAS if runs_on_postgresql("test_post", {"case": case, "persona": p})]
+            assert any(case.post[p] in (OK, LOGOUT) for p in writers), case.id
+    refused = {blueprint(c) for c in CASES if c.post is not None
+               and all(runs_on_postgresql("test_post", {"case": c, "persona": p}) for p in PERSONAS)}
+    assert refused == {blueprint(c) for c in CASES if c.post is not None}
+    with_forms = {blueprint(c) for c, persona, _ in (p.values for p in form_error_params())}
+    assert {blueprint(c) for c, persona, _ in (p.values for p in form_error_params())
+            if runs_on_postgresql("test_form_errors_are_in_chinese", {"case": c, "persona": persona})} == with_forms
+    everything = len(persona_params(CASES, "get")) + len(persona_params(CASES, "post")) + len(form_error_params())
+    assert len(POSTGRESQL_SUBSET) < everything / 2
 
 
 # --- the matrix is complete ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import ast
 import re
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from config import Config, ProductionConfig
@@ -300,9 +301,18 @@ def test_templates_and_static_files_load_nothing_from_the_internet(path: Path):
     assert not found, f"{path.relative_to(ROOT)} loads from the internet: {found}"
 
 
-def test_bootstrap_is_served_from_the_installed_package():
+def test_bootstrap_is_served_from_the_installed_package(client):
+    """The pages link Bootstrap's files at this app's own address, and the app serves them from the package."""
     assert Config.BOOTSTRAP_SERVE_LOCAL is True
     assert ProductionConfig.BOOTSTRAP_SERVE_LOCAL is True
+    page = lxml.html.fromstring(client.get("/login").data)
+    sheets = [href for href in page.xpath('//link[@rel="stylesheet"]/@href') if "bootstrap" in href]
+    scripts = [src for src in page.xpath("//script/@src") if "bootstrap" in src]
+    assert sheets and scripts, (sheets, scripts)
+    for url in sheets + scripts:
+        assert url.startswith("/bootstrap/static/"), url
+        resp = client.get(url)
+        assert resp.status_code == 200 and len(resp.data) > 10_000, url
 
 
 def test_rendered_pages_load_nothing_from_the_internet(app, client, world):

@@ -582,6 +582,7 @@ def test_a_double_submit_does_not_import_twice(flow, tmp_path):
     assert flow.audit(batch_id) == ["upload", "import"]
 
 
+@pytest.mark.commits  # two sessions race: each must see only what the other committed
 def test_two_submits_racing_on_the_same_preview_import_once(flow, tmp_path):
     batch_id = flow.upload(xlsx(tmp_path, FIRST))
     flow.preview(batch_id)

@@ -116,6 +116,7 @@ class WriterLock:
         self.conn.close()
 
 
+@pytest.mark.commits  # a child process and a second connection see the batch
 def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, world, tmp_path):
     storage = str(tmp_path / "uploads")
     batch = services.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
@@ -160,6 +161,7 @@ def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, w
 
 # --- dry runs side by side -----------------------------------------------------------------------
 
+@pytest.mark.commits  # imports run in the runner's threads, each with its own connection
 def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dry_run(app, session, world,
                                                                                      tmp_path):
     storage = str(tmp_path / "uploads")

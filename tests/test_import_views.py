@@ -376,6 +376,7 @@ def wait_for_status(app, batch_id: int, statuses: set, runner: ImportRunner, rou
     raise AssertionError(f"batch {batch_id} did not reach {statuses}; last status {status}")
 
 
+@pytest.mark.commits  # the runner's worker thread has its own connection
 def test_jobs_run_in_the_background(app, session, world, insp_a, monkeypatch):
     runner = ImportRunner(app.extensions["database"], inline=False, max_workers=1)
     monkeypatch.setitem(app.extensions, "import_runner", runner)
@@ -396,6 +397,7 @@ def test_jobs_run_in_the_background(app, session, world, insp_a, monkeypatch):
         runner.shutdown(wait=True)
 
 
+@pytest.mark.commits  # the runner's worker thread has its own connection
 def test_progress_is_shown_while_a_job_runs(app, session, world, insp_a, monkeypatch):
     """A job held half-way: the page and the JSON endpoint show it busy with its percentage."""
     batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2])))

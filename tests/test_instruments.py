@@ -27,7 +27,8 @@ def test_same_kind_and_serial_is_refused_with_link(session, world):
 
 
 def test_same_serial_of_another_kind_is_fine(session, world):
-    f.instrument(session, world.merchant_a, "taximeter", serial="A-001")
+    taximeter = f.instrument(session, world.merchant_a, "taximeter", serial="A-001")
+    assert taximeter.id != world.instrument_a.id and taximeter.serial_no == world.instrument_a.serial_no
 
 
 def test_maker_distinguishes_when_both_known(session, world):

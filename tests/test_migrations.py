@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from app import migrate as migrations
 from app.models import metadata
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, WORKER
 
 
 @pytest.fixture(params=["sqlite"] + (["postgresql"] if PG_URL else []))
@@ -20,7 +20,7 @@ def scratch_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'mig.db'}"
         return
     base = make_url(PG_URL)
-    name = f"{base.database}_migrations"
+    name = f"{base.database}_migrations" + (f"_{WORKER}" if WORKER else "")  # one per pytest-xdist worker
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

@@ -20,6 +20,9 @@ RENEW_SECONDS = LEASE_SECONDS / 3
 WAIT_LIMIT = 90  # seconds before a poll gives up: a bound for a stuck test, not a speed requirement
 
 
+# The scheduler processes read and write the database on their own connections.
+pytestmark = pytest.mark.commits
+
 @pytest.fixture()
 def spawn(app, tmp_path):
     """Start `flask scheduler run` processes on the test database with the test registry; stop them after."""
