@@ -8,13 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-<<<<<<< HEAD
 from app.catalog.models import Confirmation, FindingCode, InstrumentType, Severity, VerificationRule
-from app.errors import Invalid, StaleEdit
-=======
-from app.catalog.models import FindingCode, InstrumentType, Severity, VerificationRule
 from app.errors import Invalid, NotFound, StaleEdit
->>>>>>> h12-views
 
 SEED_DIR = Path(__file__).with_name("seed")
 
