@@ -83,6 +83,8 @@ def test_in_scope_gives_the_record_inside_the_users_stations_and_404_outside(app
         assert refused.value.status_code == 404
 
 
+# Another session must not see the change before the block ends: only real transactions show that.
+@pytest.mark.commits
 def test_unit_of_work_commits_once_the_block_ends(app, world):
     with app.test_request_context("/"):
         with unit_of_work() as uow:

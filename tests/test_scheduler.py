@@ -211,6 +211,8 @@ def test_run_job_records_counts(app, session):
     assert run.outcome is RunOutcome.SUCCEEDED and run.counts == {"ticks": 1} and run.seconds >= 0
 
 
+# A real background scheduler renews its lease from its own thread and connection.
+@pytest.mark.commits
 class TestLogging:
     """`flask scheduler run` logs lease changes and job runs, not the ticks that renew the lease."""
 
