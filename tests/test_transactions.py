@@ -10,20 +10,26 @@ from tests import factories
 from tests.conftest import JoinedSession, _savepoints_on_pysqlite, reset
 
 
+def _joined(database_url: str):
+    """A Database on an emptied database whose sessions join one connection's open transaction."""
+    reset(database_url)  # another test's real commits may be there
+    database = Database(database_url)
+    if database.engine.dialect.name == "sqlite":
+        _savepoints_on_pysqlite(database.engine)
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    database.bind(connection)
+    database.session_factory.class_ = JoinedSession
+    return database, connection, transaction
+
+
 def _stations(connection) -> int:
     return connection.scalar(select(func.count()).select_from(Station))
 
 
 def test_bound_commits_are_savepoints_rolled_back_with_the_transaction(database_url):
-    reset(database_url)  # another test's real commits may be there
-    database = Database(database_url)
-    if database.engine.dialect.name == "sqlite":
-        _savepoints_on_pysqlite(database.engine)
+    database, connection, transaction = _joined(database_url)
     try:
-        connection = database.engine.connect()
-        transaction = connection.begin()
-        database.bind(connection)
-        database.session_factory.class_ = JoinedSession
         with database.session_scope() as session:  # committed: a savepoint released into the transaction
             factories.station(session, "T")
         failed = database.session_factory()
@@ -48,15 +54,8 @@ def test_bound_commits_are_savepoints_rolled_back_with_the_transaction(database_
 def test_a_session_that_only_read_keeps_what_a_later_session_committed(database_url):
     """A request's session reads (the user), a job's session commits, the request's session ends: the job's rows
     stay, as they do in production."""
-    reset(database_url)  # another test's real commits may be there
-    database = Database(database_url)
-    if database.engine.dialect.name == "sqlite":
-        _savepoints_on_pysqlite(database.engine)
+    database, connection, transaction = _joined(database_url)
     try:
-        connection = database.engine.connect()
-        transaction = connection.begin()
-        database.bind(connection)
-        database.session_factory.class_ = JoinedSession
         request = database.session()
         request.scalars(select(Station)).all()
         with database.session_scope() as job:
