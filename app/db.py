@@ -9,7 +9,7 @@ from typing import Iterator
 from sqlalchemy import (CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine, event,
                         func, select)
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.orm import (
@@ -148,8 +148,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+# Seconds a new PostgreSQL connection may take before it fails: without a limit, a database host that
+# drops packets (a firewall, a dead VM) holds each request that needs a connection until TCP gives up,
+# minutes later, and the error pages never show. A `connect_timeout` in the URL wins.
+CONNECT_TIMEOUT = 10
+
+
+def make_engine(url: str, echo: bool = False, connect_timeout: int = CONNECT_TIMEOUT) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout, PostgreSQL a connect timeout."""
     kwargs: dict = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
@@ -157,6 +163,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs["pool_pre_ping"] = True
+    if url.startswith("postgresql") and "connect_timeout" not in make_url(url).query:
+        kwargs["connect_args"] = {"connect_timeout": connect_timeout}
     return create_engine(url, **kwargs)
 
 

@@ -85,3 +85,35 @@ def test_a_logged_in_user_gets_a_chinese_page_and_the_app_recovers_by_itself(out
         assert client.get("/merchants/").status_code == 200
     finally:
         app.extensions["database"].dispose()
+
+
+def test_a_database_host_that_never_answers_fails_the_connection_in_seconds():
+    """A PostgreSQL host that accepts the TCP connection but never answers (a hung server, a half-open
+    firewall) fails a new connection after the connect timeout instead of holding the request for minutes."""
+    import socket
+    import threading
+
+    from sqlalchemy import exc as sa_exc
+
+    from app.db import make_engine
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+    outcome: list = []
+
+    def connect() -> None:
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/x", connect_timeout=1)
+        try:
+            engine.connect().close()
+            outcome.append("connected")
+        except sa_exc.OperationalError:
+            outcome.append("refused")
+        finally:
+            engine.dispose()
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(60)  # a liveness bound, not a speed figure: without a timeout the connection waits forever
+    silent.close()
+    assert outcome == ["refused"]
