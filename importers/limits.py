@@ -177,6 +177,53 @@ def check_xlsx_sheet(archive: zipfile.ZipFile, member: str, sheet: str, limits: 
         raise ImportFileError(f"工作表“{sheet}”已损坏，无法读取", sheet=sheet) from error
 
 
+# ----- .ods: content.xml, streamed ---------------------------------------------------------------
+
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_VALUE_TYPE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}value-type"
+
+
+def _repeats(element, attribute: str) -> int:
+    value = element.get(_TABLE + attribute)
+    return 1 if value is None else max(int(value), 1)
+
+
+def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
+    """Stream content.xml and refuse a table whose extent (repeats counted) passes a limit, before calamine opens it.
+
+    calamine reads every table of an .ods when it opens the file, each as a dense range as large as
+    its last non-empty cell, repeated rows and columns expanded: one row repeated a million times
+    with a cell repeated a thousand times is a 1 KB file asking for a billion cells. LibreOffice ends
+    every table with an empty row repeated to the sheet's end, which calamine drops, so only rows
+    and columns up to the last cell holding something count.
+    """
+    table, rows, extent = "", 0, (0, 0)
+    try:
+        with archive.open("content.xml") as stream:
+            for event, element in etree.iterparse(stream, events=("start", "end"), tag=(_TABLE + "table",
+                                                  _TABLE + "table-row"), resolve_entities=False, no_network=True):
+                if element.tag == _TABLE + "table":
+                    if event == "start":
+                        table, rows, extent = element.get(_TABLE + "name", ""), 0, (0, 0)
+                    continue
+                if event == "start":
+                    continue
+                columns = last = 0
+                for cell in element:
+                    columns += _repeats(cell, "number-columns-repeated")
+                    if cell.get(_VALUE_TYPE) is not None or len(cell):
+                        last = columns
+                rows += _repeats(element, "number-rows-repeated")
+                if last:
+                    extent = (rows, max(extent[1], last))
+                    check_extent(table, *extent, limits)
+                element.clear()  # rows already counted are not kept: memory stays flat on a long sheet
+                while element.getprevious() is not None:
+                    del element.getparent()[0]
+    except (KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ImportFileError("文件已损坏（表格内容无法读取），请在Excel或WPS中打开并另存为.xlsx后再导入") from error
+
+
 # ----- .xls: the BIFF8 DIMENSIONS record of each worksheet ------------------------------------
 
 def xls_dimensions(workbook: bytes) -> dict[str, tuple[int, int]]:

@@ -235,6 +235,10 @@ def _open_workbook(data: bytes, name: str, format: str, limits: ReadLimits) -> B
         # calamine reads every sheet of an .xls when it opens it, sized as DIMENSIONS declares.
         for sheet, extent in _xls_dimensions(data).items():
             sizes.check_extent(sheet, *extent, limits, declared=True)
+    elif format == "ods":
+        # calamine reads every table of an .ods when it opens it, repeated rows and cells expanded.
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            sizes.check_ods(archive, limits)
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError as error:

@@ -160,7 +160,9 @@ def _ods_cell(value: object) -> str:
     return f"<table:table-cell{span} {attrs}><text:p>{escape(text)}</text:p></table:table-cell>"
 
 
-def _ods_row(row: list) -> str:
+def _ods_row(row: list | str) -> str:
+    if isinstance(row, str):  # a row written by hand (repeats, odd cells): as it is
+        return row
     cells = []
     for value in row:
         cells.append(_ods_cell(value))
@@ -169,8 +171,9 @@ def _ods_row(row: list) -> str:
     return "<table:table-row>" + "".join(cells) + "</table:table-row>"
 
 
-def write_ods(path: Path, sheets: dict[str, list[list]]) -> Path:
-    """A minimal OpenDocument spreadsheet (mimetype stored first, as the standard asks)."""
+def write_ods(path: Path, sheets: dict[str, list[list | str]]) -> Path:
+    """A minimal OpenDocument spreadsheet (mimetype stored first, as the standard asks); a row given as a
+    string is the row's XML, written as it is."""
     tables = "".join(
         f'<table:table table:name="{escape(name)}">' + "".join(_ods_row(r) for r in rows) + "</table:table>"
         for name, rows in sheets.items())

@@ -20,6 +20,7 @@ from tests.importers.builders import (
     far_cell_xlsx,
     raw_xlsx,
     tiny_rows_xlsx,
+    write_ods,
     write_xls,
     write_xlsx,
     zip_bomb_xlsx,
@@ -65,6 +66,39 @@ def test_a_cell_far_to_the_right_is_found_while_the_rows_stream(tmp_path):
     path = far_cell_xlsx(tmp_path / "wide.xlsx", "XFD2")
     message = refusal(path)
     assert "数据区域有16384列，超过上限1000列" in message and "声明" not in message
+
+
+def _ods_repeated(rows: int, columns: int, *, empty: bool = False) -> str:
+    """One row of `columns` cells repeated `rows` times (empty cells, or each holding "x")."""
+    cell = (f'<table:table-cell table:number-columns-repeated="{columns}"/>' if empty else
+            f'<table:table-cell table:number-columns-repeated="{columns}" office:value-type="string">'
+            "<text:p>x</text:p></table:table-cell>")
+    return f'<table:table-row table:number-rows-repeated="{rows}">{cell}</table:table-row>'
+
+
+def test_an_ods_repeating_a_row_a_million_times_is_refused_before_it_is_opened(tmp_path):
+    # 1 KB that calamine would expand to a billion cells the moment it opens the file.
+    path = write_ods(tmp_path / "repeat.ods", {"台账": [["使用单位名称"], _ods_repeated(1_000_000, 1_000)]})
+    assert path.stat().st_size < 2048
+    assert refusal(path, list_sheets) == "工作表“台账”有1000001行，超过单次导入上限200000行，请拆分后分批导入"
+
+
+def test_an_ods_repeating_a_cell_far_to_the_right_is_refused(tmp_path):
+    path = write_ods(tmp_path / "wide.ods", {"台账": [["使用单位名称"], _ods_repeated(150_000, 600)]})
+    assert "数据区域为150001行×600列，超过单次导入上限8000000个单元格" in refusal(path, list_sheets)
+
+
+def test_the_empty_rows_libreoffice_writes_to_the_end_of_a_sheet_do_not_count(tmp_path):
+    # LibreOffice ends every table with an empty row repeated to row 1048576: calamine drops it.
+    path = write_ods(tmp_path / "saved.ods", {"台账": [["使用单位名称", "出厂编号"], ["华联超市", "FM1"],
+                                                      _ods_repeated(1_048_574, 1_024, empty=True)]})
+    assert isolated(list_sheets, str(path), path.name, limits=CHILD) == ["台账"]
+
+
+def test_an_ods_with_broken_table_xml_is_reported_damaged(tmp_path):
+    path = write_ods(tmp_path / "broken.ods", {"台账": [["a"], '<table:table-row table:number-rows-repeated="many">'
+                                                            "</table:table-row>"]})
+    assert refusal(path, list_sheets).startswith("文件已损坏（表格内容无法读取）")
 
 
 def test_a_zip_bomb_of_tiny_rows_is_too_large_when_unpacked(tmp_path):
