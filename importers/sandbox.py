@@ -76,7 +76,8 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
 
     Raises ImportFileError for a file the job refused, one that crashed or exhausted the child,
     or took too long; SandboxError when the job failed otherwise. `progress` receives the
-    numbers the job reports; `stats` gets the child's peak memory ("peak_mb") when it answered.
+    numbers the job reports; `stats` gets the child's peak memory ("peak_mb") and CPU seconds ("cpu_seconds")
+    when it answered.
     """
     if not limits.enabled:
         answer = job(*args, progress=progress)
@@ -104,7 +105,7 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
                     progress(value)
                 continue
             if stats is not None and peak:
-                stats["peak_mb"] = peak[0]
+                stats["peak_mb"], stats["cpu_seconds"] = peak[0], peak[1]
             break
     finally:
         receive.close()
@@ -139,9 +140,10 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
         result = ("memory", None)
     except Exception:  # a bug, not the file: the caller logs it
         result = ("error", traceback.format_exc())
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
     try:
-        send.send((*result, peak_mb))
+        send.send((*result, peak_mb, usage.ru_utime + usage.ru_stime))
     except MemoryError:
         send.send(("memory", None))
         then = None
