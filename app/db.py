@@ -147,8 +147,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=5000")
     # Up to 64 MB of pages per connection instead of SQLite's 2 MB: an import writes 100,000 rows into
     # tables with a dozen indexes, and with the small cache each index's pages were written out and read
-    # back over and over (the 100,000-row apply: 18.6 -> 15.1 CPU seconds). Pages are held only once read, so an idle or
-    # light connection stays small.
+    # back over and over (the 100,000-row apply: 18.6 -> 15.1 CPU seconds). Pages are held only once
+    # read, so an idle or light connection stays small.
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
