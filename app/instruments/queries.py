@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select
 
 from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
-from app.text import clean
+from app.text import as_typed, identifier
 
 WORKLISTS = {
     "due_soon": "即将到期",
@@ -50,9 +50,9 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
         stmt = stmt.where(Instrument.merchant_id == f.merchant_id)
     if f.status:
         stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
-    text = clean(f.q)
+    text = as_typed(f.q)
     if text:
-        stmt = stmt.where(Instrument.serial_no.startswith(text, autoescape=True)
+        stmt = stmt.where(Instrument.serial_no.startswith(identifier(text), autoescape=True)
                            | Instrument.location.contains(text, autoescape=True))
     return stmt
 

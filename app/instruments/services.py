@@ -15,7 +15,7 @@ from app.instruments.engine import DueDates, VerificationFacts, compute_due_date
 from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from app.merchants.models import Merchant
 from app.scope import Scope
-from app.text import clean, match_key
+from app.text import as_typed, identifier, match_key
 
 FIELDS = ["type_id", "merchant_id", "serial_no", "model", "maker", "measuring_range", "accuracy_class",
           "location", "nozzle_count", "status", "notes"]
@@ -42,9 +42,11 @@ def get_verification(session: Session, scope: Scope, verification_id: int) -> Ve
 def normalise_values(values: dict) -> dict:
     """Clean text fields; status as enum; maker_key derived."""
     out = dict(values)
-    for key in ("serial_no", "model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
+    for key in ("model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
         if key in out:
-            out[key] = clean(out[key])
+            out[key] = as_typed(out[key])
+    if "serial_no" in out:
+        out["serial_no"] = identifier(out["serial_no"])
     if "status" in out and out["status"] is not None and not isinstance(out["status"], InstrumentStatus):
         out["status"] = InstrumentStatus(out["status"])
     return out
@@ -179,11 +181,11 @@ def record_verification(session: Session, actor, instrument: Instrument, values:
     ver = Verification(
         instrument_id=instrument.id,
         verified_on=values["verified_on"],
-        institution=clean(values.get("institution")),
-        certificate_no=clean(values.get("certificate_no")),
+        institution=as_typed(values.get("institution")),
+        certificate_no=identifier(values.get("certificate_no")),
         result=VerificationResult(values["result"]),
         valid_until=values.get("valid_until"),
-        notes=clean(values.get("notes")),
+        notes=as_typed(values.get("notes")),
         created_by_id=getattr(actor, "id", None),
     )
     session.add(ver)
@@ -196,7 +198,7 @@ def record_verification(session: Session, actor, instrument: Instrument, values:
 
 def void_verification(session: Session, actor, ver: Verification, reason: str) -> list[dict]:
     """Void a wrong record with a reason; it stays visible and the dates are recomputed."""
-    reason = clean(reason)
+    reason = as_typed(reason)
     if not reason:
         raise Invalid("请填写作废原因", field="reason")
     if ver.voided_at is not None:
