@@ -14,10 +14,12 @@ _SPACES = re.compile(r"\s+")
 
 
 def as_typed(value: str | None) -> str:
-    """The text as typed, leading and trailing blanks trimmed; None becomes ''."""
+    """The text as typed, leading and trailing blanks trimmed; None becomes ''. Line breaks are kept as "\n"
+    (a browser sends a textarea's as CRLF, which would reach exports as a stray carriage return)."""
     if value is None:
         return ""
-    return str(value).strip()
+    text = str(value).strip()
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def identifier(value: str | None) -> str:

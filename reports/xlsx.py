@@ -97,7 +97,7 @@ def header_footer_text(text: str) -> str:
 
 
 def _converter(ws, kind: str) -> Callable[[Any], Any]:
-    def text(value):
+    def as_text(value):
         if value.__class__ is str:
             return _text(ws, value)
         if value is None:
@@ -110,7 +110,7 @@ def _converter(ws, kind: str) -> Callable[[Any], Any]:
         # Only a cell that holds a line break is styled: the others stay plain and cheap to write.
         if value.__class__ is str and "\n" in value:
             return styled(ws, value, alignment=_WRAP)
-        return text(value)
+        return as_text(value)
 
     def datetime(value):
         if value is None or isinstance(value, str):
@@ -125,7 +125,7 @@ def _converter(ws, kind: str) -> Callable[[Any], Any]:
         # text that turns up in such a column is still written as text.
         return safe_text(ws, value) if isinstance(value, str) else value
 
-    return {"text": text, "lines": lines, "date": other, "datetime": datetime, "number": other}[kind]
+    return {"text": as_text, "lines": lines, "date": other, "datetime": datetime, "number": other}[kind]
 
 
 def write_rows(ws, columns: Sequence[Column], rows: Iterable[Sequence[Any]], header_font: Font = _HEADER_FONT) -> int:
