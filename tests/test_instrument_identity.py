@@ -108,3 +108,33 @@ def test_the_import_reports_the_same_serial_in_another_spelling(app, session, wo
     with flow.step() as s:
         assert s.scalar(select(func.count()).select_from(Instrument).where(Instrument.serial_key == "A-001")) == 1
         assert s.scalars(select(Instrument.serial_key).where(Instrument.serial_no == "N-1")).one() == "N-1"
+
+
+def test_a_held_copy_is_listed_shown_and_still_editable(client, session, world):
+    """A copy registered before the key was unique (as migration 0014 leaves it: "<key> <id>") is listed for a
+    person, flagged on its page, and can still be edited as long as its identity does not change."""
+    inst = world.instrument_a
+    copy = Instrument(type_id=inst.type_id, merchant_id=inst.merchant_id, station_id=inst.station_id,
+                      serial_no="a-001")
+    session.add(copy)
+    copy.serial_key = "A-001 held"  # below the index, as the migration holds it (then given its id)
+    session.flush()
+    copy.serial_key = f"A-001 {copy.id}"
+    session.flush()
+    groups = duplicate_groups(session)
+    assert [[i.id for i in g] for g in groups] == [[inst.id, copy.id]]
+    update_instrument(session, None, f.ALL, copy, expected_version=copy.version,
+                      values={"type_id": copy.type_id, "merchant_id": copy.merchant_id, "serial_no": "a-001",
+                              "status": "stopped", "notes": "与 A-001 重复，待合并"})
+    assert copy.serial_key == f"A-001 {copy.id}"  # still held: nothing merged or rekeyed silently
+    session.commit()
+    login(client, "insp_a")
+    assert 'id="held-copy"' in client.get(f"/instruments/{copy.id}").get_data(as_text=True)
+    assert 'id="held-copy"' not in client.get(f"/instruments/{inst.id}").get_data(as_text=True)
+    with pytest.raises(Duplicate):  # changing its serial to another spelling of the same one is refused
+        update_instrument(session, None, f.ALL, copy, expected_version=copy.version,
+                          values={"type_id": copy.type_id, "merchant_id": copy.merchant_id, "serial_no": "A-001"})
+    session.rollback()
+    update_instrument(session, None, f.ALL, copy, expected_version=copy.version,
+                      values={"type_id": copy.type_id, "merchant_id": copy.merchant_id, "serial_no": "A-0012"})
+    assert copy.serial_key == "A-0012" and duplicate_groups(session) == []
