@@ -76,8 +76,9 @@ def register_cli(app: Flask) -> None:
 
     from app.demo.cli import demo_cli
     from app.imports.cli import import_cli
+    from app.instruments.cli import instruments_cli
     from app.jobs.cli import jobs_cli, scheduler_cli
     from app.monthly.cli import report_cli
 
-    for group in (demo_cli, import_cli, jobs_cli, report_cli, scheduler_cli):
+    for group in (demo_cli, import_cli, instruments_cli, jobs_cli, report_cli, scheduler_cli):
         app.cli.add_command(group)

@@ -88,7 +88,8 @@ def generate(database, inspections: int, outside: int) -> dict:
         for m in merchants:
             for k in range(2):
                 instruments.append({"id": len(instruments) + 1, "type_id": r.choice(kinds), "merchant_id": m["id"],
-                                    "station_id": m["station_id"], "serial_no": f"B{m['id']:05d}-{k}", "maker": "",
+                                    "station_id": m["station_id"], "serial_no": f"B{m['id']:05d}-{k}",
+                                    "serial_key": f"B{m['id']:05d}-{k}", "maker": "",
                                     "maker_key": "", "model": "", "measuring_range": "", "accuracy_class": "",
                                     "location": "", "status": "in_use", "notes": "", "version": 1,
                                     "next_due_on": on + dt.timedelta(days=r.randint(-60, 300)), **stamp})

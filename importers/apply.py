@@ -133,9 +133,10 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
 
     def instrument_rows() -> Iterator[dict]:
         for ip in new_instruments:
-            serial, maker = ip.key[1], ip.values.get("maker", "")
+            maker = ip.values.get("maker", "")
             yield {"type_id": ip.type_id, "merchant_id": merchant_id(ip.merchant), "station_id": plan.station_id,
-                   "serial_no": serial, "maker": maker, "maker_key": maker_key(maker),
+                   "serial_no": ip.values["serial_no"], "serial_key": ip.key[1], "maker": maker,
+                   "maker_key": maker_key(maker),
                    "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
                    "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
                    "nozzle_count": ip.values.get("nozzle_count"),
@@ -153,6 +154,8 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
             ip.values["status"] = ip.values["status"].value
         if "maker" in ip.values:
             ip.values["maker_key"] = match_key(ip.values["maker"])
+        if "serial_no" in ip.values:
+            ip.values["serial_key"] = match_key(ip.values["serial_no"])
     _grouped_updates(session, Instrument, updated_instruments, now)
     # Existing instruments that gain records here are recomputed below, which moves their version once more.
     touched = sorted({vp.instrument.existing_id for vp in plan.verifications if vp.instrument.existing_id})
@@ -301,6 +304,8 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
                 before["name_key"] = match_key(before["name"])
             if "maker" in before:
                 before["maker_key"] = match_key(before["maker"])
+            if "serial_no" in before:
+                before["serial_key"] = match_key(before["serial_no"])
             table = model.__table__
             session.execute(update(table).where(table.c.id == r.entity_id)
                             .values(**before, version=table.c.version + 1 if version is None else version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from app.text import clean
+from app.text import identifier
 from importers.values import CellError
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug included)
@@ -77,7 +77,7 @@ def _from_text(text: str) -> dt.date:
 
 
 def _parse_text(text: str) -> dt.date:
-    s = clean(text)  # NFKC first: full-width digits and separators become ASCII
+    s = identifier(text)  # NFKC first: full-width digits and separators become ASCII
     s = _SPACES.sub("", _TIME_SUFFIX.sub("", s))
     for pattern in (_SEPARATED, _CHINESE):
         m = pattern.match(s)

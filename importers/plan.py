@@ -39,7 +39,7 @@ MERCHANT_FIELDS = ("name", "credit_code", "phone", "contact", "address")
 INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "nozzle_count", "status")
 # The columns of registered records that matching and comparing read.
 MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
-INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "maker_key", "station_id", "merchant_id", "version",
+INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "serial_key", "maker_key", "station_id", "merchant_id", "version",
                       *INSTRUMENT_FIELDS)
 VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certificate_no")
 # A registered instrument or verification record, as the planner keeps it.
@@ -203,13 +203,13 @@ class Planner:
         self.merchant_rows.update((m.id, m) for group in self.by_name.values() for m in group)
 
     def _load_instruments(self, rows: list[ParsedRow]) -> None:
-        # By kind and serial: the unique index (type_id, serial_no, maker_key) serves the lookup,
-        # which serial_no IN (...) alone cannot use (a full scan of instruments per chunk).
+        # By kind and serial key (fm2026120001 is FM2026120001): the unique index (type_id, serial_key,
+        # maker_key) serves the lookup, which serial_key IN (...) alone cannot use (a full scan per chunk).
         serials: dict[int, set[str]] = defaultdict(set)
         for r in rows:
             kind = self.kinds.get(r.values.get("kind"))
             if kind is not None and r.values.get("serial_no"):
-                serials[kind.id].add(r.values["serial_no"])
+                serials[kind.id].add(self.key(r.values["serial_no"]))
         # Re-importing a ledger reads back as many registered records as it has rows, and they
         # stay until the plan is made: each is kept as a plain named tuple (a Row costs about
         # twice), the values that records repeat (makers, models, dates...) are held once, and the
@@ -218,18 +218,19 @@ class Planner:
         self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
-        shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "version")]
+        shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "serial_key",
+                                                                              "version")]
         ids = []
         for type_id, wanted in sorted(serials.items()):
             by_serial = self.instruments[type_id]
             for chunk in chunks(sorted(wanted)):
-                stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_no, chunk))
+                stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_key, chunk))
                 for row in self.session.execute(stmt):
                     values = list(row)
                     for i in shared:
                         values[i] = share(values[i], values[i])
                     inst = _Instrument._make(values)
-                    by_serial[inst.serial_no] = by_serial.get(inst.serial_no, ()) + (inst,)
+                    by_serial[inst.serial_key] = by_serial.get(inst.serial_key, ()) + (inst,)
                     ids.append(inst.id)
         self.verifications: dict[int, tuple[_Verification, ...]] = {}
         vt = Verification.__table__
@@ -420,8 +421,9 @@ class Planner:
             rp.errors.append(_error(sheet, row, f"器具种类 {v['kind']} 不在目录中", "器具种类", "kind"))
             return None
         serial = v["serial_no"]
+        serial_key = self.key(serial)
         maker_key = self.key(v.get("maker"))
-        key = (kind.id, serial, maker_key)
+        key = (kind.id, serial_key, maker_key)
         values = {k: v[k] for k in INSTRUMENT_FIELDS if k in v and v[k] not in (None, "")}
         if "status" in values:
             values["status"] = InstrumentStatus(values["status"])
@@ -429,7 +431,7 @@ class Planner:
         if ip is None:
             # Planned by an earlier row: a row without the maker is any row of this kind and serial;
             # a row with it may be one that did not know the maker.
-            planned = self._instruments_by_serial.get((kind.id, serial), [])
+            planned = self._instruments_by_serial.get((kind.id, serial_key), [])
             if maker_key:
                 planned = [p for p in planned if not p.key[2]]
             if len(planned) > 1:
@@ -439,7 +441,7 @@ class Planner:
             ip = planned[0] if planned else None
         existing: _Instrument | None = None
         if ip is None:
-            candidates = self.instruments.get(kind.id, {}).get(serial, ())
+            candidates = self.instruments.get(kind.id, {}).get(serial_key, ())
             if maker_key:
                 candidates = [i for i in candidates if i.maker_key in (maker_key, "")]
             if len(candidates) > 1:
@@ -447,9 +449,20 @@ class Planner:
                                                     "请补充制造单位以区分", "出厂编号", "serial_no"))
                 return None
             existing = candidates[0] if candidates else None
+            if existing is not None and existing.serial_no != serial:
+                rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 与已登记的器具 {existing.serial_no}"
+                                                    f"（使用单位“{self._merchant_name(existing.merchant_id)}”）是同一台"
+                                                    "（出厂编号不区分大小写、全角半角和空格），不能重复登记；如是同一台，"
+                                                    "请按已登记的写法填写", "出厂编号", "serial_no"))
+                return None
             if existing is not None:
                 ip = self._instruments_by_id.get(existing.id)
         if ip is not None:
+            if ip.values.get("serial_no", serial) != serial:
+                rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 与第{ip.first_row}行的"
+                                                    f"{ip.values['serial_no']} 是同一台器具（出厂编号不区分大小写、全角半角"
+                                                    "和空格），请统一写法", "出厂编号", "serial_no"))
+                return None
             if ip.merchant is not mp:
                 rp.errors.append(_error(sheet, row, f"出厂编号 {serial} 在本文件中出现在不同的使用单位下"
                                                     f"（见第{ip.first_row}行）", "出厂编号", "serial_no"))
@@ -457,7 +470,7 @@ class Planner:
             rp.instrument_action = UNCHANGED
             return ip
         if existing is None:
-            ip = InstrumentPlan(key, CREATE, values, mp, kind.id, first_row=row.row)
+            ip = InstrumentPlan(key, CREATE, {**values, "serial_no": serial}, mp, kind.id, first_row=row.row)
         else:
             if existing.station_id != self.station_id:
                 rp.errors.append(_error(sheet, row, f"{kind.name_zh} 出厂编号 {serial} 已登记在其他监管所，不能导入到本所",

@@ -24,7 +24,7 @@ from importers.mapping import ColumnMapping
 from importers.parse import ParseOptions
 from importers.parsed import ParsedRow, ParsedSheet, RowError
 
-FORMAT = 1  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
+FORMAT = 2  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
 
 
 def stash_key(*, file_hash: str, sheet: str, headers: Iterable[str], mapping: Mapping[str, int],

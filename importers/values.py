@@ -5,7 +5,7 @@ import datetime as dt
 import re
 
 from app.merchants import credit_code as credit
-from app.text import clean
+from app.text import as_typed, identifier, match_key
 
 # Excel keeps 15 significant digits: a longer number typed into a numeric cell has already
 # lost its last digits, so it cannot be turned back into what the user typed.
@@ -51,31 +51,33 @@ def display(value: object) -> str:
     return str(value)
 
 
-# Names, makers, models and kinds repeat down a ledger: fold each distinct text once.
+# Serials, certificate numbers and phones repeat down a ledger: fold each distinct identifier once.
 _CACHE_LIMIT = 100_000
-_texts: dict[str, str] = {}
+_codes: dict[str, str] = {}
 _credit_codes: dict[str, str | None] = {}
 
 
 def _fold(text: str) -> str:
-    """app.text.clean, remembered; printable ASCII without double spaces takes a shortcut
+    """app.text.identifier, remembered; printable ASCII without double spaces takes a shortcut
     that gives the same result (NFKC leaves ASCII alone), as unique serials are mostly that."""
     if text.isascii() and text.isprintable():
         stripped = text.strip()
         if "  " not in stripped:
             return stripped
-    if len(_texts) >= _CACHE_LIMIT:
-        _texts.clear()
-    folded = _texts[text] = clean(text)
+    folded = _codes.get(text)
+    if folded is None:
+        if len(_codes) >= _CACHE_LIMIT:
+            _codes.clear()
+        folded = _codes[text] = identifier(text)
     return folded
 
 
 def to_text(value: object) -> str:
-    """Free text: NFKC-folded and trimmed; numbers as their digits; dates as ISO dates."""
+    """Free text as typed (trimmed only: full-width punctuation and line breaks kept); numbers as
+    their digits; dates as ISO dates."""
     cls = value.__class__
     if cls is str:
-        folded = _texts.get(value)  # type: ignore[call-overload]
-        return _fold(value) if folded is None else folded  # type: ignore[arg-type]
+        return value.strip()  # type: ignore[attr-defined]
     if cls is float or cls is int:
         return number_text(value)  # type: ignore[arg-type]
     if cls is bool:
@@ -84,7 +86,7 @@ def to_text(value: object) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return clean(str(value))
+    return as_typed(str(value))
 
 
 def to_code(value: object) -> str:
@@ -92,7 +94,7 @@ def to_code(value: object) -> str:
     cls = value.__class__
     if cls is float or cls is int:
         return number_text(value, exact=True)  # type: ignore[arg-type]
-    text = to_text(value)
+    text = _fold(to_text(value))
     # CSV exports sometimes keep Excel's text marker in front of long numbers.
     if text.startswith("'"):
         text = text[1:].strip()
@@ -127,7 +129,7 @@ def to_result(value: object) -> str:
     """'pass' or 'fail' from 合格/不合格 and the usual marks (✓ √ 是 通过 Y / ✗ × 否 不通过 N)."""
     if value.__class__ is bool:
         return "pass" if value else "fail"
-    key = to_text(value).replace(" ", "").upper()
+    key = match_key(to_text(value))
     result = RESULTS.get(key)
     if result is None:
         raise CellError("不是可识别的检定结论（应为 合格 或 不合格）")
@@ -145,7 +147,7 @@ STATUSES = {
 
 def to_status(value: object) -> str:
     """An instrument status code from 在用 / 停用 / 报废 / 已更换 and common variants."""
-    key = to_text(value).replace(" ", "")
+    key = match_key(to_text(value))
     status = STATUSES.get(key)
     if status is None:
         raise CellError("不是可识别的状态（应为 在用、停用、报废 或 已更换）")
@@ -160,7 +162,7 @@ def to_count(value: object) -> int:
             raise CellError("应为整数")
         number = int(value)  # type: ignore[call-overload]
     else:
-        m = _COUNT.match(to_text(value).replace(" ", ""))
+        m = _COUNT.match(match_key(to_text(value)))
         if not m:
             raise CellError("应为整数")
         number = int(m.group(1))

@@ -65,13 +65,13 @@ def merchant_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
 INSPECTION_COLUMNS = [
     Column("监管所", 14), Column("使用单位", 30), Column("检查日期", 12, "date"), Column("检查情况", 18),
     Column("专项行动", 24), Column("检查器具（台）", 12, "number"), Column("发现问题（条）", 12, "number"),
-    Column("备注", 30),
+    Column("备注", 30, "lines"),
 ]
 
 FINDING_COLUMNS = [
     Column("监管所", 14), Column("使用单位", 30), Column("检查日期", 12, "date"), Column("问题代码", 16),
     Column("问题", 28), Column("器具种类（检查时）", 16), Column("出厂编号（检查时）", 18), Column("处理措施", 12),
-    Column("案件编号", 16), Column("整改期限", 12, "date"), Column("复查关闭日期", 12, "date"), Column("说明", 30),
+    Column("案件编号", 16), Column("整改期限", 12, "date"), Column("复查关闭日期", 12, "date"), Column("说明", 30, "lines"),
 ]
 
 RECTIFICATION_COLUMNS = [
@@ -157,7 +157,7 @@ def alert_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
 PLEDGE_COLUMNS = [
     Column("监管所", 14), Column("使用单位", 30), Column("行业", 12), Column("签署日期", 12, "date"),
     Column("状态", 8), Column("复核日期", 12, "date"), Column("示范单位", 8), Column("示范单位认定/取消日期", 14, "date"),
-    Column("承诺范围", 30), Column("撤销日期", 12, "date"), Column("撤销原因", 30), Column("承诺书文件", 20),
+    Column("承诺范围", 30, "lines"), Column("撤销日期", 12, "date"), Column("撤销原因", 30, "lines"), Column("承诺书文件", 20),
 ]
 
 _PLEDGE_LABELS = {"active": "有效", "revoked": "已撤销", "expired": "已过期"}

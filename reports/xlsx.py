@@ -18,18 +18,20 @@ from typing import IO, Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from app.clock import LOCAL_TZ
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 _HEADER_FONT = Font(bold=True)
+_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 @dataclass(frozen=True)
 class Column:
-    """One exported column: its Chinese header, width in characters and kind (text, date, datetime, number)."""
+    """One exported column: its Chinese header, width in characters and kind (text, lines, date, datetime,
+    number); "lines" is text that may hold line breaks (notes, descriptions), shown wrapped on its lines."""
 
     header: str
     width: float = 14
@@ -95,7 +97,7 @@ def header_footer_text(text: str) -> str:
 
 
 def _converter(ws, kind: str) -> Callable[[Any], Any]:
-    def text(value):
+    def as_text(value):
         if value.__class__ is str:
             return _text(ws, value)
         if value is None:
@@ -103,6 +105,12 @@ def _converter(ws, kind: str) -> Callable[[Any], Any]:
         if isinstance(value, enum.Enum):
             value = getattr(value, "label", value.value)
         return safe_text(ws, value if isinstance(value, str) else str(value))
+
+    def lines(value):
+        # Only a cell that holds a line break is styled: the others stay plain and cheap to write.
+        if value.__class__ is str and "\n" in value:
+            return styled(ws, value, alignment=_WRAP)
+        return as_text(value)
 
     def datetime(value):
         if value is None or isinstance(value, str):
@@ -117,7 +125,7 @@ def _converter(ws, kind: str) -> Callable[[Any], Any]:
         # text that turns up in such a column is still written as text.
         return safe_text(ws, value) if isinstance(value, str) else value
 
-    return {"text": text, "date": other, "datetime": datetime, "number": other}[kind]
+    return {"text": as_text, "lines": lines, "date": other, "datetime": datetime, "number": other}[kind]
 
 
 def write_rows(ws, columns: Sequence[Column], rows: Iterable[Sequence[Any]], header_font: Font = _HEADER_FONT) -> int:

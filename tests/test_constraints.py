@@ -100,7 +100,8 @@ def test_the_edges_of_the_rules_are_allowed(session, world):
 def test_the_importers_bulk_path_cannot_write_a_broken_row(session, world):
     now = dt.datetime.now(dt.timezone.utc)
     row = {"type_id": world.instrument_a.type_id, "merchant_id": world.merchant_a.id,
-           "station_id": world.station_a.id, "serial_no": "BULK-1", "status": "in_use", "nozzle_count": 0,
+           "station_id": world.station_a.id, "serial_no": "BULK-1", "serial_key": "BULK-1", "status": "in_use",
+           "nozzle_count": 0,
            "created_at": now, "updated_at": now}
     with pytest.raises(IntegrityError):
         bulk_insert(session, Instrument.__table__, [row])

@@ -288,8 +288,8 @@ def test_merchants_match_by_credit_code_then_by_normalised_name_within_the_stati
     flow.apply(batch_id)
     renamed = flow.merchant("新名字粮油店")
     assert (renamed.credit_code, renamed.phone, renamed.version) == (C1, "222", 2)
-    assert flow.merchant("康宁药房(城东店)").version == 1  # matched, and not renamed to the file's spelling
-    assert flow.instrument("M-2").merchant_id == flow.merchant("康宁药房(城东店)").id
+    assert flow.merchant("康宁药房（城东店）").version == 1  # matched, and not renamed to the file's spelling
+    assert flow.instrument("M-2").merchant_id == flow.merchant("康宁药房（城东店）").id
     assert flow.instrument("M-6").merchant_id == flow.world.merchant_a.id
     new = flow.merchant("乙所同名店", station=w.station_a)
     assert flow.instrument("M-5").merchant_id == new.id

@@ -5,7 +5,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Enum, create_engine, inspect, text
+from sqlalchemy import CheckConstraint, Enum, column, create_engine, func, inspect, select, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import make_url
 
 from app import migrate as migrations
@@ -107,3 +108,78 @@ def test_every_enum_column_is_held_to_its_values():
     missing = [f"{t.name}.{c.name}" for t in metadata.sorted_tables for c in t.columns
                if isinstance(c.type, Enum) and f"ck_{t.name}_{c.name}_values" not in _model_checks()[t.name]]
     assert not missing, missing
+
+
+def _insert(conn, table_name: str, **values) -> int:
+    """A row written as it was before 0014 (no serial key): given values, else the model's scalar defaults."""
+    import datetime as dt
+
+    table = metadata.tables[table_name]
+    now = dt.datetime.now(dt.timezone.utc)
+    row = {}
+    for col in table.columns:
+        if col.primary_key or col.name == "serial_key":
+            continue
+        if col.name in values:
+            row[col.name] = values[col.name]
+        elif col.nullable or col.server_default is not None:
+            continue
+        elif col.name in ("created_at", "updated_at"):
+            row[col.name] = now
+        else:
+            default = col.default.arg
+            row[col.name] = getattr(default, "value", default)
+    plain = sa_table(table_name, *[column(name) for name in row])
+    conn.execute(plain.insert().values(**row))
+    return conn.execute(select(func.max(table.c.id))).scalar_one()
+
+
+def test_0014_keeps_existing_duplicates_and_the_command_lists_them(scratch_url):
+    """A database that already holds one instrument twice (fm/FM, full width, spaces) upgrades without failing;
+    nothing is merged or deleted, and `flask instruments duplicates` lists the copies for a person."""
+    from app import create_app
+    from config import TestConfig
+
+    migrations.upgrade(scratch_url, "0013")
+    engine = create_engine(scratch_url)
+    with engine.begin() as conn:
+        station = _insert(conn, "stations", name="城关所", code="CG")
+        merchant = _insert(conn, "merchants", name="华联超市（城关店）", name_key="华联超市(城关店)",
+                           industry="retail", station_id=station)
+        kind = _insert(conn, "instrument_types", code="scale_x", name_zh="电子计价秤", rule="periodic",
+                       cycle_months=12)
+        common = {"type_id": kind, "merchant_id": merchant, "station_id": station, "maker": "上海友声",
+                  "maker_key": "上海友声"}
+        ids = [_insert(conn, "instruments", serial_no=serial, **common)
+               for serial in ("FM2026120001", "fm2026120001", "ＦＭ 2026120001")]
+        other = _insert(conn, "instruments", serial_no="FM2026120002", **common)
+        # Without a maker beside the same serial with one: one instrument for the forms, two keys for the index.
+        no_maker = _insert(conn, "instruments", serial_no="fm2026120002", **{**common, "maker": "", "maker_key": ""})
+    engine.dispose()
+
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT id, serial_key FROM instruments")).all())
+        serials = dict(conn.execute(text("SELECT id, serial_no FROM instruments")).all())
+    engine.dispose()
+    assert keys[ids[0]] == "FM2026120001" and keys[other] == keys[no_maker] == "FM2026120002"
+    assert keys[ids[1]] == f"FM2026120001 {ids[1]}" and keys[ids[2]] == f"FM2026120001 {ids[2]}"
+    assert len(serials) == 5 and serials[ids[2]] == "ＦＭ 2026120001"  # nothing merged, nothing rewritten
+
+    app = create_app(TestConfig, DATABASE_URL=scratch_url)
+    try:
+        result = app.test_cli_runner().invoke(args=["instruments", "duplicates"])
+    finally:
+        app.extensions["database"].engine.dispose()
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for instrument_id in (*ids, other, no_maker):
+        assert f"#{instrument_id} " in out
+    assert "共 2 组、3 条多余记录" in out and "不修改任何数据" in out
+    assert out.count("迁移时发现的重复记录") == 2
+
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        assert dict(conn.execute(text("SELECT id, serial_key FROM instruments")).all()) == keys  # merged nothing
+    engine.dispose()

@@ -14,7 +14,7 @@ from app.accounts.models import Role, Station, User, new_session_token
 from app.audit import services as audit
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
-from app.text import clean
+from app.text import as_typed, identifier
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 128
@@ -51,7 +51,7 @@ def check_password_strength(password: str, username: str = "", field: str = "pas
     if len(password) > MAX_PASSWORD:
         raise Invalid(f"密码不能超过{MAX_PASSWORD}位", field=field)
     folded = password.strip().lower()
-    if username and folded == clean(username).lower():
+    if username and folded == identifier(username).lower():
         raise Invalid("密码不能与用户名相同", field=field)
     if len(set(folded)) == 1:
         raise Invalid("密码不能由同一个字符重复组成", field=field)
@@ -87,7 +87,7 @@ def log_out(session: Session, user: User) -> None:
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with these credentials, else None."""
-    user = session.scalars(select(User).where(func.lower(User.username) == clean(username).lower())).first()
+    user = session.scalars(select(User).where(func.lower(User.username) == identifier(username).lower())).first()
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
@@ -105,7 +105,7 @@ def create_user(session: Session, actor, *, username: str, display_name: str, ro
                 station_ids=(), phone: str = "", email: str = "", wants_alert_digest: bool = True,
                 must_change_password: bool = True) -> User:
     """Create a user; inspectors need at least one station; the user changes the given password at first login."""
-    username = clean(username)
+    username = identifier(username)
     if not username:
         raise Invalid("请填写用户名", field="username")
     if session.scalars(select(User).where(func.lower(User.username) == username.lower())).first():
@@ -115,9 +115,9 @@ def create_user(session: Session, actor, *, username: str, display_name: str, ro
     stations = _stations(session, station_ids)
     if role == Role.INSPECTOR and not stations:
         raise Invalid("所检查员至少需要分配一个监管所", field="station_ids")
-    user = User(username=username, display_name=clean(display_name) or username, role=role,
+    user = User(username=username, display_name=as_typed(display_name) or username, role=role,
                 password_hash=hash_password(password), is_active=True, stations=stations,
-                phone=clean(phone), email=clean(email), wants_alert_digest=bool(wants_alert_digest),
+                phone=identifier(phone), email=identifier(email), wants_alert_digest=bool(wants_alert_digest),
                 must_change_password=bool(must_change_password))
     session.add(user)
     session.flush()
@@ -140,8 +140,8 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
     if user.id == getattr(actor, "id", None) and (not is_active or role != Role.ADMIN):
         raise Invalid("不能停用自己的账号或取消自己的管理员角色")
     old_stations = list(user.stations)
-    values = {"display_name": clean(display_name), "role": role, "is_active": is_active, "phone": clean(phone),
-              "email": clean(email)}
+    values = {"display_name": as_typed(display_name), "role": role, "is_active": is_active,
+              "phone": identifier(phone), "email": identifier(email)}
     if wants_alert_digest is not None:
         values["wants_alert_digest"] = bool(wants_alert_digest)
     was_active = user.is_active
@@ -162,7 +162,7 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
 def update_my_settings(session: Session, user: User, *, email: str, wants_alert_digest: bool,
                        wants_monthly_report: bool = False) -> list[dict]:
     """A user's own settings: e-mail address and whether they get the alert digest and the monthly report."""
-    email = clean(email)
+    email = identifier(email)
     if wants_alert_digest and not email:
         raise Invalid("接收预警日报需要填写电子邮箱", field="email")
     if wants_monthly_report and not email:
@@ -204,7 +204,7 @@ def change_password(session: Session, user: User, *, current_password: str, new_
 
 def create_station(session: Session, actor, *, name: str, code: str, division_code: str = "") -> Station:
     """Create a station with a unique name and code."""
-    values = {"name": clean(name), "code": clean(code).upper(), "division_code": clean(division_code)}
+    values = {"name": as_typed(name), "code": identifier(code).upper(), "division_code": identifier(division_code)}
     _check_station(session, values, None)
     station = Station(**values)
     session.add(station)
@@ -218,7 +218,7 @@ def update_station(session: Session, actor, station: Station, *, expected_versio
     """Rename or recode a station."""
     if station.version != expected_version:
         raise StaleEdit("该监管所")
-    values = {"name": clean(name), "code": clean(code).upper(), "division_code": clean(division_code)}
+    values = {"name": as_typed(name), "code": identifier(code).upper(), "division_code": identifier(division_code)}
     _check_station(session, values, station)
     changes = audit.apply_changes(station, values)
     if changes:

@@ -12,14 +12,14 @@ from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.extensions import client_address, limiter
 from app.security import admin_required, staff_required
-from app.text import clean
+from app.text import identifier
 from app.web import db, unit_of_work
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 def _login_account_key() -> str:
-    return "login-account:" + clean(request.form.get("username")).lower()  # the name as authenticate() reads it
+    return "login-account:" + identifier(request.form.get("username")).lower()  # the name as authenticate() reads it
 
 
 def _login_failed(response) -> bool:

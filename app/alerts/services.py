@@ -18,6 +18,7 @@ from app.clock import LOCAL_TZ
 from app.errors import Invalid, NotFound, StaleEdit
 from app.mail.services import enqueue
 from app.scope import Scope
+from app.text import as_typed
 
 DEFAULT_SECOND_REMINDER_DAYS = 7
 DEFAULT_SERVICE_LIFE_DAYS = 90
@@ -97,7 +98,8 @@ def get_alert(session: Session, scope: Scope, alert_id: int) -> Alert:
 
 def acknowledge(session: Session, actor, alert: Alert, *, now: dt.datetime, note: str = "") -> bool:
     """Record who acknowledged an alert and when; False when it already was."""
-    if len(note or "") > 200:
+    note = as_typed(note)
+    if len(note) > 200:
         raise Invalid("备注不能超过200字", field="note")
     if alert.acknowledged_at is not None:
         return False

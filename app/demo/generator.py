@@ -552,10 +552,11 @@ class Generator:
             nozzles = r.choices((2, 4, 6, 8), (2, 5, 2, 1))[0]
         elif kind.code in ("cng_dispenser", "lpg_dispenser"):
             nozzles = r.choice((1, 2))
+        serial_no = f"{serial_prefix}{made.year % 100:02d}{serial:07d}"
         self._emit(INSTRUMENTS, {
             "id": instrument_id, "type_id": kind.id, "merchant_id": m.id, "station_id": m.station.id,
             # Serials carry the year the instrument was made: about when it was first verified.
-            "serial_no": f"{serial_prefix}{made.year % 100:02d}{serial:07d}",
+            "serial_no": serial_no, "serial_key": match_key(serial_no),
             "maker": maker, "maker_key": match_key(maker), "model": model, "measuring_range": measuring_range,
             "accuracy_class": accuracy, "location": location or self._location(m, kind.code),
             "nozzle_count": nozzles, "status": status, "notes": _STATUS_NOTES.get(state, ""),

@@ -27,7 +27,7 @@ from app.instruments import services as instruments
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
-from app.text import clean
+from app.text import as_typed, identifier
 from app.uploads import sniff
 
 CAMPAIGN_FIELDS = ["name", "starts_on", "ends_on", "type_ids", "industries", "station_ids", "notes"]
@@ -46,7 +46,7 @@ def get_campaign(session: Session, campaign_id: int) -> Campaign:
 
 def _campaign_values(session: Session, values: dict) -> dict:
     out = {k: values.get(k) for k in CAMPAIGN_FIELDS}
-    out["name"], out["notes"] = clean(out["name"]), clean(out["notes"])
+    out["name"], out["notes"] = as_typed(out["name"]), as_typed(out["notes"])
     if not out["name"]:
         raise Invalid("请填写行动名称", field="name")
     if not isinstance(out["starts_on"], dt.date) or not isinstance(out["ends_on"], dt.date):
@@ -280,7 +280,7 @@ def record_inspection(session: Session, actor, scope: Scope, merchant: Merchant,
         raise Invalid("未实施检查时不能记录检查的器具", field="visit_outcome")
     inspection = Inspection(merchant_id=merchant.id, station_id=merchant.station_id,
                             campaign_id=campaign.id if campaign else None, inspected_on=inspected_on,
-                            visit_outcome=visit, notes=clean(values.get("notes")),
+                            visit_outcome=visit, notes=as_typed(values.get("notes")),
                             created_by_id=getattr(actor, "id", None))
     inspection.inspectors = inspectors
     session.add(inspection)
@@ -328,7 +328,7 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
             raise Invalid("所选器具不在本次检查中", field="check_id")
     if measure == Measure.STOP_USE and check is None:
         raise Invalid("责令停止使用须选择涉及的器具", field="check_id")
-    case_no = clean(values.get("case_no")) or None
+    case_no = identifier(values.get("case_no")) or None
     if measure == Measure.CASE and not case_no:
         raise Invalid("立案须填写案件编号", field="case_no")
     if measure != Measure.CASE and case_no:
@@ -341,7 +341,7 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
         if deadline <= inspection.inspected_on:
             raise Invalid("整改期限应晚于检查日期", field="deadline")
     finding = Finding(inspection_id=inspection.id, check_id=check.id if check else None, code_id=code.id,
-                      description=clean(values.get("description")), measure=measure, case_no=case_no,
+                      description=as_typed(values.get("description")), measure=measure, case_no=case_no,
                       created_by_id=getattr(actor, "id", None))
     session.add(finding)
     session.flush()
@@ -397,7 +397,7 @@ def record_recheck(session: Session, actor, rect: Rectification, *, expected_ver
         raise Invalid("复查日期不能早于检查日期", field="rechecked_on")
     rectified = bool(values.get("rectified"))
     recheck = Recheck(rectification_id=rect.id, rechecked_on=on, rectified=rectified,
-                      notes=clean(values.get("notes")), created_by_id=getattr(actor, "id", None))
+                      notes=as_typed(values.get("notes")), created_by_id=getattr(actor, "id", None))
     session.add(recheck)
     changes = [audit.change_row("rechecked_on", "复查日期", None, on),
                audit.change_row("rectified", "是否已改正", None, rectified)]
@@ -432,7 +432,7 @@ def store_evidence(session: Session, actor, inspection: Inspection, *, file_name
     stored = f"{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}{EVIDENCE_TYPES[content_type]}"
     digest = hashlib.sha256(data).hexdigest()
     uploads.keep(storage_dir, stored, data, sha256=digest, session=session)
-    name = clean(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
+    name = as_typed(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
     ev = EvidenceFile(inspection_id=inspection.id, finding_id=finding_id or None, station_id=inspection.station_id,
                       original_name=name, stored_name=stored, content_type=content_type, size=len(data),
                       sha256=digest, created_by_id=getattr(actor, "id", None))

@@ -4,13 +4,18 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.accounts.models import Station, User
 from app.catalog.models import InstrumentType
 from app.db import (Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column, not_before, one_of,
                     positive)
 from app.merchants.models import Merchant
+from app.text import match_key
+
+# Marks the serial key of a copy that was registered before the identity key was unique (migration 0014):
+# "<key> <id>". match_key never yields a space, so such a key collides with nothing.
+HELD_COPY_MARK = " "
 
 
 class InstrumentStatus(LabeledEnum):
@@ -43,6 +48,9 @@ class Instrument(VersionedMixin, Base):
     __tablename__ = "instruments"
     __table_args__ = (
         UniqueConstraint("type_id", "serial_no", "maker_key", name="uq_instruments_identity"),
+        # One instrument, one record: kind + serial + maker compared case-, width- and space-insensitively
+        # (docs/decisions.md, issue 13). Also the index of every lookup by kind and serial.
+        Index("uq_instruments_identity_key", "type_id", "serial_key", "maker_key", unique=True),
         # List pages filter by station and kind, newest first.
         Index("ix_instruments_station_type", "station_id", "type_id", "id"),
         # A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which
@@ -92,6 +100,9 @@ class Instrument(VersionedMixin, Base):
     # Copied from the merchant so station-scoped lists use one index.
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     serial_no: Mapped[str] = mapped_column(String(80))
+    # match_key(serial_no), kept in step by _serial_key below (bulk inserts give it themselves); a copy held
+    # by migration 0014 has "<key> <id>" until a person resolves it (`flask instruments duplicates`).
+    serial_key: Mapped[str] = mapped_column(String(100))
     maker: Mapped[str] = mapped_column(String(120), default="")
     # Normalised maker ('' when unknown), part of the identity key.
     maker_key: Mapped[str] = mapped_column(String(120), default="")
@@ -126,6 +137,16 @@ class Instrument(VersionedMixin, Base):
         back_populates="instrument",
         order_by="(Verification.verified_on.desc(), Verification.id.desc())",
     )
+
+    @validates("serial_no")
+    def _serial_key(self, _key: str, value: str) -> str:
+        self.serial_key = match_key(value)
+        return value
+
+    @property
+    def is_held_copy(self) -> bool:
+        """A duplicate registered before the identity key was unique, waiting for a person to resolve it."""
+        return HELD_COPY_MARK in (self.serial_key or "")
 
     @property
     def is_usable(self) -> bool:

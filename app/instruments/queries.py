@@ -5,10 +5,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 
-from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
+from app.instruments.models import HELD_COPY_MARK, Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
-from app.text import clean
+from app.text import as_typed, identifier
 
 WORKLISTS = {
     "due_soon": "即将到期",
@@ -50,9 +51,9 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
         stmt = stmt.where(Instrument.merchant_id == f.merchant_id)
     if f.status:
         stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
-    text = clean(f.q)
+    text = as_typed(f.q)
     if text:
-        stmt = stmt.where(Instrument.serial_no.startswith(text, autoescape=True)
+        stmt = stmt.where(Instrument.serial_no.startswith(identifier(text), autoescape=True)
                            | Instrument.location.contains(text, autoescape=True))
     return stmt
 
@@ -123,3 +124,27 @@ def instruments_of_merchant(merchant_id: int) -> Select:
 def replaced_by(instrument_id: int) -> Select:
     """The instruments this one replaced."""
     return select(Instrument).where(Instrument.replaced_by_id == instrument_id)
+
+
+def held_copies() -> Select:
+    """Instruments held by migration 0014 as copies of an earlier record (their serial key carries their id)."""
+    return select(Instrument).where(Instrument.serial_key.contains(HELD_COPY_MARK)).order_by(Instrument.id)
+
+
+def same_identity(type_id: int, serial_key: str) -> Select:
+    """Every instrument (held copies included) of this kind whose serial folds to `serial_key`."""
+    return (select(Instrument).where(Instrument.type_id == type_id,
+                                     (Instrument.serial_key == serial_key)
+                                     | Instrument.serial_key.startswith(serial_key + HELD_COPY_MARK, autoescape=True))
+            .order_by(Instrument.id))
+
+
+def unknown_maker_collisions() -> Select:
+    """(type id, serial key) where an instrument without a maker shares kind and serial with one that has one:
+    the forms and the import take them for one instrument, which the unique key alone cannot tell."""
+    other = aliased(Instrument)
+    return (select(Instrument.type_id, Instrument.serial_key).distinct()
+            .join(other, (other.type_id == Instrument.type_id) & (other.serial_key == Instrument.serial_key)
+                  & (other.maker_key != ""))
+            .where(Instrument.maker_key == "")
+            .order_by(Instrument.type_id, Instrument.serial_key))

@@ -12,10 +12,11 @@ from app.clock import today
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.engine import DueDates, VerificationFacts, compute_due_dates
-from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
+from app.instruments import queries
+from app.instruments.models import HELD_COPY_MARK, Instrument, InstrumentStatus, Verification, VerificationResult
 from app.merchants.models import Merchant
 from app.scope import Scope
-from app.text import clean, match_key
+from app.text import as_typed, identifier, match_key
 
 FIELDS = ["type_id", "merchant_id", "serial_no", "model", "maker", "measuring_range", "accuracy_class",
           "location", "nozzle_count", "status", "notes"]
@@ -42,9 +43,11 @@ def get_verification(session: Session, scope: Scope, verification_id: int) -> Ve
 def normalise_values(values: dict) -> dict:
     """Clean text fields; status as enum; maker_key derived."""
     out = dict(values)
-    for key in ("serial_no", "model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
+    for key in ("model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
         if key in out:
-            out[key] = clean(out[key])
+            out[key] = as_typed(out[key])
+    if "serial_no" in out:
+        out["serial_no"] = identifier(out["serial_no"])
     if "status" in out and out["status"] is not None and not isinstance(out["status"], InstrumentStatus):
         out["status"] = InstrumentStatus(out["status"])
     return out
@@ -52,8 +55,9 @@ def normalise_values(values: dict) -> dict:
 
 def find_same_instrument(session: Session, type_id: int, serial_no: str, maker: str,
                          exclude_id: int | None = None) -> Instrument | None:
-    """The registered instrument with this kind and serial (and maker, when both know it)."""
-    stmt = select(Instrument).where(Instrument.type_id == type_id, Instrument.serial_no == serial_no)
+    """The registered instrument with this kind and serial (and maker, when both know it), compared case-,
+    width- and space-insensitively: FM2026120001 and ｆｍ 2026120001 are one serial."""
+    stmt = select(Instrument).where(Instrument.type_id == type_id, Instrument.serial_key == match_key(serial_no))
     key = match_key(maker)
     if key:
         stmt = stmt.where(Instrument.maker_key.in_([key, ""]))
@@ -75,16 +79,26 @@ def _validate(session: Session, scope: Scope, values: dict, instrument: Instrume
     nozzles = values.get("nozzle_count")
     if nozzles is not None and nozzles < 1:  # the database refuses it too (ck_instruments_nozzle_count_positive)
         raise Invalid("枪数应为正整数（不清楚可不填）", field="nozzle_count")
-    same = find_same_instrument(session, itype.id, values["serial_no"], values.get("maker", ""),
-                                exclude_id=instrument.id if instrument else None)
+    same = None
+    if instrument is None or _identity_changes(instrument, itype.id, values):
+        same = find_same_instrument(session, itype.id, values["serial_no"], values.get("maker", ""),
+                                    exclude_id=instrument.id if instrument else None)
     if same is not None:
         where = same.station.name if same.station else ""
         raise Duplicate(
-            f"{itype.name_zh} 出厂编号 {same.serial_no}"
-            f"{'（' + same.maker + '）' if same.maker else ''} 已登记在“{same.merchant.name}”（{where}），不能重复登记",
+            f"该器具已登记：{same.type.name_zh} 出厂编号 {same.serial_no}"
+            f"{'（' + same.maker + '）' if same.maker else ''}，使用单位“{same.merchant.name}”（{where}），"
+            "不能重复登记（出厂编号不区分大小写、全角半角和空格）",
             field="serial_no", link=f"/instruments/{same.id}", link_text="查看已登记的器具",
         )
     return itype, merchant
+
+
+def _identity_changes(instrument: Instrument, type_id: int, values: dict) -> bool:
+    """Whether an edit touches the identity (kind, serial, maker): an edit that does not is never refused
+    as a duplicate, so a copy held by migration 0014 can still be edited until a person resolves it."""
+    return (type_id != instrument.type_id or values.get("serial_no") != instrument.serial_no
+            or match_key(values.get("maker", instrument.maker)) != instrument.maker_key)
 
 
 def create_instrument(session: Session, actor, scope: Scope, values: dict) -> Instrument:
@@ -179,11 +193,11 @@ def record_verification(session: Session, actor, instrument: Instrument, values:
     ver = Verification(
         instrument_id=instrument.id,
         verified_on=values["verified_on"],
-        institution=clean(values.get("institution")),
-        certificate_no=clean(values.get("certificate_no")),
+        institution=as_typed(values.get("institution")),
+        certificate_no=identifier(values.get("certificate_no")),
         result=VerificationResult(values["result"]),
         valid_until=values.get("valid_until"),
-        notes=clean(values.get("notes")),
+        notes=as_typed(values.get("notes")),
         created_by_id=getattr(actor, "id", None),
     )
     session.add(ver)
@@ -196,7 +210,7 @@ def record_verification(session: Session, actor, instrument: Instrument, values:
 
 def void_verification(session: Session, actor, ver: Verification, reason: str) -> list[dict]:
     """Void a wrong record with a reason; it stays visible and the dates are recomputed."""
-    reason = clean(reason)
+    reason = as_typed(reason)
     if not reason:
         raise Invalid("请填写作废原因", field="reason")
     if ver.voided_at is not None:
@@ -246,3 +260,19 @@ def recompute_kind(session: Session, itype: InstrumentType) -> int:
                 changed += 1
         session.flush()
         last_id = ids[-1]
+
+
+def duplicate_groups(session: Session) -> list[list[Instrument]]:
+    """Instruments that are one instrument by identity (kind, folded serial, maker when known), in groups of two
+    or more for a person to resolve: copies held by migration 0014 with the record they repeat, and instruments
+    without a maker beside one of the same kind and serial with a maker. Nothing is changed."""
+    keys: set[tuple[int, str]] = set()
+    for copy in session.scalars(queries.held_copies()):
+        keys.add((copy.type_id, copy.serial_key.split(HELD_COPY_MARK, 1)[0]))
+    keys.update((type_id, key) for type_id, key in session.execute(queries.unknown_maker_collisions()))
+    groups = []
+    for type_id, key in sorted(keys):
+        group = list(session.scalars(queries.same_identity(type_id, key)))
+        if len(group) > 1:
+            groups.append(group)
+    return groups

@@ -10,7 +10,7 @@ from app.inspections.models import Finding, Inspection
 from app.integrity.models import IntegrityTarget, Pledge, PledgeStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
-from app.text import clean
+from app.text import match_key
 
 
 def merchant_finding(finding_id: int, merchant_id: int, scope: Scope) -> Select:
@@ -62,9 +62,9 @@ def _filtered(stmt: Select, scope: Scope, today: dt.date, *, q: str = "", statio
         stmt = stmt.where(Pledge.status != PledgeStatus.REVOKED, ~is_active(today))
     if model_unit:
         stmt = stmt.where(Pledge.is_model_unit.is_(True))
-    text = clean(q)
-    if text:
-        stmt = stmt.where(Merchant.name.contains(text, autoescape=True))
+    key = match_key(q)
+    if key:
+        stmt = stmt.where(Merchant.name_key.contains(key, autoescape=True))
     return stmt
 
 

@@ -18,7 +18,7 @@ from app.integrity import queries
 from app.integrity.models import IntegrityTarget, Pledge, PledgeStatus, TargetKind
 from app.merchants.models import Merchant
 from app.scope import Scope
-from app.text import clean
+from app.text import as_typed
 
 # The document types a signed pledge may come as (a scan or a photo), stored by their short name.
 DOCUMENT_MIMETYPES = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
@@ -52,7 +52,7 @@ def _store_document(session: Session, pledge: Pledge, upload: Upload, storage_di
     stored = secrets.token_hex(16) + DOCUMENT_SUFFIXES[kind]
     digest = hashlib.sha256(upload.data).hexdigest()
     uploads.keep(storage_dir, stored, upload.data, sha256=digest, field="document", session=session)
-    pledge.document_name = clean(Path(upload.name.replace("\\", "/")).name)[:255] or f"承诺书{DOCUMENT_SUFFIXES[kind]}"
+    pledge.document_name = as_typed(Path(upload.name.replace("\\", "/")).name)[:255] or f"承诺书{DOCUMENT_SUFFIXES[kind]}"
     pledge.document_path = stored
     pledge.document_type = kind
     pledge.document_size = len(upload.data)
@@ -89,7 +89,7 @@ def create_pledge(session: Session, actor, scope: Scope, merchant: Merchant, val
         raise Invalid(f"该使用单位已有有效的诚信计量承诺（{current.signed_on.isoformat()} 签署），"
                       "请先撤销或等其过期后再登记新的承诺", link=f"/integrity/{current.id}", link_text="查看该承诺")
     pledge = Pledge(merchant=merchant, signed_on=values["signed_on"], review_on=values.get("review_on"),
-                    scope_text=clean(values.get("scope_text")), status=PledgeStatus.ACTIVE)
+                    scope_text=as_typed(values.get("scope_text")), status=PledgeStatus.ACTIVE)
     if upload is not None:
         _store_document(session, pledge, upload, storage_dir, max_bytes)
     session.add(pledge)
@@ -107,7 +107,7 @@ def update_pledge(session: Session, actor, pledge: Pledge, *, expected_version: 
     _check_dates(values.get("signed_on"), values.get("review_on"), today)
     old_document = pledge.document_name
     changes = audit.apply_changes(pledge, {"signed_on": values["signed_on"], "review_on": values.get("review_on"),
-                                           "scope_text": clean(values.get("scope_text"))})
+                                           "scope_text": as_typed(values.get("scope_text"))})
     if upload is not None:
         _store_document(session, pledge, upload, storage_dir, max_bytes)
         changes.append(audit.change_row("document_name", Pledge.__labels__["document_name"], old_document,
@@ -128,7 +128,7 @@ def revoke_pledge(session: Session, actor, pledge: Pledge, *, expected_version: 
         raise StaleEdit("该承诺")
     if pledge.status == PledgeStatus.REVOKED:
         raise Invalid("该承诺已经撤销")
-    reason = clean(reason)
+    reason = as_typed(reason)
     if not reason:
         raise Invalid("请填写撤销原因", field="reason")
     if on is None or on < pledge.signed_on:
@@ -152,7 +152,7 @@ def set_model_unit(session: Session, actor, pledge: Pledge, *, expected_version:
     """Mark or unmark a pledge's merchant as a demonstration unit, with the date and the decision."""
     if pledge.version != expected_version:
         raise StaleEdit("该承诺")
-    decision = clean(decision)
+    decision = as_typed(decision)
     if not decision:
         raise Invalid("请填写认定或取消的决定（文号或说明）", field="decision")
     if on is None:

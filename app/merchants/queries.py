@@ -5,7 +5,7 @@ from sqlalchemy import Select, or_, select
 
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
-from app.text import clean
+from app.text import as_typed, match_key
 
 
 def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
@@ -16,10 +16,11 @@ def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
         stmt = stmt.where(Merchant.station_id == station_id)
     if industry:
         stmt = stmt.where(Merchant.industry == Industry(industry))
-    text = clean(q)
+    text = as_typed(q)
     if text:
-        stmt = stmt.where(or_(Merchant.name.contains(text, autoescape=True),
-                              Merchant.credit_code.contains(text.upper(), autoescape=True),
+        # Names by their key, so either bracket style, width and case find them; credit codes are stored folded.
+        stmt = stmt.where(or_(Merchant.name_key.contains(match_key(text), autoescape=True),
+                              Merchant.credit_code.contains(match_key(text), autoescape=True),
                               Merchant.address.contains(text, autoescape=True)))
     order = {"name": Merchant.name, "-name": Merchant.name.desc(), "created": Merchant.id,
              "-created": Merchant.id.desc()}.get(sort, Merchant.name)

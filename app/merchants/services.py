@@ -10,7 +10,7 @@ from app.instruments.models import Instrument
 from app.merchants import credit_code as cc
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
-from app.text import clean, match_key
+from app.text import as_typed, identifier, match_key
 
 FIELDS = ["name", "credit_code", "industry", "address", "contact", "phone", "station_id", "parent_id", "notes"]
 
@@ -18,9 +18,11 @@ FIELDS = ["name", "credit_code", "industry", "address", "contact", "phone", "sta
 def normalise_values(values: dict) -> dict:
     """Clean text fields and the credit code; '' credit code becomes None."""
     out = dict(values)
-    for key in ("name", "address", "contact", "phone", "notes"):
+    for key in ("name", "address", "contact", "notes"):
         if key in out:
-            out[key] = clean(out[key])
+            out[key] = as_typed(out[key])
+    if "phone" in out:
+        out["phone"] = identifier(out["phone"])
     if "credit_code" in out:
         code = cc.normalise(out["credit_code"])
         out["credit_code"] = code or None

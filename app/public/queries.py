@@ -10,15 +10,16 @@ from app.instruments.models import Instrument, InstrumentStatus
 from app.integrity.models import Pledge
 from app.integrity.queries import is_active
 from app.merchants.models import Merchant
-from app.text import clean
+from app.text import match_key
 
 SEARCH_LIMIT = 20
 
 
 def merchant_search(q: str, limit: int = SEARCH_LIMIT) -> Select:
-    """(merchant id, name) of merchants whose name contains the text; the caller checks its length."""
-    text = clean(q)
-    return (select(Merchant.id, Merchant.name).where(Merchant.name.contains(text, autoescape=True))
+    """(merchant id, name) of merchants whose name contains the text (either bracket style, any width or case);
+    the caller checks its length."""
+    key = match_key(q)
+    return (select(Merchant.id, Merchant.name).where(Merchant.name_key.contains(key, autoescape=True))
             .order_by(Merchant.name, Merchant.id).limit(limit))
 
 

@@ -12,7 +12,7 @@ from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
 from app.public import queries
 from app.public.services import MIN_TOKEN_LENGTH, public_state
-from app.text import clean
+from app.text import as_typed
 from app.web import db
 
 bp = Blueprint("public", __name__, template_folder="templates", url_prefix="/public")
@@ -27,7 +27,7 @@ public_limit(bp)
 @bp.route("/")
 def search():
     """Search merchants by name: pledge status, demonstration unit and per-kind counts of instruments."""
-    q = clean(request.args.get("q", ""))
+    q = as_typed(request.args.get("q", ""))
     results, message = [], ""
     if q and len(q) < MIN_QUERY:
         message = f"请输入至少 {MIN_QUERY} 个字的名称"

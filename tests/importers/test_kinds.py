@@ -40,9 +40,9 @@ def test_every_catalogue_name_resolves_to_itself(resolver, kinds):
     ("DN51", "water_meter_gt50"), ("DN100", "water_meter_gt50"), ("ＤＮ８０", "water_meter_gt50"),
 ])
 def test_water_meters_by_size(resolver, size, code):
-    from app.text import clean
-    assert resolver.resolve("水表", size=clean(size)) == code
-    assert resolver.resolve("冷水水表", size=clean(size)) == code
+    from app.text import identifier
+    assert resolver.resolve("水表", size=identifier(size)) == code
+    assert resolver.resolve("冷水水表", size=identifier(size)) == code
 
 
 def test_water_meter_size_in_the_kind_text_or_the_model(resolver):

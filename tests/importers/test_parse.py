@@ -64,7 +64,8 @@ MESSY = [
 ]
 
 EXPECTED = {
-    4: {"merchant_name": "连云区 金源粮油店", "credit_code": code(1), "kind": "elec_price_scale", "model": "ACS-15",
+    # Free text as typed (trimmed only): the double space and the full-width model stay; the code is folded.
+    4: {"merchant_name": "连云区  金源粮油店", "credit_code": code(1), "kind": "elec_price_scale", "model": "ＡＣＳ－１５",
         "serial_no": "2025122294", "maker": "凯丰集团有限公司", "location": "47号摊位",
         "verified_on": dt.date(2025, 5, 6), "valid_until": dt.date(2026, 5, 6), "result": "pass"},
     5: {"merchant_name": "赣榆区康宁肉类店", "credit_code": code(2), "kind": "fuel_dispenser", "model": "JYB-15",

@@ -26,9 +26,12 @@ def valid_code() -> str:
 
 @pytest.mark.parametrize("value, text", [
     ("  连云区 金源粮油店  ", "连云区 金源粮油店"),
-    ("连云区\u3000金源\t\t粮油店", "连云区 金源 粮油店"),
-    ("ＡＣＳ－１５", "ACS-15"),
-    ("（有限公司）", "(有限公司)"),
+    ("连云区\u3000金源\t\t粮油店", "连云区\u3000金源\t\t粮油店"),
+    ("ＡＣＳ－１５", "ＡＣＳ－１５"),
+    ("欧姆龙（大连）有限公司", "欧姆龙（大连）有限公司"),
+    ("欧姆龙(大连)有限公司", "欧姆龙(大连)有限公司"),
+    ("铅封破损，\n铅封编号无法辨认；", "铅封破损，\n铅封编号无法辨认；"),
+    ("\u3000 行首行尾的空白 \n", "行首行尾的空白"),
     ("SN2018402777", "SN2018402777"),
     ("  SN 2018  ", "SN 2018"),
     ("=SUM(A1)", "=SUM(A1)"),
@@ -39,7 +42,7 @@ def valid_code() -> str:
     (dt.date(2023, 5, 6), "2023-05-06"),
     (dt.datetime(2023, 5, 6), "2023-05-06"),
 ])
-def test_text_is_folded_and_trimmed(value, text):
+def test_text_is_kept_as_typed_and_trimmed(value, text):
     assert to_text(value) == text
 
 
@@ -53,6 +56,7 @@ def test_text_is_folded_and_trimmed(value, text):
     ("'0012345", "0012345"),  # Excel's text marker kept by some CSV exports
     ("００１２３", "00123"),
     (" 2025122294 ", "2025122294"),
+    ("ＦＭ　２０２６", "FM 2026"),
 ])
 def test_identifiers_come_back_as_typed(value, code):
     assert to_code(value) == code
