@@ -311,7 +311,7 @@ def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[byt
                   verification_columns(figures),
                   session.execute(q.verification_details(month.first, month.last, station_id)
                                   .execution_options(yield_per=2000)))
-    _detail_sheet(wb, "月末超期明细", f"截至{month.last.isoformat()}超期未检器具（{figures.scope_name}）", footer,
+    _detail_sheet(wb, "月末超期明细", f"{month.label}末超期未检器具（{figures.scope_name}，计至{month.last.isoformat()}）", footer,
                   overdue_columns(figures),
                   session.execute(q.overdue_details(month.shift(1).first, station_id).execution_options(yield_per=2000)))
     wb.save(out)
