@@ -57,8 +57,8 @@ def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: 
     sheet.blank()
 
     # Findings by their Chinese name (the catalogue's codes are for the system, not for the reader).
-    sheet.caption("按问题类型（图表见“问题图表”）")
     codes = session.execute(iq.findings_by_code(scope, date_from=f.month.first, date_to=f.month.last)).all()
+    sheet.caption("按问题类型（图表见“问题图表”）" if codes else "按问题类型（本月未发现问题）")
     header_row, first, last = sheet.table(["问题类型", "本月（条）"], [[name, n] for _code, name, n in codes])
     ws = sheet.write(wb, "检查情况")
     if codes:
