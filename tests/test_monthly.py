@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -306,6 +310,31 @@ def test_every_sheet_prints_as_a_report(ledger, session):
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     assert book.sheet_names == SHEETS
     assert len(book.get_sheet_by_name("本月检定明细").to_python()) == 2 + 5
+
+
+@pytest.mark.skipif(not (shutil.which("libreoffice") or shutil.which("soffice")) or not shutil.which("pdftotext"),
+                    reason="LibreOffice and poppler-utils are checking tools, not installed everywhere")
+def test_the_printout(ledger, session, tmp_path):
+    """bench/report_pdf.py prints the workbook through LibreOffice: one page per sheet here, every page numbered
+    "第 N 页，共 M 页", and the chart pages carry no table's header row."""
+    from app.monthly.services import report_sections
+
+    workbook = tmp_path / "月报.xlsx"
+    build_monthly_report(session, OCT, str(workbook), sections=report_sections())
+    script = Path(__file__).resolve().parents[1] / "bench" / "report_pdf.py"
+    subprocess.run([sys.executable, str(script), str(workbook), "-o", str(tmp_path)], check=True, timeout=600,
+                   capture_output=True)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "月报.pdf"), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+    assert len(pages) == len(SHEETS)
+    for number, (sheet, page) in enumerate(zip(SHEETS, pages), start=1):
+        assert f"第 {number} 页，共 {len(SHEETS)} 页" in page and "2026年10月" in page, sheet
+        if sheet in CHART_SHEETS:
+            repeated = [h for h in ("在册", "检定合格率", "检查（次）", "本月新签", "出厂编号") if h in page]
+            assert not repeated, f"{sheet}: a table's header row printed over the chart"
+    names = {f.code: f.name_zh for f in session.scalars(select(FindingCode))}
+    assert names["FAILED_IN_USE"] in pages[SHEETS.index("问题图表")]
 
 
 def test_archive_build_replaces_and_job_builds_every_scope(ledger, session):
