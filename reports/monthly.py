@@ -16,9 +16,7 @@ from typing import IO
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,13 +26,9 @@ from app.clock import LOCAL_TZ
 from app.instruments.engine import add_months
 from app.instruments.models import VerificationResult
 from reports import monthly_queries as q
-from reports.xlsx import Column, append as append_row, header_footer_text, styled, write_rows
-
-TITLE_FONT = Font(bold=True, size=14)
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-TOTAL_FONT = Font(bold=True)
-PERCENT = "0.0%"
+from reports.printed import (HEADER_FONT, TITLE_FONT, PrintedSheet, chart_sheet, fitted_width,
+                              integer_axis, setup_page)
+from reports.xlsx import Column, append as append_row, styled as cell, write_rows
 
 
 @dataclass(frozen=True)
@@ -198,154 +192,127 @@ def compute_figures(session: Session, month: Month, station_id: int | None = Non
 
 SUMMARY_HEADERS = ["监管所", "器具种类", "在册（在用）", "本月检定（台）", "本月检定记录", "合格记录", "检定合格率",
                    "到期复检", "按期复检", "按期检定率", "下月到期", "月末超期未检", "超过使用年限"]
-SUMMARY_WIDTHS = [14, 22, 11, 12, 12, 10, 10, 10, 10, 10, 10, 12, 12]
 
 
-cell = styled  # the report's sheets make their cells with the safe writer's styled()
+def report_name(f: Figures) -> str:
+    """The report as its printed footer names it."""
+    return f"计量器具监管月报 {f.month.label}（{f.scope_name}）"
 
 
-def header(ws, headers: Iterable[str]) -> list:
-    return [styled(ws, h, font=HEADER_FONT, fill=HEADER_FILL) for h in headers]
-
-
-class RowCounter:
-    """ws.append that counts the rows a write-only sheet has written (it keeps no count a chart could use)."""
-
-    def __init__(self, ws) -> None:
-        self.ws, self.rows = ws, 0
-
-    def __call__(self, row: list) -> int:
-        """Append one row (through the safe writer); its row number."""
-        append_row(self.ws, row)
-        self.rows += 1
-        return self.rows
-
-
-def print_setup(ws: Worksheet, title: str, header_row: int, columns: int) -> None:
-    """A4 landscape, fit to one page wide, header row repeated, title in the page header, page numbers below."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.print_options.horizontalCentered = True
-    ws.oddHeader.center.text = header_footer_text(title)
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
-    for index in range(columns):
-        ws.column_dimensions[get_column_letter(index + 1)].width = SUMMARY_WIDTHS[index] if index < len(
-            SUMMARY_WIDTHS) else 14
-
-
-def _counts_row(ws, station: str, kind: str, c: Counts, font: Font | None = None) -> list:
-    return [cell(ws, station, font=font), cell(ws, kind, font=font), c.registered, c.verified, c.records, c.passed,
-            cell(ws, c.pass_rate, fmt=PERCENT), c.reverified, c.on_time, cell(ws, c.on_time_rate, fmt=PERCENT),
-            c.due_next, c.overdue, c.past_life]
+def _counts_row(station: str, kind: str, c: Counts) -> list:
+    return [station, kind, c.registered, c.verified, c.records, c.passed, c.pass_rate, c.reverified, c.on_time,
+            c.on_time_rate, c.due_next, c.overdue, c.past_life]
 
 
 def _summary_sheet(wb: Workbook, f: Figures) -> None:
-    ws = wb.create_sheet("汇总")
-    append = RowCounter(ws)
-    title = f"计量器具监管月报 {f.month.label}（{f.scope_name}）"
-    print_setup(ws, title, 4, len(SUMMARY_HEADERS))
-    ws.freeze_panes = "C5"
-    append([cell(ws, title, font=TITLE_FONT)])
-    append([f"统计口径：在册、超期、使用年限和下月到期按生成报表时的台账计至 {f.month.last.isoformat()}；"
-               f"检定数按本月检定记录（不含作废）。生成时间 {f.built_at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}"])
-    append([])
-    append(header(ws, SUMMARY_HEADERS))
+    title = report_name(f)
+    sheet = PrintedSheet(title, title)
+    sheet.note(f"统计口径：在册、超期、使用年限和下月到期按生成报表时的台账计至 {f.month.last.isoformat()}；"
+               f"检定数按本月检定记录（不含作废）。生成时间 {f.built_at.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}。")
+    rows, subtotals = [], []
     for station_id, station in f.stations.items():
         subtotal = Counts()
         for type_id, kind in f.kinds.items():
             counts = f.by_station_kind.get((station_id, type_id))
             if counts is None:
                 continue
-            append(_counts_row(ws, station, kind, counts))
+            rows.append(_counts_row(station, kind, counts))
             subtotal.add(counts)
         if len(f.stations) > 1:
-            append(_counts_row(ws, station, "小计", subtotal, TOTAL_FONT))
-    total = f.total()
-    append(_counts_row(ws, "合计", "", total, TOTAL_FONT))
-    append([])
+            subtotals.append(len(rows))
+            rows.append(_counts_row(station, "小计", subtotal))
+    sheet.table(SUMMARY_HEADERS, rows, total=_counts_row("合计", "", f.total()), bold_rows=subtotals,
+                repeat_header=True)
+    sheet.write(wb, "汇总", freeze_columns=2)
 
-    # Change from the previous month.
-    prev = f.previous
-    append([cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
-    append(header(ws, ["指标", "", f.month.label, f.month.shift(-1).label, "增减"]))
+
+def _overview_sheet(wb: Workbook, f: Figures) -> None:
+    """The change from last month, fuel stations, and the figures by kind with their chart (on its own sheet)."""
+    footer = report_name(f)
+    sheet = PrintedSheet(f"概况 {f.month.label}（{f.scope_name}）", footer)
+    total, prev = f.total(), f.previous
+    sheet.caption(f"与上月（{f.month.shift(-1).label}）比较")
+    rows = []
     for label, now, before in (("本月检定（台）", total.verified, prev.verified),
                                ("本月检定记录", total.records, prev.records),
                                ("检定合格率", total.pass_rate, prev.pass_rate),
                                ("按期检定率", total.on_time_rate, prev.on_time_rate),
                                ("月末超期未检", total.overdue, prev.overdue),
                                ("超过使用年限", total.past_life, prev.past_life)):
-        fmt = PERCENT if isinstance(now, float) or isinstance(before, float) else None
         change = None if now is None or before is None else now - before
-        append([label, "", cell(ws, now, fmt=fmt), cell(ws, before, fmt=fmt), cell(ws, change, fmt=fmt)])
-    append([])
+        rows.append([label, now, before, change])
+    sheet.table(["指标", f.month.label, f.month.shift(-1).label, "增减"], rows)  # rates print as percentages
+    sheet.blank()
 
-    # Fuel stations, dispensers and nozzles, counted separately.
-    append([cell(ws, "加油站、加油机和油枪", font=HEADER_FONT)])
-    append(header(ws, ["监管所", "", "加油站（家）", "在用加油机（台）", "油枪（条）"]))
-    sums = [0, 0, 0]
+    sheet.caption("加油站、加油机和油枪")
+    fuel_rows, sums = [], [0, 0, 0]
     for station_id, station in f.stations.items():
         values = f.fuel.get(station_id, (0, 0, 0))
         sums = [a + b for a, b in zip(sums, values)]
-        append([station, "", *values])
-    append([cell(ws, "合计", font=TOTAL_FONT), "", *sums])
-    append([])
+        fuel_rows.append([station, *values])
+    sheet.table(["监管所", "加油站（家）", "在用加油机（台）", "油枪（条）"], fuel_rows, total=["合计", *sums])
+    sheet.blank()
 
-    # By kind, for the chart.
-    append([cell(ws, "按器具种类", font=HEADER_FONT)])
-    append(header(ws, ["器具种类", "", "本月检定（台）", "下月到期", "月末超期未检"]))
+    sheet.caption("按器具种类（图表见“种类图表”）")
     by_kind = f.by_kind()
-    kinds = [(t, name) for t, name in f.kinds.items() if t in by_kind]
-    start = append.rows + 1
-    for type_id, name in kinds:
-        c = by_kind[type_id]
-        append([name, "", c.verified, c.due_next, c.overdue])
+    kinds = [(name, by_kind[t]) for t, name in f.kinds.items() if t in by_kind]
+    header_row, first, last = sheet.table(["器具种类", "本月检定（台）", "下月到期", "月末超期未检"],
+                                          [[name, c.verified, c.due_next, c.overdue] for name, c in kinds])
+    ws = sheet.write(wb, "概况")
     if kinds:
         chart = BarChart()
-        chart.type = "col"
-        chart.title = "按器具种类：本月检定、下月到期、月末超期"
-        chart.y_axis.title = "台"
-        chart.height, chart.width = 9, 24
-        data = Reference(ws, min_col=3, max_col=5, min_row=start - 1, max_row=start + len(kinds) - 1)
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=start, max_row=start + len(kinds) - 1))
-        ws.add_chart(chart, f"G{start}")
+        chart.type = "bar"
+        chart.title = "按器具种类：本月检定、下月到期、月末超期未检（台）"
+        chart.add_data(Reference(ws, min_col=2, max_col=4, min_row=header_row, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+        chart.x_axis.scaling.orientation = "maxMin"   # the catalogue's first kind at the top
+        integer_axis(chart.y_axis, max(max(c.verified, c.due_next, c.overdue) for _, c in kinds))
+        chart.y_axis.crosses = "max"                  # the figures along the bottom, under the reversed kinds
+        chart.legend.position = "b"
+        chart_sheet(wb, "种类图表", f"按器具种类 {f.month.label}（{f.scope_name}）", footer, chart)
 
 
-def _detail_sheet(wb: Workbook, name: str, title: str, columns: list[Column], rows: Iterable) -> None:
+def _detail_sheet(wb: Workbook, name: str, title: str, footer: str, columns: list[Column], rows: Iterable) -> None:
     ws = wb.create_sheet(name)
-    print_setup(ws, title, 2, len(columns))
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
+    setup_page(ws, title, footer, sum(c.width for c in columns), title_row=2)
     append_row(ws, [cell(ws, title, font=TITLE_FONT)])
-    count = write_rows(ws, columns, rows, header_font=HEADER_FONT)
+    count = write_rows(ws, columns, rows, header_font=HEADER_FONT, bordered=True)
     ws.freeze_panes = "A3"
     ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
 
 
-VERIFICATION_COLUMNS = [Column("监管所", 14), Column("使用单位", 30), Column("器具种类", 16), Column("出厂编号", 18),
-                        Column("检定日期", 12, "date"), Column("检定结论", 8), Column("证书编号", 18),
-                        Column("有效期至", 12, "date"), Column("检定机构", 24)]
-OVERDUE_COLUMNS = [Column("监管所", 14), Column("使用单位", 30), Column("联系电话", 14), Column("器具种类", 16),
-                   Column("出厂编号", 18), Column("安装位置", 16), Column("最近检定日期", 12, "date"),
-                   Column("应检日期", 12, "date")]
+def verification_columns(f: Figures) -> list[Column]:
+    """The detail sheet of the month's records; station and kind as wide as their longest names."""
+    return [Column("监管所", fitted_width(f.stations.values())), Column("使用单位", 32, wrap=True),
+            Column("器具种类", fitted_width(f.kinds.values())), Column("出厂编号", 18),
+            Column("检定日期", 12, "date"), Column("检定结论", 10), Column("证书编号", 20),
+            Column("有效期至", 12, "date"), Column("检定机构", 26, wrap=True)]
+
+
+def overdue_columns(f: Figures) -> list[Column]:
+    """The detail sheet of overdue instruments."""
+    return [Column("监管所", fitted_width(f.stations.values())), Column("使用单位", 32, wrap=True),
+            Column("联系电话", 14), Column("器具种类", fitted_width(f.kinds.values())), Column("出厂编号", 18),
+            Column("安装位置", 24, wrap=True), Column("最近检定日期", 14, "date"), Column("应检日期", 12, "date")]
 
 
 def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[bytes],
                            station_id: int | None = None) -> None:
-    """Write the workbook: summary with chart, the registered sections, then the detail sheets."""
+    """Write the workbook: summary, overview with its chart sheet, the registered sections, the detail sheets."""
     wb = Workbook(write_only=True)
     _summary_sheet(wb, figures)
+    _overview_sheet(wb, figures)
     for section in figures.sections:
         section(wb, figures, session, station_id)
-    month = figures.month
-    _detail_sheet(wb, "本月检定明细", f"{month.label}检定记录明细（{figures.scope_name}）", VERIFICATION_COLUMNS,
+    month, footer = figures.month, report_name(figures)
+    _detail_sheet(wb, "本月检定明细", f"{month.label}检定记录明细（{figures.scope_name}）", footer,
+                  verification_columns(figures),
                   session.execute(q.verification_details(month.first, month.last, station_id)
                                   .execution_options(yield_per=2000)))
-    _detail_sheet(wb, "月末超期明细", f"截至{month.last.isoformat()}超期未检器具（{figures.scope_name}）", OVERDUE_COLUMNS,
+    _detail_sheet(wb, "月末超期明细", f"{month.label}末超期未检器具（{figures.scope_name}，计至{month.last.isoformat()}）", footer,
+                  overdue_columns(figures),
                   session.execute(q.overdue_details(month.shift(1).first, station_id).execution_options(yield_per=2000)))
     wb.save(out)
 

@@ -1,5 +1,5 @@
 """The monthly report's inspections sheet (检查情况): the month's special-inspection work by station,
-findings by code with a chart, and the change from the previous month (no Flask)."""
+findings by type with a chart on its own sheet, and the change from the previous month (no Flask)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.inspections import queries as iq
 from app.scope import Scope
-from reports.monthly import (HEADER_FONT, TITLE_FONT, TOTAL_FONT, Figures, Month, RowCounter, cell, header,
-                             print_setup)
+from reports.monthly import Figures, Month, report_name
+from reports.printed import PrintedSheet, chart_sheet, integer_axis
 
 COLUMNS = ["监管所", "检查（次）", "检查单位（家）", "实际开展经营", "检查器具（台）", "有问题器具", "发现问题（条）",
            "有问题单位", "责令改正", "按期整改", "逾期整改", "整改中", "逾期未改", "立案"]
@@ -36,42 +36,39 @@ def _total(rows: dict[int, dict[str, int]]) -> dict[str, int]:
 
 
 def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
-    """Write the 检查情况 sheet after the summary."""
+    """Write the 检查情况 sheet after the summary, and its chart of findings on a sheet of its own."""
     scope = Scope(frozenset({station_id})) if station_id else Scope.everything()
-    ws = wb.create_sheet("检查情况")
     title = f"专项检查情况 {f.month.label}（{f.scope_name}）"
-    print_setup(ws, title, 3, len(COLUMNS))
-    append = RowCounter(ws)
-    append([cell(ws, title, font=TITLE_FONT)])
-    append([f"按本月检查日期统计；整改情况计至 {f.month.last.isoformat()}。"])
-    append(header(ws, COLUMNS))
+    sheet = PrintedSheet(title, report_name(f))
+    sheet.note(f"按本月检查日期统计；整改情况计至 {f.month.last.isoformat()}。")
     current = _by_station(session, scope, f.month)
-    for sid, name in f.stations.items():
-        append([name, *(current[sid][k] for k in FIELDS)] if sid in current else [name, *([0] * len(FIELDS))])
+    zero = dict.fromkeys(FIELDS, 0)
     total = _total(current)
-    append([cell(ws, "合计", font=TOTAL_FONT), *(total[k] for k in FIELDS)])
-    append([])
+    sheet.table(COLUMNS, [[name, *(current.get(sid, zero)[k] for k in FIELDS)] for sid, name in f.stations.items()],
+                total=["合计", *(total[k] for k in FIELDS)])
+    sheet.blank()
 
     previous = _total(_by_station(session, scope, f.month.shift(-1)))
-    append([cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
-    append(header(ws, ["指标", f.month.label, f.month.shift(-1).label, "增减"]))
-    for label, key in (("检查（次）", "inspections"), ("检查单位（家）", "merchants"), ("发现问题（条）", "findings"),
-                       ("责令改正", "rectifications"), ("立案", "cases")):
-        append([label, total[key], previous[key], total[key] - previous[key]])
-    append([])
+    sheet.caption(f"与上月（{f.month.shift(-1).label}）比较")
+    sheet.table(["指标", f.month.label, f.month.shift(-1).label, "增减"],
+                [[label, total[key], previous[key], total[key] - previous[key]]
+                 for label, key in (("检查（次）", "inspections"), ("检查单位（家）", "merchants"),
+                                    ("发现问题（条）", "findings"), ("责令改正", "rectifications"), ("立案", "cases"))])
+    sheet.blank()
 
-    append([cell(ws, "按问题代码", font=HEADER_FONT)])
-    append(header(ws, ["代码", "问题", "本月（条）"]))
-    start = append.rows + 1
+    # Findings by their Chinese name (the catalogue's codes are for the system, not for the reader).
     codes = session.execute(iq.findings_by_code(scope, date_from=f.month.first, date_to=f.month.last)).all()
-    for code, name, n in codes:
-        append([code, name, n])
+    sheet.caption("按问题类型（图表见“问题图表”）" if codes else "按问题类型（本月未发现问题）")
+    header_row, first, last = sheet.table(["问题类型", "本月（条）"], [[name, n] for _code, name, n in codes])
+    ws = sheet.write(wb, "检查情况")
     if codes:
         chart = BarChart()
         chart.type = "bar"
-        chart.title = "本月发现问题（按代码）"
-        chart.height, chart.width = 8, 18
-        chart.add_data(Reference(ws, min_col=3, min_row=start - 1, max_row=start + len(codes) - 1),
-                       titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=2, min_row=start, max_row=start + len(codes) - 1))
-        ws.add_chart(chart, f"F{start}")
+        chart.title = "本月发现问题（按问题类型，条）"
+        chart.add_data(Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+        chart.x_axis.scaling.orientation = "maxMin"   # the most frequent at the top
+        integer_axis(chart.y_axis, max(n for _, _, n in codes))
+        chart.y_axis.crosses = "max"
+        chart.legend = None
+        chart_sheet(wb, "问题图表", f"本月发现问题 {f.month.label}（{f.scope_name}）", report_name(f), chart)

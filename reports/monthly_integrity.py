@@ -13,11 +13,11 @@ from app.integrity import queries as pq
 from app.integrity.models import Pledge, TargetKind
 from app.merchants.models import Merchant
 from app.scope import Scope
-from reports.monthly import (HEADER_FONT, PERCENT, TITLE_FONT, TOTAL_FONT, Figures, Month, RowCounter, cell, header,
-                             print_setup)
+from reports.monthly import Figures, Month, report_name
+from reports.printed import PrintedSheet
 
-COLUMNS = ["监管所", "本月新签", "本月撤销", "月末有效承诺", "目标（家）", "完成率", "月末示范单位", "示范单位目标",
-           "完成率"]
+COLUMNS = ["监管所", "本月新签", "本月撤销", "月末有效承诺", "承诺目标（家）", "承诺完成率", "月末示范单位",
+           "示范单位目标（家）", "示范单位完成率"]
 
 
 def _in_force(session: Session, scope: Scope, month: Month) -> dict[int, tuple[int, int]]:
@@ -47,37 +47,35 @@ def _rate(done: int, target: int | None):
 def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 诚信计量 sheet."""
     scope = Scope(frozenset({station_id})) if station_id else Scope.everything()
-    ws = wb.create_sheet("诚信计量")
     title = f"诚信计量自我承诺情况 {f.month.label}（{f.scope_name}）"
-    print_setup(ws, title, 3, len(COLUMNS))
-    append = RowCounter(ws)
-    append([cell(ws, title, font=TITLE_FONT)])
-    append([f"有效承诺和示范单位计至 {f.month.last.isoformat()}；已过复核日期的承诺不计为有效。"])
-    append(header(ws, COLUMNS))
+    sheet = PrintedSheet(title, report_name(f))
+    sheet.note(f"有效承诺和示范单位计至 {f.month.last.isoformat()}；已过复核日期的承诺不计为有效。")
     in_force, flows, targets = (_in_force(session, scope, f.month), _signed_and_revoked(session, scope, f.month),
                                 _targets(session))
     pledges, models = TargetKind.PLEDGES.value, TargetKind.MODEL_UNITS.value
     totals = defaultdict(int)
+    rows = []
     for sid, name in f.stations.items():
         active, model = in_force.get(sid, (0, 0))
         signed, revoked = flows.get(sid, (0, 0))
         target, model_target = targets.get((pledges, sid)), targets.get((models, sid))
         for key, value in (("signed", signed), ("revoked", revoked), ("active", active), ("model", model)):
             totals[key] += value
-        append([name, signed, revoked, active, target, cell(ws, _rate(active, target), fmt=PERCENT), model,
-                model_target, cell(ws, _rate(model, model_target), fmt=PERCENT)])
+        rows.append([name, signed, revoked, active, target, _rate(active, target), model, model_target,
+                     _rate(model, model_target)])
     # The overall target is the admin's "all stations" figure (not the sum of station targets).
     target = targets.get((pledges, None)) if not station_id else targets.get((pledges, station_id))
     model_target = targets.get((models, None)) if not station_id else targets.get((models, station_id))
-    append([cell(ws, "合计", font=TOTAL_FONT), totals["signed"], totals["revoked"], totals["active"], target,
-            cell(ws, _rate(totals["active"], target), fmt=PERCENT), totals["model"], model_target,
-            cell(ws, _rate(totals["model"], model_target), fmt=PERCENT)])
-    append([])
+    sheet.table(COLUMNS, rows, total=["合计", totals["signed"], totals["revoked"], totals["active"], target,
+                                      _rate(totals["active"], target), totals["model"], model_target,
+                                      _rate(totals["model"], model_target)])
+    sheet.blank()
 
     before = _in_force(session, scope, f.month.shift(-1))
     prev_active = sum(a for a, _ in before.values())
     prev_model = sum(m for _, m in before.values())
-    append([cell(ws, f"与上月（{f.month.shift(-1).label}）比较", font=HEADER_FONT)])
-    append(header(ws, ["指标", f.month.label, f.month.shift(-1).label, "增减"]))
-    append(["月末有效承诺", totals["active"], prev_active, totals["active"] - prev_active])
-    append(["月末示范单位", totals["model"], prev_model, totals["model"] - prev_model])
+    sheet.caption(f"与上月（{f.month.shift(-1).label}）比较")
+    sheet.table(["指标", f.month.label, f.month.shift(-1).label, "增减"],
+                [["月末有效承诺", totals["active"], prev_active, totals["active"] - prev_active],
+                 ["月末示范单位", totals["model"], prev_model, totals["model"] - prev_model]])
+    sheet.write(wb, "诚信计量")

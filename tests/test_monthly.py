@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 from sqlalchemy import func, select
 
+from app.catalog.models import FindingCode
 from app.monthly.jobs import monthly_report
 from app.monthly.models import MonthlyReport
 from app.monthly.services import build_report, last_month
@@ -129,59 +135,206 @@ def test_figures_match_the_ledger(ledger, session):
     assert only_a.total().verified == 4 and only_a.scope_name == ledger.station_a.name
 
 
-def test_workbook_reads_back_with_both_readers(ledger, session):
-    out = io.BytesIO()
+SHEETS = ["汇总", "概况", "种类图表", "检查情况", "问题图表", "诚信计量", "本月检定明细", "月末超期明细"]
+CHART_SHEETS = {"种类图表", "问题图表"}
+
+
+def _header(cell) -> str:
+    """A header as the reader sees it (a long header is printed on two lines)."""
+    return (cell.value or "").replace("\n", "")
+
+
+def read_table(ws, first_header: str, keys: int = 1) -> dict:
+    """The table whose header row starts with first_header: {row label(s): {header: figure}}, every figure taken
+    from the column its header stands over."""
+    rows = list(ws.iter_rows())
+    start = next(i for i, r in enumerate(rows) if _header(r[0]) == first_header)
+    headers = {c.column: _header(c) for c in rows[start] if c.value}
+    table = {}
+    for r in rows[start + 1:]:
+        if r[0].value is None:
+            break
+        key = r[0].value if keys == 1 else tuple(c.value for c in r[:keys])
+        table.setdefault(key, {headers[c.column]: c.value for c in r[keys:] if c.column in headers})
+    return table
+
+
+def _figures_under_headers(table: dict, key, expected: dict) -> None:
+    got = {h: table[key][h] for h in expected}
+    assert got == {h: pytest.approx(v) if isinstance(v, float) else v for h, v in expected.items()}, key
+
+
+def test_every_header_stands_over_its_figure(ledger, session):
+    """Each figure, read from the column under its header, is what the ledger built above says (counted by hand
+    from the fixture, not from the report's own queries)."""
     from app.monthly.services import report_sections
 
-    figures = build_monthly_report(session, OCT, out, sections=report_sections())
-    data = out.getvalue()
-    wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["汇总", "检查情况", "诚信计量", "本月检定明细", "月末超期明细"]
-    summary = wb["汇总"]
-    assert summary["A1"].value == "计量器具监管月报 2026年10月（全部监管所）"
-    assert [c.value for c in summary[4]][:4] == ["监管所", "器具种类", "在册（在用）", "本月检定（台）"]
-    rows = {}
-    for r in summary.iter_rows(min_row=5, values_only=True):
-        rows.setdefault((r[0], r[1]), r)  # the first 合计 is the summary table's; the fuel table has its own
-    total = rows["合计", None]
-    assert total[2:6] == (9, 5, 5, 3) and total[6] == pytest.approx(3 / 5)
-    station_a = rows[ledger.station_a.name, "燃油加油机"]
-    assert station_a[7:10] == (3, 2, pytest.approx(2 / 3))
-    assert len(summary._charts) == 1
-    # Printing: A4 landscape, one page wide, header row repeated, title and page numbers.
-    assert summary.page_setup.orientation == "landscape" and summary.page_setup.paperSize == 9
-    assert summary.page_setup.fitToWidth == 1 and summary.sheet_properties.pageSetUpPr.fitToPage
-    assert summary.print_title_rows == "$4:$4"
-    assert "&P" in summary.oddFooter.center.text and "月报" in summary.oddHeader.center.text
+    out = io.BytesIO()
+    build_monthly_report(session, OCT, out, sections=report_sections())
+    wb = load_workbook(io.BytesIO(out.getvalue()))
+    assert wb.sheetnames == SHEETS
+    a, b = ledger.station_a.name, ledger.station_b.name
+    scale, fuel = factories.kind(session, "elec_price_scale").name_zh, factories.kind(session, "fuel_dispenser").name_zh
+    water = factories.kind(session, "water_meter_le25").name_zh
 
-    details = list(wb["本月检定明细"].iter_rows(min_row=3, values_only=True))
-    assert sorted(r[3] for r in details) == ["B1", "D1", "D2", "D3", "S1"]
-    overdue = list(wb["月末超期明细"].iter_rows(min_row=3, values_only=True))
-    assert sorted(r[4] for r in overdue) == sorted(["A-001", "B-001", "D3", "S1"])
-    assert figures.total().overdue == len(overdue)
+    summary = read_table(wb["汇总"], "监管所", keys=2)
+    # D1 on time, D2 late, D3 on time by the cycle but failed (overdue at once): 3 records, 2 passed.
+    _figures_under_headers(summary, (a, fuel), {
+        "在册（在用）": 3, "本月检定（台）": 3, "本月检定记录": 3, "合格记录": 2, "检定合格率": 2 / 3, "到期复检": 3,
+        "按期复检": 2, "按期检定率": 2 / 3, "下月到期": 0, "月末超期未检": 1, "超过使用年限": 0})
+    # A-001 (overdue since 2025), S1 (failed in October), S2 (due in November); S3 scrapped.
+    _figures_under_headers(summary, (a, scale), {
+        "在册（在用）": 3, "本月检定（台）": 1, "本月检定记录": 1, "合格记录": 0, "检定合格率": 0.0, "到期复检": 0,
+        "按期检定率": None, "下月到期": 1, "月末超期未检": 2, "超过使用年限": 0})
+    _figures_under_headers(summary, (a, water), {"在册（在用）": 1, "本月检定（台）": 0, "月末超期未检": 0,
+                                                 "超过使用年限": 1})
+    # Station B: B1 verified in October; the world's dispenser B-001 at 乙加油站 is overdue.
+    _figures_under_headers(summary, (b, scale), {"在册（在用）": 1, "本月检定（台）": 1, "合格记录": 1,
+                                                 "月末超期未检": 0})
+    _figures_under_headers(summary, (b, fuel), {"在册（在用）": 1, "本月检定（台）": 0, "月末超期未检": 1})
+    _figures_under_headers(summary, (a, "小计"), {"在册（在用）": 7, "本月检定（台）": 4, "超过使用年限": 1})
+    _figures_under_headers(summary, ("合计", None), {"在册（在用）": 9, "本月检定（台）": 5, "本月检定记录": 5,
+                                                    "合格记录": 3, "检定合格率": 3 / 5, "月末超期未检": 4})
+
+    overview = wb["概况"]
+    _figures_under_headers(read_table(overview, "指标"), "本月检定（台）", {"2026年10月": 5, "2026年9月": 0, "增减": 5})
+    # Station A: 甲加油站 with D1-D3 (4 + 6 + 2 nozzles); station B: the world's 乙加油站 with B-001 (4).
+    fuel_table = read_table(overview, "监管所")
+    _figures_under_headers(fuel_table, a, {"加油站（家）": 1, "在用加油机（台）": 3, "油枪（条）": 12})
+    _figures_under_headers(fuel_table, b, {"加油站（家）": 1, "在用加油机（台）": 1, "油枪（条）": 4})
+    _figures_under_headers(fuel_table, "合计", {"加油站（家）": 2, "在用加油机（台）": 4, "油枪（条）": 16})
+    # By kind across stations: D1-D3 verified; D3 (failed) and B-001 overdue.
+    _figures_under_headers(read_table(overview, "器具种类"), fuel,
+                           {"本月检定（台）": 3, "下月到期": 0, "月末超期未检": 2})
 
     inspections = wb["检查情况"]
-    assert [c.value for c in inspections[3]][:3] == ["监管所", "检查（次）", "检查单位（家）"]
-    by_station = {r[0]: r for r in inspections.iter_rows(min_row=4, max_row=6, values_only=True)}
-    # Station A in October: 2 inspections of 2 merchants, 3 instruments checked (1 with a problem), 2 findings at
-    # 1 merchant, 1 order closed on time, 1 case; September's visit is not counted.
-    assert by_station[ledger.station_a.name][1:] == (2, 2, 2, 3, 1, 2, 1, 1, 1, 0, 0, 0, 1)
-    assert by_station[ledger.station_b.name][1:] == (0,) * 13
-    rows = list(inspections.iter_rows(values_only=True))
-    change = next(r for r in rows if r[0] == "检查（次）")
-    assert change[1:4] == (2, 1, 1)
-    codes = {r[0]: r[2] for r in rows if r[0] in ("FAILED_IN_USE", "NOT_FILED")}
-    assert codes == {"FAILED_IN_USE": 1, "NOT_FILED": 1}
-    assert len(inspections._charts) == 1
+    # Station A in October: visits on 8 and 21 October (September's is not counted), 3 instruments checked (S1
+    # with a problem), FAILED_IN_USE (order closed on time on 15 October) and NOT_FILED (a case).
+    by_station = read_table(inspections, "监管所")
+    _figures_under_headers(by_station, a, {
+        "检查（次）": 2, "检查单位（家）": 2, "实际开展经营": 2, "检查器具（台）": 3, "有问题器具": 1, "发现问题（条）": 2,
+        "有问题单位": 1, "责令改正": 1, "按期整改": 1, "逾期整改": 0, "整改中": 0, "逾期未改": 0, "立案": 1})
+    assert set(by_station[b].values()) == {0}
+    _figures_under_headers(read_table(inspections, "指标"), "检查（次）", {"2026年10月": 2, "2026年9月": 1, "增减": 1})
+    names = {f.code: f.name_zh for f in session.scalars(select(FindingCode))}
+    assert {k: v["本月（条）"] for k, v in read_table(inspections, "问题类型").items()} == {
+        names["FAILED_IN_USE"]: 1, names["NOT_FILED"]: 1}
+
+    pledges = read_table(wb["诚信计量"], "监管所")
+    # Station A: the vendor signed and the fuel station's pledge was revoked in October; target 4 (all: 10).
+    _figures_under_headers(pledges, a, {"本月新签": 1, "本月撤销": 1, "月末有效承诺": 1, "承诺目标（家）": 4,
+                                        "承诺完成率": 0.25})
+    _figures_under_headers(pledges, "合计", {"月末有效承诺": 1, "承诺目标（家）": 10, "承诺完成率": 0.1})
+    _figures_under_headers(read_table(wb["诚信计量"], "指标"), "月末有效承诺",
+                           {"2026年10月": 1, "2026年9月": 1, "增减": 0})
+
+    details = read_table(wb["本月检定明细"], "监管所", keys=4)
+    assert sorted(k[3] for k in details) == ["B1", "D1", "D2", "D3", "S1"]
+    d3 = next(v for k, v in details.items() if k[3] == "D3")
+    assert d3["检定日期"] == dt.datetime(2026, 10, 24) and d3["检定结论"] == "不合格"
+    overdue = read_table(wb["月末超期明细"], "监管所", keys=5)
+    assert sorted(k[4] for k in overdue) == sorted(["A-001", "B-001", "D3", "S1"])
+
+    # No catalogue code or English value anywhere a reader looks: finding types, kinds and results are Chinese.
+    english = {c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row
+               if isinstance(c.value, str) and re.fullmatch(r"[A-Za-z_]{3,}", c.value)}
+    assert not english
+
+
+def _tables(ws) -> list[list]:
+    """A sheet's tables: each a list of rows, the header row first, cut to the header's width."""
+    tables, current = [], None
+    for row in ws.iter_rows():
+        if row[0].fill.fgColor.rgb in ("00DDEBF7", "FFDDEBF7"):
+            width = max(c.column for c in row if c.value)
+            current = [row[:width]]
+            tables.append(current)
+        elif current is not None and row[0].value is not None:
+            current.append(row[:len(current[0])])
+        else:
+            current = None
+    return tables
+
+
+def test_every_sheet_prints_as_a_report(ledger, session):
+    """Borders on every table cell, columns as wide as the longest kind and station names, A4 one page wide with
+    the month in the page header and page numbers in the footer, the header row repeated only over long tables,
+    and each chart on a sheet of its own with a whole-number axis."""
+    from app.catalog.models import InstrumentType
+    from app.monthly.services import report_sections
+    from reports.xlsx import display_width
+
+    out = io.BytesIO()
+    build_monthly_report(session, OCT, out, sections=report_sections())
+    data = out.getvalue()
+    wb = load_workbook(io.BytesIO(data))
+    stations = [ledger.station_a.name, ledger.station_b.name]
+    kinds = session.scalars(select(InstrumentType.name_zh)).all()
+    for ws in wb.worksheets:
+        setup = ws.page_setup
+        assert setup.paperSize == 9 and ws.sheet_properties.pageSetUpPr.fitToPage and setup.fitToWidth == 1, ws.title
+        assert "2026年10月" in ws.oddHeader.center.text, ws.title
+        assert "2026年10月" in ws.oddFooter.left.text and "&P" in ws.oddFooter.right.text, ws.title
+        assert "&N" in ws.oddFooter.right.text
+        if ws.title in CHART_SHEETS:
+            (chart,) = ws._charts
+            axis = chart.y_axis
+            assert axis.majorUnit is not None and axis.majorUnit >= 1 and axis.majorUnit == int(axis.majorUnit)
+            assert axis.scaling.min == 0 and axis.numFmt.formatCode == "0"
+            assert setup.orientation == "landscape" and setup.fitToHeight == 1 and ws.print_area
+            assert not ws.print_title_rows, "a chart's page repeats no table header"
+            continue
+        assert not ws._charts, f"{ws.title}: a chart sits beside a table"
+        # Long tables (the summary, the detail lists) repeat their header row; short ones do not.
+        assert bool(ws.print_title_rows) == (ws.title in ("汇总", "本月检定明细", "月末超期明细")), ws.title
+        widths = {chr(65 + i): ws.column_dimensions[chr(65 + i)].width for i in range(ws.max_column)}
+        total = sum(ws.column_dimensions[chr(65 + i)].width for i in range(ws.max_column))
+        assert setup.orientation == ("portrait" if total <= 95 else "landscape"), ws.title
+        tables = _tables(ws)
+        assert tables, ws.title
+        for rows in tables:
+            for c in (c for row in rows for c in row):
+                assert c.border.left.style == c.border.right.style == "thin", f"{ws.title}!{c.coordinate}"
+                assert c.border.top.style == c.border.bottom.style == "thin", f"{ws.title}!{c.coordinate}"
+            for c in rows[0]:
+                assert c.alignment.horizontal == "center", f"{ws.title}!{c.coordinate}"
+                # The names a column shows fit its width (a Chinese character counts two).
+                if _header(c) in ("监管所", "器具种类"):
+                    names = {"监管所": stations, "器具种类": kinds}[_header(c)]
+                    shown = [v for r in rows[1:] if (v := r[c.column - 1].value) in names]
+                    assert shown and widths[c.column_letter] >= max(map(display_width, shown)), ws.title
+    detail = wb["本月检定明细"]
+    assert detail.column_dimensions["C"].width >= max(display_width(k) for k in kinds)
+    assert wb["汇总"].print_title_rows == "$3:$3" and wb["汇总"].freeze_panes == "C4"
 
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    assert book.sheet_names == ["汇总", "检查情况", "诚信计量", "本月检定明细", "月末超期明细"]
-    pledges = {r[0]: r for r in wb["诚信计量"].iter_rows(min_row=4, values_only=True) if r[0]}
-    # Station A: 1 signed and 1 revoked in October, 1 in force at the month's end against a target of 4.
-    assert pledges[ledger.station_a.name][1:6] == (1, 1, 1, 4, pytest.approx(0.25))
-    assert pledges["合计"][1:6] == (1, 1, 1, 10, pytest.approx(0.1))
-    assert pledges["月末有效承诺"][1:4] == (1, 1, 0)   # September: the fuel station's pledge was in force
+    assert book.sheet_names == SHEETS
     assert len(book.get_sheet_by_name("本月检定明细").to_python()) == 2 + 5
+
+
+@pytest.mark.skipif(not (shutil.which("libreoffice") or shutil.which("soffice")) or not shutil.which("pdftotext"),
+                    reason="LibreOffice and poppler-utils are checking tools, not installed everywhere")
+def test_the_printout(ledger, session, tmp_path):
+    """bench/report_pdf.py prints the workbook through LibreOffice: one page per sheet here, every page numbered
+    "第 N 页，共 M 页", and the chart pages carry no table's header row."""
+    from app.monthly.services import report_sections
+
+    workbook = tmp_path / "月报.xlsx"
+    build_monthly_report(session, OCT, str(workbook), sections=report_sections())
+    script = Path(__file__).resolve().parents[1] / "bench" / "report_pdf.py"
+    subprocess.run([sys.executable, str(script), str(workbook), "-o", str(tmp_path)], check=True, timeout=600,
+                   capture_output=True)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "月报.pdf"), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+    assert len(pages) == len(SHEETS)
+    for number, (sheet, page) in enumerate(zip(SHEETS, pages), start=1):
+        assert f"第 {number} 页，共 {len(SHEETS)} 页" in page and "2026年10月" in page, sheet
+        if sheet in CHART_SHEETS:
+            repeated = [h for h in ("在册", "检定合格率", "检查（次）", "本月新签", "出厂编号") if h in page]
+            assert not repeated, f"{sheet}: a table's header row printed over the chart"
+    names = {f.code: f.name_zh for f in session.scalars(select(FindingCode))}
+    assert names["FAILED_IN_USE"] in pages[SHEETS.index("问题图表")]
 
 
 def test_archive_build_replaces_and_job_builds_every_scope(ledger, session):
