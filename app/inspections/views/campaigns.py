@@ -84,8 +84,10 @@ def campaign(campaign_id: int):
     on = today()
     figures = services.figures(session, scope(), on, campaign_id=campaign.id)
     state = _target_state()
-    targets = paginate(queries.target_states(campaign.id, scope(), state), scalars=False)
     state_counts = dict(session.execute(queries.target_state_counts(campaign.id, scope())).all())
+    # The counts by state give the list's total: no second pass over the campaign to count it.
+    total = state_counts.get(state, 0) if state else sum(state_counts.values())
+    targets = paginate(queries.target_states(campaign.id, scope(), state), scalars=False, total=total)
     found = services.draw_of(session, campaign.id)
     kinds = {t.id: t.name_zh for t in session.scalars(instrument_types())}
     users = users_by_id({uid for t in targets.items for uid in t.inspector_ids})
