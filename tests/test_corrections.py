@@ -219,8 +219,8 @@ def test_voided_finding_stays_visible_struck_through_and_leaves_printed_document
     for url in (f"/inspections/{insp.id}/print/notice", f"/inspections/{insp.id}/print/record"):
         assert "铅封破坏或擅自改动" not in client.get(url).get_data(as_text=True), url
     # The rectification list says how the order was closed.
-    listed = client.get("/rectifications/?state=closed").get_data(as_text=True)
-    assert "随问题作废于" in listed
+    assert "随问题作废于" in client.get("/rectifications/?state=voided").get_data(as_text=True)
+    assert "随问题作废于" not in client.get("/rectifications/?state=closed").get_data(as_text=True)
 
 
 def test_void_form_refuses_a_blank_reason_in_chinese(client, session, world, visit):

@@ -80,18 +80,20 @@ def late_rectifications(today: dt.date) -> Select:
             .order_by(Rectification.deadline, Rectification.id))
 
 
-RECTIFICATION_STATES = {"open": "整改中", "late": "已逾期", "closed": "已复查关闭"}
+RECTIFICATION_STATES = {"open": "整改中", "late": "已逾期", "closed": "已复查关闭", "voided": "随问题作废关闭"}
 
 
 def rectification_list(scope: Scope, today: dt.date, state: str = "") -> Select:
-    """Rectification orders in scope, optionally only open / late / closed, earliest deadline first."""
+    """Rectification orders in scope, optionally only open / late / closed (re-checked) / closed with a voided
+    finding, earliest deadline first."""
     stmt = scope.apply(select(Rectification), Rectification.station_id)
     if state == "open":
         stmt = stmt.where(Rectification.closed_on.is_(None))
     elif state == "late":
         stmt = stmt.where(Rectification.closed_on.is_(None), Rectification.deadline < today)
-    elif state == "closed":
-        stmt = stmt.where(Rectification.closed_on.is_not(None))
+    elif state in ("closed", "voided"):
+        voided = (select(Finding.id).where(Finding.id == Rectification.finding_id, ~Finding.in_force()).exists())
+        stmt = stmt.where(Rectification.closed_on.is_not(None), voided if state == "voided" else ~voided)
     return stmt.order_by(Rectification.closed_on.is_not(None), Rectification.deadline, Rectification.id)
 
 
