@@ -139,12 +139,13 @@ def chosen_merchant(picker_template: str) -> tuple[Any, Any]:
     return in_scope(get_merchant, merchant_id), None
 
 
-def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None) -> Page:
-    """Run a select for the requested page and count its rows."""
+def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None, total: int | None = None) -> Page:
+    """Run a select for the requested page and count its rows (unless the caller knows the `total` already)."""
     per_page = per_page or current_app.config["PAGE_SIZE"]
     page = max(1, arg_int("page") or 1)
     session = db()
-    total = session.execute(count_of(stmt)).scalar_one()
+    if total is None:
+        total = session.execute(count_of(stmt)).scalar_one()
     query = stmt.limit(per_page).offset((page - 1) * per_page)
     items = list(session.scalars(query) if scalars else session.execute(query))
     return Page(items, total, page, per_page)

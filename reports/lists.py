@@ -72,6 +72,7 @@ FINDING_COLUMNS = [
     Column("监管所", 14), Column("使用单位", 30), Column("检查日期", 12, "date"), Column("问题代码", 16),
     Column("问题", 28), Column("器具种类（检查时）", 16), Column("出厂编号（检查时）", 18), Column("处理措施", 12),
     Column("案件编号", 16), Column("整改期限", 12, "date"), Column("复查关闭日期", 12, "date"), Column("说明", 30, "lines"),
+    Column("作废原因（已作废的问题）", 24, "lines"),
 ]
 
 RECTIFICATION_COLUMNS = [
@@ -88,7 +89,9 @@ def inspection_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
 
     checked = (select(func.count(InspectionInstrument.id))
                .where(InspectionInstrument.inspection_id == Inspection.id).scalar_subquery())
-    found = select(func.count(Finding.id)).where(Finding.inspection_id == Inspection.id).scalar_subquery()
+    # Voided findings are listed (marked) in the findings export but never counted.
+    found = (select(func.count(Finding.id)).where(Finding.inspection_id == Inspection.id, Finding.in_force())
+             .scalar_subquery())
     stmt = (list_stmt.with_only_columns(
         Station.name, Merchant.name, Inspection.inspected_on, Inspection.visit_outcome, Campaign.name, checked, found,
         Inspection.notes, maintain_column_froms=False)
@@ -106,7 +109,8 @@ def finding_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
     stmt = (list_stmt.with_only_columns(
         Station.name, Merchant.name, Inspection.inspected_on, FindingCode.code, FindingCode.name_zh,
         InspectionInstrument.kind_name, InspectionInstrument.serial_no, Finding.measure, Finding.case_no,
-        Rectification.deadline, Rectification.closed_on, Finding.description, maintain_column_froms=False)
+        Rectification.deadline, Rectification.closed_on, Finding.description, Finding.void_reason,
+        maintain_column_froms=False)
         .join_from(Inspection, Finding, Finding.inspection_id == Inspection.id)
         .join_from(Finding, FindingCode, FindingCode.id == Finding.code_id)
         .outerjoin_from(Finding, InspectionInstrument, InspectionInstrument.id == Finding.check_id)
@@ -179,3 +183,18 @@ def pledge_rows(session: Session, list_stmt: Select, today) -> Iterator[tuple]:
         row[4] = _PLEDGE_LABELS[row[4]]
         row[6] = "是" if row[6] else "否"
         yield tuple(row)
+
+
+CAMPAIGN_TARGET_COLUMNS = [
+    Column("监管所", 14), Column("使用单位", 32), Column("来源", 10), Column("状态", 16),
+    Column("最近检查日期", 12, "date"), Column("发现问题（条）", 12, "number"), Column("检查记录编号", 12, "number"),
+]
+
+
+def campaign_target_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
+    """The rows of a campaign's planned merchants with their state (list_stmt: queries.target_states)."""
+    from app.inspections.queries import TARGET_STATES
+
+    for row in session.execute(list_stmt.execution_options(yield_per=CHUNK)):
+        yield (row.station_name, row.merchant_name, "随机抽取" if row.draw_id else "人工列入",
+               TARGET_STATES.get(row.state, row.state), row.inspected_on, row.findings, row.inspection_id)

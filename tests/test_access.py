@@ -91,6 +91,8 @@ class Ids:
     evidence_b: int = 0
     rectification_a: int = 0
     rectification_a_version: int = 0
+    finding_a: int = 0
+    check_ok_a: int = 0
     finding_code: int = 0
     user_insp_b: int = 0
     user_super: int = 0
@@ -453,7 +455,22 @@ CASES: list[Case] = [
          table="random_draws"),
     Case("inspections.draw", "/draws/{draw}", get=STAFF_READ),
     Case("inspections.draw_publish", "/draws/{draw}/publish",
-         get=ALL_405, post=SUPERVISE, data=lambda ids: {}, invalid_outcome=NOFORM, table="random_draws"),
+         get=SUPERVISE, post=SUPERVISE, data=lambda ids: {"confirm": "y"}, invalid=lambda ids: {},
+         table="random_draws"),
+    Case("inspections.campaign_targets_export", "/campaigns/{campaign}/targets.xlsx", get=STAFF_READ),
+    Case("inspections.finding_void", "/findings/{finding_a}/void",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "问题登记在错误的器具上"},
+         invalid=lambda ids: {"reason": "  "}, table="findings"),
+    Case("inspections.check_correct", "/inspections/checks/{check_ok_a}/outcome",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "复核现场照片，铅封已破损"},
+         invalid=lambda ids: {"reason": ""}, table="inspection_instruments"),
+    Case("inspections.extend", "/rectifications/{rectification_a}/extend",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"new_deadline": (today() + dt.timedelta(days=60)).isoformat(), "reason": "需返厂维修",
+                           "version": ids.rectification_a_version},
+         invalid=lambda ids: {"new_deadline": "2026-02-30", "reason": "需返厂维修",
+                              "version": ids.rectification_a_version},
+         table="deadline_extensions"),
     Case("public.draw", "/public/draws/{draw_published}", get=PUBLIC, variant="published"),
     Case("public.draw", "/public/draws/{draw}", get=E(404, 404, 404, 404, 404), variant="not published"),
     Case("inspections.inspections", "/inspections/", get=STAFF_READ,
@@ -546,7 +563,7 @@ def make_inspections(session, world) -> dict:
                                    ends_on=today() - dt.timedelta(days=1))
         return inspections.run_draw(session, world.supervisor, ended, station_ids=[s.id for s in stations],
                                     industries=[], rates={"none": 100}, inspectors_per_target=2,
-                                    exclude_own_station=False, roster_ids=roster, seed=7)
+                                    exclude_own_station=False, roster_ids=roster, seed=7, today=ended.ends_on)
 
     running = factories.campaign(session, stations)
     draw = drawn("二季度双随机抽查")
@@ -560,11 +577,15 @@ def make_inspections(session, world) -> dict:
         ev = inspections.store_evidence(session, world.admin, insp, file_name="现场.png", data=factories.PNG,
                                         storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
         made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect})
+    # An instrument of station A checked as 未发现问题 (its outcome can be corrected).
+    ok_visit = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor],
+                                    on=today() - dt.timedelta(days=2), checks=[(world.instrument_a, "ok")])
     session.commit()
     return {"campaign": running.id, "campaign_version": running.version, "draw": draw.id,
             "draw_published": published.id, "inspection_a": made["inspection_a"], "inspection_b": made["inspection_b"],
             "evidence_a": made["evidence_a"], "evidence_b": made["evidence_b"],
             "rectification_a": made["rect_a"].id, "rectification_a_version": made["rect_a"].version,
+            "finding_a": made["rect_a"].finding_id, "check_ok_a": ok_visit.checks[0].id,
             "finding_code": factories.finding_code(session, "NO_VALID_MARK").id,
             "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
 

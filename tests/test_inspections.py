@@ -440,7 +440,7 @@ def test_public_page_lists_outcomes_and_nothing_private(client, session, world):
                               phone="0571-88886666")
     camp = factories.campaign(session, [world.station_a, world.station_b], starts_on=today() - dt.timedelta(days=40),
                               ends_on=today() - dt.timedelta(days=1))
-    found = run(session, world, camp, station_ids=[world.station_a.id, world.station_b.id])
+    found = run(session, world, camp, station_ids=[world.station_a.id, world.station_b.id], today=camp.ends_on)
     inspectors = [world.inspector_a, world.supervisor]
     i1 = factories.inspection(session, person, inspectors, campaign_id=camp.id, on=today() - dt.timedelta(days=20))
     factories.finding(session, i1, "NO_VALID_MARK", description="秤上合格标志已过期，摊主称下周补办")
@@ -476,7 +476,7 @@ def test_public_page_never_shows_credit_codes(client, session, world):
     services.add_target(session, None, camp, m)
     # Planned by hand in a station outside the draw: not part of 双随机, so not published.
     services.add_target(session, None, camp, world.merchant_b)
-    found = run(session, world, camp, station_ids=[world.station_a.id])
+    found = run(session, world, camp, station_ids=[world.station_a.id], today=camp.ends_on)
     services.publish_draw(session, world.supervisor, found, today())
     session.commit()
     text = client.get(f"/public/draws/{found.id}").get_data(as_text=True)

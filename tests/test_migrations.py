@@ -183,3 +183,26 @@ def test_0014_keeps_existing_duplicates_and_the_command_lists_them(scratch_url):
     with engine.connect() as conn:
         assert dict(conn.execute(text("SELECT id, serial_key FROM instruments")).all()) == keys  # merged nothing
     engine.dispose()
+
+
+def test_campaign_names_key_keeps_existing_duplicates(scratch_url):
+    """Migration 0016 gives campaigns a unique name key without failing on campaigns already named alike in one
+    year: the oldest keeps the plain key, later ones get their id appended (and must be renamed when edited)."""
+    import datetime as dt
+
+    migrations.upgrade(scratch_url, "0013")
+    engine = create_engine(scratch_url)
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    rows = [("城关专项", dt.date(2026, 3, 1)), ("城关专项 ", dt.date(2026, 9, 1)), ("城关专项", dt.date(2025, 3, 1))]
+    with engine.begin() as conn:
+        for name, starts_on in rows:
+            conn.execute(text("INSERT INTO campaigns (name, starts_on, ends_on, type_ids, industries, station_ids, "
+                              "notes, version, created_at, updated_at) VALUES (:n, :s, :s, '[]', '[]', '[]', '', 1, "
+                              ":t, :t)"), {"n": name, "s": starts_on, "t": now})
+    engine.dispose()
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        keys = [k for (k,) in conn.execute(text("SELECT name_key FROM campaigns ORDER BY id"))]
+    engine.dispose()
+    assert keys == ["2026|城关专项", "2026|城关专项#2", "2025|城关专项"]

@@ -190,7 +190,7 @@ def _pledges_to_review(today: dt.date) -> Select:
             .join(Finding, Finding.inspection_id == Inspection.id)
             .join(FindingCode, FindingCode.id == Finding.code_id)
             .where(is_active(today), Inspection.inspected_on >= Pledge.signed_on,
-                   FindingCode.severity.in_([Severity.MAJOR, Severity.SEVERE]))
+                   FindingCode.severity.in_([Severity.MAJOR, Severity.SEVERE]), Finding.in_force())
             .distinct())
 
 

@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入",
     "draw": "随机抽取", "publish": "公示结果", "plan": "列入检查计划", "recheck": "复查", "evidence": "上传证据",
     "acknowledge": "确认预警", "alert_sweep": "预警扫描", "alert_digest": "预警日报",
+    "extend": "延长整改期限", "correct": "更正检查结论",
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
 }
 

@@ -101,13 +101,17 @@ class AppendOnlyViolation(RuntimeError):
 def _append_only() -> dict[type, set[str]]:
     """Evidence classes and the columns that may still change on them (the rest never do)."""
     # Imported here to keep the audit package free of a cycle with the domains it guards.
-    from app.inspections.models import EvidenceFile, Finding, Inspection, InspectionInstrument, RandomDraw, Recheck
+    from app.inspections.models import (DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument,
+                                        RandomDraw, Recheck)
     from app.instruments.models import Verification
+    from app.voiding.models import VOID_COLUMNS
 
     return {
         AuditEntry: set(),
-        Verification: {"voided_at", "voided_by_id", "void_reason"},
-        Inspection: set(), InspectionInstrument: set(), Finding: set(), Recheck: set(), EvidenceFile: set(),
+        Verification: set(VOID_COLUMNS), Finding: set(VOID_COLUMNS),
+        # A check's outcome may be corrected (ok -> problem) with a reason in the audit log; nothing else moves.
+        InspectionInstrument: {"outcome"},
+        Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(),
         # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},
     }

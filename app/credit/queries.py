@@ -35,7 +35,7 @@ def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime)
                        count_if(FindingCode.severity == Severity.MINOR).label("minor"))
                 .select_from(Finding).join(Inspection, Inspection.id == Finding.inspection_id)
                 .join(FindingCode, FindingCode.id == Finding.code_id)
-                .where(Inspection.inspected_on > since).group_by(Inspection.merchant_id).subquery())
+                .where(Inspection.inspected_on > since, Finding.in_force()).group_by(Inspection.merchant_id).subquery())
     in_use = Instrument.status == InstrumentStatus.IN_USE
     instruments = (select(Instrument.merchant_id,
                           count_if(Instrument.next_due_on < today).label("overdue"),

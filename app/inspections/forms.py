@@ -131,3 +131,24 @@ class TargetForm(Form):
     """A merchant planned into a campaign by hand."""
 
     merchant_id = IntegerField("使用单位编号", validators=[InputRequired(message="请选择使用单位")])
+
+
+class PublishForm(Form):
+    """The confirmation that a draw's results may be made public."""
+
+    confirm = BooleanField("我已核对以上将要公示的内容，确认公示", validators=[
+        InputRequired(message="请先勾选确认，再公示抽查结果")])
+
+
+class CheckCorrectionForm(Form):
+    """Why a check recorded as 未发现问题 is corrected to 发现问题."""
+
+    reason = TextAreaField("更正原因", validators=[required("更正原因"), Length(max=500)])
+
+
+class ExtendForm(Form):
+    """A later deadline for a rectification order, and why."""
+
+    new_deadline = date_field("新的整改期限")
+    reason = TextAreaField("延期原因", validators=[required("延期原因"), Length(max=500)])
+    version = VersionField()

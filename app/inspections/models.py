@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String,
+                        Table, Text, UniqueConstraint, column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
@@ -12,6 +12,7 @@ from app.catalog.models import FindingCode
 from app.db import Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column, not_before, one_of
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Merchant
+from app.voiding.models import Voidable
 
 CREDIT_CLASSES = ("A", "B", "C", "D")
 # The draw's key for merchants the credit-class capability has not classed yet.
@@ -78,12 +79,14 @@ class Campaign(VersionedMixin, Base):
     """A named inspection drive (专项检查行动) over a period, kinds, industries and stations."""
 
     __tablename__ = "campaigns"
-    __table_args__ = (not_before("ends_on", "starts_on"),)
+    # One name per year: the key is "<year of the start>|<name folded for comparison>" (services.campaign_key).
+    __table_args__ = (not_before("ends_on", "starts_on"), Index("uq_campaigns_name_key", "name_key", unique=True))
     __labels__ = {"name": "名称", "starts_on": "开始日期", "ends_on": "结束日期", "type_ids": "器具种类",
                   "industries": "行业", "station_ids": "参加的监管所", "notes": "说明"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(220))
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date] = mapped_column(Date)
     # Lists of ids / values: the scope of a drive is read as a whole and never joined on.
@@ -96,6 +99,10 @@ class Campaign(VersionedMixin, Base):
     def has_started(self, today: dt.date) -> bool:
         """True from the first day of the campaign."""
         return today >= self.starts_on
+
+    def has_ended(self, today: dt.date) -> bool:
+        """True after the campaign's last day."""
+        return today > self.ends_on
 
     def __str__(self) -> str:
         return self.name
@@ -182,6 +189,11 @@ class Inspection(TimestampMixin, Base):
                                                                 viewonly=True)
     findings: Mapped[list["Finding"]] = relationship(order_by="Finding.id", viewonly=True)
 
+    @property
+    def findings_in_force(self) -> list["Finding"]:
+        """The findings not voided (what printed documents list)."""
+        return [f for f in self.findings if not f.is_voided]
+
     def __str__(self) -> str:
         return f"{self.merchant.name} {self.inspected_on.isoformat()} 检查"
 
@@ -192,6 +204,7 @@ class InspectionInstrument(TimestampMixin, Base):
     __tablename__ = "inspection_instruments"
     __table_args__ = (UniqueConstraint("inspection_id", "instrument_id", name="uq_inspection_instruments_pair"),
                       one_of("outcome", CheckOutcome), one_of("status", InstrumentStatus))
+    __labels__ = {"outcome": "检查结果"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
@@ -213,8 +226,9 @@ class InspectionInstrument(TimestampMixin, Base):
         return f"{self.kind_name} {self.serial_no}"
 
 
-class Finding(TimestampMixin, Base):
-    """One problem found (问题), coded from the catalogue; evidence, never edited or deleted."""
+class Finding(Voidable, TimestampMixin, Base):
+    """One problem found (问题), coded from the catalogue; evidence, never edited or deleted, only voided
+    (app/voiding): a voided finding stays visible and leaves every count."""
 
     __tablename__ = "findings"
     __table_args__ = (Index("ix_findings_inspection", "inspection_id"),
@@ -244,6 +258,7 @@ class Rectification(VersionedMixin, Base):
     __table_args__ = (Index("ix_rectifications_open_deadline", "closed_on", "deadline"),
                       Index("ix_rectifications_station", "station_id", "deadline"),
                       not_before("deadline", "issued_on"), not_before("closed_on", "issued_on"))
+    __labels__ = {"deadline": "整改期限", "closed_on": "关闭日期"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), unique=True)
@@ -256,10 +271,16 @@ class Rectification(VersionedMixin, Base):
     finding: Mapped[Finding] = relationship(back_populates="rectification", lazy="joined")
     merchant: Mapped[Merchant] = relationship()
     rechecks: Mapped[list["Recheck"]] = relationship(order_by="Recheck.id", viewonly=True)
+    extensions: Mapped[list["DeadlineExtension"]] = relationship(order_by="DeadlineExtension.id", viewonly=True)
 
     @property
     def is_open(self) -> bool:
         return self.closed_on is None
+
+    @property
+    def is_voided(self) -> bool:
+        """Closed because its finding was voided."""
+        return self.finding.is_voided
 
     def is_late(self, today: dt.date) -> bool:
         """Open past its deadline, or closed after it."""
@@ -278,6 +299,23 @@ class Recheck(TimestampMixin, Base):
     rechecked_on: Mapped[dt.date] = mapped_column(Date)
     rectified: Mapped[bool] = mapped_column(Boolean)
     notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User | None] = relationship()
+
+
+class DeadlineExtension(TimestampMixin, Base):
+    """One extension of a rectification order's deadline (延长整改期限), with its reason; never edited."""
+
+    __tablename__ = "deadline_extensions"
+    __table_args__ = (CheckConstraint(column("new_deadline") > column("old_deadline"),
+                                      name="new_deadline_after_old_deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rectification_id: Mapped[int] = mapped_column(ForeignKey("rectifications.id"), index=True)
+    old_deadline: Mapped[dt.date] = mapped_column(Date)
+    new_deadline: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     created_by: Mapped[User | None] = relationship()

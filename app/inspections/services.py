@@ -16,18 +16,20 @@ from app.accounts.queries import stations as all_stations
 from app.accounts.models import Station, User
 from app.audit import services as audit
 from app.catalog.models import FindingCode, Severity
+from app.clock import today as clock_today
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.inspections import draw as drawing
 from app.inspections import queries
 from app.inspections.models import (DEFAULT_RECTIFY_DAYS, UNCLASSED, Campaign, CampaignTarget, CheckOutcome,
-                                    EvidenceFile, Finding, Inspection, InspectionInstrument, Measure, PublicOutcome,
-                                    RandomDraw, Recheck, Rectification, VisitOutcome)
+                                    DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument, Measure,
+                                    PublicOutcome, RandomDraw, Recheck, Rectification, VisitOutcome)
 from app.instruments import services as instruments
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
-from app.text import as_typed, identifier
+from app.text import as_typed, identifier, match_key
+from app.voiding.services import void_record
 from app.uploads import sniff
 
 CAMPAIGN_FIELDS = ["name", "starts_on", "ends_on", "type_ids", "industries", "station_ids", "notes"]
@@ -64,9 +66,28 @@ def _campaign_values(session: Session, values: dict) -> dict:
     return out
 
 
+def campaign_key(name: str, starts_on: dt.date) -> str:
+    """The key that makes a campaign name unique within the year it starts (width, blanks and case folded)."""
+    return f"{starts_on.year}|{match_key(name)}"[:200]
+
+
+def _check_unique_name(session: Session, out: dict, campaign: Campaign | None) -> str:
+    key = campaign_key(out["name"], out["starts_on"])
+    stmt = select(Campaign).where(Campaign.name_key == key)
+    if campaign is not None:
+        stmt = stmt.where(Campaign.id != campaign.id)
+    same = session.scalars(stmt).first()
+    if same is not None:
+        raise Duplicate(f"{out['starts_on'].year} 年已有名为“{same.name}”的专项检查行动，请换一个名称",
+                        field="name", link=f"/campaigns/{same.id}", link_text="查看该行动")
+    return key
+
+
 def create_campaign(session: Session, actor, values: dict) -> Campaign:
-    """Start planning a campaign."""
-    campaign = Campaign(**_campaign_values(session, values), created_by_id=getattr(actor, "id", None))
+    """Start planning a campaign (its name unique within the year it starts)."""
+    out = _campaign_values(session, values)
+    key = _check_unique_name(session, out, None)
+    campaign = Campaign(**out, name_key=key, created_by_id=getattr(actor, "id", None))
     session.add(campaign)
     session.flush()
     audit.record(session, actor, "create", campaign, audit.snapshot(campaign, ["name", "starts_on", "ends_on",
@@ -78,8 +99,11 @@ def update_campaign(session: Session, actor, campaign: Campaign, *, expected_ver
     """Save an edit of a campaign unless someone else saved first."""
     if campaign.version != expected_version:
         raise StaleEdit("该专项检查行动")
-    changes = audit.apply_changes(campaign, _campaign_values(session, values))
+    out = _campaign_values(session, values)
+    key = _check_unique_name(session, out, campaign)
+    changes = audit.apply_changes(campaign, out)
     if changes:
+        campaign.name_key = key
         session.flush()
         audit.record(session, actor, "update", campaign, changes)
     return changes
@@ -118,10 +142,15 @@ def draw_of(session: Session, campaign_id: int) -> RandomDraw | None:
 
 def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[int], industries: list[str],
              rates: dict, inspectors_per_target: int, exclude_own_station: bool, roster_ids: list[int],
-             seed: int | None = None) -> RandomDraw:
-    """Draw merchants and inspectors for a campaign, record seed, inputs and result, and plan the targets."""
+             seed: int | None = None, today: dt.date | None = None) -> RandomDraw:
+    """Draw merchants and inspectors for a campaign, record seed, inputs and result, and plan the targets;
+    refused once the campaign's last day has passed."""
     if draw_of(session, campaign.id) is not None:
         raise Invalid("本次行动已进行过随机抽取，抽取结果不能重抽")
+    today = today or clock_today()
+    if campaign.has_ended(today):
+        raise Invalid(f"本次行动已于 {campaign.ends_on.isoformat()} 结束，结束后不能再进行随机抽取。"
+                      "如需继续检查，请新建专项检查行动")
     station_ids = sorted({int(i) for i in station_ids})
     if not station_ids or not set(station_ids) <= set(campaign.station_ids):
         raise Invalid("请选择参加本次行动的监管所", field="station_ids")
@@ -188,6 +217,15 @@ def publish_draw(session: Session, actor, found: RandomDraw, today: dt.date) -> 
     session.flush()
     audit.record(session, actor, "publish", found, [])
     return found
+
+
+def publication_preview(session: Session, found: RandomDraw) -> dict:
+    """What publishing a draw would make public (its rows, as the public page shows them) and how many planned
+    merchants are still uninspected (all planned, and those among the published rows)."""
+    rows = published_rows(session, found)
+    planned = session.execute(queries.planned_figures(found.campaign_id, Scope.everything())).one()
+    return {"rows": rows, "planned": planned.planned, "uninspected": planned.planned - planned.planned_inspected,
+            "published_uninspected": sum(1 for r in rows if r["outcome"] == PublicOutcome.NOT_YET)}
 
 
 def get_published_draw(session: Session, draw_id: int) -> RandomDraw:
@@ -326,6 +364,10 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
         check = session.get(InspectionInstrument, int(values["check_id"]))
         if check is None or check.inspection_id != inspection.id:
             raise Invalid("所选器具不在本次检查中", field="check_id")
+        if check.outcome == CheckOutcome.OK:
+            raise Invalid(f"本次检查已将“{check.label}”记为“未发现问题”。请先在检查记录的“检查的器具”中点"
+                          f"“改为发现问题”并填写原因，再登记该器具的问题", field="check_id",
+                          link=f"/inspections/checks/{check.id}/outcome", link_text="改为发现问题")
     if measure == Measure.STOP_USE and check is None:
         raise Invalid("责令停止使用须选择涉及的器具", field="check_id")
     case_no = identifier(values.get("case_no")) or None
@@ -371,6 +413,82 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
 
         raise_subject_alerts(session, PLEDGE_REVIEW.code, now=utcnow())
     return finding
+
+
+def get_finding(session: Session, scope: Scope, finding_id: int) -> Finding:
+    """A finding whose inspection is inside the scope, else NotFound."""
+    found = session.get(Finding, finding_id)
+    if found is None or not scope.allows(found.inspection.station_id):
+        raise NotFound("问题记录不存在")
+    return found
+
+
+def void_finding(session: Session, actor, finding: Finding, reason: str, today: dt.date) -> list[dict]:
+    """Void a wrong finding with a reason (app/voiding): it stays visible, leaves every count and printed notice,
+    and its open rectification order closes as voided on `today`."""
+    def close_order() -> list[dict]:
+        rect = session.scalars(select(Rectification).where(Rectification.finding_id == finding.id)).first()
+        if rect is None or not rect.is_open:
+            return []
+        closed = audit.apply_changes(rect, {"closed_on": max(today, rect.issued_on)})
+        session.flush()
+        audit.record(session, actor, "void", rect, closed, entity_label=f"{rect.merchant.name} 责令改正",
+                     note="所涉问题已作废，整改随之关闭")
+        return [audit.change_row("rectification", "责令改正", "整改中", "随问题作废而关闭")]
+
+    return void_record(session, actor, finding, reason, what="问题",
+                       entity_label=f"{finding.inspection} 问题 {finding.code.name_zh}", consequences=close_order)
+
+
+def get_check(session: Session, scope: Scope, check_id: int) -> InspectionInstrument:
+    """An instrument checked in an inspection inside the scope, else NotFound."""
+    found = session.get(InspectionInstrument, check_id)
+    if found is None:
+        raise NotFound("检查的器具不存在")
+    inspection = session.get(Inspection, found.inspection_id)
+    if not scope.allows(inspection.station_id):
+        raise NotFound("检查的器具不存在")
+    return found
+
+
+def mark_check_problem(session: Session, actor, check: InspectionInstrument, reason: str) -> list[dict]:
+    """Correct a check recorded as 未发现问题 to 发现问题, with a reason in the audit log (so a finding can be
+    recorded on it); the rest of the snapshot never changes."""
+    reason = as_typed(reason)
+    if not reason:
+        raise Invalid("请填写更正原因", field="reason")
+    if check.outcome == CheckOutcome.PROBLEM:
+        raise Invalid("该器具的检查结论已是“发现问题”")
+    changes = audit.apply_changes(check, {"outcome": CheckOutcome.PROBLEM})
+    session.flush()
+    inspection = session.get(Inspection, check.inspection_id)
+    audit.record(session, actor, "correct", check, changes, entity_label=f"{inspection} 检查的器具 {check.label}",
+                 note=f"更正原因：{reason}")
+    return changes
+
+
+def extend_deadline(session: Session, actor, rect: Rectification, *, expected_version: int, new_deadline,
+                    reason: str) -> DeadlineExtension:
+    """Extend an open order's deadline to a later date, with a reason; each extension is kept and logged."""
+    if rect.version != expected_version:
+        raise StaleEdit("该整改记录")
+    if not rect.is_open:
+        raise Invalid("该整改已关闭，不能延长期限")
+    if not isinstance(new_deadline, dt.date):
+        raise Invalid("请填写新的整改期限", field="new_deadline")
+    if new_deadline <= rect.deadline:
+        raise Invalid(f"新的整改期限应晚于当前期限（{rect.deadline.isoformat()}）", field="new_deadline")
+    reason = as_typed(reason)
+    if not reason:
+        raise Invalid("请填写延期原因", field="reason")
+    extension = DeadlineExtension(rectification_id=rect.id, old_deadline=rect.deadline, new_deadline=new_deadline,
+                                  reason=reason, created_by_id=getattr(actor, "id", None))
+    session.add(extension)
+    changes = audit.apply_changes(rect, {"deadline": new_deadline})
+    session.flush()
+    audit.record(session, actor, "extend", rect, changes + [audit.change_row("reason", "延期原因", None, reason)],
+                 entity_label=f"{rect.merchant.name} 责令改正")
+    return extension
 
 
 def get_rectification(session: Session, scope: Scope, rectification_id: int) -> Rectification:

@@ -1,4 +1,4 @@
-"""Instrument, verification, void and replacement forms."""
+"""Instrument, verification and replacement forms (the void form is app/voiding/forms.py)."""
 from __future__ import annotations
 
 from wtforms import DateField, SelectField, StringField, TextAreaField
@@ -40,12 +40,6 @@ class VerificationForm(Form):
     result = SelectField("检定结论", choices=VerificationResult.choices(), validators=[chosen("检定结论")])
     valid_until = date_field("有效期至", optional=True)
     notes = TextAreaField("备注")
-
-
-class VoidForm(Form):
-    """Why a verification record is voided."""
-
-    reason = TextAreaField("作废原因", validators=[required("作废原因"), Length(max=500)])
 
 
 class ReplaceForm(Form):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.accounts.models import Station, User
 from app.catalog.models import InstrumentType
-from app.db import (Base, LabeledEnum, TimestampMixin, UTCDateTime, VersionedMixin, enum_column, not_before, one_of,
+from app.db import (Base, LabeledEnum, TimestampMixin, VersionedMixin, enum_column, not_before, one_of,
                     positive)
 from app.merchants.models import Merchant
 from app.text import match_key
@@ -16,6 +16,7 @@ from app.text import match_key
 # Marks the serial key of a copy that was registered before the identity key was unique (migration 0014):
 # "<key> <id>". match_key never yields a space, so such a key collides with nothing.
 HELD_COPY_MARK = " "
+from app.voiding.models import Voidable
 
 
 class InstrumentStatus(LabeledEnum):
@@ -162,8 +163,8 @@ class Instrument(VersionedMixin, Base):
         return f"{self.type.name_zh if self.type else ''} {self.serial_no}".strip()
 
 
-class Verification(TimestampMixin, Base):
-    """One verification event; evidence, so never edited or deleted, only voided."""
+class Verification(Voidable, TimestampMixin, Base):
+    """One verification event; evidence, so never edited or deleted, only voided (app/voiding)."""
 
     __tablename__ = "verifications"
     __table_args__ = (
@@ -193,14 +194,6 @@ class Verification(TimestampMixin, Base):
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    void_reason: Mapped[str] = mapped_column(Text, default="")
 
     instrument: Mapped[Instrument] = relationship(back_populates="verifications")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
-
-    @property
-    def is_voided(self) -> bool:
-        return self.voided_at is not None

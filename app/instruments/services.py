@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 from app.audit import services as audit
 from app.catalog.models import InstrumentType
 from app.clock import today
-from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.engine import DueDates, VerificationFacts, compute_due_dates
 from app.instruments import queries
@@ -17,6 +16,7 @@ from app.instruments.models import HELD_COPY_MARK, Instrument, InstrumentStatus,
 from app.merchants.models import Merchant
 from app.scope import Scope
 from app.text import as_typed, identifier, match_key
+from app.voiding.services import void_record
 
 FIELDS = ["type_id", "merchant_id", "serial_no", "model", "maker", "measuring_range", "accuracy_class",
           "location", "nozzle_count", "status", "notes"]
@@ -210,19 +210,9 @@ def record_verification(session: Session, actor, instrument: Instrument, values:
 
 def void_verification(session: Session, actor, ver: Verification, reason: str) -> list[dict]:
     """Void a wrong record with a reason; it stays visible and the dates are recomputed."""
-    reason = as_typed(reason)
-    if not reason:
-        raise Invalid("请填写作废原因", field="reason")
-    if ver.voided_at is not None:
-        raise Invalid("该检定记录已作废")
-    ver.voided_at = utcnow()
-    ver.voided_by_id = getattr(actor, "id", None)
-    ver.void_reason = reason
-    session.flush()
-    changes = [audit.change_row("void_reason", "作废原因", None, reason)]
-    changes += refresh_due_dates(session, ver.instrument)
-    audit.record(session, actor, "void", ver, changes, entity_label=f"{ver.instrument} 检定记录 {ver.verified_on}")
-    return changes
+    return void_record(session, actor, ver, reason, what="检定记录",
+                       entity_label=f"{ver.instrument} 检定记录 {ver.verified_on}",
+                       consequences=lambda: refresh_due_dates(session, ver.instrument))
 
 
 def replace_instrument(session: Session, actor, scope: Scope, old: Instrument, new_values: dict,

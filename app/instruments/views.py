@@ -12,13 +12,14 @@ from app.catalog.queries import instrument_types
 from app.clock import today
 from app.db import count_of
 from app.instruments import queries, services
-from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, VoidForm
+from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.services import get_merchant
 from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
+from app.voiding.forms import VoidForm
 from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
                      unit_of_work, xlsx_download)
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows

@@ -16,7 +16,7 @@ from app.text import match_key
 def merchant_finding(finding_id: int, merchant_id: int, scope: Scope) -> Select:
     """The id of a finding made at an inspection of the merchant inside the scope (no row when it is not one)."""
     stmt = (select(Finding.id).join(Inspection, Finding.inspection_id == Inspection.id)
-            .where(Finding.id == finding_id, Inspection.merchant_id == merchant_id))
+            .where(Finding.id == finding_id, Inspection.merchant_id == merchant_id, Finding.in_force()))
     return scope.apply(stmt, Inspection.station_id)
 
 

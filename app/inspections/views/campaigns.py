@@ -9,13 +9,14 @@ from app.catalog.queries import instrument_types
 from app.clock import today
 from app.errors import Invalid, NotFound
 from app.inspections import queries, services
-from app.inspections.forms import RATE_KEYS, CampaignForm, DrawForm, TargetForm
+from app.inspections.forms import RATE_KEYS, CampaignForm, DrawForm, PublishForm, TargetForm
 from app.inspections.views import bp, stations_by_id, users_by_id
 from app.merchants.models import Industry
 from app.merchants.queries import merchant_list, merchants_by_ids
 from app.merchants.services import get_merchant
 from app.security import campaign_required, staff_required
-from app.web import db, in_scope, paginate, scope, unit_of_work
+from app.web import db, in_scope, paginate, scope, unit_of_work, xlsx_download
+from reports.lists import CAMPAIGN_TARGET_COLUMNS, campaign_target_rows
 
 
 @bp.route("/campaigns/")
@@ -76,19 +77,40 @@ def campaign_edit(campaign_id: int):
 @bp.route("/campaigns/<int:campaign_id>")
 @staff_required
 def campaign(campaign_id: int):
-    """A campaign's scope, draw, progress figures, station breakdown and planned merchants."""
+    """A campaign's scope, draw, progress figures, station breakdown and planned merchants with where each stands
+    (filterable by state), each linking to its inspection."""
     session = db()
     campaign = services.get_campaign(session, campaign_id)
     on = today()
     figures = services.figures(session, scope(), on, campaign_id=campaign.id)
-    targets = paginate(queries.targets_of(campaign.id, scope()))
+    state = _target_state()
+    state_counts = dict(session.execute(queries.target_state_counts(campaign.id, scope())).all())
+    # The counts by state give the list's total: no second pass over the campaign to count it.
+    total = state_counts.get(state, 0) if state else sum(state_counts.values())
+    targets = paginate(queries.target_states(campaign.id, scope(), state), scalars=False, total=total)
     found = services.draw_of(session, campaign.id)
     kinds = {t.id: t.name_zh for t in session.scalars(instrument_types())}
     users = users_by_id({uid for t in targets.items for uid in t.inspector_ids})
     entries = session.scalars(entries_for("campaigns", campaign.id, limit=50)).all()
     return render_template("inspections/campaign.html", campaign=campaign, figures=figures, targets=targets,
                            draw=found, stations=stations_by_id(), kinds=kinds, users=users, today=on,
-                           industries=dict(Industry.choices()), entries=entries)
+                           industries=dict(Industry.choices()), entries=entries, state=state,
+                           states=queries.TARGET_STATES, state_counts=state_counts)
+
+
+def _target_state() -> str | None:
+    """The ?state= filter of the planned merchants, when it is a known state."""
+    value = request.args.get("state") or None
+    return value if value in queries.TARGET_STATES else None
+
+
+@bp.route("/campaigns/<int:campaign_id>/targets.xlsx")
+@staff_required
+def campaign_targets_export(campaign_id: int):
+    """The campaign's planned merchants with their state (the page's filter), as a workbook."""
+    campaign = services.get_campaign(db(), campaign_id)
+    return xlsx_download(queries.target_states(campaign.id, scope(), _target_state()), "检查计划进度",
+                         CAMPAIGN_TARGET_COLUMNS, campaign_target_rows, _campaign_page(campaign.id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/targets/new", methods=["GET", "POST"])
@@ -144,13 +166,13 @@ def draw_new(campaign_id: int):
                 industries=form.industries.data, rates=form.rates(),
                 inspectors_per_target=form.inspectors_per_target.data,
                 exclude_own_station=form.exclude_own_station.data, roster_ids=form.roster_ids.data,
-                seed=form.seed.data)
+                seed=form.seed.data, today=today())
         if uow.ok:
             return uow.redirect(f"已抽取 {len(drawn.result)} 家检查对象，已列入检查计划。",
                                 url_for("inspections.draw", draw_id=drawn.id))
         error = uow.error
     return render_template("inspections/draw_form.html", form=form, campaign=campaign, error=error,
-                           rate_keys=RATE_KEYS)
+                           rate_keys=RATE_KEYS, ended=campaign.has_ended(today()))
 
 
 @bp.route("/draws/<int:draw_id>")
@@ -169,11 +191,23 @@ def draw(draw_id: int):
                            industries=dict(Industry.choices()))
 
 
-@bp.route("/draws/<int:draw_id>/publish", methods=["POST"])
+@bp.route("/draws/<int:draw_id>/publish", methods=["GET", "POST"])
 @campaign_required
 def draw_publish(draw_id: int):
-    """Publish the results of a drawn campaign (一公开) once it has ended."""
-    found = services.get_draw(db(), draw_id)
-    with unit_of_work() as uow:
-        services.publish_draw(uow.session, current_user, found, today())
-    return uow.redirect("抽查结果已公示。" if uow.ok else None, url_for("inspections.draw", draw_id=draw_id))
+    """Publish the results of a drawn campaign (一公开) once it has ended: first shows what will be public and how
+    many planned merchants are still uninspected, and publishes only when that is confirmed."""
+    session = db()
+    found = services.get_draw(session, draw_id)
+    back = url_for("inspections.draw", draw_id=draw_id)
+    if found.published_at is not None:
+        flash("抽查结果已公示。", "info")
+        return redirect(back)
+    form = PublishForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.publish_draw(uow.session, current_user, found, today())
+        if uow.ok:
+            return uow.redirect("抽查结果已公示。", back)
+    preview = services.publication_preview(session, found)
+    return render_template("inspections/publish_confirm.html", form=form, draw=found, preview=preview,
+                           today=today(), ended=found.campaign.has_ended(today()))

@@ -17,8 +17,8 @@ def evidence_new(inspection_id: int):
     """Attach a photo or scan to an inspection or one of its findings."""
     found = in_scope(services.get_inspection, inspection_id)
     form = EvidenceForm()
-    form.finding_id.choices = [("", "（整次检查）")] + [(f.id, f"问题 {n}：{f.code.name_zh}")
-                                                   for n, f in enumerate(found.findings, 1)]
+    form.finding_id.choices = [("", "（整次检查）")] + [
+        (f.id, f"问题 {n}：{f.code.name_zh}" + ("（已作废）" if f.is_voided else "")) for n, f in enumerate(found.findings, 1)]
     error = None
     if form.validate_on_submit():
         upload = form.file.data

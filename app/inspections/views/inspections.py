@@ -11,13 +11,14 @@ from app.audit.queries import entries_for, entries_for_many
 from app.catalog.queries import finding_codes, instrument_types
 from app.clock import today
 from app.inspections import queries, services
-from app.inspections.forms import FindingForm, InspectionForm
+from app.inspections.forms import CheckCorrectionForm, FindingForm, InspectionForm
 from app.inspections.models import CheckOutcome, Measure
 from app.inspections.views import bp, stations_by_id
 from app.instruments.queries import instruments_of_merchant
 from app.merchants.models import Merchant
 from app.merchants.services import get_merchant
 from app.security import ledger_write_required, staff_required
+from app.voiding.forms import VoidForm
 from app.web import (arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations, unit_of_work,
                      xlsx_download)
 from reports.lists import FINDING_COLUMNS, INSPECTION_COLUMNS, finding_rows, inspection_rows
@@ -125,7 +126,8 @@ def finding_new(inspection_id: int):
     form = FindingForm()
     codes = db().scalars(finding_codes(active_only=True)).all()
     form.code_id.choices = [(c.id, f"{c.name_zh}（{c.code}）") for c in codes]
-    form.check_id.choices = [("", "（不涉及具体器具）")] + [(c.id, c.label) for c in found.checks]
+    form.check_id.choices = [("", "（不涉及具体器具）")] + [
+        (c.id, c.label + ("（本次记为未发现问题）" if c.outcome == CheckOutcome.OK else "")) for c in found.checks]
     if request.method == "GET":
         form.deadline.data = found.inspected_on + dt.timedelta(days=services.DEFAULT_RECTIFY_DAYS)
     error = None
@@ -136,6 +138,40 @@ def finding_new(inspection_id: int):
             return uow.redirect("已登记问题。", url_for("inspections.inspection", inspection_id=found.id))
         error = uow.error
     return render_template("inspections/finding_form.html", form=form, inspection=found, codes=codes, error=error)
+
+
+@bp.route("/findings/<int:finding_id>/void", methods=["GET", "POST"])
+@ledger_write_required
+def finding_void(finding_id: int):
+    """Void a wrong finding with a reason (it stays visible, struck through); then record the right one."""
+    finding = in_scope(services.get_finding, finding_id)
+    page = url_for("inspections.inspection", inspection_id=finding.inspection_id)
+    form = VoidForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.void_finding(uow.session, current_user, finding, form.reason.data, today())
+        if uow.ok:
+            return uow.redirect("问题已作废，不再计入统计和责令改正通知书；如需要，请登记正确的问题。", page)
+    rect = finding.rectification
+    return render_template("inspections/finding_void.html", form=form, finding=finding, rect=rect, page=page)
+
+
+@bp.route("/inspections/checks/<int:check_id>/outcome", methods=["GET", "POST"])
+@ledger_write_required
+def check_correct(check_id: int):
+    """Correct an instrument checked as 未发现问题 to 发现问题, with a reason, so a finding can be recorded on it."""
+    check = in_scope(services.get_check, check_id)
+    page = url_for("inspections.inspection", inspection_id=check.inspection_id)
+    form = CheckCorrectionForm()
+    error = None
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.mark_check_problem(uow.session, current_user, check, form.reason.data)
+        if uow.ok:
+            return uow.redirect(f"已将“{check.label}”的检查结论改为“发现问题”，现在可以登记该器具的问题。",
+                                url_for("inspections.finding_new", inspection_id=check.inspection_id))
+        error = uow.error
+    return render_template("inspections/check_correct.html", form=form, check=check, page=page, error=error)
 
 
 def _print(inspection_id: int, template: str):

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.clock import today
 from app.inspections import queries, services
-from app.inspections.forms import RecheckForm
+from app.inspections.forms import ExtendForm, RecheckForm
 from app.inspections.views import bp
 from app.security import ledger_write_required, staff_required
 from app.web import in_scope, paginate, scope, unit_of_work, xlsx_download
@@ -57,3 +57,21 @@ def recheck(rectification_id: int):
                                 url_for("inspections.inspection", inspection_id=rect.finding.inspection_id))
         error = uow.error
     return render_template("inspections/recheck_form.html", form=form, rect=rect, error=error, today=today())
+
+
+@bp.route("/rectifications/<int:rectification_id>/extend", methods=["GET", "POST"])
+@ledger_write_required
+def extend(rectification_id: int):
+    """Extend an open order's deadline to a later date with a reason; earlier extensions are listed."""
+    rect = in_scope(services.get_rectification, rectification_id)
+    form = ExtendForm(obj=rect)
+    error = None
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            done = services.extend_deadline(uow.session, current_user, rect, expected_version=form.version.data,
+                                            new_deadline=form.new_deadline.data, reason=form.reason.data)
+        if uow.ok:
+            return uow.redirect(f"整改期限已延长至 {done.new_deadline.isoformat()}。",
+                                url_for("inspections.inspection", inspection_id=rect.finding.inspection_id))
+        error = uow.error
+    return render_template("inspections/extend_form.html", form=form, rect=rect, error=error, today=today())
