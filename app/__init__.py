@@ -216,9 +216,10 @@ def _register_template_helpers(app: Flask) -> None:
         # A bar's width as one of app.css's pct-0 .. pct-100 classes (the CSP allows no style attributes).
         return f"pct-{max(0, min(100, round(value or 0)))}"
 
-    from app.audit.queries import ACTION_LABELS
+    from app.audit.queries import action_label, entity_label
     from app.web import export_url, nav_counts
 
     app.jinja_env.globals["nav_counts"] = nav_counts
     app.jinja_env.globals["export_url"] = export_url
-    app.jinja_env.globals["action_label"] = lambda action: ACTION_LABELS.get(action, action)
+    app.jinja_env.globals["action_label"] = action_label
+    app.jinja_env.globals["entity_label"] = entity_label
