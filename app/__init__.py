@@ -136,8 +136,29 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
 
+# A public page's 404 says nothing about stations (the staff message does).
+PUBLIC_NOT_FOUND = "您要查询的页面或信息不存在，或尚未公开。"
+
+
+def _public_request() -> bool:
+    """Whether the request is under the public pages (lookup, QR pages, published draws): its error pages use
+    the public layout, with no staff branding or login link."""
+    return request.path == "/public" or request.path.startswith("/public/")
+
+
+def _public_error_page(code: int, message: str | None) -> str:
+    # Not render_template: the public layout needs no signed-in user, so this page needs no database either.
+    if message is None:
+        message = PUBLIC_NOT_FOUND if code == 404 else ERROR_MESSAGES.get(code, "")
+    return current_app.jinja_env.get_template("public/error.html").render(
+        code=code, title=ERROR_TITLES.get(code, "出错了"), message=message)
+
+
 def _error_page(code: int, message: str | None = None):
-    """The Chinese error page with the navigation; without it when the navigation cannot be built."""
+    """The Chinese error page with the navigation; without it when the navigation cannot be built. Under the
+    public pages, the public layout."""
+    if _public_request():
+        return _public_error_page(code, message), code
     message = message or ERROR_MESSAGES.get(code, "")
     try:
         return render_template("error.html", code=code, title=ERROR_TITLES.get(code, "出错了"), message=message), code
@@ -159,6 +180,8 @@ def _unavailable_page(err: Exception):
 def _bare_page(code: int, message: str) -> str:
     # Not render_template: its context processors load the signed-in user from the database, and so
     # did the error page of a logged-in user when the database was down (Werkzeug's English 500).
+    if _public_request():
+        return _public_error_page(code, message)
     return current_app.jinja_env.get_template("error.html").render(
         code=code, title=ERROR_TITLES.get(code, "出错了"), message=message, bare=True)
 
@@ -216,9 +239,10 @@ def _register_template_helpers(app: Flask) -> None:
         # A bar's width as one of app.css's pct-0 .. pct-100 classes (the CSP allows no style attributes).
         return f"pct-{max(0, min(100, round(value or 0)))}"
 
-    from app.audit.queries import ACTION_LABELS
+    from app.audit.queries import action_label, entity_label
     from app.web import export_url, nav_counts
 
     app.jinja_env.globals["nav_counts"] = nav_counts
     app.jinja_env.globals["export_url"] = export_url
-    app.jinja_env.globals["action_label"] = lambda action: ACTION_LABELS.get(action, action)
+    app.jinja_env.globals["action_label"] = action_label
+    app.jinja_env.globals["entity_label"] = entity_label

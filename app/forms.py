@@ -6,11 +6,41 @@ from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp
 
 
+# WTForms' messages that its zh_CN catalogue (3.x) leaves in English.
+MISSING_MESSAGES = {
+    "'%(value)s' is not a valid choice for this field.": "“%(value)s”不是有效的选项。",
+    "'%(value)s' are not valid choices for this field.": "“%(value)s”不是有效的选项。",
+    "Date must be at least %(min)s.": "日期不能早于 %(min)s。",
+    "Date must be at most %(max)s.": "日期不能晚于 %(max)s。",
+    "Date must be between %(min)s and %(max)s.": "日期应在 %(min)s 和 %(max)s 之间。",
+    "Not a valid week value.": "不是有效的周。",
+    "This field cannot be edited.": "此项不能修改。",
+    "This field is disabled and cannot have a value.": "此项已停用，不能填写。",
+}
+
+
+class _Chinese:
+    """WTForms' Chinese catalogue with the messages it lacks filled in."""
+
+    def __init__(self, translations) -> None:
+        self.translations = translations
+
+    def gettext(self, string: str) -> str:
+        return MISSING_MESSAGES.get(string) or self.translations.gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return MISSING_MESSAGES.get(singular if n == 1 else plural) or self.translations.ngettext(singular, plural, n)
+
+
 class Form(FlaskForm):
     """Base of every form: WTForms' own messages in Simplified Chinese."""
 
     class Meta:
         locales = ("zh_CN", "zh")
+
+        def get_translations(self, form):
+            """WTForms' zh_CN messages, completed by MISSING_MESSAGES."""
+            return _Chinese(super().get_translations(form))
 
 
 def required(what: str) -> InputRequired:

@@ -46,11 +46,18 @@ class JobSpec:
     func: str
     trigger: BaseTrigger = field(compare=False)
     description: str = ""
+    # What each count the job returns means, as (key, "label {n} unit"): the run history reads them in Chinese.
+    counts: tuple[tuple[str, str], ...] = ()
 
     def resolve(self) -> Callable[..., dict]:
         """The job function, imported on first use."""
         module, _, attr = self.func.partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def summary(self, counts: Mapping) -> str:
+        """A run's counts in words ("新建 1 条，重新打开 0 条"); a count the registry does not describe keeps its key."""
+        described = dict(self.counts)
+        return "，".join(described[k].format(n=v) if k in described else f"{k} {v}" for k, v in counts.items())
 
     def next_after(self, moment: dt.datetime) -> dt.datetime:
         """The first fire time strictly after `moment`, as aware UTC."""
@@ -76,15 +83,23 @@ def every(**interval) -> IntervalTrigger:
 # The one registry.
 JOBS: list[JobSpec] = [
     JobSpec("due_date_sweep", "到期预警扫描", "app.alerts.jobs:due_date_sweep", daily(5, 0),
-            "每天凌晨：按检定有效期和使用年限生成、解除预警"),
+            "每天凌晨：按检定有效期和使用年限生成、解除预警",
+            (("created", "新建 {n} 条"), ("reopened", "重新打开 {n} 条"), ("resolved", "解除 {n} 条"))),
     JobSpec("alert_digest", "预警每日汇总", "app.alerts.jobs:alert_digest", daily(8, 30),
-            "每天上班时：向各所负责人员发送新增和未处理预警的汇总邮件"),
+            "每天上班时：向各所负责人员发送新增和未处理预警的汇总邮件",
+            (("stations", "汇总监管所 {n} 个"), ("messages", "邮件 {n} 封"), ("already_sent", "当日已发过 {n} 个所"),
+             ("no_recipients", "无收件人 {n} 个所"))),
     JobSpec("outbox_delivery", "发送待发邮件", "app.mail.jobs:deliver_outbox", every(minutes=1),
-            "每分钟：通过 SMTP 发送发件箱中到期的邮件，失败的按退避时间重试"),
+            "每分钟：通过 SMTP 发送发件箱中到期的邮件，失败的按退避时间重试",
+            (("sent", "已发送 {n} 封"), ("retry", "待重试 {n} 封"), ("released", "超时后重新排队 {n} 封"),
+             ("lost_claim", "已由其他进程处理 {n} 封"))),
     JobSpec("credit_classes", "重新计算信用分类", "app.credit.jobs:recompute_credit_classes", daily(4, 30),
-            "每天凌晨：按近期检查发现的问题、超期和不合格器具、诚信承诺重新计算全部使用单位的信用分类"),
+            "每天凌晨：按近期检查发现的问题、超期和不合格器具、诚信承诺重新计算全部使用单位的信用分类",
+            (("merchants", "计算使用单位 {n} 家"), ("changed", "分类有变化 {n} 家"), ("A", "A 类 {n} 家"),
+             ("B", "B 类 {n} 家"), ("C", "C 类 {n} 家"), ("D", "D 类 {n} 家"))),
     JobSpec("monthly_report", "生成上月月报", "app.monthly.jobs:monthly_report", monthly(1, 6, 0),
-            "每月 1 日早上：生成上月的月报（全部监管所和各所），存入月报档案"),
+            "每月 1 日早上：生成上月的月报（全部监管所和各所），存入月报档案",
+            (("reports", "生成月报 {n} 份"), ("mailed", "发送邮件 {n} 封"))),
 ]
 
 

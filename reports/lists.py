@@ -140,6 +140,7 @@ ALERT_COLUMNS = [
     Column("预警类型", 14), Column("日期", 12, "date"), Column("监管所", 14), Column("使用单位", 30),
     Column("器具种类", 16), Column("出厂编号", 18), Column("安装位置", 16), Column("状态", 8),
     Column("生成时间", 16, "datetime"), Column("解除时间", 16, "datetime"), Column("确认时间", 16, "datetime"),
+    Column("确认备注", 30),
 ]
 
 
@@ -147,17 +148,19 @@ def alert_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
     """The rows of an alert list, in ALERT_COLUMNS order (kinds by their Chinese label)."""
     from app.alerts.kinds import label_of
     from app.alerts.models import Alert
+    from app.alerts.queries import NO_NOTE, acknowledgement_note
 
     stmt = (list_stmt.with_only_columns(
         Alert.kind, Alert.due_on, Station.name, Merchant.name, InstrumentType.name_zh, Instrument.serial_no,
         Instrument.location, Alert.status, Alert.created_at, Alert.resolved_at, Alert.acknowledged_at,
-        maintain_column_froms=False)
+        acknowledgement_note(), maintain_column_froms=False)
         .outerjoin_from(Alert, Station, Alert.station_id == Station.id)
         .outerjoin_from(Alert, Merchant, Alert.merchant_id == Merchant.id)
         .outerjoin_from(Alert, Instrument, Alert.instrument_id == Instrument.id)
         .outerjoin_from(Instrument, InstrumentType, Instrument.type_id == InstrumentType.id))
     for row in _stream(session, stmt):
-        yield (label_of(row[0]), *row[1:])
+        note = row[11] if row[10] is not None and row[11] != NO_NOTE else ""
+        yield (label_of(row[0]), *row[1:11], note or "")
 PLEDGE_COLUMNS = [
     Column("监管所", 14), Column("使用单位", 30), Column("行业", 12), Column("签署日期", 12, "date"),
     Column("状态", 8), Column("复核日期", 12, "date"), Column("示范单位", 8), Column("示范单位认定/取消日期", 14, "date"),

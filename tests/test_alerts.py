@@ -297,6 +297,30 @@ def test_acknowledging_keeps_who_and_when_and_is_logged(client, session, swept):
     assert session.get(Alert, alert_a.id).acknowledged_at == first
 
 
+def test_the_acknowledgement_note_is_shown_on_the_alert_and_in_its_export(client, session, swept):
+    """The note typed when acknowledging is shown in the alert's row and in the export; none, nothing."""
+    import io
+
+    from openpyxl import load_workbook
+
+    alert_a = session.scalars(select(Alert).where(Alert.instrument_id == swept.instrument_a.id)).one()
+    alert_b = session.scalars(select(Alert).where(Alert.instrument_id == swept.instrument_b.id)).one()
+    login(client, "admin1")
+    client.post(f"/alerts/{alert_a.id}/acknowledge", data={"note": "已电话通知经营者约定下周送检"})
+    client.post(f"/alerts/{alert_b.id}/acknowledge", data={})
+    page = client.get("/alerts/").get_data(as_text=True)
+    row_a = page.split(f'id="alert-{alert_a.id}"', 1)[1].split("</tr>", 1)[0]
+    row_b = page.split(f'id="alert-{alert_b.id}"', 1)[1].split("</tr>", 1)[0]
+    assert "备注：已电话通知经营者约定下周送检" in row_a
+    assert "备注" not in row_b and "确认预警" not in row_b
+    sheet = load_workbook(io.BytesIO(client.get("/alerts/export.xlsx?status=all").get_data())).active
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    header = next(r for r in rows if "确认备注" in r)
+    notes = {r[header.index("出厂编号")]: r[header.index("确认备注")] for r in rows[rows.index(header) + 1:]}
+    assert notes["A-001"] == "已电话通知经营者约定下周送检"
+    assert notes["B-001"] in (None, "")
+
+
 def test_instrument_page_shows_its_open_alerts(client, swept):
     login(client, "insp_a")
     page = client.get(f"/instruments/{swept.instrument_a.id}").get_data(as_text=True)

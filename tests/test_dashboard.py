@@ -69,6 +69,8 @@ def test_findings_and_rectification_on_the_dashboard(client, world, session):
     page = client.get("/").get_data(as_text=True)
     chart = page.split('<svg id="findings-by-code"', 1)[1].split("</svg>", 1)[0]
     assert re.findall(r'data-value="(\d+)"', chart) == ["2"] and "OVERDUE" in chart and "NOT_FILED" not in chart
+    # The axis names the code in Chinese (shortened to fit), the tooltip gives the full name and the code.
+    assert ">超过检定周…</text>" in chart and "<title>超过检定周期使用（OVERDUE）：2条</title>" in chart
     orders = page.split('<svg id="rectification-state"', 1)[1].split("</svg>", 1)[0]
     # Two open orders in station A, none closed or late yet; each bar links to its list.
     assert re.findall(r'data-value="(\d+)"', orders) == ["0", "0", "2", "0"]

@@ -353,3 +353,47 @@ def test_the_published_draw_shares_the_public_rate_limit(database_url):
             assert "查询过于频繁" in resp.get_data(as_text=True)
     finally:
         app.extensions["database"].dispose()
+
+
+# --- the public layout: public pages and their error pages carry no staff branding or login link -------------
+
+STAFF_MARKS = (">计量监管台账<", 'href="/login', "navbar", "退出登录")  # the staff brand, login link, menu
+
+
+def assert_public_layout(resp, status: int, what: str) -> str:
+    """The page is in the public layout (its header links to the lookup) and shows nothing of the staff one."""
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == status, (what, resp.status_code, html[:300])
+    assert "计量器具公开查询" in html and 'lang="zh-CN"' in html, what
+    assert [m for m in STAFF_MARKS if m in html] == [], what
+    return html
+
+
+def test_the_published_draw_and_public_errors_use_the_public_layout(client, session, world):
+    """The published draw, a 404 under /public/ (an unpublished draw, a wrong token, no such page) and a 404
+    seen by a signed-in user under /public/ all use the public layout; a staff URL's 404 keeps the staff one."""
+    from tests.test_access import make_inspections
+
+    made = make_inspections(session, world)
+    html = assert_public_layout(client.get(f"/public/draws/{made['draw_published']}"), 200, "published draw")
+    assert "双随机抽查结果公示" in html
+    for url in (f"/public/draws/{made['draw']}", "/public/i/" + "x" * 40, "/public/no-such-page"):
+        html = assert_public_layout(client.get(url), 404, url)
+        assert "不存在" in html and "您负责的监管所" not in html, url
+    login(client, "insp_a")
+    assert_public_layout(client.get("/public/no-such-page"), 404, "signed in, public URL")
+    staff = client.get("/merchants/999999").get_data(as_text=True)
+    assert "navbar-brand" in staff and "计量器具公开查询" not in staff
+    anonymous = client.application.test_client().get("/no-such-page")
+    assert anonymous.status_code == 404 and "navbar-brand" in anonymous.get_data(as_text=True)
+
+
+def test_the_public_429_page_uses_the_public_layout(database_url):
+    app = fresh_app(database_url, PUBLIC_RATE_LIMIT="2 per minute")
+    try:
+        client = app.test_client()
+        assert [client.get("/public/").status_code for _ in range(2)] == [200, 200]
+        html = assert_public_layout(client.get("/public/?q=甲市场"), 429, "public 429")
+        assert "查询过于频繁" in html
+    finally:
+        app.extensions["database"].dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.accounts.models import Station, User, user_stations
 from app.alerts import kinds
 from app.alerts.models import Alert, AlertDigest, AlertStatus
+from app.audit.models import AuditEntry
 from app.db import Analyze, UTCDateTime
 from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 from app.scope import Scope
@@ -333,3 +334,24 @@ def open_counts_of_station(station_id: int, created_after: dt.datetime | None = 
         stmt = stmt.where(Alert.created_at > created_after)
     return stmt
 
+
+
+# Before the note was shown, an acknowledgement without one was logged with this text in its place.
+NO_NOTE = "确认预警"
+
+
+def acknowledgement_notes(alert_ids: list[int]) -> Select:
+    """(alert id, note) of the acknowledgements of some alerts, oldest first: the note lives in the audit log."""
+    return (select(AuditEntry.entity_id, AuditEntry.note)
+            .where(AuditEntry.entity_type == "alerts", AuditEntry.entity_id.in_(alert_ids),
+                   AuditEntry.action == "acknowledge")
+            .order_by(AuditEntry.id))
+
+
+def acknowledgement_note() -> ColumnElement:
+    """The note of the alert's latest acknowledgement, as a column of a statement over alerts (the audit log's
+    index on entity type, id and entry id finds it)."""
+    return (select(AuditEntry.note)
+            .where(AuditEntry.entity_type == "alerts", AuditEntry.entity_id == Alert.id,
+                   AuditEntry.action == "acknowledge")
+            .order_by(AuditEntry.id.desc()).limit(1).correlate(Alert).scalar_subquery())

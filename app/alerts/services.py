@@ -111,7 +111,7 @@ def acknowledge(session: Session, actor, alert: Alert, *, now: dt.datetime, note
         # The sweep resolved or reopened it between the page and the click.
         raise StaleEdit("该预警") from err
     audit.record(session, actor, "acknowledge", alert, [audit.change_row("acknowledged_at", "确认时间", None, now)],
-                 note=note or "确认预警")
+                 note=note)
     return True
 
 

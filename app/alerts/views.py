@@ -33,8 +33,11 @@ def index():
     f = _filter()
     page = paginate(queries.alert_list(scope(), f))
     by_kind = dict(db().execute(queries.counts_by_kind(scope(), f)).all())
+    acknowledged = [a.id for a in page.items if a.acknowledged_at is not None]
+    notes = {alert_id: note for alert_id, note in db().execute(queries.acknowledgement_notes(acknowledged))
+             if note and note != queries.NO_NOTE} if acknowledged else {}
     return render_template("alerts/index.html", page=page, f=f, by_kind=by_kind, kinds=list(kinds.KINDS.values()),
-                           stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm())
+                           stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm(), notes=notes)
 
 
 @bp.route("/alerts/export.xlsx")

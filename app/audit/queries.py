@@ -13,7 +13,33 @@ ACTION_LABELS = {
     "acknowledge": "确认预警", "alert_sweep": "预警扫描", "alert_digest": "预警日报",
     "extend": "延长整改期限", "correct": "更正检查结论",
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
+    "build": "生成月报",
 }
+
+# What the log calls each kind of record (entity_type is the table name, or a name given by the service):
+# every table has one, so a newly audited table cannot show its English name (tests/test_chinese.py checks).
+ENTITY_LABELS = {
+    "merchants": "使用单位", "instruments": "计量器具", "verifications": "检定记录", "users": "用户",
+    "stations": "监管所", "instrument_types": "器具种类", "finding_codes": "问题代码", "catalogue": "器具目录",
+    "import_batches": "台账导入批次", "credit_rules": "信用分类规则", "monthly_reports": "月报",
+    "campaigns": "专项检查行动", "campaign_targets": "检查计划对象", "random_draws": "双随机抽取",
+    "inspections": "监督检查", "inspection_inspectors": "检查人员", "inspection_instruments": "检查器具",
+    "findings": "检查发现问题", "rectifications": "责令改正", "rechecks": "复查", "evidence_files": "证据材料",
+    "alerts": "预警", "alert_digests": "预警日报", "pledges": "诚信计量承诺", "integrity_targets": "诚信计量目标",
+    "credit_scores": "信用分类结果", "import_rows": "台账导入行", "import_mappings": "台账列对应方案",
+    "imported_records": "导入记录", "job_runs": "定时任务运行记录", "job_states": "定时任务",
+    "scheduler_leases": "调度租约", "mail_outbox": "邮件", "user_stations": "用户所属监管所", "audit_log": "操作日志",
+}
+
+
+def entity_label(entity_type: str) -> str:
+    """The Chinese name of a kind of record in the log."""
+    return ENTITY_LABELS.get(entity_type, entity_type)
+
+
+def action_label(action: str) -> str:
+    """The Chinese name of a logged action."""
+    return ACTION_LABELS.get(action, action)
 
 
 def entries_for(entity_type: str, entity_id: int, limit: int = 200) -> Select:

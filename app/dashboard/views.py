@@ -31,7 +31,9 @@ def index():
 def _inspection_charts(summary: dict) -> dict:
     """Findings by code and the state of rectification orders, as chart bars linking to their lists."""
     stats = url_for("inspections.stats", **{"from": summary["since"].isoformat()})
-    codes = [{"label": code, "value": n, "title": name, "href": stats} for code, name, n in summary["codes"][:10]]
+    # The axis shows the Chinese name, shortened to fit a bar's slot; the tooltip has it in full with the code.
+    codes = [{"label": name if len(name) <= 6 else name[:5] + "…", "value": n, "title": f"{name}（{code}）",
+              "href": stats} for code, name, n in summary["codes"][:10]]
     orders = [{"label": label, "value": summary[key], "title": label,
                "href": url_for("inspections.rectifications", state=state)}
               for key, label, state in (("closed_on_time", "按期整改", "closed"), ("closed_late", "逾期整改", "closed"),

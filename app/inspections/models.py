@@ -258,7 +258,7 @@ class Rectification(VersionedMixin, Base):
     __table_args__ = (Index("ix_rectifications_open_deadline", "closed_on", "deadline"),
                       Index("ix_rectifications_station", "station_id", "deadline"),
                       not_before("deadline", "issued_on"), not_before("closed_on", "issued_on"))
-    __labels__ = {"deadline": "整改期限", "closed_on": "关闭日期"}
+    __labels__ = {"issued_on": "下达日期", "deadline": "整改期限", "closed_on": "复查关闭日期"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), unique=True)
@@ -337,3 +337,11 @@ class EvidenceFile(TimestampMixin, Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    @property
+    def type_label(self) -> str:
+        """The kind of file in words (the stored content type is a MIME type)."""
+        return EVIDENCE_TYPE_LABELS.get(self.content_type, "文件")
+
+
+EVIDENCE_TYPE_LABELS = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "application/pdf": "PDF 文件"}

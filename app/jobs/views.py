@@ -1,6 +1,8 @@
 """Admin pages of the scheduler: the jobs, their run history, and running a job now."""
 from __future__ import annotations
 
+import socket
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -11,6 +13,27 @@ from app.security import admin_required
 from app.web import db, paginate
 
 bp = Blueprint("jobs", __name__, template_folder="templates", url_prefix="/admin/jobs")
+
+
+@bp.app_template_filter("runner_words")
+def runner_words(runner: str) -> str:
+    """A scheduler process ("host:pid:suffix", see app.scheduler.runner_id) in words: 本机进程 12345, or the host."""
+    host, _, rest = (runner or "").partition(":")
+    pid = rest.partition(":")[0]
+    if not pid.isdigit():
+        return runner or ""
+    if host == socket.gethostname():
+        return f"本机进程 {pid}"
+    return f"主机 {host} 上的进程 {pid}"
+
+
+@bp.app_template_filter("run_summary")
+def run_summary(run) -> str:
+    """A run's counts in Chinese, as its job's registry entry describes them."""
+    spec = _registry().get(run.job_name)
+    if spec is None:
+        return "，".join(f"{k} {v}" for k, v in run.counts.items())
+    return spec.summary(run.counts)
 
 
 def _registry():
