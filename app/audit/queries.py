@@ -29,6 +29,7 @@ ENTITY_LABELS = {
     "credit_scores": "信用分类结果", "import_rows": "台账导入行", "import_mappings": "台账列对应方案",
     "imported_records": "导入记录", "job_runs": "定时任务运行记录", "job_states": "定时任务",
     "scheduler_leases": "调度租约", "mail_outbox": "邮件", "user_stations": "用户所属监管所", "audit_log": "操作日志",
+    "deadline_extensions": "整改期限延长",
 }
 
 
