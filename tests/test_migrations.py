@@ -36,11 +36,17 @@ def test_single_head():
     assert len(script.get_heads()) == 1
 
 
+def _not_search_index(obj, name, type_, reflected, compare_to) -> bool:
+    """The search indexes of migration 0015 are made by SQL the models cannot declare (FTS5 tables, GIN)."""
+    return not (type_ in ("table", "index") and name and name.endswith(("_search", "_search_trgm"))
+                or type_ == "table" and name and "_search_" in name)
+
+
 def _diff(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _not_search_index})
             return compare_metadata(ctx, metadata)
     finally:
         engine.dispose()
