@@ -75,7 +75,8 @@ def derived_columns(table: Table, given: Iterable[str]) -> dict[str, Callable[[d
         if (derive := column.info.get("derive")) and column.name not in given:
             sources, function = derive
             if missing := [c for c in sources if c not in given]:
-                raise ValueError(f"{table.name}.{column.name} is derived from {', '.join(missing)}: rows must give them")
+                raise ValueError(f"{table.name}.{column.name} is derived from {', '.join(missing)}: "
+                                 "rows must give them")
             derived[column.name] = function
     return derived
 

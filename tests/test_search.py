@@ -218,3 +218,16 @@ def test_the_demo_generator_writes_the_search_text(session, world):
     counts = gen.finish()
     assert counts["instruments"] == 60
     assert _stale(session) == []
+
+
+def test_the_merchant_and_instrument_list_filters_use_the_same_match(client, records):
+    login(client, "super1")
+    html = client.get("/merchants/", query_string={"q": "华联超市(城关店)"}).get_data(as_text=True)
+    assert records["shop"].id in _merchant_links(html) and records["other"].id not in _merchant_links(html)
+    html = client.get("/instruments/", query_string={"q": "2026120001"}).get_data(as_text=True)
+    assert _instrument_links(html) == {records["scale"].id}
+    html = client.get("/instruments/", query_string={"q": "浙a12345"}).get_data(as_text=True)
+    assert _instrument_links(html) == {records["meter"].id}
+    # Under three characters the lists keep their plain filters (serial prefix, location part).
+    html = client.get("/instruments/", query_string={"q": "JJ"}).get_data(as_text=True)
+    assert _instrument_links(html) == {records["meter"].id}

@@ -8,6 +8,8 @@ from sqlalchemy import Select, func, select
 
 from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
+from app.search.keys import MIN_QUERY_CHARS, search_key
+from app.search.match import Contains
 from app.text import clean
 
 WORKLISTS = {
@@ -51,7 +53,10 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
     if f.status:
         stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
     text = clean(f.q)
-    if text:
+    if len(key := search_key(f.q)) >= MIN_QUERY_CHARS:
+        # The search page's indexed match: any part of the serial number or location.
+        stmt = stmt.where(Contains(Instrument, key))
+    elif text:
         stmt = stmt.where(Instrument.serial_no.startswith(text, autoescape=True)
                            | Instrument.location.contains(text, autoescape=True))
     return stmt

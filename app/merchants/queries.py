@@ -5,6 +5,8 @@ from sqlalchemy import Select, or_, select
 
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
+from app.search.keys import MIN_QUERY_CHARS, search_key
+from app.search.match import Contains
 from app.text import clean
 
 
@@ -17,7 +19,10 @@ def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
     if industry:
         stmt = stmt.where(Merchant.industry == Industry(industry))
     text = clean(q)
-    if text:
+    if len(key := search_key(q)) >= MIN_QUERY_CHARS:
+        # The search page's indexed match: any part, whatever the width, brackets or case.
+        stmt = stmt.where(Contains(Merchant, key))
+    elif text:
         stmt = stmt.where(or_(Merchant.name.contains(text, autoescape=True),
                               Merchant.credit_code.contains(text.upper(), autoescape=True),
                               Merchant.address.contains(text, autoescape=True)))
