@@ -1,10 +1,8 @@
-"""Named search queries: merchants and instruments whose folded search text contains the folded query."""
+"""Named search queries: records whose folded search text contains the folded query."""
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
-from app.instruments.models import Instrument
-from app.merchants.models import Merchant
 from app.scope import Scope
 from app.search.match import Contains
 
@@ -13,19 +11,16 @@ from app.search.match import Contains
 COUNT_CAP = 1000
 
 
-def merchants_matching(scope: Scope, key: str) -> Select:
-    """Merchants in scope whose name, address or credit code contains the folded key, newest first."""
-    stmt = scope.apply(select(Merchant).where(Contains(Merchant, key)), Merchant.station_id)
-    return stmt.order_by(Merchant.id.desc())
+def matching_ids(model: type, scope: Scope, key: str, cap: int = COUNT_CAP) -> Select:
+    """Ids of the model's records in scope whose search text contains the folded key, at most cap + 1.
+
+    No ORDER BY, on purpose: with "ORDER BY id DESC LIMIT n" PostgreSQL walks the primary key backwards
+    hoping to meet matches early, and for an inspector whose station holds the oldest ids it read 900,000
+    rows (2.4 s). Without it both databases take the trigram index, and the caller orders the ids it got.
+    """
+    return scope.apply(select(model.id).where(Contains(model, key)), model.station_id).limit(cap + 1)
 
 
-def instruments_matching(scope: Scope, key: str) -> Select:
-    """Instruments in scope whose serial number or location contains the folded key, newest first."""
-    stmt = scope.apply(select(Instrument).where(Contains(Instrument, key)), Instrument.station_id)
-    return stmt.order_by(Instrument.id.desc())
-
-
-def capped_count(stmt: Select, id_column, cap: int = COUNT_CAP) -> Select:
-    """How many rows the select returns, counting no further than cap + 1."""
-    ids = stmt.with_only_columns(id_column).order_by(None).limit(cap + 1)
-    return select(func.count()).select_from(ids.subquery())
+def records_by_ids(model: type, ids: list[int]) -> Select:
+    """The model's records with these ids, newest first."""
+    return select(model).where(model.id.in_(ids)).order_by(model.id.desc())

@@ -19,10 +19,7 @@ GROUP_SIZE = 10
 # A longer query than this is no search a person types; it is cut rather than refused.
 MAX_QUERY_CHARS = 100
 
-KINDS = {
-    "merchants": ("使用单位", Merchant, queries.merchants_matching),
-    "instruments": ("计量器具", Instrument, queries.instruments_matching),
-}
+KINDS = {"merchants": ("使用单位", Merchant), "instruments": ("计量器具", Instrument)}
 
 
 @dataclass
@@ -46,15 +43,16 @@ class Group:
 
 
 def _group(kind: str, key: str, page: int, per_page: int) -> Group:
-    label, model, query = KINDS[kind]
-    stmt = query(scope(), key)
+    label, model = KINDS[kind]
     session = db()
-    count = session.execute(queries.capped_count(stmt, model.id)).scalar_one()
-    group = Group(kind, label, [], count, page, per_page)
+    # Up to COUNT_CAP + 1 matching ids, newest first here; the page's records are then read by id.
+    ids = sorted(session.scalars(queries.matching_ids(model, scope(), key)), reverse=True)
+    group = Group(kind, label, [], len(ids), page, per_page)
     # A page past the last (a stale link, an edited address) shows the last one.
     group.page = min(page, group.pages)
-    if count:
-        group.items = list(session.scalars(stmt.limit(per_page).offset((group.page - 1) * per_page)))
+    shown = ids[:queries.COUNT_CAP][(group.page - 1) * per_page:group.page * per_page]
+    if shown:
+        group.items = list(session.scalars(queries.records_by_ids(model, shown)))
     return group
 
 
