@@ -68,16 +68,18 @@ def column_defaults(table: Table, given: Iterable[str]) -> dict[str, Any]:
 
 def derived_columns(table: Table, given: Iterable[str]) -> dict[str, Callable[[dict], Any]]:
     """The columns computed from each row's other values (a column's `info["derive"]`: its source columns
-    and the function) that rows with the keys `given` leave out; a row missing a source is an error."""
+    and the function) that rows with the keys `given` leave out. A source the rows leave out counts with
+    its scalar default (None when it has none), as the row will be stored."""
     given = set(given)
     derived = {}
     for column in table.columns:
         if (derive := column.info.get("derive")) and column.name not in given:
             sources, function = derive
-            if missing := [c for c in sources if c not in given]:
-                raise ValueError(f"{table.name}.{column.name} is derived from {', '.join(missing)}: "
+            filled = {c: getattr(table.c[c].default, "arg", None) for c in sources if c not in given}
+            if any(callable(v) for v in filled.values()):
+                raise ValueError(f"{table.name}.{column.name} is derived from columns with computed defaults: "
                                  "rows must give them")
-            derived[column.name] = function
+            derived[column.name] = (lambda row, f=function, d=filled: f({**d, **row})) if filled else function
     return derived
 
 

@@ -197,9 +197,12 @@ def test_core_and_bulk_writes_keep_the_search_text_in_step(client, session, reco
     assert len(_instrument_links(_page(client, "bulk"))) == 3
 
 
-def test_a_bulk_insert_without_the_searched_fields_is_refused(session, world):
-    with pytest.raises(ValueError, match="search_text is derived from location"):
-        bulk_insert(session, Instrument.__table__, [{"serial_no": "X"}])
+def test_a_bulk_insert_leaving_out_a_searched_field_derives_from_its_default(session, world):
+    now = utcnow()
+    bulk_insert(session, Merchant.__table__, [{"name": "万家（东站）", "name_key": "x", "industry": "retail",
+                                               "station_id": world.station_a.id, "created_at": now,
+                                               "updated_at": now}])
+    assert session.scalar(select(Merchant.search_text).where(Merchant.name == "万家（东站）")) == "万家东站"
 
 
 def test_deleted_records_leave_the_search(client, session, records):
