@@ -10,7 +10,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 class Contains(ColumnElement[bool]):
     """`key` occurs in a table's search text, answered by that database's trigram index.
 
-    PostgreSQL: `search_text LIKE '%key%'`, served by the pg_trgm GIN index of migration 0015. SQLite: the
+    PostgreSQL: `search_text LIKE '%' || key || '%'`, served by the pg_trgm GIN index of migration 0015. SQLite: the
     record's id among the rows of the table's FTS5 trigram table that MATCH the key as a phrase. The
     key is folded (app/search/keys.py), which removes every character LIKE or FTS5 would read as syntax
     (% _ \\ and the double quote are punctuation), so neither needs escaping.
@@ -24,20 +24,21 @@ class Contains(ColumnElement[bool]):
     _traverse_internals = [("id_column", InternalTraversal.dp_clauseelement),
                            ("text_column", InternalTraversal.dp_clauseelement),
                            ("fts_name", InternalTraversal.dp_string),
-                           ("pattern", InternalTraversal.dp_clauseelement),
+                           ("key", InternalTraversal.dp_clauseelement),
                            ("phrase", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, model: type, key: str) -> None:
         self.id_column = model.__table__.c.id
         self.text_column = model.__table__.c.search_text
         self.fts_name = f"{model.__tablename__}_search"
-        self.pattern = bindparam("search_pattern", f"%{key}%", unique=True)
+        self.key = bindparam("search_key", key, unique=True)
         self.phrase = bindparam("search_phrase", f'"{key}"', unique=True)
 
 
 @compiles(Contains)
 def _contains_default(element: Contains, compiler, **kw) -> str:
-    return compiler.process(element.text_column.like(element.pattern), **kw)
+    # LIKE '%' || :key || '%': the key is folded, so it holds no wildcard to escape.
+    return compiler.process(element.text_column.contains(element.key), **kw)
 
 
 @compiles(Contains, "sqlite")
