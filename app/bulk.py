@@ -66,6 +66,23 @@ def column_defaults(table: Table, given: Iterable[str]) -> dict[str, Any]:
     return defaults
 
 
+def derived_columns(table: Table, given: Iterable[str]) -> dict[str, Callable[[dict], Any]]:
+    """The columns computed from each row's other values (a column's `info["derive"]`: its source columns
+    and the function) that rows with the keys `given` leave out. A source the rows leave out counts with
+    its scalar default (None when it has none), as the row will be stored."""
+    given = set(given)
+    derived = {}
+    for column in table.columns:
+        if (derive := column.info.get("derive")) and column.name not in given:
+            sources, function = derive
+            filled = {c: getattr(table.c[c].default, "arg", None) for c in sources if c not in given}
+            if any(callable(v) for v in filled.values()):
+                raise ValueError(f"{table.name}.{column.name} is derived from columns with computed defaults: "
+                                 "rows must give them")
+            derived[column.name] = (lambda row, f=function, d=filled: f({**d, **row})) if filled else function
+    return derived
+
+
 def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
     """Insert many rows (every row with the same keys) in the session's transaction.
 
@@ -81,6 +98,10 @@ def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
     first = next(rows, None)
     if first is None:
         return
+    if derived := derived_columns(table, first):
+        # E.g. the search text: computed here, so no bulk path can leave it out of step.
+        rows = (row | {name: function(row) for name, function in derived.items()} for row in chain([first], rows))
+        first = next(rows)
     given = list(first)
     defaults = column_defaults(table, given)
     connection = session.connection()

@@ -28,6 +28,7 @@ from app.instruments.models import (
 )
 from app.integrity.models import Pledge
 from app.merchants.models import Merchant
+from app.search.keys import refresh_search_text
 from app.text import match_key
 from importers.plan import (
     CREATE,
@@ -115,6 +116,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
         if "name" in m.values:
             m.values["name_key"] = match_key(m.values["name"])
     _grouped_updates(session, Merchant, updated_merchants, now)
+    refresh_search_text(session, Merchant.__table__, [m.existing_id for m in updated_merchants])
     # `_version` in `before` is the version the record had: an undo puts it back with the values.
     records.append([record("merchants", m.existing_id, UPDATE, m.values["_version"] + 1,
                            {**_jsonable(m.before), "_version": m.values["_version"]}) for m in updated_merchants])
@@ -157,6 +159,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
         if "serial_no" in ip.values:
             ip.values["serial_key"] = match_key(ip.values["serial_no"])
     _grouped_updates(session, Instrument, updated_instruments, now)
+    refresh_search_text(session, Instrument.__table__, [i.existing_id for i in updated_instruments])
     # Existing instruments that gain records here are recomputed below, which moves their version once more.
     touched = sorted({vp.instrument.existing_id for vp in plan.verifications if vp.instrument.existing_id})
     touched_set = set(touched)
@@ -310,5 +313,7 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
             session.execute(update(table).where(table.c.id == r.entity_id)
                             .values(**before, version=table.c.version + 1 if version is None else version,
                                     updated_at=now))
+        # Core updates: the restored records' search text is recomputed once they are all back.
+        refresh_search_text(session, model.__table__, [r.entity_id for r in updated[entity]])
     return {k: len(v) for k, v in created.items()} | {f"{k}_restored": len(v) for k, v in updated.items()}
 

@@ -335,6 +335,14 @@ CASES: list[Case] = [
     Case("instruments.public_page", "/instruments/{instrument_a}/public",
          get=ALL_405, post=E(LOGIN, OK, 404, OK, OK), data=lambda ids: {}, invalid_outcome=NOFORM,
          table="instruments"),
+    # --- search -------------------------------------------------------------------------------------
+    Case("search.index", "/search", get=STAFF_READ, variant="empty"),
+    Case("search.index", "/search?q=001", get=STAFF_READ, variant="serials",
+         texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("search.index", "/search?q=001&kind=instruments&page=2", get=STAFF_READ, variant="one kind",
+         texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("search.index", "/search?q=%E5%B8%82%E5%9C%BA&kind=merchants", get=STAFF_READ, variant="merchants"),
+    Case("search.index", "/search?q=%EF%BC%88A", get=STAFF_READ, variant="too short"),
     # --- instruments, worklists, verifications ------------------------------------------------
     Case("instruments.export", "/instruments/export.xlsx?type_id={type_scale}", get=STAFF_READ),
     Case("instruments.worklist_export", "/worklists/overdue/export.xlsx", get=STAFF_READ),
@@ -992,6 +1000,8 @@ def test_post(case: Case, persona: str, app, client, session, world):
     ("/instruments/?station_id={station_b}", (SERIAL_B, MERCHANT_B_NAME)),
     ("/instruments/?merchant_id={merchant_b}", (SERIAL_B, MERCHANT_B_NAME)),
     ("/instruments/?q=B-0", (SERIAL_B, MERCHANT_B_NAME)),
+    ("/search?q=b001", (SERIAL_B,)),  # folded like "B-001"; the search box echoes q
+    ("/search?q=%E5%8A%A0%E6%B2%B9%E7%AB%99", (MERCHANT_B_NAME,)),  # q=加油站
     ("/worklists/overdue?station_id={station_b}", (SERIAL_B, MERCHANT_B_NAME)),
     ("/worklists/overdue?merchant_id={merchant_b}", (SERIAL_B, MERCHANT_B_NAME)),
     ("/instruments/new?q=%E5%8A%A0%E6%B2%B9", (MERCHANT_B_NAME,)),

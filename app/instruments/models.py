@@ -11,12 +11,13 @@ from app.catalog.models import InstrumentType
 from app.db import (Base, LabeledEnum, TimestampMixin, VersionedMixin, enum_column, not_before, one_of,
                     positive)
 from app.merchants.models import Merchant
+from app.search import keys as search_keys
 from app.text import match_key
+from app.voiding.models import Voidable
 
 # Marks the serial key of a copy that was registered before the identity key was unique (migration 0014):
 # "<key> <id>". match_key never yields a space, so such a key collides with nothing.
 HELD_COPY_MARK = " "
-from app.voiding.models import Voidable
 
 
 class InstrumentStatus(LabeledEnum):
@@ -129,6 +130,10 @@ class Instrument(VersionedMixin, Base):
     # The public page's address (secrets.token_urlsafe), given lazily when a label is printed or staff open
     # the public page; the database id never appears in a public URL.
     public_token: Mapped[str | None] = mapped_column(String(43))
+    # Serial number and location (stall, plate, charger, household account) folded for search
+    # (app/search/keys.py); trigram-indexed by migration 0015.
+    search_text: Mapped[str] = mapped_column(Text, default=search_keys.context_default("instruments"),
+                                             info=search_keys.column_info("instruments"))
 
     type: Mapped[InstrumentType] = relationship(lazy="joined")
     merchant: Mapped[Merchant] = relationship(lazy="joined")
@@ -161,6 +166,9 @@ class Instrument(VersionedMixin, Base):
 
     def __str__(self) -> str:
         return f"{self.type.name_zh if self.type else ''} {self.serial_no}".strip()
+
+
+search_keys.keep_in_step(Instrument)
 
 
 class Verification(Voidable, TimestampMixin, Base):

@@ -9,6 +9,8 @@ from sqlalchemy.orm import aliased
 
 from app.instruments.models import HELD_COPY_MARK, Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
+from app.search.keys import MIN_QUERY_CHARS, search_key
+from app.search.match import Contains
 from app.text import as_typed, identifier
 
 WORKLISTS = {
@@ -52,7 +54,10 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
     if f.status:
         stmt = stmt.where(Instrument.status == InstrumentStatus(f.status))
     text = as_typed(f.q)
-    if text:
+    if len(key := search_key(f.q)) >= MIN_QUERY_CHARS:
+        # The search page's indexed match: any part of the serial number or location.
+        stmt = stmt.where(Contains(Instrument, key))
+    elif text:
         stmt = stmt.where(Instrument.serial_no.startswith(identifier(text), autoescape=True)
                            | Instrument.location.contains(text, autoescape=True))
     return stmt

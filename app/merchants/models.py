@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station
 from app.db import Base, LabeledEnum, VersionedMixin, enum_column, one_of
+from app.search import keys as search_keys
 
 
 class Industry(LabeledEnum):
@@ -73,9 +74,15 @@ class Merchant(VersionedMixin, Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
     # A to D, computed by the credit-class capability; None until then (its own class in random draws).
     credit_class: Mapped[str | None] = mapped_column(String(1))
+    # Name, address and credit code folded for search (app/search/keys.py); trigram-indexed by migration 0015.
+    search_text: Mapped[str] = mapped_column(Text, default=search_keys.context_default("merchants"),
+                                             info=search_keys.column_info("merchants"))
 
     station: Mapped[Station] = relationship(lazy="joined")
     parent: Mapped["Merchant | None"] = relationship(remote_side=[id])
 
     def __str__(self) -> str:
         return self.name
+
+
+search_keys.keep_in_step(Merchant)

@@ -5,6 +5,8 @@ from sqlalchemy import Select, or_, select
 
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
+from app.search.keys import MIN_QUERY_CHARS, search_key
+from app.search.match import Contains
 from app.text import as_typed, match_key
 
 
@@ -17,7 +19,10 @@ def merchant_list(scope: Scope, *, q: str = "", station_id: int | None = None,
     if industry:
         stmt = stmt.where(Merchant.industry == Industry(industry))
     text = as_typed(q)
-    if text:
+    if len(key := search_key(q)) >= MIN_QUERY_CHARS:
+        # The search page's indexed match: any part, whatever the width, brackets or case.
+        stmt = stmt.where(Contains(Merchant, key))
+    elif text:
         # Names by their key, so either bracket style, width and case find them; credit codes are stored folded.
         stmt = stmt.where(or_(Merchant.name_key.contains(match_key(text), autoescape=True),
                               Merchant.credit_code.contains(match_key(text), autoescape=True),
