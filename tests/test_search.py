@@ -180,10 +180,12 @@ def test_core_and_bulk_writes_keep_the_search_text_in_step(client, session, reco
             "station_id": world.station_a.id, "maker": "", "maker_key": "", "status": "in_use",
             "created_at": now, "updated_at": now, "version": 1}
     # A Core INSERT (the demo generator's and the benchmarks' path): the column's default derives it.
-    session.execute(insert(table), [{**base, "serial_no": "CORE-7731", "location": "Ｂ区（二楼）"}])
+    session.execute(insert(table), [{**base, "serial_no": "CORE-7731", "serial_key": "CORE-7731", "location": "Ｂ区（二楼）"}])
     # The importer's bulk path (COPY on PostgreSQL, the driver's executemany on SQLite).
-    bulk_insert(session, table, [{**base, "serial_no": f"BULK-{n}", "location": "冷库（一号）"} for n in range(3)])
-    insert_with_ids(session, table, 2, ({**base, "serial_no": f"IDS-{n}", "location": "仓库"} for n in range(2)))
+    bulk_insert(session, table, [{**base, "serial_no": f"BULK-{n}", "serial_key": f"BULK-{n}", "location": "冷库（一号）"}
+                                   for n in range(3)])
+    insert_with_ids(session, table, 2, ({**base, "serial_no": f"IDS-{n}", "serial_key": f"IDS-{n}", "location": "仓库"}
+                                          for n in range(2)))
     # A Core UPDATE of a source column (the importer's updates and undo), then the refresh.
     session.execute(update(table).where(table.c.serial_no == "BULK-0").values(location="新位置（三号）"))
     refresh_search_text(session, table, session.scalars(select(table.c.id).where(table.c.serial_no == "BULK-0")))

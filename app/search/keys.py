@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
+from app.text import identifier
+
 # Spaces (Z*), punctuation (P*: every bracket, dash, comma, full stop) and control/format characters (C*)
 # carry no meaning for a search: "华联超市（城关店）", "华联超市(城关店)" and "华联超市 城关店" are one text.
 # Built over the Basic Multilingual Plane: the planes above hold no spaces or brackets (their few
@@ -46,7 +48,7 @@ def search_key(value: object) -> str:
     """Fold a text for searching: NFKC, casefold, no spaces, punctuation or control characters."""
     if value is None:
         return ""
-    return _DROP.sub("", unicodedata.normalize("NFKC", str(value)).casefold())
+    return _DROP.sub("", identifier(value).casefold())  # identifier: the one NFKC fold (app/text.py)
 
 
 def search_text(*fields: object) -> str:
