@@ -45,6 +45,9 @@ class Instrument(VersionedMixin, Base):
         UniqueConstraint("type_id", "serial_no", "maker_key", name="uq_instruments_identity"),
         # List pages filter by station and kind, newest first.
         Index("ix_instruments_station_type", "station_id", "type_id", "id"),
+        # A station's list, newest first: instruments are registered and imported station by station, so
+        # walking the whole table backwards by id reached an old station's instruments only after most rows.
+        Index("ix_instruments_station_id", "station_id", "id"),
         # A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which
         # would drop the alerts' delete trigger of migration 0005). Partial (tokens only): over all rows,
         # SQLite's statistics count the NULLs of every instrument without a token as one value and its
