@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
@@ -48,12 +48,7 @@ class Instrument(VersionedMixin, Base):
         # A station's list, newest first: instruments are registered and imported station by station, so
         # walking the whole table backwards by id reached an old station's instruments only after most rows.
         Index("ix_instruments_station_id", "station_id", "id"),
-        # A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which
-        # would drop the alerts' delete trigger of migration 0005). Partial (tokens only): over all rows,
-        # SQLite's statistics count the NULLs of every instrument without a token as one value and its
-        # planner then scanned the table for a token (1.4 s at a million instruments; migration 0017).
-        Index("uq_instruments_public_token", "public_token", unique=True,
-              sqlite_where=text("public_token IS NOT NULL"), postgresql_where=text("public_token IS NOT NULL")),
+        # uq_instruments_public_token: after the class (its condition names the column).
         # Worklists: in-use instruments by due date, within a station or overall. The trailing columns
         # make these covering for the due-date sweep (app/alerts/queries.py), which otherwise looks up
         # 150,000 table rows per run ("id" too: PostgreSQL's index-only scans return only index columns).
@@ -145,6 +140,14 @@ class Instrument(VersionedMixin, Base):
 
     def __str__(self) -> str:
         return f"{self.type.name_zh if self.type else ''} {self.serial_no}".strip()
+
+
+# A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which would drop the
+# alerts' delete trigger of migration 0005). Partial (tokens only): over all rows, SQLite's statistics count the
+# NULLs of every instrument without a token as one value and its planner then scanned the table for a token
+# (1.4 s at a million instruments; migration 0017).
+Index("uq_instruments_public_token", Instrument.public_token, unique=True,
+      sqlite_where=Instrument.public_token.is_not(None), postgresql_where=Instrument.public_token.is_not(None))
 
 
 class Verification(TimestampMixin, Base):
