@@ -1,5 +1,6 @@
 """verifications: the two date indexes also hold voided_at, so the dashboard counts valid records from them alone;
-the instruments' public token index covers tokens only; instruments by station, newest first
+the instruments' public token index covers tokens only; instruments by station, newest first, and by merchant,
+kind and serial
 
 Revision ID: 0017
 Revises: 0013
@@ -19,6 +20,10 @@ public instrument page took 1.4 s). Equality on the token implies IS NOT NULL, s
 `ix_instruments_station_id` (station_id, id): an inspector's instrument list, newest first, walked the primary
 key backwards until it found 50 rows of the station; instruments come in station by station (registration,
 imports), so for an old station that meant most of the table (1.4 s at a million instruments).
+
+`ix_instruments_merchant_type_serial` (merchant_id, type_id, serial_no) replaces `ix_instruments_merchant_id`
+(it still serves the foreign key): the merchant page lists a merchant's instruments in that order, and for a
+large merchant PostgreSQL walked the identity index in that order filtering on the merchant (1.5 s).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -41,9 +46,14 @@ def upgrade() -> None:
                     sqlite_where=sa.text('public_token IS NOT NULL'),
                     postgresql_where=sa.text('public_token IS NOT NULL'))
     op.create_index('ix_instruments_station_id', 'instruments', ['station_id', 'id'], unique=False)
+    op.create_index('ix_instruments_merchant_type_serial', 'instruments', ['merchant_id', 'type_id', 'serial_no'],
+                    unique=False)
+    op.drop_index('ix_instruments_merchant_id', table_name='instruments')
 
 
 def downgrade() -> None:
+    op.create_index('ix_instruments_merchant_id', 'instruments', ['merchant_id'], unique=False)
+    op.drop_index('ix_instruments_merchant_type_serial', table_name='instruments')
     op.drop_index('ix_instruments_station_id', table_name='instruments')
     op.drop_index('uq_instruments_public_token', table_name='instruments')
     op.create_index('uq_instruments_public_token', 'instruments', ['public_token'], unique=True)
