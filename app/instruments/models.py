@@ -61,7 +61,9 @@ class Instrument(VersionedMixin, Base):
         Index("ix_instruments_status_replace", "status", "replace_by", "station_id", "merchant_id", "id"),
         Index("ix_instruments_station_status_replace", "station_id", "status", "replace_by"),
         # Never-verified and failed worklists: their counts show on every page.
-        Index("ix_instruments_status_verified", "status", "last_verified_on", "station_id"),
+        # id before station_id: the never-verified list (newest first) walks it in order instead of sorting
+        # every never-verified instrument's row; station-scoped counts still read the index alone.
+        Index("ix_instruments_status_verified_id", "status", "last_verified_on", "id", "station_id"),
         Index("ix_instruments_status_result", "status", "last_result", "station_id", "next_due_on", "merchant_id",
               "id"),
         # Dashboard counts by kind and status, and overdue by kind (covering).
