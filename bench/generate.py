@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--insert", choices=("auto", "core", "copy"), default="auto",
                    help="PostgreSQL: COPY through the driver (auto) or Core executemany")
     p.add_argument("--force", action="store_true", help="replace an existing database")
+    p.add_argument("--activity-only", action="store_true",
+                   help="only add the inspections, campaign and alerts (add_activity) to an existing dataset")
     return p.parse_args(argv)
 
 
@@ -108,10 +110,102 @@ def analyze(engine) -> float:
     return time.perf_counter() - started
 
 
+def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, seed: int = 20261203) -> dict:
+    """Give the daily pages something to show (a few seconds): `per_month` inspections in each of the last
+    twelve months (findings on about 40 %, rectification orders open, late and closed), one running campaign
+    planning 3,000 merchants of which `campaign_visits` were inspected in it, then one alert sweep. Does
+    nothing when the dataset already has inspections."""
+    import datetime as dt
+    import random
+
+    from sqlalchemy import insert
+
+    from app.alerts.jobs import sweep_now
+    from app.catalog.models import FindingCode
+    from app.clock import today
+    from app.db import Database, utcnow
+    from app.inspections.models import (Campaign, CampaignTarget, Finding, Inspection, InspectionInstrument,
+                                        Rectification)
+    from app.instruments.models import Instrument
+
+    database = Database(url)
+    r = random.Random(seed)
+    on, now = today(), utcnow()
+    stamp = {"created_at": now, "updated_at": now}
+    with database.session_scope() as session:
+        if session.scalar(select(func.count()).select_from(Inspection)):
+            return {}
+        codes = session.scalars(select(FindingCode.id)).all()
+        top = session.scalar(select(func.max(Instrument.id)))
+        station_ids = sorted(set(session.scalars(select(Merchant.station_id).distinct())))
+        campaign = Campaign(name="基准专项检查", starts_on=on - dt.timedelta(days=120), ends_on=on + dt.timedelta(days=30),
+                            type_ids=[], industries=[], station_ids=station_ids, notes="", version=1)
+        session.add(campaign)
+        session.flush()
+        picks = sorted(r.sample(range(1, top + 1), min(top, per_month * 12)))
+        rows_i, rows_c, rows_f, rows_r, rows_t, planned = [], [], [], [], [], set()
+        for start in range(0, len(picks), 5000):
+            for inst_id, merchant_id, station_id, serial, due in session.execute(
+                    select(Instrument.id, Instrument.merchant_id, Instrument.station_id, Instrument.serial_no,
+                           Instrument.next_due_on).where(Instrument.id.in_(picks[start:start + 5000]))):
+                iid, cid = len(rows_i) + 1, len(rows_c) + 1
+                in_campaign = len(planned) < campaign_visits and merchant_id not in planned
+                day = on - dt.timedelta(days=r.randrange(1, 115 if in_campaign else 365))
+                if in_campaign:
+                    planned.add(merchant_id)
+                    rows_t.append({"campaign_id": campaign.id, "merchant_id": merchant_id, "station_id": station_id,
+                                   "draw_id": None, "inspector_ids": [], **stamp})
+                rows_i.append({"id": iid, "merchant_id": merchant_id, "station_id": station_id,
+                               "campaign_id": campaign.id if in_campaign else None, "inspected_on": day,
+                               "visit_outcome": "conducted", "notes": "", "created_by_id": None, **stamp})
+                rows_c.append({"id": cid, "inspection_id": iid, "instrument_id": inst_id, "outcome": "ok",
+                               "registered_on_spot": False, "kind_name": "电子计价秤", "serial_no": serial,
+                               "status": "in_use", "next_due_on": due, "replace_by": None, "last_verified_on": None,
+                               **stamp})
+                if r.random() < 0.4:
+                    fid = len(rows_f) + 1
+                    measure = r.choices(("rectify", "stop_use", "on_the_spot", "case"), (60, 15, 20, 5))[0]
+                    rows_f.append({"id": fid, "inspection_id": iid, "check_id": cid, "code_id": r.choice(codes),
+                                   "description": "", "measure": measure,
+                                   "case_no": f"BENCH-A{fid}" if measure == "case" else None, "created_by_id": None,
+                                   **stamp})
+                    if measure in ("rectify", "stop_use"):
+                        deadline = day + dt.timedelta(days=15)
+                        closed = deadline + dt.timedelta(days=r.randint(-10, 5)) if r.random() < 0.6 else None
+                        rows_r.append({"finding_id": fid, "station_id": station_id, "merchant_id": merchant_id,
+                                       "issued_on": day, "deadline": deadline,
+                                       "closed_on": min(closed, on) if closed else None, "version": 1, **stamp})
+        # Planned but not (yet) inspected merchants: the rest of the campaign's 3,000.
+        for merchant_id, station_id in session.execute(
+                select(Merchant.id, Merchant.station_id).where(Merchant.id.not_in(planned))
+                .order_by(Merchant.id).limit(max(0, 3000 - len(planned)))):
+            rows_t.append({"campaign_id": campaign.id, "merchant_id": merchant_id, "station_id": station_id,
+                           "draw_id": None, "inspector_ids": [], **stamp})
+        for table, rows in ((Inspection.__table__, rows_i), (InspectionInstrument.__table__, rows_c),
+                            (Finding.__table__, rows_f), (Rectification.__table__, rows_r),
+                            (CampaignTarget.__table__, rows_t)):
+            for i in range(0, len(rows), 5000):
+                session.execute(insert(table), rows[i:i + 5000])
+        if session.bind.dialect.name == "postgresql":
+            for table in ("inspections", "inspection_instruments", "findings", "rectifications"):
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))"))
+    swept = sweep_now(database)
+    analyze(database.engine)
+    database.dispose()
+    return {"inspections": len(rows_i), "findings": len(rows_f), "rectifications": len(rows_r),
+            "campaign_targets": len(rows_t), **{f"alerts_{k}": v for k, v in swept.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate the dataset and print the time it took and the row counts."""
     args = parse_args(argv)
     url = args.url
+    if args.activity_only:
+        started = time.perf_counter()
+        added = add_activity(url)
+        print(f"activity added in {time.perf_counter() - started:.1f} s: {added or 'none (inspections exist)'}")
+        return
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         prepare_sqlite(url, args.force)
@@ -167,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
         size = f", file {Path(make_url(url).database).stat().st_size / 2 ** 20:,.0f} MiB"
     print(f"generated {counts['instruments']:,} instruments and {counts['verifications']:,} verifications: "
           f"load {loaded:.1f} s, analyze {analyzed:.1f} s, total {total:.1f} s{size}")
+    started = time.perf_counter()
+    added = add_activity(url)
+    print(f"activity for the daily pages in {time.perf_counter() - started:.1f} s: {added}")
 
 
 if __name__ == "__main__":

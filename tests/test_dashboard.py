@@ -90,3 +90,68 @@ def test_pledges_against_the_target_on_the_dashboard(app, client, world, session
     block = client.get("/").get_data(as_text=True).split('id="pledge-progress"', 1)[1].split("</div>\n<div", 1)[0]
     assert "1<small" in block and "目标 4" in block and "25.0%" in block and "尚未设置目标" in block
     assert "/integrity/?status=active" in block
+
+
+def _live_trend(session, scope, now, station_id=None):
+    """The trend as the plain grouped queries compute it (the dashboard's before issue 13): EXTRACT(year,
+    month) over every valid record joined to its instrument, and every overdue instrument by due month."""
+    from sqlalchemy import extract, func, select
+
+    from app.instruments.models import Instrument, InstrumentStatus, Verification
+
+    def narrow(stmt):
+        stmt = scope.apply(stmt, Instrument.station_id)
+        return stmt.where(Instrument.station_id == station_id) if station_id else stmt
+
+    starts = month_starts(now)
+    year, month = extract("year", Verification.verified_on), extract("month", Verification.verified_on)
+    verified = {(int(y), int(m)): n for y, m, n in session.execute(narrow(
+        select(year, month, func.count()).select_from(Verification)
+        .join(Instrument, Instrument.id == Verification.instrument_id)
+        .where(Verification.voided_at.is_(None), Verification.verified_on.between(starts[0], now))
+        .group_by(year, month)))}
+    year, month = extract("year", Instrument.next_due_on), extract("month", Instrument.next_due_on)
+    due = [((int(y), int(m)), n) for y, m, n in session.execute(narrow(
+        select(year, month, func.count()).where(Instrument.status == InstrumentStatus.IN_USE,
+                                                Instrument.next_due_on < now).group_by(year, month)))]
+    return [{"month": first, "verified": verified.get((first.year, first.month), 0),
+             "overdue": sum(n for k, n in due if k <= (first.year, first.month))} for first in starts]
+
+
+def test_trend_equals_the_live_grouped_counts(world, session):
+    """Records on month boundaries, today, thirteen months back, voided ones, instruments out of use and in two
+    stations: the index-range counts give exactly what grouping every row gives, for every kind of scope."""
+    from app.instruments.models import InstrumentStatus
+    from app.instruments.services import void_verification
+
+    now = today()
+    this_month = now.replace(day=1)
+    year_start = add_months(this_month, -11)
+    days = [year_start, year_start - dt.timedelta(days=1), add_months(this_month, -1) - dt.timedelta(days=1),
+            add_months(this_month, -6), this_month, now, add_months(this_month, -13), add_months(this_month, -2)]
+    # Due dates on month boundaries, just before and on today, long past, in the future, none (from the cycle).
+    dues = [add_months(this_month, -3), add_months(this_month, -3) - dt.timedelta(days=1), now,
+            now - dt.timedelta(days=1), add_months(this_month, -11), None, now + dt.timedelta(days=40),
+            add_months(this_month, -1)]
+    serial = 0
+    for m in (world.merchant_a, world.merchant_b):
+        for k, (on, due) in enumerate(zip(days, dues)):
+            serial += 1
+            inst = factories.instrument(session, m, serial=f"T-{serial}")
+            valid_until = due if due and due > on else None
+            ver = factories.verify(session, inst, on, valid_until=valid_until)
+            factories.verify(session, inst, on, valid_until=valid_until)  # a second record the same day
+            if k in (2, 5):
+                void_verification(session, None, ver, "录错了")
+            if k == 3:
+                inst.status = InstrumentStatus.STOPPED  # out of use: never overdue
+    session.commit()
+    scopes = [(Scope.everything(), None), (Scope.everything(), world.station_b.id),
+              (Scope(frozenset({world.station_a.id})), None), (Scope(frozenset({world.station_b.id})), None),
+              (Scope(frozenset({world.station_a.id, world.station_b.id})), world.station_a.id),
+              (Scope(frozenset()), None)]
+    for scope, station_id in scopes:
+        assert trend(session, scope, now, station_id) == _live_trend(session, scope, now, station_id)
+    # Not a vacuous comparison: months with records and instruments overdue at more than one month's end.
+    rows = trend(session, Scope.everything(), now)
+    assert sum(r["verified"] for r in rows) > 10 and rows[-1]["overdue"] > rows[0]["overdue"] > 0

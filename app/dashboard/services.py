@@ -51,17 +51,19 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
     """Per month of the last twelve: verification records, and in-use instruments overdue at the month's end
     (today for the current month), as the ledger stands now."""
     starts = month_starts(today)
-    verified = {(int(y), int(m)): n for y, m, n in session.execute(
-        dashboard_queries.verifications_by_month(scope, starts[0], today, station_id))}
-    due = [((int(y), int(m)), n) for y, m, n in session.execute(
-        dashboard_queries.due_by_month_before(scope, today, station_id))]
-    rows = []
-    for first in starts:
-        # Overdue at a past month's end: due in that month or before (all such dates are before today);
-        # for this month, everything due before today.
-        key = (first.year, first.month)
-        rows.append({"month": first, "verified": verified.get(key, 0),
-                     "overdue": sum(n for k, n in due if k <= key)})
+    if scope.is_all and not station_id:
+        verified = session.execute(dashboard_queries.verifications_in_months(starts, today)).one()
+    else:
+        by_month = {(int(y), int(m)): n for y, m, n in session.execute(
+            dashboard_queries.verifications_by_month(scope, starts[0], today, station_id))}
+        verified = [by_month.get((first.year, first.month), 0) for first in starts]
+    # Due before the second month, then due in each later month: overdue at a past month's end is everything
+    # due in that month or before (all such dates are before today); for this month, everything due before today.
+    due = session.execute(dashboard_queries.overdue_by_month(scope, starts, today, station_id)).one()
+    rows, overdue = [], 0
+    for first, n_verified, n_due in zip(starts, verified, due):
+        overdue += n_due or 0
+        rows.append({"month": first, "verified": n_verified or 0, "overdue": overdue})
     return rows
 
 

@@ -55,9 +55,13 @@ class Instrument(VersionedMixin, Base):
         Index("uq_instruments_identity_key", "type_id", "serial_key", "maker_key", unique=True),
         # List pages filter by station and kind, newest first.
         Index("ix_instruments_station_type", "station_id", "type_id", "id"),
-        # A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which
-        # would drop the alerts' delete trigger of migration 0005).
-        Index("uq_instruments_public_token", "public_token", unique=True),
+        # A station's list, newest first: instruments are registered and imported station by station, so
+        # walking the whole table backwards by id reached an old station's instruments only after most rows.
+        Index("ix_instruments_station_id", "station_id", "id"),
+        # A merchant's instruments by kind and serial (its page): PostgreSQL otherwise walked the identity
+        # index in that order, filtering on the merchant, through half the table for a large merchant.
+        Index("ix_instruments_merchant_type_serial", "merchant_id", "type_id", "serial_no"),
+        # uq_instruments_public_token: after the class (its condition names the column).
         # Worklists: in-use instruments by due date, within a station or overall. The trailing columns
         # make these covering for the due-date sweep (app/alerts/queries.py), which otherwise looks up
         # 150,000 table rows per run ("id" too: PostgreSQL's index-only scans return only index columns).
@@ -67,7 +71,9 @@ class Instrument(VersionedMixin, Base):
         Index("ix_instruments_status_replace", "status", "replace_by", "station_id", "merchant_id", "id"),
         Index("ix_instruments_station_status_replace", "station_id", "status", "replace_by"),
         # Never-verified and failed worklists: their counts show on every page.
-        Index("ix_instruments_status_verified", "status", "last_verified_on", "station_id"),
+        # id before station_id: the never-verified list (newest first) walks it in order instead of sorting
+        # every never-verified instrument's row; station-scoped counts still read the index alone.
+        Index("ix_instruments_status_verified_id", "status", "last_verified_on", "id", "station_id"),
         Index("ix_instruments_status_result", "status", "last_result", "station_id", "next_due_on", "merchant_id",
               "id"),
         # Dashboard counts by kind and status, and overdue by kind (covering).
@@ -98,7 +104,8 @@ class Instrument(VersionedMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type_id: Mapped[int] = mapped_column(ForeignKey("instrument_types.id"))
-    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    # Indexed with kind and serial (ix_instruments_merchant_type_serial): the merchant page's order.
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     # Copied from the merchant so station-scoped lists use one index.
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     serial_no: Mapped[str] = mapped_column(String(80))
@@ -170,15 +177,23 @@ class Instrument(VersionedMixin, Base):
 
 search_keys.keep_in_step(Instrument)
 
+# A unique index rather than a constraint: adding it does not rebuild the table on SQLite (which would drop the
+# alerts' delete trigger of migration 0005). Partial (tokens only): over all rows, SQLite's statistics count the
+# NULLs of every instrument without a token as one value and its planner then scanned the table for a token
+# (1.4 s at a million instruments; migration 0017).
+Index("uq_instruments_public_token", Instrument.public_token, unique=True,
+      sqlite_where=Instrument.public_token.is_not(None), postgresql_where=Instrument.public_token.is_not(None))
+
 
 class Verification(Voidable, TimestampMixin, Base):
     """One verification event; evidence, so never edited or deleted, only voided (app/voiding)."""
 
     __tablename__ = "verifications"
     __table_args__ = (
-        Index("ix_verifications_instrument_date", "instrument_id", "verified_on"),
+        # voided_at in both date indexes: counts of valid records (the dashboard's trend) read the index alone.
+        Index("ix_verifications_instrument_date_voided", "instrument_id", "verified_on", "voided_at"),
         Index("ix_verifications_certificate_no", "certificate_no"),
-        Index("ix_verifications_verified_on", "verified_on"),
+        Index("ix_verifications_date_voided", "verified_on", "voided_at"),
         one_of("result", VerificationResult),
         not_before("valid_until", "verified_on"),
     )
