@@ -94,7 +94,8 @@ def test_public_pages_use_the_public_layout_on_a_phone(live_app, page, problems)
                                    ends_on=today() - dt.timedelta(days=1))
         draw = inspections.run_draw(session, supervisor, ended, station_ids=[s.id for s in stations], industries=[],
                                     rates={"A": 5, "B": 5, "C": 5, "D": 5, "none": 5}, inspectors_per_target=2,
-                                    exclude_own_station=False, roster_ids=[u.id for u in roster], seed=7)
+                                    exclude_own_station=False, roster_ids=[u.id for u in roster], seed=7,
+                                    today=ended.ends_on)  # drawn on its last day: no draw after the end
         inspections.publish_draw(session, supervisor, draw, today())
         published_draw, unpublished = draw.id, draw.id + 1000
     page.set_viewport_size(PHONE)
