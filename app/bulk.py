@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Column, Date, Dialect, Table, func, insert, select
+from sqlalchemy import Column, Date, Dialect, MetaData, Table, func, insert, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,12 @@ class Stored(str):
 
 
 _UNSET = object()
+
+# A table whose SQLite triggers write to an FTS5 index (the search text) sets this in its `info`: its bulk
+# rows are staged in a temporary table and moved in by one INSERT ... SELECT. Row by row, each insert's
+# trigger made FTS5 write a segment of its own (it flushes at every statement's savepoint): 100,000
+# instruments took 11.9 CPU seconds instead of 2.0.
+STAGED_ON_SQLITE = "bulk_staged_on_sqlite"
 
 
 def bind_processor(column: Column, dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -115,8 +121,10 @@ def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
     names = given + list(defaults)
     raw = connection.connection.driver_connection
     order = None
+    staged = None
     if dialect.name == "sqlite":
-        compiled = insert(table).compile(dialect=dialect, column_keys=names)
+        staged = _stage(connection, table, names) if table.info.get(STAGED_ON_SQLITE) else None
+        compiled = insert(table if staged is None else staged).compile(dialect=dialect, column_keys=names)
         bound = list(compiled.positiontup)
         if sorted(bound) != sorted(names):  # the statement binds exactly these columns
             raise RuntimeError(f"unexpected INSERT for {table.name}: binds {bound}, rows have {names}")
@@ -158,6 +166,9 @@ def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
                 cursor.executemany(str(compiled), values())
             finally:
                 cursor.close()
+            if staged is not None:
+                session.execute(insert(table).from_select(names, select(*(staged.c[n] for n in names))))
+                staged.drop(connection)
             return
         from psycopg import sql
 
@@ -171,6 +182,15 @@ def bulk_insert(session: Session, table: Table, rows: Iterable[dict]) -> None:
         # constraint, OperationalError for a lost connection), so callers handle one kind of error.
         raise sa_exc.DBAPIError.instance(f"bulk insert into {table.name}", None, err,
                                          dialect.loaded_dbapi.Error) from err
+
+
+def _stage(connection, table: Table, names: list[str]) -> Table:
+    """An empty temporary table (this connection's own) with the columns `names` of `table`, for staging rows."""
+    staged = Table(f"bulk_{table.name}", MetaData(), *(Column(n, table.c[n].type) for n in names),
+                   prefixes=["TEMPORARY"])
+    staged.drop(connection, checkfirst=True)  # left by a call that failed after its rows went in
+    staged.create(connection)
+    return staged
 
 
 def batched(rows: Iterable[dict], size: int = 5000) -> Iterator[list[dict]]:

@@ -108,3 +108,27 @@ def test_new_ids_come_back_in_the_rows_order(session, world):
     assert [names[i] for i in ids] == [f"商户{i}" for i in range(5)]
     merchant = session.get(Merchant, ids[0])
     assert merchant.version == 1 and merchant.notes == "" and merchant.parent_id is None
+
+
+def test_bulk_rows_of_a_searched_table_are_found_and_a_broken_one_is_refused_whole(session, world):
+    """Merchants feed a search index by trigger: bulk rows (staged then moved in on SQLite) are found by the
+    search like any other, and a row that breaks a constraint refuses the whole insert with IntegrityError."""
+    from sqlalchemy import exc as sa_exc
+
+    from app.search.keys import search_key
+    from app.search.match import Contains
+
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [{"name": f"批量商户（{i}号店）", "name_key": f"批量商户{i}", "industry": Industry.MARKET_VENDOR.value,
+             "station_id": world.station_a.id, "created_at": now, "updated_at": now} for i in range(3)]
+    bulk_insert(session, Merchant.__table__, rows)
+    found = session.scalars(select(Merchant.name).where(Contains(Merchant, search_key("批量商户(1号店)")))).all()
+    assert found == ["批量商户（1号店）"]
+    broken = [{**rows[0], "name": "再来一家", "station_id": 999_999}]  # no such station
+    with pytest.raises(sa_exc.IntegrityError):
+        with session.begin_nested():
+            bulk_insert(session, Merchant.__table__, broken)
+    assert session.scalar(select(Merchant.id).where(Merchant.name == "再来一家")) is None
+    bulk_insert(session, Merchant.__table__, [{**rows[0], "name": "又一家（东门）"}])  # the staging starts clean
+    assert session.scalars(select(Merchant.name).where(Contains(Merchant, search_key("一家(东门")))).all() == [
+        "又一家（东门）"]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.orm import Session
 
+from app.bulk import STAGED_ON_SQLITE
 from app.text import identifier
 
 # Spaces (Z*), punctuation (P*: every bracket, dash, comma, full stop) and control/format characters (C*)
@@ -91,6 +92,7 @@ def context_default(table_name: str) -> Callable:
 def keep_in_step(model: type) -> None:
     """Recompute the model's search text whenever the ORM inserts or updates one of its records."""
     sources = SOURCES[model.__tablename__]
+    model.__table__.info[STAGED_ON_SQLITE] = True  # its SQLite insert trigger feeds the FTS5 index
 
     def refresh(mapper, connection, target) -> None:
         target.search_text = search_text(*(getattr(target, c) for c in sources))
