@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,14 @@ class Flow:
             batch = s.get(ImportBatch, batch_id)
             services.plan_batch(s, batch, today=today)
             return batch.counts
+
+    def stashed_parses(self, count: int) -> list[Path]:
+        """The dry runs' stashed parses, once there are `count` of them: the parsing child writes its stash
+        after it has answered, while the dry run plans, so the file may come a moment after the preview."""
+        deadline = time.monotonic() + 30  # a liveness bound, not a speed figure
+        while len(found := sorted(self.storage.glob("*.parsed"))) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return found
 
     def confirm(self, batch_id: int, *, only_valid: bool = False, version: int | None = None) -> None:
         with self.step() as s:
@@ -918,7 +927,7 @@ def test_apply_refuses_when_the_plan_differs_even_with_the_same_counts(flow, ses
 def test_apply_plans_the_dry_runs_parse_without_reading_the_file_again(flow, tmp_path):
     batch_id = flow.upload(xlsx(tmp_path, FIRST))
     flow.preview(batch_id)
-    [stashed] = list(flow.storage.glob("*.parsed"))
+    [stashed] = flow.stashed_parses(1)
     flow.confirm(batch_id)
     # the upload is gone: only the dry run's parse can give the apply its rows
     Path(flow.batch(batch_id).stored_path).unlink()
@@ -932,7 +941,7 @@ def test_apply_plans_the_dry_runs_parse_without_reading_the_file_again(flow, tmp
 def test_apply_reads_the_file_again_when_the_dry_runs_parse_is_not_there(flow, tmp_path, damage):
     batch_id = flow.upload(xlsx(tmp_path, FIRST))
     flow.preview(batch_id)
-    [stashed] = list(flow.storage.glob("*.parsed"))
+    [stashed] = flow.stashed_parses(1)
     if damage == "missing":
         stashed.unlink()
     elif damage == "damaged":
@@ -942,7 +951,7 @@ def test_apply_reads_the_file_again_when_the_dry_runs_parse_is_not_there(flow, t
         phone = flow.batch(batch_id).mapping["phone"]
         with flow.step() as s:
             services.plan_batch(s, s.get(ImportBatch, batch_id), today=TODAY, overrides={"phone": None})
-        assert len(list(flow.storage.glob("*.parsed"))) == 2
+        assert len(flow.stashed_parses(2)) == 2
         with flow.step() as s:
             batch = s.get(ImportBatch, batch_id)
             services.plan_batch(s, batch, today=TODAY, overrides={"phone": phone})
