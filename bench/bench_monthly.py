@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 DEFAULT_URL = f"sqlite:///{ROOT / 'bench' / 'data' / 'bench.db'}"
 
@@ -28,7 +29,8 @@ def add_inspections(url: str, month_text: str, count: int, seed: int = 20261201)
     import datetime as dt
     import random
 
-    from sqlalchemy import func, insert, select
+    from generate import checked_instrument_rows, insert_rows
+    from sqlalchemy import func, select
 
     from app.catalog.models import FindingCode
     from app.db import Database, utcnow
@@ -66,34 +68,15 @@ def add_inspections(url: str, month_text: str, count: int, seed: int = 20261201)
                                **stamp})
                 rows_u += [{"inspection_id": iid, "user_id": u} for u in r.sample(users, min(2, len(users)))]
                 cid = base[InspectionInstrument.__table__] + len(rows_c) + 1
-                rows_c.append({"id": cid, "inspection_id": iid, "instrument_id": inst_id, "outcome": "ok",
-                               "registered_on_spot": False, "kind_name": "电子计价秤", "serial_no": serial,
-                               "status": "in_use", "next_due_on": due, "replace_by": None, "last_verified_on": None,
-                               **stamp})
-                if r.random() < 0.4:
-                    fid = base[Finding.__table__] + len(rows_f) + 1
-                    measure = r.choices(("rectify", "stop_use", "on_the_spot", "case"), (60, 15, 20, 5))[0]
-                    rows_f.append({"id": fid, "inspection_id": iid, "check_id": cid, "code_id": r.choice(codes),
-                                   "description": "", "measure": measure,
-                                   "case_no": f"BENCH-{fid}" if measure == "case" else None, "created_by_id": None,
-                                   **stamp})
-                    if measure in ("rectify", "stop_use"):
-                        deadline = day + dt.timedelta(days=15)
-                        closed = deadline + dt.timedelta(days=r.randint(-10, 5)) if r.random() < 0.6 else None
-                        rows_r.append({"finding_id": fid, "station_id": station_id, "merchant_id": merchant_id,
-                                       "issued_on": day, "deadline": deadline, "closed_on": closed, "version": 1,
-                                       **stamp})
-        for table, rows in ((Inspection.__table__, rows_i), (inspection_inspectors, rows_u),
-                            (InspectionInstrument.__table__, rows_c), (Finding.__table__, rows_f),
-                            (Rectification.__table__, rows_r)):
-            for i in range(0, len(rows), 5000):
-                session.execute(insert(table), rows[i:i + 5000])
-        if session.bind.dialect.name == "postgresql":
-            from sqlalchemy import text
-
-            for table in ("inspections", "inspection_instruments", "findings", "rectifications"):
-                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
+                check, finding, order = checked_instrument_rows(
+                    r, codes, iid=iid, cid=cid, fid=base[Finding.__table__] + len(rows_f) + 1, day=day, stamp=stamp,
+                    case_prefix="BENCH-", instrument=(inst_id, merchant_id, station_id, serial, due))
+                rows_c.append(check)
+                rows_f += [finding] if finding else []
+                rows_r += [order] if order else []
+        insert_rows(session, ((Inspection.__table__, rows_i), (inspection_inspectors, rows_u),
+                              (InspectionInstrument.__table__, rows_c), (Finding.__table__, rows_f),
+                              (Rectification.__table__, rows_r)))
         return have + len(rows_i)
 
 

@@ -110,6 +110,50 @@ def analyze(engine) -> float:
     return time.perf_counter() - started
 
 
+def checked_instrument_rows(r, codes: list[int], *, iid: int, cid: int, fid: int, instrument: tuple, day,
+                            stamp: dict, case_prefix: str, closed_by=None) -> tuple[dict, dict | None, dict | None]:
+    """One instrument checked at inspection `iid` (row id `cid`), and on about 40 % of them a finding (id `fid`)
+    with, for the measures that order it, a rectification order (open, late or closed; closed no later than
+    `closed_by` when given): (check, finding or None, order or None). `instrument` is (id, merchant_id,
+    station_id, serial_no, next_due_on)."""
+    import datetime as dt
+
+    inst_id, merchant_id, station_id, serial, due = instrument
+    check = {"id": cid, "inspection_id": iid, "instrument_id": inst_id, "outcome": "ok", "registered_on_spot": False,
+             "kind_name": "电子计价秤", "serial_no": serial, "status": "in_use", "next_due_on": due,
+             "replace_by": None, "last_verified_on": None, **stamp}
+    if r.random() >= 0.4:
+        return check, None, None
+    measure = r.choices(("rectify", "stop_use", "on_the_spot", "case"), (60, 15, 20, 5))[0]
+    finding = {"id": fid, "inspection_id": iid, "check_id": cid, "code_id": r.choice(codes), "description": "",
+               "measure": measure, "case_no": f"{case_prefix}{fid}" if measure == "case" else None,
+               "created_by_id": None, **stamp}
+    if measure not in ("rectify", "stop_use"):
+        return check, finding, None
+    deadline = day + dt.timedelta(days=15)
+    closed = deadline + dt.timedelta(days=r.randint(-10, 5)) if r.random() < 0.6 else None
+    if closed is not None and closed_by is not None:
+        closed = min(closed, closed_by)
+    order = {"finding_id": fid, "station_id": station_id, "merchant_id": merchant_id, "issued_on": day,
+             "deadline": deadline, "closed_on": closed, "version": 1, **stamp}
+    return check, finding, order
+
+
+def insert_rows(session: Session, batches) -> None:
+    """Insert each (table, rows) in statements of 5,000 rows; on PostgreSQL move the id sequences of the
+    tables whose ids the rows gave past the largest id."""
+    from sqlalchemy import insert
+
+    for table, rows in batches:
+        for i in range(0, len(rows), 5000):
+            session.execute(insert(table), rows[i:i + 5000])
+    if session.bind.dialect.name == "postgresql":
+        for table, rows in batches:
+            if rows and "id" in rows[0]:
+                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"(SELECT max(id) FROM {table.name}))"))
+
+
 def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, seed: int = 20261203) -> dict:
     """Give the daily pages something to show (a few seconds): `per_month` inspections in each of the last
     twelve months (findings on about 40 %, rectification orders open, late and closed), one running campaign
@@ -117,8 +161,6 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
     nothing when the dataset already has inspections."""
     import datetime as dt
     import random
-
-    from sqlalchemy import insert
 
     from app.alerts.jobs import sweep_now
     from app.catalog.models import FindingCode
@@ -158,38 +200,21 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
                 rows_i.append({"id": iid, "merchant_id": merchant_id, "station_id": station_id,
                                "campaign_id": campaign.id if in_campaign else None, "inspected_on": day,
                                "visit_outcome": "conducted", "notes": "", "created_by_id": None, **stamp})
-                rows_c.append({"id": cid, "inspection_id": iid, "instrument_id": inst_id, "outcome": "ok",
-                               "registered_on_spot": False, "kind_name": "电子计价秤", "serial_no": serial,
-                               "status": "in_use", "next_due_on": due, "replace_by": None, "last_verified_on": None,
-                               **stamp})
-                if r.random() < 0.4:
-                    fid = len(rows_f) + 1
-                    measure = r.choices(("rectify", "stop_use", "on_the_spot", "case"), (60, 15, 20, 5))[0]
-                    rows_f.append({"id": fid, "inspection_id": iid, "check_id": cid, "code_id": r.choice(codes),
-                                   "description": "", "measure": measure,
-                                   "case_no": f"BENCH-A{fid}" if measure == "case" else None, "created_by_id": None,
-                                   **stamp})
-                    if measure in ("rectify", "stop_use"):
-                        deadline = day + dt.timedelta(days=15)
-                        closed = deadline + dt.timedelta(days=r.randint(-10, 5)) if r.random() < 0.6 else None
-                        rows_r.append({"finding_id": fid, "station_id": station_id, "merchant_id": merchant_id,
-                                       "issued_on": day, "deadline": deadline,
-                                       "closed_on": min(closed, on) if closed else None, "version": 1, **stamp})
+                check, finding, order = checked_instrument_rows(
+                    r, codes, iid=iid, cid=cid, fid=len(rows_f) + 1, day=day, stamp=stamp, case_prefix="BENCH-A",
+                    instrument=(inst_id, merchant_id, station_id, serial, due), closed_by=on)
+                rows_c.append(check)
+                rows_f += [finding] if finding else []
+                rows_r += [order] if order else []
         # Planned but not (yet) inspected merchants: the rest of the campaign's 3,000.
         for merchant_id, station_id in session.execute(
                 select(Merchant.id, Merchant.station_id).where(Merchant.id.not_in(planned))
                 .order_by(Merchant.id).limit(max(0, 3000 - len(planned)))):
             rows_t.append({"campaign_id": campaign.id, "merchant_id": merchant_id, "station_id": station_id,
                            "draw_id": None, "inspector_ids": [], **stamp})
-        for table, rows in ((Inspection.__table__, rows_i), (InspectionInstrument.__table__, rows_c),
-                            (Finding.__table__, rows_f), (Rectification.__table__, rows_r),
-                            (CampaignTarget.__table__, rows_t)):
-            for i in range(0, len(rows), 5000):
-                session.execute(insert(table), rows[i:i + 5000])
-        if session.bind.dialect.name == "postgresql":
-            for table in ("inspections", "inspection_instruments", "findings", "rectifications"):
-                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
+        insert_rows(session, ((Inspection.__table__, rows_i), (InspectionInstrument.__table__, rows_c),
+                              (Finding.__table__, rows_f), (Rectification.__table__, rows_r),
+                              (CampaignTarget.__table__, rows_t)))
     swept = sweep_now(database)
     analyze(database.engine)
     database.dispose()

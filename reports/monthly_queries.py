@@ -31,7 +31,7 @@ def verified_between(first: dt.date, last: dt.date, station_id: int | None) -> S
                    func.count(Verification.instrument_id.distinct()),
                    func.sum(case((Verification.result == VerificationResult.PASS, 1), else_=0)))
             .join(Instrument, Instrument.id == Verification.instrument_id)
-            .where(Verification.voided_at.is_(None), Verification.verified_on.between(first, last))
+            .where(Verification.in_force(), Verification.verified_on.between(first, last))
             .group_by(Instrument.station_id, Instrument.type_id))
     return _station(stmt, Instrument.station_id, station_id)
 
@@ -74,7 +74,7 @@ def verifications_with_previous(first: dt.date, last: dt.date, station_id: int |
             .join(Instrument, Instrument.id == Verification.instrument_id)
             .join(InstrumentType, InstrumentType.id == Instrument.type_id)
             .outerjoin(before, before.id == previous_id)
-            .where(Verification.voided_at.is_(None), Verification.verified_on.between(first, last)))
+            .where(Verification.in_force(), Verification.verified_on.between(first, last)))
     return _station(stmt, Instrument.station_id, station_id)
 
 
@@ -104,7 +104,7 @@ def verification_details(first: dt.date, last: dt.date, station_id: int | None) 
             .join(Merchant, Merchant.id == Instrument.merchant_id)
             .join(Station, Station.id == Instrument.station_id)
             .join(InstrumentType, InstrumentType.id == Instrument.type_id)
-            .where(Verification.voided_at.is_(None), Verification.verified_on.between(first, last))
+            .where(Verification.in_force(), Verification.verified_on.between(first, last))
             .order_by(Station.code, Verification.verified_on, Verification.id))
     return _station(stmt, Instrument.station_id, station_id)
 

@@ -32,7 +32,7 @@ def verifications_in_months(starts: list[dt.date], last: dt.date) -> Select:
     month up to `last`), a column per month, oldest first; each a range count over the date index alone."""
     def in_month(first: dt.date, end: dt.date):
         return (select(func.count()).select_from(Verification)
-                .where(Verification.voided_at.is_(None), Verification.verified_on >= first,
+                .where(Verification.in_force(), Verification.verified_on >= first,
                        Verification.verified_on < end).scalar_subquery())
 
     return select(*(in_month(first, end).label(f"m{k}") for k, (first, end) in enumerate(month_ranges(starts, last))))
@@ -45,7 +45,7 @@ def verifications_by_month(scope: Scope, first: dt.date, last: dt.date, station_
     # SQLite's planner went through the year's records of every station and looked each instrument up.
     ids = _station(select(Instrument.id), scope, station_id)
     return (select(year, month, func.count()).select_from(Verification)
-            .where(Verification.voided_at.is_(None), Verification.verified_on.between(first, last),
+            .where(Verification.in_force(), Verification.verified_on.between(first, last),
                    Verification.instrument_id.in_(ids))
             .group_by(year, month))
 

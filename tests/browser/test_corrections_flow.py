@@ -14,12 +14,9 @@ from app.accounts.models import Role
 from app.clock import today
 from app.inspections import services
 from tests import factories
+from tests.browser.test_csp import phone_only_on_postgresql
 
-
-def runs_on_postgresql(test: str, params: dict) -> bool:
-    """On PostgreSQL only the phone width: the rules behind this flow run on both databases at request
-    level; the browser adds the layout, which no database changes (keeps CI under 5 minutes)."""
-    return params.get("sized_page") == "phone"
+runs_on_postgresql = phone_only_on_postgresql("sized_page")
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 

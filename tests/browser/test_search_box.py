@@ -8,13 +8,9 @@ from playwright.sync_api import expect
 
 from app.accounts.models import Role
 from tests import factories
-from tests.browser.test_csp import VIEWPORTS, log_in
+from tests.browser.test_csp import VIEWPORTS, log_in, phone_only_on_postgresql
 
-
-def runs_on_postgresql(test: str, params: dict) -> bool:
-    """On PostgreSQL only the phone width: the rules behind this flow run on both databases at request
-    level; the browser adds the layout, which no database changes (keeps CI under 5 minutes)."""
-    return params.get("viewport") == "phone"
+runs_on_postgresql = phone_only_on_postgresql("viewport")
 
 NAME = "华联超市（城关店）"
 

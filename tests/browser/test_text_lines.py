@@ -7,13 +7,9 @@ import pytest
 from app.accounts.models import Role
 from app.clock import today
 from tests import factories
-from tests.browser.test_csp import VIEWPORTS, log_in, visit
+from tests.browser.test_csp import VIEWPORTS, log_in, phone_only_on_postgresql, visit
 
-
-def runs_on_postgresql(test: str, params: dict) -> bool:
-    """On PostgreSQL only the phone width: the rules behind this flow run on both databases at request
-    level; the browser adds the layout, which no database changes (keeps CI under 5 minutes)."""
-    return params.get("viewport") == "phone"
+runs_on_postgresql = phone_only_on_postgresql("viewport")
 
 DESCRIPTION = "铅封破损，\n铅封编号无法辨认；"
 
