@@ -168,6 +168,7 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
     from app.db import Database, utcnow
     from app.inspections.models import (Campaign, CampaignTarget, Finding, Inspection, InspectionInstrument,
                                         Rectification)
+    from app.inspections.services import campaign_key
     from app.instruments.models import Instrument
 
     database = Database(url)
@@ -180,8 +181,10 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
         codes = session.scalars(select(FindingCode.id)).all()
         top = session.scalar(select(func.max(Instrument.id)))
         station_ids = sorted(set(session.scalars(select(Merchant.station_id).distinct())))
-        campaign = Campaign(name="基准专项检查", starts_on=on - dt.timedelta(days=120), ends_on=on + dt.timedelta(days=30),
-                            type_ids=[], industries=[], station_ids=station_ids, notes="", version=1)
+        starts_on = on - dt.timedelta(days=120)
+        campaign = Campaign(name="基准专项检查", name_key=campaign_key("基准专项检查", starts_on), starts_on=starts_on,
+                            ends_on=on + dt.timedelta(days=30), type_ids=[], industries=[], station_ids=station_ids,
+                            notes="", version=1)
         session.add(campaign)
         session.flush()
         picks = sorted(r.sample(range(1, top + 1), min(top, per_month * 12)))
