@@ -30,6 +30,9 @@ CONVERTERS: dict[str, Callable[[object], Value]] = {
     "status": to_status,
 }
 _SHOWN_MAX = 40  # characters of a bad value quoted in a message
+# Fields that identify nothing: a problem in one is a warning, the field is left out and the row imported.
+SOFT_FIELDS = frozenset({"phone", "contact", "notes"})
+_LEFT_OUT = "；此项未导入，本行其余内容照常导入"
 
 
 def cell_message(label: str, value: object, error: CellError) -> str:
@@ -65,6 +68,7 @@ class RowNormaliser:
         """The parsed row for Excel row number `row`."""
         values: dict[str, Value] = {}
         errors: list[RowError] = []
+        warnings: list[RowError] = []
         failed: list[str] = []
         n = len(cells)
         for name, col, label, convert in self._plan:
@@ -76,6 +80,9 @@ class RowNormaliser:
             try:
                 value = convert(raw)
             except CellError as error:
+                if name in SOFT_FIELDS:
+                    warnings.append(RowError(self.sheet, row, label, name, cell_message(label, raw, error) + _LEFT_OUT))
+                    continue
                 errors.append(RowError(self.sheet, row, label, name, cell_message(label, raw, error)))
                 failed.append(name)
                 continue
@@ -87,8 +94,12 @@ class RowNormaliser:
         for name, message in row_problems(values, self.mapping, required=self.required,
                                           merchant_required=self.merchant_required, failed=failed):
             column = self.mapping.label(name) if name and self.mapping.column(name) is not None else ""
-            errors.append(RowError(self.sheet, row, column, name, message))
-        return ParsedRow(row, cells, values, tuple(errors))
+            if name in SOFT_FIELDS:
+                del values[name]
+                warnings.append(RowError(self.sheet, row, column, name, message + _LEFT_OUT))
+            else:
+                errors.append(RowError(self.sheet, row, column, name, message))
+        return ParsedRow(row, cells, values, tuple(errors), tuple(warnings))
 
     def _kind(self, row: int, cells: Sequence[object], values: dict[str, Value], errors: list[RowError],
               failed: list[str]) -> None:

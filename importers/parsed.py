@@ -40,6 +40,8 @@ class ParsedRow:
     cells: Sequence[object]
     values: dict[str, Value]
     errors: tuple[RowError, ...] = ()
+    # Problems that keep the row: it is imported, and the preview shows them beside it.
+    warnings: tuple[RowError, ...] = ()
 
     @property
     def ok(self) -> bool:

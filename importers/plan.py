@@ -113,6 +113,8 @@ class RowPlan:
     instrument_action: str = SKIP
     verification_action: str = SKIP
     errors: list[RowError] = field(default_factory=list)
+    # Problems that keep the row (see ParsedRow.warnings); the planner may add its own.
+    warnings: list[RowError] = field(default_factory=list)
     summary: str = ""
 
     @property
@@ -133,7 +135,8 @@ class Plan:
 
     def counts(self) -> dict:
         """Rows, error rows, and per record type the number of creates, updates and unchanged."""
-        out: dict = {"rows": len(self.rows), "errors": sum(1 for r in self.rows if r.errors)}
+        out: dict = {"rows": len(self.rows), "errors": sum(1 for r in self.rows if r.errors),
+                     "warnings": sum(1 for r in self.rows if r.warnings)}
         for name, plans in (("merchants", self.merchants), ("instruments", self.instruments)):
             tally = defaultdict(int)
             for p in plans:
@@ -286,7 +289,7 @@ class Planner:
         verifications: list[VerificationPlan] = []
         out: list[RowPlan] = []
         for row in rows:
-            rp = RowPlan(row=row.row, cells=row.cells, errors=list(row.errors))
+            rp = RowPlan(row=row.row, cells=row.cells, errors=list(row.errors), warnings=list(row.warnings))
             out.append(rp)
             if rp.errors:
                 rp.merchant_action = rp.instrument_action = rp.verification_action = ERROR

@@ -24,7 +24,7 @@ from importers.mapping import ColumnMapping
 from importers.parse import ParseOptions
 from importers.parsed import ParsedRow, ParsedSheet, RowError
 
-FORMAT = 2  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
+FORMAT = 3  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
 
 
 def stash_key(*, file_hash: str, sheet: str, headers: Iterable[str], mapping: Mapping[str, int],
@@ -56,16 +56,24 @@ def dumps(parsed: ParsedSheet, *, cells: bool = False) -> bytes | None:
         dates = tuple(k for k, x in values.items() if x.__class__ is dt.date)
         if dates:
             values = {k: (x.toordinal() if x.__class__ is dt.date else x) for k, x in values.items()}
-        errors = tuple((e.column, e.field, e.message) for e in r.errors if e.sheet == parsed.sheet and e.row == r.row)
-        if len(errors) != len(r.errors):
+        errors = _problems(parsed.sheet, r.row, r.errors)
+        warnings = _problems(parsed.sheet, r.row, r.warnings)
+        if errors is None or warnings is None:
             return None  # not a row this format can hold as it is
-        rows.append((r.row, values, dates, errors, r.cells) if cells else (r.row, values, dates, errors))
+        rows.append((r.row, values, dates, errors, warnings, r.cells) if cells
+                    else (r.row, values, dates, errors, warnings))
     data = (FORMAT, parsed.sheet, tuple(parsed.header_rows), tuple(parsed.mapping.headers),
             dict(parsed.mapping.fields), dict(parsed.skipped), parsed.default_kind, rows)
     try:
         return marshal.dumps(data)
     except ValueError:
         return None  # a value marshal cannot hold
+
+
+def _problems(sheet: str, row: int, problems: tuple[RowError, ...]) -> tuple | None:
+    """A row's errors or warnings as plain tuples; None when one belongs to another sheet or row."""
+    out = tuple((e.column, e.field, e.message) for e in problems if e.sheet == sheet and e.row == row)
+    return out if len(out) == len(problems) else None
 
 
 def save(path: Path, parsed: ParsedSheet) -> None:
@@ -100,9 +108,10 @@ def loads(blob: bytes) -> ParsedSheet | None:
     _, sheet, header_rows, headers, fields, skipped, default_kind, rows = data
     fromordinal = dt.date.fromordinal
     parsed = []
-    for row, values, dates, errors, *cells in rows:
+    for row, values, dates, errors, warnings, *cells in rows:
         for k in dates:
             values[k] = fromordinal(values[k])
         parsed.append(ParsedRow(row, cells[0] if cells else (), values,
-                                tuple(RowError(sheet, row, c, f, m) for c, f, m in errors)))
+                                tuple(RowError(sheet, row, c, f, m) for c, f, m in errors),
+                                tuple(RowError(sheet, row, c, f, m) for c, f, m in warnings) if warnings else ()))
     return ParsedSheet(sheet, header_rows, ColumnMapping(headers, fields), parsed, Counter(skipped), default_kind)

@@ -167,11 +167,12 @@ def row(name: str, kind: str, serial: str, verified: object = "", valid: object 
             "证书编号": cert}
 
 
-def counts(rows: int, errors: int = 0, m=(0, 0, 0), i=(0, 0, 0), v=(0, 0, 0)) -> dict:
+def counts(rows: int, errors: int = 0, m=(0, 0, 0), i=(0, 0, 0), v=(0, 0, 0), warnings: int = 0) -> dict:
     """batch.counts with (create, update, unchanged) per record type."""
     def t(x):
         return dict(zip(("create", "update", "unchanged"), x))
-    return {"rows": rows, "errors": errors, "merchants": t(m), "instruments": t(i), "verifications": t(v)}
+    return {"rows": rows, "errors": errors, "warnings": warnings, "merchants": t(m), "instruments": t(i),
+            "verifications": t(v)}
 
 
 WORLD_COUNTS = {"merchants": 2, "instruments": 2, "verifications": 2, "imported_records": 0}

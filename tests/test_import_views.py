@@ -124,6 +124,41 @@ def test_upload_shows_the_preview_and_writes_nothing(insp_a, session, world):
     assert progress["status"] == "preview" and progress["busy"] is False
 
 
+def test_a_problem_in_a_field_that_identifies_nothing_is_a_warning_that_keeps_the_row(insp_a, session, world):
+    # Excel turned one phone into scientific notation (as text: the digits are gone); a contact is too long.
+    header = ["使用单位名称", "器具名称", "出厂编号", "联系电话", "联系人"]
+    rows = [["城东农贸市场李记水产", "电子计价秤", "WARN-001", "1.38123E+10", "李四"],
+            ["城东农贸市场王记蔬菜", "电子计价秤", "WARN-002", "13812345678", "王" * 60],
+            ["城东农贸市场张记豆腐", "电子计价秤", "WARN-003", "13900001111", "张三"]]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    batch = batch_of(session, upload(insp_a, world.station_a.id, out.getvalue()))
+    assert batch.status == ImportStatus.PREVIEW
+    assert batch.counts["errors"] == 0 and batch.counts["warnings"] == 2
+    assert batch.counts["instruments"]["create"] == 3
+
+    page = text(insp_a.get(f"/imports/{batch.id}"))
+    assert re.search(r'id="warning-count">\s*2\s*<', page)
+    warned = text(insp_a.get(f"/imports/{batch.id}?show=warnings"))
+    assert "科学计数法" in warned and "此项未导入" in warned and "联系人过长" in warned
+    assert "WARN-001" in warned and "WARN-002" in warned and "WARN-003" not in warned
+
+    resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version})
+    assert resp.status_code == 302
+    session.expire_all()
+    merchants = {m.name: m for m in session.scalars(select(Merchant).where(Merchant.name.like("城东农贸市场%记%")))}
+    assert merchants["城东农贸市场李记水产"].phone == "" and merchants["城东农贸市场李记水产"].contact == "李四"
+    assert merchants["城东农贸市场王记蔬菜"].phone == "13812345678" and merchants["城东农贸市场王记蔬菜"].contact == ""
+    assert merchants["城东农贸市场张记豆腐"].phone == "13900001111"
+    stored = session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_no)).all()
+    assert [len(r.warnings) for r in stored] == [1, 1, 0]
+
+
 def test_errors_workbook_has_the_row_and_its_error(insp_a, session, world):
     batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx()))
     resp = insp_a.get(f"/imports/{batch.id}/errors.xlsx")

@@ -104,7 +104,8 @@ def _plan_and_apply(database, batch_id: int, *, sheet: str | None, commit: bool,
 
 def _report(session, batch) -> None:
     c = batch.counts
-    click.echo(f"\n工作表：{batch.sheet_name}  数据行 {c['rows']}，错误行 {c['errors']}")
+    warned = f"，有提示的行 {c['warnings']}（照常导入）" if c.get("warnings") else ""
+    click.echo(f"\n工作表：{batch.sheet_name}  数据行 {c['rows']}，错误行 {c['errors']}{warned}")
     for name, label in (("merchants", "使用单位"), ("instruments", "计量器具"), ("verifications", "检定记录")):
         t = c[name]
         click.echo(f"  {label}：新增 {t['create']}，更新 {t['update']}，无变化 {t['unchanged']}")

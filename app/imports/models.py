@@ -103,6 +103,8 @@ class ImportRow(Base):
     verification_action: Mapped[RowAction] = mapped_column(enum_column(RowAction))
     # [{"column": header, "message": text}]
     errors: Mapped[list] = mapped_column(JSON, default=list)
+    # Problems that keep the row, as errors are: [{"column": header, "message": text}]
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
     # The cells as read, for the errors workbook.
     cells: Mapped[list] = mapped_column(JSON, default=list)
     summary: Mapped[str] = mapped_column(String(300), default="")

@@ -1,7 +1,7 @@
 """Named import queries: batch lists and a batch's rows. Each returns a select()."""
 from __future__ import annotations
 
-from sqlalchemy import Select, not_, or_, select
+from sqlalchemy import Select, String, cast, not_, or_, select
 
 from app.imports.models import ImportBatch, ImportRow, ImportStatus, RowAction
 from app.scope import Scope
@@ -9,6 +9,7 @@ from app.scope import Scope
 # Row filters of the batch page: key -> Chinese label.
 ROW_FILTERS = {
     "errors": "仅错误行",
+    "warnings": "有提示",
     "create": "有新增",
     "update": "有更新",
     "unchanged": "无变化",
@@ -32,6 +33,9 @@ def batch_rows(batch_id: int, row_filter: str | None = None) -> Select:
     stmt = select(ImportRow).where(ImportRow.batch_id == batch_id)
     if row_filter == "errors":
         stmt = stmt.where(ImportRow.merchant_action == RowAction.ERROR)
+    elif row_filter == "warnings":
+        # Stored as JSON; a row without warnings holds exactly "[]" (services._problems).
+        stmt = stmt.where(cast(ImportRow.warnings, String) != "[]")
     elif row_filter in ("create", "update"):
         action = RowAction(row_filter)
         stmt = stmt.where(or_(*(column == action for column in _ACTIONS)))

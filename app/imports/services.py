@@ -190,7 +190,7 @@ def _write_preview(session: Session, batch: ImportBatch, plan: Plan) -> Plan:
     batch_id = batch.id
     rows = ({"batch_id": batch_id, "row_no": r.row, "merchant_action": r.merchant_action,
              "instrument_action": r.instrument_action, "verification_action": r.verification_action,
-             "errors": [{"column": e.column, "message": e.message} for e in r.errors] if r.errors else _NO_ERRORS,
+             "errors": _problems(r.errors), "warnings": _problems(r.warnings),
              "cells": Stored(r.cells.decode()) if r.cells.__class__ is bytes
              else [c if c.__class__ in PLAIN else plain_cell(c) for c in r.cells],
              "summary": r.summary} for r in plan.rows)
@@ -202,7 +202,12 @@ def _write_preview(session: Session, batch: ImportBatch, plan: Plan) -> Plan:
     return plan
 
 
-_NO_ERRORS = Stored("[]")  # a row without errors, as JSON (one value: bulk_insert sends it as it is)
+_NO_PROBLEMS = Stored("[]")  # a row without errors (or warnings), as JSON (one value: bulk_insert sends it as it is)
+
+
+def _problems(problems: list) -> list | Stored:
+    """A row's errors or warnings as import_rows stores them."""
+    return [{"column": e.column, "message": e.message} for e in problems] if problems else _NO_PROBLEMS
 
 
 def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version: int, only_valid: bool) -> None:

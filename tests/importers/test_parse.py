@@ -16,6 +16,7 @@ from importers import (
     open_book,
     parse_sheet,
 )
+from importers.normalise import SOFT_FIELDS
 from tests.importers.builders import (
     Formula,
     Span,
@@ -234,8 +235,15 @@ def test_over_long_values_are_row_errors(tmp_path, kinds, header, field, limit):
     parsed = parse_sheet(open_book(write_xlsx(tmp_path / "l.xlsx", {"S": rows})), kinds=kinds)
     ok, long = parsed.rows
     assert ok.ok and ok.values[field] == "长" * limit
-    assert [e.message for e in long.errors] == [f"{header}过长（{limit + 1}字，最多{limit}字）"]
-    assert long.errors[0].column == header
+    message = f"{header}过长（{limit + 1}字，最多{limit}字）"
+    if field in SOFT_FIELDS:
+        # A field that identifies nothing: the row is kept without the value, and says so.
+        assert long.ok and field not in long.values
+        assert [w.message for w in long.warnings] == [message + "；此项未导入，本行其余内容照常导入"]
+        assert long.warnings[0].column == header
+    else:
+        assert [e.message for e in long.errors] == [message]
+        assert long.errors[0].column == header
 
 
 def test_valid_until_before_verified_on_is_an_error(tmp_path, kinds):

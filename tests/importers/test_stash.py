@@ -31,6 +31,17 @@ def test_a_stashed_parse_comes_back_as_parsed_without_the_cells(tmp_path, kinds)
     assert all(r.cells == () for r in again.rows)
 
 
+def test_a_stashed_parse_keeps_each_rows_warnings(tmp_path, kinds):
+    rows = [["使用单位名称", "器具名称", "出厂编号", "联系电话"],
+            ["李记水产", "电子计价秤", "S-1", "1.38E+10"], ["王记蔬菜", "电子计价秤", "S-2", "13812345678"]]
+    parsed = parse_sheet(open_book(write_xlsx(tmp_path / "w.xlsx", {"台账": rows})), kinds=kinds)
+    assert [len(r.warnings) for r in parsed.rows] == [1, 0] and not any(r.errors for r in parsed.rows)
+    path = tmp_path / "w.parsed"
+    stash.save(path, parsed)
+    again = stash.load(path)
+    assert [(r.values, r.warnings) for r in again.rows] == [(r.values, r.warnings) for r in parsed.rows]
+
+
 def test_a_damaged_or_missing_stash_is_no_stash(tmp_path, kinds):
     parsed = parse_sheet(open_book(build(tmp_path, "xlsx", MESSY, merges_xlsx=["A1:L1"])), kinds=kinds)
     path = tmp_path / "x.parsed"
