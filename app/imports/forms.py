@@ -56,7 +56,8 @@ class MappingForm(Form):
             form_field.choices = choices
 
     def validate(self, extra_validators=None) -> bool:
-        ok = super().validate(extra_validators) and self._one_field_per_column()
+        ok = super().validate(extra_validators)
+        ok = self._one_field_per_column() and ok
         serial = self[self.field_name("serial_no")]
         if serial.data is None:
             serial.errors = list(serial.errors) + ["请选择出厂编号所在的列"]
@@ -105,7 +106,8 @@ class ChoicesForm(MappingForm):
     with_fields = HiddenField()
 
     def validate(self, extra_validators=None) -> bool:
-        ok = Form.validate(self, extra_validators) and self._one_field_per_column()
+        ok = Form.validate(self, extra_validators)
+        ok = self._one_field_per_column() and ok
         if self.group_row.data is not None and (self.header_row.data is None
                                                 or self.group_row.data >= self.header_row.data):
             self.group_row.errors = list(self.group_row.errors) + ["分组行应在表头所在行之上"]

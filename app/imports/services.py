@@ -118,8 +118,8 @@ def await_mapping(batch: ImportBatch, err: ImportFileError) -> None:
     batch.counts = {}
     batch.skipped = {}
     if isinstance(err, UnmappedTableError):
-        if err.sheet:
-            batch.sheet_name = err.sheet
+        # No sheet named: none had a table; the mapping page starts from the first.
+        batch.sheet_name = err.sheet or batch.sheet_name or next(iter(batch.sheet_names or []), "")
         batch.headers = list(err.headers)
         batch.mapping = dict(err.fields)
 

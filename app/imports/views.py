@@ -337,18 +337,18 @@ def choices(batch_id: int):
     """Keep what the user chose for the whole file (sheet, header rows, fields, kind, merchant, station); preview again."""
     batch = _batch(batch_id)
     form = _choices_form(batch, None, submitted=True)
+    problem = _can_replan(batch, form.version.data)
+    if problem is not None:
+        flash(problem, "danger")
+        return _render_detail(batch)
     if form.validate_on_submit():
-        problem = _can_replan(batch, form.version.data)
-        if problem is None:
-            with unit_of_work(form) as uow:
-                services.set_choices(uow.session, current_user, scope(), batch, sheet=form.sheet.data,
-                                     header_rows=form.header_rows(), kind_code=form.kind_code.data or None,
-                                     merchant_id=form.merchant_id.data, station_id=form.station_id.data)
-            if uow.ok:
-                _runner().plan(batch.id, overrides=form.chosen_overrides())
-                return uow.redirect("已按所选设置重新分析。", url_for("imports.detail", batch_id=batch.id), "info")
-        else:
-            flash(problem, "danger")
+        with unit_of_work(form) as uow:
+            services.set_choices(uow.session, current_user, scope(), batch, sheet=form.sheet.data,
+                                 header_rows=form.header_rows(), kind_code=form.kind_code.data or None,
+                                 merchant_id=form.merchant_id.data, station_id=form.station_id.data)
+        if uow.ok:
+            _runner().plan(batch.id, overrides=form.chosen_overrides())
+            return uow.redirect("已按所选设置重新分析。", url_for("imports.detail", batch_id=batch.id), "info")
     else:
         flash("导入设置有误，请按提示修改后再重新分析。", "danger")
     return _render_detail(batch, choices_form=form)
