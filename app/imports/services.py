@@ -124,15 +124,20 @@ def await_mapping(batch: ImportBatch, err: ImportFileError) -> None:
         batch.mapping = dict(err.fields)
 
 
-def set_choices(session: Session, actor, scope: Scope, batch: ImportBatch, *, sheet: str, header_rows: list[int],
+def set_choices(session: Session, actor, scope: Scope, batch: ImportBatch, *, sheet: str | None,
+                header_rows: list[int],
                 kind_code: str | None, merchant_id: int | None, station_id: int) -> None:
     """Keep what the user chose for the whole file (sheet, header rows, kind, merchant, station) for the next dry run.
 
     A new sheet or header row drops the column mapping: it is found afresh from the new header.
+    `sheet` None keeps the batch's (before the first dry run: the first sheet with a table).
     """
-    if batch.status not in (ImportStatus.PREVIEW, ImportStatus.FAILED, ImportStatus.NEEDS_MAPPING):
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED,
+                            ImportStatus.NEEDS_MAPPING):
         raise Invalid(f"该批次状态为“{batch.status.label}”，不能修改导入设置")
-    if sheet not in (batch.sheet_names or [batch.sheet_name]):
+    if sheet is None:
+        sheet = batch.sheet_name
+    elif sheet not in (batch.sheet_names or [batch.sheet_name]):
         raise Invalid(f"文件中没有工作表“{sheet}”", field="sheet")
     header_rows = [int(r) for r in header_rows]
     if any(r < 1 for r in header_rows) or (len(header_rows) == 2 and header_rows[0] >= header_rows[1]) \
