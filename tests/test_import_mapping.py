@@ -129,6 +129,12 @@ def test_a_household_water_meter_ledger_is_mapped_by_hand_and_imported_under_the
     page = text(insp_a.get(f"/imports/{batch.id}"))
     assert re.search(r'id="batch-kind">水表（DN≤25）', page) and "第2行" in page and "城东水务公司" in page
     assert 'id="apply-form"' in page and 'id="choices-form"' in page  # the choices stay changeable
+    # The preview's own mapping form needs no merchant column either: the company names every row's owner.
+    resp = insp_a.post(f"/imports/{batch.id}/mapping",
+                       data={"version": batch.version, **{f"f_{k}": str(v) for k, v in batch.mapping.items()}})
+    assert resp.status_code == 302, text(resp)[:3000]
+    batch = fresh(session, batch)
+    assert batch.status == ImportStatus.PREVIEW and batch.counts["instruments"]["create"] == 3
 
     resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version})
     assert resp.status_code == 302, text(resp)[:3000]
@@ -141,10 +147,12 @@ def test_a_household_water_meter_ledger_is_mapped_by_hand_and_imported_under_the
         ("SB-240001", company.id, water, world.station_a.id, "0100231"),
         ("SB-240002", company.id, water, world.station_a.id, "0100232"),
         ("SB-240003", company.id, water, world.station_a.id, "0100233")]
-    notes = session.scalars(select(AuditEntry.note).where(AuditEntry.entity_type == "import_batches",
-                                                          AuditEntry.entity_id == batch.id,
-                                                          AuditEntry.action == "update")).all()
-    assert notes == ["修改导入设置"]
+    [(note, changes)] = session.execute(select(AuditEntry.note, AuditEntry.changes).where(
+        AuditEntry.entity_type == "import_batches", AuditEntry.entity_id == batch.id,
+        AuditEntry.action == "update")).all()
+    assert note == "修改导入设置"
+    assert {(c["label"], c["old"], c["new"]) for c in changes} == {("表头行", "自动识别", "第2行"),
+                                                                   ("器具种类", "", "水表（DN≤25）")}
 
 
 def test_a_title_and_unknown_headers_are_mapped_by_hand(insp_a, session, world):

@@ -63,10 +63,13 @@ class MappingForm(Form):
             serial.errors = list(serial.errors) + ["请选择出厂编号所在的列"]
             ok = False
         merchant = self[self.field_name("merchant_name")]
-        if merchant.data is None and self[self.field_name("credit_code")].data is None:
+        if merchant.data is None and self[self.field_name("credit_code")].data is None and not self.merchant_chosen:
             merchant.errors = list(merchant.errors) + ["请选择使用单位名称或统一社会信用代码所在的列"]
             ok = False
         return ok
+
+    # True when the batch names the merchant of every row (a utility's household meters): no column is needed.
+    merchant_chosen = False
 
     def _one_field_per_column(self) -> bool:
         ok = True

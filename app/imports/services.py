@@ -159,17 +159,27 @@ def set_choices(session: Session, actor, scope: Scope, batch: ImportBatch, *, sh
                                ("kind_code", "器具种类", kind_code or None), ("merchant_id", "使用单位", merchant_id),
                                ("station_id", "监管所", station_id)):
         if getattr(batch, name) != value:
-            changes.append(audit.change_row(name, label, _shown(getattr(batch, name)), _shown(value)))
+            changes.append(audit.change_row(name, label, _shown(session, name, getattr(batch, name)),
+                                            _shown(session, name, value)))
             setattr(batch, name, value)
     session.flush()
     if changes:
         audit.record(session, actor, "update", batch, changes=changes, note="修改导入设置")
 
 
-def _shown(value) -> str:
-    if isinstance(value, list):
+def _shown(session: Session, name: str, value) -> str:
+    """A choice as the audit log shows it: rows, the kind's, merchant's or station's name."""
+    if name == "header_rows":
         return "、".join(f"第{v}行" for v in value) or "自动识别"
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    if name == "kind_code":
+        kind = session.scalars(select(InstrumentType).where(InstrumentType.code == value)).first()
+        return kind.name_zh if kind else value
+    if name in ("merchant_id", "station_id"):
+        record = session.get(Merchant if name == "merchant_id" else Station, value)
+        return record.name if record else str(value)
+    return str(value)
 
 
 def grid(batch: ImportBatch, sandbox: SandboxLimits = SandboxLimits()) -> dict | None:

@@ -135,6 +135,7 @@ def _mapping_form(batch: ImportBatch, submitted: bool = False) -> MappingForm:
         data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
         form = MappingForm(formdata=None, data={**data, "version": batch.version})
     form.set_columns(list(batch.headers), [column_letter(i) for i in range(len(batch.headers))])
+    form.merchant_chosen = batch.merchant_id is not None
     return form
 
 
