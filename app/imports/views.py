@@ -213,14 +213,14 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
     mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()}) if has_table \
         else None
     writer = current_user.may_edit_station(batch.station_id)
-    busy = _progress(batch)["busy"]
+    progress = _progress(batch)
+    choosing = writer and not progress["busy"] and batch.status in (ImportStatus.PREVIEW, ImportStatus.NEEDS_MAPPING)
     # The first rows of the sheet, read from the file, when the user has to show where the table is.
-    grid = services.grid(batch, _runner().sandbox) \
-        if batch.status == ImportStatus.NEEDS_MAPPING and not busy else None
-    choosing = writer and not busy and batch.status in (ImportStatus.PREVIEW, ImportStatus.NEEDS_MAPPING)
+    grid = services.grid(batch, _runner().sandbox) if choosing and batch.status == ImportStatus.NEEDS_MAPPING \
+        else None
     context = {
         "batch": batch,
-        "progress": _progress(batch),
+        "progress": progress,
         "writer": writer,
         "rows": rows,
         "row_filter": row_filter,
