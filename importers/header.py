@@ -105,8 +105,12 @@ def _looks_like_group_row(upper: Sequence[object], lower: Sequence[object], uppe
     return len(texts) >= 2 and blanks_below
 
 
-def header_at(rows: Sequence[Sequence[object]], index: int) -> Header:
-    """The header the caller pointed at (0-based row index), a single row."""
+def header_at(rows: Sequence[Sequence[object]], index: int, group_index: int | None = None,
+              merges: list[Merge] | None = None) -> Header:
+    """The header the caller pointed at (0-based row index), with the group row above it if given."""
+    if group_index is not None and group_index < index:
+        labels, keys = _combined(rows[group_index], rows[index], group_index, merges)
+        return Header(index, group_index, labels, keys)
     labels, keys = _single(rows[index])
     return Header(index, None, labels, keys)
 

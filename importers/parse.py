@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain, islice
 
-from importers.errors import ImportFileError
+from importers.errors import ImportFileError, UnmappedTableError
 from importers.fields import FIELD_BY_NAME
 from importers.header import Header, find_header, header_at
 from importers.kinds import KindResolver
@@ -20,6 +20,10 @@ from importers.rows import BLANK, HEADER, TITLE, RowClassifier
 
 SAMPLE_ROWS = 20  # rows under the header looked at to tell a 1, 2, 3 编号 from a serial
 PROGRESS_EVERY = 5000
+# What the person importing can do about a table that was not recognised (the batch page and the
+# command line both offer it).
+CHOOSE_HEADER = "可指定表头所在的行和各列对应的字段"
+CHOOSE_SHEET = "可选择其他工作表"
 _SHEET_SUFFIX = re.compile(r"(台账|明细表|明细|清单|登记表|一览表|统计表|汇总表)$")
 
 
@@ -35,6 +39,8 @@ class ParseOptions:
     header_search_rows: int = 30
     # The header's Excel row number, when the caller knows better than the search.
     header_row: int | None = None
+    # With header_row: the Excel row number of the group row above it (a two-row header).
+    group_row: int | None = None
     max_rows: int = 200_000
 
 
@@ -53,19 +59,20 @@ def _locate(book: Book, name: str, options: ParseOptions, *, required: bool) -> 
     head = list(islice(rows, max(options.header_search_rows, options.header_row or 0) + 1))
     if not any(v != "" for row in head for v in row):
         if required:
-            raise ImportFileError(f"工作表“{name}”是空的", sheet=name)
+            raise UnmappedTableError(f"工作表“{name}”是空的；{CHOOSE_SHEET}", sheet=name)
         return None
     if options.header_row is not None:
         if not 1 <= options.header_row <= len(head):
-            raise ImportFileError(f"工作表“{name}”没有第{options.header_row}行", sheet=name)
-        header = header_at(head, options.header_row - 1)
+            raise UnmappedTableError(f"工作表“{name}”没有第{options.header_row}行；{CHOOSE_HEADER}", sheet=name)
+        group = options.group_row - 1 if options.group_row and options.group_row < options.header_row else None
+        header = header_at(head, options.header_row - 1, group, sheet.merged)
     else:
         header = find_header(head, sheet.merged, options.header_search_rows)
     if header is None:
         if required:
-            raise ImportFileError(
+            raise UnmappedTableError(
                 f"工作表“{name}”中找不到表头：前{options.header_search_rows}行里没有一行包含至少3个可识别的列名"
-                "（如 使用单位名称、器具名称、出厂编号、检定日期）", sheet=name)
+                f"（如 使用单位名称、器具名称、出厂编号、检定日期）；{CHOOSE_HEADER}", sheet=name)
         return None
     want = header.index + 1 + SAMPLE_ROWS
     if len(head) < want:
@@ -161,10 +168,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     default_kind, default_label = _default_kind(options, chosen, name, resolver)
     missing = _missing(chosen, options, default_kind is not None)
     if missing:
-        found = "、".join(h for h in chosen.headers if h) or "无"
-        raise ImportFileError(
-            f"工作表“{name}”缺少必需的列：{'、'.join(FIELD_BY_NAME[f].label for f in missing)}。"
-            f"表头中的列：{found}。可在导入时手动指定列对应", sheet=name)
+        raise _missing_error(name, chosen, missing)
 
     skipped: Counter[str] = Counter()
     for row in located.head[: header.first]:
@@ -194,6 +198,19 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     return ParsedSheet(name, header.excel_rows, chosen, parsed, skipped, default_kind)
 
 
+def _missing_error(sheet: str, mapping: ColumnMapping, missing: tuple[str, ...]) -> UnmappedTableError:
+    """The refusal of a table without a required column: it names the columns and what can be done."""
+    found = "、".join(h for h in mapping.headers if h) or "无"
+    ways = ["可指定各列对应的字段"]
+    if "kind" in missing:
+        ways.append("为整个文件指定器具种类")
+    if "merchant_name" in missing:
+        ways.append("为整个文件指定使用单位（如供水企业）")
+    return UnmappedTableError(
+        f"工作表“{sheet}”缺少必需的列：{'、'.join(FIELD_BY_NAME[f].label for f in missing)}；{'，或'.join(ways)}。"
+        f"表头中的列：{found}", sheet=sheet, headers=mapping.headers, fields=mapping.fields, missing=missing)
+
+
 def _pick(book: Book, sheet: str | None, options: ParseOptions) -> _Located:
     if sheet is not None:
         located = _locate(book, sheet, options, required=True)
@@ -204,5 +221,6 @@ def _pick(book: Book, sheet: str | None, options: ParseOptions) -> _Located:
         if located is not None:
             return located
     names = "、".join(f"“{n}”" for n in book.visible_sheet_names) or "无"
-    raise ImportFileError(f"文件中没有可识别的台账表格（已查看工作表：{names}）；"
-                          "表头需包含至少3个可识别的列名，如 使用单位名称、器具名称、出厂编号、检定日期")
+    raise UnmappedTableError(f"文件中没有可识别的台账表格（已查看工作表：{names}）："
+                             "表头需包含至少3个可识别的列名，如 使用单位名称、器具名称、出厂编号、检定日期；"
+                             f"{CHOOSE_HEADER}")

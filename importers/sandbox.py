@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from importers import stash
-from importers.errors import ImportFileError
+from importers.errors import ImportFileError, UnmappedTableError
 from importers.limits import MB, ReadLimits
 from importers.mapping import ColumnMapping
 from importers.parse import ParseOptions, find_table, parse_sheet
+from importers.values import to_text
 from importers.parsed import ParsedSheet
 from importers.reader import DEFAULT_MAX_BYTES, open_book
 
@@ -115,7 +116,10 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
     if kind == "ok":
         return value
     if kind == "file":
-        raise ImportFileError(value[0], sheet=value[1])
+        message, sheet, details = value
+        if details is not None:
+            raise UnmappedTableError(message, sheet=sheet, **details)
+        raise ImportFileError(message, sheet=sheet)
     if kind == "memory":
         raise _crashed(limits.memory_bytes)
     raise SandboxError(value)
@@ -135,7 +139,7 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
             answer, then = answer.value, answer.then
         result = ("ok", answer)
     except ImportFileError as error:
-        result = ("file", (error.message, error.sheet))
+        result = ("file", (error.message, error.sheet, error.details()))
     except MemoryError:
         result = ("memory", None)
     except Exception:  # a bug, not the file: the caller logs it
@@ -159,6 +163,33 @@ def list_sheets(path: str, filename: str, max_bytes: int = DEFAULT_MAX_BYTES, li
     """The visible sheets of the stored upload; ImportFileError when it cannot be read."""
     with open_book(path, filename=filename, max_bytes=max_bytes, limits=limits) as book:
         return list(book.visible_sheet_names)
+
+
+GRID_ROWS = 25
+GRID_COLUMNS = 40
+GRID_CELL_CHARS = 40
+
+
+def sheet_grid(path: str, filename: str, sheet: str | None = None, rows: int = GRID_ROWS,
+               progress: Callable[[int], None] | None = None) -> dict:
+    """The first rows of a sheet (the first visible one by default) as text, for choosing the header by eye.
+
+    {"sheet": name, "rows": [[text, ...], ...]} with at most GRID_COLUMNS columns, trailing empty
+    columns dropped and long texts cut.
+    """
+    limits = ReadLimits()
+    with open_book(path, filename=filename, max_bytes=2 ** 62, limits=limits) as book:
+        names = book.visible_sheet_names
+        name = sheet if sheet in book.sheet_names else (names[0] if names else None)
+        if name is None:
+            return {"sheet": "", "rows": []}
+        grid = []
+        for row in book.sheet(name).rows():
+            if len(grid) == rows:
+                break
+            grid.append([to_text(v)[:GRID_CELL_CHARS] if v != "" else "" for v in row[:GRID_COLUMNS]])
+    width = max((i + 1 for row in grid for i, v in enumerate(row) if v), default=0)
+    return {"sheet": name, "rows": [row[:width] + [""] * (width - len(row[:width])) for row in grid]}
 
 
 @dataclass(frozen=True)

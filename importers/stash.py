@@ -31,7 +31,7 @@ def stash_key(*, file_hash: str, sheet: str, headers: Iterable[str], mapping: Ma
               kinds: Iterable[tuple[str, str]], options: ParseOptions) -> str:
     """A name for the parse of `sheet` of the file with `file_hash` under this mapping and catalogue."""
     settings = [sorted(options.required), options.merchant_required, options.default_kind,
-                options.header_search_rows, options.header_row, options.max_rows]
+                options.header_search_rows, options.header_row, options.group_row, options.max_rows]
     basis = [FORMAT, file_hash, sheet, list(headers), sorted((k, int(v)) for k, v in mapping.items()),
              sorted(map(list, kinds)), settings]
     return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()[:32]

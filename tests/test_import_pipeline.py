@@ -1012,28 +1012,33 @@ def test_a_file_over_the_size_limit_is_rejected(flow, tmp_path):
     ({"台账": []}, "没有可识别的台账表格"),
     ({"台账": [["2025年计量器具台账"], ["甲", "乙", "丙"], [1, 2, 3]]}, "没有可识别的台账表格"),
 ])
-def test_a_sheet_without_a_table_is_rejected_at_preview(flow, tmp_path, sheets, message):
+def test_a_sheet_without_a_table_waits_for_a_mapping_at_preview(flow, tmp_path, sheets, message):
     before = flow.ledger()
     data = write_xlsx(tmp_path / "t.xlsx", sheets).read_bytes()
     batch_id = flow.upload(data, "t.xlsx")
-    # a view shows the message and keeps the rejected batch
+    # a view shows the message and the mapping page; nothing can be applied until it is mapped
     with flow.step() as s, pytest.raises(ImportFileError, match=message):
         services.plan_batch(s, s.get(ImportBatch, batch_id), today=TODAY)
     batch = flow.batch(batch_id)
-    assert batch.status == ImportStatus.REJECTED and message in batch.message
+    assert batch.status == ImportStatus.NEEDS_MAPPING and message in batch.message
+    assert "可指定表头所在的行和各列对应的字段" in batch.message
     with pytest.raises(Invalid):
         flow.confirm(batch_id)
     assert flow.rows(batch_id) == []
     assert flow.ledger() == before
 
 
-def test_a_table_missing_a_required_column_is_rejected_with_the_column_named(flow, tmp_path):
+def test_a_table_missing_a_required_column_waits_for_a_mapping_with_the_column_named(flow, tmp_path):
     data = xlsx(tmp_path, [{"使用单位名称": "某店", "器具名称": "电子秤", "检定日期": "2025-01-02"}],
                 header=["使用单位名称", "器具名称", "规格型号", "检定日期"])
     batch_id = flow.upload(data)
-    with flow.step() as s, pytest.raises(ImportFileError, match="缺少必需的列：出厂编号"):
+    with flow.step() as s, pytest.raises(ImportFileError, match="缺少必需的列：出厂编号；可指定各列对应的字段"):
         services.plan_batch(s, s.get(ImportBatch, batch_id), today=TODAY)
-    assert flow.batch(batch_id).status == ImportStatus.REJECTED
+    batch = flow.batch(batch_id)
+    assert batch.status == ImportStatus.NEEDS_MAPPING
+    # The header found and its mapping are kept, for the mapping page.
+    assert batch.headers[:4] == ["使用单位名称", "器具名称", "规格型号", "检定日期"]
+    assert batch.mapping == {"merchant_name": 0, "kind": 1, "model": 2, "verified_on": 3}
     assert flow.counts() == WORLD_COUNTS
 
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
+from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, optional_int, required
 from importers.fields import FIELDS
 
 ACCEPT = ".xlsx,.xlsm,.xls,.ods,.csv"
@@ -57,6 +57,22 @@ class MappingForm(Form):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
+        ok = self._one_field_per_column() and ok
+        serial = self[self.field_name("serial_no")]
+        if serial.data is None:
+            serial.errors = list(serial.errors) + ["请选择出厂编号所在的列"]
+            ok = False
+        merchant = self[self.field_name("merchant_name")]
+        if merchant.data is None and self[self.field_name("credit_code")].data is None and not self.merchant_chosen:
+            merchant.errors = list(merchant.errors) + ["请选择使用单位名称或统一社会信用代码所在的列"]
+            ok = False
+        return ok
+
+    # True when the batch names the merchant of every row (a utility's household meters): no column is needed.
+    merchant_chosen = False
+
+    def _one_field_per_column(self) -> bool:
+        ok = True
         taken: dict[int, str] = {}
         for f, form_field in self.mapping_fields():
             col = form_field.data
@@ -67,14 +83,6 @@ class MappingForm(Form):
                 ok = False
             else:
                 taken[col] = f.label
-        serial = self[self.field_name("serial_no")]
-        if serial.data is None:
-            serial.errors = list(serial.errors) + ["请选择出厂编号所在的列"]
-            ok = False
-        merchant = self[self.field_name("merchant_name")]
-        if merchant.data is None and self[self.field_name("credit_code")].data is None:
-            merchant.errors = list(merchant.errors) + ["请选择使用单位名称或统一社会信用代码所在的列"]
-            ok = False
         return ok
 
 
@@ -82,6 +90,45 @@ for _field in FIELDS:
     setattr(MappingForm, MappingForm.field_name(_field.name),
             CoercingSelect(_field.label, coerce=int_or_none, validators=[Optional()]))
 del _field
+
+
+class ChoicesForm(MappingForm):
+    """What the import cannot find in the file, chosen for the whole file: the sheet, the header
+    row(s), the values of columns the file does not have and, where the page shows them, the
+    columns' fields (all left empty: found from the header)."""
+
+    sheet = SelectField("工作表", validators=[chosen("工作表")])
+    header_row = optional_int("表头所在行", 1, 1_000_000)
+    group_row = optional_int("表头分组行（两行表头的上一行）", 1, 1_000_000)
+    kind_code = CoercingSelect("器具种类（整个文件）", validators=[Optional()],
+                               description="文件中没有器具名称列，或某些行未填写时使用")
+    merchant_id = CoercingSelect("使用单位（整个文件）", coerce=int_or_none, validators=[Optional()],
+                                 description="按户号登记的水表、燃气表、电能表台账没有使用单位列时，选择表具所属的企业")
+    station_id = SelectField("监管所", coerce=int, validators=[chosen("监管所")])
+    # "1" when the page showed the column selects: only then do they replace the mapping.
+    with_fields = HiddenField()
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = Form.validate(self, extra_validators)
+        ok = self._one_field_per_column() and ok
+        if self.group_row.data is not None and (self.header_row.data is None
+                                                or self.group_row.data >= self.header_row.data):
+            self.group_row.errors = list(self.group_row.errors) + ["分组行应在表头所在行之上"]
+            ok = False
+        return ok
+
+    def header_rows(self) -> list[int]:
+        """The header's Excel rows as chosen: [group row, header row], [header row] or [] (found by the import)."""
+        if self.header_row.data is None:
+            return []
+        return [r for r in (self.group_row.data, self.header_row.data) if r is not None]
+
+    def chosen_overrides(self) -> dict[str, int | None] | None:
+        """The columns' fields when the page showed them and any was chosen, else None (found from the header)."""
+        if self.with_fields.data != "1":
+            return None
+        overrides = self.overrides()
+        return overrides if any(v is not None for v in overrides.values()) else None
 
 
 class SaveMappingForm(Form):

@@ -16,6 +16,8 @@ class ImportStatus(LabeledEnum):
 
     PLANNING = "planning"
     PREVIEW = "preview"
+    # A spreadsheet whose table was not recognised or lacks a required column: the user maps it.
+    NEEDS_MAPPING = "needs_mapping"
     REJECTED = "rejected"
     APPLYING = "applying"
     APPLIED = "applied"
@@ -24,7 +26,7 @@ class ImportStatus(LabeledEnum):
 
     @classmethod
     def _labels(cls) -> dict[str, str]:
-        return {"planning": "正在分析", "preview": "待确认", "rejected": "文件无法导入", "applying": "正在导入",
+        return {"planning": "正在分析", "preview": "待确认", "needs_mapping": "待指定列对应", "rejected": "文件无法导入", "applying": "正在导入",
                 "applied": "已导入", "failed": "导入失败", "undone": "已撤销"}
 
 
@@ -64,6 +66,10 @@ class ImportBatch(VersionedMixin, Base):
     # field -> column index, as used for the plan (and shown in the preview).
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)
     headers: Mapped[list] = mapped_column(JSON, default=list)
+    # The header's Excel row numbers as the user chose them ([group row,] header row); [] = found by the import.
+    header_rows: Mapped[list] = mapped_column(JSON, default=list)
+    # A catalogue code for rows without a kind: the whole file's kind, as the user chose it.
+    kind_code: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[ImportStatus] = mapped_column(enum_column(ImportStatus), default=ImportStatus.PLANNING)
     message: Mapped[str] = mapped_column(Text, default="")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)

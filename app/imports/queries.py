@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, String, cast, not_, or_, select
 
+from app.catalog.models import InstrumentType
 from app.imports.models import ImportBatch, ImportRow, ImportStatus, RowAction
 from app.scope import Scope
 
@@ -49,3 +50,8 @@ def error_rows(batch_id: int) -> Select:
     """A batch's rows with errors, in file order (for the errors workbook)."""
     return batch_rows(batch_id, "errors")
 
+
+
+def kind_name(code: str) -> Select:
+    """The catalogue name of the kind chosen for a whole file."""
+    return select(InstrumentType.name_zh).where(InstrumentType.code == code)

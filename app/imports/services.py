@@ -25,12 +25,13 @@ from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMappin
 from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError
+from importers.errors import UnmappedTableError
 from importers import stash
 from importers.apply import apply_plan, undo_blockers, undo_records
 from importers.parse import ParseOptions
 from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
 from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed,
-                               unpack)
+                               sheet_grid, unpack)
 from importers.plan import Plan, Planner
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -103,12 +104,103 @@ def reject(batch: ImportBatch, message: str) -> None:
     batch.message = message
 
 
+def parse_options(batch: ImportBatch) -> ParseOptions:
+    """How the batch's file is read: the header rows and kind chosen for it, and whether rows need a merchant."""
+    rows = [int(r) for r in batch.header_rows or []]
+    return ParseOptions(merchant_required=batch.merchant_id is None, default_kind=batch.kind_code or None,
+                        header_row=rows[-1] if rows else None, group_row=rows[0] if len(rows) > 1 else None)
+
+
+def await_mapping(batch: ImportBatch, err: ImportFileError) -> None:
+    """A spreadsheet the import could not map by itself: the batch waits for the user's column choices."""
+    batch.status = ImportStatus.NEEDS_MAPPING
+    batch.message = err.message
+    batch.counts = {}
+    batch.skipped = {}
+    if isinstance(err, UnmappedTableError):
+        # No sheet named: none had a table; the mapping page starts from the first.
+        batch.sheet_name = err.sheet or batch.sheet_name or next(iter(batch.sheet_names or []), "")
+        batch.headers = list(err.headers)
+        batch.mapping = dict(err.fields)
+
+
+def set_choices(session: Session, actor, scope: Scope, batch: ImportBatch, *, sheet: str | None,
+                header_rows: list[int],
+                kind_code: str | None, merchant_id: int | None, station_id: int) -> None:
+    """Keep what the user chose for the whole file (sheet, header rows, kind, merchant, station) for the next dry run.
+
+    A new sheet or header row drops the column mapping: it is found afresh from the new header.
+    `sheet` None keeps the batch's (before the first dry run: the first sheet with a table).
+    """
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED,
+                            ImportStatus.NEEDS_MAPPING):
+        raise Invalid(f"该批次状态为“{batch.status.label}”，不能修改导入设置")
+    if sheet is None:
+        sheet = batch.sheet_name
+    elif sheet not in (batch.sheet_names or [batch.sheet_name]):
+        raise Invalid(f"文件中没有工作表“{sheet}”", field="sheet")
+    header_rows = [int(r) for r in header_rows]
+    if any(r < 1 for r in header_rows) or (len(header_rows) == 2 and header_rows[0] >= header_rows[1]) \
+            or len(header_rows) > 2:
+        raise Invalid("表头分组行应在表头行之上", field="group_row")
+    station = session.get(Station, station_id)
+    if station is None or not scope.allows(station_id):
+        raise Invalid("请选择您负责的监管所", field="station_id")
+    if merchant_id is not None:
+        company = session.get(Merchant, merchant_id)
+        if company is None or company.station_id != station_id:
+            raise Invalid(f"所选企业不属于{station.name}", field="merchant_id")
+    if kind_code and session.scalars(select(InstrumentType.id).where(InstrumentType.code == kind_code)).first() is None:
+        raise Invalid("目录中没有所选的器具种类", field="kind_code")
+    if sheet != batch.sheet_name or header_rows != list(batch.header_rows or []):
+        batch.headers, batch.mapping = [], {}
+    changes = []
+    for name, label, value in (("sheet_name", "工作表", sheet), ("header_rows", "表头行", header_rows),
+                               ("kind_code", "器具种类", kind_code or None), ("merchant_id", "使用单位", merchant_id),
+                               ("station_id", "监管所", station_id)):
+        if getattr(batch, name) != value:
+            changes.append(audit.change_row(name, label, _shown(session, name, getattr(batch, name)),
+                                            _shown(session, name, value)))
+            setattr(batch, name, value)
+    session.flush()
+    if changes:
+        audit.record(session, actor, "update", batch, changes=changes, note="修改导入设置")
+
+
+def _shown(session: Session, name: str, value) -> str:
+    """A choice as the audit log shows it: rows, the kind's, merchant's or station's name."""
+    if name == "header_rows":
+        return "、".join(f"第{v}行" for v in value) or "自动识别"
+    if value is None:
+        return ""
+    if name == "kind_code":
+        kind = session.scalars(select(InstrumentType).where(InstrumentType.code == value)).first()
+        return kind.name_zh if kind else value
+    if name in ("merchant_id", "station_id"):
+        record = session.get(Merchant if name == "merchant_id" else Station, value)
+        return record.name if record else str(value)
+    return str(value)
+
+
+def grid(batch: ImportBatch, sandbox: SandboxLimits = SandboxLimits()) -> dict | None:
+    """The first rows of the batch's sheet as text (read in the limited child), or None when it cannot be read."""
+    if not uploads.is_intact(Path(batch.stored_path), batch.file_size, batch.file_hash):
+        return None
+    try:
+        return isolated(sheet_grid, batch.stored_path, batch.file_name, batch.sheet_name or None, limits=sandbox)
+    except ImportFileError:
+        return None
+    except SandboxError:
+        log.exception("reading the first rows of upload %s failed", batch.stored_path)
+        return None
+
+
 def _read(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
           progress: Progress | None, sandbox: SandboxLimits, *, stashed: bool = False) -> tuple[ParsedSheet, int]:
     """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
     run's parse when it was kept; (parsed sheet, rows in the sheet)."""
     kinds = _kinds(session)
-    options = ParseOptions(merchant_required=batch.merchant_id is None)
+    options = parse_options(batch)
     if stashed and batch.sheet_name and batch.headers:
         parsed = stash.load(stash.parse_path(Path(batch.stored_path).parent, batch.file_hash, sheet=batch.sheet_name,
                                              headers=batch.headers, mapping=batch.mapping, kinds=kinds,
@@ -165,18 +257,22 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     runner passes a lock so that dry runs read files side by side but write one at a time.
     """
     # A failed apply (the ledger changed since the preview) can be previewed again.
-    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED):
+    if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED,
+                            ImportStatus.NEEDS_MAPPING):
         raise Invalid(f"该批次状态为“{batch.status.label}”，不能重新预览")
     try:
         parsed, total = _read(session, batch, sheet, overrides, progress, sandbox)
     except ImportFileError as err:
         with writing:
-            if sheet is None and overrides is None:
-                session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
-                reject(batch, err.message)
-            else:
+            if batch.status in (ImportStatus.PREVIEW, ImportStatus.FAILED) and (sheet, overrides) != (None, None):
                 # Another sheet or mapping that cannot be used leaves the previous preview as it was.
                 batch.message = err.message
+            else:
+                session.execute(delete(ImportRow).where(ImportRow.batch_id == batch.id))
+                if isinstance(err, UnmappedTableError) or batch.status == ImportStatus.NEEDS_MAPPING:
+                    await_mapping(batch, err)
+                else:
+                    reject(batch, err.message)
             session.flush()
         raise
     with writing:

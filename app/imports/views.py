@@ -20,7 +20,8 @@ from app.audit.queries import entries_for
 from app.db import utcnow
 from app.errors import ERROR_TITLES, Invalid
 from app.imports import queries, services
-from app.imports.forms import ApplyForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
+from app.catalog.queries import instrument_types
+from app.imports.forms import ApplyForm, ChoicesForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
 from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
 from app.merchants.queries import utility_companies
@@ -29,6 +30,7 @@ from app.web import arg_choice, arg_int, db, in_scope, paginate, scope, scoped_s
 from importers.fields import FIELD_BY_NAME, FIELDS
 from importers.mapping import ColumnMapping, column_letter
 from importers.rows import SKIP_LABELS
+from importers.sandbox import GRID_COLUMNS
 from reports.import_errors import build_errors_workbook
 
 bp = Blueprint("imports", __name__, template_folder="templates", url_prefix="/imports")
@@ -133,6 +135,7 @@ def _mapping_form(batch: ImportBatch, submitted: bool = False) -> MappingForm:
         data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
         form = MappingForm(formdata=None, data={**data, "version": batch.version})
     form.set_columns(list(batch.headers), [column_letter(i) for i in range(len(batch.headers))])
+    form.merchant_chosen = batch.merchant_id is not None
     return form
 
 
@@ -140,6 +143,48 @@ def _sheet_form(batch: ImportBatch, submitted: bool = False) -> SheetForm:
     form = SheetForm() if submitted else SheetForm(formdata=None, data={"sheet": batch.sheet_name,
                                                                         "version": batch.version})
     form.sheet.choices = [(s, s) for s in (batch.sheet_names or [batch.sheet_name])]
+    return form
+
+
+def _guess_header(rows: list[list[str]]) -> int | None:
+    """The 0-based index of the grid row with the most filled cells (the likeliest header), or None."""
+    filled = [sum(1 for v in row if v) for row in rows]
+    return filled.index(max(filled)) if filled and max(filled) > 1 else None
+
+
+def _choices_form(batch: ImportBatch, grid: dict | None, submitted: bool = False) -> ChoicesForm:
+    """The whole-file choices (sheet, header rows, kind, merchant, station) and, over the grid, the columns' fields."""
+    rows = (grid or {}).get("rows") or []
+    chosen = [int(r) for r in batch.header_rows or []]
+    if submitted:
+        form = ChoicesForm()
+    else:
+        header_row = chosen[-1] if chosen else None
+        if header_row is None and not batch.headers and (guess := _guess_header(rows)) is not None:
+            header_row = guess + 1
+        data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
+        form = ChoicesForm(formdata=None, data={
+            **data, "version": batch.version, "sheet": batch.sheet_name, "header_row": header_row,
+            "group_row": chosen[0] if len(chosen) > 1 else None, "kind_code": batch.kind_code,
+            "merchant_id": batch.merchant_id, "station_id": batch.station_id,
+            "with_fields": "1" if batch.status == ImportStatus.NEEDS_MAPPING else ""})
+    form.sheet.choices = [(s, s) for s in (batch.sheet_names or [batch.sheet_name])]
+    form.kind_code.choices = [("", "（按文件中的器具名称列）")] + [
+        (k.code, k.name_zh) for k in db().scalars(instrument_types(active_only=True))]
+    companies = db().scalars(utility_companies(scope())).all()
+    if batch.merchant is not None and batch.merchant not in companies:
+        companies.append(batch.merchant)
+    form.merchant_id.choices = [("", "（台账中有使用单位列）")] + [(m.id, f"{m.name}（{m.station.name}）")
+                                                              for m in companies]
+    form.station_id.choices = [(s.id, s.name) for s in scoped_stations() if current_user.may_edit_station(s.id)]
+    headers = list(batch.headers)
+    if not headers and rows:
+        at = (form.header_row.data or 0) - 1
+        headers = list(rows[at]) if 0 <= at < len(rows) else [""] * len(rows[0])
+    # Submitted without the grid: any column the grid could have shown is a valid choice.
+    width = max(len(headers), len(rows[0]) if rows else 0, GRID_COLUMNS if submitted else 0)
+    headers += [""] * (width - len(headers))
+    form.set_columns(headers, [column_letter(i) for i in range(width)])
     return form
 
 
@@ -158,7 +203,8 @@ def _row_brief(cells: list, mapping: dict) -> str:
 
 def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetForm | None = None,
                    mapping_form: MappingForm | None = None, save_form: SaveMappingForm | None = None,
-                   apply_form: ApplyForm | None = None, undo_form: UndoForm | None = None):
+                   apply_form: ApplyForm | None = None, undo_form: UndoForm | None = None,
+                   choices_form: ChoicesForm | None = None):
     session = db()
     row_filter = arg_choice("show", queries.ROW_FILTERS)
     rows = paginate(queries.batch_rows(batch.id, row_filter), per_page=100)
@@ -167,9 +213,14 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
     mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()}) if has_table \
         else None
     writer = current_user.may_edit_station(batch.station_id)
+    progress = _progress(batch)
+    choosing = writer and not progress["busy"] and batch.status in (ImportStatus.PREVIEW, ImportStatus.NEEDS_MAPPING)
+    # The first rows of the sheet, read from the file, when the user has to show where the table is.
+    grid = services.grid(batch, _runner().sandbox) if choosing and batch.status == ImportStatus.NEEDS_MAPPING \
+        else None
     context = {
         "batch": batch,
-        "progress": _progress(batch),
+        "progress": progress,
         "writer": writer,
         "rows": rows,
         "row_filter": row_filter,
@@ -188,6 +239,9 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
         "apply_form": apply_form or ApplyForm(formdata=None, data={"version": batch.version}),
         "undo_form": undo_form or UndoForm(formdata=None, data={"version": batch.version}),
         "error_action": RowAction.ERROR,
+        "grid": grid,
+        "kind_name": session.scalars(queries.kind_name(batch.kind_code)).first() if batch.kind_code else None,
+        "choices_form": choices_form or (_choices_form(batch, grid) if choosing else None),
     }
     return render_template("imports/detail.html", **context), status
 
@@ -230,7 +284,7 @@ def errors(batch_id: int):
 
 def _can_replan(batch: ImportBatch, version: int | None) -> str | None:
     """Why the preview cannot be redone now, or None."""
-    if batch.status not in (ImportStatus.PREVIEW, ImportStatus.FAILED):
+    if batch.status not in (ImportStatus.PREVIEW, ImportStatus.FAILED, ImportStatus.NEEDS_MAPPING):
         return f"该批次状态为“{batch.status.label}”，不能重新预览"
     if _runner().is_running(batch.id):
         return "该批次正在分析，请等分析完成后再操作"
@@ -276,6 +330,29 @@ def mapping(batch_id: int):
     else:
         flash("列对应有误，请按提示修改后再重新预览。", "danger")
     return _render_detail(batch, mapping_form=form)
+
+
+@bp.route("/<int:batch_id>/choices", methods=["POST"])
+@ledger_write_required
+def choices(batch_id: int):
+    """Keep what the user chose for the whole file (sheet, header rows, fields, kind, merchant, station); preview again."""
+    batch = _batch(batch_id)
+    form = _choices_form(batch, None, submitted=True)
+    problem = _can_replan(batch, form.version.data)
+    if problem is not None:
+        flash(problem, "danger")
+        return _render_detail(batch)
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.set_choices(uow.session, current_user, scope(), batch, sheet=form.sheet.data,
+                                 header_rows=form.header_rows(), kind_code=form.kind_code.data or None,
+                                 merchant_id=form.merchant_id.data, station_id=form.station_id.data)
+        if uow.ok:
+            _runner().plan(batch.id, overrides=form.chosen_overrides())
+            return uow.redirect("已按所选设置重新分析。", url_for("imports.detail", batch_id=batch.id), "info")
+    else:
+        flash("导入设置有误，请按提示修改后再重新分析。", "danger")
+    return _render_detail(batch, choices_form=form)
 
 
 @bp.route("/<int:batch_id>/mapping/save", methods=["POST"])

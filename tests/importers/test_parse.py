@@ -16,6 +16,7 @@ from importers import (
     open_book,
     parse_sheet,
 )
+from importers.errors import UnmappedTableError
 from importers.normalise import SOFT_FIELDS
 from tests.importers.builders import (
     Formula,
@@ -370,8 +371,27 @@ def test_sheets_that_cannot_be_imported(tmp_path, kinds, sheets, sheet, message)
 
 def test_missing_column_message_lists_the_headers_found(tmp_path, kinds):
     book = open_book(write_xlsx(tmp_path / "bad.xlsx", {"S": [["使用单位名称", "器具名称", "型号", "编码"]]}))
-    with pytest.raises(ImportFileError, match="表头中的列：使用单位名称、器具名称、型号、编码。可在导入时手动指定列对应"):
+    with pytest.raises(UnmappedTableError) as caught:
         parse_sheet(book, kinds=kinds)
+    assert caught.value.message == ("工作表“S”缺少必需的列：出厂编号；可指定各列对应的字段。"
+                                    "表头中的列：使用单位名称、器具名称、型号、编码")
+    assert caught.value.headers == ("使用单位名称", "器具名称", "型号", "编码") and caught.value.missing == ("serial_no",)
+
+
+def test_missing_kind_and_merchant_say_they_can_be_chosen_for_the_whole_file(tmp_path, kinds):
+    book = open_book(write_xlsx(tmp_path / "bad.xlsx", {"S": [["甲列", "出厂编号", "型号"], ["x", "1", "m"]]}))
+    with pytest.raises(UnmappedTableError, match="缺少必需的列：使用单位名称、器具种类；可指定各列对应的字段，"
+                                                 "或为整个文件指定器具种类，或为整个文件指定使用单位"):
+        parse_sheet(book, kinds=kinds, options=ParseOptions(header_row=1))
+
+
+def test_a_header_of_two_rows_can_be_pointed_at(tmp_path, kinds):
+    rows = [["台账"], ["基本信息", "", "检定"], ["使用单位名称", "出厂编号", "日期"], ["甲店", "S-1", "2025-01-02"]]
+    book = open_book(write_xlsx(tmp_path / "two.xlsx", {"S": rows}))
+    parsed = parse_sheet(book, kinds=kinds, options=ParseOptions(header_row=3, group_row=2, default_kind="电子计价秤"))
+    assert parsed.header_rows == (2, 3)
+    assert parsed.mapping.fields == {"merchant_name": 0, "serial_no": 1, "verified_on": 2}
+    assert [(r.row, r.values["serial_no"], str(r.values["verified_on"])) for r in parsed.rows] == [(4, "S-1", "2025-01-02")]
 
 
 def test_header_below_the_search_window_is_not_found(tmp_path, kinds):

@@ -7,6 +7,7 @@ reader's native code would abort or exhaust that child, and the message would no
 from __future__ import annotations
 
 import os
+from datetime import date as dt_date
 import time
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from importers import ImportFileError
 from importers.limits import MB, ReadLimits
 from importers.reader import open_book
-from importers.sandbox import ParseRequest, SandboxLimits, isolated, list_sheets, parse_file
+from importers.errors import UnmappedTableError
+from importers.sandbox import ParseRequest, SandboxLimits, isolated, list_sheets, parse_file, sheet_grid
 from tests.importers.builders import (
     catalogue_kinds,
     far_cell_xlsx,
@@ -156,3 +158,24 @@ def test_a_child_that_aborts_or_hangs_is_reported_in_chinese():
     seen = []
     assert isolated(_report_and_answer, limits=CHILD, progress=seen.append) == "答复"
     assert seen == [(1, 2)]
+
+
+def test_the_first_rows_for_the_mapping_page_are_read_in_the_child(tmp_path):
+    rows = [["户表台账"], ["户号", "表身号", "首次检定日期"], ["0100231", "SB-1", dt_date(2024, 3, 15)]]
+    rows += [[f"01{n:05d}", f"SB-{n}", ""] for n in range(2, 40)]
+    path = write_xlsx(tmp_path / "户表.xlsx", {"说明": [["填表说明"]], "户表": rows})
+    grid = isolated(sheet_grid, str(path), path.name, "户表", limits=CHILD)
+    assert grid["sheet"] == "户表" and len(grid["rows"]) == 25
+    assert grid["rows"][:3] == [["户表台账", "", ""], ["户号", "表身号", "首次检定日期"],
+                                ["0100231", "SB-1", "2024-03-15"]]
+    # Without a sheet (or one that is not there): the first visible sheet.
+    assert isolated(sheet_grid, str(path), path.name, None, limits=CHILD) == {"sheet": "说明", "rows": [["填表说明"]]}
+
+
+def test_a_table_the_import_cannot_map_crosses_the_pipe_with_its_header(tmp_path):
+    path = write_xlsx(tmp_path / "缺列.xlsx", {"S": [["使用单位名称", "器具名称", "检定日期"], ["甲店", "电子计价秤", ""]]})
+    with pytest.raises(UnmappedTableError) as caught:
+        isolated(parse_file, ParseRequest(str(path), path.name, kinds=tuple(catalogue_kinds())), limits=CHILD)
+    assert caught.value.missing == ("serial_no",) and caught.value.sheet == "S"
+    assert caught.value.headers == ("使用单位名称", "器具名称", "检定日期")
+    assert caught.value.fields == {"merchant_name": 0, "kind": 1, "verified_on": 2}
