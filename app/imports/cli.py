@@ -22,12 +22,22 @@ import_cli = AppGroup("import", help="Import legacy ledgers.")
 
 @import_cli.command("ledger")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--station", "station_code", required=True, help="Station code the ledger belongs to.")
+@click.option("--station", "station_code", default=None,
+              help="Station code the ledger belongs to (with --all-sheets: where the batch is filed).")
 @click.option("--sheet", default=None, help="Sheet to import (default: the first with a ledger table).")
 @click.option("--commit", is_flag=True, help="Write the data (default: dry run, nothing written).")
 @click.option("--only-valid", is_flag=True, help="With --commit: import the valid rows even if others have errors.")
-def ledger(file: Path, station_code: str, sheet: str | None, commit: bool, only_valid: bool) -> None:
+@click.option("--all-sheets", is_flag=True,
+              help="Every sheet into the station its name names (汇总/说明 sheets skipped); exit 2 on errors.")
+def ledger(file: Path, station_code: str | None, sheet: str | None, commit: bool, only_valid: bool,
+           all_sheets: bool) -> None:
     """Preview (and with --commit apply) a ledger; exits 1 when rows have errors and nothing was imported."""
+    if all_sheets:
+        from app.imports.cli_workbook import all_sheets as import_all_sheets
+
+        raise SystemExit(import_all_sheets(file, station_code, commit=commit, only_valid=only_valid))
+    if station_code is None:
+        raise click.UsageError("请用 --station 指定监管所编码，或用 --all-sheets 按工作表名对应监管所")
     database = current_app.extensions["database"]
     storage = current_app.config["IMPORT_STORAGE"]
     runner = current_app.extensions["import_runner"]
