@@ -333,3 +333,50 @@ def test_the_service_refuses_a_sheet_of_a_station_the_user_may_not_edit(session,
         workbooks.start_apply_workbook(session, None, parent, expected_version=parent.version,
                                        sheets=workbooks.fingerprint(parent), only_valid=False,
                                        may_edit=lambda station_id: station_id == east.id)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+@pytest.fixture()
+def cli(app, county, tmp_path):
+    app.config["IMPORT_STORAGE"] = str(tmp_path / "uploads")
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=["import", "ledger", *[str(a) for a in args]])
+
+
+def test_the_command_line_imports_every_sheet_into_its_station(cli, session, county, tmp_path):
+    east, west = county
+    path = tmp_path / "县局台账.xlsx"
+    path.write_bytes(workbook(tmp_path))
+    preview = cli(path, "--all-sheets")
+    assert preview.exit_code == 0, preview.output
+    assert "工作表“城东所” → 城东监管所（CD01）：数据行 3，错误行 0" in preview.output
+    assert "工作表“城西所” → 城西监管所（CX01）：数据行 2，错误行 0" in preview.output
+    assert "工作表“汇总”：不导入（汇总或说明工作表）" in preview.output and "未写入任何数据" in preview.output
+    assert serials_of(session, east) == set()
+
+    done = cli(path, "--all-sheets", "--commit")
+    assert done.exit_code == 0, done.output
+    assert "已导入全部工作表（批次 #" in done.output
+    assert serials_of(session, east) == {"E-001", "E-002", "E-003"} and serials_of(session, west) == {"W-001", "W-002"}
+    session.expire_all()
+    parent = session.scalars(select(ImportBatch).where(ImportBatch.is_workbook).order_by(ImportBatch.id.desc())).first()
+    assert parent.status == ImportStatus.APPLIED and parent.station_id == east.id  # filed under the first sheet's
+
+
+def test_the_command_line_refuses_a_workbook_with_errors_with_exit_2(cli, session, county, tmp_path):
+    east, west = county
+    path = tmp_path / "县局台账.xlsx"
+    path.write_bytes(workbook(tmp_path, west=WEST_BAD))
+    preview = cli(path, "--all-sheets")
+    assert preview.exit_code == 2 and "数据行 2，错误行 1" in preview.output
+    refused = cli(path, "--all-sheets", "--commit")
+    assert refused.exit_code == 2 and "--only-valid" in refused.stderr and "勾选" not in refused.stderr
+    assert serials_of(session, east) == set() and serials_of(session, west) == set()
+    valid = cli(path, "--all-sheets", "--commit", "--only-valid", "--station", "CX01")
+    assert valid.exit_code == 0 and "跳过有错误的 1 行" in valid.output
+    assert serials_of(session, west) == {"W-001"} and len(serials_of(session, east)) == 3
+    not_a_workbook = tmp_path / "x.xlsx"
+    not_a_workbook.write_bytes(b"not a spreadsheet")
+    assert cli(not_a_workbook, "--all-sheets").exit_code == 2
+    assert cli(path, "--all-sheets", "--station", "NOPE").exit_code != 0

@@ -24,7 +24,7 @@ class UploadForm(Form):
                                  description="导入按户号登记的水表、燃气表、电能表台账（没有使用单位列）时，"
                                              "选择这些表所属的企业")
     sheets = SelectField("导入范围", choices=[("one", "一个工作表"), ("all", "全部工作表（每个工作表对应一个监管所）")],
-                         default="one", validators=[chosen("导入范围")],
+                         default="one",
                          description="县局汇总的台账每个监管所一个工作表时选“全部工作表”：按工作表名对应监管所，"
                                      "汇总、说明等工作表自动跳过，一次预览、一次导入")
 
