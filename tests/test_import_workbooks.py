@@ -380,3 +380,71 @@ def test_the_command_line_refuses_a_workbook_with_errors_with_exit_2(cli, sessio
     not_a_workbook.write_bytes(b"not a spreadsheet")
     assert cli(not_a_workbook, "--all-sheets").exit_code == 2
     assert cli(path, "--all-sheets", "--station", "NOPE").exit_code != 0
+
+
+# --- the background runner, a single-sheet upload of a workbook, undo through the single-batch service ------
+
+def wait_until(app, runner, done, rounds: int = 600):
+    """Poll the database (a fresh session each time) until `done(parent)` holds and no job of it runs."""
+    import time
+
+    database = app.extensions["database"]
+    for _ in range(rounds):
+        with database.session_scope() as s:
+            parent = s.scalars(select(ImportBatch).where(ImportBatch.is_workbook)).one()
+            ids = [parent.id] + [c.id for c in parent.children]
+            if done(parent) and not any(runner.is_running(i) for i in ids):
+                return parent.id
+        time.sleep(0.05)
+    raise AssertionError("the workbook batch did not get there")
+
+
+@pytest.mark.commits  # the runner's worker threads have their own connections
+def test_the_sheets_are_analysed_and_applied_in_the_background(app, client, session, county, tmp_path, monkeypatch):
+    from app.imports.runner import ImportRunner
+
+    east, west = county
+    runner = ImportRunner(app.extensions["database"], inline=False, max_workers=1, plan_workers=2)
+    monkeypatch.setitem(app.extensions, "import_runner", runner)
+    try:
+        login(client, "insp_both")
+        assert upload(client, east.id, workbook(tmp_path)).status_code == 302
+        parent_id = wait_until(app, runner, lambda p: p.status == ImportStatus.PREVIEW and len(p.children) == 2
+                               and all(c.status == ImportStatus.PREVIEW for c in p.children))
+        assert client.get(f"/imports/{parent_id}/progress").get_json()["busy"] is False
+        session.expire_all()
+        parent = session.get(ImportBatch, parent_id)
+        assert client.post(f"/imports/{parent_id}/apply-all", data=apply_form(parent)).status_code == 302
+        wait_until(app, runner, lambda p: p.status in (ImportStatus.APPLIED, ImportStatus.FAILED))
+        session.expire_all()
+        assert session.get(ImportBatch, parent_id).status == ImportStatus.APPLIED
+        assert serials_of(session, west) == {"W-001", "W-002"} and len(serials_of(session, east)) == 3
+    finally:
+        runner.shutdown(wait=True)
+
+
+def test_a_workbook_uploaded_as_one_sheet_suggests_the_workbook_mode(client, session, county, tmp_path):
+    login(client, "insp_both")
+    batch = batch_of(session, upload(client, county[0].id, workbook(tmp_path), sheets="one"))
+    assert not batch.is_workbook and batch.sheet_name == "城东所"
+    page = text(client.get(f"/imports/{batch.id}"))
+    assert 'id="workbook-hint"' in page and "“城西所”→城西监管所" in page
+
+
+def test_the_single_batch_undo_undoes_a_workbook_as_a_whole(session, county, tmp_path):
+    """`services.undo_batch` (the command line's undo) given a workbook batch undoes all its sheets."""
+    from app.clock import today
+    from app.imports import services
+
+    east, west = county
+    parent = workbooks.create_workbook(session, None, f.ALL, station_id=east.id, file_name="县局台账.xlsx",
+                                       data=workbook(tmp_path), storage_dir=tmp_path / "up")
+    for child_id in workbooks.survey_workbook(session, parent, workbooks.assignable_stations(session, None)):
+        services.plan_batch(session, session.get(ImportBatch, child_id), today=today())
+    workbooks.start_apply_workbook(session, None, parent, expected_version=parent.version,
+                                   sheets=workbooks.fingerprint(parent), only_valid=False, may_edit=lambda s: True)
+    workbooks.apply_workbook(session, None, parent, today=today())
+    assert len(serials_of(session, east)) == 3 and len(serials_of(session, west)) == 2
+    undone = services.undo_batch(session, None, parent)
+    assert undone["instruments"] == 5 and parent.status == ImportStatus.UNDONE
+    assert serials_of(session, east) == set() and serials_of(session, west) == set()

@@ -297,12 +297,18 @@ def fail_batch(session: Session, batch: ImportBatch, message: str) -> None:
 
 def _alone(batch: ImportBatch, what: str) -> None:
     """A sheet of a workbook batch is applied and undone with the others, from the workbook's page."""
-    if batch.is_workbook or batch.parent_id is not None:
-        raise Invalid(f"该工作表属于工作簿批次 #{batch.parent_id or batch.id}，请在工作簿批次页面统一{what}")
+    if batch.is_workbook:
+        raise Invalid(f"批次 #{batch.id} 是工作簿批次，请在其页面统一{what}全部工作表")
+    if batch.parent_id is not None:
+        raise Invalid(f"该工作表属于工作簿批次 #{batch.parent_id}，请在工作簿批次页面统一{what}")
 
 
 def undo_batch(session: Session, actor, batch: ImportBatch, *, in_workbook: bool = False) -> dict:
     """Remove what the batch created and restore what it changed, while nothing later depends on it."""
+    if batch.is_workbook:  # every sheet, or none (app/imports/workbooks.py)
+        from app.imports.workbooks import undo_workbook  # it builds on this module
+
+        return undo_workbook(session, actor, batch)
     if not in_workbook:
         _alone(batch, "撤销")
     if batch.status != ImportStatus.APPLIED:

@@ -190,6 +190,9 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
         "apply_form": apply_form or ApplyForm(formdata=None, data={"version": batch.version}),
         "undo_form": undo_form or UndoForm(formdata=None, data={"version": batch.version}),
         "error_action": RowAction.ERROR,
+        # A workbook of one sheet per station uploaded as one sheet: the page suggests the workbook mode.
+        "station_sheets": workbooks.station_sheets(batch.sheet_names, workbooks.assignable_stations(session, current_user))
+        if len(batch.sheet_names or ()) > 1 and batch.parent_id is None else [],
     }
     return render_template("imports/detail.html", **context), status
 

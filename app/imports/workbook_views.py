@@ -135,7 +135,9 @@ def replan_workbook(batch_id: int):
                 raise Invalid("还有工作表正在分析，请等分析完成后再操作")
             ids = workbooks.replan_workbook(uow.session, parent, expected_version=form.version.data)
         if uow.ok:
-            for child_id in ids:
+            if ids is None:
+                _runner().survey(parent.id)
+            for child_id in ids or ():
                 _runner().plan(child_id)
             return uow.redirect("正在重新分析全部工作表。", url_for("imports.detail", batch_id=parent.id), "info")
     else:

@@ -9,6 +9,7 @@ of every sheet, so it is all or nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -18,8 +19,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import uploads
 from app.accounts.models import Station
 from app.audit import services as audit
+from app.catalog.models import InstrumentType
 from app.db import utcnow
 from app.errors import Invalid
 from app.imports import services
@@ -37,6 +40,7 @@ CHANGED = "工作簿批次已有变化（可能刚刚调整了工作表或重新
 # A station's name without the words every station's name has: 城东市场监督管理所 -> 城东.
 _STATION_WORDS = re.compile(r"(市场监督管理所|市场监管所|监督管理所|监管所|管理所|分局|所)$")
 _SHEET_WORDS = re.compile(r"(台账|明细表|明细|清单|登记表|一览表)$")
+log = logging.getLogger(__name__)
 
 
 # ----- which station a sheet is for ----------------------------------------------------------------
@@ -63,6 +67,11 @@ def match_station(sheet: str, stations: list[Station]) -> Station | None:
         if len(ending) == 1:
             return ending[0]
     return None
+
+
+def station_sheets(sheets: list[str], stations: list[Station]) -> list[tuple[str, Station]]:
+    """The sheets whose names name a station: two or more suggest a workbook of one sheet per station."""
+    return [(sheet, station) for sheet in sheets if (station := match_station(sheet, stations)) is not None]
 
 
 def assignable_stations(session: Session, user) -> list[Station]:
@@ -92,9 +101,9 @@ def survey_workbook(session: Session, parent: ImportBatch, stations: list[Statio
     station its name names; the ids of the children to plan. A file without any table is rejected."""
     if not parent.is_workbook or parent.status != ImportStatus.PLANNING:
         raise Invalid(f"该批次状态为“{parent.status.label}”，不能重新分析")
-    kinds = services._kinds(session)
+    kinds = [(k.code, k.name_zh) for k in session.scalars(select(InstrumentType))]
     try:
-        if not services.uploads.is_intact(Path(parent.stored_path), parent.file_size, parent.file_hash):
+        if not uploads.is_intact(Path(parent.stored_path), parent.file_size, parent.file_hash):
             raise ImportFileError("保存的台账文件已丢失或损坏，请重新上传")
         sheets = isolated(survey, parent.stored_path, parent.file_name, kinds, ParseOptions(merchant_required=False),
                           parent.file_size + 1, limits=sandbox)
@@ -104,7 +113,7 @@ def survey_workbook(session: Session, parent: ImportBatch, stations: list[Statio
             session.flush()
         raise
     except SandboxError:
-        services.log.exception("surveying the sheets of upload %s failed", parent.stored_path)
+        log.exception("surveying the sheets of upload %s failed", parent.stored_path)
         with writing:
             services.reject(parent, services.READ_FAILED)
             session.flush()
@@ -205,9 +214,15 @@ def _touch(parent: ImportBatch) -> None:
     parent.updated_at = utcnow()  # an UPDATE even when nothing else of the row changed
 
 
-def replan_workbook(session: Session, parent: ImportBatch, *, expected_version: int) -> list[int]:
-    """Analyse every sheet again (after a failed apply, say); the ids of the children to plan."""
+def replan_workbook(session: Session, parent: ImportBatch, *, expected_version: int) -> list[int] | None:
+    """Analyse every sheet again (after a failed apply, say); the ids of the children to plan, or None when
+    the sheets were never sorted (the process stopped while it looked at them): then survey it again."""
     _editable(parent, expected_version)
+    if not parent.children and not parent.skipped:
+        parent.status = ImportStatus.PLANNING
+        _touch(parent)
+        session.flush()
+        return None
     ids = []
     for child in parent.children:
         if child.status in (ImportStatus.PREVIEW, ImportStatus.FAILED, ImportStatus.REJECTED):
@@ -313,15 +328,17 @@ def apply_workbook(session: Session, actor, parent: ImportBatch, *, today: dt.da
     return written
 
 
-def undo_workbook(session: Session, actor, parent: ImportBatch) -> None:
+def undo_workbook(session: Session, actor, parent: ImportBatch) -> dict:
     """Undo every sheet, the last applied first; if any sheet cannot be undone, the caller rolls all back."""
     if not parent.is_workbook or parent.status != ImportStatus.APPLIED:
         raise Invalid("只有已导入的批次可以撤销")
+    undone: dict = {}
     for child in reversed(parent.children):
         if child.status != ImportStatus.APPLIED:
             continue
         try:
-            services.undo_batch(session, actor, child, in_workbook=True)
+            for key, n in services.undo_batch(session, actor, child, in_workbook=True).items():
+                undone[key] = undone.get(key, 0) + n
         except Invalid as err:
             raise Invalid(f"工作表“{child.sheet_name}”（{child.station.name}）：{err.message}"
                           "。整个工作簿批次均未撤销。") from err
@@ -330,3 +347,4 @@ def undo_workbook(session: Session, actor, parent: ImportBatch) -> None:
     parent.undone_by_id = getattr(actor, "id", None)
     session.flush()
     audit.record(session, actor, "undo_import", parent, note=f"撤销工作簿的 {len(parent.children)} 个工作表")
+    return undone
