@@ -8,7 +8,7 @@ from flask import current_app
 
 from app.clock import today
 from app.errors import DomainError
-from app.imports import services, workbooks
+from app.imports import queries, services, workbooks
 from app.imports.heartbeat import heartbeat_path
 from app.imports.models import ImportBatch, ImportStatus
 from app.scope import Scope
@@ -99,6 +99,9 @@ def _report(database, parent_id: int) -> bool:
                        f"使用单位新增 {t['merchants'].get('create', 0)}，计量器具新增 {t['instruments'].get('create', 0)}"
                        f"、更新 {t['instruments'].get('update', 0)}，检定记录新增 {t['verifications'].get('create', 0)}")
             clean = clean and not c.get("errors")
+            for error_row in session.scalars(queries.error_rows(child.id).limit(10)):
+                for e in error_row.errors:
+                    click.echo(f"  {child.sheet_name} 第{error_row.row_no}行 {e['column']}：{e['message']}", err=True)
         for name, reason in parent.skipped.items():
             click.echo(f"工作表“{name}”：不导入（{reason}）")
         if not parent.children:
@@ -117,7 +120,8 @@ def _apply(database, parent_id: int, *, only_valid: bool, sandbox) -> int:
             workbooks.apply_workbook(session, ACTOR, parent, today=today(), sandbox=sandbox)
             errors = parent.counts.get("errors", 0)
     except DomainError as err:
-        message = err.message.replace("勾选“只导入无错误的行”", "加 --only-valid 只导入无错误的行")
+        message = err.message.replace("重新上传", "重新导入").replace("勾选“只导入无错误的行”",
+                                                                        "加 --only-valid 只导入无错误的行")
         click.echo(f"未导入：{message}", err=True)
         return 2
     skipped = f"，跳过有错误的 {errors} 行" if errors else ""
