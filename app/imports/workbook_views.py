@@ -94,6 +94,8 @@ def render(parent: ImportBatch, *, status: int = 200, sheet_form: SheetStationFo
         "assignable": (workbooks.UNMATCHED, workbooks.LEFT_OUT),
         "totals": workbooks.totals(parent),
         "not_ready": workbooks.not_ready(parent, _runner().is_running),
+        "replannable": parent.status == ImportStatus.FAILED or any(c.status == ImportStatus.FAILED
+                                                                    for c in parent.children),
         "apply_form": apply_form or WorkbookApplyForm(formdata=None, data={"version": parent.version,
                                                                            "sheets": workbooks.fingerprint(parent)}),
         "undo_form": undo_form or WorkbookForm(formdata=None, data={"version": parent.version}),
@@ -112,13 +114,17 @@ def sheet_station(batch_id: int):
     form = _sheet_form(stations, submitted=True)
     if form.validate_on_submit():
         with unit_of_work(form) as uow:
+            child = workbooks.child_for(parent, form.sheet.data)
+            if child is not None and _runner().is_running(child.id):
+                raise Invalid(f"工作表“{form.sheet.data}”正在分析，请稍后再操作")
             child_id = workbooks.set_sheet_station(uow.session, current_user, parent, form.sheet.data,
                                                    form.station_id.data, stations=stations,
                                                    expected_version=form.version.data)
         if uow.ok:
             if child_id is not None:
                 _runner().plan(child_id)
-            done = "不导入" if form.station_id.data is None else "已改为导入到所选监管所，正在重新分析"
+            done = "不导入" if form.station_id.data is None else \
+                "已改为导入到所选监管所，正在重新分析" if child_id is not None else "仍导入到该监管所，没有变化"
             return uow.redirect(f"工作表“{form.sheet.data}”{done}。", url_for("imports.detail", batch_id=parent.id))
     return render(parent, sheet_form=form)
 
