@@ -105,6 +105,19 @@ def test_summary_and_notes_sheets_are_known_by_their_names():
         assert summary_reason(sheet) is None, sheet
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_the_survey_reads_each_sheets_head_in_every_format(tmp_path, fmt):
+    from importers.workbook import survey
+    from tests.importers.builders import catalogue_kinds, write_ods, write_xls
+
+    sheets = {"城东所": [LEDGER_HEADER] + ledger_rows(EAST), "汇总": SUMMARY, "图表": [["只有一张图"]],
+              "城西所": [["城西所计量器具台账"], LEDGER_HEADER] + ledger_rows(WEST)}
+    path = tmp_path / f"县局台账.{fmt}"
+    {"xlsx": write_xlsx, "xls": write_xls, "ods": write_ods}[fmt](path, sheets)
+    assert survey(str(path), path.name, catalogue_kinds()) == [
+        ("城东所", ""), ("汇总", SUMMARY_SHEET), ("图表", NO_TABLE), ("城西所", "")]
+
+
 # --- upload, sheets, station changes ---------------------------------------------------------------
 
 def test_a_workbook_is_one_batch_with_a_sheet_per_station_and_the_summary_skipped(client, session, county, tmp_path):
