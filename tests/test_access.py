@@ -77,6 +77,13 @@ class Ids:
     batch_applied: int = 0
     batch_a_version: int = 0
     batch_applied_version: int = 0
+    # Workbook batches of station A (one sheet per station, see make_workbooks): in preview, and applied.
+    workbook: int = 0
+    workbook_version: int = 0
+    workbook_sheets: str = ""
+    workbook_sheet: str = ""
+    workbook_applied: int = 0
+    workbook_applied_version: int = 0
     # Monthly reports (0 unless the case is a monthly report route, see `make_reports`).
     report_a: int = 0
     report_all: int = 0
@@ -436,6 +443,29 @@ CASES: list[Case] = [
          data=lambda ids: {"version": ids.batch_applied_version},
          invalid=lambda ids: {},
          table="import_batches"),
+    # --- imports of a workbook (one sheet per station): see make_workbooks ------------------------
+    Case("imports.detail", "/imports/{workbook}", get=A_READ, variant="workbook"),
+    Case("imports.progress", "/imports/{workbook}/progress", get=A_READ, variant="workbook"),
+    Case("imports.sheet_station", "/imports/{workbook}/sheets",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"sheet": ids.workbook_sheet, "station_id": "", "version": ids.workbook_version},
+         invalid=lambda ids: {"sheet": ids.workbook_sheet, "station_id": "999999", "version": ids.workbook_version},
+         table="import_batches"),
+    Case("imports.replan_workbook", "/imports/{workbook}/replan-all",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.workbook_version},
+         invalid=lambda ids: {"version": ids.workbook_version - 1},
+         table="import_batches"),
+    Case("imports.apply_workbook", "/imports/{workbook}/apply-all",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.workbook_version, "sheets": ids.workbook_sheets},
+         invalid=lambda ids: {"version": ids.workbook_version - 1, "sheets": ids.workbook_sheets},
+         table="import_batches"),
+    Case("imports.undo_workbook", "/imports/{workbook_applied}/undo-all",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.workbook_applied_version},
+         invalid=lambda ids: {},
+         table="import_batches"),
     # --- special inspections (专项检查): see make_inspections ------------------------------------
     Case("inspections.inspections_export", "/inspections/export.xlsx", get=STAFF_READ),
     Case("inspections.findings_export", "/inspections/findings.xlsx?station_id={station_a}", get=STAFF_READ),
@@ -555,6 +585,38 @@ def make_batches(session, world) -> dict:
             "batch_applied_version": applied.version}
 
 
+def make_workbooks(session, world) -> dict:
+    """Workbook batches of station A for the workbook routes: a sheet named as station A and a 汇总 sheet each;
+    one in preview, one applied."""
+    import tempfile
+    from pathlib import Path
+
+    from app.imports import workbooks
+    from tests.importers.builders import write_xlsx
+
+    def workbook(serial: str):
+        with tempfile.TemporaryDirectory() as folder:
+            data = write_xlsx(Path(folder) / "县局台账.xlsx", {
+                world.station_a.name: [["使用单位名称", "器具名称", "出厂编号", "检定日期"],
+                                       ["甲市场摊位7", "电子计价秤", serial, "2024-03-01"]],
+                "汇总": [["监管所", "器具数"], [world.station_a.name, 1]]}).read_bytes()
+        parent = workbooks.create_workbook(session, world.admin, factories.ALL, station_id=world.station_a.id,
+                                           file_name="县局台账.xlsx", data=data, storage_dir=TestConfig.IMPORT_STORAGE)
+        for child_id in workbooks.survey_workbook(session, parent, workbooks.assignable_stations(session, None)):
+            from app.imports.models import ImportBatch
+            imports.plan_batch(session, session.get(ImportBatch, child_id), today=today())
+        return parent
+
+    preview, applied = workbook("A-WB-1"), workbook("A-WB-2")
+    workbooks.start_apply_workbook(session, world.admin, applied, expected_version=applied.version,
+                                   sheets=workbooks.fingerprint(applied), only_valid=False, may_edit=lambda s: True)
+    workbooks.apply_workbook(session, world.admin, applied, today=today())
+    session.commit()
+    return {"workbook": preview.id, "workbook_version": preview.version, "workbook_sheets": workbooks.fingerprint(preview),
+            "workbook_applied": applied.id, "workbook_applied_version": applied.version,
+            "workbook_sheet": world.station_a.name}
+
+
 def make_reports(session, world) -> dict:
     """Monthly reports for the archive routes: one of station A, one of all stations."""
     from app.monthly.services import build_report
@@ -642,7 +704,9 @@ def make_pledges(session, world) -> dict:
 
 
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"imports.": make_batches, "inspections.": make_inspections, "monthly.": make_reports,
+EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
+          "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
+          "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections}
 

@@ -120,7 +120,8 @@ def _resolve(session, station_code: str, merchant: str | None, kind: str | None)
 
 @import_cli.command("ledger")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--station", "station_code", required=True, help="Station code the ledger belongs to.")
+@click.option("--station", "station_code", default=None,
+              help="Station code the ledger belongs to (with --all-sheets: where the batch is filed).")
 @click.option("--merchant", default=None,
               help="The utility company whose household meters the ledger lists (id, credit code or exact name).")
 @click.option("--sheet", default=None, help="Sheet to import (default: the first with a ledger table).")
@@ -131,13 +132,24 @@ def _resolve(session, station_code: str, merchant: str | None, kind: str | None)
 @click.option("--kind", default=None, help="Kind of every row without one (catalogue name or code).")
 @click.option("--commit", is_flag=True, help="Write the data (default: dry run, nothing written).")
 @click.option("--only-valid", is_flag=True, help="With --commit: import the valid rows even if others have errors.")
-def ledger(file: Path, station_code: str, merchant: str | None, sheet: str | None, header_row: str | None,
-           maps: tuple[str, ...], kind: str | None, commit: bool, only_valid: bool) -> None:
+@click.option("--all-sheets", is_flag=True,
+              help="Every sheet into the station its name names (汇总/说明 sheets skipped); exit 2 on errors.")
+def ledger(file: Path, station_code: str | None, merchant: str | None, sheet: str | None, header_row: str | None,
+           maps: tuple[str, ...], kind: str | None, commit: bool, only_valid: bool, all_sheets: bool) -> None:
     """Preview (and with --commit apply) a ledger.
 
     Exit code 0: applied, or (dry run) planned without errors. Exit code 2: the file or an option was
     refused, rows have errors, or nothing was applied.
     """
+    if all_sheets:
+        if merchant or sheet or header_row or maps or kind:
+            raise Refused("--all-sheets 按各工作表自动对应，不能与 --merchant、--sheet、--header-row、--map、--kind 同用；"
+                          "需要时请对单个工作表分别导入")
+        from app.imports.cli_workbook import all_sheets as import_all_sheets
+
+        raise SystemExit(import_all_sheets(file, station_code, commit=commit, only_valid=only_valid))
+    if station_code is None:
+        raise Refused("请用 --station 指定监管所编码，或用 --all-sheets 按工作表名对应监管所")
     database = current_app.extensions["database"]
     storage = current_app.config["IMPORT_STORAGE"]
     runner = current_app.extensions["import_runner"]

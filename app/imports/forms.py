@@ -23,6 +23,10 @@ class UploadForm(Form):
     merchant_id = CoercingSelect("供水/供电/供气企业", coerce=int_or_none, validators=[Optional()],
                                  description="导入按户号登记的水表、燃气表、电能表台账（没有使用单位列）时，"
                                              "选择这些表所属的企业")
+    sheets = SelectField("导入范围", choices=[("one", "一个工作表"), ("all", "全部工作表（每个工作表对应一个监管所）")],
+                         default="one",
+                         description="县局汇总的台账每个监管所一个工作表时选“全部工作表”：按工作表名对应监管所，"
+                                     "汇总、说明等工作表自动跳过，一次预览、一次导入")
 
 
 class SheetForm(Form):
@@ -147,5 +151,25 @@ class ApplyForm(Form):
 
 class UndoForm(Form):
     """Take back what an applied batch wrote."""
+
+    version = VersionField()
+
+
+class SheetStationForm(Form):
+    """Which station one sheet of a workbook batch goes to (none: leave the sheet out)."""
+
+    sheet = StringField("工作表", validators=[required("工作表"), Length(max=100)])
+    station_id = CoercingSelect("监管所", coerce=int_or_none, validators=[Optional()])
+    version = VersionField()
+
+
+class WorkbookApplyForm(ApplyForm):
+    """Write every sheet of a workbook batch, as the page showed them."""
+
+    sheets = HiddenField()
+
+
+class WorkbookForm(Form):
+    """A button on a workbook batch (analyse every sheet again, undo every sheet)."""
 
     version = VersionField()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
@@ -76,7 +76,7 @@ class ImportBatch(VersionedMixin, Base):
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     # {"rows": n, "errors": n, "merchants": {"create": n, ...}, "instruments": {...}, "verifications": {...}}
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
-    # Rows skipped while reading, by reason (blank, subtotal, note...).
+    # Rows skipped while reading, by reason (blank, subtotal, note...); of a workbook batch: sheet -> why it is left out.
     skipped: Mapped[dict] = mapped_column(JSON, default=dict)
     only_valid: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -84,10 +84,16 @@ class ImportBatch(VersionedMixin, Base):
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     undone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A workbook batch (one sheet per station) has no rows of its own: its children are single-sheet
+    # batches, each with its station, sheet, mapping and preview, applied and undone together.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
+    is_workbook: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     station: Mapped[Station] = relationship(lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     merchant: Mapped[Merchant | None] = relationship()
+    parent: Mapped[ImportBatch | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[ImportBatch]] = relationship(back_populates="parent", order_by="ImportBatch.id")
 
     def __str__(self) -> str:
         return f"导入批次 #{self.id} {self.file_name}"

@@ -1,7 +1,8 @@
 """Named import queries: batch lists and a batch's rows. Each returns a select()."""
 from __future__ import annotations
 
-from sqlalchemy import Select, String, cast, not_, or_, select
+from sqlalchemy import Select, String, and_, cast, exists, func, not_, or_, select
+from sqlalchemy.orm import aliased
 
 from app.catalog.models import InstrumentType
 from app.imports.models import ImportBatch, ImportRow, ImportStatus, RowAction
@@ -21,12 +22,23 @@ _ACTIONS = (ImportRow.merchant_action, ImportRow.instrument_action, ImportRow.ve
 
 def batch_list(scope: Scope, station_id: int | None = None, status: str | None = None) -> Select:
     """Batches of the scope's stations, newest first, optionally of one station or status."""
-    stmt = scope.apply(select(ImportBatch), ImportBatch.station_id)
+    stmt = scope.apply(select(ImportBatch), ImportBatch.station_id).where(_listed(scope))
     if station_id:
         stmt = stmt.where(ImportBatch.station_id == station_id)
     if status:
         stmt = stmt.where(ImportBatch.status == ImportStatus(status))
     return stmt.order_by(ImportBatch.id.desc())
+
+
+def _listed(scope: Scope):
+    """Workbook batches whose sheets all go to the scope's stations, with their sheets inside them; the sheets
+    of the others alone (a user who sees only some of a workbook's stations finds those sheets)."""
+    sheet = aliased(ImportBatch)
+    if scope.is_all:
+        return ImportBatch.parent_id.is_(None)
+    outside = exists().where(sheet.parent_id == func.coalesce(ImportBatch.parent_id, ImportBatch.id),
+                             not_(scope.condition(sheet.station_id)))
+    return or_(and_(ImportBatch.parent_id.is_(None), not_(outside)), and_(ImportBatch.parent_id.is_not(None), outside))
 
 
 def batch_rows(batch_id: int, row_filter: str | None = None) -> Select:

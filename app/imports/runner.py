@@ -29,7 +29,7 @@ from app.accounts.models import User
 from app.clock import today
 from app.db import Database
 from app.errors import DomainError
-from app.imports import services
+from app.imports import services, workbooks
 from app.imports.heartbeat import Heartbeats, heartbeat_path
 from app.imports.models import ImportBatch, ImportStatus
 from importers.sandbox import SandboxLimits
@@ -73,6 +73,10 @@ class ImportRunner:
     def plan(self, batch_id: int, *, sheet: str | None = None, overrides: dict | None = None) -> Future | None:
         """Start the dry run of a batch (first analysis, another sheet or a changed mapping)."""
         return self._submit("plan", batch_id, self._plan_job, batch_id, sheet, overrides)
+
+    def survey(self, batch_id: int) -> Future | None:
+        """Start sorting a workbook batch's sheets into stations; each sheet's dry run follows as its own job."""
+        return self._submit("plan", batch_id, self._survey_job, batch_id)
 
     def apply(self, batch_id: int, actor_id: int | None) -> Future | None:
         """Start writing a batch that `services.start_apply` has claimed."""
@@ -142,6 +146,29 @@ class ImportRunner:
                 if batch is not None and batch.status == ImportStatus.PLANNING:
                     services.reject(batch, PLAN_FAILED)
 
+    def _survey_job(self, batch_id: int) -> None:
+        children: list[int] = []
+        try:
+            with self.database.session_scope() as session:
+                batch = session.get(ImportBatch, batch_id)
+                if batch is None:
+                    return
+                creator = session.get(User, batch.created_by_id) if batch.created_by_id is not None else None
+                try:
+                    children = workbooks.survey_workbook(session, batch, workbooks.assignable_stations(session, creator),
+                                                         sandbox=self.sandbox, writing=self._writes)
+                except DomainError as err:
+                    log.info("workbook batch %s not surveyed: %s", batch_id, err.message)
+        except Exception:
+            log.exception("surveying workbook batch %s failed", batch_id)
+            with self.database.session_scope() as session:
+                batch = session.get(ImportBatch, batch_id)
+                if batch is not None and batch.status == ImportStatus.PLANNING:
+                    services.reject(batch, PLAN_FAILED)
+            return
+        for child_id in children:
+            self.plan(child_id)
+
     def _apply_job(self, batch_id: int, actor_id: int | None) -> None:
         with self._writes:
             self._apply(batch_id, actor_id)
@@ -153,8 +180,9 @@ class ImportRunner:
                 if batch is None:
                     return
                 actor = session.get(User, actor_id) if actor_id is not None else None
-                services.apply_batch(session, actor, batch, today=today(), progress=self._reporter(batch_id),
-                                     sandbox=self.sandbox)
+                # A workbook batch applies all its sheets in this one transaction.
+                apply = workbooks.apply_workbook if batch.is_workbook else services.apply_batch
+                apply(session, actor, batch, today=today(), progress=self._reporter(batch_id), sandbox=self.sandbox)
         except Exception as err:  # the whole apply rolled back: nothing of it is written
             message = err.message if isinstance(err, DomainError) else APPLY_FAILED
             if not isinstance(err, DomainError):

@@ -43,7 +43,9 @@ Progress = Callable[[int, int], None]
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
     """A batch of a station inside the scope, else NotFound."""
     batch = session.get(ImportBatch, batch_id)
-    if batch is None or not scope.allows(batch.station_id):
+    # A workbook batch is inside the scope when every station its sheets go to is.
+    if batch is None or not scope.allows(batch.station_id) or \
+            (batch.is_workbook and not all(scope.allows(c.station_id) for c in batch.children)):
         raise NotFound("导入批次不存在")
     return batch
 
@@ -256,6 +258,8 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
     `writing` is entered once the file is read, around planning and writing the preview: the
     runner passes a lock so that dry runs read files side by side but write one at a time.
     """
+    if batch.is_workbook:
+        raise Invalid("工作簿批次按工作表分别预览")
     # A failed apply (the ledger changed since the preview) can be previewed again.
     if batch.status not in (ImportStatus.PLANNING, ImportStatus.PREVIEW, ImportStatus.FAILED,
                             ImportStatus.NEEDS_MAPPING):
@@ -308,6 +312,7 @@ def _problems(problems: list) -> list | Stored:
 
 def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version: int, only_valid: bool) -> None:
     """Claim the batch for applying; a second submit of the same preview is refused."""
+    _alone(batch, "确认导入")
     if batch.status != ImportStatus.PREVIEW or batch.version != expected_version:
         raise Invalid("该批次已经提交导入或已变化，不会重复导入。请查看批次状态。")
     errors = batch.counts.get("errors", 0)
@@ -391,8 +396,22 @@ def fail_batch(session: Session, batch: ImportBatch, message: str) -> None:
     session.flush()
 
 
-def undo_batch(session: Session, actor, batch: ImportBatch) -> dict:
+def _alone(batch: ImportBatch, what: str) -> None:
+    """A sheet of a workbook batch is applied and undone with the others, from the workbook's page."""
+    if batch.is_workbook:
+        raise Invalid(f"批次 #{batch.id} 是工作簿批次，请在其页面统一{what}全部工作表")
+    if batch.parent_id is not None:
+        raise Invalid(f"该工作表属于工作簿批次 #{batch.parent_id}，请在工作簿批次页面统一{what}")
+
+
+def undo_batch(session: Session, actor, batch: ImportBatch, *, in_workbook: bool = False) -> dict:
     """Remove what the batch created and restore what it changed, while nothing later depends on it."""
+    if batch.is_workbook:  # every sheet, or none (app/imports/workbooks.py)
+        from app.imports.workbooks import undo_workbook  # it builds on this module
+
+        return undo_workbook(session, actor, batch)
+    if not in_workbook:
+        _alone(batch, "撤销")
     if batch.status != ImportStatus.APPLIED:
         raise Invalid("只有已导入的批次可以撤销")
     problems = undo_blockers(session, batch.id)

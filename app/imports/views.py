@@ -19,8 +19,8 @@ from app.accounts.models import User
 from app.audit.queries import entries_for
 from app.db import utcnow
 from app.errors import ERROR_TITLES, Invalid
-from app.imports import queries, services
 from app.catalog.queries import instrument_types
+from app.imports import queries, services, workbooks
 from app.imports.forms import ApplyForm, ChoicesForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
 from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
@@ -89,15 +89,17 @@ def new():
         # Only the name, whatever path a browser sends along (some send C:\...\台账.xlsx).
         name = re.split(r"[\\/]", upload.filename or "")[-1] or "未命名文件"
         max_bytes = current_app.config["IMPORT_MAX_BYTES"]
+        workbook = form.sheets.data == "all"
         with unit_of_work(form) as uow:
-            batch = services.create_batch(uow.session, current_user, scope(), station_id=form.station_id.data,
-                                          file_name=name, data=upload.read(),
-                                          storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
-                                          merchant_id=form.merchant_id.data, sandbox=_runner().sandbox)
+            create = workbooks.create_workbook if workbook else services.create_batch
+            batch = create(uow.session, current_user, scope(), station_id=form.station_id.data,
+                           file_name=name, data=upload.read(),
+                           storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
+                           merchant_id=form.merchant_id.data, sandbox=_runner().sandbox)
         if uow.ok:
             # Only once the batch is committed may the background job read it.
             if batch.status == ImportStatus.PLANNING:
-                _runner().plan(batch.id)
+                (_runner().survey if workbook else _runner().plan)(batch.id)
             return uow.redirect(None, url_for("imports.detail", batch_id=batch.id))
     return render_template("imports/new.html", form=form, limit_mb=_limit_mb(),
                            max_bytes=current_app.config["IMPORT_MAX_BYTES"])
@@ -242,6 +244,9 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
         "grid": grid,
         "kind_name": session.scalars(queries.kind_name(batch.kind_code)).first() if batch.kind_code else None,
         "choices_form": choices_form or (_choices_form(batch, grid) if choosing else None),
+        # A workbook of one sheet per station uploaded as one sheet: the page suggests the workbook mode.
+        "station_sheets": workbooks.station_sheets(batch.sheet_names, workbooks.assignable_stations(session, current_user))
+        if len(batch.sheet_names or ()) > 1 and batch.parent_id is None else [],
     }
     return render_template("imports/detail.html", **context), status
 
@@ -250,7 +255,10 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
 @staff_required
 def detail(batch_id: int):
     """The batch: file, status, mapping, counts, skipped rows, the rows with their actions and errors."""
-    return _render_detail(_recovered(_batch(batch_id)))
+    batch = _recovered(_batch(batch_id))
+    if batch.is_workbook:
+        return workbook_views.render(batch)
+    return _render_detail(batch)
 
 
 def _recovered(batch: ImportBatch) -> ImportBatch:
@@ -265,7 +273,8 @@ def _recovered(batch: ImportBatch) -> ImportBatch:
 @staff_required
 def progress(batch_id: int):
     """The batch's status and percentage, for the page's own polling script."""
-    return jsonify(_progress(_recovered(_batch(batch_id))))
+    batch = _recovered(_batch(batch_id))
+    return jsonify(workbook_views.progress_of(batch) if batch.is_workbook else _progress(batch))
 
 
 @bp.route("/<int:batch_id>/errors.xlsx")
@@ -288,6 +297,8 @@ def _can_replan(batch: ImportBatch, version: int | None) -> str | None:
         return f"该批次状态为“{batch.status.label}”，不能重新预览"
     if _runner().is_running(batch.id):
         return "该批次正在分析，请等分析完成后再操作"
+    if batch.parent is not None and batch.parent.status not in (ImportStatus.PREVIEW, ImportStatus.FAILED):
+        return f"所属工作簿批次状态为“{batch.parent.status.label}”，不能重新预览"
     if version != batch.version:
         return STALE
     return None
@@ -408,3 +419,6 @@ def undo(batch_id: int):
         if uow.ok:
             return uow.redirect("已撤销本次导入。", url_for("imports.detail", batch_id=batch.id))
     return _render_detail(batch, undo_form=form)
+
+
+from app.imports import workbook_views  # noqa: E402  the workbook batch's routes, on this blueprint
