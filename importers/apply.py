@@ -35,6 +35,7 @@ from importers.plan import (
     UPDATE,
     InstrumentPlan,
     MerchantPlan,
+    TEXT_FIELDS,
     Plan,
     chunks,
     industry_for_kind,
@@ -142,6 +143,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
                    "model": ip.values.get("model", ""), "measuring_range": ip.values.get("measuring_range", ""),
                    "accuracy_class": ip.values.get("accuracy_class", ""), "location": ip.values.get("location", ""),
                    "nozzle_count": ip.values.get("nozzle_count"),
+                   **{k: ip.values.get(k, "") for k in TEXT_FIELDS},
                    "status": ip.values.get("status", InstrumentStatus.IN_USE).value,
                    "created_at": now, "updated_at": now,
                    **{k: (v.value if hasattr(v, "value") else v)

@@ -69,6 +69,21 @@ class ColumnMapping:
         return [(i, h) for i, h in enumerate(self.headers) if h and i not in used]
 
     @property
+    def not_imported(self) -> list[tuple[int, str, str]]:
+        """(column index, header, why) of the headed columns no field uses: `why` names the column a field
+        was taken from instead when the header is another name of that field (器具名称 beside 器具种别), else ''."""
+        out = []
+        for i, h in self.unmapped:
+            why = ""
+            for _, name in candidates(header_key(h)):
+                col = self.fields.get(name)
+                if col is not None and name != "row_no":
+                    why = f"{FIELD_BY_NAME[name].label}已取自{column_letter(col)}列“{self.headers[col]}”"
+                    break
+            out.append((i, h, why))
+        return out
+
+    @property
     def signature(self) -> str:
         """The shape signature of the header row this mapping belongs to."""
         return shape_signature(self.headers)

@@ -1,8 +1,10 @@
 """One data row's cells to typed field values and row errors."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 
+from app.text import match_key
 from importers.dates import to_date
 from importers.fields import FIELD_BY_NAME
 from importers.kinds import KindResolver
@@ -20,12 +22,28 @@ from importers.values import (
     to_text,
 )
 
+_QUANTITY = re.compile(r"^(\d{1,6})(?:台|只|个|件|套|块|把|具)?$")
+
+
+def to_quantity(value: object) -> int:
+    """器具数量 as a whole number (3, '3', '3台'); 0 is kept so that the row check can name it."""
+    if value.__class__ in (int, float):
+        if not float(value).is_integer() or value < 0:  # type: ignore[arg-type,operator]
+            raise CellError("应为整数")
+        return int(value)  # type: ignore[call-overload]
+    m = _QUANTITY.match(match_key(to_text(value)))
+    if not m:
+        raise CellError("应为整数")
+    return int(m.group(1))
+
+
 CONVERTERS: dict[str, Callable[[object], Value]] = {
     "text": to_text,
     "code": to_code,
     "credit_code": to_credit_code,
     "date": to_date,
     "int": to_count,
+    "quantity": to_quantity,
     "result": to_result,
     "status": to_status,
 }
@@ -88,9 +106,19 @@ class RowNormaliser:
                 continue
             if value != "":
                 values[name] = value
-        if "size" in values and "model" not in values:
-            values["model"] = values["size"]  # a meter's 规格 is its size (DN15)
+        size = values.get("size")
+        if size is not None and "model" not in values:
+            values["model"] = size  # a meter's 规格 is its size (DN15)
         self._kind(row, cells, values, errors, failed)
+        if size is not None and values["model"] is not size:
+            # Both columns given: the size is kept beside the model rather than dropped (the model has room).
+            model = values["model"]
+            if match_key(size) not in match_key(model) and len(model) + len(size) < 80:  # type: ignore[arg-type]
+                values["model"] = f"{model} {size}"
+        quantity = values.pop("quantity", 1)
+        if quantity != 1:
+            errors.append(RowError(self.sheet, row, self.mapping.label("quantity"), "quantity",
+                                   self._quantity_message(quantity, values)))  # type: ignore[arg-type]
         for name, message in row_problems(values, self.mapping, required=self.required,
                                           merchant_required=self.merchant_required, failed=failed):
             column = self.mapping.label(name) if name and self.mapping.column(name) is not None else ""
@@ -100,6 +128,14 @@ class RowNormaliser:
             else:
                 errors.append(RowError(self.sheet, row, column, name, message))
         return ParsedRow(row, cells, values, tuple(errors), tuple(warnings))
+
+    def _quantity_message(self, quantity: int, values: dict[str, Value]) -> str:
+        label = self.mapping.label("quantity")
+        if quantity == 0:
+            return f"{label}为0：本行没有器具可登记"
+        serial = "本行只有一个出厂编号" if values.get("serial_no") else "本行没有出厂编号"
+        return (f"{label}为{quantity}，{serial}：台账每行登记一台器具，请按台分行填写，"
+                f"每行写明该台的出厂编号（共{quantity}行）")
 
     def _kind(self, row: int, cells: Sequence[object], values: dict[str, Value], errors: list[RowError],
               failed: list[str]) -> None:

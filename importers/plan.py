@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from app.catalog.models import InstrumentType
+from app.instruments.engine import SERVICE_LIFE, add_months
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.models import Industry, Merchant
 from app.text import match_key
@@ -36,7 +37,10 @@ CHUNK = 900  # below SQLite's default limit of bound parameters per statement
 CREATE, UPDATE, UNCHANGED, ERROR, SKIP = "create", "update", "unchanged", "error", "skip"
 
 MERCHANT_FIELDS = ("name", "credit_code", "phone", "contact", "address")
-INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "nozzle_count", "status")
+# Instrument texts a ledger may give that create and update write as they are ('' when the file has none).
+TEXT_FIELDS = ("install_address", "region", "purpose", "origin", "submission")
+INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "nozzle_count", "status",
+                     *TEXT_FIELDS)
 # The columns of registered records that matching and comparing read.
 MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
 INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "serial_key", "maker_key", "station_id", "merchant_id", "version",
@@ -176,6 +180,9 @@ class Planner:
         self.kinds = {k.code: k for k in session.scalars(select(InstrumentType))}
         # Names and makers repeat down a ledger: fold each distinct text once.
         self.key = lru_cache(maxsize=None)(match_key)
+        # The date the rule gives by kind and verification date (dates repeat down a ledger too).
+        self._expected: dict[tuple[str, dt.date], tuple[dt.date, str] | None] = {}
+        self._date_labels = ("有效期至", "检定日期")
 
     # ----- lookups, set-based -------------------------------------------------------------
     def _in(self, column, values: list):
@@ -246,15 +253,24 @@ class Planner:
                                     certificate_no)
                 self.verifications[instrument_id] = self.verifications.get(instrument_id, ()) + (ver,)
 
-    def _assign_default_merchant(self, rows: list[ParsedRow]) -> None:
-        """Rows naming no merchant belong to the batch's company; their address is the household's."""
+    def _assign_default_merchant(self, parsed: ParsedSheet) -> None:
+        """Rows naming no merchant belong to the batch's company; their address is the household's
+        (the instrument's install address), and a household's phone or contact is said to be left out."""
         table = Merchant.__table__
         company = self.session.execute(select(table.c.name, table.c.credit_code)
                                        .where(table.c.id == self.default_merchant_id)).one()
-        for row in rows:
+        for row in parsed.rows:
             if row.values.get("merchant_name") or row.values.get("credit_code"):
                 continue
             values = {k: x for k, x in row.values.items() if k not in ("address", "phone", "contact")}
+            if "address" in row.values and "install_address" not in values:
+                values["install_address"] = row.values["address"]
+            left = [k for k in ("phone", "contact") if k in row.values]
+            if left:
+                row.warnings = (*row.warnings, *(RowError(
+                    parsed.sheet, row.row, parsed.mapping.label(k), k,
+                    f"{parsed.mapping.label(k)}“{row.values[k]}”是住户的，器具登记在“{company.name}”名下，此项未导入")
+                    for k in left))
             values["merchant_name"] = company.name
             if company.credit_code:
                 values["credit_code"] = company.credit_code
@@ -272,8 +288,9 @@ class Planner:
         what it needs): a large file's values dicts then do not all stay in memory to the end.
         """
         rows = parsed.rows
+        self._date_labels = (parsed.mapping.label("valid_until"), parsed.mapping.label("verified_on"))
         if self.default_merchant_id is not None:
-            self._assign_default_merchant(rows)
+            self._assign_default_merchant(parsed)
         self._load_merchants([r for r in rows if r.ok])
         self._load_instruments([r for r in rows if r.ok])
         merchants: dict[tuple, MerchantPlan] = {}
@@ -306,6 +323,8 @@ class Planner:
             # Only rows without errors make or change records: a record, or a value, that only
             # error rows lead to is not written. New plans are kept from their first valid row.
             rp.summary = f"{v.get('merchant_name') or v.get('credit_code', '')} / {v.get('serial_no', '')}"[:300]
+            if "valid_until" in v and "verified_on" in v and v.get("result", "pass") == "pass":
+                self._check_valid_until(parsed.sheet, row, rp, v["kind"], v["verified_on"], v["valid_until"])
             if vp is not None:
                 verifications.append(vp)
             if mp.used == 0:
@@ -538,3 +557,30 @@ class Planner:
         seen[key] = (row.row, compared)  # only now: a row found to be an error here is not a first row
         rp.verification_action = CREATE
         return VerificationPlan(ip, values, row.row)
+
+    def _check_valid_until(self, sheet: str, row: ParsedRow, rp: RowPlan, code: str, verified_on: dt.date,
+                           valid_until: dt.date) -> None:
+        """A ledger date (有效期至, 到期轮换日期) that disagrees with the kind's rule is a warning naming both
+        dates. The ledger's date is what is stored, as before: the engine takes a certificate's date as
+        authoritative. The day before counts as agreeing (有效期至 2025-02-28 for 2024-03-01 + 12 months)."""
+        cache_key = (code, verified_on)
+        expected = self._expected.get(cache_key, False)
+        if expected is False:
+            kind = self.kinds[code]
+            if kind.rule.value == SERVICE_LIFE and kind.service_life_years:
+                expected = (add_months(verified_on, 12 * kind.service_life_years),
+                            f"使用期限{kind.service_life_years}年")
+            elif kind.rule.value != SERVICE_LIFE and kind.cycle_months:
+                expected = (add_months(verified_on, kind.cycle_months), f"检定周期{kind.cycle_months}个月")
+            else:
+                expected = None
+            self._expected[cache_key] = expected
+        if expected is None:
+            return
+        day, basis = expected
+        if valid_until == day or valid_until == day - dt.timedelta(days=1):
+            return
+        valid_label, verified_label = self._date_labels
+        rp.warnings.append(_error(sheet, row, f"{valid_label} {valid_until} 与系统按{verified_label} {verified_on}"
+                                              f"和{basis}推算的日期 {day} 不一致；已按台账上的 {valid_until} 记录，请核对",
+                                  valid_label, "valid_until"))

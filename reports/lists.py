@@ -24,6 +24,9 @@ INSTRUMENT_COLUMNS = [
     Column("安装位置", 18), Column("状态", 8), Column("首次检定日期", 12, "date"),
     Column("最近检定日期", 12, "date"), Column("检定结论", 8), Column("下次检定日期", 12, "date"),
     Column("到期轮换日期", 12, "date"),
+    # After the dates (issue 14): what household-meter and e-CQS ledgers add, kept out of the columns' old places.
+    Column("安装地址", 30), Column("使用地点行政区划", 16), Column("器具用途", 10), Column("器具产地", 10),
+    Column("送检方式", 10),
 ]
 
 MERCHANT_COLUMNS = [
@@ -44,7 +47,8 @@ def instrument_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
         Station.name, Merchant.name, InstrumentType.name_zh, Instrument.serial_no, Instrument.model,
         Instrument.maker, Instrument.measuring_range, Instrument.accuracy_class, Instrument.location,
         Instrument.status, Instrument.first_verified_on, Instrument.last_verified_on, Instrument.last_result,
-        Instrument.next_due_on, Instrument.replace_by, maintain_column_froms=False)
+        Instrument.next_due_on, Instrument.replace_by, Instrument.install_address, Instrument.region,
+        Instrument.purpose, Instrument.origin, Instrument.submission, maintain_column_froms=False)
         .join_from(Instrument, Merchant, Instrument.merchant_id == Merchant.id)
         .join_from(Instrument, InstrumentType, Instrument.type_id == InstrumentType.id)
         .join_from(Instrument, Station, Instrument.station_id == Station.id))

@@ -25,6 +25,11 @@ class InstrumentForm(Form):
     accuracy_class = StringField("准确度等级", validators=[Length(max=30)])
     location = StringField("安装位置", validators=[Length(max=120)],
                            description="摊位号、加油枪号、车牌号、充电桩编号或户号")
+    install_address = StringField("安装地址", validators=[Length(max=300)], description="住户水表、燃气表、电能表的用户地址")
+    region = StringField("使用地点行政区划", validators=[Length(max=60)])
+    purpose = StringField("器具用途", validators=[Length(max=60)], description="贸易结算、安全防护、医疗卫生或环境监测")
+    origin = StringField("器具产地", validators=[Length(max=60)])
+    submission = StringField("送检方式", validators=[Length(max=30)])
     nozzle_count = optional_int("枪数（加油/加气机）", 1, 32)
     status = SelectField("状态", choices=InstrumentStatus.choices(), default="in_use")
     notes = TextAreaField("备注")

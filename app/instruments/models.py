@@ -94,6 +94,11 @@ class Instrument(VersionedMixin, Base):
         "measuring_range": "测量范围",
         "accuracy_class": "准确度等级",
         "location": "安装位置",
+        "install_address": "安装地址",
+        "region": "使用地点行政区划",
+        "purpose": "器具用途",
+        "origin": "器具产地",
+        "submission": "送检方式",
         "nozzle_count": "枪数",
         "status": "状态",
         "notes": "备注",
@@ -119,6 +124,13 @@ class Instrument(VersionedMixin, Base):
     measuring_range: Mapped[str] = mapped_column(String(80), default="")
     accuracy_class: Mapped[str] = mapped_column(String(30), default="")
     location: Mapped[str] = mapped_column(String(120), default="")
+    # A household meter's address (用户地址); the merchant is the utility, whose address is its own.
+    install_address: Mapped[str] = mapped_column(String(300), default="")
+    # As an e-CQS ledger gives them (migration 0022): stored as written, shown and exported, never interpreted.
+    region: Mapped[str] = mapped_column(String(60), default="")  # 使用地点行政区划
+    purpose: Mapped[str] = mapped_column(String(60), default="")  # 器具用途: 贸易结算, 医疗卫生 ...
+    origin: Mapped[str] = mapped_column(String(60), default="")  # 器具产地
+    submission: Mapped[str] = mapped_column(String(30), default="")  # 送检方式
     nozzle_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[InstrumentStatus] = mapped_column(
         enum_column(InstrumentStatus), default=InstrumentStatus.IN_USE
@@ -137,7 +149,7 @@ class Instrument(VersionedMixin, Base):
     # The public page's address (secrets.token_urlsafe), given lazily when a label is printed or staff open
     # the public page; the database id never appears in a public URL.
     public_token: Mapped[str | None] = mapped_column(String(43))
-    # Serial number and location (stall, plate, charger, household account) folded for search
+    # Serial number, location (stall, plate, charger, household account) and household address folded for search
     # (app/search/keys.py); trigram-indexed by migration 0015.
     search_text: Mapped[str] = mapped_column(Text, default=search_keys.context_default("instruments"),
                                              info=search_keys.column_info("instruments"))

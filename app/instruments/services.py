@@ -19,7 +19,8 @@ from app.text import as_typed, identifier, match_key
 from app.voiding.services import void_record
 
 FIELDS = ["type_id", "merchant_id", "serial_no", "model", "maker", "measuring_range", "accuracy_class",
-          "location", "nozzle_count", "status", "notes"]
+          "location", "install_address", "region", "purpose", "origin", "submission", "nozzle_count", "status",
+          "notes"]
 DATE_FIELDS = ["first_verified_on", "last_verified_on", "last_result", "next_due_on", "replace_by"]
 BATCH = 1000
 
@@ -43,7 +44,8 @@ def get_verification(session: Session, scope: Scope, verification_id: int) -> Ve
 def normalise_values(values: dict) -> dict:
     """Clean text fields; status as enum; maker_key derived."""
     out = dict(values)
-    for key in ("model", "maker", "measuring_range", "accuracy_class", "location", "notes"):
+    for key in ("model", "maker", "measuring_range", "accuracy_class", "location", "install_address", "region",
+                "purpose", "origin", "submission", "notes"):
         if key in out:
             out[key] = as_typed(out[key])
     if "serial_no" in out:
@@ -113,7 +115,7 @@ def create_instrument(session: Session, actor, scope: Scope, values: dict) -> In
     session.flush()
     audit.record(session, actor, "create", instrument, audit.snapshot(instrument, [
         "type", "merchant", "serial_no", "model", "maker", "measuring_range", "accuracy_class", "location",
-        "nozzle_count", "status", "notes"]))
+        "install_address", "region", "purpose", "origin", "submission", "nozzle_count", "status", "notes"]))
     return instrument
 
 
@@ -221,6 +223,7 @@ def replace_instrument(session: Session, actor, scope: Scope, old: Instrument, n
     if old.status == InstrumentStatus.REPLACED:
         raise Invalid("该器具已更换，不能再次更换")
     values = {"type_id": old.type_id, "merchant_id": old.merchant_id, "location": old.location,
+              "install_address": old.install_address, "region": old.region, "purpose": old.purpose,
               "measuring_range": old.measuring_range, "accuracy_class": old.accuracy_class, **new_values}
     new = create_instrument(session, actor, scope, values)
     if first_verification:

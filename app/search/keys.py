@@ -60,7 +60,7 @@ def search_text(*fields: object) -> str:
 # Which columns each table's search text is made of, in order.
 SOURCES: dict[str, tuple[str, ...]] = {
     "merchants": ("name", "address", "credit_code"),
-    "instruments": ("serial_no", "location"),
+    "instruments": ("serial_no", "location", "install_address"),
 }
 
 
