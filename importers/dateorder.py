@@ -79,8 +79,9 @@ def _decide(column: Evidence, sheet: Evidence) -> tuple[str | None, Pending | No
     return None, None, False
 
 
-def _where(p: Pending) -> str:
-    return f"第{p.row.row}行 {p.text}"
+def _where(p: Pending, field: str) -> str:
+    """'第7行 25/3/2024', with the column's name when the date is in another column."""
+    return f"{'' if p.field == field else p.label + ' '}第{p.row.row}行 {p.text}"
 
 
 def _readings(parts: tuple[str, str, str]) -> str:
@@ -134,7 +135,7 @@ def resolve(sheet: str, pending: list[Pending], label: Callable[[str], str]) -> 
             else:
                 failed += 1
                 p.row.errors = (*p.row.errors, RowError(sheet, p.row.row, name, f, f"{name}“{p.text}”{problem}"))
-        notes.append(_note(name, year or FIRST, year_basis, year_conflict, order, order_basis, order_conflict,
+        notes.append(_note(f, name, year or FIRST, year_basis, year_conflict, order, order_basis, order_conflict,
                            failed, len(items)))
     for row in touched.values():
         message = date_order_problem(row.values, label)
@@ -168,16 +169,16 @@ def _read(p: Pending, year: str | None, year_conflict: bool, order: str | None, 
     return None
 
 
-def _note(label: str, year: str, year_basis: Pending | None, year_conflict: bool, order: str | None,
+def _note(field: str, label: str, year: str, year_basis: Pending | None, year_conflict: bool, order: str | None,
           order_basis: Pending | None, order_conflict: bool, failed: int, total: int) -> str:
     if year_conflict:
         return f"{label}：同一列的日期年份有的在前有的在后，无法判断顺序的 {failed} 个日期已标为错误"
     if year == FIRST:
-        basis = _where(year_basis) if year_basis else "两位数的年份写在前面，按中文习惯"
+        basis = _where(year_basis, field) if year_basis else "两位数的年份写在前面，按中文习惯"
         return f"{label}按 年/月/日 读取（依据：{basis}）" + (f"；{failed} 个日期无法读取" if failed else "")
     if order is None:
         why = "日、月两种顺序都有" if order_conflict else "文件中没有可判断日、月顺序的日期"
-        return f"{label}的年份写在后面（依据：{_where(year_basis) if year_basis else '—'}），{why}，{failed} 个日期已标为错误"
-    return (f"{label}按 {ORDER_NAMES[order]} 读取（依据：{_where(order_basis) if order_basis else '—'}）"
+        return f"{label}的年份写在后面（依据：{_where(year_basis, field) if year_basis else '—'}），{why}，{failed} 个日期已标为错误"
+    return (f"{label}按 {ORDER_NAMES[order]} 读取（依据：{_where(order_basis, field) if order_basis else '—'}）"
             + (f"；{failed} 个日期无法读取" if failed else ""))
 

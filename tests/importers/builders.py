@@ -404,13 +404,13 @@ def fuel_ledger_rows() -> tuple[list[list], list[tuple[int, int, int, int]]]:
     number = 0
     for s, (name, count, address) in enumerate(FUEL_STATIONS, start=1):
         first = len(rows)
-        verified = dt.date(2026, 3, s)
+        verified = dt.date(2024, 3, s)
         for d in range(1, count + 1):
             number += 1
             top = d == 1
             rows.append([number, name if top else "", credit_code(700 + s) if top else "", address if top else "",
                          "燃油加油机" if top else "", "CS52", f"JYJ{s}0{d}", "四枪" if d % 2 else "双枪",
-                         verified if top else "", dt.date(2026, 9, s), "合格"])
+                         verified if top else "", dt.date(2024, 9, s), "合格"])
         merges += [(first, c, first + count - 1, c) for c in FUEL_MERGED_COLUMNS]
     return rows, merges
 
