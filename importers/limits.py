@@ -133,9 +133,9 @@ class _SheetScan:
         self.prefix = data.group(1) or b"" if data else b""
         self._row_tags = (b"<" + self.prefix + b"row ", b"<" + self.prefix + b"row>")
         # Columns past Z have two or more letters: only those can widen a sheet past 26 columns.
-        self._wide = re.compile(b"<" + re.escape(self.prefix) + rb'c r="([A-Z]{2,4})\d')
-        self._formula_tags = (b"<" + self.prefix + b"f>", b"<" + self.prefix + b"f ")
         p = re.escape(self.prefix)
+        # ... and a formula tag, found by the same pass (an empty group): a second search of 100 MB cost more.
+        self._wide = re.compile(b"<" + p + rb'(?:c r="([A-Z]{2,4})\d|f[ >])')
         # A cell holding a formula and no value: <c r="C5"><f>…</f></c>, <f …/>, or an empty <v/>.
         self._no_value = re.compile(b"<" + p + rb'c r="([A-Z]{1,3})(\d{1,7})"[^>]*>(?:<' + p + rb"f[^>]*/>|<" + p
                                     + rb"f[^>]*>[^<]*</" + p + rb"f>)(?:<" + p + rb"v\s*/>|<" + p + rb"v></" + p
@@ -160,10 +160,11 @@ class _SheetScan:
         if self.rows > self.limits.max_rows:
             raise too_many_rows(self.sheet, self.limits.max_rows)
         wide = set(self._wide.findall(text))
+        if b"" in wide:
+            wide.discard(b"")
+            self._formulas(text)
         if wide:
             self.columns = max(self.columns, max(column_number(w) for w in wide))
-        if self._formula_tags[0] in text or self._formula_tags[1] in text:
-            self._formulas(text)
         # Single-letter columns can be at most 26 wide: count them so, for the area.
         check_extent(self.sheet, self.rows, max(self.columns, 26 if self.count else 1), self.limits)
 
