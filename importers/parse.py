@@ -193,7 +193,11 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
             marks = None if DITTO.isdisjoint(cells) else ditto(number, cells, previous, parsed[-1].row if parsed else 0)
             row = normalise(number, cells)
             if marks is not None:
-                row.errors, row.warnings = (*marks[0], *row.errors), (*marks[1], *row.warnings)
+                # A mark with nothing to repeat is the reason the field is missing: say it once.
+                unfilled = {e.field for e in marks[0]}
+                row.errors = (*marks[0], *(e for e in row.errors
+                                           if e.field not in unfilled or not e.message.startswith("缺少")))
+                row.warnings = (*marks[1], *row.warnings)
             previous = cells
             if keep_cells is not None:
                 row.cells = keep_cells(cells)
