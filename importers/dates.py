@@ -21,6 +21,16 @@ _SEPARATED = re.compile(r"^(\d{4})([-./])(\d{1,2})\2(\d{1,2})$")
 _CHINESE = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(\.\d+)?$")
+# 24/3/5, 5/3/2024, 05.03.24: which part is the year, the month and the day is the file's to say.
+_SHORT = re.compile(r"^(\d{1,2}|\d{4})([-./])(\d{1,2})\2(\d{1,2}|\d{4})$")
+
+
+class AmbiguousDate(CellError):
+    """A date whose order of year, month and day depends on the file (importers/dateorder.py decides)."""
+
+    def __init__(self, parts: tuple[str, str, str]) -> None:
+        super().__init__("的年、月、日顺序无法判断，请改写为 2024-03-05 的形式")
+        self.parts = parts
 
 # Ledgers repeat the same few hundred dates; parsing each text once keeps 100k rows fast.
 _cache: dict[str, dt.date | CellError] = {}
@@ -84,6 +94,9 @@ def _parse_text(text: str) -> dt.date:
         if m:
             groups = [g for g in m.groups() if g.isdigit()]
             return _build(int(groups[0]), int(groups[1]), int(groups[2]))
+    m = _SHORT.match(s)
+    if m:
+        raise AmbiguousDate((m.group(1), m.group(3), m.group(4)))
     m = _COMPACT.match(s)
     if m:
         return _build(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -92,6 +105,11 @@ def _parse_text(text: str) -> dt.date:
         if SERIAL_MIN <= number <= SERIAL_MAX:
             return EXCEL_EPOCH + dt.timedelta(days=int(number))
     raise CellError(f"不是可识别的日期（{FORMS_HINT}）")
+
+
+def build(year: int, month: int, day: int) -> dt.date:
+    """The date, or CellError when it does not exist or its year is implausible."""
+    return _build(year, month, day)
 
 
 def _build(year: int, month: int, day: int) -> dt.date:

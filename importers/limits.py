@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from posixpath import dirname, join, normpath
 
 from lxml import etree
@@ -120,6 +120,8 @@ class _SheetScan:
         self.rows = self.count = self.columns = 0
         self.prefix: bytes | None = None
         self._head = b""
+        # (row, column), 0-based: formula cells saved without their computed value (see `_formulas`).
+        self.formulas: set[tuple[int, int]] = set()
 
     def start(self, text: bytes) -> None:
         """Read the declared dimension and the tags' namespace prefix, once <sheetData> is in sight."""
@@ -131,7 +133,13 @@ class _SheetScan:
         self.prefix = data.group(1) or b"" if data else b""
         self._row_tags = (b"<" + self.prefix + b"row ", b"<" + self.prefix + b"row>")
         # Columns past Z have two or more letters: only those can widen a sheet past 26 columns.
-        self._wide = re.compile(b"<" + re.escape(self.prefix) + rb'c r="([A-Z]{2,4})\d')
+        p = re.escape(self.prefix)
+        # ... and a formula tag, found by the same pass (an empty group): a second search of 100 MB cost more.
+        self._wide = re.compile(b"<" + p + rb'(?:c r="([A-Z]{2,4})\d|f[ >])')
+        # A cell holding a formula and no value: <c r="C5"><f>…</f></c>, <f …/>, or an empty <v/>.
+        self._no_value = re.compile(b"<" + p + rb'c r="([A-Z]{1,3})(\d{1,7})"[^>]*>(?:<' + p + rb"f[^>]*/>|<" + p
+                                    + rb"f[^>]*>[^<]*</" + p + rb"f>)(?:<" + p + rb"v\s*/>|<" + p + rb"v></" + p
+                                    + rb"v>)?</" + p + b"c>")
         self.columns = 1
 
     def feed(self, text: bytes) -> None:
@@ -152,14 +160,27 @@ class _SheetScan:
         if self.rows > self.limits.max_rows:
             raise too_many_rows(self.sheet, self.limits.max_rows)
         wide = set(self._wide.findall(text))
+        if b"" in wide:
+            wide.discard(b"")
+            self._formulas(text)
         if wide:
             self.columns = max(self.columns, max(column_number(w) for w in wide))
         # Single-letter columns can be at most 26 wide: count them so, for the area.
         check_extent(self.sheet, self.rows, max(self.columns, 26 if self.count else 1), self.limits)
 
+    def _formulas(self, text: bytes) -> None:
+        """Note formula cells without a stored result: calamine reads them as empty, and a message
+        should say why. Only chunks holding a formula tag get here; a cell split between two
+        chunks is missed (its row then gets the usual message)."""
+        for letters, number in self._no_value.findall(text):
+            self.formulas.add((int(number) - 1, column_number(letters) - 1))
 
-def check_xlsx_sheet(archive: zipfile.ZipFile, member: str, sheet: str, limits: ReadLimits) -> None:
-    """Stream the sheet's XML: its declared dimension, then each chunk of rows, refusing once a limit is passed."""
+
+def check_xlsx_sheet(archive: zipfile.ZipFile, member: str, sheet: str,
+                     limits: ReadLimits) -> frozenset[tuple[int, int]]:
+    """Stream the sheet's XML: its declared dimension, then each chunk of rows, refusing once a limit is passed.
+
+    Returns the formula cells (row, column; 0-based) that have no stored result, read on the way."""
     scan = _SheetScan(sheet, limits)
     tail = b""
     try:
@@ -175,12 +196,25 @@ def check_xlsx_sheet(archive: zipfile.ZipFile, member: str, sheet: str, limits: 
                 scan.feed(tail)
     except (zipfile.BadZipFile, KeyError, OSError, EOFError) as error:
         raise ImportFileError(f"工作表“{sheet}”已损坏，无法读取", sheet=sheet) from error
+    return frozenset(scan.formulas)
 
 
 # ----- .ods: content.xml, streamed ---------------------------------------------------------------
 
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _VALUE_TYPE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}value-type"
+_ROWS_SPANNED = _TABLE + "number-rows-spanned"
+_FORMULA = _TABLE + "formula"
+
+
+@dataclass
+class OdsTable:
+    """What calamine does not say about an .ods table, read while its size is checked."""
+
+    # Cells merged down over more than one row: (first row, first col, last row, last col), 0-based.
+    spans: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # (row, column), 0-based: formula cells saved without a computed value.
+    formulas: set[tuple[int, int]] = field(default_factory=set)
 
 
 def _repeats(element, attribute: str) -> int:
@@ -188,7 +222,7 @@ def _repeats(element, attribute: str) -> int:
     return 1 if value is None else max(int(value), 1)
 
 
-def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
+def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> dict[str, OdsTable]:
     """Stream content.xml and refuse a table whose extent (repeats counted) passes a limit, before calamine opens it.
 
     calamine reads every table of an .ods when it opens the file, each as a dense range as large as
@@ -196,8 +230,13 @@ def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
     with a cell repeated a thousand times is a 1 KB file asking for a billion cells. LibreOffice ends
     every table with an empty row repeated to the sheet's end, which calamine drops, so only rows
     and columns up to the last cell holding something count.
+
+    On the way it notes, per table, the cells merged down over rows and the formulas without a
+    value (see OdsTable): one attribute lookup per cell, none per covered cell beyond that.
     """
     table, rows, extent = "", 0, (0, 0)
+    tables: dict[str, OdsTable] = {}
+    current = OdsTable()
     try:
         with archive.open("content.xml") as stream:
             for event, element in etree.iterparse(stream, events=("start", "end"), tag=(_TABLE + "table",
@@ -205,14 +244,22 @@ def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
                 if element.tag == _TABLE + "table":
                     if event == "start":
                         table, rows, extent = element.get(_TABLE + "name", ""), 0, (0, 0)
+                        current = tables[table] = OdsTable()
                     continue
                 if event == "start":
                     continue
                 columns = last = 0
                 for cell in element:
+                    at = columns
                     columns += _repeats(cell, "number-columns-repeated")
                     if cell.get(_VALUE_TYPE) is not None or len(cell):
                         last = columns
+                    elif cell.get(_FORMULA) is not None:
+                        current.formulas.add((rows, at))
+                    spanned = cell.get(_ROWS_SPANNED)
+                    if spanned is not None and spanned.isdigit() and int(spanned) > 1:
+                        width = _repeats(cell, "number-columns-spanned")
+                        current.spans.append((rows, at, rows + int(spanned) - 1, at + width - 1))
                 rows += _repeats(element, "number-rows-repeated")
                 if last:
                     extent = (rows, max(extent[1], last))
@@ -222,6 +269,7 @@ def check_ods(archive: zipfile.ZipFile, limits: ReadLimits) -> None:
                     del element.getparent()[0]
     except (KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile, OSError, EOFError) as error:
         raise ImportFileError("文件已损坏（表格内容无法读取），请在Excel或WPS中打开并另存为.xlsx后再导入") from error
+    return tables
 
 
 # ----- .xls: the BIFF8 DIMENSIONS record of each worksheet ------------------------------------

@@ -5,8 +5,10 @@ import re
 from collections.abc import Callable, Collection, Sequence
 
 from app.text import match_key
-from importers.dates import to_date
+from importers.dateorder import Pending, resolve
+from importers.dates import AmbiguousDate, to_date
 from importers.fields import FIELD_BY_NAME
+from importers.fill import column_letter
 from importers.kinds import KindResolver
 from importers.mapping import ColumnMapping
 from importers.parsed import ParsedRow, RowError, Value
@@ -68,7 +70,7 @@ class RowNormaliser:
 
     def __init__(self, sheet: str, mapping: ColumnMapping, resolver: KindResolver, *,
                  required: Collection[str], merchant_required: bool, default_kind: str | None = None,
-                 default_kind_label: str = "器具种类") -> None:
+                 default_kind_label: str = "器具种类", formulas: frozenset[tuple[int, int]] = frozenset()) -> None:
         self.sheet = sheet
         self.mapping = mapping
         self.resolver = resolver
@@ -81,6 +83,8 @@ class RowNormaliser:
                       if name in FIELD_BY_NAME and FIELD_BY_NAME[name].type in CONVERTERS]
         self._kind_col = mapping.column("kind")
         self._kind_label = mapping.label("kind")
+        self._formulas = formulas  # (row, column), 0-based: formula cells the file saved no result for
+        self._pending: list[Pending] = []  # short dates read once the sheet is read (see finish)
 
     def __call__(self, row: int, cells: Sequence[object]) -> ParsedRow:
         """The parsed row for Excel row number `row`."""
@@ -88,16 +92,30 @@ class RowNormaliser:
         errors: list[RowError] = []
         warnings: list[RowError] = []
         failed: list[str] = []
+        pending: list[Pending] | None = None
         n = len(cells)
         for name, col, label, convert in self._plan:
             if col >= n:
                 continue
             raw = cells[col]
             if raw == "":
+                if self._formulas and (row - 1, col) in self._formulas:
+                    message = f"{column_letter(col)}{row}（{label}）是公式，文件中没有保存计算结果；请在Excel中打开并保存后再导入"
+                    if name in SOFT_FIELDS:
+                        warnings.append(RowError(self.sheet, row, label, name, message + _LEFT_OUT))
+                    else:
+                        errors.append(RowError(self.sheet, row, label, name, message))
+                        failed.append(name)
                 continue
             try:
                 value = convert(raw)
             except CellError as error:
+                if error.__class__ is AmbiguousDate:
+                    # Read once the sheet is read, in the order its other dates show.
+                    pending = pending or []
+                    pending.append(Pending(None, name, label, to_text(raw), error.parts))  # type: ignore[arg-type,attr-defined]
+                    failed.append(name)
+                    continue
                 if name in SOFT_FIELDS:
                     warnings.append(RowError(self.sheet, row, label, name, cell_message(label, raw, error) + _LEFT_OUT))
                     continue
@@ -127,7 +145,18 @@ class RowNormaliser:
                 warnings.append(RowError(self.sheet, row, column, name, message + _LEFT_OUT))
             else:
                 errors.append(RowError(self.sheet, row, column, name, message))
-        return ParsedRow(row, cells, values, tuple(errors), tuple(warnings))
+        parsed = ParsedRow(row, cells, values, tuple(errors), tuple(warnings))
+        if pending:
+            for p in pending:
+                p.row = parsed
+            self._pending.extend(pending)
+        return parsed
+
+    def finish(self) -> list[str]:
+        """Read the short dates left for the end of the sheet (importers/dateorder.py); the notes on
+        the order used, for the preview."""
+        pending, self._pending = self._pending, []
+        return resolve(self.sheet, pending, self.mapping.label)
 
     def _quantity_message(self, quantity: int, values: dict[str, Value]) -> str:
         label = self.mapping.label("quantity")

@@ -9,6 +9,7 @@ from itertools import chain, islice
 
 from importers.errors import ImportFileError, UnmappedTableError
 from importers.fields import FIELD_BY_NAME
+from importers.fill import DITTO, DittoFill, MergeFill
 from importers.header import Header, find_header, header_at
 from importers.kinds import KindResolver
 from importers.limits import too_many_rows
@@ -177,17 +178,31 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
 
     normalise = RowNormaliser(name, chosen, resolver, required=options.required,
                               merchant_required=options.merchant_required, default_kind=default_kind,
-                              default_kind_label=default_label)
+                              default_kind_label=default_label, formulas=located.sheet.formulas)
     classify = RowClassifier(chosen.headers, chosen.column("row_no")).classify
     parsed: list[ParsedRow] = []
     number = header.index + 1  # Excel number of the header's last row
-    for cells in chain(located.head[header.index + 1:], located.rest):
+    rows: Iterable[list] = chain(located.head[header.index + 1:], located.rest)
+    merged = MergeFill(located.sheet.spans, header.index + 1)
+    if merged:  # a sheet without merges under its header reads its rows as they are
+        rows = merged.rows(rows)
+    ditto = DittoFill(name, [(col, chosen.label(f), f) for f, col in chosen.fields.items()])
+    previous: list | None = None  # the data row above, as filled: what a ditto mark repeats
+    for cells in rows:
         number += 1
         if number > options.max_rows:  # a format that cannot tell its height before it is read (.csv)
             raise too_many_rows(name, options.max_rows)
         reason = classify(cells)
         if reason is None:
+            marks = None if DITTO.isdisjoint(cells) else ditto(number, cells, previous, parsed[-1].row if parsed else 0)
             row = normalise(number, cells)
+            if marks is not None:
+                # A mark with nothing to repeat is the reason the field is missing: say it once.
+                unfilled = {e.field for e in marks[0]}
+                row.errors = (*marks[0], *(e for e in row.errors
+                                           if e.field not in unfilled or not e.message.startswith("缺少")))
+                row.warnings = (*marks[1], *row.warnings)
+            previous = cells
             if keep_cells is not None:
                 row.cells = keep_cells(cells)
             parsed.append(row)
@@ -195,7 +210,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
             skipped[reason] += 1
         if progress is not None and number % PROGRESS_EVERY == 0:
             progress(number)
-    return ParsedSheet(name, header.excel_rows, chosen, parsed, skipped, default_kind)
+    notes = [note for note in (merged.note(chosen.headers), *normalise.finish()) if note]
+    return ParsedSheet(name, header.excel_rows, chosen, parsed, skipped, default_kind, notes)
 
 
 def _missing_error(sheet: str, mapping: ColumnMapping, missing: tuple[str, ...]) -> UnmappedTableError:

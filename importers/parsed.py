@@ -60,6 +60,9 @@ class ParsedSheet:
     skipped: Counter[str] = field(default_factory=Counter)  # reason (see rows.SKIP_LABELS) -> count
     # Where the kind comes from when the sheet has no kind column (caller's default or sheet name).
     default_kind: str | None = None
+    # How the sheet was read where the file left it open, for the preview: the order of short
+    # dates per column, merged cells filled down (Chinese sentences).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def headers(self) -> tuple[str, ...]:

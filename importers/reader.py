@@ -46,6 +46,10 @@ class Sheet:
     # None when the format does not say (.ods, .csv): header finding then falls back to heuristics.
     merged: list[Merge] | None
     _rows: Callable[[], Iterator[list]] = field(repr=False)
+    # Cells merged down over rows, for filling them down: `merged`, or what content.xml says (.ods).
+    spans: list[Merge] = field(default_factory=list)
+    # (row, column), 0-based: formula cells saved without their computed value (read as empty).
+    formulas: frozenset[tuple[int, int]] = frozenset()
 
     def rows(self) -> Iterator[list]:
         """Each row's cell values ('' for empty), the first one being Excel row 1."""
@@ -56,7 +60,8 @@ class Book:
     """An opened ledger file; `sheet(name)` gives a worksheet (cached until `close`)."""
 
     def __init__(self, filename: str, format: str, workbook: calamine.CalamineWorkbook | None = None,
-                 csv_text: str | None = None, data: bytes = b"", limits: ReadLimits = ReadLimits()) -> None:
+                 csv_text: str | None = None, data: bytes = b"", limits: ReadLimits = ReadLimits(),
+                 ods: dict[str, sizes.OdsTable] | None = None) -> None:
         self.filename = filename
         self.format = format
         self.limits = limits
@@ -64,6 +69,7 @@ class Book:
         self._csv_text = csv_text
         self._data = data  # the file, for the size checks made before calamine loads a sheet
         self._sheets: dict[str, Sheet] = {}
+        self._ods = ods or {}
         if workbook is not None:
             worksheets = [m for m in workbook.sheets_metadata if m.typ == calamine.SheetTypeEnum.WorkSheet]
             self.sheet_names = [m.name for m in worksheets]
@@ -103,7 +109,7 @@ class Book:
             text = self._csv_text
             return Sheet(name, text.count("\n") + 1, None, lambda: csv_rows(text))
         assert self._workbook is not None, "book is closed"
-        self._check_size(name)
+        formulas = self._check_size(name)
         try:
             sheet = self._workbook.get_sheet_by_name(name)
             merged = sheet.merged_cell_ranges
@@ -111,15 +117,22 @@ class Book:
             raise ImportFileError(f"工作表“{name}”已损坏，无法读取", sheet=name) from error
         merges = None if merged is None else [(a[0], a[1], b[0], b[1]) for a, b in merged]
         height = 0 if sheet.end is None else sheet.end[0] + 1
-        return Sheet(name, height, merges, lambda: _calamine_rows(sheet))
+        ods = self._ods.get(name)
+        if ods is not None:
+            spans, formulas = ods.spans, frozenset(ods.formulas)
+        else:
+            spans = [m for m in merges or () if m[2] > m[0]]
+        return Sheet(name, height, merges, lambda: _calamine_rows(sheet), spans, formulas)
 
-    def _check_size(self, name: str) -> None:
-        """Refuse a sheet too large to load, from what the file says, before calamine allocates it (.xlsx)."""
+    def _check_size(self, name: str) -> frozenset[tuple[int, int]]:
+        """Refuse a sheet too large to load, from what the file says, before calamine allocates it (.xlsx);
+        the formula cells without a stored value, read on the way."""
         if self.format in ("xlsx", "xlsm"):
             with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
                 member = sizes.xlsx_sheet_members(archive).get(name)
                 if member is not None:
-                    sizes.check_xlsx_sheet(archive, member, name, self.limits)
+                    return sizes.check_xlsx_sheet(archive, member, name, self.limits)
+        return frozenset()
 
 
 def _xls_dimensions(data: bytes) -> dict[str, tuple[int, int]]:
@@ -231,6 +244,7 @@ def _xls_encrypted(data: bytes) -> bool:
 
 
 def _open_workbook(data: bytes, name: str, format: str, limits: ReadLimits) -> Book:
+    ods = None
     if format == "xls":
         # calamine reads every sheet of an .xls when it opens it, sized as DIMENSIONS declares.
         for sheet, extent in _xls_dimensions(data).items():
@@ -238,7 +252,7 @@ def _open_workbook(data: bytes, name: str, format: str, limits: ReadLimits) -> B
     elif format == "ods":
         # calamine reads every table of an .ods when it opens it, repeated rows and cells expanded.
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            sizes.check_ods(archive, limits)
+            ods = sizes.check_ods(archive, limits)
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except calamine.PasswordError as error:
@@ -249,7 +263,7 @@ def _open_workbook(data: bytes, name: str, format: str, limits: ReadLimits) -> B
         if format == "xls" and _xls_encrypted(data):
             raise ImportFileError(_ENCRYPTED) from error
         raise ImportFileError("文件已损坏或不是有效的电子表格，请在Excel中打开并重新保存后再导入") from error
-    return Book(name, format, workbook=workbook, data=data, limits=limits)
+    return Book(name, format, workbook=workbook, data=data, limits=limits, ods=ods)
 
 
 def _open_text(data: bytes, name: str) -> Book:

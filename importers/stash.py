@@ -24,7 +24,7 @@ from importers.mapping import ColumnMapping
 from importers.parse import ParseOptions
 from importers.parsed import ParsedRow, ParsedSheet, RowError
 
-FORMAT = 3  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
+FORMAT = 4  # bump when ParsedRow/ParsedSheet or the parse itself changes what it produces
 
 
 def stash_key(*, file_hash: str, sheet: str, headers: Iterable[str], mapping: Mapping[str, int],
@@ -63,7 +63,7 @@ def dumps(parsed: ParsedSheet, *, cells: bool = False) -> bytes | None:
         rows.append((r.row, values, dates, errors, warnings, r.cells) if cells
                     else (r.row, values, dates, errors, warnings))
     data = (FORMAT, parsed.sheet, tuple(parsed.header_rows), tuple(parsed.mapping.headers),
-            dict(parsed.mapping.fields), dict(parsed.skipped), parsed.default_kind, rows)
+            dict(parsed.mapping.fields), dict(parsed.skipped), parsed.default_kind, tuple(parsed.notes), rows)
     try:
         return marshal.dumps(data)
     except ValueError:
@@ -103,9 +103,9 @@ def loads(blob: bytes) -> ParsedSheet | None:
         data = marshal.loads(blob)
     except (EOFError, ValueError, TypeError):
         return None
-    if not isinstance(data, tuple) or len(data) != 8 or data[0] != FORMAT:
+    if not isinstance(data, tuple) or len(data) != 9 or data[0] != FORMAT:
         return None
-    _, sheet, header_rows, headers, fields, skipped, default_kind, rows = data
+    _, sheet, header_rows, headers, fields, skipped, default_kind, notes, rows = data
     fromordinal = dt.date.fromordinal
     parsed = []
     for row, values, dates, errors, warnings, *cells in rows:
@@ -114,4 +114,5 @@ def loads(blob: bytes) -> ParsedSheet | None:
         parsed.append(ParsedRow(row, cells[0] if cells else (), values,
                                 tuple(RowError(sheet, row, c, f, m) for c, f, m in errors),
                                 tuple(RowError(sheet, row, c, f, m) for c, f, m in warnings) if warnings else ()))
-    return ParsedSheet(sheet, header_rows, ColumnMapping(headers, fields), parsed, Counter(skipped), default_kind)
+    return ParsedSheet(sheet, header_rows, ColumnMapping(headers, fields), parsed, Counter(skipped), default_kind,
+                       list(notes))

@@ -1,7 +1,7 @@
 """Rules over a whole row once each cell is normalised."""
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from importers.fields import FIELDS
 from importers.mapping import ColumnMapping
@@ -23,8 +23,15 @@ def row_problems(values: Mapping[str, object], mapping: ColumnMapping, *, requir
     if (merchant_required and "merchant_name" not in values and "credit_code" not in values
             and "merchant_name" not in failed and "credit_code" not in failed):
         problems.append(("merchant_name", f"缺少{mapping.label('merchant_name')}（或统一社会信用代码）"))
-    verified, valid = values.get("verified_on"), values.get("valid_until")
-    if verified is not None and valid is not None and valid < verified:  # type: ignore[operator]
-        message = f"{mapping.label('valid_until')}（{valid}）早于{mapping.label('verified_on')}（{verified}）"
+    message = date_order_problem(values, mapping.label)
+    if message:
         problems.append(("valid_until", message))
     return problems
+
+
+def date_order_problem(values: Mapping[str, object], label: Callable[[str], str]) -> str | None:
+    """The message when the row's valid-until date is before its verification date."""
+    verified, valid = values.get("verified_on"), values.get("valid_until")
+    if verified is not None and valid is not None and valid < verified:  # type: ignore[operator]
+        return f"{label('valid_until')}（{valid}）早于{label('verified_on')}（{verified}）"
+    return None

@@ -12,7 +12,25 @@ from app.text import as_typed, identifier, match_key
 EXACT_DIGITS_LIMIT = 10**15
 
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?E[+-]?\d+$", re.IGNORECASE)
-_COUNT = re.compile(r"^(\d+)(把|支|条|个|枪|只)?$")
+_COUNT = re.compile(r"^(\d+|[零〇一二两三四五六七八九十单双]{1,3})(把|支|条|个|枪|只)?$")
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "单": 1, "二": 2, "两": 2, "双": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+           "八": 8, "九": 9}
+
+
+def chinese_number(text: str) -> int | None:
+    """一 .. 九十九 as written in counts (单枪 1, 双枪 2, 两把 2, 十二枪 12, 二十 20); None otherwise."""
+    if text.isdigit() and text.isascii():
+        return int(text)
+    if "十" not in text:
+        return _DIGITS.get(text) if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if "十" in ones or (tens and len(tens) != 1) or len(ones) > 1:
+        return None
+    high = _DIGITS.get(tens, -1) if tens else 1
+    low = _DIGITS.get(ones, -1) if ones else 0
+    if high < 1 or low < 0 or tens in ("单", "双") or ones in ("单", "双"):
+        return None
+    return high * 10 + low
 
 
 class CellError(Exception):
@@ -155,7 +173,7 @@ def to_status(value: object) -> str:
 
 
 def to_count(value: object) -> int:
-    """A small whole number such as a dispenser's nozzle count (4, '4', '4把')."""
+    """A small whole number such as a dispenser's nozzle count (4, '4', '4把', '四枪', '双枪', '十二枪')."""
     cls = value.__class__
     if cls is float or cls is int:
         if not float(value).is_integer():  # type: ignore[arg-type]
@@ -163,9 +181,9 @@ def to_count(value: object) -> int:
         number = int(value)  # type: ignore[call-overload]
     else:
         m = _COUNT.match(match_key(to_text(value)))
-        if not m:
+        number = chinese_number(m.group(1)) if m else None
+        if number is None:
             raise CellError("应为整数")
-        number = int(m.group(1))
     if not 1 <= number <= 99:
         raise CellError("应在1至99之间")
     return number

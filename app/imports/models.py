@@ -78,6 +78,8 @@ class ImportBatch(VersionedMixin, Base):
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     # Rows skipped while reading, by reason (blank, subtotal, note...); of a workbook batch: sheet -> why it is left out.
     skipped: Mapped[dict] = mapped_column(JSON, default=dict)
+    # How the file was read where it left things open (the order of short dates, merged cells filled down).
+    reading_notes: Mapped[list] = mapped_column(JSON, default=list)
     only_valid: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -220,6 +220,7 @@ def _plan(session: Session, batch: ImportBatch, parsed: ParsedSheet, total: int,
     batch.headers = list(parsed.headers)
     batch.mapping = {f: c for f, c in parsed.mapping.fields.items()}
     batch.skipped = {k: n for k, n in parsed.skipped.items() if n}
+    batch.reading_notes = list(parsed.notes)
     plan = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id).plan(parsed, consume=True)
     if progress:
         progress(total, 2 * max(total, 1))

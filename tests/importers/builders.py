@@ -141,11 +141,15 @@ class Span:
         self.value, self.columns = value, columns
 
 
-def _ods_cell(value: object) -> str:
+def _ods_cell(value: object, rows: int = 1, columns: int = 1) -> str:
     span = ""
     if isinstance(value, Span):
-        span = f' table:number-columns-spanned="{value.columns}"'
+        columns = value.columns
         value = value.value
+    if columns > 1:
+        span = f' table:number-columns-spanned="{columns}"'
+    if rows > 1:
+        span += f' table:number-rows-spanned="{rows}"'
     if value is None or value == "":
         return f"<table:table-cell{span}/>"
     if isinstance(value, bool):
@@ -160,22 +164,31 @@ def _ods_cell(value: object) -> str:
     return f"<table:table-cell{span} {attrs}><text:p>{escape(text)}</text:p></table:table-cell>"
 
 
-def _ods_row(row: list | str) -> str:
+def _ods_row(row: list | str, r: int = 0, merges: list[tuple[int, int, int, int]] = ()) -> str:
     if isinstance(row, str):  # a row written by hand (repeats, odd cells): as it is
         return row
     cells = []
-    for value in row:
-        cells.append(_ods_cell(value))
+    for c, value in enumerate(row):
+        top = next((m for m in merges if m[0] == r and m[1] == c), None)
+        if top is not None:
+            cells.append(_ods_cell(value, top[2] - top[0] + 1, top[3] - top[1] + 1))
+        elif any(m[0] <= r <= m[2] and m[1] <= c <= m[3] for m in merges):
+            cells.append("<table:covered-table-cell/>")  # what LibreOffice writes under a merged cell
+        else:
+            cells.append(_ods_cell(value))
         if isinstance(value, Span) and value.columns > 1:
             cells.append(f'<table:covered-table-cell table:number-columns-repeated="{value.columns - 1}"/>')
     return "<table:table-row>" + "".join(cells) + "</table:table-row>"
 
 
-def write_ods(path: Path, sheets: dict[str, list[list | str]]) -> Path:
+def write_ods(path: Path, sheets: dict[str, list[list | str]], *,
+              merges: dict[str, list[tuple[int, int, int, int]]] | None = None) -> Path:
     """A minimal OpenDocument spreadsheet (mimetype stored first, as the standard asks); a row given as a
-    string is the row's XML, written as it is."""
+    string is the row's XML, written as it is. `merges` (first row, first col, last row, last col; 0-based,
+    as for write_xls) are written as LibreOffice does: spans on the first cell, covered cells under it."""
     tables = "".join(
-        f'<table:table table:name="{escape(name)}">' + "".join(_ods_row(r) for r in rows) + "</table:table>"
+        f'<table:table table:name="{escape(name)}">'
+        + "".join(_ods_row(row, r, (merges or {}).get(name, [])) for r, row in enumerate(rows)) + "</table:table>"
         for name, rows in sheets.items())
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -371,3 +384,49 @@ def ledger_xlsx(path: Path, rows: list[dict], *, header: list[str] = LEDGER_HEAD
     """A station ledger workbook: an optional title row, the header, one row per dict."""
     body = ([[title]] if title else []) + [list(header)] + ledger_rows(rows, header)
     return write_xlsx(path, {sheet: body})
+
+
+# --- a fuel-station ledger with merged cells (issue 14 part 2) -----------------------------
+
+FUEL_HEADER = ["序号", "使用单位名称", "统一社会信用代码", "单位地址", "器具名称", "规格型号", "出厂编号", "枪数",
+               "检定日期", "有效期至", "检定结论"]
+FUEL_STATIONS = (("城东加油站", 5, "城东路1号"), ("城西加油站", 5, "城西路2号"),
+                 ("南湖加油站", 4, "南湖大道3号"), ("北关加油站", 4, "北关街4号"))
+# The columns merged down over each station's dispensers: name, credit code, address, kind, verified on.
+FUEL_MERGED_COLUMNS = (1, 2, 3, 4, 8)
+
+
+def fuel_ledger_rows() -> tuple[list[list], list[tuple[int, int, int, int]]]:
+    """The ledger's rows (title, header, 18 dispensers under 4 stations) as a person sees them once
+    merged, and the merges (first row, first col, last row, last col; 0-based) that make it so."""
+    rows: list[list] = [["加油机台账"], list(FUEL_HEADER)]
+    merges: list[tuple[int, int, int, int]] = [(0, 0, 0, len(FUEL_HEADER) - 1)]
+    number = 0
+    for s, (name, count, address) in enumerate(FUEL_STATIONS, start=1):
+        first = len(rows)
+        verified = dt.date(2024, 3, s)
+        for d in range(1, count + 1):
+            number += 1
+            top = d == 1
+            rows.append([number, name if top else "", credit_code(700 + s) if top else "", address if top else "",
+                         "燃油加油机" if top else "", "CS52", f"JYJ{s}0{d}", "四枪" if d % 2 else "双枪",
+                         verified if top else "", dt.date(2024, 9, s), "合格"])
+        merges += [(first, c, first + count - 1, c) for c in FUEL_MERGED_COLUMNS]
+    return rows, merges
+
+
+def fuel_ledger(path: Path) -> Path:
+    """The fuel-station ledger as .xlsx, .xls or .ods, by the path's suffix."""
+    rows, merges = fuel_ledger_rows()
+    if path.suffix == ".xls":
+        return write_xls(path, {"加油机": rows}, merges={"加油机": merges})
+    if path.suffix == ".ods":
+        return write_ods(path, {"加油机": rows}, merges={"加油机": merges})
+    refs = [f"{_letters(c0)}{r0 + 1}:{_letters(c1)}{r1 + 1}" for r0, c0, r1, c1 in merges]
+    return write_xlsx(path, {"加油机": rows}, merges={"加油机": refs})
+
+
+def _letters(col: int) -> str:
+    from importers.fill import column_letter
+
+    return column_letter(col)

@@ -267,7 +267,7 @@ def test_other_fields(tmp_path, kinds):
              "联系人", "联系电话", "地址"],
             ["某加油站", "加油机", "A1", 4, "在用", "(5-60)L/min", "0.3级", "市计量所", "JD2025-1", "张三",
              13800138000, "某路1号"],
-            ["某加油站", "加油机", "A2", "四", "借出", "", "", "", "", "", "", ""]]
+            ["某加油站", "加油机", "A2", "许多", "借出", "", "", "", "", "", "", ""]]
     parsed = parse_sheet(open_book(write_xlsx(tmp_path / "o.xlsx", {"S": rows})), kinds=kinds)
     assert parsed.rows[0].values == {
         "merchant_name": "某加油站", "kind": "fuel_dispenser", "serial_no": "A1", "nozzle_count": 4, "status": "in_use",

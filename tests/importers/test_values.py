@@ -142,7 +142,7 @@ def test_counts(value, number):
     assert to_count(value) == number
 
 
-@pytest.mark.parametrize("value", [4.5, "四", "0", 0, 120, "-1", "4-6"])
+@pytest.mark.parametrize("value", [4.5, "四百", "0", 0, 120, "-1", "4-6"])
 def test_bad_counts(value):
     with pytest.raises(CellError):
         to_count(value)
