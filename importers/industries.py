@@ -69,6 +69,7 @@ def industry_for_name(name: str) -> Industry | None:
     return None
 
 
+@lru_cache(maxsize=None)  # called for every planned row: a few kinds times a few industries
 def fits(code: str, industry: Industry | str | None) -> bool:
     """True when a merchant of `industry` may well keep an instrument of this kind ('other' fits all)."""
     if industry is None or industry == Industry.OTHER or industry == Industry.OTHER.value:
