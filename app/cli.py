@@ -28,7 +28,8 @@ def register_cli(app: Flask) -> None:
 
         with _db().session_scope() as session:
             added = seed_catalogue(session)
-        click.echo(f"器具种类新增 {added['instrument_types']} 项，问题代码新增 {added['finding_codes']} 项。")
+        click.echo(f"器具种类新增 {added['instrument_types']} 项，问题代码新增 {added['finding_codes']} 项，"
+                   f"器具种类别名新增 {added['aliases']} 项。")
 
     @app.cli.command("setup")
     def setup_cmd():

@@ -98,14 +98,14 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     def created(entity_type: str, ids: list[int], version_after: int | None) -> Iterable[dict]:
         return (record(entity_type, i, CREATE, version_after) for i in ids)
 
-    # Merchants: a new one takes its industry from the kind of its first instrument.
+    # Merchants: a new one takes the industry the plan guessed (from its name, else its first instrument's kind).
     first_kind: dict[int, str] = {}
     for ip in plan.instruments:
         first_kind.setdefault(id(ip.merchant), kinds[ip.type_id].code)
     new_merchants = [m for m in plan.merchants if m.action == CREATE]
     rows = ({"name": m.values["name"], "name_key": match_key(m.values["name"]),
              "credit_code": m.values.get("credit_code"),
-             "industry": industry_for_kind(first_kind.get(id(m), "")).value,
+             "industry": (m.industry or industry_for_kind(first_kind.get(id(m), ""))).value,
              "phone": m.values.get("phone", ""), "contact": m.values.get("contact", ""),
              "address": m.values.get("address", ""), "station_id": plan.station_id,
              "created_at": now, "updated_at": now} for m in new_merchants)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from app.text import match_key
 from importers.dateorder import Pending, resolve
 from importers.dates import AmbiguousDate, to_date
 from importers.fields import FIELD_BY_NAME
 from importers.fill import column_letter
-from importers.kinds import KindResolver
+from importers.kinds import SKIP, KindResolver, kind_key
 from importers.mapping import ColumnMapping
 from importers.parsed import ParsedRow, RowError, Value
 from importers.validate import row_problems
@@ -70,7 +70,8 @@ class RowNormaliser:
 
     def __init__(self, sheet: str, mapping: ColumnMapping, resolver: KindResolver, *,
                  required: Collection[str], merchant_required: bool, default_kind: str | None = None,
-                 default_kind_label: str = "器具种类", formulas: frozenset[tuple[int, int]] = frozenset()) -> None:
+                 default_kind_label: str = "器具种类", formulas: frozenset[tuple[int, int]] = frozenset(),
+                 kind_values: Iterable[tuple[str, str]] = ()) -> None:
         self.sheet = sheet
         self.mapping = mapping
         self.resolver = resolver
@@ -85,6 +86,23 @@ class RowNormaliser:
         self._kind_label = mapping.label("kind")
         self._formulas = formulas  # (row, column), 0-based: formula cells the file saved no result for
         self._pending: list[Pending] = []  # short dates read once the sheet is read (see finish)
+        # The user's choice for this file's kind values, by comparison key; each text is looked up once.
+        self._chosen = {kind_key(text): code for text, code in kind_values}
+        self._choice: dict[str, str | None] = {}
+
+    def chosen(self, text: str) -> str | None:
+        """The code (or SKIP) the user chose for this kind text in this file; None when none."""
+        hit = self._choice.get(text, False)
+        if hit is False:
+            hit = self._choice[text] = self._chosen.get(kind_key(text))
+        return hit
+
+    def skips(self, cells: Sequence[object]) -> bool:
+        """True when the row's kind is one the user marked as not a mandatory instrument."""
+        col = self._kind_col
+        if not self._chosen or col is None or col >= len(cells) or cells[col] == "":
+            return False
+        return self.chosen(to_text(cells[col])) == SKIP
 
     def __call__(self, row: int, cells: Sequence[object]) -> ParsedRow:
         """The parsed row for Excel row number `row`."""
@@ -127,7 +145,7 @@ class RowNormaliser:
         size = values.get("size")
         if size is not None and "model" not in values:
             values["model"] = size  # a meter's 规格 is its size (DN15)
-        self._kind(row, cells, values, errors, failed)
+        self._kind(row, cells, values, errors, failed, warnings)
         if size is not None and values["model"] is not size:
             # Both columns given: the size is kept beside the model rather than dropped (the model has room).
             model = values["model"]
@@ -167,7 +185,7 @@ class RowNormaliser:
                 f"每行写明该台的出厂编号（共{quantity}行）")
 
     def _kind(self, row: int, cells: Sequence[object], values: dict[str, Value], errors: list[RowError],
-              failed: list[str]) -> None:
+              failed: list[str], warnings: list[RowError]) -> None:
         col = self._kind_col
         raw = cells[col] if col is not None and col < len(cells) else ""
         text = to_text(raw) if raw != "" else ""
@@ -176,10 +194,20 @@ class RowNormaliser:
             if not self.default_kind:
                 return
             text, label = self.default_kind, self.default_kind_label
+        column = self._kind_label if col is not None else ""
+        if self._chosen and raw != "":
+            chosen = self.chosen(text)
+            if chosen:
+                values["kind"] = chosen
+                name = self.resolver.names.get(chosen, chosen)
+                warnings.append(RowError(self.sheet, row, column, "kind", f"{label}“{text}”按本文件的指定记为{name}"))
+                return
         try:
-            values["kind"] = self.resolver.resolve(text, size=values.get("size"),  # type: ignore[arg-type]
-                                                   model=values.get("model"))  # type: ignore[arg-type]
+            values["kind"], note = self.resolver.resolve_noted(
+                text, size=values.get("size"), model=values.get("model"))  # type: ignore[arg-type]
         except CellError as error:
-            column = self._kind_label if col is not None else ""
             errors.append(RowError(self.sheet, row, column, "kind", cell_message(label, text, error)))
             failed.append("kind")
+            return
+        if note:
+            warnings.append(RowError(self.sheet, row, column, "kind", f"{label}“{text}”{note}；如不对，请在预览中指定"))

@@ -17,7 +17,7 @@ from importers.mapping import ColumnMapping, auto_map
 from importers.normalise import RowNormaliser
 from importers.parsed import ParsedRow, ParsedSheet, TableInfo
 from importers.reader import Book, Sheet
-from importers.rows import BLANK, HEADER, TITLE, RowClassifier
+from importers.rows import BLANK, HEADER, NOT_MANDATORY, TITLE, RowClassifier
 
 SAMPLE_ROWS = 20  # rows under the header looked at to tell a 1, 2, 3 编号 from a serial
 PROGRESS_EVERY = 5000
@@ -43,6 +43,9 @@ class ParseOptions:
     # With header_row: the Excel row number of the group row above it (a two-row header).
     group_row: int | None = None
     max_rows: int = 200_000
+    # The user's choice for kind values of this file, (value as typed, catalogue code or kinds.SKIP):
+    # a value mapped to SKIP is not a mandatory instrument and its rows are skipped.
+    kind_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -114,20 +117,22 @@ def _table(book: Book, name: str, options: ParseOptions, resolver: KindResolver 
 
 
 def find_tables(book: Book, *, kinds: Iterable[tuple[str, str]] | None = None,
-                options: ParseOptions = ParseOptions()) -> list[TableInfo]:
+                options: ParseOptions = ParseOptions(),
+                aliases: Iterable[tuple[str, str]] | None = None) -> list[TableInfo]:
     """The visible sheets that hold a ledger table (an instructions sheet has none)."""
-    resolver = KindResolver(kinds) if kinds is not None else None
+    resolver = KindResolver(kinds, aliases) if kinds is not None else None
     return [table for name in book.visible_sheet_names if (table := _table(book, name, options, resolver))]
 
 
 def find_table(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[str, str]] | None = None,
-               options: ParseOptions = ParseOptions()) -> TableInfo | None:
+               options: ParseOptions = ParseOptions(),
+               aliases: Iterable[tuple[str, str]] | None = None) -> TableInfo | None:
     """The table of `sheet`, or of the first visible sheet that holds one; None when there is none.
 
     Unlike `find_tables`, it loads only the sheets it looks at: loading a sheet costs about as
     much as reading it, and a workbook's other sheets may be large.
     """
-    resolver = KindResolver(kinds) if kinds is not None else None
+    resolver = KindResolver(kinds, aliases) if kinds is not None else None
     for name in [sheet] if sheet is not None else book.visible_sheet_names:
         if name not in book.sheet_names:
             return None
@@ -141,10 +146,12 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
                 mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
                 options: ParseOptions = ParseOptions(),
                 progress: Callable[[int], None] | None = None,
-                keep_cells: Callable[[list], object] | None = None) -> ParsedSheet:
+                keep_cells: Callable[[list], object] | None = None,
+                aliases: Iterable[tuple[str, str]] | None = None) -> ParsedSheet:
     """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
 
-    `kinds` is the catalogue as (code, name_zh) pairs. `mapping` (e.g. a saved one, see
+    `kinds` is the catalogue as (code, name_zh) pairs and `aliases` its other spellings as (code, alias)
+    pairs (None: the shipped seed aliases; the app passes the database's). `mapping` (e.g. a saved one, see
     ColumnMapping.from_json) replaces the mapping found from the header; `overrides` then
     moves single fields (field -> column index or header text, None to unmap).
     `progress` is called with the number of rows read every few thousand rows.
@@ -165,7 +172,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         chosen = ColumnMapping(chosen.headers, dict(mapping.fields))
     if overrides:
         chosen = chosen.override(overrides)
-    resolver = KindResolver(kinds)
+    resolver = KindResolver(kinds, aliases)
     default_kind, default_label = _default_kind(options, chosen, name, resolver)
     missing = _missing(chosen, options, default_kind is not None)
     if missing:
@@ -178,7 +185,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
 
     normalise = RowNormaliser(name, chosen, resolver, required=options.required,
                               merchant_required=options.merchant_required, default_kind=default_kind,
-                              default_kind_label=default_label, formulas=located.sheet.formulas)
+                              default_kind_label=default_label, formulas=located.sheet.formulas,
+                              kind_values=options.kind_values)
     classify = RowClassifier(chosen.headers, chosen.column("row_no")).classify
     parsed: list[ParsedRow] = []
     number = header.index + 1  # Excel number of the header's last row
@@ -193,6 +201,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         if number > options.max_rows:  # a format that cannot tell its height before it is read (.csv)
             raise too_many_rows(name, options.max_rows)
         reason = classify(cells)
+        if reason is None and normalise.skips(cells):
+            reason = NOT_MANDATORY
         if reason is None:
             marks = None if DITTO.isdisjoint(cells) else ditto(number, cells, previous, parsed[-1].row if parsed else 0)
             row = normalise(number, cells)

@@ -28,6 +28,7 @@ from app.instruments.engine import SERVICE_LIFE, add_months
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.models import Industry, Merchant
 from app.text import match_key
+from importers.industries import fits, industry_for_kind, industry_for_name
 from importers.parsed import ParsedRow, ParsedSheet, RowError
 
 _CONSUMED = MappingProxyType({})  # a parsed row's values once `plan(consume=True)` planned it
@@ -42,31 +43,13 @@ TEXT_FIELDS = ("install_address", "region", "purpose", "origin", "submission")
 INSTRUMENT_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "nozzle_count", "status",
                      *TEXT_FIELDS)
 # The columns of registered records that matching and comparing read.
-MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", *MERCHANT_FIELDS)
+MERCHANT_COLUMNS = ("id", "station_id", "name_key", "version", "industry", *MERCHANT_FIELDS)
 INSTRUMENT_COLUMNS = ("id", "type_id", "serial_no", "serial_key", "maker_key", "station_id", "merchant_id", "version",
                       *INSTRUMENT_FIELDS)
 VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certificate_no")
 # A registered instrument or verification record, as the planner keeps it.
 _Instrument = namedtuple("_Instrument", INSTRUMENT_COLUMNS)
 _Verification = namedtuple("_Verification", VERIFICATION_COLUMNS)
-
-# The industry a new merchant gets from the kind of its first instrument.
-INDUSTRY_BY_KIND_PREFIX = (
-    ("fuel_", Industry.FUEL_STATION), ("cng_", Industry.FUEL_STATION), ("lpg_", Industry.FUEL_STATION),
-    ("taximeter", Industry.TAXI_COMPANY), ("ev_", Industry.CHARGING_OPERATOR), ("water_", Industry.UTILITY),
-    ("gas_", Industry.UTILITY), ("elec_meter", Industry.UTILITY), ("bp_", Industry.MEDICAL),
-    ("refractometer", Industry.EYEWEAR_SHOP), ("lensmeter", Industry.EYEWEAR_SHOP),
-    ("trial_lens", Industry.EYEWEAR_SHOP), ("elec_price_scale", Industry.MARKET_VENDOR),
-)
-
-
-def industry_for_kind(code: str) -> Industry:
-    """The industry a merchant registered by import gets from its instrument's kind."""
-    for prefix, industry in INDUSTRY_BY_KIND_PREFIX:
-        if code.startswith(prefix):
-            return industry
-    return Industry.OTHER
-
 
 @dataclass(slots=True)
 class MerchantPlan:
@@ -81,6 +64,8 @@ class MerchantPlan:
     used: int = 0  # rows without errors that lead to this record
     name_key: str = ""
     provided: set = field(default_factory=set)  # the fields the rows of this merchant gave so far
+    # Its industry: a registered merchant's, or the one guessed for a new one (from its name, else its first kind).
+    industry: Industry | None = None
 
 
 @dataclass(slots=True)
@@ -327,6 +312,8 @@ class Planner:
                 self._check_valid_until(parsed.sheet, row, rp, v["kind"], v["verified_on"], v["valid_until"])
             if vp is not None:
                 verifications.append(vp)
+            if ip is not None:
+                self._industry(parsed.sheet, row, rp, mp, ip, v)
             if mp.used == 0:
                 self._keep_merchant(mp, merchants)
             elif extra:
@@ -339,6 +326,29 @@ class Planner:
         # One plan may be kept under several keys (a code and a name).
         kept = list({id(m): m for m in merchants.values()}.values())
         return Plan(parsed.sheet, self.station_id, out, kept, list(instruments.values()), verifications)
+
+    def _industry(self, sheet: str, row: ParsedRow, rp: RowPlan, mp: MerchantPlan, ip: InstrumentPlan,
+                  v: dict) -> None:
+        """Warn when the row's kind does not fit its merchant's industry, and say what a new merchant's is guessed."""
+        code = v["kind"]
+        if mp.industry is None:
+            if mp.existing_id is not None:
+                mp.industry = Industry(self.merchant_rows[mp.existing_id].industry)
+            else:
+                name = mp.values.get("name", "")
+                by_name = industry_for_name(name)
+                mp.industry = by_name or industry_for_kind(code)
+                how = "按名称" if by_name else "按器具种类"
+                rp.warnings.append(_error(sheet, row, f"新使用单位“{name}”的行业{how}推定为“{mp.industry.label}”，"
+                                                      "导入后可在使用单位页面修改", "使用单位名称", "merchant_name"))
+        if not fits(code, mp.industry):
+            kind = self.kinds[code]
+            rp.warnings.append(_error(sheet, row, f"器具种类“{kind.name_zh}”通常不属于{mp.industry.label}"
+                                                  f"（使用单位“{mp.values.get('name') or self._merchant_label(mp)}”），"
+                                                  "请核对器具种类；如不对，可在预览中为本文件指定", "器具种类", "kind"))
+
+    def _merchant_label(self, mp: MerchantPlan) -> str:
+        return self.merchant_rows[mp.existing_id].name if mp.existing_id is not None else ""
 
     def _keep_merchant(self, mp: MerchantPlan, plans: dict) -> None:
         plans[mp.key] = mp

@@ -14,6 +14,7 @@ BLANK = "blank"
 SUBTOTAL = "subtotal"
 TOTAL = "total"
 NOTE = "note"
+NOT_MANDATORY = "not_mandatory"  # a kind the user marked as not a mandatory instrument (see ParseOptions.kind_values)
 
 SKIP_LABELS = {
     TITLE: "标题行",
@@ -22,6 +23,7 @@ SKIP_LABELS = {
     SUBTOTAL: "小计行",
     TOTAL: "合计/总计行",
     NOTE: "表尾说明行",
+    NOT_MANDATORY: "非强检器具（按指定跳过）",
 }
 
 # 小计 / 合计：150台 / 本页合计 / 总计(台); not 合计超市 (a name that happens to start so).

@@ -21,7 +21,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from importers import stash
@@ -200,11 +200,16 @@ class ParseRequest:
     filename: str
     kinds: tuple[tuple[str, str], ...]
     options: ParseOptions = ParseOptions()
+    # The catalogue's other spellings, (code, alias), as the database holds them (None: the seed file's).
+    aliases: tuple[tuple[str, str], ...] | None = None
     sheet: str | None = None
     # The mapping to use (the batch's own), else one saved for a header of the same signature.
     mapping: ColumnMapping | None = None
     overrides: Mapping[str, int | str | None] | None = None
     saved_mappings: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # The kind values saved with those mappings (signature -> (value, code) pairs), used with a saved
+    # mapping when the batch has chosen none of its own (see saved_kind_values).
+    saved_kind_values: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     keep_cells: Callable[[list], object] | None = None
     # (folder, file hash): stash the parse there for the apply (see importers/stash.py).
     stash_in: tuple[str, str] | None = None
@@ -231,17 +236,28 @@ def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None
         total = 0
         # Only the chosen sheet is loaded (or, on the first dry run, the sheets up to the first
         # one with a table); parse_sheet below reads the same loaded sheet.
-        table = find_table(book, request.sheet, kinds=request.kinds, options=options)
+        table = find_table(book, request.sheet, kinds=request.kinds, options=options, aliases=request.aliases)
         if table is not None:
             total = table.height
             if mapping is None and request.overrides is None:
                 saved = request.saved_mappings.get(table.mapping.signature)
                 if saved is not None:
                     mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.items()})
+                    options = options_used(request, table.mapping.signature)
         parsed = parse_sheet(book, request.sheet, kinds=request.kinds, mapping=mapping, overrides=request.overrides,
-                             options=options, keep_cells=request.keep_cells,
+                             options=options, keep_cells=request.keep_cells, aliases=request.aliases,
                              progress=(lambda n: progress((n, total))) if progress else None)
     return parsed, total
+
+
+def options_used(request: ParseRequest, signature: str) -> ParseOptions:
+    """The options the parse of a header with `signature` used: the request's, with the kind values
+    saved beside the saved mapping it took (when the batch chose none of its own)."""
+    saved = request.saved_kind_values.get(signature)
+    if (not saved or request.options.kind_values or request.mapping is not None or request.overrides is not None
+            or signature not in request.saved_mappings):
+        return request.options
+    return replace(request.options, kind_values=tuple(map(tuple, saved)))
 
 
 def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
@@ -257,7 +273,8 @@ def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]
         return answer
     folder, file_hash = request.stash_in
     path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
-                            mapping=parsed.mapping.fields, kinds=request.kinds, options=request.options)
+                            mapping=parsed.mapping.fields, kinds=request.kinds,
+                            options=options_used(request, parsed.mapping.signature), aliases=request.aliases)
     # Written while the caller plans: off the dry run's path.
     return AndThen(answer, lambda: stash.save(path, parsed))
 

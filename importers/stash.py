@@ -28,12 +28,15 @@ FORMAT = 4  # bump when ParsedRow/ParsedSheet or the parse itself changes what i
 
 
 def stash_key(*, file_hash: str, sheet: str, headers: Iterable[str], mapping: Mapping[str, int],
-              kinds: Iterable[tuple[str, str]], options: ParseOptions) -> str:
-    """A name for the parse of `sheet` of the file with `file_hash` under this mapping and catalogue."""
+              kinds: Iterable[tuple[str, str]], options: ParseOptions,
+              aliases: Iterable[tuple[str, str]] | None = None) -> str:
+    """A name for the parse of `sheet` of the file with `file_hash` under this mapping and catalogue
+    (names and aliases: None is the shipped seed aliases)."""
     settings = [sorted(options.required), options.merchant_required, options.default_kind,
-                options.header_search_rows, options.header_row, options.group_row, options.max_rows]
+                options.header_search_rows, options.header_row, options.group_row, options.max_rows,
+                sorted(map(list, options.kind_values))]
     basis = [FORMAT, file_hash, sheet, list(headers), sorted((k, int(v)) for k, v in mapping.items()),
-             sorted(map(list, kinds)), settings]
+             sorted(map(list, kinds)), "seed" if aliases is None else sorted(map(list, aliases)), settings]
     return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
@@ -42,9 +45,11 @@ def stash_path(folder: str | os.PathLike, file_hash: str, key: str) -> Path:
 
 
 def parse_path(folder: str | os.PathLike, file_hash: str, *, sheet: str, headers: Iterable[str],
-               mapping: Mapping[str, int], kinds: Iterable[tuple[str, str]], options: ParseOptions) -> Path:
+               mapping: Mapping[str, int], kinds: Iterable[tuple[str, str]], options: ParseOptions,
+               aliases: Iterable[tuple[str, str]] | None = None) -> Path:
     """Where the parse of `sheet` of the upload `file_hash` in `folder` is stashed."""
-    key = stash_key(file_hash=file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds, options=options)
+    key = stash_key(file_hash=file_hash, sheet=sheet, headers=headers, mapping=mapping, kinds=kinds, options=options,
+                    aliases=aliases)
     return stash_path(folder, file_hash, key)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, literal, select, union_all
 from werkzeug.routing import IntegerConverter
 
 from app import create_app
+from app.catalog.models import InstrumentTypeAlias
 from app.clock import today
 from app.errors import ERROR_TITLES
 from app.imports import services as imports
@@ -113,6 +114,8 @@ class Ids:
     pledge_a_version: int = 0
     merchant_a2: int = 0
     token_a: str = ""
+    # An alias of the scale kind (seed data).
+    alias_scale: int = 0
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,15 @@ CASES: list[Case] = [
                            "is_active": "y", "version": ids.type_scale_version},
          invalid=lambda ids: {"rule": "periodic", "cycle_months": "abc", "version": ids.type_scale_version},
          table="instrument_types"),
+    Case("catalog.aliases", "/catalog/types/{type_scale}/aliases", get=STAFF_READ),
+    Case("catalog.alias_add", "/catalog/types/{type_scale}/aliases/add",
+         get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {"alias": "电子计价秤（台式）新写法"},
+         invalid=lambda ids: {"alias": ""},
+         table="instrument_type_aliases"),
+    Case("catalog.alias_delete", "/catalog/types/{type_scale}/aliases/{alias_scale}/delete",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
+         table="instrument_type_aliases"),
     # --- admin: users, stations, audit log ----------------------------------------------------
     Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
     Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
@@ -433,6 +445,11 @@ CASES: list[Case] = [
          get=ALL_405, post=A_WRITE,
          data=lambda ids: {"name": "甲所台账格式"},
          table="import_mappings"),
+    Case("imports.kind_values", "/imports/{batch_a}/kinds",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"version": ids.batch_a_version, "value": "电子计价秤", "kind": "elec_price_scale"},
+         invalid=lambda ids: {"version": ids.batch_a_version, "value": "电子计价秤", "kind": "no_such_kind"},
+         table="import_batches"),
     Case("imports.apply", "/imports/{batch_a}/apply",
          get=ALL_405, post=A_WRITE,
          data=lambda ids: {"version": ids.batch_a_version},
@@ -721,6 +738,7 @@ def ids_of(session, world, case: Case | None = None, *, every_extra: bool = Fals
     session.expire_all()
     ver = {v.instrument_id: v.id for v in session.scalars(select(Verification))}
     scale = factories.kind(session, "elec_price_scale")
+    alias = session.scalars(select(InstrumentTypeAlias.id).where(InstrumentTypeAlias.type_id == scale.id)).first()
     return Ids(
         station_a=world.station_a.id, station_b=world.station_b.id,
         merchant_a=world.merchant_a.id, merchant_b=world.merchant_b.id,
@@ -729,7 +747,7 @@ def ids_of(session, world, case: Case | None = None, *, every_extra: bool = Fals
         user_insp_a=world.inspector_a.id, type_scale=scale.id,
         station_a_version=world.station_a.version, merchant_a_version=world.merchant_a.version,
         instrument_a_version=world.instrument_a.version, user_insp_a_version=world.inspector_a.version,
-        type_scale_version=scale.version, **extra,
+        type_scale_version=scale.version, alias_scale=alias or 0, **extra,
     )
 
 

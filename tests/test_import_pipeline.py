@@ -167,8 +167,11 @@ def row(name: str, kind: str, serial: str, verified: object = "", valid: object 
             "证书编号": cert}
 
 
-def counts(rows: int, errors: int = 0, m=(0, 0, 0), i=(0, 0, 0), v=(0, 0, 0), warnings: int = 0) -> dict:
-    """batch.counts with (create, update, unchanged) per record type."""
+def counts(rows: int, errors: int = 0, m=(0, 0, 0), i=(0, 0, 0), v=(0, 0, 0), warnings: int | None = None) -> dict:
+    """batch.counts with (create, update, unchanged) per record type. Rows with warnings default to one
+    per new merchant: the row that registers it says which industry it was given (issue 14 part 4)."""
+    if warnings is None:
+        warnings = m[0]
     def t(x):
         return dict(zip(("create", "update", "unchanged"), x))
     return {"rows": rows, "errors": errors, "warnings": warnings, "merchants": t(m), "instruments": t(i),
@@ -328,7 +331,9 @@ def test_instruments_match_by_kind_serial_and_maker(flow, session, tmp_path):
         row("甲市场摊位1", "加油机", "B-001"),  # 8: registered in station B
     ])
     batch_id = flow.upload(data)
-    assert flow.preview(batch_id) == counts(6, errors=3, m=(0, 0, 1), i=(1, 1, 1))
+    assert flow.preview(batch_id) == counts(6, errors=3, m=(0, 0, 1), i=(1, 1, 1), warnings=1)
+    assert [w["message"] for w in flow.rows(batch_id)[1].warnings] == [
+        "器具种类“燃油加油机”通常不属于集贸市场经营户（使用单位“甲市场摊位1”），请核对器具种类；如不对，可在预览中为本文件指定"]
     assert flow.actions(batch_id) == {
         3: ("unchanged", "update", "skip"), 4: ("unchanged", "create", "skip"), 5: ("error", "error", "error"),
         6: ("unchanged", "unchanged", "skip"), 7: ("error", "error", "error"), 8: ("error", "error", "error")}
@@ -1058,7 +1063,8 @@ def test_the_sample_ledgers_import_station_then_tidy(flow, samples):
     tidy = (samples / "ledger_tidy.xlsx").read_bytes()
 
     first = flow.upload(station, "ledger_station.xlsx")
-    assert flow.preview(first, SAMPLE_DAY) == counts(150, m=(38, 0, 0), i=(150, 0, 0), v=(150, 0, 0))
+    # The sample's kinds are spread over merchants at random: a 水产商行 with a fuel dispenser is warned of.
+    assert flow.preview(first, SAMPLE_DAY) == counts(150, m=(38, 0, 0), i=(150, 0, 0), v=(150, 0, 0), warnings=101)
     assert flow.rows(first)[0].row_no == 4
     flow.confirm(first)
     flow.apply(first, SAMPLE_DAY)
@@ -1070,7 +1076,7 @@ def test_the_sample_ledgers_import_station_then_tidy(flow, samples):
 
     # tidy: 37 of its 39 merchants are the station ledger's (same credit codes), now with phone numbers
     second = flow.upload(tidy, "ledger_tidy.xlsx")
-    assert flow.preview(second, SAMPLE_DAY) == counts(150, m=(2, 37, 0), i=(150, 0, 0), v=(150, 0, 0))
+    assert flow.preview(second, SAMPLE_DAY) == counts(150, m=(2, 37, 0), i=(150, 0, 0), v=(150, 0, 0), warnings=94)
     flow.confirm(second)
     flow.apply(second, SAMPLE_DAY)
     assert flow.counts() == {"merchants": 42, "instruments": 302, "verifications": 302, "imported_records": 677}

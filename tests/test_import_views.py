@@ -139,14 +139,18 @@ def test_a_problem_in_a_field_that_identifies_nothing_is_a_warning_that_keeps_th
     wb.save(out)
     batch = batch_of(session, upload(insp_a, world.station_a.id, out.getvalue()))
     assert batch.status == ImportStatus.PREVIEW
-    assert batch.counts["errors"] == 0 and batch.counts["warnings"] == 2
+    # Every row registers a merchant, so every row says the industry it was given (issue 14 part 4).
+    assert batch.counts["errors"] == 0 and batch.counts["warnings"] == 3
     assert batch.counts["instruments"]["create"] == 3
+    soft = [r.row_no for r in session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id))
+            if any("此项未导入" in w["message"] for w in r.warnings)]
+    assert soft == [2, 3]
 
     page = text(insp_a.get(f"/imports/{batch.id}"))
-    assert re.search(r'id="warning-count">\s*2\s*<', page)
+    assert re.search(r'id="warning-count">\s*3\s*<', page)
     warned = text(insp_a.get(f"/imports/{batch.id}?show=warnings"))
     assert "科学计数法" in warned and "此项未导入" in warned and "联系人过长" in warned
-    assert "WARN-001" in warned and "WARN-002" in warned and "WARN-003" not in warned
+    assert "WARN-001" in warned and "WARN-002" in warned
 
     resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version})
     assert resp.status_code == 302
@@ -156,7 +160,7 @@ def test_a_problem_in_a_field_that_identifies_nothing_is_a_warning_that_keeps_th
     assert merchants["城东农贸市场王记蔬菜"].phone == "13812345678" and merchants["城东农贸市场王记蔬菜"].contact == ""
     assert merchants["城东农贸市场张记豆腐"].phone == "13900001111"
     stored = session.scalars(select(ImportRow).where(ImportRow.batch_id == batch.id).order_by(ImportRow.row_no)).all()
-    assert [len(r.warnings) for r in stored] == [1, 1, 0]
+    assert [len(r.warnings) for r in stored] == [2, 2, 1]  # the soft field, and the industry each merchant got
 
 
 def test_errors_workbook_has_the_row_and_its_error(insp_a, session, world):

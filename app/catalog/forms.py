@@ -5,7 +5,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from app.catalog.models import VerificationRule
-from app.forms import Form, VersionField, optional_int
+from app.forms import Form, VersionField, optional_int, required
 
 
 class InstrumentTypeForm(Form):
@@ -21,3 +21,14 @@ class InstrumentTypeForm(Form):
     is_active = BooleanField("启用")
     recompute = BooleanField("同时按新规则重新计算该种类已登记器具的到期日期", default=False)
     version = VersionField()
+
+
+class AliasForm(Form):
+    """Another spelling of a kind, as ledgers write it."""
+
+    alias = StringField("别名", validators=[required("别名"), Length(max=60)],
+                        description="台账中对该种类的其他写法，如“计价秤”“电子称”；导入时按此识别")
+
+
+class AliasDeleteForm(Form):
+    """Remove one alias (the form carries only the CSRF token)."""

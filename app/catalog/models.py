@@ -1,10 +1,11 @@
 """The catalogue: instrument kinds and finding codes."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, LabeledEnum, VersionedMixin, enum_column, not_negative, one_of, positive
+from app.db import (Base, LabeledEnum, TimestampMixin, VersionedMixin, enum_column, not_negative, one_of,
+                    positive)
 
 
 class VerificationRule(LabeledEnum):
@@ -91,6 +92,23 @@ class InstrumentType(VersionedMixin, Base):
 
     def __str__(self) -> str:
         return self.name_zh
+
+
+class InstrumentTypeAlias(TimestampMixin, Base):
+    """Another name a ledger uses for a kind (计价秤 for 电子计价秤); the import reads these, admins extend them."""
+
+    __tablename__ = "instrument_type_aliases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_id: Mapped[int] = mapped_column(ForeignKey("instrument_types.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(60))
+    # The spelling as the import compares it (importers.kinds.kind_key): one kind per spelling.
+    alias_key: Mapped[str] = mapped_column(String(80), unique=True)
+
+    instrument_type: Mapped[InstrumentType] = relationship()
+
+    def __str__(self) -> str:
+        return self.alias
 
 
 class FindingCode(VersionedMixin, Base):

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.catalog.models import Confirmation, FindingCode, InstrumentType, Severity, VerificationRule
+from app.catalog.models import Confirmation, FindingCode, InstrumentType, InstrumentTypeAlias, Severity, VerificationRule
 from app.errors import Invalid, NotFound, StaleEdit
+from importers.kinds import kind_key
 
 SEED_DIR = Path(__file__).with_name("seed")
 
@@ -33,7 +34,7 @@ def _read(name: str) -> list[dict[str, str]]:
 
 def seed_catalogue(session: Session) -> dict[str, int]:
     """Insert missing instrument kinds and finding codes; existing rows are left as admins edited them."""
-    added = {"instrument_types": 0, "finding_codes": 0}
+    added = {"instrument_types": 0, "finding_codes": 0, "aliases": 0}
     have = set(session.scalars(select(InstrumentType.code)))
     for order, row in enumerate(_read("instrument_types.csv")):
         if row["code"] in have:
@@ -58,10 +59,64 @@ def seed_catalogue(session: Session) -> dict[str, int]:
         ))
         added["finding_codes"] += 1
     session.flush()
+    added["aliases"] = _seed_aliases(session)
     if any(added.values()):
-        note = f"导入种子数据：器具种类 {added['instrument_types']} 项，问题代码 {added['finding_codes']} 项"
+        note = (f"导入种子数据：器具种类 {added['instrument_types']} 项，问题代码 {added['finding_codes']} 项，"
+                f"器具种类别名 {added['aliases']} 项")
         audit.record(session, None, "seed", entity_type="catalogue", entity_label="器具目录", note=note)
     return added
+
+
+def _seed_aliases(session: Session) -> int:
+    """Give each kind that has no aliases yet the shipped ones (a kind whose aliases an admin edited keeps
+    them as edited); a spelling another kind already has is left out. Returns how many were added."""
+    types = {t.code: t for t in session.scalars(select(InstrumentType))}
+    with_aliases = set(session.scalars(select(InstrumentTypeAlias.type_id).distinct()))
+    taken = set(session.scalars(select(InstrumentTypeAlias.alias_key)))
+    added = 0
+    for row in _read("instrument_type_aliases.csv"):
+        itype = types.get(row["code"])
+        key = kind_key(row["alias"])
+        if itype is None or itype.id in with_aliases or not key or key in taken:
+            continue
+        session.add(InstrumentTypeAlias(type_id=itype.id, alias=row["alias"], alias_key=key))
+        taken.add(key)
+        added += 1
+    session.flush()
+    return added
+
+
+def add_alias(session: Session, actor, itype: InstrumentType, alias: str) -> InstrumentTypeAlias:
+    """Another spelling of a kind for the import; one spelling names one kind."""
+    text = alias.strip()
+    key = kind_key(text)
+    if not key:
+        raise Invalid("请填写别名", field="alias")
+    if len(text) > 60:
+        raise Invalid("别名不能超过60个字", field="alias")
+    if key in {kind_key(t.name_zh) for t in session.scalars(select(InstrumentType))} | {kind_key(itype.code)}:
+        raise Invalid(f"“{text}”已是器具种类的名称", field="alias")
+    existing = session.scalars(select(InstrumentTypeAlias).where(InstrumentTypeAlias.alias_key == key)).first()
+    if existing is not None:
+        owner = "本种类" if existing.type_id == itype.id else f"“{existing.instrument_type.name_zh}”"
+        raise Invalid(f"“{text}”已是{owner}的别名（{existing.alias}）", field="alias")
+    row = InstrumentTypeAlias(type_id=itype.id, alias=text, alias_key=key)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "create", row, entity_label=f"{itype.name_zh}：{text}",
+                 note=f"为器具种类“{itype.name_zh}”添加别名“{text}”，导入台账时按此识别")
+    return row
+
+
+def remove_alias(session: Session, actor, itype: InstrumentType, alias_id: int) -> None:
+    """Stop recognising a spelling; imports already made are not changed."""
+    row = session.get(InstrumentTypeAlias, alias_id)
+    if row is None or row.type_id != itype.id:
+        raise NotFound("该别名不存在")
+    audit.record(session, actor, "delete", row, entity_label=f"{itype.name_zh}：{row.alias}",
+                 note=f"删除器具种类“{itype.name_zh}”的别名“{row.alias}”")
+    session.delete(row)
+    session.flush()
 
 
 def update_instrument_type(session: Session, actor, itype: InstrumentType, *, expected_version: int,

@@ -5,7 +5,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from app.catalog import queries, services
-from app.catalog.forms import InstrumentTypeForm
+from app.catalog.forms import AliasDeleteForm, AliasForm, InstrumentTypeForm
 from app.security import admin_required, staff_required
 from app.web import db, unit_of_work
 
@@ -44,6 +44,47 @@ def type_edit(type_id: int):
                 return uow.redirect(f"已保存，并重新计算了 {recomputed} 台器具的到期日期。", back)
             return uow.redirect("已保存。已登记器具的到期日期未改变。", back)
     return render_template("catalog/type_form.html", form=form, itype=itype)
+
+
+def _render_aliases(itype, form: AliasForm | None = None, status: int = 200):
+    aliases = db().scalars(queries.aliases_of(itype.id)).all()
+    return render_template("catalog/aliases.html", itype=itype, aliases=aliases, form=form or AliasForm(formdata=None),
+                           delete_form=AliasDeleteForm(formdata=None)), status
+
+
+@bp.route("/types/<int:type_id>/aliases")
+@staff_required
+def aliases(type_id: int):
+    """A kind's aliases: the other spellings the import recognises; admins add and remove them."""
+    return _render_aliases(services.get_instrument_type(db(), type_id))
+
+
+@bp.route("/types/<int:type_id>/aliases/add", methods=["POST"])
+@admin_required
+def alias_add(type_id: int):
+    """Add a spelling the import will recognise as this kind."""
+    itype = services.get_instrument_type(db(), type_id)
+    form = AliasForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.add_alias(uow.session, current_user, itype, form.alias.data)
+        if uow.ok:
+            return uow.redirect(f"已添加别名“{form.alias.data.strip()}”。", url_for("catalog.aliases", type_id=type_id))
+    return _render_aliases(itype, form)
+
+
+@bp.route("/types/<int:type_id>/aliases/<int:alias_id>/delete", methods=["POST"])
+@admin_required
+def alias_delete(type_id: int, alias_id: int):
+    """Stop recognising a spelling (imports already made are unchanged)."""
+    itype = services.get_instrument_type(db(), type_id)
+    form = AliasDeleteForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            services.remove_alias(uow.session, current_user, itype, alias_id)
+        if uow.ok:
+            return uow.redirect("已删除别名。", url_for("catalog.aliases", type_id=type_id))
+    return _render_aliases(itype)
 
 
 @bp.route("/findings")

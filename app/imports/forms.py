@@ -173,3 +173,28 @@ class WorkbookForm(Form):
     """A button on a workbook batch (analyse every sheet again, undo every sheet)."""
 
     version = VersionField()
+
+
+class KindValuesForm(Form):
+    """The file's kind values, each mapped to a catalogue kind or to "not a mandatory instrument, skip".
+
+    The rows of the card post pairs (value, kind): `value` as typed in the file, `kind` a code,
+    SKIP_CHOICE, or "" to leave the value to the automatic reading.
+    """
+
+    SKIP_CHOICE = "__skip__"
+    version = VersionField()
+
+    def choices(self, formdata, codes: set[str]) -> dict[str, str | None] | None:
+        """{value: code, kinds.SKIP, or None to forget a choice}; None (and an error) when the post is not valid."""
+        values, kinds = formdata.getlist("value"), formdata.getlist("kind")
+        if len(values) != len(kinds) or not values:
+            self.form_errors.append("请为器具名称选择对应的种类")
+            return None
+        out: dict[str, str | None] = {}
+        for value, kind in zip(values, kinds, strict=True):
+            if kind not in codes and kind not in ("", self.SKIP_CHOICE) or not value.strip() or len(value) > 200:
+                self.form_errors.append(f"“{value[:40]}”的选择无效，请重新选择")
+                return None
+            out[value] = None if kind == "" else ("" if kind == self.SKIP_CHOICE else kind)
+        return out

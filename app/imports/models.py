@@ -81,6 +81,10 @@ class ImportBatch(VersionedMixin, Base):
     # How the file was read where it left things open (the order of short dates, merged cells filled down).
     reading_notes: Mapped[list] = mapped_column(JSON, default=list)
     only_valid: Mapped[bool] = mapped_column(default=False)
+    # The user's choice for kind values of this file: {value as typed: catalogue code, or "" to skip its rows}.
+    kind_values: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Kind values the last dry run could not place with certainty: [{"value", "rows", "unknown"}].
+    kind_findings: Mapped[list] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -151,4 +155,6 @@ class SavedMapping(VersionedMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     signature: Mapped[str] = mapped_column(String(64), unique=True)
     mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The file's kind values mapped by the user ({value: code, or "" to skip}), reused with the mapping.
+    kind_values: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from app.accounts.models import Station
 from app.audit import services as audit
 from app.bulk import Stored, bulk_insert
 from app.catalog.models import InstrumentType
+from app.catalog.queries import kind_aliases
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.imports.heartbeat import heartbeat_path, last_beat
@@ -28,11 +30,13 @@ from importers import ColumnMapping, ImportFileError
 from importers.errors import UnmappedTableError
 from importers import stash
 from importers.apply import apply_plan, undo_blockers, undo_records
+from importers.kinds import SKIP, kind_key
 from importers.parse import ParseOptions
 from importers.parsed import PLAIN, ParsedSheet, cells_json, plain_cell
-from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, parse_file_packed,
-                               sheet_grid, unpack)
+from importers.sandbox import (ParseRequest, SandboxError, SandboxLimits, isolated, list_sheets, options_used,
+                               parse_file_packed, sheet_grid, unpack)
 from importers.plan import Plan, Planner
+from importers.values import to_text
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 READ_FAILED = "读取文件时出现系统错误，文件未能导入。请在Excel中打开并另存为.xlsx后重新上传；如仍失败，请联系管理员。"
@@ -52,6 +56,11 @@ def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
 
 def _kinds(session: Session) -> list[tuple[str, str]]:
     return [(k.code, k.name_zh) for k in session.scalars(select(InstrumentType))]
+
+
+def _aliases(session: Session) -> tuple[tuple[str, str], ...]:
+    """The catalogue's other spellings as the database holds them (admins extend them)."""
+    return tuple((code, alias) for code, alias in session.execute(kind_aliases()))
 
 
 def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
@@ -110,7 +119,8 @@ def parse_options(batch: ImportBatch) -> ParseOptions:
     """How the batch's file is read: the header rows and kind chosen for it, and whether rows need a merchant."""
     rows = [int(r) for r in batch.header_rows or []]
     return ParseOptions(merchant_required=batch.merchant_id is None, default_kind=batch.kind_code or None,
-                        header_row=rows[-1] if rows else None, group_row=rows[0] if len(rows) > 1 else None)
+                        header_row=rows[-1] if rows else None, group_row=rows[0] if len(rows) > 1 else None,
+                        kind_values=tuple(sorted((str(k), str(v)) for k, v in (batch.kind_values or {}).items())))
 
 
 def await_mapping(batch: ImportBatch, err: ImportFileError) -> None:
@@ -202,15 +212,17 @@ def _read(session: Session, batch: ImportBatch, sheet: str | None, overrides: di
     """Parse the batch's file (the dry run: and stash the parse) or, with `stashed`, take the dry
     run's parse when it was kept; (parsed sheet, rows in the sheet)."""
     kinds = _kinds(session)
+    aliases = _aliases(session)
     options = parse_options(batch)
     if stashed and batch.sheet_name and batch.headers:
         parsed = stash.load(stash.parse_path(Path(batch.stored_path).parent, batch.file_hash, sheet=batch.sheet_name,
                                              headers=batch.headers, mapping=batch.mapping, kinds=kinds,
-                                             options=options))
+                                             options=options, aliases=aliases))
         if parsed is not None:
             return parsed, len(parsed.rows)
     # The dry run has the child stash its parse for the apply.
-    return _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox, stash_it=not stashed)
+    return _parse(session, batch, sheet, overrides, progress, kinds, options, sandbox, stash_it=not stashed,
+                  aliases=aliases)
 
 
 def _plan(session: Session, batch: ImportBatch, parsed: ParsedSheet, total: int, today: dt.date,
@@ -229,7 +241,7 @@ def _plan(session: Session, batch: ImportBatch, parsed: ParsedSheet, total: int,
 
 def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: dict | None,
            progress: Progress | None, kinds: list, options: ParseOptions, sandbox: SandboxLimits, *,
-           stash_it: bool):
+           stash_it: bool, aliases: tuple[tuple[str, str], ...] | None = None):
     """Parse the stored upload in a limited child process (importers/sandbox.py)."""
     # The stored file is read only when it is still the one uploaded (not truncated or replaced since).
     if not uploads.is_intact(Path(batch.stored_path), batch.file_size, batch.file_hash):
@@ -237,18 +249,25 @@ def _parse(session: Session, batch: ImportBatch, sheet: str | None, overrides: d
     mapping = None
     if batch.mapping and batch.headers and overrides is None and sheet in (None, batch.sheet_name):
         mapping = ColumnMapping(tuple(batch.headers), {k: int(v) for k, v in batch.mapping.items()})
-    saved = {m.signature: m.mapping for m in session.scalars(select(SavedMapping))} if mapping is None else {}
+    saved_rows = session.scalars(select(SavedMapping)).all() if mapping is None else []
+    saved = {m.signature: m.mapping for m in saved_rows}
+    saved_values = {m.signature: tuple(sorted(m.kind_values.items())) for m in saved_rows if m.kind_values}
     request = ParseRequest(path=batch.stored_path, filename=batch.file_name, kinds=tuple(map(tuple, kinds)),
                            options=options, sheet=sheet or batch.sheet_name or None, mapping=mapping,
                            overrides=overrides, saved_mappings=saved, keep_cells=cells_json,
-                           stash_in=(str(Path(batch.stored_path).parent), batch.file_hash) if stash_it else None)
+                           stash_in=(str(Path(batch.stored_path).parent), batch.file_hash) if stash_it else None,
+                           aliases=aliases, saved_kind_values=saved_values)
 
     def report(read: tuple[int, int]) -> None:
         if progress:
             progress(read[0], 2 * max(read[1], 1))
 
     parsed, total = isolated(parse_file_packed, request, limits=sandbox, progress=report)
-    return unpack(parsed), total
+    parsed = unpack(parsed)
+    used = options_used(request, parsed.mapping.signature)
+    if used is not options:  # a saved mapping came with the kind values chosen for its files: the batch keeps them
+        batch.kind_values = dict(used.kind_values)
+    return parsed, total
 
 
 def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: str | None = None,
@@ -281,7 +300,53 @@ def plan_batch(session: Session, batch: ImportBatch, *, today: dt.date, sheet: s
             session.flush()
         raise
     with writing:
-        return _write_preview(session, batch, _plan(session, batch, parsed, total, today, progress))
+        plan = _plan(session, batch, parsed, total, today, progress)
+        batch.kind_findings = kind_findings(plan, batch.mapping.get("kind"))
+        return _write_preview(session, batch, plan)
+
+
+KIND_FINDINGS_MAX = 50  # distinct values listed on the batch page
+
+
+def kind_findings(plan: Plan, kind_col: int | None) -> list[dict]:
+    """The file's kind values that did not resolve with certainty (unknown, read by a rule, chosen by the
+    user, or not fitting the merchant's industry), with their row counts, most rows first."""
+    if kind_col is None:
+        return []
+    found: dict[str, dict] = {}
+    for r in plan.rows:
+        unknown = any(e.field == "kind" for e in r.errors)
+        if not unknown and not any(w.field == "kind" for w in r.warnings):
+            continue
+        cells = json.loads(r.cells) if r.cells.__class__ is bytes else r.cells
+        value = cells[kind_col] if kind_col < len(cells) else None
+        text = to_text(value) if value not in (None, "") else ""
+        if not text:
+            continue
+        entry = found.setdefault(kind_key(text), {"value": text, "rows": 0, "unknown": False})
+        entry["rows"] += 1
+        entry["unknown"] = entry["unknown"] or unknown
+    return sorted(found.values(), key=lambda e: (-e["rows"], e["value"]))[:KIND_FINDINGS_MAX]
+
+
+def set_kind_values(session: Session, actor, batch: ImportBatch, choices: dict[str, str | None]) -> dict[str, str]:
+    """Keep the user's choice for the file's kind values ({value: code, SKIP, or None to forget the choice});
+    the caller re-plans."""
+    codes = {k.code: k.name_zh for k in session.scalars(select(InstrumentType).where(InstrumentType.is_active))}
+    for value, code in choices.items():
+        if code is not None and code != SKIP and code not in codes:
+            raise Invalid(f"“{value}”所选的器具种类不在目录中，请重新选择")
+        if len(value) > 200:
+            raise Invalid("器具种类的写法过长")
+    kept = {k: v for k, v in (batch.kind_values or {}).items() if k not in choices}
+    kept.update({k: v for k, v in choices.items() if v is not None})
+    if kept == (batch.kind_values or {}):
+        return kept
+    batch.kind_values = kept
+    session.flush()
+    shown = "；".join(f"{v}→{'非强检器具，跳过' if c == SKIP else codes[c]}" for v, c in kept.items()) or "无（按自动识别）"
+    audit.record(session, actor, "update", batch, note=f"为本文件指定器具种类：{shown}")
+    return kept
 
 
 def _write_preview(session: Session, batch: ImportBatch, plan: Plan) -> Plan:
@@ -441,6 +506,7 @@ def save_mapping(session: Session, actor, batch: ImportBatch, name: str) -> Save
                              created_by_id=getattr(actor, "id", None))
         session.add(saved)
     saved.mapping = dict(batch.mapping)
+    saved.kind_values = dict(batch.kind_values or {})
     saved.name = name or saved.name
     session.flush()
     return saved

@@ -21,7 +21,8 @@ from app.db import utcnow
 from app.errors import ERROR_TITLES, Invalid
 from app.catalog.queries import instrument_types
 from app.imports import queries, services, workbooks
-from app.imports.forms import ApplyForm, ChoicesForm, MappingForm, SaveMappingForm, SheetForm, UndoForm, UploadForm
+from app.imports.forms import (ApplyForm, ChoicesForm, KindValuesForm, MappingForm, SaveMappingForm, SheetForm, UndoForm,
+                               UploadForm)
 from app.imports.models import ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
 from app.merchants.queries import utility_companies
@@ -247,6 +248,7 @@ def _render_detail(batch: ImportBatch, *, status: int = 200, sheet_form: SheetFo
         # A workbook of one sheet per station uploaded as one sheet: the page suggests the workbook mode.
         "station_sheets": workbooks.station_sheets(batch.sheet_names, workbooks.assignable_stations(session, current_user))
         if len(batch.sheet_names or ()) > 1 and batch.parent_id is None else [],
+        **_kind_context(batch),
     }
     return render_template("imports/detail.html", **context), status
 
@@ -419,6 +421,41 @@ def undo(batch_id: int):
         if uow.ok:
             return uow.redirect("已撤销本次导入。", url_for("imports.detail", batch_id=batch.id))
     return _render_detail(batch, undo_form=form)
+
+
+# ----- the file's kind values: mapped once for the whole file ------------------------------------
+
+def _kind_context(batch: ImportBatch, form: KindValuesForm | None = None) -> dict:
+    """The kind-values card: the file's uncertain kind values and the user's choices, with the kinds to pick."""
+    chosen = dict(batch.kind_values or {})
+    rows = [{**e, "chosen": chosen.pop(e["value"], None)} for e in batch.kind_findings or []]
+    rows += [{"value": v, "rows": None, "unknown": False, "chosen": c} for v, c in chosen.items()]
+    kinds = [(k.code, k.name_zh) for k in db().scalars(instrument_types(active_only=True))] if rows else []
+    return {"kind_rows": rows, "kind_choices": kinds, "kind_skip": KindValuesForm.SKIP_CHOICE,
+            "kind_form": form or KindValuesForm(formdata=None, data={"version": batch.version})}
+
+
+@bp.route("/<int:batch_id>/kinds", methods=["POST"])
+@ledger_write_required
+def kind_values(batch_id: int):
+    """Map the file's kind values to kinds (or skip their rows) and preview again."""
+    batch = _batch(batch_id)
+    form = KindValuesForm()
+    codes = {k.code for k in db().scalars(instrument_types(active_only=True))}
+    choices = form.choices(request.form, codes) if form.validate_on_submit() else None
+    if choices is not None:
+        problem = _can_replan(batch, form.version.data)
+        if problem is None:
+            with unit_of_work(form) as uow:
+                services.set_kind_values(uow.session, current_user, batch, choices)
+            if uow.ok:
+                _runner().plan(batch.id, sheet=batch.sheet_name)
+                return uow.redirect("已按指定的器具种类重新预览。", url_for("imports.detail", batch_id=batch.id), "info")
+        else:
+            flash(problem, "danger")
+    else:
+        flash("器具种类的对应有误：" + "；".join(form.form_errors or ["请重新选择"]), "danger")
+    return _render_detail(batch)
 
 
 from app.imports import workbook_views  # noqa: E402  the workbook batch's routes, on this blueprint

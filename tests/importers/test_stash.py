@@ -56,6 +56,10 @@ def test_a_damaged_or_missing_stash_is_no_stash(tmp_path, kinds):
 @pytest.mark.parametrize("change", [
     {"sheet": "二所"}, {"headers": ["A", "B"]}, {"mapping": {"serial_no": 2}}, {"file_hash": "f" * 64},
     {"kinds": [("elec_price_scale", "电子计价秤")]}, {"options": ParseOptions(merchant_required=False)},
+    # issue 14 part 4: the database's aliases (an admin added or removed one) and the file's kind values
+    {"aliases": [("taximeter", "计价器")]}, {"aliases": [("taximeter", "计价器"), ("taximeter", "打表器")]},
+    {"options": ParseOptions(kind_values=(("计价器", "elec_price_scale"),))},
+    {"options": ParseOptions(kind_values=(("计价器", ""),))},
 ])
 def test_the_stash_key_covers_everything_the_parse_depends_on(kinds, change):
     basis = {"file_hash": "0" * 64, "sheet": "一所", "headers": ["A", "B", "C"], "mapping": {"serial_no": 1},
