@@ -57,7 +57,8 @@ def test_ditto_marks_and_short_dates_are_shown_in_the_preview_and_the_errors_wor
     data = write_xlsx(tmp_path / "同上.xlsx", {"台账": rows}).read_bytes()
     batch = batch_of(session, upload(insp_a, world.station_a.id, data, "同上.xlsx"))
     assert batch.status == ImportStatus.PREVIEW, batch.message
-    assert (batch.counts["rows"], batch.counts["errors"], batch.counts["warnings"]) == (4, 2, 2)
+    # Warned: the two filled rows, and the new merchant's first row (the industry it was given).
+    assert (batch.counts["rows"], batch.counts["errors"], batch.counts["warnings"]) == (4, 2, 3)
     assert batch.reading_notes == ["检定日期按 日/月/年 读取（依据：第4行 25/3/2024）"]
     page = text(insp_a.get(f"/imports/{batch.id}"))
     assert "检定日期按 日/月/年 读取（依据：第4行 25/3/2024）" in page
