@@ -123,7 +123,10 @@ def instrument_pipeline(timers: Timers, children: dict) -> None:
     timers.wrap(services, "unpack", "parse unpacked")
     timers.wrap(stash, "save", "parse stashed")
     timers.wrap(stash, "load", "stashed parse loaded")
+    timers.wrap(stash, "load_parts", "stash read")
+    timers.wrap(stash, "loads", "parts unpacked")
     timers.wrap(Planner, "plan", "Planner.plan")
+    timers.wrap(Planner, "plan_part", "Planner.plan_part")
     timers.wrap(services, "bulk_insert", "import_rows insert")
     if hasattr(services, "_same_rows"):
         timers.wrap(services, "_same_rows", "_same_rows (preview check)")

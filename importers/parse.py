@@ -20,6 +20,7 @@ from importers.rows import BLANK, HEADER, TITLE, RowClassifier
 
 SAMPLE_ROWS = 20  # rows under the header looked at to tell a 1, 2, 3 编号 from a serial
 PROGRESS_EVERY = 5000
+PART_ROWS = 5000  # rows per part handed to `parse_sheet`'s `parts`
 _SHEET_SUFFIX = re.compile(r"(台账|明细表|明细|清单|登记表|一览表|统计表|汇总表)$")
 
 
@@ -133,7 +134,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
                 mapping: ColumnMapping | None = None, overrides: Mapping[str, int | str | None] | None = None,
                 options: ParseOptions = ParseOptions(),
                 progress: Callable[[int], None] | None = None,
-                keep_cells: Callable[[list], object] | None = None) -> ParsedSheet:
+                keep_cells: Callable[[list], object] | None = None,
+                parts: Callable[[ParsedSheet], None] | None = None) -> ParsedSheet:
     """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
 
     `kinds` is the catalogue as (code, name_zh) pairs. `mapping` (e.g. a saved one, see
@@ -143,6 +145,9 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     `keep_cells` turns a data row's cells into what its ParsedRow keeps (default: the list as
     read), e.g. a compact form of what the caller stores: a large file's cells are most of the
     parsed rows' memory.
+    `parts`, when given, receives the rows as they are parsed, PART_ROWS at a time (each as a sheet
+    of those rows, with the skipped rows counted so far), and the sheet returned holds only the rows
+    after the last part: the caller can work on a large file's first rows while the rest are read.
     Raises ImportFileError when the sheet is empty, has no header or lacks required columns.
     """
     located = _pick(book, sheet, options)
@@ -176,6 +181,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
                               default_kind_label=default_label)
     classify = RowClassifier(chosen.headers, chosen.column("row_no")).classify
     parsed: list[ParsedRow] = []
+    part_rows = PART_ROWS if parts is not None else 0
     number = header.index + 1  # Excel number of the header's last row
     for cells in chain(located.head[header.index + 1:], located.rest):
         number += 1
@@ -187,6 +193,9 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
             if keep_cells is not None:
                 row.cells = keep_cells(cells)
             parsed.append(row)
+            if len(parsed) == part_rows:
+                parts(ParsedSheet(name, header.excel_rows, chosen, parsed, skipped.copy(), default_kind))
+                parsed = []
         else:
             skipped[reason] += 1
         if progress is not None and number % PROGRESS_EVERY == 0:
