@@ -181,8 +181,6 @@ class Planner:
         self._names_read: set[str] = set()
         self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
         self.verifications: dict[int, tuple[_Verification, ...]] = {}
-        self._serials_read: dict[int, set[str]] = defaultdict(set)
-        self._shared: dict = {}
         # What the rows planned so far planned.
         self.sheet = ""
         self._rows: list[RowPlan] = []
@@ -240,7 +238,7 @@ class Planner:
         # stay until the plan is made: each is kept as a plain named tuple (a Row costs about
         # twice), the values that records repeat (makers, models, dates...) are held once, and the
         # indexes are per kind by serial, and per instrument, to tuples of records.
-        share = self._shared.setdefault
+        share = {}.setdefault
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
         shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "serial_key",
@@ -248,9 +246,8 @@ class Planner:
         ids = []
         for type_id, wanted in sorted(serials.items()):
             by_serial = self.instruments[type_id]
-            read = self._serials_read[type_id]
-            wanted -= read
-            read |= wanted
+            # Not read again when an earlier part found it (a serial no part found is only asked again).
+            wanted = {serial for serial in wanted if serial not in by_serial}
             for chunk in chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_key, chunk))
                 for row in self.session.execute(stmt):
