@@ -14,12 +14,13 @@ Lookups are set-based: the keys of the whole file are fetched in chunks of IN (.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
-from sqlalchemy import Row, any_, literal, select
+from sqlalchemy import Row, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from importers.parsed import ParsedRow, ParsedSheet, RowError
 _CONSUMED = MappingProxyType({})  # a parsed row's values once `plan(consume=True)` planned it
 
 CHUNK = 900  # below SQLite's default limit of bound parameters per statement
+ONE_PARAMETER_CHUNK = 10_000  # values per lookup where they are sent as one parameter (see Planner._in)
 
 CREATE, UPDATE, UNCHANGED, ERROR, SKIP = "create", "update", "unchanged", "error", "skip"
 
@@ -45,6 +47,7 @@ VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certifica
 # A registered instrument or verification record, as the planner keeps it.
 _Instrument = namedtuple("_Instrument", INSTRUMENT_COLUMNS)
 _Verification = namedtuple("_Verification", VERIFICATION_COLUMNS)
+_Kind = namedtuple("_Kind", "id code name_zh")  # a catalogue kind, as the planner reads it
 
 # The industry a new merchant gets from the kind of its first instrument.
 INDUSTRY_BY_KIND_PREFIX = (
@@ -170,7 +173,9 @@ class Planner:
         self.today = today
         # A utility-meter ledger lists households, not merchants: its meters belong to this company.
         self.default_merchant_id = default_merchant_id
-        self.kinds = {k.code: k for k in session.scalars(select(InstrumentType))}
+        # Plain tuples: an ORM attribute read costs about 1.5 µs, and each row reads its kind's id several times.
+        self._dialect = session.get_bind().dialect.name
+        self.kinds = {k.code: _Kind(k.id, k.code, k.name_zh) for k in session.scalars(select(InstrumentType))}
         # Names and makers repeat down a ledger: fold each distinct text once.
         self.key = lru_cache(maxsize=None)(match_key)
         # Registered records found so far, and the keys already looked up.
@@ -199,10 +204,18 @@ class Planner:
     # ----- lookups, set-based -------------------------------------------------------------
     def _in(self, column, values: list):
         """column IN (values). On PostgreSQL one array parameter: psycopg converts a statement's
-        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s. On SQLite
+        one JSON array parameter read by json_each (still a search of the index per value): SQLAlchemy's
+        handling of 900 parameters per statement cost more than SQLite's lookups."""
+        if self._dialect == "postgresql":
             return column == any_(literal(values, ARRAY(column.type)))
+        if self._dialect == "sqlite":
+            return column.in_(select(func.json_each(literal(json.dumps(values))).table_valued("value").c.value))
         return column.in_(values)
+
+    def _chunks(self, items: list):
+        """Slices of `items` for one `_in` each: larger where the values are one parameter."""
+        return chunks(items, CHUNK if self._dialect not in ("postgresql", "sqlite") else ONE_PARAMETER_CHUNK)
 
     # Registered records are read as Core rows (attribute access by column name), not ORM objects:
     # loading 100,000 instruments with their joined merchants and kinds into the session took
@@ -216,11 +229,11 @@ class Planner:
         self._names_read.update(names)
         table = Merchant.__table__
         columns = [table.c[name] for name in MERCHANT_COLUMNS]
-        for chunk in chunks(codes):
+        for chunk in self._chunks(codes):
             for m in self.session.execute(select(*columns).where(self._in(table.c.credit_code, chunk))).all():
                 self.by_code[m.credit_code] = m
                 self.merchant_rows[m.id] = m
-        for chunk in chunks(names):
+        for chunk in self._chunks(names):
             stmt = select(*columns).where(table.c.station_id == self.station_id, self._in(table.c.name_key, chunk))
             for m in self.session.execute(stmt).all():
                 self.by_name[m.name_key].append(m)
@@ -248,7 +261,7 @@ class Planner:
             by_serial = self.instruments[type_id]
             # Not read again when an earlier part found it (a serial no part found is only asked again).
             wanted = {serial for serial in wanted if serial not in by_serial}
-            for chunk in chunks(sorted(wanted)):
+            for chunk in self._chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_key, chunk))
                 for row in self.session.execute(stmt):
                     values = list(row)
@@ -259,7 +272,7 @@ class Planner:
                     ids.append(inst.id)
         vt = Verification.__table__
         columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
-        for chunk in chunks(ids):
+        for chunk in self._chunks(ids):
             stmt = select(vt.c.instrument_id, *columns).where(self._in(vt.c.instrument_id, chunk),
                                                               vt.c.voided_at.is_(None))
             for instrument_id, ver_id, verified_on, result, valid_until, certificate_no in self.session.execute(stmt):
