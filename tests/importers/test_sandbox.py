@@ -156,3 +156,27 @@ def test_a_child_that_aborts_or_hangs_is_reported_in_chinese():
     seen = []
     assert isolated(_report_and_answer, limits=CHILD, progress=seen.append) == "答复"
     assert seen == [(1, 2)]
+
+
+def _emit_parts(progress=None, emit=None):
+    emit("第一部分")
+    emit("第二部分")
+    return "答复"
+
+
+def _emit_then_abort(progress=None, emit=None):
+    emit("第一部分")
+    os.abort()
+
+
+def test_a_job_hands_over_parts_while_it_runs_and_a_child_dying_after_one_is_still_reported():
+    seen = []
+    assert isolated(_emit_parts, limits=CHILD, parts=seen.append) == "答复"
+    assert seen == ["第一部分", "第二部分"]
+    seen.clear()
+    with pytest.raises(ImportFileError, match="文件已损坏或解开后过大"):
+        isolated(_emit_then_abort, limits=CHILD, parts=seen.append)
+    assert seen == ["第一部分"]
+    # The caller failing on a part ends the child; the caller's error is what comes out.
+    with pytest.raises(ZeroDivisionError):
+        isolated(_emit_parts, limits=CHILD, parts=lambda part: 1 / 0)
