@@ -123,7 +123,10 @@ def instrument_pipeline(timers: Timers, children: dict) -> None:
     timers.wrap(services, "unpack", "parse unpacked")
     timers.wrap(stash, "save", "parse stashed")
     timers.wrap(stash, "load", "stashed parse loaded")
+    timers.wrap(stash, "load_parts", "stash read")
+    timers.wrap(stash, "loads", "parts unpacked")
     timers.wrap(Planner, "plan", "Planner.plan")
+    timers.wrap(Planner, "plan_part", "Planner.plan_part")
     timers.wrap(services, "bulk_insert", "import_rows insert")
     if hasattr(services, "_same_rows"):
         timers.wrap(services, "_same_rows", "_same_rows (preview check)")
@@ -312,6 +315,7 @@ def run_phase_here(args: argparse.Namespace) -> None:
     result["rss_before_mb"] = before
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     result["child_peak_mb"] = CHILDREN.get("peak_mb", 0)
+    result["child_cpu_seconds"] = CHILDREN.get("cpu_seconds", 0.0)
     print("RESULT " + json.dumps(result, ensure_ascii=False, default=str), flush=True)
 
 
@@ -415,7 +419,7 @@ def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: 
         result["load"] = (load, os.getloadavg()[0])
         steps = "  ".join(f"{k.strip()} {v:.2f}" for k, v in result["steps"].items())
         print(f"   {label:<16} {result['seconds']:7.2f} s  cpu {result['cpu_seconds']:6.2f} s  peak {result['peak_mb']:5.0f} MB  "
-              f"child peak {result['child_peak_mb']:5.0f} MB  "
+              f"child peak {result['child_peak_mb']:5.0f} MB  child cpu {result.get('child_cpu_seconds', 0):5.2f} s  "
               f"load {load:.1f}->{result['load'][1]:.1f}   {steps}", flush=True)
         return result
 

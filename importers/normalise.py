@@ -170,6 +170,11 @@ class RowNormaliser:
             self._pending.extend(pending)
         return parsed
 
+    @property
+    def waiting(self) -> bool:
+        """True while rows read so far hold short dates that only the end of the sheet decides."""
+        return bool(self._pending)
+
     def finish(self) -> list[str]:
         """Read the short dates left for the end of the sheet (importers/dateorder.py); the notes on
         the order used, for the preview."""

@@ -25,6 +25,7 @@ PROGRESS_EVERY = 5000
 # command line both offer it).
 CHOOSE_HEADER = "可指定表头所在的行和各列对应的字段"
 CHOOSE_SHEET = "可选择其他工作表"
+PART_ROWS = 5000  # rows per part handed to `parse_sheet`'s `parts`
 _SHEET_SUFFIX = re.compile(r"(台账|明细表|明细|清单|登记表|一览表|统计表|汇总表)$")
 
 
@@ -147,7 +148,8 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
                 options: ParseOptions = ParseOptions(),
                 progress: Callable[[int], None] | None = None,
                 keep_cells: Callable[[list], object] | None = None,
-                aliases: Iterable[tuple[str, str]] | None = None) -> ParsedSheet:
+                aliases: Iterable[tuple[str, str]] | None = None,
+                parts: Callable[[ParsedSheet], None] | None = None) -> ParsedSheet:
     """Read one sheet (the first with a table when `sheet` is None) into parsed rows.
 
     `kinds` is the catalogue as (code, name_zh) pairs and `aliases` its other spellings as (code, alias)
@@ -158,6 +160,9 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
     `keep_cells` turns a data row's cells into what its ParsedRow keeps (default: the list as
     read), e.g. a compact form of what the caller stores: a large file's cells are most of the
     parsed rows' memory.
+    `parts`, when given, receives the rows as they are parsed, PART_ROWS at a time (each as a sheet
+    of those rows, with the skipped rows counted so far), and the sheet returned holds only the rows
+    after the last part: the caller can work on a large file's first rows while the rest are read.
     Raises ImportFileError when the sheet is empty, has no header or lacks required columns.
     """
     located = _pick(book, sheet, options)
@@ -196,6 +201,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         rows = merged.rows(rows)
     ditto = DittoFill(name, [(col, chosen.label(f), f) for f, col in chosen.fields.items()])
     previous: list | None = None  # the data row above, as filled: what a ditto mark repeats
+    previous_row = 0  # its Excel row number
     for cells in rows:
         number += 1
         if number > options.max_rows:  # a format that cannot tell its height before it is read (.csv)
@@ -204,7 +210,7 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
         if reason is None and normalise.skips(cells):
             reason = NOT_MANDATORY
         if reason is None:
-            marks = None if DITTO.isdisjoint(cells) else ditto(number, cells, previous, parsed[-1].row if parsed else 0)
+            marks = None if DITTO.isdisjoint(cells) else ditto(number, cells, previous, previous_row)
             row = normalise(number, cells)
             if marks is not None:
                 # A mark with nothing to repeat is the reason the field is missing: say it once.
@@ -212,10 +218,15 @@ def parse_sheet(book: Book, sheet: str | None = None, *, kinds: Iterable[tuple[s
                 row.errors = (*marks[0], *(e for e in row.errors
                                            if e.field not in unfilled or not e.message.startswith("缺少")))
                 row.warnings = (*marks[1], *row.warnings)
-            previous = cells
+            previous, previous_row = cells, number
             if keep_cells is not None:
                 row.cells = keep_cells(cells)
             parsed.append(row)
+            # Rows with short dates wait for the end of the sheet, which decides their order: a part
+            # handed over could no longer be changed, so none is handed over while such rows wait.
+            if parts is not None and len(parsed) >= PART_ROWS and not normalise.waiting:
+                parts(ParsedSheet(name, header.excel_rows, chosen, parsed, skipped.copy(), default_kind))
+                parsed = []
         else:
             skipped[reason] += 1
         if progress is not None and number % PROGRESS_EVERY == 0:

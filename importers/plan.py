@@ -14,12 +14,13 @@ Lookups are set-based: the keys of the whole file are fetched in chunks of IN (.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
-from sqlalchemy import Row, any_, literal, select
+from sqlalchemy import Row, any_, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from importers.parsed import ParsedRow, ParsedSheet, RowError
 _CONSUMED = MappingProxyType({})  # a parsed row's values once `plan(consume=True)` planned it
 
 CHUNK = 900  # below SQLite's default limit of bound parameters per statement
+ONE_PARAMETER_CHUNK = 10_000  # values per lookup where they are sent as one parameter (see Planner._in)
 
 CREATE, UPDATE, UNCHANGED, ERROR, SKIP = "create", "update", "unchanged", "error", "skip"
 
@@ -50,6 +52,8 @@ VERIFICATION_COLUMNS = ("id", "verified_on", "result", "valid_until", "certifica
 # A registered instrument or verification record, as the planner keeps it.
 _Instrument = namedtuple("_Instrument", INSTRUMENT_COLUMNS)
 _Verification = namedtuple("_Verification", VERIFICATION_COLUMNS)
+# A catalogue kind, as the planner reads it (the rule and periods give the date a ledger's date is checked against).
+_Kind = namedtuple("_Kind", "id code name_zh rule cycle_months service_life_years")
 
 @dataclass(slots=True)
 class MerchantPlan:
@@ -162,40 +166,75 @@ class Planner:
         self.today = today
         # A utility-meter ledger lists households, not merchants: its meters belong to this company.
         self.default_merchant_id = default_merchant_id
-        self.kinds = {k.code: k for k in session.scalars(select(InstrumentType))}
+        # Plain tuples: an ORM attribute read costs about 1.5 µs, and each row reads its kind's id several times.
+        self._dialect = session.get_bind().dialect.name
+        self.kinds = {k.code: _Kind(k.id, k.code, k.name_zh, k.rule, k.cycle_months, k.service_life_years)
+                      for k in session.scalars(select(InstrumentType))}
         # Names and makers repeat down a ledger: fold each distinct text once.
         self.key = lru_cache(maxsize=None)(match_key)
         # The date the rule gives by kind and verification date (dates repeat down a ledger too).
         self._expected: dict[tuple[str, dt.date], tuple[dt.date, str] | None] = {}
         self._date_labels = ("有效期至", "检定日期")
+        # Registered records found so far, and the keys already looked up.
+        self.by_code: dict[str, Row] = {}
+        self.by_name: dict[str, list[Row]] = defaultdict(list)
+        self.merchant_rows: dict[int, Row] = {}
+        self._codes_read: set[str] = set()
+        self._names_read: set[str] = set()
+        self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
+        self.verifications: dict[int, tuple[_Verification, ...]] = {}
+        # What the rows planned so far planned.
+        self.sheet = ""
+        self._rows: list[RowPlan] = []
+        self._merchant_plans: dict[tuple, MerchantPlan] = {}
+        self._instrument_plans: dict[tuple, InstrumentPlan] = {}
+        self._verifications: list[VerificationPlan] = []
+        self._seen_verifications: dict[tuple, tuple[int, dict]] = {}
+        # Other ways to find a record planned by an earlier row: a new merchant by its name (rows
+        # with and without the credit code), an instrument by kind + serial (rows with and without
+        # the maker), and a registered record by its id.
+        self._merchants_by_name: dict[str, list[MerchantPlan]] = defaultdict(list)
+        self._merchants_by_id: dict[int, MerchantPlan] = {}
+        self._instruments_by_serial: dict[tuple[int, str], list[InstrumentPlan]] = defaultdict(list)
+        self._instruments_by_id: dict[int, InstrumentPlan] = {}
 
     # ----- lookups, set-based -------------------------------------------------------------
     def _in(self, column, values: list):
         """column IN (values). On PostgreSQL one array parameter: psycopg converts a statement's
-        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s. On SQLite
+        one JSON array parameter read by json_each (still a search of the index per value): SQLAlchemy's
+        handling of 900 parameters per statement cost more than SQLite's lookups."""
+        if self._dialect == "postgresql":
             return column == any_(literal(values, ARRAY(column.type)))
+        if self._dialect == "sqlite":
+            return column.in_(select(func.json_each(literal(json.dumps(values))).table_valued("value").c.value))
         return column.in_(values)
+
+    def _chunks(self, items: list):
+        """Slices of `items` for one `_in` each: larger where the values are one parameter."""
+        return chunks(items, CHUNK if self._dialect not in ("postgresql", "sqlite") else ONE_PARAMETER_CHUNK)
 
     # Registered records are read as Core rows (attribute access by column name), not ORM objects:
     # loading 100,000 instruments with their joined merchants and kinds into the session took
     # about 20 s and 300 MB; rows take a fraction of both.
+    # A large file is planned a part at a time (see `plan_part`): each part's lookups add to what the
+    # earlier parts found, and a key is looked up once.
     def _load_merchants(self, rows: list[ParsedRow]) -> None:
-        codes = sorted({r.values["credit_code"] for r in rows if r.values.get("credit_code")})
-        names = sorted({self.key(n) for n in {r.values.get("merchant_name") for r in rows} if n})
-        self.by_code: dict[str, Row] = {}
-        self.by_name: dict[str, list[Row]] = defaultdict(list)
+        codes = sorted({r.values["credit_code"] for r in rows if r.values.get("credit_code")} - self._codes_read)
+        names = sorted({self.key(n) for n in {r.values.get("merchant_name") for r in rows} if n} - self._names_read)
+        self._codes_read.update(codes)
+        self._names_read.update(names)
         table = Merchant.__table__
         columns = [table.c[name] for name in MERCHANT_COLUMNS]
-        for chunk in chunks(codes):
+        for chunk in self._chunks(codes):
             for m in self.session.execute(select(*columns).where(self._in(table.c.credit_code, chunk))).all():
                 self.by_code[m.credit_code] = m
-        for chunk in chunks(names):
+                self.merchant_rows[m.id] = m
+        for chunk in self._chunks(names):
             stmt = select(*columns).where(table.c.station_id == self.station_id, self._in(table.c.name_key, chunk))
             for m in self.session.execute(stmt).all():
                 self.by_name[m.name_key].append(m)
-        self.merchant_rows: dict[int, Merchant] = {m.id: m for m in self.by_code.values()}
-        self.merchant_rows.update((m.id, m) for group in self.by_name.values() for m in group)
+                self.merchant_rows[m.id] = m
 
     def _load_instruments(self, rows: list[ParsedRow]) -> None:
         # By kind and serial key (fm2026120001 is FM2026120001): the unique index (type_id, serial_key,
@@ -210,7 +249,6 @@ class Planner:
         # twice), the values that records repeat (makers, models, dates...) are held once, and the
         # indexes are per kind by serial, and per instrument, to tuples of records.
         share = {}.setdefault
-        self.instruments: dict[int, dict[str, tuple[_Instrument, ...]]] = defaultdict(dict)
         table = Instrument.__table__
         columns = [table.c[name] for name in INSTRUMENT_COLUMNS]
         shared = [i for i, name in enumerate(INSTRUMENT_COLUMNS) if name not in ("id", "serial_no", "serial_key",
@@ -218,7 +256,9 @@ class Planner:
         ids = []
         for type_id, wanted in sorted(serials.items()):
             by_serial = self.instruments[type_id]
-            for chunk in chunks(sorted(wanted)):
+            # Not read again when an earlier part found it (a serial no part found is only asked again).
+            wanted = {serial for serial in wanted if serial not in by_serial}
+            for chunk in self._chunks(sorted(wanted)):
                 stmt = select(*columns).where(table.c.type_id == type_id, self._in(table.c.serial_key, chunk))
                 for row in self.session.execute(stmt):
                     values = list(row)
@@ -227,10 +267,9 @@ class Planner:
                     inst = _Instrument._make(values)
                     by_serial[inst.serial_key] = by_serial.get(inst.serial_key, ()) + (inst,)
                     ids.append(inst.id)
-        self.verifications: dict[int, tuple[_Verification, ...]] = {}
         vt = Verification.__table__
         columns = [vt.c[name] for name in VERIFICATION_COLUMNS]
-        for chunk in chunks(ids):
+        for chunk in self._chunks(ids):
             stmt = select(vt.c.instrument_id, *columns).where(self._in(vt.c.instrument_id, chunk),
                                                               vt.c.voided_at.is_(None))
             for instrument_id, ver_id, verified_on, result, valid_until, certificate_no in self.session.execute(stmt):
@@ -272,24 +311,28 @@ class Planner:
         With `consume`, each parsed row's values are let go once the row is planned (the plan keeps
         what it needs): a large file's values dicts then do not all stay in memory to the end.
         """
+        self.plan_part(parsed, consume=consume)
+        return self.finish()
+
+    def plan_part(self, parsed: ParsedSheet, *, consume: bool = False) -> list[RowPlan]:
+        """Plan the next rows of the sheet (a part of it, in order; see `parse_sheet`'s `parts`); their RowPlans.
+
+        Parts planned one after the other give the plan that `plan` gives for all their rows at once:
+        records are looked up, and rows matched against the earlier rows' plans, the same way.
+        A row's RowPlan is final once its part is planned.
+        """
         rows = parsed.rows
         self._date_labels = (parsed.mapping.label("valid_until"), parsed.mapping.label("verified_on"))
         if self.default_merchant_id is not None:
             self._assign_default_merchant(parsed)
-        self._load_merchants([r for r in rows if r.ok])
-        self._load_instruments([r for r in rows if r.ok])
-        merchants: dict[tuple, MerchantPlan] = {}
-        instruments: dict[tuple, InstrumentPlan] = {}
-        # Other ways to find a record planned by an earlier row: a new merchant by its name (rows
-        # with and without the credit code), an instrument by kind + serial (rows with and without
-        # the maker), and a registered record by its id.
-        self._merchants_by_name: dict[str, list[MerchantPlan]] = defaultdict(list)
-        self._merchants_by_id: dict[int, MerchantPlan] = {}
-        self._instruments_by_serial: dict[tuple[int, str], list[InstrumentPlan]] = defaultdict(list)
-        self._instruments_by_id: dict[int, InstrumentPlan] = {}
-        seen_verifications: dict[tuple, tuple[int, dict]] = {}
-        verifications: list[VerificationPlan] = []
-        out: list[RowPlan] = []
+        valid = [r for r in rows if r.ok]
+        self._load_merchants(valid)
+        self._load_instruments(valid)
+        self.sheet = parsed.sheet
+        merchants, instruments = self._merchant_plans, self._instrument_plans
+        seen_verifications, verifications = self._seen_verifications, self._verifications
+        start = len(self._rows)
+        out = self._rows
         for row in rows:
             rp = RowPlan(row=row.row, cells=row.cells, errors=list(row.errors), warnings=list(row.warnings))
             out.append(rp)
@@ -323,9 +366,14 @@ class Planner:
                 if ip.used == 0:
                     self._keep_instrument(ip, instruments)
                 ip.used += 1
+        return out[start:]
+
+    def finish(self) -> Plan:
+        """The plan of every row planned so far."""
         # One plan may be kept under several keys (a code and a name).
-        kept = list({id(m): m for m in merchants.values()}.values())
-        return Plan(parsed.sheet, self.station_id, out, kept, list(instruments.values()), verifications)
+        kept = list({id(m): m for m in self._merchant_plans.values()}.values())
+        return Plan(self.sheet, self.station_id, self._rows, kept, list(self._instrument_plans.values()),
+                    self._verifications)
 
     def _industry(self, sheet: str, row: ParsedRow, rp: RowPlan, mp: MerchantPlan, ip: InstrumentPlan,
                   v: dict) -> None:

@@ -72,23 +72,26 @@ def start() -> None:
 
 
 def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = SandboxLimits(),
-             progress: Callable[[Any], None] | None = None, stats: dict | None = None) -> Any:
+             progress: Callable[[Any], None] | None = None, stats: dict | None = None,
+             parts: Callable[[Any], None] | None = None) -> Any:
     """Run `job(*args, progress=...)` in a limited child process and return what it returns.
 
     Raises ImportFileError for a file the job refused, one that crashed or exhausted the child,
     or took too long; SandboxError when the job failed otherwise. `progress` receives the
     numbers the job reports; `stats` gets the child's peak memory ("peak_mb") and CPU seconds ("cpu_seconds")
-    when it answered.
+    when it answered. With `parts`, the job is called with `emit=` too: each value it emits is
+    handed to `parts` here while the child goes on (the time `parts` takes is not the child's).
     """
+    extra = {} if parts is None else {"emit": parts}
     if not limits.enabled:
-        answer = job(*args, progress=progress)
+        answer = job(*args, progress=progress, **extra)
         if isinstance(answer, AndThen):
             answer.then()
             return answer.value
         return answer
     kind = None
     receive, send = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_child, args=(send, limits, job, args), daemon=True)
+    child = _CONTEXT.Process(target=_child, args=(send, limits, job, args, parts is not None), daemon=True)
     child.start()
     send.close()
     deadline = time.monotonic() + limits.seconds
@@ -104,6 +107,11 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
             if kind == "progress":
                 if progress is not None:
                     progress(value)
+                continue
+            if kind == "part":
+                began = time.monotonic()
+                parts(value)
+                deadline += time.monotonic() - began
                 continue
             if stats is not None and peak:
                 stats["peak_mb"], stats["cpu_seconds"] = peak[0], peak[1]
@@ -125,7 +133,7 @@ def isolated(job: Callable[..., Any], *args: Any, limits: SandboxLimits = Sandbo
     raise SandboxError(value)
 
 
-def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) -> None:
+def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple, emits: bool = False) -> None:
     """The child: cap its memory and CPU, run the job, send back ('ok'|'file'|'memory'|'error', value)."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     cpu = math.ceil(limits.seconds) + 1
@@ -134,7 +142,8 @@ def _child(send, limits: SandboxLimits, job: Callable[..., Any], args: tuple) ->
     gc.disable()  # the parse allocates millions of objects that live until it ends; nothing cycles
     then = None
     try:
-        answer = job(*args, progress=lambda n: send.send(("progress", n)))
+        extra = {"emit": lambda value: send.send(("part", value))} if emits else {}
+        answer = job(*args, progress=lambda n: send.send(("progress", n)), **extra)
         if isinstance(answer, AndThen):
             answer, then = answer.value, answer.then
         result = ("ok", answer)
@@ -223,11 +232,12 @@ class AndThen:
     then: Callable[[], None]
 
 
-def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
-               ) -> tuple[ParsedSheet, int]:
+def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None,
+               parts: Callable[[ParsedSheet], None] | None = None) -> tuple[ParsedSheet, int]:
     """Read the stored upload and parse its sheet; (parsed sheet, rows in the sheet). ImportFileError if unusable.
 
-    `progress` receives (rows read, rows in the sheet) every few thousand rows.
+    `progress` receives (rows read, rows in the sheet) every few thousand rows; `parts`, the rows as
+    they are parsed (see `parse_sheet`: the sheet returned then holds only the rows after the last part).
     """
     options = request.options
     limits = ReadLimits(max_rows=options.max_rows)
@@ -245,7 +255,7 @@ def parse_file(request: ParseRequest, progress: Callable[[tuple[int, int]], None
                     mapping = ColumnMapping(table.mapping.headers, {k: int(v) for k, v in saved.items()})
                     options = options_used(request, table.mapping.signature)
         parsed = parse_sheet(book, request.sheet, kinds=request.kinds, mapping=mapping, overrides=request.overrides,
-                             options=options, keep_cells=request.keep_cells, aliases=request.aliases,
+                             options=options, keep_cells=request.keep_cells, aliases=request.aliases, parts=parts,
                              progress=(lambda n: progress((n, total))) if progress else None)
     return parsed, total
 
@@ -260,23 +270,56 @@ def options_used(request: ParseRequest, signature: str) -> ParseOptions:
     return replace(request.options, kind_values=tuple(map(tuple, saved)))
 
 
-def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None
+def parse_file_packed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None = None,
+                      emit: Callable[[ParsedSheet | bytes], None] | None = None
                       ) -> tuple[ParsedSheet | bytes, int] | AndThen:
     """`parse_file`, with the parsed sheet packed as stash bytes when it can be (see `unpack`).
 
     Pickling 100,000 parsed rows across the pipe cost more than parsing them; marshal of plain
     tuples (the stash's format, cells included) is several times cheaper on both sides.
+    With `emit`, the rows go out packed as they are parsed, a part at a time (the caller plans
+    each while the next is read), the stash is written part by part, and the sheet answered holds
+    only the last rows and the skipped counts of the whole sheet.
     """
+    if emit is not None:
+        return _parse_streamed(request, progress, emit)
     parsed, total = parse_file(request, progress)
     answer = (stash.dumps(parsed, cells=True) or parsed, total)
     if request.stash_in is None:
         return answer
-    folder, file_hash = request.stash_in
-    path = stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
-                            mapping=parsed.mapping.fields, kinds=request.kinds,
-                            options=options_used(request, parsed.mapping.signature), aliases=request.aliases)
+    path = _stash_path(request, parsed)
     # Written while the caller plans: off the dry run's path.
     return AndThen(answer, lambda: stash.save(path, parsed))
+
+
+def _stash_path(request: ParseRequest, parsed: ParsedSheet):
+    folder, file_hash = request.stash_in
+    return stash.parse_path(folder, file_hash, sheet=parsed.sheet, headers=parsed.headers,
+                            mapping=parsed.mapping.fields, kinds=request.kinds,
+                            options=options_used(request, parsed.mapping.signature), aliases=request.aliases)
+
+
+def _parse_streamed(request: ParseRequest, progress: Callable[[tuple[int, int]], None] | None,
+                    emit: Callable[[ParsedSheet | bytes], None]) -> tuple[ParsedSheet | bytes, int]:
+    writer: list[stash.Writer] = []
+
+    def packed(part: ParsedSheet) -> ParsedSheet | bytes:
+        full, bare = stash.dumps_both(part)
+        if request.stash_in is not None:
+            if not writer:
+                writer.append(stash.Writer(_stash_path(request, part)))
+            writer[0].add(bare)
+        return full or part
+
+    try:
+        last, total = parse_file(request, progress, parts=lambda part: emit(packed(part)))
+        answer = packed(last)
+        if writer:
+            writer[0].finish()
+    finally:
+        if writer:
+            writer[0].abandon()  # nothing left to remove once finished
+    return answer, total
 
 
 def unpack(parsed: ParsedSheet | bytes) -> ParsedSheet:

@@ -179,3 +179,27 @@ def test_a_table_the_import_cannot_map_crosses_the_pipe_with_its_header(tmp_path
     assert caught.value.missing == ("serial_no",) and caught.value.sheet == "S"
     assert caught.value.headers == ("使用单位名称", "器具名称", "检定日期")
     assert caught.value.fields == {"merchant_name": 0, "kind": 1, "verified_on": 2}
+
+
+def _emit_parts(progress=None, emit=None):
+    emit("第一部分")
+    emit("第二部分")
+    return "答复"
+
+
+def _emit_then_abort(progress=None, emit=None):
+    emit("第一部分")
+    os.abort()
+
+
+def test_a_job_hands_over_parts_while_it_runs_and_a_child_dying_after_one_is_still_reported():
+    seen = []
+    assert isolated(_emit_parts, limits=CHILD, parts=seen.append) == "答复"
+    assert seen == ["第一部分", "第二部分"]
+    seen.clear()
+    with pytest.raises(ImportFileError, match="文件已损坏或解开后过大"):
+        isolated(_emit_then_abort, limits=CHILD, parts=seen.append)
+    assert seen == ["第一部分"]
+    # The caller failing on a part ends the child; the caller's error is what comes out.
+    with pytest.raises(ZeroDivisionError):
+        isolated(_emit_parts, limits=CHILD, parts=lambda part: 1 / 0)
