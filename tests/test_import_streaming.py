@@ -155,3 +155,22 @@ def test_a_dry_run_of_another_sheet_that_fails_keeps_the_previous_preview(sessio
     with pytest.raises(ImportFileError, match="缺少必需的列"):
         services.plan_batch(session, batch, today=TODAY, sandbox=IN_PROCESS, overrides={"serial_no": None})
     assert _preview(session, batch.id) == before
+
+
+def test_rows_with_short_dates_wait_for_the_end_of_the_sheet_before_they_are_handed_over(kinds, tmp_path,
+                                                                                       one_row_parts):
+    # 5/3/2024 is read day first only because of 25/3/2024 further down: no part may leave before that.
+    from tests.importers.builders import write_xlsx
+
+    rows = [["使用单位名称", "器具名称", "出厂编号", "检定日期"],
+            ["华联超市", "电子计价秤", "S-1", "2024-03-01"],
+            ["华联超市", "电子计价秤", "S-2", "5/3/2024"],
+            ["华联超市", "电子计价秤", "S-3", "1/2/2024"],
+            ["华联超市", "电子计价秤", "S-4", "25/3/2024"]]
+    parts = []
+    last = parse_sheet(open_book(write_xlsx(tmp_path / "短日期.xlsx", {"台账": rows})), kinds=kinds,
+                       parts=parts.append)
+    assert [[r.row for r in p.rows] for p in parts] == [[2]]  # the row before the first short date
+    dates = {r.values["serial_no"]: r.values["verified_on"] for r in last.rows}
+    assert dates == {"S-2": dt.date(2024, 3, 5), "S-3": dt.date(2024, 2, 1), "S-4": dt.date(2024, 3, 25)}
+    assert last.notes and "日/月/年" in last.notes[0]
