@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from importers.fields import FIELDS
 from importers.mapping import ColumnMapping
 from importers.parse import ParseOptions
 from importers.parsed import ParsedRow, ParsedSheet, RowError
@@ -29,6 +30,8 @@ FORMAT = 5  # bump when ParsedRow/ParsedSheet or the parse itself changes what i
 # The fields of ParsedRow holding the row's own RowErrors (kept as (column, field, message)): a new
 # field of that kind is one more name here (and the key below changes with it).
 ROW_ERROR_FIELDS = ("errors", "warnings")
+# The fields whose values are dates (kept as day numbers): a row's other values are plain.
+DATE_FIELDS = tuple(f.name for f in FIELDS if f.type == "date")
 _LENGTH = struct.Struct("<Q")  # each part of a stash file is its length, then its bytes; a length 0 ends the file
 
 
@@ -65,9 +68,11 @@ def _pack(parsed: ParsedSheet, cells: bool) -> tuple | None:
     sheet = parsed.sheet
     for r in parsed.rows:
         values = r.values
-        dates = tuple(k for k, x in values.items() if x.__class__ is dt.date)
+        dates = tuple(k for k in DATE_FIELDS if k in values)
         if dates:
-            values = {k: (x.toordinal() if x.__class__ is dt.date else x) for k, x in values.items()}
+            values = values.copy()
+            for k in dates:
+                values[k] = values[k].toordinal()
         packed = [r.row, values, dates]
         for name in ROW_ERROR_FIELDS:
             found = getattr(r, name)

@@ -7,6 +7,7 @@ from importers.fields import FIELDS
 from importers.mapping import ColumnMapping
 
 _LIMITS = {f.name: f.max_len for f in FIELDS if f.max_len}
+_SHORTEST = min(_LIMITS.values())  # a text no longer than this is within every limit
 
 
 def row_problems(values: Mapping[str, object], mapping: ColumnMapping, *, required: Collection[str],
@@ -14,8 +15,10 @@ def row_problems(values: Mapping[str, object], mapping: ColumnMapping, *, requir
     """(field, Chinese message) for each rule the row breaks; `failed` fields already have errors."""
     problems: list[tuple[str | None, str]] = []
     for name, value in values.items():
+        if value.__class__ is not str or len(value) <= _SHORTEST:  # type: ignore[arg-type]
+            continue  # checked on every row: most values are short
         limit = _LIMITS.get(name)
-        if limit and value.__class__ is str and len(value) > limit:  # type: ignore[arg-type]
+        if limit and len(value) > limit:  # type: ignore[arg-type]
             problems.append((name, f"{mapping.label(name)}过长（{len(value)}字，最多{limit}字）"))  # type: ignore[arg-type]
     for name in required:
         if name not in values and name not in failed:

@@ -123,7 +123,10 @@ def to_code(value: object) -> str:
 
 def to_credit_code(value: object) -> str:
     """A unified social credit code, upper-case half-width, checked per GB 32100-2015."""
-    code = credit.normalise(to_code(value))
+    text = to_code(value)
+    # A code typed as it should be (18 upper-case ASCII letters and digits) is its own normal form.
+    code = text if len(text) == 18 and text.isascii() and text.isalnum() and not text.islower() and text.upper() == text \
+        else credit.normalise(text)
     if not code:
         return ""
     if code in _credit_codes:
@@ -147,6 +150,10 @@ def to_result(value: object) -> str:
     """'pass' or 'fail' from 合格/不合格 and the usual marks (✓ √ 是 通过 Y / ✗ × 否 不通过 N)."""
     if value.__class__ is bool:
         return "pass" if value else "fail"
+    if value.__class__ is str:
+        result = RESULTS.get(value)  # 合格 / 不合格 as typed: most cells of a ledger
+        if result is not None:
+            return result
     key = match_key(to_text(value))
     result = RESULTS.get(key)
     if result is None:
