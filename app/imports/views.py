@@ -155,6 +155,17 @@ def _guess_header(rows: list[list[str]]) -> int | None:
     return filled.index(max(filled)) if filled and max(filled) > 1 else None
 
 
+def _found_header_row(headers: list[str], rows: list[list[str]]) -> int | None:
+    """The Excel row of the grid that holds the header the import found (it lacked a column), so the page shows it."""
+    labels = [h.strip() for h in headers]
+    while labels and not labels[-1]:
+        labels.pop()
+    for i, row in enumerate(rows):
+        if labels and [c.strip() for c in row[:len(labels)]] == labels:
+            return i + 1
+    return None
+
+
 def _choices_form(batch: ImportBatch, grid: dict | None, submitted: bool = False) -> ChoicesForm:
     """The whole-file choices (sheet, header rows, kind, merchant, station) and, over the grid, the columns' fields."""
     rows = (grid or {}).get("rows") or []
@@ -162,7 +173,7 @@ def _choices_form(batch: ImportBatch, grid: dict | None, submitted: bool = False
     if submitted:
         form = ChoicesForm()
     else:
-        header_row = chosen[-1] if chosen else None
+        header_row = chosen[-1] if chosen else _found_header_row(batch.headers, rows)
         if header_row is None and not batch.headers and (guess := _guess_header(rows)) is not None:
             header_row = guess + 1
         data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
