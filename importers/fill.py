@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from importers.parsed import RowError
 from importers.reader import Merge
+from importers.mapping import column_letter
 from importers.values import display
 
 _MARKS = ("同上", "同上行", "同上栏", "同 上", "同　上", "同前", "同左上", "〃", "〃〃", "″", "″″", '"', '""', "＂",
@@ -20,16 +21,6 @@ _PADS = ("", " ", "  ", "　", "　　", "\t")
 # Every mark with the spaces people put round it: a ditto check is one set lookup per text cell.
 DITTO = frozenset(left + mark + right for mark in _MARKS for left in _PADS for right in _PADS)
 _SHOWN_MAX = 30
-
-
-def column_letter(index: int) -> str:
-    """0 -> 'A', 26 -> 'AA', as Excel names columns."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 class MergeFill:

@@ -64,6 +64,18 @@ def _aliases(session: Session) -> tuple[tuple[str, str], ...]:
     return tuple((code, alias) for code, alias in session.execute(kind_aliases()))
 
 
+def _station_and_company(session: Session, scope: Scope, station_id: int, merchant_id: int | None) -> Station:
+    """The batch's station, inside the scope, and its utility company (if any) of that station; else Invalid."""
+    station = session.get(Station, station_id)
+    if station is None or not scope.allows(station_id):
+        raise Invalid("请选择您负责的监管所", field="station_id")
+    if merchant_id is not None:
+        company = session.get(Merchant, merchant_id)
+        if company is None or company.station_id != station_id:
+            raise Invalid(f"所选供水/供电/供气企业不属于{station.name}", field="merchant_id")
+    return station
+
+
 def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
                  storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
                  merchant_id: int | None = None, sandbox: SandboxLimits = SandboxLimits()) -> ImportBatch:
@@ -72,13 +84,7 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
     `merchant_id` names the supplying company of a utility-meter ledger that lists households
     (户号, 地址, 表号...) rather than merchants: rows without a merchant become its meters.
     """
-    station = session.get(Station, station_id)
-    if station is None or not scope.allows(station_id):
-        raise Invalid("请选择您负责的监管所", field="station_id")
-    if merchant_id is not None:
-        company = session.get(Merchant, merchant_id)
-        if company is None or company.station_id != station_id:
-            raise Invalid("所选供水/供电/供气企业不属于该监管所", field="merchant_id")
+    _station_and_company(session, scope, station_id, merchant_id)
     digest = hashlib.sha256(data).hexdigest()
     path = uploads.keep(storage_dir, f"{digest}{Path(file_name).suffix.lower()[:10]}", data, sha256=digest,
                         session=session)
@@ -156,13 +162,7 @@ def set_choices(session: Session, actor, scope: Scope, batch: ImportBatch, *, sh
     if any(r < 1 for r in header_rows) or (len(header_rows) == 2 and header_rows[0] >= header_rows[1]) \
             or len(header_rows) > 2:
         raise Invalid("表头分组行应在表头行之上", field="group_row")
-    station = session.get(Station, station_id)
-    if station is None or not scope.allows(station_id):
-        raise Invalid("请选择您负责的监管所", field="station_id")
-    if merchant_id is not None:
-        company = session.get(Merchant, merchant_id)
-        if company is None or company.station_id != station_id:
-            raise Invalid(f"所选企业不属于{station.name}", field="merchant_id")
+    _station_and_company(session, scope, station_id, merchant_id)
     if kind_code and session.scalars(select(InstrumentType.id).where(InstrumentType.code == kind_code)).first() is None:
         raise Invalid("目录中没有所选的器具种类", field="kind_code")
     if sheet != batch.sheet_name or header_rows != list(batch.header_rows or []):
