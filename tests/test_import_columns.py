@@ -18,12 +18,9 @@ from tests import factories as f
 from tests.conftest import login
 from tests.importers.builders import ledger_xlsx
 from tests.test_import_pipeline import Flow, counts
+from tests.test_import_views import batch_of, text
 
 D = dt.date
-
-
-def text(resp) -> str:
-    return resp.get_data(as_text=True)
 
 
 def workbook(header: list, rows: list[list], title: str | None = None) -> bytes:
@@ -38,13 +35,6 @@ def workbook(header: list, rows: list[list], title: str | None = None) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def batch_of(session, resp) -> ImportBatch:
-    assert resp.status_code == 302, text(resp)[:1500]
-    batch_id = int(re.search(r"/imports/(\d+)$", resp.headers["Location"]).group(1))
-    session.expire_all()
-    return session.get(ImportBatch, batch_id)
 
 
 HOUSEHOLD_HEADER = ["户号", "用户地址", "表身号", "口径", "器具名称", "首次检定日期", "到期轮换日期", "抄表员"]

@@ -141,10 +141,14 @@ class ImportRunner:
                     log.info("import batch %s not planned: %s", batch_id, err.message)
         except Exception:
             log.exception("planning import batch %s failed", batch_id)
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is not None and batch.status == ImportStatus.PLANNING:
-                    services.reject(batch, PLAN_FAILED)
+            self._reject_if_planning(batch_id)
+
+    def _reject_if_planning(self, batch_id: int) -> None:
+        """After a job's failure that is not the file's: a batch still being analysed is refused with PLAN_FAILED."""
+        with self.database.session_scope() as session:
+            batch = session.get(ImportBatch, batch_id)
+            if batch is not None and batch.status == ImportStatus.PLANNING:
+                services.reject(batch, PLAN_FAILED)
 
     def _survey_job(self, batch_id: int) -> None:
         children: list[int] = []
@@ -161,10 +165,7 @@ class ImportRunner:
                     log.info("workbook batch %s not surveyed: %s", batch_id, err.message)
         except Exception:
             log.exception("surveying workbook batch %s failed", batch_id)
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is not None and batch.status == ImportStatus.PLANNING:
-                    services.reject(batch, PLAN_FAILED)
+            self._reject_if_planning(batch_id)
             return
         for child_id in children:
             self.plan(child_id)

@@ -485,12 +485,17 @@ def start_apply(session: Session, actor, batch: ImportBatch, *, expected_version
         raise Invalid(f"文件中有 {errors} 行错误，默认不导入任何数据。请修正后重新上传，或勾选“只导入无错误的行”。")
     if batch.counts.get("rows", 0) - errors == 0:
         raise Invalid("没有可以导入的行")
+    claim(session, actor, batch, only_valid=only_valid)
+
+
+def claim(session: Session, actor, batch: ImportBatch, *, only_valid: bool) -> None:
+    """Mark a checked batch (a sheet's or a workbook's) as being applied; a second submit of the same page is refused."""
     batch.only_valid = only_valid
     batch.status = ImportStatus.APPLYING
     batch.applied_by_id = getattr(actor, "id", None)
     try:
         session.flush()
-    except StaleDataError as err:  # another submit of the same preview claimed the batch first
+    except StaleDataError as err:  # another submit of the same page claimed the batch first
         raise Invalid("该批次已经提交导入或已变化，不会重复导入。请查看批次状态。") from err
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from app import uploads
 from app.accounts.models import Station
@@ -285,14 +284,8 @@ def start_apply_workbook(session: Session, actor, parent: ImportBatch, *, expect
     if total["rows"] - total["errors"] == 0:
         raise Invalid("没有可以导入的行")
     parent.counts = total
-    parent.only_valid = only_valid
-    parent.status = ImportStatus.APPLYING
     parent.message = ""
-    parent.applied_by_id = getattr(actor, "id", None)
-    try:
-        session.flush()
-    except StaleDataError as err:  # another submit of the same page claimed the batch first
-        raise Invalid("该批次已经提交导入或已变化，不会重复导入。请查看批次状态。") from err
+    services.claim(session, actor, parent, only_valid=only_valid)
 
 
 def apply_workbook(session: Session, actor, parent: ImportBatch, *, today: dt.date,

@@ -1,16 +1,21 @@
 """A household water-meter ledger the import does not recognise, mapped by hand in a real browser
 (CSRF on): upload with the water company, the mapping page with the file's first rows, header row,
-fields and kind chosen, the preview, the apply; no script errors or CSP violations on the way."""
+fields and kind chosen, the preview, the apply; no script errors or CSP violations on the way. At desktop width
+and on a phone (390x844), where the mapping page must not be wider than the screen."""
 from __future__ import annotations
 
 import io
 import re
 
 import openpyxl
+import pytest
 from playwright.sync_api import expect
 
 from app.accounts.models import Role
 from tests import factories
+from tests.browser.test_csp import VIEWPORTS, phone_only_on_postgresql
+
+runs_on_postgresql = phone_only_on_postgresql("viewport")
 
 STATION = "城东市场监管所"
 COMPANY = "城东水务公司"
@@ -29,7 +34,9 @@ def household_xlsx() -> bytes:
     return out.getvalue()
 
 
-def test_a_household_ledger_is_mapped_by_hand_and_imported(live_app, page, problems):
+@pytest.mark.parametrize("viewport", VIEWPORTS, ids=list(VIEWPORTS))
+def test_a_household_ledger_is_mapped_by_hand_and_imported(live_app, page, problems, viewport):
+    page.set_viewport_size(VIEWPORTS[viewport])
     with live_app.extensions["database"].session_scope() as session:
         st = factories.station(session, "CD", STATION)
         factories.user(session, "insp_cd", Role.INSPECTOR, [st])
@@ -53,6 +60,8 @@ def test_a_household_ledger_is_mapped_by_hand_and_imported(live_app, page, probl
     expect(grid).to_contain_text("表身号")
     expect(grid.locator("thead")).to_contain_text("G")
     expect(page.get_by_label("表头所在行")).to_have_value("2")  # the likeliest header row is offered
+    # The first rows scroll inside their own box; the page itself is no wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[viewport]["width"] + 1
 
     form = page.locator("#choices-form")
     for field, column in (("出厂编号", "C列 表身号"), ("安装位置", "A列 户号"), ("安装地址", "B列 用户地址"),
