@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.catalog.views import bp as catalog_bp
     from app.credit.views import bp as credit_bp
     from app.dashboard.views import bp as dashboard_bp
+    from app.field.views import bp as field_bp
     from app.imports.views import bp as imports_bp
     from app.inspections.views import bp as inspections_bp
     from app.instruments.views import bp as instruments_bp
@@ -132,9 +133,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.public.views import bp as public_bp
     from app.search.views import bp as search_bp
 
-    for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, imports_bp, inspections_bp,
-               instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp, public_bp,
-               search_bp):
+    for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
+               inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
+               public_bp, search_bp):
         app.register_blueprint(bp)
 
 
