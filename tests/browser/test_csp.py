@@ -14,6 +14,7 @@ from app.accounts.models import Role
 from app.clock import today
 from app.instruments.models import Instrument
 from tests import factories
+from tests.browser.conftest import sqlite_only
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 MERCHANT = "城南农贸市场张记干货"
@@ -28,7 +29,7 @@ def phone_only_on_postgresql(param: str):
     return runs_on_postgresql
 
 
-runs_on_postgresql = phone_only_on_postgresql("viewport")
+runs_on_postgresql = sqlite_only
 
 
 def make_ledger(app) -> dict:

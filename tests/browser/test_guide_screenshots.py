@@ -17,7 +17,10 @@ import pytest
 from playwright.sync_api import expect
 
 from app.demo.cli import DEMO_PASSWORDS
-from tests.browser.conftest import TIMEOUT_MS, PageProblems
+from tests.browser.conftest import TIMEOUT_MS, PageProblems, sqlite_only
+
+# The guide's pictures are taken once, on SQLite.
+runs_on_postgresql = sqlite_only
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 DESKTOP = {"width": 1200, "height": 720}
@@ -36,10 +39,8 @@ def shots_dir(tmp_path) -> Path:
 
 
 @pytest.fixture()
-def demo_app(live_app, database_url):
+def demo_app(live_app):
     """The live app's database filled by `flask demo load`, as a newcomer's `make demo` fills it."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the guide's pictures are taken once, on SQLite")
     result = live_app.test_cli_runner().invoke(args=["demo", "load", "--reset"])
     assert result.exit_code == 0, result.output
     return live_app

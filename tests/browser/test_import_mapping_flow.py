@@ -13,9 +13,10 @@ from playwright.sync_api import expect
 
 from app.accounts.models import Role
 from tests import factories
-from tests.browser.test_csp import VIEWPORTS, phone_only_on_postgresql
+from tests.browser.conftest import sqlite_only
+from tests.browser.test_csp import VIEWPORTS
 
-runs_on_postgresql = phone_only_on_postgresql("viewport")
+runs_on_postgresql = sqlite_only
 
 STATION = "城东市场监管所"
 COMPANY = "城东水务公司"

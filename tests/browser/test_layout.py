@@ -8,13 +8,11 @@ from sqlalchemy import select
 
 from app.instruments.models import Instrument
 from app.merchants.models import Merchant
+from tests.browser.conftest import sqlite_only
 from tests.conftest import fresh_app
 
 
-def runs_on_postgresql(test: str, params: dict) -> bool:
-    """On PostgreSQL the public pages only: whether dates wrap is the markup's and the style's, which no database
-    changes (keeps CI under 5 minutes)."""
-    return test != "test_dates_in_lists_stay_on_one_line_at_1366"
+runs_on_postgresql = sqlite_only
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}

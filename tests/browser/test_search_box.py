@@ -8,9 +8,10 @@ from playwright.sync_api import expect
 
 from app.accounts.models import Role
 from tests import factories
-from tests.browser.test_csp import VIEWPORTS, log_in, phone_only_on_postgresql
+from tests.browser.conftest import sqlite_only
+from tests.browser.test_csp import VIEWPORTS, log_in
 
-runs_on_postgresql = phone_only_on_postgresql("viewport")
+runs_on_postgresql = sqlite_only
 
 NAME = "华联超市（城关店）"
 

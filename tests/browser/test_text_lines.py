@@ -7,9 +7,10 @@ import pytest
 from app.accounts.models import Role
 from app.clock import today
 from tests import factories
-from tests.browser.test_csp import VIEWPORTS, log_in, phone_only_on_postgresql, visit
+from tests.browser.conftest import sqlite_only
+from tests.browser.test_csp import VIEWPORTS, log_in, visit
 
-runs_on_postgresql = phone_only_on_postgresql("viewport")
+runs_on_postgresql = sqlite_only
 
 DESCRIPTION = "铅封破损，\n铅封编号无法辨认；"
 
