@@ -67,19 +67,16 @@ def write_y4m(path, text: str, width: int = 640, height: int = 480, frames: int 
 
 
 @pytest.fixture()
-def camera_browser(tmp_path):
-    """A separate Chromium whose camera shows the video written to tmp_path/camera.y4m before it is started."""
-    from playwright.sync_api import sync_playwright
-
-    if not CHROMIUM_PATH.is_file():
-        pytest.fail(f"Chromium not found at {CHROMIUM_PATH}", pytrace=False)
+def camera_browser(browser, tmp_path):
+    """(video file, launch): launch() starts a second Chromium, by the session's Playwright, whose camera shows
+    the video written to the file before."""
     video = tmp_path / "camera.y4m"
-    with sync_playwright() as pw:
-        def launch():
-            return pw.chromium.launch(executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS + [
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}"])
-        yield video, launch
+
+    def launch():
+        return browser.browser_type.launch(executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS + [
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"])
+    return video, launch
 
 
 def test_the_camera_reads_a_label_and_opens_the_instrument(live_app, live_server, camera_browser):
