@@ -1,6 +1,6 @@
 /* The 扫码 page (app/field/templates/field/scan.html): read an instrument's QR label and open its record.
  *
- * QR codes are read with the browser's BarcodeDetector where it reads them (Chrome on Android, Safari 17+ on
+ * QR codes are read with the browser's BarcodeDetector where it reads them (Chrome on Android, ChromeOS and
  * macOS); elsewhere with the barcode-detector ponyfill vendored in /static/vendor (the same API, backed by
  * ZXing compiled to WebAssembly, whose .wasm is served by this app: never fetched from the internet). It is
  * loaded only when needed. A code read is sent to the server (data-resolve-url), which says whether it is this
