@@ -121,6 +121,8 @@ def test_without_a_camera_a_photo_of_another_stations_label_says_whose_it_is(liv
     expect(page.locator("#scan-result")).to_contain_text("NX-0001")
     page.locator("#scan-open").click()
     expect(page.locator("#other-station")).to_contain_text("不在您负责的监管所范围内")
+    page.locator("#other-station").get_by_role("link", name="继续扫码").click()
+    page.wait_for_url("**/field/scan")
 
     # A QR code that is not one of this system's labels shows what it holds.
     page.goto("/field/scan")
