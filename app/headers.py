@@ -26,10 +26,12 @@ def csp_nonce() -> str:
     return nonce
 
 
-def content_security_policy(nonce: str | None) -> str:
-    """The policy for one response; a <style> block needs the nonce the page was rendered with."""
+def content_security_policy(nonce: str | None, wasm: bool = False) -> str:
+    """The policy for one response; a <style> block needs the nonce the page was rendered with, and a page that
+    compiles WebAssembly (the 扫码 page's QR reader) sets `wasm`: 'wasm-unsafe-eval' allows that and no eval()."""
     styles = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
-    return ("default-src 'self'; script-src 'self'; "
+    scripts = "'self' 'wasm-unsafe-eval'" if wasm else "'self'"
+    return (f"default-src 'self'; script-src {scripts}; "
             f"style-src {styles}; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -41,7 +43,7 @@ def init_security_headers(app: Flask) -> None:
     @app.after_request
     def _security_headers(response):
         headers = response.headers
-        headers["Content-Security-Policy"] = content_security_policy(g.get("csp_nonce"))
+        headers["Content-Security-Policy"] = content_security_policy(g.get("csp_nonce"), g.get("csp_wasm", False))
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = REFERRER_POLICY

@@ -2,7 +2,8 @@
 random inspection. Rate-limited per address."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.clock import today
 from app.extensions import public_limit
@@ -13,7 +14,7 @@ from app.integrity.models import Pledge
 from app.public import queries
 from app.public.services import MIN_TOKEN_LENGTH, public_state
 from app.text import as_typed
-from app.web import db
+from app.web import db, scope
 
 bp = Blueprint("public", __name__, template_folder="templates", url_prefix="/public")
 
@@ -50,20 +51,37 @@ def search():
 
 @bp.route("/i/<token>")
 def instrument(token: str):
-    """An instrument's public page, reached only by its unguessable token."""
+    """An instrument's public page, reached only by its unguessable token (the address on its QR label).
+
+    A logged-in staff member whose stations include the instrument is sent on to its internal page, where the
+    field actions are; other staff see the public page with a notice saying whose instrument it is.
+    """
     if len(token) < MIN_TOKEN_LENGTH:
         abort(404)
     session = db()
     inst = session.scalars(queries.instrument_by_token(token)).first()
     if inst is None:
         abort(404)
+    notice = None
+    if current_user.can_view_records:
+        if scope().allows(inst.station_id):
+            return _personal(redirect(url_for("instruments.detail", instrument_id=inst.id)))
+        notice = f"该器具属于{inst.merchant.station.name}，不在您负责的监管所范围内，这里显示的是公开信息。"
     now = today()
     pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
                               ).first()
     # Out of use (stopped, scrapped, replaced): the page says so and shows no validity that no longer holds.
-    return render_template("public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
-                           state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]),
-                           pledged=pledged is not None, model_unit=bool(pledged))
+    return _personal(make_response(render_template(
+        "public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
+        state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None,
+        model_unit=bool(pledged), notice=notice)))
+
+
+def _personal(response):
+    """A label's answer depends on who is logged in: no shared cache may keep it for someone else."""
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    return response
 
 
 @bp.route("/draws/<int:draw_id>")
