@@ -1,6 +1,7 @@
 /* Lists marked <table class="table-cards"> are stacked cards at phone width (app.css, "Phone width"): each
-   body cell gets its column's heading as data-label, which the card shows before the value, and the class
-   `card-key` when its heading has it. The markup stays a plain table, so no template repeats its headings. */
+   body and footer cell gets its column's heading as data-label, which the card shows before the value, and
+   the class `card-key` when its heading has it. The markup stays a plain table, so no template repeats its
+   headings. */
 (function () {
   "use strict";
 
@@ -12,8 +13,10 @@
       var label = th.textContent.replace(/[↑↓]/g, "").replace(/\s+/g, " ").trim();
       for (var i = 0; i < th.colSpan; i++) columns.push({label: label, key: th.classList.contains("card-key")});
     });
-    Array.prototype.forEach.call(table.tBodies, function (body) {
+    var bodies = Array.prototype.slice.call(table.tBodies).concat(table.tFoot ? [table.tFoot] : []);
+    bodies.forEach(function (body) {
       Array.prototype.forEach.call(body.rows, function (row) {
+        if (row.querySelector(":scope > th")) return;  // the row heads its own cells
         var at = 0;
         Array.prototype.forEach.call(row.cells, function (cell) {
           var column = columns[at];

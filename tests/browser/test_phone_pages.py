@@ -108,6 +108,29 @@ SMALL_TARGETS = """(limit) => {
   return small.slice(0, 5);
 }"""
 
+# Table cells squeezed into a column a character or two wide (a name read downwards), outside boxes that scroll
+# on their own, as "table#id: 'text' (width px)".
+SQUEEZED = """() => {
+  const found = [];
+  for (const cell of document.querySelectorAll("td, th")) {
+    if (getComputedStyle(cell).display !== "table-cell") continue;  // a card's line
+    const text = cell.innerText.trim(), r = cell.getBoundingClientRect();
+    if (r.width === 0 || [...text].length < 4) continue;
+    const em = parseFloat(getComputedStyle(cell).fontSize);
+    const style = getComputedStyle(cell);
+    const inner = r.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (inner >= 2.5 * em) continue;
+    let scrolls = false;
+    for (let p = cell.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") { scrolls = true; break; }
+    }
+    const table = cell.closest("table");
+    if (!scrolls) found.push("table" + (table.id ? "#" + table.id : "") + ": '" + text.slice(0, 12) + "' (" +
+                             Math.round(inner) + " px)");
+  }
+  return found.slice(0, 5);
+}"""
+
 
 @pytest.fixture()
 def demo(live_app):
@@ -248,6 +271,9 @@ class Phone:
         wide = self.page.evaluate(OVERFLOW)
         if wide["width"] > wide["viewport"]:
             out.append(f"{what}: {wide['width']} px wide at {wide['viewport']} px; sticking out: {wide['found']}")
+        squeezed = self.page.evaluate(SQUEEZED)
+        if squeezed:
+            out.append(f"{what}: table columns squeezed to a character or two: {squeezed}")
         small = self.page.evaluate(SMALL_TARGETS, THUMB_PX)
         if small:
             out.append(f"{what}: controls lower than {THUMB_PX} px: {small}")
