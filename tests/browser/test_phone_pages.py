@@ -1,0 +1,373 @@
+"""Every staff page kind at a phone's 390 × 844, on the demo data, in a real Chromium.
+
+The pages are not listed by hand: every GET route of the app is opened once (its path parameters filled from
+the demo county's records), so a page added later is checked without anyone remembering to add it. Only what is
+not a page is left out: the public blueprint (its own layout, checked on a phone in test_layout.py), files and
+downloads (a path ending in a file name extension: Excel exports, the service worker...), the routes named in
+NOT_PAGES with the reason, and answers that are not HTML (the JSON of the pages' own scripts). A route whose
+parameters this module cannot fill fails the test by name: add a record for it to `add_the_rest`, or its
+endpoint to NAMES or QUERIES.
+
+Each page is opened as the station inspector; a page the inspector may not open (403, 404) as the admin. On
+each, the document must be no wider than the screen (the failure names the page and the elements sticking
+out), buttons, links of the menu and the pager, and form fields must be tall enough for a thumb, and nothing
+may go wrong in the browser (JavaScript errors, CSP violations). The menu is opened too. A few lists are then
+checked at desktop width, where they stay tables.
+
+The phone pictures of the user guide (docs/images/phone-*.png) are taken here; with UPDATE_SCREENSHOTS=1 they
+replace the guide's:
+
+    UPDATE_SCREENSHOTS=1 CI=true .venv/bin/python -m pytest -q tests/browser/test_phone_pages.py
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask import url_for
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.accounts.models import Role, User
+from app.clock import today
+from app.demo.cli import DEMO_PASSWORDS
+from app.instruments.queries import WORKLISTS
+from tests.browser.conftest import TIMEOUT_MS, PageProblems
+from tests.browser.test_guide_screenshots import IMAGES, shots_dir  # noqa: F401 - a fixture
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+THUMB_PX = 44  # Apple's and Google's guidance for a touch target: 44 pt / 48 dp
+INSPECTOR = "inspector1"  # the demo inspector of the first two stations
+
+
+def runs_on_postgresql(test: str, params: dict) -> bool:
+    """SQLite only: what is tested is the markup and the style, which no database changes (keeps CI in time)."""
+    return False
+
+
+# Routes that are not pages a user works in at phone width, and why. Everything else is opened.
+NOT_PAGES = {
+    "static": "the app's own files (style, scripts)",
+    "bootstrap.static": "Bootstrap's files",
+    "accounts.login": "opened before logging in (see `Phone.log_in`), not as a logged-in user, who is sent home",
+    "monthly.download": "the month's workbook, a download",
+    "integrity.document": "the signed pledge's scan, a download",
+    "inspections.evidence": "a photo or scan kept as evidence, a file",
+    "inspections.print_record": "an A4 print layout (the paper's width), printed from a desktop",
+    "inspections.print_notice": "an A4 print layout (the paper's width), printed from a desktop",
+    "instruments.labels_sheet": "the A4 sheet of QR labels, printed from a desktop",
+    "plans.notices": "the notices to send instruments for verification, A4 print layout (the paper's width)",
+}
+NOT_PAGE_BLUEPRINTS = {"public": "the public pages: their own layout, checked on a phone in test_layout.py"}
+FILE_PATH = re.compile(r"\.[A-Za-z0-9]+$")  # /plans/export.xlsx, /field/sw.js: downloads and files
+
+# The <name> of routes that have one (a worklist, a scheduled job), and query strings a page needs.
+NAMES = {"instruments.worklist": "overdue", "jobs.history": "due_date_sweep"}
+QUERIES = {"field.inspect": lambda ids: {"merchant_id": ids["merchant_id"], "instrument_id": ids["instrument_id"]}}
+
+
+def extra_urls(ids: dict) -> list[str]:
+    """More than one URL of an endpoint where its pages differ: the other worklists, every alert and order, a
+    search with results, a workbook's import page."""
+    return [*(f"/worklists/{name}" for name in WORKLISTS if name != NAMES["instruments.worklist"]),
+            "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
+            f"/imports/{ids['workbook_id']}"]
+
+
+# Elements sticking out to the right of the screen, outermost first (an element inside a box that scrolls or
+# clips on its own does not widen the page and is not listed), as "tag#id.class (right edge px)".
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth, found = [];
+  const clipped = el => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") return true; } return false; };
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+      [...el.classList].slice(0, 3).map(c => "." + c).join("");
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= width + 0.5 || clipped(el)) continue;
+    const parent = el.parentElement.getBoundingClientRect();
+    if (el.parentElement !== document.body && parent.right > width + 0.5) continue;  // its parent is listed
+    found.push(name(el) + " (" + Math.round(r.right) + " px: " + (el.innerText || "").trim().slice(0, 30) + ")");
+  }
+  return {width: document.documentElement.scrollWidth, viewport: window.innerWidth, found: found.slice(0, 6)};
+}"""
+
+# Visible controls a thumb must hit, lower than THUMB_PX, as "tag.class 'text' (height px)".
+SMALL_TARGETS = """(limit) => {
+  const small = [];
+  for (const el of document.querySelectorAll(
+      ".btn, .nav-link, .page-link, .dropdown-item, .form-control, .form-select, .navbar-toggler")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || el.closest(".d-none")) continue;
+    if (r.height < limit - 0.5) small.push(el.tagName.toLowerCase() + "." + [...el.classList].slice(0, 2).join(".") +
+        " '" + (el.innerText || el.value || el.name || "").trim().slice(0, 20) + "' (" + Math.round(r.height) + " px)");
+  }
+  return small.slice(0, 5);
+}"""
+
+# Table cells squeezed into a column a character or two wide (a name read downwards), outside boxes that scroll
+# on their own, as "table#id: 'text' (width px)".
+SQUEEZED = """() => {
+  const found = [];
+  for (const cell of document.querySelectorAll("td, th")) {
+    if (getComputedStyle(cell).display !== "table-cell") continue;  // a card's line
+    const text = cell.innerText.trim(), r = cell.getBoundingClientRect();
+    if (r.width === 0 || [...text].length < 4) continue;
+    const em = parseFloat(getComputedStyle(cell).fontSize);
+    const style = getComputedStyle(cell);
+    const inner = r.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (inner >= 2.5 * em) continue;
+    let scrolls = false;
+    for (let p = cell.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") { scrolls = true; break; }
+    }
+    const table = cell.closest("table");
+    if (!scrolls) found.push("table" + (table.id ? "#" + table.id : "") + ": '" + text.slice(0, 12) + "' (" +
+                             Math.round(inner) + " px)");
+  }
+  return found.slice(0, 5);
+}"""
+
+
+@pytest.fixture()
+def demo(live_app):
+    """The live app on a small demo county, plus what the demo does not make: an import (a file and a workbook),
+    a monthly report, an outbox message and an evidence photo; and the ids the routes' parameters take."""
+    result = live_app.test_cli_runner().invoke(
+        args=["demo", "load", "--merchants", "40", "--instruments", "400", "--stations", "3"])
+    assert result.exit_code == 0, result.output
+    with live_app.extensions["database"].session_scope() as session:
+        return add_the_rest(session, live_app.config)
+
+
+def add_the_rest(session, config) -> dict:
+    """Records the demo lacks, made through the services; the parameters of the routes, by name."""
+    from app.alerts.jobs import alert_digest
+    from app.db import utcnow
+    from app.imports import services as imports
+    from app.imports import workbooks
+    from app.imports.models import ImportBatch
+    from app.inspections import services as inspections
+    from app.inspections.models import Campaign, Finding, Inspection, InspectionInstrument, RandomDraw, Rectification
+    from app.instruments.models import Instrument, Verification
+    from app.integrity.models import Pledge
+    from app.mail.models import OutboxMessage
+    from app.monthly.services import build_report
+    from importers.sandbox import SandboxLimits
+    from reports.monthly import Month
+    from tests import factories
+    from tests.importers.builders import write_xlsx
+
+    admin = session.scalars(select(User).where(User.role == Role.ADMIN)).first()
+    inspector = session.scalars(select(User).where(User.username == INSPECTOR)).one()
+    mine = [s.id for s in inspector.stations]
+    station = mine[0]
+    # An inspection of my stations with a finding whose order (责令改正) is open: its merchant and instrument.
+    rect = session.scalars(select(Rectification).where(Rectification.station_id.in_(mine))
+                           .order_by(Rectification.id)).first() or session.scalars(select(Rectification)).first()
+    finding = session.get(Finding, rect.finding_id)
+    inspection = session.get(Inspection, finding.inspection_id)
+    check = session.scalars(select(InspectionInstrument).where(InspectionInstrument.inspection_id == inspection.id)
+                            .order_by(InspectionInstrument.id)).first()
+    instrument = session.get(Instrument, check.instrument_id)
+    verification = session.scalars(select(Verification).where(Verification.instrument_id == instrument.id)).first() \
+        or session.scalars(select(Verification).join(Instrument).where(Instrument.station_id.in_(mine))).first()
+    pledge = session.scalars(select(Pledge).where(Pledge.revoked_on.is_(None)).order_by(Pledge.id)).first()
+    inspections.store_evidence(session, admin, inspection, file_name="现场.png", data=factories.PNG,
+                               storage_dir=config["EVIDENCE_STORAGE"], max_bytes=1024 * 1024)
+
+    sandbox = SandboxLimits(enabled=False)
+    csv = ("使用单位名称,器具名称,出厂编号,检定日期\n" "城东菜场摊位1,电子计价秤,IMP-1,2024-03-01\n"
+           "城东菜场摊位2,电子计价秤,IMP-2,2024-13-01\n").encode("utf-8")
+    batch = imports.create_batch(session, admin, factories.ALL, station_id=station, file_name="城东所台账.csv",
+                                 data=csv, storage_dir=config["IMPORT_STORAGE"], sandbox=sandbox)
+    imports.plan_batch(session, batch, today=today(), sandbox=sandbox)
+    station_name = inspector.stations[0].name
+    with tempfile.TemporaryDirectory() as folder:
+        data = write_xlsx(Path(folder) / "县局台账.xlsx", {
+            station_name: [["使用单位名称", "器具名称", "出厂编号", "检定日期"],
+                           ["城东菜场摊位3", "电子计价秤", "WB-1", "2024-03-01"]],
+            "汇总": [["监管所", "器具数"], [station_name, 1]]}).read_bytes()
+    workbook = workbooks.create_workbook(session, admin, factories.ALL, station_id=station, file_name="县局台账.xlsx",
+                                         data=data, storage_dir=config["IMPORT_STORAGE"], sandbox=sandbox)
+    for child in workbooks.survey_workbook(session, workbook, workbooks.assignable_stations(session, None),
+                                           sandbox=sandbox):
+        imports.plan_batch(session, session.get(ImportBatch, child), today=today(), sandbox=sandbox)
+    build_report(session, admin, Month.of(today()).shift(-1), station)
+    inspector.email = "inspector1@example.com"
+    session.flush()
+    alert_digest(session=session, now=utcnow(), config={})
+    session.flush()
+    merchant = session.get(type(inspection.merchant), inspection.merchant_id)
+    return {
+        "station_id": station, "user_id": inspector.id, "merchant_id": merchant.id, "instrument_id": instrument.id,
+        "verification_id": verification.id, "type_id": instrument.type_id, "batch_id": batch.id,
+        "campaign_id": session.scalars(select(Campaign.id)).first(),
+        "draw_id": session.scalars(select(RandomDraw.id)).first(),
+        "inspection_id": inspection.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
+        "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
+        "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
+        "serial_no": instrument.serial_no,
+    }
+
+
+def page_urls(app, ids: dict) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """(endpoint -> URL of each staff page, endpoint -> why it is not opened, endpoints that cannot be filled)."""
+    urls, skipped, unfillable = {}, {}, []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint):
+        endpoint = rule.endpoint
+        if "GET" not in rule.methods or endpoint in urls:
+            continue
+        why = NOT_PAGES.get(endpoint) or NOT_PAGE_BLUEPRINTS.get(endpoint.split(".")[0]) \
+            or ("a file or download" if FILE_PATH.search(rule.rule) else None)
+        if why:
+            skipped[endpoint] = why
+            continue
+        values = {arg: NAMES.get(endpoint) if arg == "name" else ids.get(arg) for arg in rule.arguments}
+        missing = [arg for arg, value in values.items() if value is None]
+        if missing:
+            unfillable.append(f"{endpoint} ({rule.rule}: no demo value for {missing})")
+            continue
+        with app.test_request_context():
+            urls[endpoint] = url_for(endpoint, **values, **QUERIES.get(endpoint, lambda ids: {})(ids))
+    return urls, skipped, unfillable
+
+
+class Phone:
+    """One browser context at one size, logged in as one demo user, reused for all that user's pages."""
+
+    def __init__(self, browser, base_url: str, problems: PageProblems, viewport: dict = PHONE):
+        self.context = browser.new_context(base_url=base_url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                           viewport=viewport, device_scale_factor=1, has_touch=True)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.page = self.context.new_page()
+        problems.attach(self.page)
+        self.viewport = viewport
+
+    def log_in(self, username: str) -> list[str]:
+        """Log in (measuring the login page on the way); the login page's problems."""
+        role = "inspector" if username.startswith("inspector") else username
+        self.page.goto("/login")
+        found = self.problems_here("/login")
+        self.page.get_by_label("用户名").fill(username)
+        self.page.get_by_label("密码").fill(DEMO_PASSWORDS[role])
+        self.page.get_by_role("button", name="登录").click()
+        self.page.wait_for_url(lambda url: "/login" not in url)
+        return found
+
+    def open(self, url: str) -> int:
+        response = self.page.goto(url)
+        return response.status if response else 0
+
+    def is_html(self) -> bool:
+        return self.page.evaluate("document.contentType") == "text/html"
+
+    def problems_here(self, what: str) -> list[str]:
+        """Wider than the screen, or controls too small for a thumb: one line each."""
+        out = []
+        wide = self.page.evaluate(OVERFLOW)
+        if wide["width"] > wide["viewport"]:
+            out.append(f"{what}: {wide['width']} px wide at {wide['viewport']} px; sticking out: {wide['found']}")
+        squeezed = self.page.evaluate(SQUEEZED)
+        if squeezed:
+            out.append(f"{what}: table columns squeezed to a character or two: {squeezed}")
+        small = self.page.evaluate(SMALL_TARGETS, THUMB_PX)
+        if small:
+            out.append(f"{what}: controls lower than {THUMB_PX} px: {small}")
+        return out
+
+    def shoot(self, folder: Path, name: str) -> None:
+        self.page.screenshot(path=str(folder / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_every_staff_page_fits_a_phone(browser, live_app, live_server, demo, shots_dir):  # noqa: F811
+    urls, skipped, unfillable = page_urls(live_app, demo)
+    assert not unfillable, f"routes this test cannot fill (see the module's docstring): {unfillable}"
+    stale = set(NOT_PAGES) - {rule.endpoint for rule in live_app.url_map.iter_rules()}
+    assert not stale, f"NOT_PAGES names routes the app no longer has: {stale}"
+    extra = extra_urls(demo)
+    problems = PageProblems(live_server)
+    inspector, admin = Phone(browser, live_server, problems), Phone(browser, live_server, problems)
+    found, opened, not_html, refused = [], {}, [], []
+    try:
+        found += inspector.log_in(INSPECTOR)
+        admin.log_in("admin")
+        for what, url in [*urls.items(), *((u, u) for u in extra)]:
+            who = "inspector"
+            status = inspector.open(url)
+            phone = inspector
+            if status in (403, 404):  # not the inspector's: an admin's page, or a record of another station
+                refused.append(f"{status} {live_server}{url}")
+                who, phone, status = "admin", admin, admin.open(url)
+            if status != 200:
+                found.append(f"{what}: {url} answered {status}")
+                continue
+            if not phone.is_html():
+                not_html.append(what)
+                continue
+            opened[what] = f"{url} as {who}"
+            found += phone.problems_here(f"{what} ({url})")
+        found += the_menu_fits(inspector, shots_dir)
+        found += lists_stay_tables_on_a_desktop(browser, live_server, problems, demo)
+        take_the_guide_pictures(inspector, demo, shots_dir)
+        problems.bad_responses = [r for r in problems.bad_responses if r not in refused]
+        assert not found, "pages that do not fit a phone:\n" + "\n".join(found)
+        problems.assert_clean()
+        assert len(opened) > 60, sorted(opened)  # the whole app, not a few pages
+    finally:
+        inspector.close()
+        admin.close()
+
+
+def the_menu_fits(phone: Phone, shots: Path) -> list[str]:
+    """Open the collapsed menu and its worklists; all of it within the screen, its links big enough."""
+    page = phone.page
+    page.goto("/worklists/overdue")
+    page.locator(".navbar-toggler").click()
+    expect(page.locator("#nav")).to_be_visible()
+    page.locator("#worklists-menu").click()
+    expect(page.locator("#worklists-menu + .dropdown-menu")).to_be_visible()
+    expect(page.locator("#nav.collapse.show")).to_be_visible()  # the opening animation is over
+    found = phone.problems_here("the opened menu")
+    phone.shoot(shots, "phone-menu")
+    return found
+
+
+def take_the_guide_pictures(phone: Phone, demo: dict, shots: Path) -> None:
+    """The guide's phone pictures: the instrument list as cards, a worklist, an instrument, an inspection."""
+    page = phone.page
+    for name, url, heading in (("phone-instruments", "/instruments/", "计量器具"),
+                               ("phone-worklist", "/worklists/overdue", "已超期"),
+                               ("phone-instrument", f"/instruments/{demo['instrument_id']}", demo["serial_no"]),
+                               ("phone-inspection", f"/inspections/{demo['inspection_id']}", "检查记录")):
+        page.goto(url)
+        expect(page.locator("h1").first).to_contain_text(heading)
+        phone.shoot(shots, name)
+        assert (shots / f"{name}.png").stat().st_size > 10_000, name
+
+
+def lists_stay_tables_on_a_desktop(browser, base_url: str, problems: PageProblems, ids: dict) -> list[str]:
+    """At desktop width the lists are still tables with their headings, no wider than the screen."""
+    desk = Phone(browser, base_url, problems, DESKTOP)
+    found = []
+    try:
+        desk.log_in(INSPECTOR)
+        for url, table in (("/instruments/", "#instrument-list"), ("/worklists/overdue", "#instrument-list"),
+                           ("/merchants/", "#merchant-list"), ("/alerts/", "#alert-list"),
+                           ("/inspections/", "#inspection-list"),
+                           (f"/instruments/{ids['instrument_id']}", "#verifications")):
+            desk.open(url)
+            expect(desk.page.locator(f"{table} thead th").first).to_be_visible()
+            shown = desk.page.locator(f"{table} tbody td").first.evaluate("td => getComputedStyle(td).display")
+            width = desk.page.evaluate("document.documentElement.scrollWidth")
+            if shown != "table-cell" or width > DESKTOP["width"]:
+                found.append(f"desktop {url}: {table} cells shown as {shown}, page {width} px wide")
+    finally:
+        desk.close()
+    return found
