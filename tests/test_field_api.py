@@ -2,6 +2,7 @@
 whole or not at all, conflicts and refusals writing nothing, HEIC photos converted, JSON errors throughout."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -109,6 +110,11 @@ def test_the_packet_holds_my_stations_worklist_in_the_stated_shapes(client, sess
     assert {"value": "rectify", "label": "责令改正"} in body["measures"]
     assert body["finding_codes"] and {"id", "code", "name_zh", "basis"} == set(body["finding_codes"][0])
     assert body["user"] == {"id": world.inspector_a.id, "name": str(world.inspector_a)}
+    # Sent gzipped to a phone that accepts it (the generated_at moment aside, the same packet).
+    zipped = client.get("/field/api/packet", headers={"Accept-Encoding": "gzip, deflate"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    again = json.loads(gzip.decompress(zipped.data))
+    assert {**again, "generated_at": None} == {**body, "generated_at": None}
 
 
 def test_a_merchant_outside_my_stations_is_404_json(client, world):

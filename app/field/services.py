@@ -98,17 +98,20 @@ def packet(session: Session, user: User, scope: Scope, today: dt.date, days: int
     for merchant_id in session.scalars(queries.open_target_merchants(scope, today, PACKET_MERCHANTS)):
         order.setdefault(merchant_id)
     candidates = list(order)[:PACKET_MERCHANTS]
-    by_merchant: dict[int, list] = {}
-    if candidates:
-        for row in session.execute(queries.instrument_rows(candidates, PER_MERCHANT)):
-            by_merchant.setdefault(row.merchant_id, []).append(row)
-    kept, instruments = [], []
+    # Which merchants fit is decided on counts first, so only their instruments are read.
+    counts = dict(session.execute(queries.instrument_counts(candidates)).all()) if candidates else {}
+    kept, total = [], 0
     for merchant_id in candidates:
-        rows = by_merchant.get(merchant_id, [])
-        if len(instruments) + len(rows) > PACKET_INSTRUMENTS:
+        n = min(counts.get(merchant_id, 0), PER_MERCHANT)
+        if total + n > PACKET_INSTRUMENTS:
             break
         kept.append(merchant_id)
-        instruments += [instrument_json(r, today, days) for r in rows]
+        total += n
+    by_merchant: dict[int, list] = {}
+    if kept:
+        for row in session.execute(queries.instrument_rows(kept, PER_MERCHANT)):
+            by_merchant.setdefault(row.merchant_id, []).append(row)
+    instruments = [instrument_json(r, today, days) for m in kept for r in by_merchant.get(m, [])]
     merchants = {r.id: merchant_json(r) for r in session.execute(queries.merchant_rows(kept))} if kept else {}
     in_packet = {i["id"] for i in instruments}
     return {
