@@ -329,7 +329,8 @@ def parse_draft(draft, files: Mapping[str, bytes]) -> dict:
         errors.append("专项检查行动无效")
     out["location"] = _location(draft.get("location"), errors)
     out["checks"] = _checks(draft.get("checks"), errors)
-    out["findings"] = _findings(draft.get("findings"), {c["instrument_id"] for c in out["checks"]}, errors)
+    out["findings"] = _findings(draft.get("findings"), {c["instrument_id"]: c["outcome"] for c in out["checks"]},
+                                errors)
     keys = {f["key"] for f in out["findings"]}
     out["photos"] = _photos(draft.get("photos"), files, keys, errors)
     out["signatures"] = _signatures(draft.get("signatures"), files, errors)
@@ -381,7 +382,7 @@ def _checks(value, errors: list[str]) -> list[dict]:
     return out
 
 
-def _findings(value, checked: set[int], errors: list[str]) -> list[dict]:
+def _findings(value, checked: dict[int, CheckOutcome], errors: list[str]) -> list[dict]:
     out, keys = [], set()
     for n, item in enumerate(_items(value, "问题", MAX_FINDINGS, errors), 1):
         instrument = item.get("instrument_id")
@@ -405,6 +406,8 @@ def _findings(value, checked: set[int], errors: list[str]) -> list[dict]:
             problems.append("整改期限无效")
         if instrument is not None and finding["instrument_id"] not in checked:
             problems.append("涉及的器具不在本次检查的器具中")
+        elif instrument is not None and checked[finding["instrument_id"]] == CheckOutcome.OK:
+            problems.append("涉及的器具在本次检查中记为“未发现问题”，请先改为“发现问题”")
         if problems:
             errors.append(f"问题 {n}：" + "，".join(problems))
         else:
