@@ -11,7 +11,9 @@ the "other station" inspector; the read routes are also run on station B's recor
 from __future__ import annotations
 
 import datetime as dt
+import base64
 import io
+import json
 import re
 from datetime import date
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from werkzeug.routing import IntegerConverter
 from app import create_app
 from app.catalog.models import InstrumentTypeAlias
 from app.clock import today
+from app.db import utcnow
 from app.errors import ERROR_TITLES
 from app.imports import services as imports
 from app.inspections import services as inspections
@@ -99,6 +102,8 @@ class Ids:
     inspection_b: int = 0
     evidence_a: int = 0
     evidence_b: int = 0
+    signature_a: int = 0
+    signature_b: int = 0
     rectification_a: int = 0
     rectification_a_version: int = 0
     finding_a: int = 0
@@ -160,6 +165,10 @@ ADMIN_ONLY = E(LOGIN, 403, 403, 403, OK)
 SUPERVISE = E(LOGIN, 403, 403, OK, OK)     # campaigns and random draws
 PUBLIC = E(OK, OK, OK, OK, OK)
 ALL_405 = E(405, 405, 405, 405, 405)
+# The phone's JSON API: 401 JSON for the anonymous visitor instead of the login page.
+API_READ = E(401, OK, OK, OK, OK)
+# Outcome of a JSON API's invalid request: 422 {"state": "refused", "errors": [Chinese]}, nothing saved.
+REFUSED = "refused"
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
 SERIAL_A, SERIAL_B = "A-001", "B-001"
@@ -170,6 +179,15 @@ LEDGER_HEADER = "使用单位名称,器具名称,出厂编号,检定日期\n"
 def ledger_csv(merchant: str, serial: str) -> bytes:
     """A one-row ledger of an electronic price-computing scale, as a station would save it."""
     return (LEDGER_HEADER + f"{merchant},电子计价秤,{serial},2024-03-01\n").encode("utf-8")
+
+
+def field_draft(ids: Ids) -> dict:
+    """A phone's draft of an inspection of merchant A: instrument A checked, nothing found."""
+    return {"draft": json.dumps({
+        "client_id": "3f0c7a4e-8f7b-4c55-9a51-5f2d0c1e9b10", "merchant_id": ids.merchant_a,
+        "inspected_on": today().isoformat(), "visit_outcome": "conducted", "notes": "",
+        "inspector_ids": [ids.user_insp_a, ids.user_super], "location": None,
+        "checks": [{"instrument_id": ids.instrument_a, "outcome": "ok", "seen_version": ids.instrument_a_version}]})}
 
 
 def upload(ids: Ids) -> dict:
@@ -486,6 +504,14 @@ CASES: list[Case] = [
          data=lambda ids: {"version": ids.workbook_applied_version},
          invalid=lambda ids: {},
          table="import_batches"),
+    # --- field work on a phone (现场检查): the JSON API ------------------------------------------------
+    Case("field.api_token", "/field/api/token", get=API_READ),
+    Case("field.api_packet", "/field/api/packet", get=API_READ),
+    Case("field.api_merchant", "/field/api/merchants/{merchant_a}", get=E(401, OK, 404, OK, OK)),
+    Case("field.api_inspection", "/field/api/inspections",
+         get=ALL_405, post=E(401, OK, 404, 403, OK), data=field_draft,
+         invalid=lambda ids: {"draft": json.dumps({"client_id": "not-a-uuid"})}, invalid_outcome=REFUSED,
+         table="inspections"),
     # --- special inspections (专项检查): see make_inspections ------------------------------------
     Case("inspections.inspections_export", "/inspections/export.xlsx", get=STAFF_READ),
     Case("inspections.findings_export", "/inspections/findings.xlsx?station_id={station_a}", get=STAFF_READ),
@@ -562,6 +588,14 @@ CASES: list[Case] = [
          data=lambda ids: {"file": (io.BytesIO(factories.PNG), "现场照片.png"), "finding_id": ""},
          invalid=lambda ids: {"file": (io.BytesIO(b"<html>not a photo</html>"), "photo.png")},
          table="evidence_files"),
+    Case("inspections.sign", "/inspections/{inspection_a}/sign",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"role": "merchant", "user_id": "", "name": "张三",
+                           "signature": "data:image/png;base64," + base64.b64encode(factories.PNG).decode()},
+         invalid=lambda ids: {"role": "merchant", "user_id": "", "name": "", "signature": ""},
+         table="inspection_signatures"),
+    Case("inspections.signature_image", "/signatures/{signature_a}", get=A_READ, variant="station A"),
+    Case("inspections.signature_image", "/signatures/{signature_b}", get=B_READ, variant="station B"),
     Case("inspections.evidence", "/evidence/{evidence_a}", get=A_READ, variant="station A"),
     Case("inspections.evidence", "/evidence/{evidence_b}", get=B_READ, variant="station B"),
     Case("inspections.print_notice", "/inspections/{inspection_a}/print/notice", get=A_READ),
@@ -686,7 +720,14 @@ def make_inspections(session, world) -> dict:
         rect = factories.finding(session, insp, "NO_VALID_MARK", check=insp.checks[0]).rectification
         ev = inspections.store_evidence(session, world.admin, insp, file_name="现场.png", data=factories.PNG,
                                         storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
-        made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect})
+        # A visit signed on screen: its signature image (the inspection above stays unsigned, so it can change).
+        signed = factories.inspection(session, merchant, [world.inspector_a, world.supervisor],
+                                      on=today() - dt.timedelta(days=1))
+        sig = inspections.add_signature(session, world.admin, signed, role="merchant", user_id=None, name="张三",
+                                        signed_at=utcnow(), data=factories.PNG,
+                                        storage_dir=TestConfig.EVIDENCE_STORAGE)
+        made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect,
+                     f"signature_{key}": sig.id})
     # An instrument of station A checked as 未发现问题 (its outcome can be corrected).
     ok_visit = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor],
                                     on=today() - dt.timedelta(days=2), checks=[(world.instrument_a, "ok")])
@@ -694,10 +735,16 @@ def make_inspections(session, world) -> dict:
     return {"campaign": running.id, "campaign_version": running.version, "draw": draw.id,
             "draw_published": published.id, "inspection_a": made["inspection_a"], "inspection_b": made["inspection_b"],
             "evidence_a": made["evidence_a"], "evidence_b": made["evidence_b"],
+            "signature_a": made["signature_a"], "signature_b": made["signature_b"],
             "rectification_a": made["rect_a"].id, "rectification_a_version": made["rect_a"].version,
             "finding_a": made["rect_a"].finding_id, "check_ok_a": ok_visit.checks[0].id,
             "finding_code": factories.finding_code(session, "NO_VALID_MARK").id,
             "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
+
+
+def make_field(session, world) -> dict:
+    """The second inspector a phone's draft names."""
+    return {"user_super": world.supervisor.id}
 
 
 def make_alerts(session, world) -> dict:
@@ -741,7 +788,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
-          "public.draw": make_inspections}
+          "public.draw": make_inspections, "field.": make_field}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -816,6 +863,9 @@ def assert_redirect(resp, path: str, what: str) -> None:
 
 def assert_error_page(resp, code: int, what: str) -> None:
     assert resp.status_code == code, (what, resp.status_code, body(resp)[:800])
+    if resp.is_json:  # the phone's JSON API answers its errors in JSON, in Chinese
+        assert resp.json["state"] == "refused" and CJK.search(resp.json["errors"][0]), (what, resp.json)
+        return
     text = body(resp)
     assert ERROR_TITLES[code] in text and 'lang="zh-CN"' in text, (what, text[:800])
     assert "Traceback" not in text
@@ -1076,7 +1126,10 @@ def test_post(case: Case, persona: str, app, client, session, world):
         # A broken form is shown again with its errors (never a 500) and saves nothing ...
         before = snapshot(app)
         resp = client.post(path, data=case.invalid(ids))
-        if case.invalid_outcome == BACK:
+        if case.invalid_outcome == REFUSED:
+            assert resp.status_code == 422 and resp.json["state"] == "refused", (what, resp.status_code, body(resp))
+            assert CJK.search(resp.json["errors"][0]), (what, resp.json)
+        elif case.invalid_outcome == BACK:
             assert resp.status_code == 302, (what + " (invalid form)", resp.status_code, body(resp)[:800])
             expected = case.back_to(ids) if case.back_to else urlparse(path).path.rsplit("/", 1)[0] + "/edit"
             assert urlparse(resp.headers["Location"]).path == expected, (what, resp.headers["Location"])
@@ -1090,7 +1143,10 @@ def test_post(case: Case, persona: str, app, client, session, world):
     assert_security_headers(resp, what)
     if outcome == OK:
         # ... and the valid form is saved: this proves the refusals below are the guard's doing.
-        assert resp.status_code == 302, (what, resp.status_code, body(resp)[:1500])
+        if resp.is_json:  # the phone's JSON API answers 201 with the new record
+            assert resp.status_code == 201 and resp.json["state"] == "sent", (what, resp.status_code, body(resp))
+            resp.headers["Location"] = resp.json["url"]
+        assert resp.status_code in (201, 302), (what, resp.status_code, body(resp)[:1500])
         assert urlparse(resp.headers["Location"]).path != "/login", (what, resp.headers["Location"])
         assert case.table in changed_tables(before, after), f"{what} did not change {case.table}"
     else:
