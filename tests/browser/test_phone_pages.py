@@ -56,6 +56,7 @@ NOT_PAGES = {
     "monthly.download": "the month's workbook, a download",
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
+    "inspections.signature_image": "a signature kept as an image, a file",
     "inspections.print_record": "an A4 print layout (the paper's width), printed from a desktop",
     "inspections.print_notice": "an A4 print layout (the paper's width), printed from a desktop",
     "instruments.labels_sheet": "the A4 sheet of QR labels, printed from a desktop",
@@ -71,10 +72,10 @@ QUERIES = {"field.inspect": lambda ids: {"merchant_id": ids["merchant_id"], "ins
 
 def extra_urls(ids: dict) -> list[str]:
     """More than one URL of an endpoint where its pages differ: the other worklists, every alert and order, a
-    search with results, a workbook's import page."""
+    search with results, a workbook's import page, an inspection signed on the phone where it was recorded."""
     return [*(f"/worklists/{name}" for name in WORKLISTS if name != NAMES["instruments.worklist"]),
             "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
-            f"/imports/{ids['workbook_id']}"]
+            f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}"]
 
 
 # Elements sticking out to the right of the screen, outermost first (an element inside a box that scrolls or
@@ -178,6 +179,16 @@ def add_the_rest(session, config) -> dict:
     pledge = session.scalars(select(Pledge).where(Pledge.revoked_on.is_(None)).order_by(Pledge.id)).first()
     inspections.store_evidence(session, admin, inspection, file_name="现场.png", data=factories.PNG,
                                storage_dir=config["EVIDENCE_STORAGE"], max_bytes=1024 * 1024)
+    # An inspection recorded on a phone where it took place and signed by the merchant's side: its page shows
+    # the location and the signatures table.
+    from app.scope import Scope
+    roster = [u.id for u in inspection.inspectors]
+    signed = inspections.record_inspection(
+        session, admin, Scope.everything(), inspection.merchant,
+        {"inspected_on": today(), "inspector_ids": roster, "checks": [(check.instrument_id, "ok")],
+         "location": {"latitude": 34.596653, "longitude": 119.221611, "accuracy": 12.0}}, today())
+    inspections.add_signature(session, admin, signed, role="merchant", user_id=None, name="城东菜场经营者代表",
+                              signed_at=utcnow(), data=factories.PNG, storage_dir=config["EVIDENCE_STORAGE"])
 
     sandbox = SandboxLimits(enabled=False)
     csv = ("使用单位名称,器具名称,出厂编号,检定日期\n" "城东菜场摊位1,电子计价秤,IMP-1,2024-03-01\n"
@@ -207,7 +218,7 @@ def add_the_rest(session, config) -> dict:
         "verification_id": verification.id, "type_id": instrument.type_id, "batch_id": batch.id,
         "campaign_id": session.scalars(select(Campaign.id)).first(),
         "draw_id": session.scalars(select(RandomDraw.id)).first(),
-        "inspection_id": inspection.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
+        "inspection_id": inspection.id, "signed_inspection_id": signed.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
         "serial_no": instrument.serial_no,
