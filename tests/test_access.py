@@ -574,7 +574,19 @@ CASES: list[Case] = [
                               "version": ids.rectification_a_version},
          table="rechecks"),
     Case("inspections.stats", "/inspections/stats", get=STAFF_READ),
+    # --- field (现场检查 on the phone): the shell pages; the worker and manifest are public files -----------
+    Case("field.index", "/field/", get=STAFF_READ),
+    Case("field.index", "/field/?q=%E7%94%B2", get=STAFF_READ, variant="search",
+         texts_a=(MERCHANT_A_NAME,)),
+    Case("field.inspect", "/field/inspect", get=LEDGER_NEW, variant="shell"),
+    Case("field.inspect", "/field/inspect?merchant_id={merchant_a}&instrument_id={instrument_a}", get=A_WRITE,
+         variant="merchant A"),
+    Case("field.service_worker", "/field/sw.js", get=PUBLIC),
+    Case("field.manifest", "/field/manifest.webmanifest", get=PUBLIC),
 ]
+
+# Routes answering a file the browser uses as part of the pages (not a download): no attachment header.
+PAGE_ASSETS = {"field.service_worker", "field.manifest"}
 
 # Routes deliberately outside the matrix, each with its reason.
 EXCLUDED = {
@@ -1017,7 +1029,7 @@ def test_get(case: Case, persona: str, app, client, session, world):
     before = snapshot(app)
     resp = client.get(path)
     outcome = case.get[persona]
-    assert_security_headers(resp, what)
+    assert_security_headers(resp, what, page_asset=case.endpoint in PAGE_ASSETS)
     if outcome == OK:
         assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
         if resp.mimetype == "text/html":  # pages; a download or a JSON answer has no <html>
