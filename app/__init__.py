@@ -159,9 +159,16 @@ def _public_error_page(code: int, message: str | None) -> str:
         code=code, title=ERROR_TITLES.get(code, "出错了"), message=message)
 
 
+def _api_request() -> bool:
+    """Whether the request is to the phone's JSON API (/field/api/): its errors are JSON, never a page."""
+    return request.path.startswith("/field/api/")
+
+
 def _error_page(code: int, message: str | None = None):
     """The Chinese error page with the navigation; without it when the navigation cannot be built. Under the
-    public pages, the public layout."""
+    public pages, the public layout; under the phone's JSON API, {"state": "refused", "errors": [...]}."""
+    if _api_request():
+        return {"state": "refused", "errors": [message or ERROR_MESSAGES.get(code, "")]}, code
     if _public_request():
         return _public_error_page(code, message), code
     message = message or ERROR_MESSAGES.get(code, "")
@@ -179,6 +186,8 @@ def _unavailable_page(err: Exception):
     """503 in Chinese, rendered without the database."""
     log.error("database unavailable on %s: %s", request.path, err)
     current_app.extensions["database"].discard()
+    if _api_request():
+        return {"state": "refused", "errors": [DATABASE_UNAVAILABLE]}, 503
     return _bare_page(503, DATABASE_UNAVAILABLE), 503
 
 
@@ -198,6 +207,9 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_err):
+        if _api_request():
+            return _error_page(400, "安全校验失败（CSRF 令牌缺失或已过期）：请重新获取令牌后再发送，"
+                                    "草稿仍保存在手机上。")
         return _error_page(400, "页面已过期或表单校验失败，请刷新页面后重新提交。")
 
     @app.errorhandler(429)

@@ -8,7 +8,7 @@ from app.db import Base  # noqa: F401
 from app.imports.models import ImportBatch, ImportedRecord, ImportRow, SavedMapping  # noqa: F401
 from app.jobs.models import JobRun, JobState, SchedulerLease  # noqa: F401
 from app.inspections.models import (Campaign, CampaignTarget, DeadlineExtension, EvidenceFile, Finding,  # noqa: F401
-                                    Inspection, InspectionInstrument, RandomDraw, Recheck, Rectification)
+                                    Inspection, InspectionInstrument, RandomDraw, Recheck, Rectification, Signature)
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.mail.models import OutboxMessage  # noqa: F401
 from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401

@@ -33,8 +33,28 @@ def capability_required(capability: Capability):
     return decorator
 
 
+def api_capability_required(capability: Capability):
+    """capability_required for a JSON API: 401 when not logged in (no redirect to the login page), 403 without
+    the capability; the app answers both in JSON under /field/api/."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                abort(401)
+            if not current_user.can(capability):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 # The guards the views use, by what they protect.
 staff_required = capability_required(Capability.VIEW_RECORDS)
 ledger_write_required = capability_required(Capability.EDIT_LEDGER)
 campaign_required = capability_required(Capability.RUN_CAMPAIGNS)
 admin_required = capability_required(Capability.ADMINISTER)
+api_staff_required = api_capability_required(Capability.VIEW_RECORDS)
+api_ledger_write_required = api_capability_required(Capability.EDIT_LEDGER)

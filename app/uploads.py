@@ -26,11 +26,20 @@ MAGIC = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png"
 NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
-def sniff(data: bytes) -> str | None:
-    """The content type (PDF, JPEG or PNG) from the file's first bytes, or None."""
+HEIC = "image/heic"
+
+
+def sniff(data: bytes, *, heif: bool = False) -> str | None:
+    """The content type (PDF, JPEG or PNG; with `heif`, also an iPhone's HEIC/HEIF photo by its ftyp brand)
+    from the file's first bytes, or None."""
     for content_type, magic in MAGIC.items():
         if data.startswith(magic):
             return content_type
+    if heif:
+        from app.images import is_heif
+
+        if is_heif(data):
+            return HEIC
     return None
 
 

@@ -216,10 +216,12 @@ def nav_counts() -> dict:
 class UnitOfWork:
     """One change a view makes: commits once on success, rolls back and shows a DomainError on the form."""
 
-    def __init__(self, form: Any = None) -> None:
+    def __init__(self, form: Any = None, show: bool = True) -> None:
         self.form = form
         self.session = db()
         self.error: DomainError | None = None
+        # False for a JSON answer: the view says what went wrong itself (nothing flashed for a later page).
+        self.show = show
 
     @property
     def ok(self) -> bool:
@@ -237,7 +239,8 @@ class UnitOfWork:
         if isinstance(exc, DomainError):
             self.session.rollback()
             self.error = exc
-            form_error(self.form, exc)
+            if self.show:
+                form_error(self.form, exc)
             return True  # shown to the user: the view goes on to render its page
         return False
 
@@ -248,9 +251,9 @@ class UnitOfWork:
         return redirect(url)
 
 
-def unit_of_work(form: Any = None) -> UnitOfWork:
+def unit_of_work(form: Any = None, show: bool = True) -> UnitOfWork:
     """`with unit_of_work(form) as uow:` around a view's service calls (see the module docstring).
 
-    Without a form, a refused change is flashed.
+    Without a form, a refused change is flashed; with show=False (a JSON view) it is only kept in `uow.error`.
     """
-    return UnitOfWork(form)
+    return UnitOfWork(form, show)

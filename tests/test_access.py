@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from datetime import date
 from collections.abc import Callable
@@ -47,6 +48,7 @@ FORM = "form"      # POST: 200, the form is shown again with an error; nothing s
 LOGOUT = "logout"  # POST /logout: 302 to /login and the session is gone
 BACK = "back"      # POST-only action answering an invalid form by redirecting back to its page with a flash
 NOFORM = "noform"  # POST-only action with no fields (a button): there is no invalid form to send
+REFUSED = "refused"  # a JSON API's invalid request: 422 {"state": "refused", "errors": [Chinese]}, nothing saved
 
 
 def E(anon, insp_a, insp_b, super1, admin1) -> dict[str, object]:
@@ -159,6 +161,8 @@ ADMIN_ONLY = E(LOGIN, 403, 403, 403, OK)
 SUPERVISE = E(LOGIN, 403, 403, OK, OK)     # campaigns and random draws
 PUBLIC = E(OK, OK, OK, OK, OK)
 ALL_405 = E(405, 405, 405, 405, 405)
+# The phone's JSON API: 401 JSON for the anonymous visitor instead of the login page.
+API_READ = E(401, OK, OK, OK, OK)
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
 SERIAL_A, SERIAL_B = "A-001", "B-001"
@@ -169,6 +173,15 @@ LEDGER_HEADER = "使用单位名称,器具名称,出厂编号,检定日期\n"
 def ledger_csv(merchant: str, serial: str) -> bytes:
     """A one-row ledger of an electronic price-computing scale, as a station would save it."""
     return (LEDGER_HEADER + f"{merchant},电子计价秤,{serial},2024-03-01\n").encode("utf-8")
+
+
+def field_draft(ids: Ids) -> dict:
+    """A phone's draft of an inspection of merchant A: instrument A checked, nothing found."""
+    return {"draft": json.dumps({
+        "client_id": "3f0c7a4e-8f7b-4c55-9a51-5f2d0c1e9b10", "merchant_id": ids.merchant_a,
+        "inspected_on": today().isoformat(), "visit_outcome": "conducted", "notes": "",
+        "inspector_ids": [ids.user_insp_a, ids.user_super], "location": None,
+        "checks": [{"instrument_id": ids.instrument_a, "outcome": "ok", "seen_version": ids.instrument_a_version}]})}
 
 
 def upload(ids: Ids) -> dict:
@@ -484,6 +497,14 @@ CASES: list[Case] = [
          data=lambda ids: {"version": ids.workbook_applied_version},
          invalid=lambda ids: {},
          table="import_batches"),
+    # --- field work on a phone (现场检查): the JSON API ------------------------------------------------
+    Case("field.api_token", "/field/api/token", get=API_READ),
+    Case("field.api_packet", "/field/api/packet", get=API_READ),
+    Case("field.api_merchant", "/field/api/merchants/{merchant_a}", get=E(401, OK, 404, OK, OK)),
+    Case("field.api_inspection", "/field/api/inspections",
+         get=ALL_405, post=E(401, OK, 404, 403, OK), data=field_draft,
+         invalid=lambda ids: {"draft": json.dumps({"client_id": "not-a-uuid"})}, invalid_outcome=REFUSED,
+         table="inspections"),
     # --- special inspections (专项检查): see make_inspections ------------------------------------
     Case("inspections.inspections_export", "/inspections/export.xlsx", get=STAFF_READ),
     Case("inspections.findings_export", "/inspections/findings.xlsx?station_id={station_a}", get=STAFF_READ),
@@ -704,6 +725,11 @@ def make_inspections(session, world) -> dict:
             "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
 
 
+def make_field(session, world) -> dict:
+    """The second inspector a phone's draft names."""
+    return {"user_super": world.supervisor.id}
+
+
 def make_alerts(session, world) -> dict:
     """Run the sweep (both world instruments are overdue) and the digest with insp_a as a recipient."""
     from app.alerts.jobs import alert_digest, due_date_sweep
@@ -745,7 +771,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
-          "public.draw": make_inspections}
+          "public.draw": make_inspections, "field.": make_field}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -820,6 +846,9 @@ def assert_redirect(resp, path: str, what: str) -> None:
 
 def assert_error_page(resp, code: int, what: str) -> None:
     assert resp.status_code == code, (what, resp.status_code, body(resp)[:800])
+    if resp.is_json:  # the phone's JSON API answers its errors in JSON, in Chinese
+        assert resp.json["state"] == "refused" and CJK.search(resp.json["errors"][0]), (what, resp.json)
+        return
     text = body(resp)
     assert ERROR_TITLES[code] in text and 'lang="zh-CN"' in text, (what, text[:800])
     assert "Traceback" not in text
@@ -1074,7 +1103,10 @@ def test_post(case: Case, persona: str, app, client, session, world):
         # A broken form is shown again with its errors (never a 500) and saves nothing ...
         before = snapshot(app)
         resp = client.post(path, data=case.invalid(ids))
-        if case.invalid_outcome == BACK:
+        if case.invalid_outcome == REFUSED:
+            assert resp.status_code == 422 and resp.json["state"] == "refused", (what, resp.status_code, body(resp))
+            assert CJK.search(resp.json["errors"][0]), (what, resp.json)
+        elif case.invalid_outcome == BACK:
             assert resp.status_code == 302, (what + " (invalid form)", resp.status_code, body(resp)[:800])
             expected = case.back_to(ids) if case.back_to else urlparse(path).path.rsplit("/", 1)[0] + "/edit"
             assert urlparse(resp.headers["Location"]).path == expected, (what, resp.headers["Location"])
@@ -1088,7 +1120,10 @@ def test_post(case: Case, persona: str, app, client, session, world):
     assert_security_headers(resp, what)
     if outcome == OK:
         # ... and the valid form is saved: this proves the refusals below are the guard's doing.
-        assert resp.status_code == 302, (what, resp.status_code, body(resp)[:1500])
+        if resp.is_json:  # the phone's JSON API answers 201 with the new record
+            assert resp.status_code == 201 and resp.json["state"] == "sent", (what, resp.status_code, body(resp))
+            resp.headers["Location"] = resp.json["url"]
+        assert resp.status_code in (201, 302), (what, resp.status_code, body(resp)[:1500])
         assert urlparse(resp.headers["Location"]).path != "/login", (what, resp.headers["Location"])
         assert case.table in changed_tables(before, after), f"{what} did not change {case.table}"
     else:

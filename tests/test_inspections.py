@@ -353,7 +353,7 @@ def test_evidence_is_checked_by_content_and_size(evidence_app, tmp_path):
     login(client, "insp_a")
     url = f"/inspections/{insp_id}/evidence"
     resp = client.post(url, data={"file": (io.BytesIO(b"GIF89a not allowed"), "photo.jpg")})
-    assert resp.status_code == 200 and "只能上传 JPEG、PNG 图片或 PDF" in resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "只能上传 JPEG、PNG、HEIC 图片或 PDF" in resp.get_data(as_text=True)
     resp = client.post(url, data={"file": (io.BytesIO(factories.PNG + b"\x00" * 2000), "big.png")})
     assert resp.status_code == 200 and "文件过大" in resp.get_data(as_text=True)
     for data, name, ctype in ((factories.PNG, "现场.png", "image/png"), (factories.JPEG, "a.jpg", "image/jpeg"),

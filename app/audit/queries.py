@@ -11,7 +11,7 @@ ACTION_LABELS = {
     "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入",
     "draw": "随机抽取", "publish": "公示结果", "plan": "列入检查计划", "recheck": "复查", "evidence": "上传证据",
     "acknowledge": "确认预警", "alert_sweep": "预警扫描", "alert_digest": "预警日报",
-    "extend": "延长整改期限", "correct": "更正检查结论",
+    "extend": "延长整改期限", "correct": "更正检查结论", "sign": "签名",
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
     "build": "生成月报", "delete": "删除",
 }
@@ -30,6 +30,7 @@ ENTITY_LABELS = {
     "imported_records": "导入记录", "job_runs": "定时任务运行记录", "job_states": "定时任务",
     "scheduler_leases": "调度租约", "mail_outbox": "邮件", "user_stations": "用户所属监管所", "audit_log": "操作日志",
     "deadline_extensions": "整改期限延长", "instrument_type_aliases": "器具种类别名",
+    "inspection_signatures": "现场检查笔录签名",
 }
 
 

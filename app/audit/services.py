@@ -102,7 +102,7 @@ def _append_only() -> dict[type, set[str]]:
     """Evidence classes and the columns that may still change on them (the rest never do)."""
     # Imported here to keep the audit package free of a cycle with the domains it guards.
     from app.inspections.models import (DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument,
-                                        RandomDraw, Recheck)
+                                        RandomDraw, Recheck, Signature)
     from app.instruments.models import Verification
     from app.voiding.models import VOID_COLUMNS
 
@@ -111,7 +111,7 @@ def _append_only() -> dict[type, set[str]]:
         Verification: set(VOID_COLUMNS), Finding: set(VOID_COLUMNS),
         # A check's outcome may be corrected (ok -> problem) with a reason in the audit log; nothing else moves.
         InspectionInstrument: {"outcome"},
-        Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(),
+        Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(), Signature: set(),
         # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},
     }

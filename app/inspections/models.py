@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, Date, ForeignKey, Index, Integer, String,
-                        Table, Text, UniqueConstraint, column)
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, Date, Float, ForeignKey, Index, Integer,
+                        String, Table, Text, UniqueConstraint, column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
@@ -56,6 +56,17 @@ class Measure(LabeledEnum):
     @classmethod
     def _labels(cls) -> dict[str, str]:
         return {"on_the_spot": "当场改正", "rectify": "责令改正", "stop_use": "责令停止使用", "case": "立案"}
+
+
+class SignerRole(LabeledEnum):
+    """Who signed the 现场检查笔录."""
+
+    MERCHANT = "merchant"
+    INSPECTOR = "inspector"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"merchant": "当事人", "inspector": "检查人员"}
 
 
 class PublicOutcome(LabeledEnum):
@@ -168,7 +179,8 @@ class Inspection(TimestampMixin, Base):
                       Index("ix_inspections_station_date", "station_id", "inspected_on"),
                       one_of("visit_outcome", VisitOutcome))
     __labels__ = {"merchant": "使用单位", "inspected_on": "检查日期", "campaign": "专项检查行动",
-                  "visit_outcome": "检查情况", "notes": "检查情况记录", "inspectors": "检查人员"}
+                  "visit_outcome": "检查情况", "notes": "检查情况记录", "inspectors": "检查人员",
+                  "client_id": "现场记录编号", "latitude": "纬度", "longitude": "经度", "location_accuracy": "定位精度（米）"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
@@ -179,6 +191,12 @@ class Inspection(TimestampMixin, Base):
     visit_outcome: Mapped[VisitOutcome] = mapped_column(enum_column(VisitOutcome))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The id the phone made for a draft recorded there (None for the desktop form): a resent draft finds it.
+    client_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    # Where the phone was when the inspection was sent, with the user's permission; shown to staff only.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    location_accuracy: Mapped[float | None] = mapped_column(Float)
 
     merchant: Mapped[Merchant] = relationship(lazy="joined")
     station: Mapped[Station] = relationship()
@@ -188,6 +206,16 @@ class Inspection(TimestampMixin, Base):
     checks: Mapped[list["InspectionInstrument"]] = relationship(order_by="InspectionInstrument.id",
                                                                 viewonly=True)
     findings: Mapped[list["Finding"]] = relationship(order_by="Finding.id", viewonly=True)
+    signatures: Mapped[list["Signature"]] = relationship(order_by="Signature.id", viewonly=True)
+
+    @property
+    def is_signed(self) -> bool:
+        """Signed at least once: from then on the record cannot change (a correction is a new inspection)."""
+        return bool(self.signatures)
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
     @property
     def findings_in_force(self) -> list["Finding"]:
@@ -325,6 +353,7 @@ class EvidenceFile(TimestampMixin, Base):
     """A photo or scan attached to an inspection or one of its findings; the bytes live on disk."""
 
     __tablename__ = "evidence_files"
+    __labels__ = {"original_name": "文件名", "taken_at": "拍摄时间"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
@@ -337,6 +366,8 @@ class EvidenceFile(TimestampMixin, Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the photo was taken, as the phone said (None for files uploaded from a desktop).
+    taken_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def type_label(self) -> str:
@@ -345,3 +376,33 @@ class EvidenceFile(TimestampMixin, Base):
 
 
 EVIDENCE_TYPE_LABELS = {"image/jpeg": "JPEG 图片", "image/png": "PNG 图片", "application/pdf": "PDF 文件"}
+
+
+class Signature(TimestampMixin, Base):
+    """A signature on an inspection's 现场检查笔录 (当事人 or one of its inspectors), kept as a PNG on disk like
+    evidence, with its time and SHA-256; never edited or deleted. The first one locks the record."""
+
+    __tablename__ = "inspection_signatures"
+    __table_args__ = (one_of("role", SignerRole),)
+    __labels__ = {"role": "签名人身份", "user": "检查人员", "signer_name": "签名人", "signed_at": "签名时间"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    role: Mapped[SignerRole] = mapped_column(enum_column(SignerRole))
+    # The inspector who signed (None for the merchant's representative).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The name as the signer typed it.
+    signer_name: Mapped[str] = mapped_column(String(50))
+    signed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Relative to the evidence storage directory; a generated name.
+    stored_name: Mapped[str] = mapped_column(String(120), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+    def __str__(self) -> str:
+        return f"{self.role.label} {self.signer_name} 签名"

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import uploads
+from app import images, uploads
 from app.accounts.queries import stations as all_stations
 from app.accounts.models import Station, User
 from app.audit import services as audit
@@ -23,7 +23,8 @@ from app.inspections import draw as drawing
 from app.inspections import queries
 from app.inspections.models import (DEFAULT_RECTIFY_DAYS, UNCLASSED, Campaign, CampaignTarget, CheckOutcome,
                                     DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument, Measure,
-                                    PublicOutcome, RandomDraw, Recheck, Rectification, VisitOutcome)
+                                    PublicOutcome, RandomDraw, Recheck, Rectification, Signature, SignerRole,
+                                    VisitOutcome)
 from app.instruments import services as instruments
 from app.instruments.models import Instrument, InstrumentStatus
 from app.merchants.models import Industry, Merchant
@@ -34,6 +35,8 @@ from app.uploads import sniff
 
 CAMPAIGN_FIELDS = ["name", "starts_on", "ends_on", "type_ids", "industries", "station_ids", "notes"]
 MIN_INSPECTORS = 2
+# Said when a signed record is asked to change (the services refuse, the pages hide the buttons).
+LOCKED = "现场检查笔录已签名，不能再修改；如需更正，请另行记录一次检查。"
 
 
 # --- campaigns ------------------------------------------------------------------------------------
@@ -279,6 +282,18 @@ def get_inspection(session: Session, scope: Scope, inspection_id: int) -> Inspec
     return found
 
 
+def is_signed(session: Session, inspection_id: int) -> bool:
+    """Whether the inspection's 现场检查笔录 has been signed (by anyone): from then on it cannot change."""
+    return session.scalars(select(Signature.id).where(Signature.inspection_id == inspection_id).limit(1)).first() \
+        is not None
+
+
+def refuse_if_signed(session: Session, inspection_id: int) -> None:
+    """Invalid (LOCKED) once the inspection has been signed: a correction is a new inspection."""
+    if is_signed(session, inspection_id):
+        raise Invalid(LOCKED)
+
+
 def _snapshot(instrument: Instrument) -> dict:
     return {"kind_name": instrument.type.name_zh, "serial_no": instrument.serial_no, "status": instrument.status,
             "next_due_on": instrument.next_due_on, "replace_by": instrument.replace_by,
@@ -290,7 +305,8 @@ def record_inspection(session: Session, actor, scope: Scope, merchant: Merchant,
     """Record a visit: its inspectors (two or more), the instruments checked with a snapshot, the campaign used.
 
     values: inspected_on, visit_outcome, campaign_id, inspector_ids, notes, checks [(instrument_id, outcome)],
-    new_instrument (a dict for create_instrument plus 'outcome', or None).
+    new_instrument (a dict for create_instrument plus 'outcome', or None); from a phone also client_id and
+    location {latitude, longitude, accuracy} (checked by app/field/services.py).
     """
     if not scope.allows(merchant.station_id):
         raise NotFound("使用单位不存在")
@@ -319,7 +335,11 @@ def record_inspection(session: Session, actor, scope: Scope, merchant: Merchant,
     inspection = Inspection(merchant_id=merchant.id, station_id=merchant.station_id,
                             campaign_id=campaign.id if campaign else None, inspected_on=inspected_on,
                             visit_outcome=visit, notes=as_typed(values.get("notes")),
-                            created_by_id=getattr(actor, "id", None))
+                            created_by_id=getattr(actor, "id", None), client_id=values.get("client_id") or None)
+    location = values.get("location")
+    if location:
+        inspection.latitude, inspection.longitude = location["latitude"], location["longitude"]
+        inspection.location_accuracy = location.get("accuracy")
     inspection.inspectors = inspectors
     session.add(inspection)
     session.flush()
@@ -355,6 +375,7 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
     """
     if inspection.visit_outcome != VisitOutcome.CONDUCTED:
         raise Invalid("未实施检查的记录不能登记问题")
+    refuse_if_signed(session, inspection.id)
     code = session.get(FindingCode, values.get("code_id") or 0)
     if code is None or not code.is_active:
         raise Invalid("请选择问题类型", field="code_id")
@@ -436,6 +457,7 @@ def void_finding(session: Session, actor, finding: Finding, reason: str, today: 
                      note="所涉问题已作废，整改随之关闭")
         return [audit.change_row("rectification", "责令改正", "整改中", "随问题作废而关闭")]
 
+    refuse_if_signed(session, finding.inspection_id)
     return void_record(session, actor, finding, reason, what="问题",
                        entity_label=f"{finding.inspection} 问题 {finding.code.name_zh}", consequences=close_order)
 
@@ -459,6 +481,7 @@ def mark_check_problem(session: Session, actor, check: InspectionInstrument, rea
         raise Invalid("请填写更正原因", field="reason")
     if check.outcome == CheckOutcome.PROBLEM:
         raise Invalid("该器具的检查结论已是“发现问题”")
+    refuse_if_signed(session, check.inspection_id)
     changes = audit.apply_changes(check, {"outcome": CheckOutcome.PROBLEM})
     session.flush()
     inspection = session.get(Inspection, check.inspection_id)
@@ -532,33 +555,112 @@ def record_recheck(session: Session, actor, rect: Rectification, *, expected_ver
 # --- evidence files -------------------------------------------------------------------------------
 
 EVIDENCE_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+# Largest signature image: a phone's canvas at three times its CSS size is a few tens of KB.
+SIGNATURE_MAX_BYTES = 1024 * 1024
+
+
+def _file_name(file_name: str) -> str:
+    return as_typed(os.path.basename((file_name or "").replace("\\", "/")))[:200] or "未命名"
 
 
 def store_evidence(session: Session, actor, inspection: Inspection, *, file_name: str, data: bytes,
-                   storage_dir: str, max_bytes: int, finding_id: int | None = None) -> EvidenceFile:
-    """Check an uploaded photo or scan and keep it on disk under a generated name."""
+                   storage_dir: str, max_bytes: int, finding_id: int | None = None,
+                   taken_at: dt.datetime | None = None, photo_limits: images.ImageLimits | None = None,
+                   ) -> EvidenceFile:
+    """Check an uploaded photo or scan and keep it on disk under a generated name; an iPhone's HEIC photo is
+    kept as the JPEG it converts to (its own SHA-256 in the audit entry). Refused once the record is signed."""
+    name = _file_name(file_name)
     if not data:
         raise Invalid("请选择要上传的文件", field="file")
     if len(data) > max_bytes:
-        raise Invalid(f"文件过大：不能超过 {max_bytes // (1024 * 1024)} MB", field="file")
-    content_type = sniff(data)
+        raise Invalid(f"文件过大：“{name}”超过了 {max_bytes // (1024 * 1024)} MB 的上限", field="file")
+    refuse_if_signed(session, inspection.id)
+    content_type = sniff(data, heif=True)
     if content_type is None:
-        raise Invalid("只能上传 JPEG、PNG 图片或 PDF 文件（按文件内容识别，不看扩展名）", field="file")
+        raise Invalid(f"文件“{name}”无法识别：只能上传 JPEG、PNG、HEIC 图片或 PDF 文件（按文件内容识别，不看扩展名）",
+                      field="file")
     if finding_id and session.scalars(select(Finding.id).where(Finding.id == finding_id,
                                                                Finding.inspection_id == inspection.id)).first() is None:
         raise Invalid("所选问题不在本次检查中", field="finding_id")
+    changes = [audit.change_row("file", "证据文件", None, name)]
+    if content_type == uploads.HEIC:
+        changes.append(audit.change_row("original", "原始 HEIC 照片 SHA-256", None, hashlib.sha256(data).hexdigest()))
+        data, content_type = images.heif_to_jpeg(data, name, photo_limits or images.ImageLimits()), "image/jpeg"
     stored = f"{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}{EVIDENCE_TYPES[content_type]}"
     digest = hashlib.sha256(data).hexdigest()
     uploads.keep(storage_dir, stored, data, sha256=digest, session=session)
-    name = as_typed(os.path.basename(file_name.replace("\\", "/")))[:200] or "未命名"
     ev = EvidenceFile(inspection_id=inspection.id, finding_id=finding_id or None, station_id=inspection.station_id,
                       original_name=name, stored_name=stored, content_type=content_type, size=len(data),
-                      sha256=digest, created_by_id=getattr(actor, "id", None))
+                      sha256=digest, created_by_id=getattr(actor, "id", None), taken_at=taken_at)
     session.add(ev)
     session.flush()
-    audit.record(session, actor, "evidence", ev, [audit.change_row("file", "证据文件", None, name)],
-                 entity_label=f"{inspection} 证据")
+    if taken_at is not None:
+        changes.append(audit.change_row("taken_at", "拍摄时间", None, taken_at))
+    audit.record(session, actor, "evidence", ev, changes, entity_label=f"{inspection} 证据")
     return ev
+
+
+def add_signature(session: Session, actor, inspection: Inspection, *, role: str, user_id: int | None, name: str,
+                  signed_at: dt.datetime, data: bytes, storage_dir: str, now: dt.datetime | None = None) -> Signature:
+    """Keep a signature (PNG) on the inspection's 现场检查笔录 with its time and SHA-256: the merchant's
+    representative once, each of its inspectors once. The first signature locks the record."""
+    try:
+        role = SignerRole(role)
+    except ValueError:
+        raise Invalid("请选择签名人身份（当事人或检查人员）", field="role") from None
+    name = as_typed(name)
+    if not name:
+        raise Invalid("请填写签名人姓名", field="name")
+    if len(name) > 50:
+        raise Invalid("签名人姓名不能超过50个字", field="name")
+    if not data:
+        raise Invalid("请先在签名框内签名", field="signature")
+    if len(data) > SIGNATURE_MAX_BYTES or sniff(data) != "image/png":
+        raise Invalid("签名图片无效（应为不超过 1 MB 的 PNG 图片）", field="signature")
+    now = now or utcnow()
+    if not isinstance(signed_at, dt.datetime) or signed_at.tzinfo is None:
+        raise Invalid("签名时间无效", field="signed_at")
+    if signed_at > now + dt.timedelta(minutes=10):
+        raise Invalid("签名时间不能晚于现在", field="signed_at")
+    existing = list(session.scalars(select(Signature).where(Signature.inspection_id == inspection.id)))
+    if role == SignerRole.INSPECTOR:
+        if user_id not in {u.id for u in inspection.inspectors}:
+            raise Invalid("签名的检查人员应是本次检查的检查人员之一", field="user_id")
+        if any(s.user_id == user_id for s in existing):
+            raise Duplicate("该检查人员已在本笔录上签名", field="user_id")
+    else:
+        user_id = None
+        if any(s.role == SignerRole.MERCHANT for s in existing):
+            raise Duplicate("当事人已在本笔录上签名", field="role")
+    stored = f"signatures/{inspection.inspected_on:%Y/%m}/{uuid.uuid4().hex}.png"
+    digest = hashlib.sha256(data).hexdigest()
+    uploads.keep(storage_dir, stored, data, sha256=digest, field="signature", session=session)
+    signature = Signature(inspection_id=inspection.id, station_id=inspection.station_id, role=role, user_id=user_id,
+                          signer_name=name, signed_at=signed_at, stored_name=stored, content_type="image/png",
+                          size=len(data), sha256=digest, created_by_id=getattr(actor, "id", None))
+    session.add(signature)
+    session.flush()
+    audit.record(session, actor, "sign", inspection, [
+        audit.change_row("signature", "签名", None, f"{role.label} {name}"),
+        audit.change_row("signed_at", "签名时间", None, signed_at),
+        audit.change_row("sha256", "签名图片 SHA-256", None, digest)])
+    return signature
+
+
+def get_signature(session: Session, scope: Scope, signature_id: int) -> Signature:
+    """A signature whose inspection is inside the scope, else NotFound."""
+    found = session.get(Signature, signature_id)
+    if found is None or not scope.allows(found.station_id):
+        raise NotFound("签名不存在")
+    return found
+
+
+def signature_path(storage_dir: str, signature: Signature) -> Path:
+    """Where a signature's PNG is kept, while it is still the one signed; else NotFound."""
+    path = Path(storage_dir) / signature.stored_name
+    if not uploads.is_intact(path, signature.size, signature.sha256):
+        raise NotFound("签名图片已丢失或损坏，请联系管理员")
+    return path
 
 
 def get_evidence(session: Session, scope: Scope, evidence_id: int) -> EvidenceFile:
