@@ -10,7 +10,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.inspections.models import EvidenceFile, Finding, Inspection
+from app.inspections.models import EvidenceFile, Finding, Inspection, Signature
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, PageProblems
 
@@ -59,9 +59,10 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
 
     context.set_offline(True)
     page.goto(f"/field/inspect?merchant_id={merchant_id}&instrument_id={instrument_id}")
+    page.locator("#inspectors input:not(:checked)").first.check()  # a second inspector (two are required)
     card = page.locator(f"[data-instrument-id='{instrument_id}']")
     assert "field-scanned" in card.get_attribute("class")
-    card.get_by_role("button", name="发现问题").click()
+    card.get_by_role("button", name="发现问题", exact=True).click()
     finding = card.locator(".field-finding")
     finding.locator(".finding-code").select_option(index=1)
     finding.locator(".finding-description").fill(description)
@@ -69,6 +70,14 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     page.locator("#inspection-photos").set_input_files(photos[1:])
     finding.locator(".field-thumb img").wait_for()
     page.locator("[data-thumbs-for] .field-thumb img").wait_for()
+    page.get_by_label("被检查单位代表姓名").fill("张三")
+    pad = page.locator(".field-signature[data-role=merchant] canvas")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 30)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 160, box["y"] + 120, steps=8)
+    page.mouse.up()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.get_by_role("button", name="保存检查记录").click()
     page.wait_for_url(re.compile(r"/field/$"))
@@ -96,6 +105,8 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
             findings = session.scalars(select(Finding).where(Finding.inspection_id == inspection.id)).all()
             assert [f.description for f in findings] == [description]
             assert sum(e.finding_id == findings[0].id for e in evidence) == 1
+            signatures = session.scalars(select(Signature).where(Signature.inspection_id == inspection.id)).all()
+            assert [(s.role.value, s.signer_name) for s in signatures] == [("merchant", "张三")]
             return inspection.id
 
     inspection_id = recorded()

@@ -232,7 +232,10 @@
 
   function problems() {
     var found = [];
-    if (!document.getElementById("inspected-on").value) { found.push("请填写检查日期。"); }
+    var day = document.getElementById("inspected-on").value;
+    if (!day) { found.push("请填写检查日期。"); }
+    if (day > localDate(new Date())) { found.push("检查日期不能晚于今天。"); }
+    if (chosenInspectors().length < 2) { found.push("监督检查应由两名以上检查人员实施，请至少选择两人。"); }
     findings.forEach(function (f, n) {
       if (!f.node.querySelector(".finding-code").value) { found.push("第 " + (n + 1) + " 条问题：请选择问题类型。"); }
     });
