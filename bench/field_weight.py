@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import re
 import sys
 import tempfile
@@ -182,6 +183,7 @@ def main() -> int:
         merchant_id = merchant_of(app)
         meter = Meter(app.wsgi_app)
         app.wsgi_app = meter
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
@@ -201,7 +203,9 @@ def main() -> int:
                 print(f"first load (usable after {seconds:.1f} s on Slow 4G)")
                 line("inspection page, its files and the shell the worker keeps", meter.total("/field/api/packet"),
                      TARGETS["first"])
-                line("offline packet, gzipped (grows with the stations, bounded)", packet)
+                counts = page.evaluate("window.FieldStore.getPacket().then(p => [p.merchants.length, "
+                                       "p.instruments.length, p.worklist.length])")
+                line(f"offline packet: {counts[0]} merchants, {counts[1]} instruments, gzipped", packet)
                 line("all together", meter.total())
                 page.close()
                 meter.reset()
@@ -213,6 +217,7 @@ def main() -> int:
                 page.set_input_files("#inspection-photos", files=[
                     {"name": "IMG_4000x3000.jpg", "mimeType": "image/jpeg", "buffer": photo}])
                 page.locator("[data-thumbs-for] .field-thumb").first.wait_for(timeout=60_000)
+                page.locator("#inspectors input:not(:checked)").first.check()  # two inspectors are required
                 page.click("#save-draft")
                 page.wait_for_url(f"{base}/field/", timeout=120_000)
                 kept = page.evaluate("window.FieldStore.drafts().then(ds => ds[0].photos[0].blob.size)")

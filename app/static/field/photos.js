@@ -1,11 +1,11 @@
-/* Photos reduced on the phone before they are kept and sent: the long side to about 2,000 px, JPEG, under
-   600 KB, with the time the photo was taken (the camera's EXIF DateTimeOriginal, else the file's time) kept
+/* Photos reduced on the phone before they are kept and sent: the long side to about 2,000 px, JPEG, at most
+   500 KB (room under the 600 KB a photo may take on a phone network), with the time the photo was taken (the camera's EXIF DateTimeOriginal, else the file's time) kept
    beside it, since re-encoding drops the EXIF block. A photo the browser cannot decode (an iPhone HEIC in
    Chromium) is kept as it is: the server converts it. */
 (function () {
   "use strict";
   var LONG_SIDE = 2000;
-  var MAX_BYTES = 600 * 1024;
+  var MAX_BYTES = 500 * 1024;
   var THUMB = 160;
 
   // "2026:12:03 09:41:05" read from the JPEG's EXIF block, as an ISO time on the phone's clock; null without.
