@@ -1,8 +1,9 @@
 """Working without signal (issue 15): on a 390x844 phone, the field page is opened online once (the service
 worker keeps the shell, the page keeps the packet); offline, an inspection with a finding and two camera photos
-is recorded and survives a reload (the page then comes from the service worker); back online it is sent, and
-the database holds exactly one inspection with its finding and photos. Sending the same draft again (its
-answer lost, say) still leaves one."""
+is recorded and survives a reload (the page then comes from the service worker); meanwhile the instrument is
+changed in the office, so the first send is a conflict shown with its reason, resent after the inspector looked
+at the fresh data; then the database holds exactly one inspection with its finding and photos. Sending the same
+draft again (its answer lost, say) still leaves one."""
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from app.inspections.models import EvidenceFile, Finding, Inspection, Signature
+from app.instruments.models import Instrument
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, PageProblems
 
@@ -83,14 +85,24 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     page.wait_for_url(re.compile(r"/field/$"))
     draft = page.locator("#drafts [data-state=pending]")
     draft.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.reload()  # still offline: the page comes from the service worker, the draft from IndexedDB
     draft.wait_for()
     assert "待发送" in draft.inner_text() and "照片 2 张" in draft.inner_text()
     assert "无信号" in page.locator("#net-state").inner_text()
 
+    with database.session_scope() as session:  # the office edits the instrument while the phone is offline
+        session.get(Instrument, instrument_id).model = "ACS-30（已更换铭牌）"
     context.set_offline(False)
     page.get_by_role("button", name="立即同步").click()
+    conflict = page.locator("#drafts [data-state=conflict]")
+    conflict.wait_for()
+    assert "A-001" in conflict.inner_text()
+    with database.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Inspection)) == 0
+    conflict.get_by_role("button", name="刷新器具资料并查看").click()
+    conflict.get_by_role("button", name="已查看，按最新资料重新发送").click()
     sent = page.locator("#drafts [data-state=sent]")
     sent.wait_for()
     link = sent.get_by_role("link", name="查看检查记录").get_attribute("href")
@@ -120,5 +132,8 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     assert recorded() == inspection_id
     with database.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Inspection)) == 1
+    # The one refusal expected: the conflict this test provoked.
+    assert [r for r in problems.bad_responses if r.startswith("409 ")] == [f"409 {live_server}/field/api/inspections"]
+    problems.bad_responses = [r for r in problems.bad_responses if not r.startswith("409 ")]
     problems.assert_clean()
     context.close()

@@ -1,5 +1,5 @@
 /* What the phone keeps for work without signal, in IndexedDB through the vendored idb-keyval: the offline
-   packet (key "packet"), merchants fetched online ("merchant:<id>") and inspection drafts ("draft:<client id>")
+   packet (key "packet"), merchants fetched online ("merchant:<user id>:<id>") and inspection drafts ("draft:<client id>")
    with their photos and signatures as Blobs. Drafts stay until the inspector clears them: a sent draft keeps
    its link to the inspection; a pending one is never dropped by the app. */
 (function () {
@@ -32,8 +32,8 @@
   window.FieldStore = {
     getPacket: function () { return kv.get("packet", db); },
     setPacket: function (packet) { return kv.set("packet", packet, db); },
-    getMerchant: function (id) { return kv.get("merchant:" + id, db); },
-    setMerchant: function (merchant) { return kv.set("merchant:" + merchant.id, merchant, db); },
+    getMerchant: function (userId, id) { return kv.get("merchant:" + userId + ":" + id, db); },
+    setMerchant: function (userId, merchant) { return kv.set("merchant:" + userId + ":" + merchant.id, merchant, db); },
     drafts: drafts,
     getDraft: function (id) { return kv.get(DRAFT + id, db); },
     saveDraft: function (draft) { return kv.set(DRAFT + draft.client_id, draft, db); },

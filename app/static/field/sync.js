@@ -36,10 +36,11 @@
 
   // The packet: fetched when online (and kept), else the one kept on the phone.
   function packet(fresh) {
-    var kept = window.FieldStore.getPacket();
+    // Another user's packet (a shared phone) is never shown: the stations may differ.
+    var kept = window.FieldStore.getPacket().then(function (p) { return p && p.user.id === userId ? p : null; });
     if (!navigator.onLine) { return kept; }
     return kept.then(function (old) {
-      if (old && !fresh && old.user && old.user.id === userId && Date.now() - old.fetched_at < 60 * 1000) {
+      if (old && !fresh && Date.now() - old.fetched_at < 60 * 1000) {
         return old;
       }
       return getJSON(urls.packet).then(function (p) {
@@ -57,12 +58,12 @@
         return {packet: p, merchant: inPacket,
                 instruments: p.instruments.filter(function (i) { return i.merchant_id === id; })};
       }
-      var kept = window.FieldStore.getMerchant(id);
+      var kept = window.FieldStore.getMerchant(userId, id);
       if (!navigator.onLine) {
         return kept.then(function (m) { return m ? {packet: p, merchant: m, instruments: m.instruments} : null; });
       }
       return getJSON(urls.merchant + id).then(function (m) {
-        return window.FieldStore.setMerchant(m).then(function () {
+        return window.FieldStore.setMerchant(userId, m).then(function () {
           return {packet: p, merchant: m, instruments: m.instruments};
         });
       }).catch(function () {
