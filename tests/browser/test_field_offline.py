@@ -41,7 +41,8 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
         merchant_id, instrument_id = world.merchant_a.id, world.instrument_a.id
         description = "未张贴检定合格标志（离线记录）"
     context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                  viewport=PHONE, service_workers="allow")
+                                  viewport=PHONE, service_workers="allow", permissions=["geolocation"],
+                                  geolocation={"latitude": 31.2304, "longitude": 121.4737, "accuracy": 15})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     problems = PageProblems(live_server)
@@ -72,6 +73,8 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     page.locator("#inspection-photos").set_input_files(photos[1:])
     finding.locator(".field-thumb img").wait_for()
     page.locator("[data-thumbs-for] .field-thumb img").wait_for()
+    page.get_by_role("button", name="记录当前位置（需您允许）").click()
+    page.locator("#location-text", has_text="已记录位置（精度约 15 米）").wait_for()
     page.get_by_label("被检查单位代表姓名").fill("张三")
     pad = page.locator(".field-signature[data-role=merchant] canvas")
     pad.scroll_into_view_if_needed()
@@ -112,6 +115,7 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
             inspections = session.scalars(select(Inspection).where(Inspection.merchant_id == merchant_id)).all()
             assert len(inspections) == 1
             inspection = inspections[0]
+            assert (inspection.latitude, inspection.longitude, inspection.location_accuracy) == (31.2304, 121.4737, 15)
             evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.inspection_id == inspection.id)).all()
             assert len(evidence) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", e.sha256) for e in evidence)
             findings = session.scalars(select(Finding).where(Finding.inspection_id == inspection.id)).all()
