@@ -60,7 +60,9 @@ PHOTO_JS = """([w, h, seed]) => {
   x.font = '48px sans-serif';
   for (let i = 0; i < 400; i++) { x.fillStyle = r() < .5 ? '#000' : '#fff'; x.fillText('计量器具 ' + i, r() * w, r() * h); }
   const img = x.getImageData(0, 0, w, h);
-  for (let i = 0; i < img.data.length; i += 4) { const n = (r() - .5) * 36; img.data[i] += n; img.data[i + 1] += n; img.data[i + 2] += n; }
+  for (let i = 0; i < img.data.length; i += 4) {
+    const n = (r() - .5) * 36; img.data[i] += n; img.data[i + 1] += n; img.data[i + 2] += n;
+  }
   x.putImageData(img, 0, 0);
   return c.toDataURL('image/jpeg', 0.92).split(',')[1];
 }"""

@@ -136,7 +136,8 @@
       buttons.forEach(function (b) {
         var on = b.getAttribute("data-outcome") === outcome;
         var ok = b.getAttribute("data-outcome") === "ok";
-        b.className = "btn field-big " + (on ? (ok ? "btn-success" : "btn-danger") : (ok ? "btn-outline-success" : "btn-outline-danger"));
+        var look = ok ? "success" : "danger";
+        b.className = "btn field-big " + (on ? "btn-" + look : "btn-outline-" + look);
         b.setAttribute("aria-pressed", on ? "true" : "false");
       });
       more.classList.toggle("d-none", outcome !== "problem");
@@ -288,7 +289,8 @@
           findings: findings.map(function (f) {
             var n = f.node;
             var measure = n.querySelector(".finding-measure").value;
-            return {key: f.key, instrument_id: f.instrumentId, code_id: parseInt(n.querySelector(".finding-code").value, 10),
+            return {key: f.key, instrument_id: f.instrumentId,
+                    code_id: parseInt(n.querySelector(".finding-code").value, 10),
                     description: n.querySelector(".finding-description").value, measure: measure,
                     deadline: n.querySelector(".finding-deadline").value || null,
                     case_no: measure === "case" ? n.querySelector(".finding-case-no").value : ""};

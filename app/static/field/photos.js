@@ -1,7 +1,7 @@
 /* Photos reduced on the phone before they are kept and sent: the long side to about 2,000 px, JPEG, at most
-   500 KB (room under the 600 KB a photo may take on a phone network), with the time the photo was taken (the camera's EXIF DateTimeOriginal, else the file's time) kept
-   beside it, since re-encoding drops the EXIF block. A photo the browser cannot decode (an iPhone HEIC in
-   Chromium) is kept as it is: the server converts it. */
+   500 KB (room under the 600 KB a photo may take on a phone network), with the time the photo was taken (the
+   camera's EXIF DateTimeOriginal, else the file's time) kept beside it, since re-encoding drops the EXIF block.
+   A photo the browser cannot decode (an iPhone HEIC in Chromium) is kept as it is: the server converts it. */
 (function () {
   "use strict";
   var LONG_SIDE = 2000;

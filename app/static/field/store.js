@@ -1,5 +1,6 @@
 /* What the phone keeps for work without signal, in IndexedDB through the vendored idb-keyval: the offline
-   packet (key "packet"), merchants fetched online ("merchant:<user id>:<id>") and inspection drafts ("draft:<client id>")
+   packet (key "packet"), merchants fetched online ("merchant:<user id>:<id>") and inspection drafts
+   ("draft:<client id>")
    with their photos and signatures as Blobs. Drafts stay until the inspector clears them: a sent draft keeps
    its link to the inspection; a pending one is never dropped by the app. */
 (function () {
