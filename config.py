@@ -63,6 +63,10 @@ class Config:
     # Inspection evidence (photos, scans): outside the web root, served only through a view that checks scope.
     EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", str(INSTANCE_DIR / "evidence"))
     EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024
+    # iPhone HEIC photos are converted to JPEG in a child process (the import sandbox) with these limits.
+    EVIDENCE_MAX_PIXELS = int(os.environ.get("EVIDENCE_MAX_PIXELS", "60000000"))
+    EVIDENCE_DECODE_MEMORY_MB = int(os.environ.get("EVIDENCE_DECODE_MEMORY_MB", "1024"))
+    EVIDENCE_DECODE_SECONDS = float(os.environ.get("EVIDENCE_DECODE_SECONDS", "30"))
     # Signed pledge documents, outside the web root; served only to staff who may see the merchant.
     INTEGRITY_STORAGE = os.environ.get("INTEGRITY_STORAGE", str(INSTANCE_DIR / "integrity"))
     INTEGRITY_MAX_BYTES = int(os.environ.get("INTEGRITY_MAX_MB", "10")) * 1024 * 1024

@@ -35,11 +35,11 @@ class ImageLimits:
 
 
 def limits_from(config: Mapping) -> ImageLimits:
-    """The photo limits from the app's configuration (the sandbox switch is the import sandbox's)."""
-    return ImageLimits(max_pixels=int(config.get("EVIDENCE_MAX_PIXELS", 60_000_000)),
-                       sandbox=SandboxLimits(memory_bytes=int(config.get("EVIDENCE_DECODE_MEMORY_MB", 1024)) * MB,
-                                             seconds=float(config.get("EVIDENCE_DECODE_SECONDS", 30)),
-                                             enabled=bool(config.get("IMPORT_SANDBOX", True))))
+    """The photo limits from the app's configuration (config.py; the sandbox switch is the import sandbox's)."""
+    return ImageLimits(max_pixels=int(config["EVIDENCE_MAX_PIXELS"]),
+                       sandbox=SandboxLimits(memory_bytes=int(config["EVIDENCE_DECODE_MEMORY_MB"]) * MB,
+                                             seconds=float(config["EVIDENCE_DECODE_SECONDS"]),
+                                             enabled=bool(config["IMPORT_SANDBOX"])))
 
 
 def is_heif(data: bytes) -> bool:

@@ -11,6 +11,7 @@ the "other station" inspector; the read routes are also run on station B's recor
 from __future__ import annotations
 
 import datetime as dt
+import base64
 import io
 import json
 import re
@@ -27,6 +28,7 @@ from werkzeug.routing import IntegerConverter
 from app import create_app
 from app.catalog.models import InstrumentTypeAlias
 from app.clock import today
+from app.db import utcnow
 from app.errors import ERROR_TITLES
 from app.imports import services as imports
 from app.inspections import services as inspections
@@ -100,6 +102,8 @@ class Ids:
     inspection_b: int = 0
     evidence_a: int = 0
     evidence_b: int = 0
+    signature_a: int = 0
+    signature_b: int = 0
     rectification_a: int = 0
     rectification_a_version: int = 0
     finding_a: int = 0
@@ -581,6 +585,14 @@ CASES: list[Case] = [
          data=lambda ids: {"file": (io.BytesIO(factories.PNG), "现场照片.png"), "finding_id": ""},
          invalid=lambda ids: {"file": (io.BytesIO(b"<html>not a photo</html>"), "photo.png")},
          table="evidence_files"),
+    Case("inspections.sign", "/inspections/{inspection_a}/sign",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"role": "merchant", "user_id": "", "name": "张三",
+                           "signature": "data:image/png;base64," + base64.b64encode(factories.PNG).decode()},
+         invalid=lambda ids: {"role": "merchant", "user_id": "", "name": "", "signature": ""},
+         table="inspection_signatures"),
+    Case("inspections.signature_image", "/signatures/{signature_a}", get=A_READ, variant="station A"),
+    Case("inspections.signature_image", "/signatures/{signature_b}", get=B_READ, variant="station B"),
     Case("inspections.evidence", "/evidence/{evidence_a}", get=A_READ, variant="station A"),
     Case("inspections.evidence", "/evidence/{evidence_b}", get=B_READ, variant="station B"),
     Case("inspections.print_notice", "/inspections/{inspection_a}/print/notice", get=A_READ),
@@ -711,7 +723,14 @@ def make_inspections(session, world) -> dict:
         rect = factories.finding(session, insp, "NO_VALID_MARK", check=insp.checks[0]).rectification
         ev = inspections.store_evidence(session, world.admin, insp, file_name="现场.png", data=factories.PNG,
                                         storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
-        made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect})
+        # A visit signed on screen: its signature image (the inspection above stays unsigned, so it can change).
+        signed = factories.inspection(session, merchant, [world.inspector_a, world.supervisor],
+                                      on=today() - dt.timedelta(days=1))
+        sig = inspections.add_signature(session, world.admin, signed, role="merchant", user_id=None, name="张三",
+                                        signed_at=utcnow(), data=factories.PNG,
+                                        storage_dir=TestConfig.EVIDENCE_STORAGE)
+        made.update({f"inspection_{key}": insp.id, f"evidence_{key}": ev.id, f"rect_{key}": rect,
+                     f"signature_{key}": sig.id})
     # An instrument of station A checked as 未发现问题 (its outcome can be corrected).
     ok_visit = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor],
                                     on=today() - dt.timedelta(days=2), checks=[(world.instrument_a, "ok")])
@@ -719,6 +738,7 @@ def make_inspections(session, world) -> dict:
     return {"campaign": running.id, "campaign_version": running.version, "draw": draw.id,
             "draw_published": published.id, "inspection_a": made["inspection_a"], "inspection_b": made["inspection_b"],
             "evidence_a": made["evidence_a"], "evidence_b": made["evidence_b"],
+            "signature_a": made["signature_a"], "signature_b": made["signature_b"],
             "rectification_a": made["rect_a"].id, "rectification_a_version": made["rect_a"].version,
             "finding_a": made["rect_a"].finding_id, "check_ok_a": ok_visit.checks[0].id,
             "finding_code": factories.finding_code(session, "NO_VALID_MARK").id,

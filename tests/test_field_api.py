@@ -2,6 +2,7 @@
 whole or not at all, conflicts and refusals writing nothing, HEIC photos converted, JSON errors throughout."""
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -109,6 +110,11 @@ def test_the_packet_holds_my_stations_worklist_in_the_stated_shapes(client, sess
     assert {"value": "rectify", "label": "责令改正"} in body["measures"]
     assert body["finding_codes"] and {"id", "code", "name_zh", "basis"} == set(body["finding_codes"][0])
     assert body["user"] == {"id": world.inspector_a.id, "name": str(world.inspector_a)}
+    # Sent gzipped to a phone that accepts it (the generated_at moment aside, the same packet).
+    zipped = client.get("/field/api/packet", headers={"Accept-Encoding": "gzip, deflate"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    again = json.loads(gzip.decompress(zipped.data))
+    assert {**again, "generated_at": None} == {**body, "generated_at": None}
 
 
 def test_a_merchant_outside_my_stations_is_404_json(client, world):
@@ -194,6 +200,11 @@ def test_an_invalid_draft_is_refused_in_chinese_and_leaves_no_row_and_no_file(cl
     assert resp.status_code == 422 and "照片“坏.heic”无法读取" in resp.json["errors"][0]
     assert (count(session, Inspection), count(session, EvidenceFile), count(session, Finding)) == before
     assert files_in(evidence_dir) == []
+    ok_check = draft_of(session, world)
+    ok_check["checks"][0]["outcome"] = "ok"
+    resp = send(client, ok_check)
+    assert resp.status_code == 422 and resp.json["errors"] == [
+        "问题 1：涉及的器具在本次检查中记为“未发现问题”，请先改为“发现问题”"]
     resp = send(client, draft_of(session, world, inspector_ids=[world.inspector_a.id]))
     assert resp.status_code == 422 and "至少选择两人" in resp.json["errors"][0]
     assert send(client, draft_of(session, world, merchant_id=world.merchant_b.id)).status_code == 404
@@ -281,3 +292,21 @@ def test_the_api_refuses_a_post_without_the_csrf_header(database_url):
     fresh = client.get("/field/api/token").json["csrf_token"]
     assert send(client, draft, headers={"X-CSRFToken": fresh}).status_code == 201
     database.dispose()
+
+
+def test_heic_is_decoded_in_the_sandbox_and_a_hostile_or_huge_one_refused_in_chinese():
+    """The child process of importers/sandbox.py decodes it: a broken file or one past the pixel cap is a Chinese
+    Invalid, never a crash of the server."""
+    from app.errors import Invalid
+    from app.images import ImageLimits, heif_to_jpeg, is_heif
+    from importers.sandbox import SandboxLimits
+
+    sandboxed = ImageLimits(sandbox=SandboxLimits(memory_bytes=512 * 1024 * 1024, seconds=30, enabled=True))
+    photo = heic()
+    assert is_heif(photo) and not is_heif(factories.JPEG)
+    assert heif_to_jpeg(photo, "a.heic", sandboxed)[:3] == b"\xff\xd8\xff"
+    with pytest.raises(Invalid, match="照片“b.heic”无法读取"):
+        heif_to_jpeg(photo[:60] + b"\xff" * 500, "b.heic", sandboxed)
+    small_cap = ImageLimits(max_pixels=1000, sandbox=sandboxed.sandbox)
+    with pytest.raises(Invalid, match="像素过多"):
+        heif_to_jpeg(photo, "c.heic", small_cap)

@@ -43,6 +43,13 @@ def merchant_rows(merchant_ids: list[int]) -> Select:
         Merchant.id.in_(merchant_ids))
 
 
+def instrument_counts(merchant_ids: list[int]) -> Select:
+    """(merchant_id, n): how many instruments that are not retired each of these merchants has."""
+    return (select(Instrument.merchant_id, func.count().label("n"))
+            .where(Instrument.merchant_id.in_(merchant_ids), Instrument.status.in_(NOT_RETIRED))
+            .group_by(Instrument.merchant_id))
+
+
 def instrument_rows(merchant_ids: list[int], per_merchant: int) -> Select:
     """The packet's columns of these merchants' instruments that are not retired, at most `per_merchant` each
     (the most urgent first, then by kind and serial)."""

@@ -98,17 +98,20 @@ def packet(session: Session, user: User, scope: Scope, today: dt.date, days: int
     for merchant_id in session.scalars(queries.open_target_merchants(scope, today, PACKET_MERCHANTS)):
         order.setdefault(merchant_id)
     candidates = list(order)[:PACKET_MERCHANTS]
-    by_merchant: dict[int, list] = {}
-    if candidates:
-        for row in session.execute(queries.instrument_rows(candidates, PER_MERCHANT)):
-            by_merchant.setdefault(row.merchant_id, []).append(row)
-    kept, instruments = [], []
+    # Which merchants fit is decided on counts first, so only their instruments are read.
+    counts = dict(session.execute(queries.instrument_counts(candidates)).all()) if candidates else {}
+    kept, total = [], 0
     for merchant_id in candidates:
-        rows = by_merchant.get(merchant_id, [])
-        if len(instruments) + len(rows) > PACKET_INSTRUMENTS:
+        n = min(counts.get(merchant_id, 0), PER_MERCHANT)
+        if total + n > PACKET_INSTRUMENTS:
             break
         kept.append(merchant_id)
-        instruments += [instrument_json(r, today, days) for r in rows]
+        total += n
+    by_merchant: dict[int, list] = {}
+    if kept:
+        for row in session.execute(queries.instrument_rows(kept, PER_MERCHANT)):
+            by_merchant.setdefault(row.merchant_id, []).append(row)
+    instruments = [instrument_json(r, today, days) for m in kept for r in by_merchant.get(m, [])]
     merchants = {r.id: merchant_json(r) for r in session.execute(queries.merchant_rows(kept))} if kept else {}
     in_packet = {i["id"] for i in instruments}
     return {
@@ -326,7 +329,8 @@ def parse_draft(draft, files: Mapping[str, bytes]) -> dict:
         errors.append("专项检查行动无效")
     out["location"] = _location(draft.get("location"), errors)
     out["checks"] = _checks(draft.get("checks"), errors)
-    out["findings"] = _findings(draft.get("findings"), {c["instrument_id"] for c in out["checks"]}, errors)
+    out["findings"] = _findings(draft.get("findings"), {c["instrument_id"]: c["outcome"] for c in out["checks"]},
+                                errors)
     keys = {f["key"] for f in out["findings"]}
     out["photos"] = _photos(draft.get("photos"), files, keys, errors)
     out["signatures"] = _signatures(draft.get("signatures"), files, errors)
@@ -378,7 +382,7 @@ def _checks(value, errors: list[str]) -> list[dict]:
     return out
 
 
-def _findings(value, checked: set[int], errors: list[str]) -> list[dict]:
+def _findings(value, checked: dict[int, CheckOutcome], errors: list[str]) -> list[dict]:
     out, keys = [], set()
     for n, item in enumerate(_items(value, "问题", MAX_FINDINGS, errors), 1):
         instrument = item.get("instrument_id")
@@ -402,6 +406,8 @@ def _findings(value, checked: set[int], errors: list[str]) -> list[dict]:
             problems.append("整改期限无效")
         if instrument is not None and finding["instrument_id"] not in checked:
             problems.append("涉及的器具不在本次检查的器具中")
+        elif instrument is not None and checked[finding["instrument_id"]] == CheckOutcome.OK:
+            problems.append("涉及的器具在本次检查中记为“未发现问题”，请先改为“发现问题”")
         if problems:
             errors.append(f"问题 {n}：" + "，".join(problems))
         else:

@@ -1,13 +1,14 @@
 """Forms for campaigns, draws, inspections, findings, re-checks and evidence."""
 from __future__ import annotations
 
-from flask_wtf.file import FileField
-from wtforms import (BooleanField, DecimalField, IntegerField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+from flask_wtf.file import MultipleFileField
+from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.forms import CoercingSelect, Form, VersionField, chosen, int_or_none, required
-from app.inspections.models import CREDIT_CLASSES, DEFAULT_RATES, UNCLASSED, CheckOutcome, Measure, VisitOutcome
+from app.inspections.models import (CREDIT_CLASSES, DEFAULT_RATES, UNCLASSED, CheckOutcome, Measure, SignerRole,
+                                    VisitOutcome)
 from app.instruments.forms import date_field
 from app.merchants.models import Industry
 
@@ -121,10 +122,23 @@ class RecheckForm(Form):
 
 
 class EvidenceForm(Form):
-    """A photo or scan for an inspection or one of its findings."""
+    """Photos or scans for an inspection or one of its findings: several files at once, or taken with the camera."""
 
-    file = FileField("证据文件（JPEG、PNG 或 PDF）")
+    file = MultipleFileField("证据文件（JPEG、PNG、HEIC 或 PDF，可多选）", render_kw={"accept": "image/*,application/pdf"})
+    camera = MultipleFileField("拍照", render_kw={"accept": "image/*", "capture": "environment"},
+                               description="在手机上直接用相机拍照")
     finding_id = CoercingSelect("对应问题", coerce=int_or_none, validators=[Optional()])
+
+
+class SignatureForm(Form):
+    """A signature on the 现场检查笔录: who signs (当事人, or one of the inspection's inspectors) and the drawing."""
+
+    role = SelectField("签名人身份", choices=SignerRole.choices(), validators=[chosen("签名人身份")])
+    user_id = CoercingSelect("检查人员", coerce=int_or_none, validators=[Optional()],
+                             description="检查人员签名时选择本人")
+    name = StringField("签名人姓名", validators=[required("签名人姓名"), Length(max=50)],
+                       description="按签名人本人的写法填写")
+    signature = HiddenField("签名")
 
 
 class TargetForm(Form):

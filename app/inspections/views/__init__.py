@@ -3,7 +3,8 @@
 - campaigns: campaigns, planned merchants and random draws (双随机);
 - inspections: inspections, findings, print views and the figures;
 - rectifications: rectification orders and re-checks (复查);
-- evidence: evidence files of an inspection.
+- evidence: evidence files of an inspection;
+- signatures: signing the 现场检查笔录 on screen, and the signature images.
 
 The published results of a draw are a public page: app/public/views.py.
 """
@@ -30,4 +31,4 @@ def users_by_id(ids) -> dict[int, User]:
 
 
 # Each module adds its routes to bp when imported.
-from app.inspections.views import campaigns, evidence, inspections, rectifications  # noqa: E402,F401
+from app.inspections.views import campaigns, evidence, inspections, rectifications, signatures  # noqa: E402,F401

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import current_app, render_template, send_file, url_for
 from flask_login import current_user
 
+from app.errors import Invalid
+from app.images import limits_from
 from app.inspections import services
 from app.inspections.forms import EvidenceForm
 from app.inspections.views import bp
@@ -21,15 +23,21 @@ def evidence_new(inspection_id: int):
         (f.id, f"问题 {n}：{f.code.name_zh}" + ("（已作废）" if f.is_voided else "")) for n, f in enumerate(found.findings, 1)]
     error = None
     if form.validate_on_submit():
-        upload = form.file.data
-        data = upload.read() if upload else b""
+        # Files chosen and photos taken, in that order; an input left empty sends one nameless empty part.
+        uploads = [f for f in (form.file.data or []) + (form.camera.data or []) if f and f.filename]
         with unit_of_work(form) as uow:
-            services.store_evidence(
-                uow.session, current_user, found, file_name=getattr(upload, "filename", "") or "", data=data,
-                storage_dir=current_app.config["EVIDENCE_STORAGE"],
-                max_bytes=current_app.config["EVIDENCE_MAX_BYTES"], finding_id=form.finding_id.data)
+            if not uploads:
+                raise Invalid("请选择要上传的文件或拍照", field="file")
+            # All or nothing: one refused file leaves none of the others (nor their bytes on disk).
+            for upload in uploads:
+                services.store_evidence(
+                    uow.session, current_user, found, file_name=upload.filename, data=upload.read(),
+                    storage_dir=current_app.config["EVIDENCE_STORAGE"],
+                    max_bytes=current_app.config["EVIDENCE_MAX_BYTES"], finding_id=form.finding_id.data,
+                    photo_limits=limits_from(current_app.config))
         if uow.ok:
-            return uow.redirect("已上传证据文件。", url_for("inspections.inspection", inspection_id=found.id))
+            return uow.redirect(f"已上传 {len(uploads)} 个证据文件。",
+                                url_for("inspections.inspection", inspection_id=found.id))
         error = uow.error
     return render_template("inspections/evidence_form.html", form=form, inspection=found, error=error,
                            limit_mb=current_app.config["EVIDENCE_MAX_BYTES"] // (1024 * 1024))
