@@ -50,7 +50,6 @@ FORM = "form"      # POST: 200, the form is shown again with an error; nothing s
 LOGOUT = "logout"  # POST /logout: 302 to /login and the session is gone
 BACK = "back"      # POST-only action answering an invalid form by redirecting back to its page with a flash
 NOFORM = "noform"  # POST-only action with no fields (a button): there is no invalid form to send
-REFUSED = "refused"  # a JSON API's invalid request: 422 {"state": "refused", "errors": [Chinese]}, nothing saved
 
 
 def E(anon, insp_a, insp_b, super1, admin1) -> dict[str, object]:
@@ -167,6 +166,8 @@ PUBLIC = E(OK, OK, OK, OK, OK)
 ALL_405 = E(405, 405, 405, 405, 405)
 # The phone's JSON API: 401 JSON for the anonymous visitor instead of the login page.
 API_READ = E(401, OK, OK, OK, OK)
+# Outcome of a JSON API's invalid request: 422 {"state": "refused", "errors": [Chinese]}, nothing saved.
+REFUSED = "refused"
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
 SERIAL_A, SERIAL_B = "A-001", "B-001"

@@ -41,7 +41,7 @@ ALLOWED = {
     "JJG", "JJF", "GB/T",
     # file types, encodings and the documentation folder named in hints
     "xlsx", "xlsm", "xls", "ods", "csv", "pdf", "png", "jpg", "jpeg", "PDF", "PNG", "JPG", "JPEG", "CSV", "GBK",
-    "UTF", "md", "docs",
+    "UTF", "md", "docs", "HEIC", "HEIF",
     # products and protocols
     "Excel", "WPS", "SMTP", "QR", "Message-ID",
 }

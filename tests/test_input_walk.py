@@ -36,11 +36,14 @@ NO_LIMITS = {"PUBLIC_RATE_LIMIT": "100000 per minute", "LOGIN_FAILURE_LIMIT": "1
 
 
 def assert_answered(resp, what: str, *, refused: bool = False) -> None:
-    """Never a 500; a 400 is the Chinese error page; a refused input is exactly that 400."""
+    """Never a 500; a 400 is the Chinese error page (JSON under the phone's API); a refused input is exactly
+    that 400."""
     assert resp.status_code != 500, (what, body(resp)[:800])
     if refused:
         assert resp.status_code == 400, (what, resp.status_code, body(resp)[:800])
-    if resp.status_code == 400:
+    if resp.status_code == 400 and resp.is_json:  # the phone's JSON API refuses in JSON, in Chinese
+        assert resp.json["state"] == "refused" and CJK.search(resp.json["errors"][0]), (what, resp.json)
+    elif resp.status_code == 400:
         text = body(resp)
         assert ERROR_TITLES[400] in text and 'lang="zh-CN"' in text and CJK.search(text), (what, text[:800])
 

@@ -180,7 +180,8 @@ class Inspection(TimestampMixin, Base):
                       one_of("visit_outcome", VisitOutcome))
     __labels__ = {"merchant": "使用单位", "inspected_on": "检查日期", "campaign": "专项检查行动",
                   "visit_outcome": "检查情况", "notes": "检查情况记录", "inspectors": "检查人员",
-                  "client_id": "现场记录编号", "latitude": "纬度", "longitude": "经度", "location_accuracy": "定位精度（米）"}
+                  "client_id": "现场记录编号", "latitude": "纬度", "longitude": "经度",
+                  "location_accuracy": "定位精度（米）"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
