@@ -57,8 +57,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     limiter.init_app(app)
     bootstrap.init_app(app)
     from app.headers import init_security_headers
+    from app.static_files import init_static_files
 
     init_security_headers(app)
+    init_static_files(app)
 
     @login_manager.user_loader
     def _load_user(alternative_id: str):

@@ -613,10 +613,19 @@ CASES: list[Case] = [
     # --- field: the 扫码 page and what a read code names (the world's instruments have no token: nothing) ----
     Case("field.scan", "/field/scan", get=STAFF_READ),
     Case("field.scan_resolve", "/field/scan/resolve?code=https%3A%2F%2Fexample.com%2F", get=STAFF_READ),
+    # --- field (现场检查 on the phone): the shell pages; the worker and manifest are public files -----------
+    Case("field.index", "/field/", get=STAFF_READ),
+    Case("field.index", "/field/?q=%E7%94%B2", get=STAFF_READ, variant="search",
+         texts_a=(MERCHANT_A_NAME,)),
+    Case("field.inspect", "/field/inspect", get=LEDGER_NEW, variant="shell"),
+    Case("field.inspect", "/field/inspect?merchant_id={merchant_a}&instrument_id={instrument_a}", get=A_WRITE,
+         variant="merchant A"),
+    Case("field.service_worker", "/field/sw.js", get=PUBLIC),
+    Case("field.manifest", "/field/manifest.webmanifest", get=PUBLIC),
 ]
-# PLACEHOLDER (helper "scan"): the stand-in field.inspect route of app/field/views/pages.py; drop at merge.
-CASES.append(Case("field.inspect", "/field/inspect?merchant_id={merchant_a}&instrument_id={instrument_a}",
-                  get=E(LOGIN, ONWARD, ONWARD, ONWARD, ONWARD)))
+
+# Routes answering a file the browser uses as part of the pages (not a download): no attachment header.
+PAGE_ASSETS = {"field.service_worker", "field.manifest"}
 
 # Routes deliberately outside the matrix, each with its reason.
 EXCLUDED = {
@@ -1081,7 +1090,7 @@ def test_get(case: Case, persona: str, app, client, session, world):
     before = snapshot(app)
     resp = client.get(path)
     outcome = case.get[persona]
-    assert_security_headers(resp, what)
+    assert_security_headers(resp, what, page_asset=case.endpoint in PAGE_ASSETS)
     if outcome == OK:
         assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
         if resp.mimetype == "text/html":  # pages; a download or a JSON answer has no <html>
