@@ -647,36 +647,38 @@ def add_signature(session: Session, actor, inspection: Inspection, *, role: str,
     return signature
 
 
+def _kept_in_scope(session: Session, scope: Scope, model, record_id: int, what: str):
+    found = session.get(model, record_id)
+    if found is None or not scope.allows(found.station_id):
+        raise NotFound(f"{what}不存在")
+    return found
+
+
+def _kept_path(storage_dir: str, record, what: str) -> Path:
+    path = Path(storage_dir) / record.stored_name
+    if not uploads.is_intact(path, record.size, record.sha256):
+        raise NotFound(f"{what}已丢失或损坏，请联系管理员")
+    return path
+
+
 def get_signature(session: Session, scope: Scope, signature_id: int) -> Signature:
     """A signature whose inspection is inside the scope, else NotFound."""
-    found = session.get(Signature, signature_id)
-    if found is None or not scope.allows(found.station_id):
-        raise NotFound("签名不存在")
-    return found
+    return _kept_in_scope(session, scope, Signature, signature_id, "签名")
 
 
 def signature_path(storage_dir: str, signature: Signature) -> Path:
     """Where a signature's PNG is kept, while it is still the one signed; else NotFound."""
-    path = Path(storage_dir) / signature.stored_name
-    if not uploads.is_intact(path, signature.size, signature.sha256):
-        raise NotFound("签名图片已丢失或损坏，请联系管理员")
-    return path
+    return _kept_path(storage_dir, signature, "签名图片")
 
 
 def get_evidence(session: Session, scope: Scope, evidence_id: int) -> EvidenceFile:
     """An evidence file whose inspection is inside the scope, else NotFound."""
-    ev = session.get(EvidenceFile, evidence_id)
-    if ev is None or not scope.allows(ev.station_id):
-        raise NotFound("证据文件不存在")
-    return ev
+    return _kept_in_scope(session, scope, EvidenceFile, evidence_id, "证据文件")
 
 
 def evidence_path(storage_dir: str, ev: EvidenceFile) -> Path:
     """Where an evidence file's bytes are kept, while they are still those uploaded; else NotFound."""
-    path = Path(storage_dir) / ev.stored_name
-    if not uploads.is_intact(path, ev.size, ev.sha256):
-        raise NotFound("证据文件已丢失或损坏，请联系管理员")
-    return path
+    return _kept_path(storage_dir, ev, "证据文件")
 
 
 # --- figures --------------------------------------------------------------------------------------

@@ -12,12 +12,7 @@
   // Worklist merchants shown at once (the rest are behind the search box).
   var WORKLIST_SHOWN = 30;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = window.FieldSync.el;
 
   function button(text, className, onClick) {
     var b = el("button", "btn " + className, text);

@@ -25,12 +25,7 @@
   var findingSeq = 0;
   var photoSeq = 0;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = window.FieldSync.el;
 
   function option(select, value, label) {
     var o = el("option", "", label);

@@ -173,9 +173,17 @@
     });
   }
 
+  // A new element with its class and text (never HTML: what users typed is shown as text), for the page scripts.
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
   window.FieldSync = {
     userId: userId, labels: STATE_LABELS, packet: packet, merchant: merchant, syncAll: syncAll,
-    showStatus: showStatus, changed: changed
+    showStatus: showStatus, changed: changed, el: el
   };
 
   document.addEventListener("field:drafts-changed", showStatus);
