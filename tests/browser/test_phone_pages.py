@@ -351,12 +351,15 @@ def the_menu_fits(phone: Phone, shots: Path) -> list[str]:
 
 
 def take_the_guide_pictures(phone: Phone, demo: dict, shots: Path) -> None:
-    """The guide's phone pictures: the instrument list as cards, a worklist, an instrument, an inspection."""
+    """The guide's phone pictures: the instrument list as cards, a worklist, an instrument, an inspection, the
+    phone inspection page (drawn by its script from the merchant's data)."""
     page = phone.page
     for name, url, heading in (("phone-instruments", "/instruments/", "计量器具"),
                                ("phone-worklist", "/worklists/overdue", "已超期"),
                                ("phone-instrument", f"/instruments/{demo['instrument_id']}", demo["serial_no"]),
-                               ("phone-inspection", f"/inspections/{demo['inspection_id']}", "检查记录")):
+                               ("phone-inspection", f"/inspections/{demo['inspection_id']}", "检查记录"),
+                               ("phone-field-inspect", f"/field/inspect?merchant_id={demo['merchant_id']}"
+                                f"&instrument_id={demo['instrument_id']}", demo["merchant_name"])):
         page.goto(url)
         expect(page.locator("h1").first).to_contain_text(heading)
         phone.shoot(shots, name)
