@@ -7,7 +7,11 @@ draft again (its answer lost, say) still leaves one."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import io
 import re
+
+from PIL import ExifTags, Image
 
 from sqlalchemy import func, select
 
@@ -18,7 +22,7 @@ from tests.browser.conftest import TIMEOUT_MS, PageProblems
 
 PHONE = {"width": 390, "height": 844}
 
-# A detailed photo drawn in the page and returned as a base64 JPEG (no image library in Python).
+# A detailed photo drawn in the page and returned as a base64 JPEG.
 PHOTO_JS = """([w, h, seed]) => {
   const c = document.createElement('canvas'); c.width = w; c.height = h;
   const x = c.getContext('2d'); let s = seed; const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
@@ -27,6 +31,21 @@ PHOTO_JS = """([w, h, seed]) => {
   }
   return c.toDataURL('image/jpeg', 0.9).split(',')[1];
 }"""
+
+
+# When the camera took photo 1, as its EXIF DateTimeOriginal says (local time, here Asia/Shanghai).
+TAKEN = "2026:12:01 09:41:05"
+TAKEN_UTC = dt.datetime(2026, 12, 1, 1, 41, 5, tzinfo=dt.timezone.utc)
+
+
+def with_camera_time(jpeg: bytes, taken: str) -> bytes:
+    """The JPEG with an EXIF block naming when it was taken, as a phone's camera writes it."""
+    image = Image.open(io.BytesIO(jpeg))
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, quality=90)
+    return out.getvalue()
 
 
 def runs_on_postgresql(test: str, params: dict) -> bool:
@@ -59,6 +78,7 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     page.locator("#packet-info", has_text="离线资料更新于").wait_for()
     photos = [{"name": f"IMG_{n}.jpg", "mimeType": "image/jpeg",
                "buffer": base64.b64decode(page.evaluate(PHOTO_JS, [2400, 1800, n + 3]))} for n in (1, 2)]
+    photos[0]["buffer"] = with_camera_time(photos[0]["buffer"], TAKEN)
 
     context.set_offline(True)
     page.goto(f"/field/inspect?merchant_id={merchant_id}&instrument_id={instrument_id}")
@@ -118,6 +138,8 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
             assert (inspection.latitude, inspection.longitude, inspection.location_accuracy) == (31.2304, 121.4737, 15)
             evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.inspection_id == inspection.id)).all()
             assert len(evidence) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", e.sha256) for e in evidence)
+            # The camera's time survives the phone's re-encoding (09:41:05 in Shanghai is 01:41:05 UTC).
+            assert TAKEN_UTC in [e.taken_at for e in evidence], [e.taken_at for e in evidence]
             findings = session.scalars(select(Finding).where(Finding.inspection_id == inspection.id)).all()
             assert [f.description for f in findings] == [description]
             assert sum(e.finding_id == findings[0].id for e in evidence) == 1

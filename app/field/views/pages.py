@@ -16,6 +16,7 @@ from app.web import arg_int, db, in_scope, scope
 # The files every field page needs, kept by the service worker for work without signal (the shell).
 SHELL_FILES = [("bootstrap.static", "css/bootstrap.min.css"), ("static", "app.css"),
                ("static", "vendor/idb-keyval-6.2.2.umd.js"), ("static", "vendor/signature_pad-5.1.4.umd.min.js"),
+               ("static", "vendor/exifr-7.1.3.lite.umd.js"),
                ("static", "field/store.js"), ("static", "field/sync.js"), ("static", "field/photos.js"),
                ("static", "field/home.js"), ("static", "field/inspect.js"),
                ("static", "field/icon-192.png"), ("static", "field/icon-512.png")]

@@ -8,63 +8,17 @@
   var MAX_BYTES = 500 * 1024;
   var THUMB = 160;
 
-  // "2026:12:03 09:41:05" read from the JPEG's EXIF block, as an ISO time on the phone's clock; null without.
-  function exifTakenAt(buffer) {
-    var view = new DataView(buffer);
-    if (view.byteLength < 4 || view.getUint16(0) !== 0xFFD8) { return null; }
-    var offset = 2;
-    while (offset + 4 <= view.byteLength) {
-      var marker = view.getUint16(offset);
-      var size = view.getUint16(offset + 2);
-      if (marker === 0xFFE1 && view.getUint32(offset + 4) === 0x45786966) {  // "Exif"
-        return readTiff(view, offset + 10);
-      }
-      if ((marker & 0xFF00) !== 0xFF00 || marker === 0xFFDA) { return null; }
-      offset += 2 + size;
-    }
-    return null;
-  }
-
-  function readTiff(view, tiff) {
-    try {
-      var little = view.getUint16(tiff) === 0x4949;
-      var u16 = function (at) { return view.getUint16(at, little); };
-      var u32 = function (at) { return view.getUint32(at, little); };
-      var tags = function (ifd) {
-        var found = {};
-        var count = u16(tiff + ifd);
-        for (var n = 0; n < count; n++) {
-          var entry = tiff + ifd + 2 + n * 12;
-          found[u16(entry)] = entry;
-        }
-        return found;
-      };
-      var text = function (entry) {
-        var length = u32(entry + 4);
-        var at = length > 4 ? tiff + u32(entry + 8) : entry + 8;
-        var chars = [];
-        for (var n = 0; n < length - 1; n++) { chars.push(String.fromCharCode(view.getUint8(at + n))); }
-        return chars.join("");
-      };
-      var ifd0 = tags(u32(tiff + 4));
-      var stamp = null;
-      if (ifd0[0x8769]) {
-        var exif = tags(u32(ifd0[0x8769] + 8));
-        if (exif[0x9003]) { stamp = text(exif[0x9003]); }
-      }
-      if (!stamp && ifd0[0x0132]) { stamp = text(ifd0[0x0132]); }
-      var m = stamp && /^(\d{4}):(\d{2}):(\d{2}) (\d{2}):(\d{2}):(\d{2})/.exec(stamp);
-      if (!m) { return null; }
-      return new Date(+m[1], m[2] - 1, +m[3], +m[4], +m[5], +m[6]).toISOString();
-    } catch (err) {
-      return null;
-    }
-  }
-
+  // When the photo was taken: the camera's EXIF DateTimeOriginal (read by the vendored exifr, from a JPEG or an
+  // iPhone HEIC), else the file's own time.
   function takenAt(file) {
     var fallback = new Date(file.lastModified || Date.now()).toISOString();
-    return file.slice(0, 128 * 1024).arrayBuffer()
-      .then(function (buffer) { return exifTakenAt(buffer) || fallback; })
+    if (!window.exifr) { return Promise.resolve(fallback); }
+    // Only the EXIF block's one tag ("pick" by name needs the dictionaries the lite build leaves out).
+    return window.exifr.parse(file, {ifd0: false, exif: ["DateTimeOriginal"], gps: false, interop: false, ifd1: false})
+      .then(function (tags) {
+        var when = tags && tags.DateTimeOriginal;
+        return when instanceof Date && !isNaN(when) ? when.toISOString() : fallback;
+      })
       .catch(function () { return fallback; });
   }
 
