@@ -2,6 +2,8 @@
 whole or not at all, conflicts and refusals writing nothing, HEIC photos converted, JSON errors throughout."""
 from __future__ import annotations
 
+import datetime as dt
+
 import gzip
 import io
 import json
@@ -115,6 +117,32 @@ def test_the_packet_holds_my_stations_worklist_in_the_stated_shapes(client, sess
     assert zipped.headers["Content-Encoding"] == "gzip"
     again = json.loads(gzip.decompress(zipped.data))
     assert {**again, "generated_at": None} == {**body, "generated_at": None}
+
+
+def test_the_packet_offers_the_campaigns_a_visit_may_belong_to(client, session, world):
+    from app.clock import today
+    from app.inspections.services import add_target
+
+    running = factories.campaign(session, [world.station_a], name="计价秤专项（进行中）")
+    lately = factories.campaign(session, [world.station_a], name="加油机专项（上周结束）",
+                                starts_on=today() - dt.timedelta(days=40), ends_on=today() - dt.timedelta(days=7))
+    factories.campaign(session, [world.station_a], name="早已结束的专项",
+                       starts_on=today() - dt.timedelta(days=90), ends_on=today() - dt.timedelta(days=60))
+    factories.campaign(session, [world.station_b], name="乙所专项")
+    add_target(session, None, running, world.merchant_a)
+    session.commit()
+    login(client, "insp_a")
+    body = client.get("/field/api/packet").json
+    # Those of my stations running within the last 30 days (a visit may be dated back), newest first.
+    assert [c["name"] for c in body["campaigns"]] == ["计价秤专项（进行中）", "加油机专项（上周结束）"]
+    assert body["campaigns"][0] == {"id": running.id, "name": running.name, "starts_on": running.starts_on.isoformat(),
+                                    "ends_on": running.ends_on.isoformat(), "station_ids": [world.station_a.id]}
+    assert lately.id in [c["id"] for c in body["campaigns"]]
+    # A merchant planned in a running campaign and not inspected in it yet is put in that campaign.
+    assert body["planned"] == {str(world.merchant_a.id): running.id}
+    factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor], campaign_id=running.id)
+    session.commit()
+    assert client.get("/field/api/packet").json["planned"] == {}
 
 
 def test_a_merchant_outside_my_stations_is_404_json(client, world):

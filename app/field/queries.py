@@ -37,6 +37,25 @@ def open_target_merchants(scope: Scope, today: dt.date, limit: int) -> Select:
     return stmt.group_by(CampaignTarget.merchant_id).order_by(CampaignTarget.merchant_id).limit(limit)
 
 
+def recent_campaigns(today: dt.date, since: dt.date, limit: int) -> Select:
+    """Campaigns whose period reaches into [since, today], newest first: those a visit recorded today, or dated a
+    few days back, may belong to."""
+    return (select(Campaign).where(Campaign.starts_on <= today, Campaign.ends_on >= since)
+            .order_by(Campaign.starts_on.desc(), Campaign.id.desc()).limit(limit))
+
+
+def open_targets(scope: Scope, today: dt.date, merchant_ids: list[int]) -> Select:
+    """(merchant_id, campaign_id) of these merchants planned in a campaign running today and not yet inspected in
+    it: the phone chooses that campaign for them."""
+    inspected = exists().where(Inspection.campaign_id == CampaignTarget.campaign_id,
+                               Inspection.merchant_id == CampaignTarget.merchant_id)
+    stmt = (select(CampaignTarget.merchant_id, CampaignTarget.campaign_id)
+            .join(Campaign, Campaign.id == CampaignTarget.campaign_id)
+            .where(CampaignTarget.merchant_id.in_(merchant_ids), Campaign.starts_on <= today,
+                   Campaign.ends_on >= today, ~inspected))
+    return scope.apply(stmt, CampaignTarget.station_id).order_by(CampaignTarget.merchant_id, Campaign.starts_on)
+
+
 def merchant_rows(merchant_ids: list[int]) -> Select:
     """The packet's columns of these merchants."""
     return select(Merchant.id, Merchant.name, Merchant.address, Merchant.station_id, Merchant.version).where(

@@ -34,6 +34,9 @@ from app.accounts.queries import stations as station_list
 PACKET_MERCHANTS = 300
 PACKET_INSTRUMENTS = 3000
 PER_MERCHANT = 200
+# Campaigns offered on the phone: those running within the last CAMPAIGN_LOOKBACK_DAYS, at most PACKET_CAMPAIGNS.
+PACKET_CAMPAIGNS = 50
+CAMPAIGN_LOOKBACK_DAYS = 30
 
 # A draft's bounds: a visit to one merchant.
 MAX_CHECKS = 200
@@ -114,6 +117,12 @@ def packet(session: Session, user: User, scope: Scope, today: dt.date, days: int
     instruments = [instrument_json(r, today, days) for m in kept for r in by_merchant.get(m, [])]
     merchants = {r.id: merchant_json(r) for r in session.execute(queries.merchant_rows(kept))} if kept else {}
     in_packet = {i["id"] for i in instruments}
+    campaigns = [c for c in session.scalars(queries.recent_campaigns(
+        today, today - dt.timedelta(days=CAMPAIGN_LOOKBACK_DAYS), PACKET_CAMPAIGNS))
+        if any(scope.allows(s) for s in c.station_ids)]
+    planned: dict[int, int] = {}
+    for merchant_id, campaign_id in session.execute(queries.open_targets(scope, today, kept)) if kept else ():
+        planned.setdefault(merchant_id, campaign_id)  # the campaign that started first
     return {
         "generated_at": now.isoformat(),
         "user": {"id": user.id, "name": str(user)},
@@ -128,6 +137,11 @@ def packet(session: Session, user: User, scope: Scope, today: dt.date, days: int
         "check_outcomes": [{"value": c.value, "label": c.label} for c in CheckOutcome],
         "signer_roles": [{"value": r.value, "label": r.label} for r in SignerRole],
         "inspectors": [{"id": u.id, "name": str(u)} for u in session.scalars(inspector_roster())],
+        # The campaigns a visit may belong to (the server checks station and dates again), and the one each
+        # planned merchant is chosen for.
+        "campaigns": [{"id": c.id, "name": c.name, "starts_on": c.starts_on.isoformat(),
+                       "ends_on": c.ends_on.isoformat(), "station_ids": c.station_ids} for c in campaigns],
+        "planned": {str(m): c for m, c in planned.items()},
         "limits": {"merchants": PACKET_MERCHANTS, "instruments": PACKET_INSTRUMENTS, "per_merchant": PER_MERCHANT,
                    "due_within_days": days},
     }

@@ -16,6 +16,7 @@ from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
 from app.inspections.models import EvidenceFile, Finding, Inspection, Signature
+from app.inspections.services import add_target
 from app.instruments.models import Instrument
 from tests import factories
 from tests.browser.conftest import TIMEOUT_MS, PageProblems
@@ -58,6 +59,10 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     with database.session_scope() as session:
         world = factories.build_world(session)
         merchant_id, instrument_id = world.merchant_a.id, world.instrument_a.id
+        # The merchant is planned in a running campaign: the phone puts the visit in it.
+        campaign = factories.campaign(session, [world.station_a])
+        add_target(session, None, campaign, world.merchant_a)
+        campaign_id = campaign.id
         description = "未张贴检定合格标志（离线记录）"
     context = browser.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
                                   viewport=PHONE, service_workers="allow", permissions=["geolocation"],
@@ -83,6 +88,7 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
     context.set_offline(True)
     page.goto(f"/field/inspect?merchant_id={merchant_id}&instrument_id={instrument_id}")
     page.locator("#inspectors input:not(:checked)").first.check()  # a second inspector (two are required)
+    assert page.locator("#campaign").input_value() == str(campaign_id)
     card = page.locator(f"[data-instrument-id='{instrument_id}']")
     assert "field-scanned" in card.get_attribute("class")
     card.get_by_role("button", name="发现问题", exact=True).click()
@@ -136,6 +142,7 @@ def test_an_inspection_recorded_offline_is_sent_once(browser, live_server, live_
             assert len(inspections) == 1
             inspection = inspections[0]
             assert (inspection.latitude, inspection.longitude, inspection.location_accuracy) == (31.2304, 121.4737, 15)
+            assert inspection.campaign_id == campaign_id
             evidence = session.scalars(select(EvidenceFile).where(EvidenceFile.inspection_id == inspection.id)).all()
             assert len(evidence) == 2 and all(re.fullmatch(r"[0-9a-f]{64}", e.sha256) for e in evidence)
             # The camera's time survives the phone's re-encoding (09:41:05 in Shanghai is 01:41:05 UTC).

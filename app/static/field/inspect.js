@@ -275,7 +275,7 @@
           visit_outcome: document.getElementById("visit-outcome").value,
           notes: document.getElementById("notes").value,
           inspector_ids: chosenInspectors(),
-          campaign_id: null,
+          campaign_id: document.getElementById("campaign").value ? +document.getElementById("campaign").value : null,
           location: place,
           checks: Object.keys(checks).map(function (id) {
             var inst = instruments.filter(function (i) { return i.id === +id; })[0];
@@ -315,6 +315,20 @@
 
   // --- drawing the page ---------------------------------------------------------------------------
 
+  // The campaigns of the merchant's station whose period holds the visit's date; a merchant planned in one is
+  // put in it (the inspector may change that). Drawn again when the date changes.
+  function showCampaigns() {
+    var select = document.getElementById("campaign");
+    var day = document.getElementById("inspected-on").value;
+    var chosen = select.value || String((packet.planned || {})[merchant.id] || "");
+    while (select.options.length > 1) { select.remove(1); }
+    (packet.campaigns || []).filter(function (c) {
+      return c.station_ids.indexOf(merchant.station_id) >= 0 && c.starts_on <= day && day <= c.ends_on;
+    }).forEach(function (c) { option(select, c.id, c.name + "（" + c.starts_on + " 至 " + c.ends_on + "）"); });
+    select.value = chosen;
+    if (select.value !== chosen) { select.value = ""; }  // the chosen one does not hold the new date
+  }
+
   function show(data) {
     packet = data.packet;
     merchant = data.merchant;
@@ -327,6 +341,8 @@
     document.getElementById("inspected-on").value = localDate(new Date());
     var outcome = document.getElementById("visit-outcome");
     packet.visit_outcomes.forEach(function (o) { option(outcome, o.value, o.label); });
+    showCampaigns();
+    document.getElementById("inspected-on").addEventListener("change", showCampaigns);
     var people = document.getElementById("inspectors");
     packet.inspectors.forEach(function (person) {
       var label = el("label", "form-check field-check");
