@@ -127,3 +127,17 @@ def test_recording_with_a_body_and_the_unauthorised_kind_warning(client, session
     # The instrument page names the body.
     page = client.get(f"/instruments/{world.instrument_b.id}").get_data(as_text=True)
     assert "/admin/bodies/" in page
+
+
+def test_an_import_links_institution_text_to_a_body(app, world, session, tmp_path):
+    from tests.test_import_pipeline import Flow
+
+    body = _body(session)
+    csv = ("使用单位名称,器具名称,出厂编号,检定日期,检定机构\n"
+           "甲市场摊位7,电子计价秤,IMP-B1,2024-03-01,县计量检定 测试所\n"
+           "甲市场摊位7,电子计价秤,IMP-B2,2024-03-01,外省计量院\n").encode("utf-8")
+    Flow(app, world, tmp_path / "uploads").run(csv, "台账.csv")
+    session.expire_all()
+    rows = dict(session.execute(select(Verification.institution, Verification.body_id)
+                                .where(Verification.institution != "")).all())
+    assert rows == {"县计量检定 测试所": body.id, "外省计量院": None}  # the text as written, linked by its key
