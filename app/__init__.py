@@ -119,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.alerts.views import bp as alerts_bp
     from app.audit.views import bp as audit_bp
+    from app.bodies.views import bp as bodies_bp
     from app.catalog.views import bp as catalog_bp
     from app.credit.views import bp as credit_bp
     from app.dashboard.views import bp as dashboard_bp
@@ -135,7 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.public.views import bp as public_bp
     from app.search.views import bp as search_bp
 
-    for bp in (accounts_bp, alerts_bp, audit_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
+    for bp in (accounts_bp, alerts_bp, audit_bp, bodies_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
                inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
                public_bp, search_bp):
         app.register_blueprint(bp)

@@ -2,6 +2,7 @@
 from app.accounts.models import Role, Station, User, user_stations  # noqa: F401
 from app.alerts.models import Alert, AlertDigest  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
+from app.bodies.models import VerificationBody  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType, InstrumentTypeAlias  # noqa: F401
 from app.credit.models import CreditRule, CreditScore  # noqa: F401
 from app.db import Base  # noqa: F401

@@ -16,6 +16,7 @@ from itertools import chain
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from app.bodies.models import VerificationBody
 from app.bulk import Stored, bulk_insert, insert_with_ids
 from app.catalog.models import InstrumentType
 from app.imports.models import ImportedRecord
@@ -179,8 +180,11 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     def instrument_id(ip: InstrumentPlan) -> int:
         return ip.existing_id if ip.existing_id is not None else instrument_ids[id(ip)]
 
+    # The institution text names a registered body when its match key is a body's (the text stays as typed).
+    body_ids = dict(session.execute(select(VerificationBody.name_key, VerificationBody.id)).all())
     rows = ({"instrument_id": instrument_id(vp.instrument), "verified_on": vp.values["verified_on"],
-             "institution": vp.values["institution"], "certificate_no": vp.values["certificate_no"],
+             "institution": vp.values["institution"],
+             "body_id": body_ids.get(match_key(vp.values["institution"])) if body_ids else None, "certificate_no": vp.values["certificate_no"],
              "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
              "created_by_id": actor_id, "created_at": now, "updated_at": now} for vp in plan.verifications)
     ids = insert_with_ids(session, Verification.__table__, len(plan.verifications), rows)

@@ -123,6 +123,10 @@ class Ids:
     token_a: str = ""
     # An alias of the scale kind (seed data).
     alias_scale: int = 0
+    # A verification body (0 unless the case is a bodies route, see `make_bodies`).
+    body: int = 0
+    body_version: int = 0
+    body_off: int = 0
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,27 @@ CASES: list[Case] = [
     Case("catalog.alias_delete", "/catalog/types/{type_scale}/aliases/{alias_scale}/delete",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
          table="instrument_type_aliases"),
+    # --- verification bodies (检定机构): staff read, admins write ----------------------------------
+    Case("bodies.index", "/admin/bodies/", get=STAFF_READ),
+    Case("bodies.new", "/admin/bodies/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "丙县计量检定测试所", "code": "", "type_ids": [str(ids.type_scale)],
+                           "contact_person": "王工", "contact_phone": "0512-1234567", "is_active": "y"},
+         invalid=lambda ids: {"name": ""},
+         table="verification_bodies"),
+    Case("bodies.edit", "/admin/bodies/{body}/edit",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "甲县计量检定测试所（新址）", "code": "JD-1", "type_ids": [str(ids.type_scale)],
+                           "contact_person": "李工", "contact_phone": "", "is_active": "y",
+                           "version": ids.body_version},
+         invalid=lambda ids: {"name": "", "version": ids.body_version},
+         table="verification_bodies"),
+    Case("bodies.deactivate", "/admin/bodies/{body}/deactivate",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
+         table="verification_bodies"),
+    Case("bodies.activate", "/admin/bodies/{body_off}/activate",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
+         table="verification_bodies"),
     # --- admin: users, stations, audit log ----------------------------------------------------
     Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
     Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
@@ -792,12 +817,23 @@ def make_pledges(session, world) -> dict:
             "token_a": session.scalar(select(Instrument.public_token).where(Instrument.id == world.instrument_a.id))}
 
 
+def make_bodies(session, world) -> dict:
+    """An active verification body (authorised for nothing yet), and a deactivated one for `activate`."""
+    from app.bodies import services as bodies
+
+    body, _ = bodies.create_body(session, None, {"name": "甲县计量检定测试所", "code": "JD-1"})
+    off, _ = bodies.create_body(session, None, {"name": "乙县计量检定测试所", "is_active": False})
+    session.commit()
+    return {"body": body.id, "body_version": body.version, "body_off": off.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
-          "public.draw": make_inspections, "field.": make_field}
+          "public.draw": make_inspections, "field.": make_field,
+          "bodies.": make_bodies}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -261,3 +261,30 @@ def test_the_search_index_is_built_backfilled_and_dropped(scratch_url):
     assert search_objects() == set()
     migrations.upgrade(scratch_url)
     assert search_objects() == expected
+
+
+def test_0026_bodies_codes_unique_when_given_and_downgrade(scratch_url):
+    """Migration 0026: bodies without a code do not collide, a repeated code is refused; going down drops the
+    table and verifications.body_id (the free text was never touched)."""
+    import datetime as dt
+
+    from sqlalchemy.exc import IntegrityError
+
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    now = dt.datetime(2026, 12, 3, tzinfo=dt.timezone.utc)
+    insert = text("INSERT INTO verification_bodies (name, name_key, code, type_ids, contact_person, contact_phone, "
+                  "is_active, version, created_at, updated_at) VALUES (:n, :n, :c, '[]', '', '', true, 1, :t, :t)")
+    with engine.begin() as conn:
+        for name in ("甲所", "乙所"):
+            conn.execute(insert, {"n": name, "c": None, "t": now})
+        conn.execute(insert, {"n": "丙所", "c": "JD-1", "t": now})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"n": "丁所", "c": "JD-1", "t": now})
+    engine.dispose()
+    migrations.downgrade(scratch_url, "0025")
+    engine = create_engine(scratch_url)
+    inspector = inspect(engine)
+    assert "verification_bodies" not in inspector.get_table_names()
+    assert "body_id" not in {c["name"] for c in inspector.get_columns("verifications")}
+    engine.dispose()

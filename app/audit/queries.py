@@ -30,7 +30,7 @@ ENTITY_LABELS = {
     "imported_records": "导入记录", "job_runs": "定时任务运行记录", "job_states": "定时任务",
     "scheduler_leases": "调度租约", "mail_outbox": "邮件", "user_stations": "用户所属监管所", "audit_log": "操作日志",
     "deadline_extensions": "整改期限延长", "instrument_type_aliases": "器具种类别名",
-    "inspection_signatures": "现场检查笔录签名",
+    "inspection_signatures": "现场检查笔录签名", "verification_bodies": "检定机构",
 }
 
 

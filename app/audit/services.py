@@ -108,7 +108,8 @@ def _append_only() -> dict[type, set[str]]:
 
     return {
         AuditEntry: set(),
-        Verification: set(VOID_COLUMNS), Finding: set(VOID_COLUMNS),
+        # Linking a record to a registered body (检定机构) adds a reference; its institution text never moves.
+        Verification: set(VOID_COLUMNS) | {"body_id"}, Finding: set(VOID_COLUMNS),
         # A check's outcome may be corrected (ok -> problem) with a reason in the audit log; nothing else moves.
         InspectionInstrument: {"outcome"},
         Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(), Signature: set(),

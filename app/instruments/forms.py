@@ -40,7 +40,10 @@ class VerificationForm(Form):
     """One verification record."""
 
     verified_on = date_field("检定日期")
-    institution = StringField("检定机构", validators=[Length(max=120)])
+    body_id = SelectField("检定机构", coerce=int, default=0,
+                          description="选择已登记的检定机构；不在列表中时选“其他（手工填写）”并在下一栏填写")
+    institution = StringField("其他检定机构名称", validators=[Length(max=120)],
+                              description="选择了上面的检定机构时不必填写")
     certificate_no = StringField("证书编号", validators=[Length(max=60)])
     result = SelectField("检定结论", choices=VerificationResult.choices(), validators=[chosen("检定结论")])
     valid_until = date_field("有效期至", optional=True)

@@ -7,6 +7,7 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.accounts.models import Station, User
+from app.bodies.models import VerificationBody
 from app.catalog.models import InstrumentType
 from app.db import (Base, LabeledEnum, TimestampMixin, VersionedMixin, enum_column, not_before, one_of,
                     positive)
@@ -224,6 +225,8 @@ class Verification(Voidable, TimestampMixin, Base):
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
     verified_on: Mapped[dt.date] = mapped_column(Date)
     institution: Mapped[str] = mapped_column(String(120), default="")
+    # The registered body, when the text names one (the text stays as typed either way).
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("verification_bodies.id"), index=True)
     certificate_no: Mapped[str] = mapped_column(String(60), default="")
     result: Mapped[VerificationResult] = mapped_column(enum_column(VerificationResult))
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
@@ -232,3 +235,4 @@ class Verification(Voidable, TimestampMixin, Base):
 
     instrument: Mapped[Instrument] = relationship(back_populates="verifications")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    body: Mapped[VerificationBody | None] = relationship()

@@ -192,10 +192,18 @@ def _validate_verification(values: dict) -> None:
 def record_verification(session: Session, actor, instrument: Instrument, values: dict) -> Verification:
     """Add a verification record and move the instrument's dates accordingly."""
     _validate_verification(values)
+    from app.bodies.services import body_for
+
+    body = body_for(session, values.get("body_id"), values.get("institution"))
+    # A chosen body is recorded under its name; typed text that names a body stays as typed.
+    institution = body.name if body is not None and values.get("body_id") else as_typed(values.get("institution"))
+    if len(institution) > 120:
+        raise Invalid("检定机构不能超过120个字", field="institution")
     ver = Verification(
         instrument_id=instrument.id,
         verified_on=values["verified_on"],
-        institution=as_typed(values.get("institution")),
+        institution=institution,
+        body_id=body.id if body is not None else None,
         certificate_no=identifier(values.get("certificate_no")),
         result=VerificationResult(values["result"]),
         valid_until=values.get("valid_until"),

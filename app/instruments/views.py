@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from app.alerts.queries import alerts_of_instrument
 from app.audit.queries import entries_for, entries_for_many
+from app.bodies import queries as body_queries
 from app.catalog.queries import instrument_types
 from app.clock import today
 from app.db import count_of
@@ -160,12 +161,20 @@ def verify(instrument_id: int):
     """Record a verification; the instrument's due dates follow."""
     instrument = in_scope(services.get_instrument, instrument_id)
     form = VerificationForm()
+    form.body_id.choices = [(0, "其他（手工填写）")] + [
+        (b.id, b.name) for b in db().scalars(body_queries.bodies(active_only=True))]
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in
-                  ("verified_on", "institution", "certificate_no", "result", "valid_until", "notes")}
+                  ("verified_on", "body_id", "institution", "certificate_no", "result", "valid_until", "notes")}
         with unit_of_work(form) as uow:
-            services.record_verification(uow.session, current_user, instrument, values)
+            ver = services.record_verification(uow.session, current_user, instrument, values)
+            unauthorised = ver.body is not None and not ver.body.authorises(instrument.type_id)
+            body_name = ver.body.name if ver.body is not None else ""
         if uow.ok:
+            if unauthorised:
+                # A warning, not a refusal: the body's registered authorisations may be incomplete.
+                flash(f"该检定机构未登记对此类器具的授权：“{body_name}”未登记可检定“{instrument.type.name_zh}”，"
+                      "检定记录已保存，请核实其授权范围。", "warning")
             return uow.redirect("已记录检定结果，到期日期已更新。", _page(instrument.id))
     return render_template("instruments/verify.html", form=form, instrument=instrument)
 

@@ -147,6 +147,7 @@ def demo(live_app):
 def add_the_rest(session, config) -> dict:
     """Records the demo lacks, made through the services; the parameters of the routes, by name."""
     from app.alerts.jobs import alert_digest
+    from app.bodies import services as bodies
     from app.db import utcnow
     from app.imports import services as imports
     from app.imports import workbooks
@@ -208,6 +209,9 @@ def add_the_rest(session, config) -> dict:
                                            sandbox=sandbox):
         imports.plan_batch(session, session.get(ImportBatch, child), today=today(), sandbox=sandbox)
     build_report(session, admin, Month.of(today()).shift(-1), station)
+    body, _ = bodies.create_body(session, admin, {"name": "县计量检定测试所", "code": "JD-1",
+                                                  "type_ids": [instrument.type_id], "contact_person": "王工",
+                                                  "contact_phone": "0512-12345678"})
     inspector.email = "inspector1@example.com"
     session.flush()
     alert_digest(session=session, now=utcnow(), config={})
@@ -221,7 +225,7 @@ def add_the_rest(session, config) -> dict:
         "inspection_id": inspection.id, "signed_inspection_id": signed.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
-        "serial_no": instrument.serial_no,
+        "serial_no": instrument.serial_no, "body_id": body.id,
     }
 
 
