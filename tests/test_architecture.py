@@ -1,4 +1,4 @@
-"""The house rules (README, "Architecture") that code review alone would not keep:
+"""The house rules (docs/architecture.md) that code review alone would not keep:
 
 - models, services, queries, the engine, the core helpers, importers/ and reports/ never import Flask
   (nor WTForms, nor the app's own web layer): they take a session and plain arguments;
@@ -29,7 +29,7 @@ WEB_LAYER = re.compile(r"^app(\.[a-z_]+)?\.(views|forms)(\.[a-z_]+)?$|^app\.(web
 
 
 def flask_free_files() -> list[Path]:
-    """The modules that must not depend on Flask (README, "Architecture")."""
+    """The modules that must not depend on Flask (docs/architecture.md)."""
     files: set[Path] = set()
     for name in ("models.py", "services.py", "queries.py", "engine.py", "jobs.py"):
         files.update(APP.rglob(name))

@@ -16,7 +16,7 @@ from app.imports.models import ImportBatch, ImportStatus
 from app.instruments.models import Instrument
 from tests import factories as f
 from tests.conftest import login
-from tests.importers.builders import ledger_xlsx
+from tests.importers.builders import ledger_xlsx, sheet_bytes
 from tests.test_import_pipeline import Flow, counts
 from tests.test_import_views import batch_of, text
 
@@ -24,17 +24,7 @@ D = dt.date
 
 
 def workbook(header: list, rows: list[list], title: str | None = None) -> bytes:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "水表台账"
-    if title:
-        ws.append([title])
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheet_bytes("水表台账", ([[title]] if title else []) + [header, *rows])
 
 
 HOUSEHOLD_HEADER = ["户号", "用户地址", "表身号", "口径", "器具名称", "首次检定日期", "到期轮换日期", "抄表员"]

@@ -4,10 +4,8 @@ and reused), and kinds that do not fit the merchant's industry."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 
-import openpyxl
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
@@ -19,21 +17,14 @@ from app.merchants.models import Industry, Merchant
 from importers.kinds import kind_key, seed_aliases
 from tests import factories as f
 from tests.conftest import login
+from tests.importers.builders import sheet_bytes
 from tests.test_import_views import batch_of, text, upload
 
 HEADER = ["使用单位名称", "器具名称", "出厂编号", "检定日期"]
 
 
 def xlsx(rows, header=HEADER) -> bytes:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "台账"
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return sheet_bytes("台账", [header, *rows])
 
 
 def kind_of(session, serial: str) -> str | None:

@@ -53,6 +53,18 @@ def county(session, world):
     return east, west
 
 
+def planned_workbook(session, station, tmp_path):
+    """The county's workbook uploaded for `station` through the services, each sheet surveyed and planned."""
+    from app.clock import today
+    from app.imports import services
+
+    parent = workbooks.create_workbook(session, None, f.ALL, station_id=station.id, file_name="县局台账.xlsx",
+                                       data=workbook(tmp_path), storage_dir=tmp_path / "up")
+    for child_id in workbooks.survey_workbook(session, parent, workbooks.assignable_stations(session, None)):
+        services.plan_batch(session, session.get(ImportBatch, child_id), today=today())
+    return parent
+
+
 def text(resp) -> str:
     return resp.get_data(as_text=True)
 
@@ -336,12 +348,7 @@ def test_an_inspector_of_one_station_gets_only_their_sheets_and_never_a_workbook
 def test_the_service_refuses_a_sheet_of_a_station_the_user_may_not_edit(session, county, tmp_path):
     """Behind the page: even a workbook the user can open is not applied when a sheet's station is not theirs."""
     east, west = county
-    parent = workbooks.create_workbook(session, None, f.ALL, station_id=east.id, file_name="县局台账.xlsx",
-                                       data=workbook(tmp_path), storage_dir=tmp_path / "up")
-    for child_id in workbooks.survey_workbook(session, parent, workbooks.assignable_stations(session, None)):
-        from app.imports import services
-        from app.clock import today
-        services.plan_batch(session, session.get(ImportBatch, child_id), today=today())
+    parent = planned_workbook(session, east, tmp_path)
     with pytest.raises(workbooks.Invalid, match="城西所.*城西监管所"):
         workbooks.start_apply_workbook(session, None, parent, expected_version=parent.version,
                                        sheets=workbooks.fingerprint(parent), only_valid=False,
@@ -450,10 +457,7 @@ def test_the_single_batch_undo_undoes_a_workbook_as_a_whole(session, county, tmp
     from app.imports import services
 
     east, west = county
-    parent = workbooks.create_workbook(session, None, f.ALL, station_id=east.id, file_name="县局台账.xlsx",
-                                       data=workbook(tmp_path), storage_dir=tmp_path / "up")
-    for child_id in workbooks.survey_workbook(session, parent, workbooks.assignable_stations(session, None)):
-        services.plan_batch(session, session.get(ImportBatch, child_id), today=today())
+    parent = planned_workbook(session, east, tmp_path)
     workbooks.start_apply_workbook(session, None, parent, expected_version=parent.version,
                                    sheets=workbooks.fingerprint(parent), only_valid=False, may_edit=lambda s: True)
     workbooks.apply_workbook(session, None, parent, today=today())

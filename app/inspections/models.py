@@ -210,6 +210,11 @@ class Inspection(TimestampMixin, Base):
     signatures: Mapped[list["Signature"]] = relationship(order_by="Signature.id", viewonly=True)
 
     @property
+    def signature_lines(self) -> list[tuple["SignerRole", list["Signature"]]]:
+        """The record's signature lines: each signer role (the merchant's side first) with its signatures."""
+        return [(role, [s for s in self.signatures if s.role == role]) for role in SignerRole]
+
+    @property
     def is_signed(self) -> bool:
         """Signed at least once: from then on the record cannot change (a correction is a new inspection)."""
         return bool(self.signatures)

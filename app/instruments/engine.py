@@ -1,6 +1,6 @@
 """The due-date engine: a pure function from an instrument's verifications to its dates.
 
-Rules (the README's architecture section points here):
+Rules (docs/architecture.md points here):
 
 * Voided records are ignored, as if they had never been entered.
 * periodic kinds: the latest record decides.

@@ -16,6 +16,11 @@ TOKEN_BYTES = 24
 MIN_TOKEN_LENGTH = 32
 
 
+def other_station(instrument: Instrument) -> str:
+    """What staff of another station are told of a label they scanned (the label page and the 扫码 page)."""
+    return f"该器具属于{instrument.merchant.station.name}，不在您负责的监管所范围内"
+
+
 def new_token() -> str:
     """A fresh unguessable token."""
     return secrets.token_urlsafe(TOKEN_BYTES)

@@ -12,7 +12,7 @@ from app.inspections.models import PublicOutcome
 from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
 from app.public import queries
-from app.public.services import MIN_TOKEN_LENGTH, public_state
+from app.public.services import MIN_TOKEN_LENGTH, other_station, public_state
 from app.text import as_typed
 from app.web import db, scope
 
@@ -66,7 +66,7 @@ def instrument(token: str):
     if current_user.can_view_records:
         if scope().allows(inst.station_id):
             return _personal(redirect(url_for("instruments.detail", instrument_id=inst.id)))
-        notice = f"该器具属于{inst.merchant.station.name}，不在您负责的监管所范围内，这里显示的是公开信息。"
+        notice = other_station(inst) + "，这里显示的是公开信息。"
     now = today()
     pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
                               ).first()

@@ -29,6 +29,18 @@ def catalogue_kinds() -> list[tuple[str, str]]:
 
 # --- .xlsx -----------------------------------------------------------------------------------
 
+def sheet_bytes(title: str, rows: list[list]) -> bytes:
+    """An in-memory .xlsx of one sheet named `title`, the rows appended as given (an upload's bytes)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 def write_xlsx(path: Path, sheets: dict[str, list[list]], *, merges: dict[str, list[str]] | None = None,
                hidden: tuple[str, ...] = (), text_cells: dict[str, list[str]] | None = None) -> Path:
     """A workbook with one sheet per entry; rows from A1; `text_cells` forces text (e.g. '=abc')."""

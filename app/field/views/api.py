@@ -7,7 +7,6 @@ The shapes are described in docs/field-api.md.
 """
 from __future__ import annotations
 
-import gzip
 import json
 
 from flask import current_app, jsonify, request, url_for
@@ -28,16 +27,12 @@ def _refused(status: int, errors: list[str]):
 
 
 def _compact(body: dict):
-    """A large answer as compact UTF-8 JSON (Chinese as itself, not as \\u escapes), gzipped when the phone
-    accepts it (the packet: about 790 KB -> 47 KB; it holds no secret and echoes no input, so compressing it
-    gives BREACH nothing), private and never kept by the browser's HTTP cache (the phone keeps it in IndexedDB)."""
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    response = current_app.response_class(mimetype="application/json")
-    if "gzip" in request.accept_encodings:
-        data = gzip.compress(data, 6)
-        response.headers["Content-Encoding"] = "gzip"
-    response.set_data(data)
-    response.headers["Vary"] = "Accept-Encoding, Cookie"
+    """A large answer as compact UTF-8 JSON (Chinese as itself, not as \\u escapes), private and never kept by the
+    browser's HTTP cache (the phone keeps it in IndexedDB). It is gzipped with the static files when the phone
+    accepts it (app/static_files.py DATA_ENDPOINTS; the packet: about 790 KB -> 47 KB)."""
+    response = current_app.response_class(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                                          mimetype="application/json")
+    response.vary.add("Cookie")
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -12,6 +12,7 @@ from flask import current_app, g, jsonify, render_template, request, url_for
 from app.field.labels import LabelCode, origin_of, read_label
 from app.field.views import bp
 from app.public.queries import instrument_by_token
+from app.public.services import other_station
 from app.security import staff_required
 from app.web import db, scope
 
@@ -45,7 +46,7 @@ def resolution(code: str, label: LabelCode) -> dict:
         return {"state": "own", "url": url_for("instruments.detail", instrument_id=inst.id), "instrument": name}
     return {"state": "other_station", "url": url_for("public.instrument", token=inst.public_token),
             "instrument": name, "station": inst.merchant.station.name,
-            "message": f"该器具属于{inst.merchant.station.name}，不在您负责的监管所范围内。"}
+            "message": other_station(inst) + "。"}
 
 
 @bp.route("/scan/resolve")
