@@ -58,7 +58,9 @@ def test_sign_on_a_phone_then_the_record_is_locked_and_printed_with_the_signatur
     expect(page.locator("#add-finding")).to_have_count(0)
     thumb = page.locator("#signatures img.signature-thumb")
     expect(thumb).to_have_count(1)
-    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The stored PNG is served and drawn (waited for: the page may be shown before the image has arrived).
+    page.wait_for_function("() => { const img = document.querySelector('#signatures img.signature-thumb');"
+                           " return img.complete && img.naturalWidth > 0; }")
     page.goto(f"/inspections/{inspection}/print/record")
     expect(page.locator("#record-signatures .signed")).to_contain_text("王记")
     problems.assert_clean()
