@@ -1,6 +1,7 @@
 """Imports every domain's models so the metadata is complete (Alembic, tests)."""
 from app.accounts.models import Role, Station, User, user_stations  # noqa: F401
 from app.alerts.models import Alert, AlertDigest  # noqa: F401
+from app.api.models import ApiToken, api_token_stations  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.bodies.models import VerificationBody  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType, InstrumentTypeAlias  # noqa: F401
