@@ -146,6 +146,23 @@ def chunks(items: list, size: int = CHUNK):
         yield items[i:i + size]
 
 
+def in_values(dialect: str, column, values: list):
+    """column IN (values). On PostgreSQL one array parameter: psycopg converts a statement's
+    placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s. On SQLite
+    one JSON array parameter read by json_each (still a search of the index per value): SQLAlchemy's
+    handling of 900 parameters per statement cost more than SQLite's lookups."""
+    if dialect == "postgresql":
+        return column == any_(literal(values, ARRAY(column.type)))
+    if dialect == "sqlite":
+        return column.in_(select(func.json_each(literal(json.dumps(values))).table_valued("value").c.value))
+    return column.in_(values)
+
+
+def value_chunks(dialect: str, items: list):
+    """Slices of `items` for one `in_values` each: larger where the values are one parameter."""
+    return chunks(items, CHUNK if dialect not in ("postgresql", "sqlite") else ONE_PARAMETER_CHUNK)
+
+
 def _error(sheet: str, row: ParsedRow, message: str, column: str = "", field_name: str | None = None) -> RowError:
     return RowError(sheet, row.row, column, field_name, message)
 
@@ -200,19 +217,12 @@ class Planner:
 
     # ----- lookups, set-based -------------------------------------------------------------
     def _in(self, column, values: list):
-        """column IN (values). On PostgreSQL one array parameter: psycopg converts a statement's
-        placeholders in Python every time it runs, which made 250 lookups of 900 values 2 s. On SQLite
-        one JSON array parameter read by json_each (still a search of the index per value): SQLAlchemy's
-        handling of 900 parameters per statement cost more than SQLite's lookups."""
-        if self._dialect == "postgresql":
-            return column == any_(literal(values, ARRAY(column.type)))
-        if self._dialect == "sqlite":
-            return column.in_(select(func.json_each(literal(json.dumps(values))).table_valued("value").c.value))
-        return column.in_(values)
+        """column IN (values), as `in_values` sends it."""
+        return in_values(self._dialect, column, values)
 
     def _chunks(self, items: list):
         """Slices of `items` for one `_in` each: larger where the values are one parameter."""
-        return chunks(items, CHUNK if self._dialect not in ("postgresql", "sqlite") else ONE_PARAMETER_CHUNK)
+        return value_chunks(self._dialect, items)
 
     # Registered records are read as Core rows (attribute access by column name), not ORM objects:
     # loading 100,000 instruments with their joined merchants and kinds into the session took

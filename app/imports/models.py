@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
+from app.bodies.models import VerificationBody
 from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, one_of, utcnow
 from app.merchants.models import Merchant
 
@@ -30,6 +31,17 @@ class ImportStatus(LabeledEnum):
                 "applied": "已导入", "failed": "导入失败", "undone": "已撤销"}
 
 
+class BatchKind(LabeledEnum):
+    """What a batch imports: a station's ledger, or a verification body's results file."""
+
+    LEDGER = "ledger"
+    RESULTS = "results"
+
+    @classmethod
+    def _labels(cls) -> dict[str, str]:
+        return {"ledger": "台账", "results": "检定结果"}
+
+
 class RowAction(LabeledEnum):
     """What applying a row does to one kind of record."""
 
@@ -49,13 +61,17 @@ class ImportBatch(VersionedMixin, Base):
 
     __tablename__ = "import_batches"
     __table_args__ = (Index("ix_import_batches_station_id", "station_id", "id"),
-                      one_of("status", ImportStatus))
+                      one_of("status", ImportStatus), one_of("kind", BatchKind))
     __labels__ = {"status": "状态", "file_name": "文件名"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
     # The supplying company of a utility-meter ledger that has no merchant column.
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    kind: Mapped[BatchKind] = mapped_column(enum_column(BatchKind), default=BatchKind.LEDGER,
+                                            server_default=BatchKind.LEDGER.value)
+    # A results batch: the body that sent the file (None: each row's 检定机构 text names it, where it can).
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("verification_bodies.id"))
     file_name: Mapped[str] = mapped_column(String(255))
     file_hash: Mapped[str] = mapped_column(String(64), index=True)
     file_size: Mapped[int] = mapped_column(Integer)
@@ -98,11 +114,17 @@ class ImportBatch(VersionedMixin, Base):
     station: Mapped[Station] = relationship(lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     merchant: Mapped[Merchant | None] = relationship()
+    body: Mapped[VerificationBody | None] = relationship()
     parent: Mapped[ImportBatch | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[ImportBatch]] = relationship(back_populates="parent", order_by="ImportBatch.id")
 
     def __str__(self) -> str:
         return f"导入批次 #{self.id} {self.file_name}"
+
+    @property
+    def is_results(self) -> bool:
+        """A verification body's results file rather than a ledger."""
+        return self.kind == BatchKind.RESULTS
 
 
 class ImportRow(Base):
