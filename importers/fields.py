@@ -25,7 +25,8 @@ FIELDS: tuple[Field, ...] = (
     Field("row_no", "序号", ("序号", "行号", "NO", "NO.", "编号"), "row_no"),
     Field("merchant_name", "使用单位名称",
           ("使用单位名称", "使用单位", "经营者名称", "经营者", "单位名称", "商户名称", "经营户名称",
-           "经营户", "企业名称", "加油站名称", "加气站名称", "站点名称", "网点名称", "市场名称"), "text", 200),
+           "经营户", "企业名称", "加油站名称", "加气站名称", "站点名称", "网点名称", "市场名称", "送检单位",
+           "送检单位名称"), "text", 200),
     Field("credit_code", "统一社会信用代码",
           ("统一社会信用代码", "社会信用代码", "信用代码", "统一代码"), "credit_code"),
     # e-CQS ledgers give three: 器具种别 (the catalogue's finer kind: 数字指示秤, 燃油加油机) wins, then the
@@ -76,6 +77,8 @@ FIELDS: tuple[Field, ...] = (
           ("联系电话", "电话", "手机", "手机号", "手机号码", "电话号码", "联系方式"), "code", 30),
     Field("address", "地址", ("单位地址", "经营地址", "地址", "经营场所", "住所"), "text", 300),
     Field("notes", "备注", ("备注", "说明"), "text"),
+    # A verification body's results file says why an instrument failed; kept with the verification record.
+    Field("fail_reason", "不合格原因", ("不合格原因", "不合格项目", "不合格说明"), "text"),
 )
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

@@ -590,7 +590,8 @@ class Planner:
             return None
         values = {"verified_on": v["verified_on"], "result": v.get("result", "pass"),
                   "valid_until": v.get("valid_until"), "certificate_no": v.get("certificate_no", ""),
-                  "institution": v.get("institution", ""), "notes": v.get("notes", "")}
+                  "institution": v.get("institution", ""),
+                  "notes": "；".join(x for x in (v.get("notes", ""), v.get("fail_reason", "")) if x)}
         cert = values["certificate_no"]
         # Flat keys and the values as a tuple: one entry per record of a 100,000-row file.
         key = (id(ip), "cert", cert) if cert else (id(ip), "date", values["verified_on"])

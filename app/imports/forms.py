@@ -13,8 +13,14 @@ UNMAPPED = "— 不导入 —"
 
 
 class UploadForm(Form):
-    """A ledger file and the station it belongs to."""
+    """A ledger file (or a verification body's results file) and the station it belongs to."""
 
+    kind = SelectField("文件类型", choices=[("ledger", "台账（使用单位和计量器具）"), ("results", "检定机构的检定结果")],
+                       default="ledger",
+                       description="检定结果文件（器具名称、出厂编号、证书编号、检定日期、检定结论、有效期至、送检单位……）"
+                                   "按器具种类和出厂编号与台账匹配；台账中没有的器具转入“未备案器具线索”")
+    body_id = CoercingSelect("检定机构", coerce=int_or_none, validators=[Optional()],
+                             description="检定结果文件的出具机构；不选则按文件中的“检定机构”列逐行对应")
     station_id = SelectField("监管所", coerce=int, validators=[chosen("监管所")],
                              description="台账中的使用单位和计量器具将登记在该监管所名下")
     file = FileField("台账文件", validators=[FileRequired(message="请选择要导入的台账文件")],

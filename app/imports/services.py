@@ -24,7 +24,9 @@ from app.catalog.queries import kind_aliases
 from app.db import utcnow
 from app.errors import Invalid, NotFound
 from app.imports.heartbeat import heartbeat_path, last_beat
-from app.imports.models import ImportBatch, ImportRow, ImportStatus, SavedMapping
+from app.bodies.models import VerificationBody
+from app.imports.models import BatchKind, ImportBatch, ImportRow, ImportStatus, SavedMapping
+from app.results.batch import ResultsPlanner, describe_applied
 from app.merchants.models import Merchant
 from app.scope import Scope
 from importers import ColumnMapping, ImportFileError
@@ -78,19 +80,33 @@ def _station_and_company(session: Session, scope: Scope, station_id: int, mercha
 
 def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file_name: str, data: bytes,
                  storage_dir: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES,
-                 merchant_id: int | None = None, sandbox: SandboxLimits = SandboxLimits()) -> ImportBatch:
+                 merchant_id: int | None = None, sandbox: SandboxLimits = SandboxLimits(),
+                 kind: BatchKind = BatchKind.LEDGER, body_id: int | None = None) -> ImportBatch:
     """Keep the upload and open a batch; an unreadable file gives a rejected batch with the reason.
 
     `merchant_id` names the supplying company of a utility-meter ledger that lists households
     (户号, 地址, 表号...) rather than merchants: rows without a merchant become its meters.
+    A results batch (`kind` results) is a verification body's results file: `body_id` names the body (None: each
+    row's 检定机构 names it), `station_id` is where results of unknown merchants go as leads.
     """
     _station_and_company(session, scope, station_id, merchant_id)
+    kind = BatchKind(kind)
+    if kind == BatchKind.RESULTS:
+        if merchant_id is not None:
+            raise Invalid("检定结果文件不选择供水/供电/供气企业", field="merchant_id")
+        if body_id is not None:
+            body = session.get(VerificationBody, body_id)
+            if body is None or not body.is_active:
+                raise Invalid("请选择启用中的检定机构", field="body_id")
+    else:
+        body_id = None
     digest = hashlib.sha256(data).hexdigest()
     path = uploads.keep(storage_dir, f"{digest}{Path(file_name).suffix.lower()[:10]}", data, sha256=digest,
                         session=session)
     batch = ImportBatch(station_id=station_id, file_name=Path(file_name).name[:255] or "未命名文件",
                         file_hash=digest, file_size=len(data), stored_path=str(path), merchant_id=merchant_id,
                         created_by_id=getattr(actor, "id", None), status=ImportStatus.PLANNING, counts={},
+                        kind=kind, body_id=body_id,
                         skipped={}, mapping={}, headers=[], sheet_names=[])
     session.add(batch)
     session.flush()
@@ -107,9 +123,17 @@ def create_batch(session: Session, actor, scope: Scope, *, station_id: int, file
         log.exception("reading the sheets of upload %s failed", batch.stored_path)
         reject(batch, READ_FAILED)
     session.flush()
-    audit.record(session, actor, "upload", batch, note=f"上传台账文件 {batch.file_name}（{len(data)} 字节，"
+    audit.record(session, actor, "upload", batch, note=f"上传{'检定结果' if batch.is_results else '台账'}文件 {batch.file_name}（{len(data)} 字节，"
                                                           f"SHA-256 {digest[:12]}…）")
     return batch
+
+
+def planner_for(session: Session, batch: ImportBatch, today: dt.date) -> Planner | ResultsPlanner:
+    """The planner of the batch's kind: the ledger's, or a body's results matched to the ledger."""
+    if batch.is_results:
+        return ResultsPlanner(session, station_id=batch.station_id, today=today, body=batch.body, batch_id=batch.id,
+                              file_name=batch.file_name)
+    return Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id)
 
 
 def _size(n: int) -> str:
@@ -125,7 +149,7 @@ def reject(batch: ImportBatch, message: str) -> None:
 def parse_options(batch: ImportBatch) -> ParseOptions:
     """How the batch's file is read: the header rows and kind chosen for it, and whether rows need a merchant."""
     rows = [int(r) for r in batch.header_rows or []]
-    return ParseOptions(merchant_required=batch.merchant_id is None, default_kind=batch.kind_code or None,
+    return ParseOptions(merchant_required=batch.merchant_id is None and not batch.is_results, default_kind=batch.kind_code or None,
                         header_row=rows[-1] if rows else None, group_row=rows[0] if len(rows) > 1 else None,
                         kind_values=tuple(sorted((str(k), str(v)) for k, v in (batch.kind_values or {}).items())))
 
@@ -275,7 +299,7 @@ class _Preview:
                  write_early: bool) -> None:
         self.session = session
         self.batch = batch
-        self.planner = Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id)
+        self.planner = planner_for(session, batch, today)
         self.writing = writing
         self.held = ExitStack()
         self.holding = False
@@ -512,14 +536,18 @@ def apply_batch(session: Session, actor, batch: ImportBatch, *, today: dt.date,
             raise Invalid("预览之后台账或文件已有变化，导入未执行。请重新预览后再确认。")
         now = utcnow()
         # Reading and planning is the first half of the progress, writing the second.
-        written = apply_plan(session, plan, batch_id=batch.id, actor_id=getattr(actor, "id", None), now=now,
-                             progress=(lambda done, total: progress(total + done, 2 * max(total, 1))) if progress
-                             else None)
+        if batch.is_results:
+            written = plan.apply(session, actor_id=getattr(actor, "id", None), now=now)
+        else:
+            written = apply_plan(session, plan, batch_id=batch.id, actor_id=getattr(actor, "id", None), now=now,
+                                 progress=(lambda done, total: progress(total + done, 2 * max(total, 1))) if progress
+                                 else None)
     batch.status = ImportStatus.APPLIED
     batch.applied_at = now
     batch.progress_done = batch.progress_total = len(plan.rows)
     session.flush()
-    audit.record(session, actor, "import", batch, note=_describe(written, batch.counts))
+    audit.record(session, actor, "import", batch, note=describe_applied(written) if batch.is_results
+                 else _describe(written, batch.counts))
     return written
 
 
@@ -530,8 +558,8 @@ def _replan(session: Session, batch: ImportBatch, today: dt.date, progress: Prog
     kinds, aliases = _kinds(session), _aliases(session)
     options = parse_options(batch)
 
-    def planner() -> Planner:
-        return Planner(session, batch.station_id, today, default_merchant_id=batch.merchant_id)
+    def planner() -> Planner | ResultsPlanner:
+        return planner_for(session, batch, today)
 
     blobs = None
     if batch.sheet_name and batch.headers:
@@ -642,7 +670,7 @@ def undo_batch(session: Session, actor, batch: ImportBatch, *, in_workbook: bool
     session.flush()
     audit.record(session, actor, "undo_import", batch,
                  note=f"撤销导入：删除使用单位 {undone.get('merchants', 0)}、计量器具 {undone.get('instruments', 0)}、"
-                      f"检定记录 {undone.get('verifications', 0)}；恢复使用单位 {undone.get('merchants_restored', 0)}、"
+                      f"检定记录 {undone.get('verifications', 0)}、未备案器具线索 {undone.get('result_leads', 0)}；恢复使用单位 {undone.get('merchants_restored', 0)}、"
                       f"计量器具 {undone.get('instruments_restored', 0)}")
     return undone
 

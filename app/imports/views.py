@@ -23,7 +23,8 @@ from app.catalog.queries import instrument_types
 from app.imports import queries, services, workbooks
 from app.imports.forms import (ApplyForm, ChoicesForm, KindValuesForm, MappingForm, SaveMappingForm, SheetForm, UndoForm,
                                UploadForm)
-from app.imports.models import ImportBatch, ImportStatus, RowAction
+from app.bodies import queries as body_queries
+from app.imports.models import BatchKind, ImportBatch, ImportStatus, RowAction
 from app.imports.runner import ImportRunner
 from app.merchants.queries import utility_companies
 from app.security import ledger_write_required, staff_required
@@ -85,7 +86,12 @@ def new():
     utilities = db().scalars(utility_companies(scope())).all()
     form.merchant_id.choices = [("", "（台账中有使用单位列）")] + [(m.id, f"{m.name}（{m.station.name}）")
                                                               for m in utilities]
-    if form.validate_on_submit():
+    form.body_id.choices = [("", "（按文件中的检定机构列）")] + [(b.id, b.name) for b in
+                                                          db().scalars(body_queries.bodies(active_only=True))]
+    results = form.kind.data == "results"
+    if form.is_submitted() and results and form.sheets.data == "all":
+        form.sheets.errors = ["检定结果文件只导入一个工作表"]
+    elif form.validate_on_submit():
         upload = form.file.data
         # Only the name, whatever path a browser sends along (some send C:\...\台账.xlsx).
         name = re.split(r"[\\/]", upload.filename or "")[-1] or "未命名文件"
@@ -96,7 +102,8 @@ def new():
             batch = create(uow.session, current_user, scope(), station_id=form.station_id.data,
                            file_name=name, data=upload.read(),
                            storage_dir=current_app.config["IMPORT_STORAGE"], max_bytes=max_bytes,
-                           merchant_id=form.merchant_id.data, sandbox=_runner().sandbox)
+                           merchant_id=form.merchant_id.data, sandbox=_runner().sandbox,
+                           **({"kind": BatchKind.RESULTS, "body_id": form.body_id.data} if results else {}))
         if uow.ok:
             # Only once the batch is committed may the background job read it.
             if batch.status == ImportStatus.PLANNING:
@@ -138,7 +145,7 @@ def _mapping_form(batch: ImportBatch, submitted: bool = False) -> MappingForm:
         data = {MappingForm.field_name(f.name): batch.mapping.get(f.name) for f in FIELDS}
         form = MappingForm(formdata=None, data={**data, "version": batch.version})
     form.set_columns(list(batch.headers), [column_letter(i) for i in range(len(batch.headers))])
-    form.merchant_chosen = batch.merchant_id is not None
+    form.merchant_chosen = batch.merchant_id is not None or batch.is_results
     return form
 
 
