@@ -134,11 +134,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.monthly.views import bp as monthly_bp
     from app.plans.views import bp as plans_bp
     from app.public.views import bp as public_bp
+    from app.results.views import bp as results_bp
     from app.search.views import bp as search_bp
 
     for bp in (accounts_bp, alerts_bp, audit_bp, bodies_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
                inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
-               public_bp, search_bp):
+               public_bp, results_bp, search_bp):
         app.register_blueprint(bp)
 
 

@@ -202,14 +202,16 @@ def nav_counts() -> dict:
     from app.clock import today
     from app.dashboard.services import worklist_counts
     from app.instruments.queries import WORKLISTS
+    from app.results.queries import pending_count as pending_leads
 
     if not user.is_authenticated:
-        return {"lists": [], "urgent": 0, "alerts": 0}
+        return {"lists": [], "urgent": 0, "alerts": 0, "leads": 0}
     if "nav_counts" not in g:
         counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
         g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
                         "urgent": counts["overdue"] + counts["past_service_life"],
-                        "alerts": db().execute(pending_count(scope())).scalar_one()}
+                        "alerts": db().execute(pending_count(scope())).scalar_one(),
+                        "leads": db().execute(pending_leads(scope())).scalar_one()}
     return g.nav_counts
 
 

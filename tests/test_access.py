@@ -127,6 +127,10 @@ class Ids:
     body: int = 0
     body_version: int = 0
     body_off: int = 0
+    # Leads (未备案器具线索) of station A and B (0 unless the case is a leads route, see `make_leads`).
+    lead_a: int = 0
+    lead_a_version: int = 0
+    lead_b: int = 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ REFUSED = "refused"
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
 SERIAL_A, SERIAL_B = "A-001", "B-001"
+LEAD_A_SERIAL, LEAD_B_SERIAL = "LEAD-A-1", "LEAD-B-1"
 BATCH_A_FILE, BATCH_B_FILE, BATCH_APPLIED_FILE = "甲所台账.csv", "乙所台账.csv", "甲所已导入.csv"
 LEDGER_HEADER = "使用单位名称,器具名称,出厂编号,检定日期\n"
 
@@ -229,6 +234,22 @@ CASES: list[Case] = [
     Case("catalog.alias_delete", "/catalog/types/{type_scale}/aliases/{alias_scale}/delete",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
          table="instrument_type_aliases"),
+    # --- leads (未备案器具线索): station staff read and handle their station's ---------------------
+    Case("results.index", "/leads/", get=STAFF_READ, texts_a=(LEAD_A_SERIAL,), texts_b=(LEAD_B_SERIAL,)),
+    Case("results.detail", "/leads/{lead_a}", get=A_READ),
+    Case("results.detail", "/leads/{lead_b}", get=B_READ, variant="b"),
+    Case("results.register", "/leads/{lead_a}/register",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"merchant_id": str(ids.merchant_a), "merchant_name": "", "industry": "other",
+                           "station_id": str(ids.station_a), "type_id": str(ids.type_scale), "serial_no": LEAD_A_SERIAL,
+                           "maker": "", "model": "", "location": "", "version": ids.lead_a_version},
+         invalid=lambda ids: {"version": ids.lead_a_version},
+         table="result_leads"),
+    Case("results.dismiss", "/leads/{lead_a}/dismiss",
+         get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"reason": "已停业", "version": ids.lead_a_version},
+         invalid=lambda ids: {"reason": "", "version": ids.lead_a_version},
+         table="result_leads"),
     # --- verification bodies (检定机构): staff read, admins write ----------------------------------
     Case("bodies.index", "/admin/bodies/", get=STAFF_READ),
     Case("bodies.new", "/admin/bodies/new",
@@ -827,13 +848,27 @@ def make_bodies(session, world) -> dict:
     return {"body": body.id, "body_version": body.version, "body_off": off.id}
 
 
+def make_leads(session, world) -> dict:
+    """A pending lead in station A (its 送检单位 is merchant A) and one in station B."""
+    from app.results.services import ResultRow, submit_results
+
+    out = submit_results(session, [
+        ResultRow(kind="elec_price_scale", serial_no=LEAD_A_SERIAL, verified_on=today(), certificate_no="L-A",
+                  submitter="甲市场摊位1", row=1),
+        ResultRow(kind="elec_price_scale", serial_no=LEAD_B_SERIAL, verified_on=today(), certificate_no="L-B",
+                  submitter="乙加油站", row=2)], body=None, station_id=None, actor=None, actor_label="测试",
+        today=today())
+    session.commit()
+    return {"lead_a": out[0].lead_id, "lead_a_version": 1, "lead_b": out[1].lead_id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
-          "bodies.": make_bodies}
+          "bodies.": make_bodies, "results.": make_leads}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

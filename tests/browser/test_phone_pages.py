@@ -75,7 +75,8 @@ def extra_urls(ids: dict) -> list[str]:
     search with results, a workbook's import page, an inspection signed on the phone where it was recorded."""
     return [*(f"/worklists/{name}" for name in WORKLISTS if name != NAMES["instruments.worklist"]),
             "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
-            f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}"]
+            f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}",
+            f"/imports/{ids['results_batch_id']}", "/leads/?state=all"]
 
 
 # Elements sticking out to the right of the screen, outermost first (an element inside a box that scrolls or
@@ -212,6 +213,23 @@ def add_the_rest(session, config) -> dict:
     body, _ = bodies.create_body(session, admin, {"name": "县计量检定测试所", "code": "JD-1",
                                                   "type_ids": [instrument.type_id], "contact_person": "王工",
                                                   "contact_phone": "0512-12345678"})
+    # A body's results file in preview (one result recorded, one for an unknown instrument), and a pending lead.
+    from app.imports.models import BatchKind
+    from app.results.services import ResultRow, submit_results
+
+    results_csv = ("器具名称,出厂编号,制造单位,型号,证书编号,检定日期,检定结论,有效期至,送检单位,不合格原因\n"
+                   f"{instrument.type.name_zh},{instrument.serial_no},,,JD-PHONE-1,{today()},合格,,,\n"
+                   f"电子计价秤,PHONE-NEW-1,某衡器厂,ACS-15,JD-PHONE-2,{today()},不合格,,城东菜场摊位9,示值超差\n"
+                   ).encode("utf-8")
+    results_batch = imports.create_batch(session, admin, factories.ALL, station_id=station,
+                                         file_name="检定所结果.csv", data=results_csv,
+                                         storage_dir=config["IMPORT_STORAGE"], sandbox=sandbox,
+                                         kind=BatchKind.RESULTS, body_id=body.id)
+    imports.plan_batch(session, results_batch, today=today(), sandbox=sandbox)
+    lead = submit_results(session, [ResultRow(kind="电子计价秤", serial_no="PHONE-LEAD-1", verified_on=today(),
+                                              certificate_no="JD-PHONE-3", maker="某衡器厂有限公司",
+                                              submitter="城东菜场一个很长的摊位名称", fail_reason="示值误差超出最大允许误差")],
+                          body=body, station_id=station, actor=admin, actor_label="测试", today=today())[0]
     inspector.email = "inspector1@example.com"
     session.flush()
     alert_digest(session=session, now=utcnow(), config={})
@@ -225,7 +243,8 @@ def add_the_rest(session, config) -> dict:
         "inspection_id": inspection.id, "signed_inspection_id": signed.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
-        "serial_no": instrument.serial_no, "body_id": body.id,
+        "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
+        "lead_id": lead.lead_id,
     }
 
 
