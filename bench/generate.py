@@ -87,7 +87,13 @@ def copy_sink(session: Session, table, rows: list[dict]) -> None:
     """PostgreSQL: stream rows with COPY through psycopg (several times faster than executemany)."""
     from psycopg import sql
 
-    columns = list(rows[0])
+    from app.bulk import column_defaults
+
+    # COPY applies no Python-side defaults: columns added to a model since the generator was written (e.g.
+    # instruments.install_address, NOT NULL with default "") get them here, as bulk_insert gives them.
+    defaults = column_defaults(table, rows[0])
+    columns = list(rows[0]) + list(defaults)
+    rows = [{**defaults, **row} for row in rows] if defaults else rows
     raw = session.connection().connection.driver_connection
     stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table.name),
                                                      sql.SQL(", ").join(map(sql.Identifier, columns)))

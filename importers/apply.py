@@ -278,7 +278,7 @@ def undo_blockers(session: Session, batch_id: int) -> list[str]:
         for (inst,) in session.execute(select(Instrument.id).where(Instrument.id.in_(chunk),
                                                                    Instrument.public_token.is_not(None))):
             problems.append(f"计量器具 #{inst} 已生成公开查询码（可能已打印二维码标签）")
-    for chunk in chunks(list(by_type["result_leads"])):
+    for chunk in chunks(list(by_type.get("result_leads", ()))):
         # A results batch's leads (app/results): one a person has handled is theirs now.
         lt = ResultLead.__table__
         for lead_id, state in session.execute(select(lt.c.id, lt.c.state).where(lt.c.id.in_(chunk))):
@@ -303,7 +303,7 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
         # Core statements: the records an undone import brought in were never evidence of a visit.
         session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
     for entity, model in (("result_leads", ResultLead), ("instruments", Instrument), ("merchants", Merchant)):
-        ids = [r.entity_id for r in created[entity]]
+        ids = [r.entity_id for r in created.get(entity, ())]
         for chunk in chunks(ids):
             session.execute(delete(model.__table__).where(model.__table__.c.id.in_(chunk)))
     recompute_dates(session, sorted(touched), now)

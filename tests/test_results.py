@@ -126,3 +126,33 @@ def test_register_and_dismiss_leads_and_their_scope(session, world):
     # The dismissed result sent again stays dismissed: no new lead.
     again = _submit(session, [_row("L-2", cert="C-2", submitter="甲市场摊位1")], station_id=world.station_a.id)
     assert again[0].lead_id == second.id and "已忽略" in again[0].reason
+
+
+def runs_on_postgresql(test: str, params: dict) -> bool:
+    """The pages are not about the database: their test runs on SQLite only."""
+    return test != "test_the_worklist_count_and_registering_from_the_page"
+
+
+def test_the_worklist_count_and_registering_from_the_page(client, session, world):
+    from tests.conftest import login
+
+    out = _submit(session, [_row("P-1", cert="P-C-1", submitter="甲市场摊位1", valid_until=dt.date(2027, 11, 19)),
+                            _row("P-2", cert="P-C-2", submitter="乙加油站")], station_id=world.station_a.id)
+    login(client, "insp_a")
+    home = client.get("/").get_data(as_text=True)
+    assert 'id="nav-count-leads">1<' in home and 'id="card-leads">1<' in home
+    page = client.get("/leads/").get_data(as_text=True)
+    assert "P-1" in page and "P-2" not in page
+    lead = session.get(ResultLead, out[0].lead_id)
+    form = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    assert 'value="P-1"' in form  # prefilled from the lead
+    resp = client.post(f"/leads/{lead.id}/register", data={
+        "merchant_id": str(world.merchant_a.id), "industry": "other", "station_id": str(world.station_a.id),
+        "type_id": str(lead.type_id), "serial_no": "P-1", "maker": "", "model": "", "location": "1号摊位",
+        "version": str(lead.version)})
+    assert resp.status_code == 302 and "/instruments/" in resp.headers["Location"]
+    session.expire_all()
+    inst = session.scalars(select(Instrument).where(Instrument.serial_no == "P-1")).one()
+    assert (inst.merchant_id, inst.location, inst.next_due_on) == (world.merchant_a.id, "1号摊位", dt.date(2027, 11, 19))
+    assert session.get(ResultLead, lead.id).state == LeadState.REGISTERED
+    assert 'id="nav-count-leads">0<' in client.get("/").get_data(as_text=True)
