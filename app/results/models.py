@@ -39,7 +39,7 @@ class ResultLead(VersionedMixin, Base):
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
     merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
     body_id: Mapped[int | None] = mapped_column(ForeignKey("verification_bodies.id"))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id", ondelete="SET NULL"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
     type_id: Mapped[int | None] = mapped_column(ForeignKey("instrument_types.id"))
     # kind|serial|maker|certificate-or-date, folded: the same result received again finds its pending lead.
     match_key: Mapped[str] = mapped_column(String(400), index=True)

@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_result_leads_merchant_id_merchants')),
         sa.ForeignKeyConstraint(['body_id'], ['verification_bodies.id'],
                                 name=op.f('fk_result_leads_body_id_verification_bodies')),
-        sa.ForeignKeyConstraint(['batch_id'], ['import_batches.id'], ondelete='SET NULL',
+        sa.ForeignKeyConstraint(['batch_id'], ['import_batches.id'],
                                 name=op.f('fk_result_leads_batch_id_import_batches')),
         sa.ForeignKeyConstraint(['type_id'], ['instrument_types.id'],
                                 name=op.f('fk_result_leads_type_id_instrument_types')),
