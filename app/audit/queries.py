@@ -8,7 +8,7 @@ from app.audit.models import AuditEntry
 ACTION_LABELS = {
     "create": "新建", "update": "修改", "void": "作废", "replace": "更换", "seed": "初始化",
     "login": "登录", "logout": "退出登录", "reset_password": "重置密码", "change_password": "修改密码",
-    "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入",
+    "upload": "上传台账", "import": "导入台账", "undo_import": "撤销导入", "submit_results": "接收检定结果",
     "draw": "随机抽取", "publish": "公示结果", "plan": "列入检查计划", "recheck": "复查", "evidence": "上传证据",
     "acknowledge": "确认预警", "alert_sweep": "预警扫描", "alert_digest": "预警日报",
     "extend": "延长整改期限", "correct": "更正检查结论", "sign": "签名",
@@ -21,7 +21,7 @@ ACTION_LABELS = {
 ENTITY_LABELS = {
     "merchants": "使用单位", "instruments": "计量器具", "verifications": "检定记录", "users": "用户",
     "stations": "监管所", "instrument_types": "器具种类", "finding_codes": "问题代码", "catalogue": "器具目录",
-    "import_batches": "台账导入批次", "credit_rules": "信用分类规则", "monthly_reports": "月报",
+    "import_batches": "台账导入批次", "result_leads": "未备案器具线索", "credit_rules": "信用分类规则", "monthly_reports": "月报",
     "campaigns": "专项检查行动", "campaign_targets": "检查计划对象", "random_draws": "双随机抽取",
     "inspections": "监督检查", "inspection_inspectors": "检查人员", "inspection_instruments": "检查器具",
     "findings": "检查发现问题", "rectifications": "责令改正", "rechecks": "复查", "evidence_files": "证据材料",

@@ -32,7 +32,8 @@ class ResultLead(VersionedMixin, Base):
     __tablename__ = "result_leads"
     __table_args__ = (Index("ix_result_leads_station_state", "station_id", "state", "id"),
                       one_of("state", LeadState), one_of("result", VerificationResult))
-    __labels__ = {"state": "状态", "reason": "处理说明"}
+    __labels__ = {"state": "状态", "reason": "忽略原因", "instrument_id": "登记的计量器具", "handled_by_id": "处理人",
+                  "handled_at": "处理时间"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Whose worklist: the station of the merchant named by 送检单位, else the batch's; None: county-wide only.

@@ -124,7 +124,9 @@ class ResultMatcher:
             return None, "；".join(r.errors)
         kind_text = as_typed(r.kind)
         type_id = self.codes.get(kind_text)
-        if type_id is None:
+        if type_id is not None:  # a catalogue code (an API's): the lead shows the kind's name
+            kind_text = self.kinds[type_id].name_zh
+        else:
             if not kind_text:
                 return None, "缺少器具名称"
             try:
