@@ -4,6 +4,7 @@ from __future__ import annotations
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from app.certificates.forms import certificate_field
 from app.forms import Form, VersionField, chosen, optional_int, required
 from app.instruments.models import InstrumentStatus, VerificationResult
 
@@ -48,6 +49,7 @@ class VerificationForm(Form):
     result = SelectField("检定结论", choices=VerificationResult.choices(), validators=[chosen("检定结论")])
     valid_until = date_field("有效期至", optional=True)
     notes = TextAreaField("备注")
+    certificate = certificate_field("可选；也可以保存后在器具页面附加")
 
 
 class ReplaceForm(Form):

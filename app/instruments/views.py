@@ -10,6 +10,8 @@ from app.alerts.queries import alerts_of_instrument
 from app.audit.queries import entries_for, entries_for_many
 from app.bodies import queries as body_queries
 from app.catalog.queries import instrument_types
+from app.certificates.services import certificates_of
+from app.certificates.views import attach_upload, limit_mb
 from app.clock import today
 from app.db import count_of
 from app.instruments import queries, services
@@ -129,8 +131,9 @@ def detail(instrument_id: int):
     entries += session.scalars(entries_for_many("verifications", [v.id for v in records]))
     entries.sort(key=lambda e: e.id, reverse=True)
     open_alerts = session.scalars(alerts_of_instrument(instrument.id)).all()
+    certificates = certificates_of(session, [v.id for v in records])
     return render_template("instruments/detail.html", instrument=instrument, records=records, entries=entries,
-                           replaced=replaced, today=today(), open_alerts=open_alerts)
+                           replaced=replaced, today=today(), open_alerts=open_alerts, certificates=certificates)
 
 
 @bp.route("/instruments/<int:instrument_id>/edit", methods=["GET", "POST"])
@@ -168,6 +171,10 @@ def verify(instrument_id: int):
                   ("verified_on", "body_id", "institution", "certificate_no", "result", "valid_until", "notes")}
         with unit_of_work(form) as uow:
             ver = services.record_verification(uow.session, current_user, instrument, values)
+            upload = form.certificate.data
+            if upload and upload.filename:
+                # One unit of work: a refused file leaves no verification either, and the form shows why.
+                attach_upload(uow.session, ver, upload, field="certificate")
             unauthorised = ver.body is not None and not ver.body.authorises(instrument.type_id)
             body_name = ver.body.name if ver.body is not None else ""
         if uow.ok:
@@ -176,7 +183,7 @@ def verify(instrument_id: int):
                 flash(f"该检定机构未登记对此类器具的授权：“{body_name}”未登记可检定“{instrument.type.name_zh}”，"
                       "检定记录已保存，请核实其授权范围。", "warning")
             return uow.redirect("已记录检定结果，到期日期已更新。", _page(instrument.id))
-    return render_template("instruments/verify.html", form=form, instrument=instrument)
+    return render_template("instruments/verify.html", form=form, instrument=instrument, limit_mb=limit_mb())
 
 
 @bp.route("/verifications/<int:verification_id>/void", methods=["GET", "POST"])
