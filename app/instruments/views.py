@@ -15,7 +15,7 @@ from app.certificates.views import attach_upload, limit_mb
 from app.clock import today
 from app.db import count_of
 from app.instruments import queries, services
-from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm
+from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, keep_legacy_choice
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.services import get_merchant
 from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
@@ -143,6 +143,8 @@ def edit(instrument_id: int):
     instrument = in_scope(services.get_instrument, instrument_id)
     form = InstrumentForm(obj=instrument)
     form.type_id.choices = _type_choices()
+    keep_legacy_choice(form.purpose, instrument.purpose)
+    keep_legacy_choice(form.submission, instrument.submission)
     if request.method == "GET":
         form.status.data = instrument.status.value
     error = None

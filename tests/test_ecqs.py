@@ -1,0 +1,60 @@
+"""e-CQS fields of an instrument: 用途 and 送检方式 from e-CQS's choices, 使用地点行政区划 a 6-digit code inside the
+station's division; legacy texts kept as typed; the catalogue's 项别 and 种别; the monthly report by 用途; the
+ledger exported in the e-CQS template imports back."""
+from __future__ import annotations
+
+import pytest
+
+from app.errors import Invalid
+from app.instruments import services
+from app.instruments.ecqs import division_prefix, purpose_of, region_problem, submission_of
+from tests import factories
+from tests.conftest import login
+
+
+@pytest.mark.parametrize("division,region,ok", [
+    ("320703", "320703", True), ("320703", "320704", False),
+    ("320703001", "320703", True), ("320703001", "320705", False),  # a township lies in its county
+    ("320703001001", "320703", True),
+    ("320700", "320703", True), ("320700", "320803", False),  # a prefecture holds its counties
+    ("320000", "321102", True), ("", "110101", True),  # a station without a division: the format only
+    ("320703", "32070", False), ("320703", "３２０７０３", False)])
+def test_region_lies_within_the_station_division(division, region, ok):
+    assert (region_problem(region, division) is None) == ok
+    assert division_prefix("320700") == "3207" and division_prefix("320703001") == "320703"
+
+
+def test_clear_spellings_map_and_others_do_not():
+    assert purpose_of("贸易结算用") == purpose_of("贸易结算") == "贸易结算" and purpose_of("医疗") == "医疗卫生"
+    assert purpose_of("计量比对") is None and submission_of("上门检定") == "现场检定" and submission_of("邮寄") is None
+
+
+def test_forms_and_services_accept_only_the_choices_but_keep_legacy_text(client, session, world):
+    world.station_a.division_code = "320703001"
+    session.flush()
+    values = {"type_id": world.instrument_a.type_id, "merchant_id": world.merchant_a.id, "serial_no": "EC-1"}
+    for field, bad, message in (("purpose", "贸易结算用", "器具用途应为贸易结算、安全防护、医疗卫生、环境监测之一"),
+                                ("submission", "邮寄", "送检方式应为送检、现场检定之一"),
+                                ("region", "3207", "应为6位数字"), ("region", "320705", "不在本监管所的行政区划")):
+        with pytest.raises(Invalid, match=message):
+            services.create_instrument(session, None, factories.ALL, {**values, field: bad})
+    inst = services.create_instrument(session, None, factories.ALL, {
+        **values, "purpose": "医疗卫生", "submission": "送检", "region": "320703"})
+    assert (inst.purpose, inst.submission, inst.region) == ("医疗卫生", "送检", "320703")
+    # A legacy text stays as typed when the form is saved unchanged; the edit form offers it as its own choice.
+    legacy = factories.instrument(session, world.merchant_a, serial="EC-OLD")
+    legacy.purpose, legacy.region = "贸易结算用", "城东区"  # as migration 0022's rows and past imports hold them
+    session.commit()
+    login(client, "insp_a")
+    page = client.get(f"/instruments/{legacy.id}/edit").get_data(as_text=True)
+    assert "贸易结算用（原值，不是可选值之一）" in page and "<select" in page
+    resp = client.post(f"/instruments/{legacy.id}/edit", data={
+        "type_id": legacy.type_id, "serial_no": "EC-OLD", "status": "in_use", "purpose": "贸易结算用",
+        "region": "城东区", "notes": "改了备注", "version": legacy.version})
+    assert resp.status_code == 302
+    session.refresh(legacy)
+    assert (legacy.purpose, legacy.region, legacy.notes) == ("贸易结算用", "城东区", "改了备注")
+    resp = client.post(f"/instruments/{legacy.id}/edit", data={
+        "type_id": legacy.type_id, "serial_no": "EC-OLD", "status": "in_use", "purpose": "随便写",
+        "region": "城东区", "version": legacy.version})
+    assert resp.status_code == 200 and "器具用途应为" in resp.get_data(as_text=True)
