@@ -58,3 +58,23 @@ def test_forms_and_services_accept_only_the_choices_but_keep_legacy_text(client,
         "type_id": legacy.type_id, "serial_no": "EC-OLD", "status": "in_use", "purpose": "随便写",
         "region": "城东区", "version": legacy.version})
     assert resp.status_code == 200 and "器具用途应为" in resp.get_data(as_text=True)
+
+
+def test_the_catalogue_shows_every_kind_with_its_category_and_subcategory(client, session, world):
+    from sqlalchemy import select
+
+    from app.catalog.models import InstrumentType
+
+    kinds = session.scalars(select(InstrumentType)).all()
+    assert kinds and all(k.category and k.subcategory for k in kinds)  # every seeded kind has both
+    login(client, "admin1")
+    page = client.get("/catalog/types").get_data(as_text=True)
+    assert "<th>项别</th><th>种别</th>" in page and "<td>非自动衡器</td><td>数字指示秤</td>" in page
+    scale = factories.kind(session, "elec_price_scale")
+    resp = client.post(f"/catalog/types/{scale.id}/edit", data={
+        "rule": "periodic", "cycle_months": "12", "lead_days": "30", "category": " 衡器 ", "subcategory": "非自动秤",
+        "regulation": scale.regulation, "regulation_title": scale.regulation_title, "note": scale.note,
+        "is_active": "y", "version": scale.version})
+    assert resp.status_code == 302
+    session.refresh(scale)
+    assert (scale.category, scale.subcategory) == ("衡器", "非自动秤")
