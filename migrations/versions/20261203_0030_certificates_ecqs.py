@@ -1,5 +1,6 @@
 """Certificate files of verifications (verification_certificates: kept on disk like evidence, voided never
-deleted); the catalogue's 项别 and 种别 (JJF 1001 强检目录 2020) for each kind.
+deleted); the catalogue's 项别 and 种别 (强检目录 2020) for each kind; the index the monthly report's counts by
+用途 read. Instruments' e-CQS texts (purpose, submission, region) keep their rows as typed: no constraint.
 
 Revision ID: 0030
 Revises: 0027
@@ -64,6 +65,7 @@ def upgrade() -> None:
         op.add_column('instrument_types', sa.Column(name, sa.String(length=60), nullable=False, server_default=''))
         if op.get_bind().dialect.name == 'postgresql':
             op.alter_column('instrument_types', name, server_default=None)
+    op.create_index('ix_instruments_status_purpose', 'instruments', ['status', 'purpose', 'station_id'])
     # The seeded kinds get their 项别 and 种别 (a copy of the seed's, as of this revision); a kind an admin added
     # keeps them empty until an admin fills them in.
     types = sa.table('instrument_types', sa.column('code', sa.String), sa.column('category', sa.String),
@@ -74,6 +76,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_instruments_status_purpose', table_name='instruments')
     with op.batch_alter_table('instrument_types') as batch:
         batch.drop_column('subcategory')
         batch.drop_column('category')
