@@ -414,6 +414,8 @@ CASES: list[Case] = [
     # --- instruments, worklists, verifications ------------------------------------------------
     Case("instruments.export", "/instruments/export.xlsx?type_id={type_scale}", get=STAFF_READ),
     Case("instruments.worklist_export", "/worklists/overdue/export.xlsx", get=STAFF_READ),
+    Case("instruments.export_ecqs", "/instruments/ecqs.xlsx?station_id={station_a}", get=STAFF_READ, variant="station"),
+    Case("instruments.export_ecqs", "/instruments/ecqs.xlsx?merchant_id={merchant_a}", get=A_READ, variant="merchant A"),
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),

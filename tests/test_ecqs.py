@@ -78,3 +78,92 @@ def test_the_catalogue_shows_every_kind_with_its_category_and_subcategory(client
     assert resp.status_code == 302
     session.refresh(scale)
     assert (scale.category, scale.subcategory) == ("衡器", "非自动秤")
+
+
+def test_the_ecqs_template_headers_are_those_the_import_recognises():
+    from importers.fields import candidates, header_key
+    from reports.ecqs import ECQS_COLUMNS, ECQS_FIELDS
+
+    for column, field in zip(ECQS_COLUMNS, ECQS_FIELDS, strict=True):
+        found = candidates(header_key(column.header))
+        assert found, column.header
+        # The field the column feeds is its best claim (a lower rank wins), or it is one of the kind's other words.
+        assert (field or "kind") in {name for _, name in found}, column.header
+
+
+ROUND_TRIP_FIELDS = ("model", "maker", "measuring_range", "accuracy_class", "location", "install_address", "region",
+                     "purpose", "origin", "submission", "nozzle_count", "status", "last_verified_on", "last_result",
+                     "next_due_on", "replace_by")
+
+
+def _facts(session, inst) -> dict:
+    from sqlalchemy import select
+
+    from app.instruments.models import Verification
+
+    latest = session.scalars(select(Verification).where(Verification.instrument_id == inst.id,
+                                                        Verification.in_force())
+                             .order_by(Verification.verified_on.desc(), Verification.id.desc())).first()
+    facts = {name: getattr(inst, name) for name in ROUND_TRIP_FIELDS}
+    facts["kind"] = inst.type.code
+    if latest is not None:
+        facts.update(verified_on=latest.verified_on, result=latest.result, valid_until=latest.valid_until,
+                     certificate_no=latest.certificate_no, institution=latest.institution)
+    return facts
+
+
+def test_a_merchant_ledger_exported_as_ecqs_imports_back_the_same(app, client, session, world, tmp_path):
+    """Export a merchant's ledger in the e-CQS layout, import it into a station that holds none of it: the same
+    instruments with the same fields and latest verification (kinds whose 种别 several kinds share included)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from app.instruments.models import Instrument
+    from app.instruments.services import record_verification
+    from reports.ecqs import SHEET
+    from tests.test_import_pipeline import Flow
+
+    m = factories.merchant(session, world.station_a, "城东综合市场管理处", industry="other")
+    scale = factories.instrument(session, m, serial="RT-S1", model="ACS-15", maker="上海友声", measuring_range="15kg",
+                                 accuracy_class="Ⅲ", location="12号摊位", purpose="贸易结算", submission="现场检定",
+                                 region="330102", origin="上海")
+    record_verification(session, None, scale, {"verified_on": dt.date(2025, 3, 1), "result": "pass",
+                                               "valid_until": dt.date(2026, 2, 28), "certificate_no": "JD-1",
+                                               "institution": "县计量检定所"})
+    pump = factories.instrument(session, m, "fuel_dispenser", serial="RT-F1", nozzle_count=4, submission="送检")
+    factories.verify(session, pump, dt.date(2025, 6, 1), result="fail")
+    water = factories.instrument(session, m, "water_meter_le25", serial="RT-W1", model="DN20",
+                                 install_address="幸福小区3栋", purpose="贸易结算")
+    factories.verify(session, water, dt.date(2024, 5, 1))
+    gas = factories.instrument(session, m, "gas_meter_other", serial="RT-G1")
+    factories.instrument(session, m, "bp_auto", serial="RT-B1", purpose="医疗卫生")  # never verified
+    session.commit()
+    login(client, "insp_a")
+    resp = client.get(f"/instruments/ecqs.xlsx?merchant_id={m.id}")
+    assert resp.status_code == 200 and resp.headers["Content-Disposition"].startswith("attachment")
+    data = resp.data
+    assert gas.type.subcategory == "膜式燃气表"  # shared with gas_meter_ng: the file names the kind itself
+    sources = session.scalars(select(Instrument).where(Instrument.merchant_id == m.id)).all()
+    before = {i.serial_no: _facts(session, i) for i in sources}
+    assert len(before) == 5
+    # The station B county holds none of them: the originals take other serials.
+    for inst in sources:
+        inst.serial_no = f"OLD-{inst.serial_no}"
+    session.commit()
+
+    flow = Flow(app, world, tmp_path / "uploads")
+    batch_id = flow.upload(data, f"{SHEET}.xlsx", station=world.station_b)
+    preview = flow.preview(batch_id)
+    assert preview["errors"] == 0 and preview["instruments"]["create"] == 5, preview
+    flow.confirm(batch_id)
+    flow.apply(batch_id)
+    session.expire_all()
+    after = {}
+    for serial in before:
+        inst = session.scalars(select(Instrument).where(Instrument.serial_no == serial)).one()
+        assert inst.station_id == world.station_b.id and inst.merchant.name == "城东综合市场管理处"
+        after[serial] = _facts(session, inst)
+    assert after == before
+    # Other stations' merchants are not exported to this inspector.
+    assert client.get(f"/instruments/ecqs.xlsx?merchant_id={world.merchant_b.id}").status_code == 404

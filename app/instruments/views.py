@@ -25,6 +25,7 @@ from app.security import ledger_write_required, staff_required
 from app.voiding.forms import VoidForm
 from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
                      unit_of_work, xlsx_download)
+from reports.ecqs import ECQS_COLUMNS, SHEET as ECQS_SHEET, ecqs_rows
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
@@ -75,6 +76,17 @@ def export():
     """The instrument list with its current filter and sort, as a workbook."""
     stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
     return xlsx_download(stmt, "计量器具", INSTRUMENT_COLUMNS, instrument_rows, url_for("instruments.index"))
+
+
+@bp.route("/instruments/ecqs.xlsx")
+@staff_required
+def export_ecqs():
+    """The filtered ledger (a merchant's, a station's) in the e-CQS batch-import template layout; it imports back."""
+    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    merchant_id = arg_int("merchant_id")
+    if merchant_id:
+        in_scope(get_merchant, merchant_id)  # another station's merchant: 404, as its page
+    return xlsx_download(stmt, ECQS_SHEET, ECQS_COLUMNS, ecqs_rows, url_for("instruments.index"))
 
 
 @bp.route("/worklists/<name>/export.xlsx")
