@@ -167,3 +167,27 @@ def test_a_merchant_ledger_exported_as_ecqs_imports_back_the_same(app, client, s
     assert after == before
     # Other stations' merchants are not exported to this inspector.
     assert client.get(f"/instruments/ecqs.xlsx?merchant_id={world.merchant_b.id}").status_code == 404
+
+
+def test_the_public_page_says_when_the_ledger_last_changed(client, session, world):
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from app.instruments.models import Instrument
+    from app.public.services import ensure_public_token
+
+    inst = factories.instrument(session, world.merchant_a, serial="PUB-1")
+    # Last changed 2025-01-02 16:30 UTC: 2025-01-03 in Beijing.
+    session.execute(update(Instrument).where(Instrument.id == inst.id)
+                    .values(updated_at=dt.datetime(2025, 1, 2, 16, 30, tzinfo=dt.timezone.utc)))
+    session.expire_all()
+    token = ensure_public_token(session, None, session.get(Instrument, inst.id))  # a label is not a ledger change
+    session.commit()
+    assert "台账信息更新于 2025年1月3日" in client.get(f"/public/i/{token}").get_data(as_text=True)
+    factories.verify(session, session.get(Instrument, inst.id), dt.date(2025, 6, 1))  # recorded now
+    session.commit()
+    from app.clock import today
+
+    now = today()
+    assert f"台账信息更新于 {now.year}年{now.month}月{now.day}日" in client.get(f"/public/i/{token}").get_data(as_text=True)
