@@ -178,11 +178,10 @@ def test_the_public_page_says_when_the_ledger_last_changed(client, session, worl
     from app.public.services import ensure_public_token
 
     inst = factories.instrument(session, world.merchant_a, serial="PUB-1")
+    token = ensure_public_token(session, None, inst)
     # Last changed 2025-01-02 16:30 UTC: 2025-01-03 in Beijing.
     session.execute(update(Instrument).where(Instrument.id == inst.id)
                     .values(updated_at=dt.datetime(2025, 1, 2, 16, 30, tzinfo=dt.timezone.utc)))
-    session.expire_all()
-    token = ensure_public_token(session, None, session.get(Instrument, inst.id))  # a label is not a ledger change
     session.commit()
     assert "台账信息更新于 2025年1月3日" in client.get(f"/public/i/{token}").get_data(as_text=True)
     factories.verify(session, session.get(Instrument, inst.id), dt.date(2025, 6, 1))  # recorded now

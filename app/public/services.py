@@ -38,8 +38,7 @@ def assign_public_tokens(session: Session, actor, list_stmt: Select) -> int:
         # so it must not make someone's open edit form stale. "IS NULL" keeps a token given meanwhile.
         session.execute(update(Instrument)
                         .where(Instrument.id.in_(chunk), Instrument.public_token.is_(None))
-                        # updated_at kept: the public page's "台账信息更新于" is about the ledger, not the label.
-                        .values(public_token=case(tokens, value=Instrument.id), updated_at=Instrument.updated_at)
+                        .values(public_token=case(tokens, value=Instrument.id))
                         .execution_options(synchronize_session=False))
     if ids:
         audit.record(session, actor, "public_token", None, note=f"为 {len(ids)} 台计量器具生成公开查询码",
