@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.bodies.views import bp as bodies_bp
     from app.catalog.views import bp as catalog_bp
+    from app.certificates.views import bp as certificates_bp
     from app.credit.views import bp as credit_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.field.views import bp as field_bp
@@ -139,7 +140,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (accounts_bp, alerts_bp, audit_bp, bodies_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
                inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
-               public_bp, results_bp, search_bp):
+               public_bp, results_bp, search_bp, certificates_bp):
         app.register_blueprint(bp)
 
 

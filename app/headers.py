@@ -44,6 +44,9 @@ def init_security_headers(app: Flask) -> None:
     def _security_headers(response):
         headers = response.headers
         headers["Content-Security-Policy"] = content_security_policy(g.get("csp_nonce"), g.get("csp_wasm", False))
+        if g.get("csp_sandbox"):
+            # A user's file shown inline (a certificate's PDF): a unique origin, no scripts, no forms, no popups.
+            headers["Content-Security-Policy"] += "; sandbox"
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = REFERRER_POLICY

@@ -89,3 +89,34 @@ def decode_heif(data: bytes, name: str, max_pixels: int, progress: Callable | No
                               "请用手机的“兼容性最佳”格式或缩小后再上传。") from None
     except (OSError, ValueError, SyntaxError, RuntimeError, EOFError):
         raise ImportFileError(UNREADABLE.format(name=name)) from None
+
+
+BROKEN = "图片“{name}”无法读取：文件已损坏、不完整或不是 JPEG/PNG 图片，未保存任何内容。"
+
+
+def verify_image(data: bytes, name: str, limits: ImageLimits = ImageLimits()) -> None:
+    """Refuse (Invalid in Chinese) a JPEG or PNG that does not decode as one, or has too many pixels; the
+    decoding happens in the sandbox's child process like a HEIC photo's."""
+    try:
+        isolated(check_image, data, name, limits.max_pixels, limits=limits.sandbox)
+    except ImportFileError as err:
+        if err.message.startswith("图片"):
+            raise Invalid(err.message, field="file") from None
+        raise Invalid(BROKEN.format(name=name), field="file") from None
+
+
+def check_image(data: bytes, name: str, max_pixels: int, progress: Callable | None = None) -> bool:
+    """The sandbox job: open the JPEG/PNG, check its size, and decode it whole; ImportFileError when refused."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as image:
+            if image.width * image.height > max_pixels:
+                raise Image.DecompressionBombError(f"{image.width}x{image.height}")
+            image.load()  # decodes every pixel: a truncated or corrupt file fails here, not on a reader's screen
+        return True
+    except Image.DecompressionBombError:
+        raise ImportFileError(f"图片“{name}”的像素过多（超过 {max_pixels / 1_000_000:g} 百万像素），未保存。") from None
+    except (OSError, ValueError, SyntaxError, RuntimeError, EOFError):
+        raise ImportFileError(BROKEN.format(name=name)) from None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from app.text import match_key
 from importers.dateorder import Pending, resolve
 from importers.dates import AmbiguousDate, to_date
+from importers.ecqs_values import check_ecqs_values
 from importers.fields import FIELD_BY_NAME
 from importers.fill import column_letter
 from importers.kinds import SKIP, KindResolver, kind_key
@@ -146,6 +147,7 @@ class RowNormaliser:
         if size is not None and "model" not in values:
             values["model"] = size  # a meter's 规格 is its size (DN15)
         self._kind(row, cells, values, errors, failed, warnings)
+        check_ecqs_values(self.sheet, row, values, self.mapping, warnings)
         if size is not None and values["model"] is not size:
             # Both columns given: the size is kept beside the model rather than dropped (the model has room).
             model = values["model"]

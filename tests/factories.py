@@ -91,6 +91,20 @@ def build_world(session) -> World:
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj\n<<>>\nendobj\n"
+# A whole (if empty) PDF: header, one object, cross-reference table, trailer, startxref and %%EOF.
+WHOLE_PDF = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\nxref\n0 2\n0000000000 65535 f \n"
+             b"0000000009 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n47\n%%EOF\n")
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (8, 8)) -> bytes:
+    """A real, decodable image (a certificate photo must decode, not just start like one)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, fmt)
+    return out.getvalue()
 
 
 def finding_code(session, code: str = "OVERDUE"):

@@ -131,6 +131,9 @@ class Ids:
     lead_a: int = 0
     lead_a_version: int = 0
     lead_b: int = 0
+    # Certificate files of station A's and B's verifications (0 unless the case needs them, see make_certificates).
+    certificate_a: int = 0
+    certificate_b: int = 0
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,8 @@ CASES: list[Case] = [
     # --- instruments, worklists, verifications ------------------------------------------------
     Case("instruments.export", "/instruments/export.xlsx?type_id={type_scale}", get=STAFF_READ),
     Case("instruments.worklist_export", "/worklists/overdue/export.xlsx", get=STAFF_READ),
+    Case("instruments.export_ecqs", "/instruments/ecqs.xlsx?station_id={station_a}", get=STAFF_READ, variant="station"),
+    Case("instruments.export_ecqs", "/instruments/ecqs.xlsx?merchant_id={merchant_a}", get=A_READ, variant="merchant A"),
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
@@ -467,6 +472,21 @@ CASES: list[Case] = [
          data=lambda ids: {"serial_no": "A-002", "maker": "", "model": ""},
          invalid=lambda ids: {"serial_no": "", "verified_on": "2025-13-45"},
          table="instruments"),
+    # --- certificate files of verifications: see make_certificates -------------------------------
+    Case("certificates.new", "/verifications/{verification_a}/certificates/new",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"file": (io.BytesIO(factories.WHOLE_PDF), "证书.pdf")},
+         invalid=lambda ids: {"file": (io.BytesIO(b"<html><script>alert(1)</script></html>"), "证书.pdf")},
+         table="verification_certificates"),
+    Case("certificates.show", "/certificates/{certificate_a}", get=A_READ, variant="station A"),
+    Case("certificates.show", "/certificates/{certificate_b}", get=B_READ, variant="station B"),
+    Case("certificates.download", "/certificates/{certificate_a}/download", get=A_READ, variant="station A"),
+    Case("certificates.download", "/certificates/{certificate_b}/download", get=B_READ, variant="station B"),
+    Case("certificates.void", "/certificates/{certificate_a}/void",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"reason": "上传了另一台器具的证书"},
+         invalid=lambda ids: {"reason": ""},
+         table="verification_certificates"),
     # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
     Case("alerts.export", "/alerts/export.xlsx?status=all", get=STAFF_READ),
     Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
@@ -672,6 +692,8 @@ CASES: list[Case] = [
 
 # Routes answering a file the browser uses as part of the pages (not a download): no attachment header.
 PAGE_ASSETS = {"field.service_worker", "field.manifest"}
+# Routes showing a user's file inline (a certificate's PDF or photo): only under the policy's sandbox.
+INLINE_FILES = {"certificates.show"}
 
 # Routes deliberately outside the matrix, each with its reason.
 EXCLUDED = {
@@ -862,13 +884,27 @@ def make_leads(session, world) -> dict:
     return {"lead_a": out[0].lead_id, "lead_a_version": 1, "lead_b": out[1].lead_id}
 
 
+def make_certificates(session, world) -> dict:
+    """A PDF certificate on station A's and on station B's verification."""
+    from app.certificates.services import attach_certificate
+
+    made = {}
+    for key, inst in (("a", world.instrument_a), ("b", world.instrument_b)):
+        ver = session.scalars(select(Verification).where(Verification.instrument_id == inst.id)).first()
+        made[f"certificate_{key}"] = attach_certificate(
+            session, world.admin, ver, file_name="证书.pdf", data=factories.WHOLE_PDF,
+            storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024).id
+    session.commit()
+    return made
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
-          "bodies.": make_bodies, "results.": make_leads}
+          "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -961,7 +997,7 @@ def form_errors(text: str) -> list[str]:
     return FIELD_ERROR.findall(text) + ALERT_ERROR.findall(text)
 
 
-def assert_security_headers(resp, what: str, page_asset: bool = False) -> None:
+def assert_security_headers(resp, what: str, page_asset: bool = False, inline_file: bool = False) -> None:
     """The headers every response carries (see app/headers.py); a download (any 200 answer that is not a
     page, JSON or, for the excluded static routes, the pages' own CSS/JS) is an attachment."""
     directives = resp.headers.get("Content-Security-Policy", "").split(";")
@@ -975,7 +1011,9 @@ def assert_security_headers(resp, what: str, page_asset: bool = False) -> None:
     assert resp.headers.get("X-Content-Type-Options") == "nosniff", what
     assert resp.headers.get("X-Frame-Options") == "DENY", what
     assert resp.headers.get("Referrer-Policy") in ("same-origin", "no-referrer", "strict-origin"), what
-    if resp.status_code == 200 and resp.mimetype not in ("text/html", "application/json") and not page_asset:
+    if resp.status_code == 200 and inline_file:
+        assert "sandbox" in policy and resp.headers.get("Content-Disposition", "").startswith("inline"), what
+    elif resp.status_code == 200 and resp.mimetype not in ("text/html", "application/json") and not page_asset:
         assert resp.headers.get("Content-Disposition", "").startswith("attachment"), (what, resp.mimetype)
 
 
@@ -1171,7 +1209,8 @@ def get_as(client, case: Case, persona: str, path: str, app) -> None:
     before = snapshot(app)
     resp = client.get(path)
     outcome = case.get[persona]
-    assert_security_headers(resp, what, page_asset=case.endpoint in PAGE_ASSETS)
+    assert_security_headers(resp, what, page_asset=case.endpoint in PAGE_ASSETS,
+                            inline_file=case.endpoint in INLINE_FILES)
     if outcome == OK:
         assert resp.status_code == 200, (what, resp.status_code, body(resp)[:1500])
         if resp.mimetype == "text/html":  # pages; a download or a JSON answer has no <html>

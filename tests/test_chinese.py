@@ -43,7 +43,7 @@ ALLOWED = {
     "xlsx", "xlsm", "xls", "ods", "csv", "pdf", "png", "jpg", "jpeg", "PDF", "PNG", "JPG", "JPEG", "CSV", "GBK",
     "UTF", "md", "docs", "HEIC", "HEIF",
     # products and protocols
-    "Excel", "WPS", "SMTP", "QR", "Message-ID",
+    "Excel", "WPS", "SMTP", "QR", "Message-ID", "CQS",  # SAMR's e-CQS, whose ledger layout the app exports
 }
 # A serial, model, plate or certificate number: letters and digits, joined by - / . _ only.
 IDENTIFIER = re.compile(r"^(?=.*\d)[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+)*$")

@@ -124,11 +124,11 @@ ECQS_HEADER = ["序号", "使用单位名称", "器具名称", "器具项别", "
 
 
 def ecqs(name, kind_name, item, kind, serial, *, qty=1, purpose="贸易结算", verified="2025-03-01",
-         valid="2026-02-28") -> dict:
+         valid="2026-02-28", region="320703", submission="现场检定") -> dict:
     return {"使用单位名称": name, "器具名称": kind_name, "器具项别": item, "器具种别": kind, "型号规格": "ACS-15",
             "测量范围": "(0.1~15)kg", "准确度等级": "Ⅲ", "出厂编号": serial, "生产厂家": "上海友声衡器有限公司",
-            "器具产地": "上海", "安装/使用地点": "12号摊位", "使用地点行政区划": "城东区", "器具数量": qty,
-            "器具用途": purpose, "送检方式": "现场检定", "检定日期": verified, "有效期至": valid}
+            "器具产地": "上海", "安装/使用地点": "12号摊位", "使用地点行政区划": region, "器具数量": qty,
+            "器具用途": purpose, "送检方式": submission, "检定日期": verified, "有效期至": valid}
 
 
 def test_an_ecqs_ledger_stores_every_column_it_maps(flow, tmp_path):
@@ -160,7 +160,7 @@ def test_an_ecqs_ledger_stores_every_column_it_maps(flow, tmp_path):
     assert (one.model, one.measuring_range, one.accuracy_class, one.maker, one.location) == (
         "ACS-15", "(0.1~15)kg", "Ⅲ", "上海友声衡器有限公司", "12号摊位")
     assert (one.origin, one.region, one.purpose, one.submission, one.install_address) == (
-        "上海", "城东区", "贸易结算", "现场检定", "")
+        "上海", "320703", "贸易结算", "现场检定", "")
     assert flow.instrument("EQ-004").next_due_on == D(2027, 2, 28)  # stored as the ledger says
 
     # The same file again changes nothing; an edited 器具用途 updates, and undo puts it back.
@@ -175,6 +175,29 @@ def test_an_ecqs_ledger_stores_every_column_it_maps(flow, tmp_path):
     assert flow.instrument("EQ-001").purpose == "医疗卫生"
     flow.undo(again)
     assert flow.instrument("EQ-001").purpose == "贸易结算"
+
+
+def test_ecqs_values_outside_the_choices_are_mapped_or_kept_with_a_warning(flow, tmp_path):
+    rows = [ecqs("城东农贸市场赵记", "电子秤", "非自动衡器", "数字指示秤", "EV-1", purpose="贸易结算用",
+                 submission="上门检定"),
+            ecqs("城东农贸市场赵记", "电子秤", "非自动衡器", "数字指示秤", "EV-2", purpose="计量比对",
+                 submission="邮寄", region="城东区"),
+            ecqs("城东农贸市场赵记", "电子秤", "非自动衡器", "数字指示秤", "EV-3", purpose="医疗")]
+    path = ledger_xlsx(tmp_path / "v.xlsx", rows, header=ECQS_HEADER, title=None)
+    batch_id = flow.upload(path.read_bytes(), "v.xlsx")
+    assert flow.preview(batch_id)["errors"] == 0
+    warned = {r.row_no: [w["message"] for w in r.warnings] for r in flow.rows(batch_id)}
+    assert "器具用途“贸易结算用”按“贸易结算”导入" in warned[2] and "送检方式“上门检定”按“现场检定”导入" in warned[2]
+    assert "器具用途“计量比对”不是贸易结算、安全防护、医疗卫生、环境监测之一；已按原文导入，请核对" in warned[3]
+    assert "送检方式“邮寄”不是送检、现场检定之一；已按原文导入，请核对" in warned[3]
+    assert "使用地点行政区划“城东区”不是6位数字的行政区划代码；已按原文导入，请核对" in warned[3]
+    assert "器具用途“医疗”按“医疗卫生”导入" in warned[4]
+    flow.confirm(batch_id, only_valid=True)
+    flow.apply(batch_id)
+    kept = flow.instrument("EV-2")
+    assert (flow.instrument("EV-1").purpose, flow.instrument("EV-1").submission) == ("贸易结算", "现场检定")
+    assert (kept.purpose, kept.submission, kept.region) == ("计量比对", "邮寄", "城东区")  # as typed, never dropped
+    assert flow.instrument("EV-3").purpose == "医疗卫生"
 
 
 def test_a_205_row_ledger_headed_shengchan_changshang_keeps_every_maker(flow, tmp_path):

@@ -116,8 +116,9 @@ def test_every_enum_column_is_held_to_its_values():
     assert not missing, missing
 
 
-# Added by migration 0022, after the revisions whose upgrades these tests write rows for.
-LATER_INSTRUMENT_COLUMNS = ("install_address", "region", "purpose", "origin", "submission")
+# Added by migrations 0022 (instruments) and 0030 (instrument_types), after the revisions whose upgrades these
+# tests write rows for.
+LATER_INSTRUMENT_COLUMNS = ("install_address", "region", "purpose", "origin", "submission", "category", "subcategory")
 
 
 def _insert(conn, table_name: str, **values) -> int:
@@ -288,3 +289,36 @@ def test_0026_bodies_codes_unique_when_given_and_downgrade(scratch_url):
     assert "verification_bodies" not in inspector.get_table_names()
     assert "body_id" not in {c["name"] for c in inspector.get_columns("verifications")}
     engine.dispose()
+
+
+def test_0030_fills_the_seeded_kinds_and_keeps_instruments(scratch_url):
+    """Migration 0030 gives the seeded kinds their 项别 and 种别, leaves an admin's own kind empty, and keeps every
+    instrument's e-CQS texts as they were typed (no constraint on them)."""
+    migrations.upgrade(scratch_url, "0027")
+    engine = create_engine(scratch_url)
+    with engine.begin() as conn:
+        station = _insert(conn, "stations", name="城关所", code="CG")
+        conn.execute(text("INSERT INTO merchants (name, name_key, industry, address, contact, phone, notes, station_id,"
+                          " search_text, version, created_at, updated_at) VALUES ('城关菜场', '城关菜场', 'retail', '',"
+                          " '', '', '', :s, '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"s": station})
+        merchant = conn.execute(text("SELECT max(id) FROM merchants")).scalar_one()
+        for code in ("elec_price_scale", "own_kind"):
+            _insert(conn, "instrument_types", code=code, name_zh=code, rule="periodic", cycle_months=12)
+        kind = conn.execute(text("SELECT id FROM instrument_types WHERE code = 'elec_price_scale'")).scalar_one()
+        conn.execute(text("INSERT INTO instruments (type_id, merchant_id, station_id, serial_no, serial_key, maker,"
+                          " maker_key, model, measuring_range, accuracy_class, location, install_address, region,"
+                          " purpose, origin, submission, status, notes, search_text, version, created_at, updated_at)"
+                          " VALUES (:t, :m, :s, 'L-1', 'L-1', '', '', '', '', '', '', '', '城东区', '贸易结算用', '',"
+                          " '上门', 'in_use', '', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                     {"t": kind, "m": merchant, "s": station})
+    engine.dispose()
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        kinds = {r.code: (r.category, r.subcategory) for r in conn.execute(
+            text("SELECT code, category, subcategory FROM instrument_types"))}
+        kept = conn.execute(text("SELECT region, purpose, submission FROM instruments")).one()
+        assert conn.execute(text("SELECT count(*) FROM verification_certificates")).scalar_one() == 0
+    engine.dispose()
+    assert kinds == {"elec_price_scale": ("非自动衡器", "数字指示秤"), "own_kind": ("", "")}
+    assert tuple(kept) == ("城东区", "贸易结算用", "上门")

@@ -135,7 +135,7 @@ def test_figures_match_the_ledger(ledger, session):
     assert only_a.total().verified == 4 and only_a.scope_name == ledger.station_a.name
 
 
-SHEETS = ["汇总", "概况", "种类图表", "检查情况", "问题图表", "诚信计量", "本月检定明细", "月末超期明细"]
+SHEETS = ["汇总", "概况", "种类图表", "检查情况", "问题图表", "诚信计量", "按用途", "本月检定明细", "月末超期明细"]
 CHART_SHEETS = {"种类图表", "问题图表"}
 
 
@@ -162,6 +162,30 @@ def read_table(ws, first_header: str, keys: int = 1) -> dict:
 def _figures_under_headers(table: dict, key, expected: dict) -> None:
     got = {h: table[key][h] for h in expected}
     assert got == {h: pytest.approx(v) if isinstance(v, float) else v for h, v in expected.items()}, key
+
+
+def test_the_purpose_sheet_counts_in_use_instruments_and_records_by_purpose(ledger, session):
+    """用途 from e-CQS's four, a clear ledger spelling under its 用途, other texts under 其他, none under 未填写;
+    the rows add up to the summary's in-use instruments and records; one station's report counts only its own."""
+    from app.instruments.models import Instrument
+    from app.monthly.services import report_sections
+    from reports.monthly_purpose import by_purpose, purpose_rows
+
+    purposes = {"D1": "贸易结算", "D2": "贸易结算用", "S1": "医疗卫生", "W1": "计量比对", "B1": "贸易结算"}
+    for serial, purpose in purposes.items():
+        session.scalars(select(Instrument).where(Instrument.serial_no == serial)).one().purpose = purpose
+    session.commit()
+    out = io.BytesIO()
+    build_monthly_report(session, OCT, out, sections=report_sections())
+    sheet = load_workbook(io.BytesIO(out.getvalue()))["按用途"]
+    rows = {r[0]: r[1:] for r in sheet.iter_rows(values_only=True) if r and r[0] and len(r) >= 4}
+    assert rows["贸易结算"] == (3, 3, 3) and rows["医疗卫生"] == (1, 1, 0)
+    assert rows["其他（台账原文）"] == (1, 0, 0) and rows["安全防护"] == rows["环境监测"] == (0, 0, 0)
+    assert rows["未填写"] == (4, 1, 0)  # A-001, B-001, D3 (failed in October), S2
+    total = compute_figures(session, OCT).total()
+    assert rows["合计"] == (total.registered, total.records, total.passed) == (9, 5, 3)
+    station_a = purpose_rows(session.execute(by_purpose(OCT.first, OCT.last, ledger.station_a.id)))
+    assert [r for r in station_a if r[0] == "贸易结算"] == [["贸易结算", 2, 2, 2]]
 
 
 def test_every_header_stands_over_its_figure(ledger, session):

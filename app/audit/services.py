@@ -103,6 +103,7 @@ def _append_only() -> dict[type, set[str]]:
     # Imported here to keep the audit package free of a cycle with the domains it guards.
     from app.inspections.models import (DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument,
                                         RandomDraw, Recheck, Signature)
+    from app.certificates.models import Certificate
     from app.instruments.models import Verification
     from app.voiding.models import VOID_COLUMNS
 
@@ -112,6 +113,7 @@ def _append_only() -> dict[type, set[str]]:
         Verification: set(VOID_COLUMNS) | {"body_id"}, Finding: set(VOID_COLUMNS),
         # A check's outcome may be corrected (ok -> problem) with a reason in the audit log; nothing else moves.
         InspectionInstrument: {"outcome"},
+        Certificate: set(VOID_COLUMNS),
         Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(), Signature: set(),
         # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},

@@ -17,6 +17,8 @@ class InstrumentTypeForm(Form):
     lead_days = optional_int("提前提醒天数", 0, 365)
     regulation = StringField("检定规程", validators=[Length(max=40)])
     regulation_title = StringField("规程名称", validators=[Length(max=80)])
+    category = StringField("项别", validators=[Length(max=60)], description="强检目录及 e-CQS 的项别，如“非自动衡器”")
+    subcategory = StringField("种别", validators=[Length(max=60)], description="强检目录及 e-CQS 的种别，如“数字指示秤”")
     note = TextAreaField("说明")
     is_active = BooleanField("启用")
     recompute = BooleanField("同时按新规则重新计算该种类已登记器具的到期日期", default=False)

@@ -57,6 +57,8 @@ class InstrumentType(VersionedMixin, Base):
         "service_life_years": "使用年限（年）",
         "regulation": "检定规程",
         "regulation_title": "规程名称",
+        "category": "项别",
+        "subcategory": "种别",
         "lead_days": "提前提醒天数",
         "note": "说明",
         "is_active": "启用",
@@ -67,6 +69,9 @@ class InstrumentType(VersionedMixin, Base):
     name_zh: Mapped[str] = mapped_column(String(60))
     name_en: Mapped[str] = mapped_column(String(80), default="")
     catalogue_item: Mapped[str] = mapped_column(String(60), default="")
+    # 项别 and 种别 as the 强检目录 (SAMR 2020 No.42) and e-CQS name them (migration 0030): 非自动衡器 / 数字指示秤.
+    category: Mapped[str] = mapped_column(String(60), default="")
+    subcategory: Mapped[str] = mapped_column(String(60), default="")
     management: Mapped[str] = mapped_column(String(40), default="")
     regulation: Mapped[str] = mapped_column(String(40), default="")
     regulation_title: Mapped[str] = mapped_column(String(80), default="")

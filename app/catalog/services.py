@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import services as audit
 from app.catalog.models import Confirmation, FindingCode, InstrumentType, InstrumentTypeAlias, Severity, VerificationRule
+from app.text import as_typed
 from app.errors import Invalid, NotFound, StaleEdit
 from importers.kinds import kind_key
 
@@ -41,7 +42,8 @@ def seed_catalogue(session: Session) -> dict[str, int]:
             continue
         session.add(InstrumentType(
             code=row["code"], name_zh=row["name_zh"], name_en=row["name_en"],
-            catalogue_item=row["catalogue_item"], management=row["management"],
+            catalogue_item=row["catalogue_item"], category=row["category"], subcategory=row["subcategory"],
+            management=row["management"],
             regulation=row["regulation"], regulation_title=row["regulation_title"],
             rule=VerificationRule(row["rule"]), cycle_months=_int_or_none(row["cycle_months"]),
             service_life_years=_int_or_none(row["service_life_years"]),
@@ -129,6 +131,7 @@ def update_instrument_type(session: Session, actor, itype: InstrumentType, *, ex
         raise Invalid("周期检定的器具种类必须填写检定周期（月）", field="cycle_months")
     if rule == VerificationRule.SERVICE_LIFE and not values.get("service_life_years"):
         raise Invalid("到期轮换的器具种类必须填写使用年限（年）", field="service_life_years")
+    values = {k: (as_typed(v or "") if k in ("category", "subcategory") else v) for k, v in values.items()}
     changes = audit.apply_changes(itype, values)
     recomputed = 0
     if changes:

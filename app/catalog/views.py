@@ -30,7 +30,8 @@ def type_edit(type_id: int):
         form.recompute.data = False
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in ("rule", "cycle_months", "service_life_years", "lead_days",
-                                                     "regulation", "regulation_title", "note", "is_active")}
+                                                     "regulation", "regulation_title", "category", "subcategory",
+                                                     "note", "is_active")}
         values["lead_days"] = values["lead_days"] if values["lead_days"] is not None else itype.lead_days
         with unit_of_work(form) as uow:
             changes, recomputed = services.update_instrument_type(

@@ -4,7 +4,9 @@ from __future__ import annotations
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
+from app.certificates.forms import certificate_field
 from app.forms import Form, VersionField, chosen, optional_int, required
+from app.instruments.ecqs import PURPOSES, SUBMISSIONS
 from app.instruments.models import InstrumentStatus, VerificationResult
 
 
@@ -26,10 +28,14 @@ class InstrumentForm(Form):
     location = StringField("安装位置", validators=[Length(max=120)],
                            description="摊位号、加油枪号、车牌号、充电桩编号或户号")
     install_address = StringField("安装地址", validators=[Length(max=300)], description="住户水表、燃气表、电能表的用户地址")
-    region = StringField("使用地点行政区划", validators=[Length(max=60)])
-    purpose = StringField("器具用途", validators=[Length(max=60)], description="贸易结算、安全防护、医疗卫生或环境监测")
+    region = StringField("使用地点行政区划", validators=[Length(max=60)],
+                         description="6位行政区划代码（如 320703），应在本监管所的行政区划内",
+                         render_kw={"inputmode": "numeric", "maxlength": 60})
+    purpose = SelectField("器具用途", choices=[("", "（未填写）")] + [(p, p) for p in PURPOSES],
+                          validate_choice=False)
     origin = StringField("器具产地", validators=[Length(max=60)])
-    submission = StringField("送检方式", validators=[Length(max=30)])
+    submission = SelectField("送检方式", choices=[("", "（未填写）")] + [(s, s) for s in SUBMISSIONS],
+                             validate_choice=False)
     nozzle_count = optional_int("枪数（加油/加气机）", 1, 32)
     status = SelectField("状态", choices=InstrumentStatus.choices(), default="in_use")
     notes = TextAreaField("备注")
@@ -48,6 +54,7 @@ class VerificationForm(Form):
     result = SelectField("检定结论", choices=VerificationResult.choices(), validators=[chosen("检定结论")])
     valid_until = date_field("有效期至", optional=True)
     notes = TextAreaField("备注")
+    certificate = certificate_field("可选；也可以保存后在器具页面附加")
 
 
 class ReplaceForm(Form):
@@ -66,3 +73,10 @@ class LabelsForm(Form):
     """The label stock for a sheet of QR labels."""
 
     size = SelectField("标签规格", validators=[chosen("标签规格")])
+
+
+def keep_legacy_choice(field: SelectField, value: str) -> None:
+    """Offer an instrument's current text (a legacy or imported value outside the choices) so saving the form
+    unchanged keeps it as typed; the service refuses any other value outside the choices."""
+    if value and value not in {v for v, _ in field.choices}:
+        field.choices = list(field.choices) + [(value, f"{value}（原值，不是可选值之一）")]

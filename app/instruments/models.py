@@ -80,6 +80,8 @@ class Instrument(VersionedMixin, Base):
         # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
         Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),
+        # The monthly report's in-use instruments by 用途 (reports/monthly_purpose.py), read from the index alone.
+        Index("ix_instruments_status_purpose", "status", "purpose", "station_id"),
         one_of("status", InstrumentStatus),
         one_of("last_result", VerificationResult),
         positive("nozzle_count"),

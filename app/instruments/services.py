@@ -11,7 +11,7 @@ from app.catalog.models import InstrumentType
 from app.clock import today
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.engine import DueDates, VerificationFacts, compute_due_dates
-from app.instruments import queries
+from app.instruments import ecqs, queries
 from app.instruments.models import HELD_COPY_MARK, Instrument, InstrumentStatus, Verification, VerificationResult
 from app.merchants.models import Merchant
 from app.scope import Scope
@@ -81,6 +81,7 @@ def _validate(session: Session, scope: Scope, values: dict, instrument: Instrume
     nozzles = values.get("nozzle_count")
     if nozzles is not None and nozzles < 1:  # the database refuses it too (ck_instruments_nozzle_count_positive)
         raise Invalid("枪数应为正整数（不清楚可不填）", field="nozzle_count")
+    _check_ecqs(values, instrument, merchant)
     same = None
     if instrument is None or _identity_changes(instrument, itype.id, values):
         same = find_same_instrument(session, itype.id, values["serial_no"], values.get("maker", ""),
@@ -94,6 +95,23 @@ def _validate(session: Session, scope: Scope, values: dict, instrument: Instrume
             field="serial_no", link=f"/instruments/{same.id}", link_text="查看已登记的器具",
         )
     return itype, merchant
+
+
+def _check_ecqs(values: dict, instrument: Instrument | None, merchant: Merchant) -> None:
+    """用途 and 送检方式 one of e-CQS's values, the region a 6-digit code inside the station's division; a value
+    the instrument already has (a legacy or imported text, kept as typed) may stay as it is."""
+    def changed(name: str) -> bool:
+        value = values.get(name) or ""
+        return bool(value) and (instrument is None or value != getattr(instrument, name))
+
+    if changed("purpose") and values["purpose"] not in ecqs.PURPOSES:
+        raise Invalid(f"器具用途应为{'、'.join(ecqs.PURPOSES)}之一", field="purpose")
+    if changed("submission") and values["submission"] not in ecqs.SUBMISSIONS:
+        raise Invalid(f"送检方式应为{'、'.join(ecqs.SUBMISSIONS)}之一", field="submission")
+    if changed("region") or (instrument is not None and values.get("region") and merchant.id != instrument.merchant_id):
+        problem = ecqs.region_problem(values["region"], merchant.station.division_code if merchant.station else "")
+        if problem:
+            raise Invalid(problem, field="region")
 
 
 def _identity_changes(instrument: Instrument, type_id: int, values: dict) -> bool:

@@ -10,10 +10,12 @@ from app.alerts.queries import alerts_of_instrument
 from app.audit.queries import entries_for, entries_for_many
 from app.bodies import queries as body_queries
 from app.catalog.queries import instrument_types
+from app.certificates.services import certificates_of
+from app.certificates.views import attach_upload, limit_mb
 from app.clock import today
 from app.db import count_of
 from app.instruments import queries, services
-from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm
+from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, keep_legacy_choice
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.services import get_merchant
 from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
@@ -23,6 +25,7 @@ from app.security import ledger_write_required, staff_required
 from app.voiding.forms import VoidForm
 from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
                      unit_of_work, xlsx_download)
+from reports.ecqs import ECQS_COLUMNS, SHEET as ECQS_SHEET, ecqs_rows
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
 bp = Blueprint("instruments", __name__, template_folder="templates")
@@ -73,6 +76,17 @@ def export():
     """The instrument list with its current filter and sort, as a workbook."""
     stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
     return xlsx_download(stmt, "计量器具", INSTRUMENT_COLUMNS, instrument_rows, url_for("instruments.index"))
+
+
+@bp.route("/instruments/ecqs.xlsx")
+@staff_required
+def export_ecqs():
+    """The filtered ledger (a merchant's, a station's) in the e-CQS batch-import template layout; it imports back."""
+    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    merchant_id = arg_int("merchant_id")
+    if merchant_id:
+        in_scope(get_merchant, merchant_id)  # another station's merchant: 404, as its page
+    return xlsx_download(stmt, ECQS_SHEET, ECQS_COLUMNS, ecqs_rows, url_for("instruments.index"))
 
 
 @bp.route("/worklists/<name>/export.xlsx")
@@ -129,8 +143,9 @@ def detail(instrument_id: int):
     entries += session.scalars(entries_for_many("verifications", [v.id for v in records]))
     entries.sort(key=lambda e: e.id, reverse=True)
     open_alerts = session.scalars(alerts_of_instrument(instrument.id)).all()
+    certificates = certificates_of(session, [v.id for v in records])
     return render_template("instruments/detail.html", instrument=instrument, records=records, entries=entries,
-                           replaced=replaced, today=today(), open_alerts=open_alerts)
+                           replaced=replaced, today=today(), open_alerts=open_alerts, certificates=certificates)
 
 
 @bp.route("/instruments/<int:instrument_id>/edit", methods=["GET", "POST"])
@@ -140,6 +155,8 @@ def edit(instrument_id: int):
     instrument = in_scope(services.get_instrument, instrument_id)
     form = InstrumentForm(obj=instrument)
     form.type_id.choices = _type_choices()
+    keep_legacy_choice(form.purpose, instrument.purpose)
+    keep_legacy_choice(form.submission, instrument.submission)
     if request.method == "GET":
         form.status.data = instrument.status.value
     error = None
@@ -168,6 +185,10 @@ def verify(instrument_id: int):
                   ("verified_on", "body_id", "institution", "certificate_no", "result", "valid_until", "notes")}
         with unit_of_work(form) as uow:
             ver = services.record_verification(uow.session, current_user, instrument, values)
+            upload = form.certificate.data
+            if upload and upload.filename:
+                # One unit of work: a refused file leaves no verification either, and the form shows why.
+                attach_upload(uow.session, ver, upload, field="certificate")
             unauthorised = ver.body is not None and not ver.body.authorises(instrument.type_id)
             body_name = ver.body.name if ver.body is not None else ""
         if uow.ok:
@@ -176,7 +197,7 @@ def verify(instrument_id: int):
                 flash(f"该检定机构未登记对此类器具的授权：“{body_name}”未登记可检定“{instrument.type.name_zh}”，"
                       "检定记录已保存，请核实其授权范围。", "warning")
             return uow.redirect("已记录检定结果，到期日期已更新。", _page(instrument.id))
-    return render_template("instruments/verify.html", form=form, instrument=instrument)
+    return render_template("instruments/verify.html", form=form, instrument=instrument, limit_mb=limit_mb())
 
 
 @bp.route("/verifications/<int:verification_id>/void", methods=["GET", "POST"])

@@ -22,8 +22,9 @@ def report_sections() -> list:
     """The extra sheets other capabilities contribute to the monthly workbook, in order."""
     from reports.monthly_inspections import inspections_section
     from reports.monthly_integrity import integrity_section
+    from reports.monthly_purpose import purpose_section
 
-    return [inspections_section, integrity_section]
+    return [inspections_section, integrity_section, purpose_section]
 
 
 def build_report(session: Session, actor, month: Month, station_id: int | None = None) -> MonthlyReport:

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import Select, and_, case, func, or_, select
 
 from app.catalog.models import InstrumentType
-from app.instruments.models import Instrument, InstrumentStatus
+from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.integrity.models import Pledge
 from app.integrity.queries import is_active
 from app.merchants.models import Merchant
@@ -57,3 +57,9 @@ def kind_counts(merchant_ids: list[int], today: dt.date, days: int) -> Select:
 def instrument_by_token(token: str) -> Select:
     """The instrument a public token names."""
     return select(Instrument).where(Instrument.public_token == token)
+
+
+def latest_verification(instrument_id: int) -> Select:
+    """The instrument's latest verification in force (its institution is public; its notes and file are not)."""
+    return (select(Verification).where(Verification.instrument_id == instrument_id, Verification.in_force())
+            .order_by(Verification.verified_on.desc(), Verification.id.desc()).limit(1))

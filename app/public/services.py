@@ -8,6 +8,7 @@ from sqlalchemy import Select, case, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
+from app.clock import local
 from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 
 CHUNK = 500
@@ -72,3 +73,16 @@ def public_state(instrument: Instrument, today: dt.date, days: int) -> str:
     if instrument.next_due_on is not None and instrument.next_due_on <= today + dt.timedelta(days=days):
         return "即将到期"
     return "在有效期内"
+
+
+def institution_of(ver) -> str:
+    """The public name of a verification's institution: the registered body's, else the text as typed."""
+    if ver is None:
+        return ""
+    return ver.body.name if ver.body is not None else ver.institution
+
+
+def ledger_updated_on(inst, latest) -> dt.date:
+    """The local date the ledger last changed for this instrument: its own record or its latest verification."""
+    moments = [inst.updated_at] + ([latest.created_at] if latest is not None else [])
+    return local(max(m for m in moments if m is not None)).date()

@@ -12,7 +12,8 @@ from app.inspections.models import PublicOutcome
 from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
 from app.public import queries
-from app.public.services import MIN_TOKEN_LENGTH, other_station, public_state
+from app.public.services import (MIN_TOKEN_LENGTH, institution_of, ledger_updated_on, other_station,
+                                 public_state)
 from app.text import as_typed
 from app.web import db, scope
 
@@ -70,11 +71,13 @@ def instrument(token: str):
     now = today()
     pledged = session.scalars(queries.pledge_states([inst.merchant_id], now).with_only_columns(Pledge.is_model_unit)
                               ).first()
+    latest = session.scalars(queries.latest_verification(inst.id)).first()
     # Out of use (stopped, scrapped, replaced): the page says so and shows no validity that no longer holds.
     return _personal(make_response(render_template(
         "public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
         state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None,
-        model_unit=bool(pledged), notice=notice)))
+        model_unit=bool(pledged), notice=notice, institution=institution_of(latest),
+        ledger_updated_on=ledger_updated_on(inst, latest))))
 
 
 def _personal(response):

@@ -56,6 +56,8 @@ NOT_PAGES = {
     "monthly.download": "the month's workbook, a download",
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
+    "certificates.show": "a verification's certificate file (PDF or image) shown by the browser, a file",
+    "certificates.download": "a verification's certificate file, a download",
     "inspections.signature_image": "a signature kept as an image, a file",
     "inspections.print_record": "an A4 print layout (the paper's width), printed from a desktop",
     "inspections.print_notice": "an A4 print layout (the paper's width), printed from a desktop",
@@ -149,6 +151,7 @@ def add_the_rest(session, config) -> dict:
     """Records the demo lacks, made through the services; the parameters of the routes, by name."""
     from app.alerts.jobs import alert_digest
     from app.bodies import services as bodies
+    from app.certificates.services import attach_certificate
     from app.db import utcnow
     from app.imports import services as imports
     from app.imports import workbooks
@@ -181,6 +184,9 @@ def add_the_rest(session, config) -> dict:
     pledge = session.scalars(select(Pledge).where(Pledge.revoked_on.is_(None)).order_by(Pledge.id)).first()
     inspections.store_evidence(session, admin, inspection, file_name="现场.png", data=factories.PNG,
                                storage_dir=config["EVIDENCE_STORAGE"], max_bytes=1024 * 1024)
+    # A certificate file on the verification: the instrument page lists it, its void page opens.
+    certificate = attach_certificate(session, admin, verification, file_name="检定证书.pdf", data=factories.WHOLE_PDF,
+                                     storage_dir=config["EVIDENCE_STORAGE"], max_bytes=1024 * 1024)
     # An inspection recorded on a phone where it took place and signed by the merchant's side: its page shows
     # the location and the signatures table.
     from app.scope import Scope
@@ -244,7 +250,7 @@ def add_the_rest(session, config) -> dict:
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
         "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
-        "lead_id": lead.lead_id,
+        "lead_id": lead.lead_id, "certificate_id": certificate.id,
     }
 
 
