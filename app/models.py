@@ -16,5 +16,6 @@ from app.mail.models import OutboxMessage  # noqa: F401
 from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
+from app.webhooks.models import WebhookEvent, WebhookSubscription  # noqa: F401
 
 metadata = Base.metadata

@@ -31,6 +31,7 @@ ENTITY_LABELS = {
     "scheduler_leases": "调度租约", "mail_outbox": "邮件", "user_stations": "用户所属监管所", "audit_log": "操作日志",
     "deadline_extensions": "整改期限延长", "instrument_type_aliases": "器具种类别名",
     "inspection_signatures": "现场检查笔录签名", "verification_bodies": "检定机构",
+    "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
 }
 
 
