@@ -128,7 +128,8 @@ def subscribe(session: Session, actor, token: ApiToken, *, url: str, event_types
     session.flush()
     audit.record(session, actor, "create", subscription, [
         {"field": "url", "label": "接收地址", "old": "", "new": subscription.url},
-        {"field": "event_types", "label": "事件类型", "old": "", "new": "、".join(subscription.types)}],
+        {"field": "event_types", "label": "事件类型", "old": "",
+         "new": "、".join(EVENT_TYPES[t] for t in subscription.types)}],
         entity_label=f"{token.name} 的推送地址")
     return subscription, secret
 
