@@ -408,6 +408,10 @@ def test_admin_pages(app, client, session, world, receiver):
     assert client.post(f"{detail}/events/{event.id}/retry").status_code == 302
     deliver(session, utcnow() + S)
     assert outbox(session)[0].status == DeliveryStatus.DELIVERED
+    again = client.post(f"{detail}/events/{event.id}/retry", follow_redirects=True).get_data(as_text=True)
+    assert "该通知已送达或正在发送，无需重发" in again
+    missing = client.post(f"{detail}/events/{event.id + 999}/retry", follow_redirects=True).get_data(as_text=True)
+    assert "通知不存在" in missing
     assert "已送达" in client.get(f"{detail}?status=delivered").get_data(as_text=True)
 
     client.post(f"{detail}/pause")

@@ -165,7 +165,13 @@ def remove(session: Session, actor, subscription: WebhookSubscription) -> None:
 def retry(session: Session, subscription: WebhookSubscription, event_id: int | None = None,
           now: dt.datetime | None = None) -> int:
     """Make a pending or given-up event (or all of the subscription's) due now; how many."""
-    return session.execute(queries.retry_now(subscription.id, event_id, now or utcnow())).rowcount or 0
+    count = session.execute(queries.retry_now(subscription.id, event_id, now or utcnow())).rowcount or 0
+    if event_id is not None and not count:
+        event = session.get(WebhookEvent, event_id)
+        if event is None or event.subscription_id != subscription.id:
+            raise NotFound("通知不存在")
+        raise Invalid("该通知已送达或正在发送，无需重发")
+    return count
 
 
 def scope_label(token: ApiToken) -> str:
