@@ -135,6 +135,8 @@ def instrument_pipeline(timers: Timers, children: dict) -> None:
     timers.wrap(apply, "insert_with_ids", "  inserts with new ids")
     timers.wrap(apply, "_grouped_updates", "  grouped updates")
     timers.wrap(apply, "recompute_dates", "  recompute_dates")
+    if hasattr(apply, "capture"):  # webhook events (an indexed check per transaction without a subscription)
+        timers.wrap(apply, "capture", "  webhook capture")
     time_collections(timers)
 
 
