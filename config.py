@@ -108,6 +108,16 @@ class Config:
     MAIL_BATCH_SIZE = 100
     MAIL_CLAIM_TIMEOUT_SECONDS = 600
 
+    # Webhooks (change notifications to API tokens' addresses, docs/webhooks.md). Receivers on loopback,
+    # private or link-local addresses are refused unless this is set (a receiver inside the county network).
+    WEBHOOK_ALLOW_PRIVATE = os.environ.get("WEBHOOK_ALLOW_PRIVATE", "0") == "1"
+    # Seconds a receiver has to answer; a failed attempt is retried after 30 s, 1, 2, 4 ... minutes (at most
+    # 6 hours apart) and given up after WEBHOOK_MAX_ATTEMPTS attempts (shown as 已放弃, retried by hand).
+    WEBHOOK_TIMEOUT_SECONDS = int(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+    WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+    WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", str(6 * 3600)))
+    WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "12"))
+
     TESTING = False
     DEBUG = False
 

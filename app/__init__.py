@@ -17,6 +17,7 @@ from app.extensions import bootstrap, csrf, limiter, login_manager
 from app.guard import install as install_input_guard
 from app.secret_key import SecretKeyError, check_secret_key, load_or_create_secret_key
 from app.uploads import NO_ROOM
+from app.webhooks.capture import install as install_webhook_capture
 from config import Config, config_from_env
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     database = Database(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
     app.extensions["database"] = database
     install_guards()
+    install_webhook_capture()
     configure_hashing(app.config["PASSWORD_HASH_METHOD"])
 
     @app.teardown_appcontext
@@ -137,10 +139,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.public.views import bp as public_bp
     from app.results.views import bp as results_bp
     from app.search.views import bp as search_bp
+    from app.webhooks.views import bp as webhooks_bp
 
     for bp in (accounts_bp, alerts_bp, audit_bp, bodies_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
                inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
-               public_bp, results_bp, search_bp, certificates_bp):
+               public_bp, results_bp, search_bp, certificates_bp, webhooks_bp):
         app.register_blueprint(bp)
 
 

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import (CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine, event,
-                        func, select)
+from sqlalchemy import (JSON, CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine,
+                        event, func, select)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
+from sqlalchemy.sql.expression import ClauseElement, ColumnElement, Executable
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -242,6 +243,28 @@ class Analyze(Executable, ClauseElement):
 @compiles(Analyze)
 def _compile_analyze(element: Analyze, compiler, **kw) -> str:
     return "ANALYZE " + compiler.preparer.format_table(element.table)
+
+
+class JsonObject(ColumnElement):
+    """A JSON object the database builds from named values (json_build_object / json_object), for an
+    INSERT ... SELECT that stores a row's fields as JSON (the webhook outbox). Keys are code constants,
+    written into the statement as literals so PostgreSQL never has to guess a parameter's type."""
+
+    inherit_cache = False
+
+    def __init__(self, fields: dict) -> None:
+        bad = [k for k in fields if not re.fullmatch(r"[a-z_][a-z0-9_]*", k)]
+        if bad:
+            raise ValueError(f"not a plain key: {bad}")
+        self.fields = fields
+        self.type = JSON()
+
+
+@compiles(JsonObject)
+def _compile_json_object(element: JsonObject, compiler, **kw) -> str:
+    function = "json_build_object" if compiler.dialect.name == "postgresql" else "json_object"
+    args = ", ".join(f"'{key}', {compiler.process(value, **kw)}" for key, value in element.fields.items())
+    return f"{function}({args})"
 
 
 def count_of(stmt: Select) -> Select:

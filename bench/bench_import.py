@@ -48,6 +48,7 @@ from sqlalchemy import (  # noqa: E402
     Text,
     create_engine,
     insert,
+    inspect,
     text,
 )
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -134,6 +135,8 @@ def instrument_pipeline(timers: Timers, children: dict) -> None:
     timers.wrap(apply, "insert_with_ids", "  inserts with new ids")
     timers.wrap(apply, "_grouped_updates", "  grouped updates")
     timers.wrap(apply, "recompute_dates", "  recompute_dates")
+    if hasattr(apply, "capture"):  # webhook events (an indexed check per transaction without a subscription)
+        timers.wrap(apply, "capture", "  webhook capture")
     time_collections(timers)
 
 
@@ -345,8 +348,10 @@ def run_phase(phase: str, url: str, path: Path, today: dt.date, *, batch_id: int
 
 # ----- databases ---------------------------------------------------------------------------------
 
-def prepare(url: str) -> None:
-    """A fresh, migrated database with the catalogue, one station and the baseline table."""
+def prepare(url: str, webhook: bool = False) -> None:
+    """A fresh, migrated database with the catalogue, one station and the baseline table (and, with
+    `webhook`, an API token of the station with an active webhook subscription to every event type, so
+    the apply captures an event per instrument and verification written)."""
     from app import migrate as migrations
     from app.accounts.services import create_station
     from app.catalog.services import seed_catalogue
@@ -364,10 +369,30 @@ def prepare(url: str) -> None:
     engine = make_engine(url)
     with sessionmaker(bind=engine)() as session:
         seed_catalogue(session)
-        create_station(session, None, name="城关市场监管所", code=STATION_CODE, division_code="331202")
+        station = create_station(session, None, name="城关市场监管所", code=STATION_CODE, division_code="331202")
+        if webhook:
+            _subscribe(session, station)
         session.commit()
     baseline_metadata.create_all(engine)
     engine.dispose()
+
+
+def _subscribe(session, station) -> None:
+    import datetime as dt
+    import hashlib
+
+    from app.api.models import ApiToken, TokenScope
+    from app.db import utcnow
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import EVENT_TYPES
+
+    token = ApiToken(name="基准测试平台", prefix="bench", token_hash=hashlib.sha256(b"bench").hexdigest(),
+                     scope=TokenScope.READ, expires_at=utcnow() + dt.timedelta(days=30), rate_per_minute=600)
+    token.stations = [station]
+    session.add(token)
+    session.flush()
+    webhooks.subscribe(session, None, token, url="http://127.0.0.1:9/bench", event_types=list(EVENT_TYPES),
+                       config={"WEBHOOK_ALLOW_PRIVATE": True})
 
 
 def _recreate_pg(url: str, drop_only: bool = False) -> None:
@@ -394,9 +419,11 @@ def table_counts(url: str) -> dict:
     """Rows in the tables the import writes."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        out = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
-               for t in ("merchants", "instruments", "verifications", "import_rows", "imported_records",
-                         "bench_baseline_rows")}
+        tables = ["merchants", "instruments", "verifications", "import_rows", "imported_records",
+                  "bench_baseline_rows"]
+        if "webhook_events" in inspect(conn).get_table_names():
+            tables.append("webhook_events")
+        out = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
     engine.dispose()
     return out
 
@@ -404,11 +431,11 @@ def table_counts(url: str) -> dict:
 # ----- orchestration -----------------------------------------------------------------------------
 
 def bench_backend(name: str, url: str, path: Path, today: dt.date, profile_dir: Path | None,
-                  profiler: str = "cprofile", gc_off: bool = False) -> list[dict]:
+                  profiler: str = "cprofile", gc_off: bool = False, webhook: bool = False) -> list[dict]:
     """All phases on one backend; returns the table rows."""
     print(f"\n== {name}: {make_url(url).render_as_string(hide_password=True)}", flush=True)
     started = time.perf_counter()
-    prepare(url)
+    prepare(url, webhook)
     print(f"   fresh database, migrated and seeded in {time.perf_counter() - started:.1f} s", flush=True)
 
     def run(phase: str, label: str, **kw) -> dict:
@@ -479,6 +506,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="cProfile each phase into DIR (default bench/data/profiles) and print the top functions")
     p.add_argument("--profiler", choices=("cprofile", "pyinstrument"), default="cprofile",
                    help="with --profile: cProfile (.prof files) or pyinstrument (.txt call trees; pip install it)")
+    p.add_argument("--webhook", action="store_true",
+                   help="an active webhook subscription covers the station: the apply writes an event per record")
     p.add_argument("--gc-off", action="store_true",
                    help="run every phase with the garbage collector off, to measure what it costs")
     # Internal: run one phase in this process.
@@ -508,7 +537,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.backends.split(","):
         url = urls[name.strip()]
         try:
-            rows += bench_backend(name.strip(), url, args.file, args.today, args.profile, args.profiler, args.gc_off)
+            rows += bench_backend(name.strip(), url, args.file, args.today, args.profile, args.profiler, args.gc_off,
+                                  args.webhook)
         finally:
             if not args.keep:
                 cleanup(url)

@@ -32,6 +32,7 @@ from app.merchants.models import Merchant
 from app.results.models import ResultLead
 from app.search.keys import refresh_search_text
 from app.text import match_key
+from app.webhooks.capture import INSTRUMENT, VERIFICATION, capture
 from importers.plan import (
     CREATE,
     UPDATE,
@@ -154,6 +155,8 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
     ids = insert_with_ids(session, Instrument.__table__, len(new_instruments), instrument_rows())
     instrument_ids: dict[int, int] = dict(zip(map(id, new_instruments), ids, strict=True))
     records.append(created("instruments", ids, 1))
+    # Change notifications in this transaction (set-based; nothing when no webhook is subscribed).
+    capture(session, INSTRUMENT, "instrument.created", ids, now)
     updated_instruments = [i for i in plan.instruments if i.action == UPDATE]
     for ip in updated_instruments:
         if "status" in ip.values:
@@ -164,6 +167,11 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
             ip.values["serial_key"] = match_key(ip.values["serial_no"])
     _grouped_updates(session, Instrument, updated_instruments, now)
     refresh_search_text(session, Instrument.__table__, [i.existing_id for i in updated_instruments])
+    retired = {i.existing_id for i in updated_instruments
+               if i.values.get("status", InstrumentStatus.IN_USE.value) != InstrumentStatus.IN_USE.value}
+    capture(session, INSTRUMENT, "instrument.retired", retired, now)
+    capture(session, INSTRUMENT, "instrument.updated",
+            [i.existing_id for i in updated_instruments if i.existing_id not in retired], now)
     # Existing instruments that gain records here are recomputed below, which moves their version once more.
     touched = sorted({vp.instrument.existing_id for vp in plan.verifications if vp.instrument.existing_id})
     touched_set = set(touched)
@@ -190,6 +198,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
              "created_by_id": actor_id, "created_at": now, "updated_at": now} for vp in plan.verifications)
     ids = insert_with_ids(session, Verification.__table__, len(plan.verifications), rows)
     records.append(created("verifications", ids, None))
+    capture(session, VERIFICATION, "verification.recorded", ids, now)
     step(total, total)
 
     # Existing instruments that gained records: recompute from everything they now have.
@@ -223,6 +232,7 @@ def recompute_dates(session: Session, instrument_ids: list[int], now: dt.datetim
                            **{f"v_{k}": (v.value if hasattr(v, "value") else v) for k, v in dates.items()}})
         if params:
             session.execute(stmt, params)
+    capture(session, INSTRUMENT, "instrument.updated", instrument_ids, now)
 
 
 def _jsonable(values: dict) -> dict:
@@ -299,6 +309,9 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
     for chunk in chunks(ver_ids):
         touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
     touched -= {r.entity_id for r in created["instruments"]}
+    # Told before the rows go (the events carry the records' last fields).
+    capture(session, VERIFICATION, "verification.deleted", ver_ids, now)
+    capture(session, INSTRUMENT, "instrument.deleted", [r.entity_id for r in created["instruments"]], now)
     for chunk in chunks(ver_ids):
         # Core statements: the records an undone import brought in were never evidence of a visit.
         session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
@@ -328,5 +341,6 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
                                     updated_at=now))
         # Core updates: the restored records' search text is recomputed once they are all back.
         refresh_search_text(session, model.__table__, [r.entity_id for r in updated[entity]])
+    capture(session, INSTRUMENT, "instrument.updated", [r.entity_id for r in updated["instruments"]], now)
     return {k: len(v) for k, v in created.items()} | {f"{k}_restored": len(v) for k, v in updated.items()}
 

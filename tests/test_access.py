@@ -134,6 +134,11 @@ class Ids:
     # Certificate files of station A's and B's verifications (0 unless the case needs them, see make_certificates).
     certificate_a: int = 0
     certificate_b: int = 0
+    # A webhook subscription of an API token for station A, with one pending event (see `make_webhooks`).
+    webhook: int = 0
+    webhook_event: int = 0
+    webhook_token: int = 0
+    webhook_off: int = 0
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,27 @@ CASES: list[Case] = [
     Case("bodies.activate", "/admin/bodies/{body_off}/activate",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
          table="verification_bodies"),
+    # --- webhooks (变更通知推送): admins only -----------------------------------------------------
+    Case("webhooks.index", "/admin/webhooks/", get=ADMIN_ONLY),
+    Case("webhooks.new", "/admin/webhooks/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         # A public address literal: checked and resolved without a DNS query, never called here.
+         data=lambda ids: {"token_id": ids.webhook_token, "url": "https://1.1.1.1/metrology-hook",
+                           "event_types": ["instrument.created", "verification.recorded"], "description": "数据平台"},
+         invalid=lambda ids: {"token_id": ids.webhook_token, "url": "ftp://x", "event_types": []},
+         table="webhook_subscriptions"),
+    Case("webhooks.detail", "/admin/webhooks/{webhook}", get=ADMIN_ONLY),
+    Case("webhooks.detail", "/admin/webhooks/{webhook}?status=pending", get=ADMIN_ONLY, variant="pending"),
+    Case("webhooks.pause", "/admin/webhooks/{webhook}/pause",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="webhook_subscriptions"),
+    Case("webhooks.resume", "/admin/webhooks/{webhook_off}/resume",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="webhook_subscriptions"),
+    Case("webhooks.delete", "/admin/webhooks/{webhook}/delete",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="webhook_subscriptions"),
+    Case("webhooks.retry_all", "/admin/webhooks/{webhook}/retry",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="webhook_events"),
+    Case("webhooks.retry_event", "/admin/webhooks/{webhook}/events/{webhook_event}/retry",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="webhook_events"),
     # --- admin: users, stations, audit log ----------------------------------------------------
     Case("audit.index", "/admin/audit/", get=ADMIN_ONLY),
     Case("accounts.users", "/admin/users", get=ADMIN_ONLY),
@@ -898,13 +924,33 @@ def make_certificates(session, world) -> dict:
     return made
 
 
+def make_webhooks(session, world) -> dict:
+    """An API token of station A with a subscription and one event waiting for it, and a paused subscription."""
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import WebhookEvent
+    from tests.webhook_receiver import api_token
+
+    token = api_token(session, "甲所数据平台", stations=[world.station_a])
+    subscription, _ = webhooks.subscribe(session, None, token, url="http://127.0.0.1:9/hook",
+                                         event_types=["instrument.updated"], config={"WEBHOOK_ALLOW_PRIVATE": True})
+    world.instrument_a.location = "东门 3 号摊位（通知）"
+    session.flush()
+    off, _ = webhooks.subscribe(session, None, token, url="http://127.0.0.1:9/paused",
+                                event_types=["instrument.created"], config={"WEBHOOK_ALLOW_PRIVATE": True})
+    webhooks.set_active(session, None, off, False)
+    session.commit()
+    event = session.scalars(select(WebhookEvent.id).where(WebhookEvent.subscription_id == subscription.id)).first()
+    return {"webhook": subscription.id, "webhook_event": event, "webhook_token": token.id, "webhook_off": off.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
-          "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates}
+          "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
+          "webhooks.": make_webhooks}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -32,6 +32,7 @@ ENTITY_LABELS = {
     "deadline_extensions": "整改期限延长", "instrument_type_aliases": "器具种类别名",
     "inspection_signatures": "现场检查笔录签名", "verification_bodies": "检定机构",
     "verification_certificates": "检定证书",
+    "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
 }
 
 

@@ -10,6 +10,7 @@ from app.catalog.models import InstrumentType
 from app.errors import Invalid, NotFound, StaleEdit
 from app.instruments.models import Verification
 from app.text import as_typed, identifier, match_key
+from app.webhooks import capture as webhooks
 
 FIELDS = ["name", "code", "type_ids", "contact_person", "contact_phone", "is_active"]
 
@@ -55,9 +56,13 @@ def link_matching(session: Session, body: VerificationBody) -> int:
     texts = [t for t in keys if match_key(t) == body.name_key]
     if not texts:
         return 0
+    linked = webhooks.wanted(session) and session.scalars(select(Verification.id).where(
+        Verification.body_id.is_(None), Verification.institution.in_(texts))).all()
     result = session.execute(update(Verification).where(
         Verification.body_id.is_(None), Verification.institution.in_(texts)).values(body_id=body.id)
         .execution_options(synchronize_session=False))
+    if linked:
+        webhooks.capture(session, webhooks.VERIFICATION, "verification.updated", linked)
     return result.rowcount or 0
 
 

@@ -11,6 +11,7 @@ from app.merchants import credit_code as cc
 from app.merchants.models import Industry, Merchant
 from app.scope import Scope
 from app.text import as_typed, identifier, match_key
+from app.webhooks import capture as webhooks
 
 FIELDS = ["name", "credit_code", "industry", "address", "contact", "phone", "station_id", "parent_id", "notes"]
 
@@ -91,6 +92,9 @@ def update_merchant(session: Session, actor, scope: Scope, merchant: Merchant, *
     if any(c["field"] == "station_id" for c in changes):
         session.execute(update(Instrument).where(Instrument.merchant_id == merchant.id)
                         .values(station_id=merchant.station_id).execution_options(synchronize_session=False))
+        if webhooks.wanted(session):
+            moved = session.scalars(select(Instrument.id).where(Instrument.merchant_id == merchant.id)).all()
+            webhooks.capture(session, webhooks.INSTRUMENT, "instrument.updated", moved)
     audit.record(session, actor, "update", merchant, changes)
     return changes
 

@@ -240,6 +240,21 @@ def add_the_rest(session, config) -> dict:
     session.flush()
     alert_digest(session=session, now=utcnow(), config={})
     session.flush()
+    # A webhook address of an API token for my station, with an event that failed once (its log has a row).
+    from sqlalchemy import update
+
+    from app.accounts.models import Station
+    from app.webhooks import services as webhooks
+    from app.webhooks.models import WebhookEvent
+    from tests.webhook_receiver import api_token
+
+    hook_token = api_token(session, "城东所数据平台", stations=[session.get(Station, station)])
+    subscription, _ = webhooks.subscribe(session, admin, hook_token, url="http://127.0.0.1:9/metrology-hook",
+                                         event_types=["instrument.updated"], config={"WEBHOOK_ALLOW_PRIVATE": True})
+    instrument.location = f"{instrument.location}（已通知）"
+    session.flush()
+    session.execute(update(WebhookEvent).values(attempts=1, last_status_code=500, last_attempt_at=utcnow(),
+                                                last_error="接收方答复状态码 500：服务暂不可用"))
     merchant = session.get(type(inspection.merchant), inspection.merchant_id)
     return {
         "station_id": station, "user_id": inspector.id, "merchant_id": merchant.id, "instrument_id": instrument.id,
@@ -250,7 +265,7 @@ def add_the_rest(session, config) -> dict:
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
         "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
-        "lead_id": lead.lead_id, "certificate_id": certificate.id,
+        "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id,
     }
 
 

@@ -1,0 +1,1 @@
+"""Change notifications (webhooks): subscriptions of API tokens, the event outbox and its delivery."""
