@@ -448,3 +448,21 @@ def test_retired_and_moved_instruments_and_linked_verifications_are_captured(ses
     assert moved[-1].data["station_id"] == world.station_b.id
     linked = [e for e in outbox(session) if e.event_type == "verification.updated"]
     assert [e.data["body_id"] for e in linked] == [body.id]
+
+
+def test_submitted_results_enqueue_the_verification_and_the_instruments_new_dates(session, world, receiver):
+    """A body's result (file or API) is a recorded verification and a changed due date for subscribers."""
+    from app.results.services import ResultRow, submit_results
+
+    token = api_token(session, "甲所数据平台", stations=[world.station_a])
+    subscription, _ = subscribe(session, token, receiver.url)
+    session.commit()
+    instrument = world.instrument_a
+    out = submit_results(session, [ResultRow(kind=instrument.type.code, serial_no=instrument.serial_no,
+                                             verified_on=dt.date.today(), certificate_no="WH-RESULT-1", row=1)],
+                         body=None, station_id=None, actor=None, actor_label="测试", today=dt.date.today())
+    session.commit()
+    assert out[0].outcome == "recorded"
+    events = {(e.event_type, e.record_id) for e in outbox(session, subscription)}
+    assert ("verification.recorded", out[0].verification_id) in events
+    assert ("instrument.updated", instrument.id) in events

@@ -34,6 +34,7 @@ from app.merchants.models import Merchant
 from app.results.models import LeadState, ResultLead
 from app.scope import Scope
 from app.text import as_typed, identifier, match_key
+from app.webhooks.capture import VERIFICATION, capture
 from importers.apply import DATES, recompute_dates
 from importers.dates import to_date
 from importers.kinds import KindResolver
@@ -317,6 +318,7 @@ class ResultMatcher:
                  "created_by_id": actor_id, "created_at": now, "updated_at": now}
                 for v in (d.verification for d in recorded))
         ids = insert_with_ids(self.session, Verification.__table__, len(recorded), rows)
+        capture(self.session, VERIFICATION, "verification.recorded", ids, now)
         touched: dict[int, int] = {}
         for d, new_id in zip(recorded, ids, strict=True):
             d.outcome.verification_id = new_id
