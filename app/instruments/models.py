@@ -80,6 +80,9 @@ class Instrument(VersionedMixin, Base):
         # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
         Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),
+        # The API's change feed: pages of `updated_since` walk this index in order (app/api/queries.py),
+        # 1,000 rows a page at a million instruments without sorting (migration 0029).
+        Index("ix_instruments_updated_id", "updated_at", "id"),
         one_of("status", InstrumentStatus),
         one_of("last_result", VerificationResult),
         positive("nozzle_count"),
@@ -207,6 +210,7 @@ class Verification(Voidable, TimestampMixin, Base):
         Index("ix_verifications_instrument_date_voided", "instrument_id", "verified_on", "voided_at"),
         Index("ix_verifications_certificate_no", "certificate_no"),
         Index("ix_verifications_date_voided", "verified_on", "voided_at"),
+        Index("ix_verifications_updated_id", "updated_at", "id"),  # the API's change feed
         one_of("result", VerificationResult),
         not_before("valid_until", "verified_on"),
     )
