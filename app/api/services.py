@@ -111,8 +111,7 @@ def note_use(session: Session, token: ApiToken, now: dt.datetime, what: str) -> 
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         # A Core UPDATE: not the ORM's versioned update, so a use never collides with an admin's edit.
         session.execute(ApiToken.__table__.update().where(ApiToken.id == token.id).values(last_used_at=now))
-    audit.record(session, token_actor(token), "api_call", entity_type="api_tokens", entity_label=token.name,
-                 note=what[:1000])
+    audit.record(session, token_actor(token), "api_call", token, note=what[:1000])
 
 
 def token_scope(token: ApiToken) -> Scope:

@@ -7,6 +7,7 @@ call. A write takes the Idempotency-Key through `idempotent_write` (see register
 from __future__ import annotations
 
 from flask import Blueprint as FlaskBlueprint, current_app, render_template, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,23 +62,6 @@ def merchants(args: dict):
     from app.merchants.models import Merchant
 
     return _page(queries.merchants(_scope(args["station_id"]), args["station_id"]), Merchant, args)
-
-
-@bp.route("/instruments")
-@token_required(*ALL)
-@bp.arguments(schemas.InstrumentArgs, location="query", as_kwargs=False)
-@bp.response(200, schemas.InstrumentPage)
-def instrument_list(args: dict):
-    """计量器具列表：按站点、种类、使用单位、状态、下次检定日期区间、变更时间筛选。检定机构令牌只读本机构检定过的器具。"""
-    from app.instruments.models import Instrument
-
-    token = current_token()
-    body_id = token.body_id if token.scope == TokenScope.INSTITUTION else None
-    scope = Scope.everything() if body_id else _scope(args["station_id"])
-    stmt = queries.instruments(scope, station_id=args["station_id"], type_id=args["type_id"],
-                               merchant_id=args["merchant_id"], status=args["status"], due_after=args["due_after"],
-                               due_before=args["due_before"], body_id=body_id)
-    return _page(stmt, Instrument, args)
 
 
 @bp.route("/verifications")
@@ -173,44 +157,62 @@ def idempotent_write(operation: str, work) -> tuple[dict, int]:
     return body, status
 
 
-@bp.route("/instruments", methods=["POST"])
-@token_required(TokenScope.WRITE)
-@bp.doc(parameters=[IDEMPOTENCY_HEADER])
-@bp.arguments(schemas.InstrumentBatchIn, location="json", as_kwargs=False)
-@bp.response(200, schemas.BatchOut)
-def register_instruments(payload: dict):
-    """登记计量器具（每批 1 至 1000 条，逐条判定，逐条返回结果）。限定单位的令牌（如供水、燃气公司）只能为该单位登记。
+@bp.route("/instruments")
+class Instruments(MethodView):
+    """计量器具：查询与登记"""
 
-    与台账页面登记同一规则：器具种类 + 出厂编号（+ 制造单位）不得重复；使用单位须在令牌的站点内。
-    """
-    token = current_token()
-    scope = token_scope(token)
-    actor = token_actor(token)
+    @token_required(*ALL)
+    @bp.arguments(schemas.InstrumentArgs, location="query", as_kwargs=False)
+    @bp.response(200, schemas.InstrumentPage)
+    def get(self, args: dict):
+        """计量器具列表：按站点、种类、使用单位、状态、下次检定日期区间、变更时间筛选。检定机构令牌只读本机构检定过的器具。"""
+        from app.instruments.models import Instrument
 
-    def work(session: Session) -> tuple[dict, int]:
-        rows, created = [], 0
-        for index, row in enumerate(payload["instruments"]):
-            values = dict(row)
-            if token.merchant_id is not None:
-                if values.get("merchant_id") not in (None, token.merchant_id):
-                    rows.append({"index": index, "outcome": "refused", "id": None,
-                                 "errors": ["该令牌只能为其限定的单位登记器具"]})
+        token = current_token()
+        body_id = token.body_id if token.scope == TokenScope.INSTITUTION else None
+        scope = Scope.everything() if body_id else _scope(args["station_id"])
+        stmt = queries.instruments(scope, station_id=args["station_id"], type_id=args["type_id"],
+                                   merchant_id=args["merchant_id"], status=args["status"], due_after=args["due_after"],
+                                   due_before=args["due_before"], body_id=body_id)
+        return _page(stmt, Instrument, args)
+
+    @token_required(TokenScope.WRITE)
+    @bp.doc(parameters=[IDEMPOTENCY_HEADER])
+    @bp.arguments(schemas.InstrumentBatchIn, location="json", as_kwargs=False)
+    @bp.response(200, schemas.BatchOut)
+    def post(self, payload: dict):
+        """登记计量器具（每批 1 至 1000 条，逐条判定，逐条返回结果）。限定单位的令牌（如供水、燃气公司）只能为该单位登记。
+
+        与台账页面登记同一规则：器具种类 + 出厂编号（+ 制造单位）不得重复；使用单位须在令牌的站点内。
+        """
+        token = current_token()
+        scope = token_scope(token)
+        actor = token_actor(token)
+
+        def work(session: Session) -> tuple[dict, int]:
+            rows, created = [], 0
+            for index, row in enumerate(payload["instruments"]):
+                values = dict(row)
+                if token.merchant_id is not None:
+                    if values.get("merchant_id") not in (None, token.merchant_id):
+                        rows.append({"index": index, "outcome": "refused", "id": None,
+                                     "errors": ["该令牌只能为其限定的单位登记器具"]})
+                        continue
+                    values["merchant_id"] = token.merchant_id
+                try:
+                    with session.begin_nested():
+                        if not values.get("merchant_id"):
+                            raise Invalid("请填写使用单位编号 merchant_id")
+                        instrument = instruments.create_instrument(session, actor, scope, values)
+                except DomainError as err:
+                    rows.append({"index": index, "outcome": "refused", "id": None, "errors": [err.message]})
                     continue
-                values["merchant_id"] = token.merchant_id
-            try:
-                with session.begin_nested():
-                    if not values.get("merchant_id"):
-                        raise Invalid("请填写使用单位编号 merchant_id")
-                    instrument = instruments.create_instrument(session, actor, scope, values)
-            except DomainError as err:
-                rows.append({"index": index, "outcome": "refused", "id": None, "errors": [err.message]})
-                continue
-            created += 1
-            rows.append({"index": index, "outcome": "created", "id": instrument.id, "errors": []})
-        return {"created": created, "refused": len(rows) - created, "rows": rows}, 200
+                created += 1
+                rows.append({"index": index, "outcome": "created", "id": instrument.id, "errors": []})
+            return {"created": created, "refused": len(rows) - created, "rows": rows}, 200
 
-    body, status = idempotent_write("POST /api/v1/instruments", work)
-    return body, status
+        body, status = idempotent_write("POST /api/v1/instruments", work)
+        return body, status
 
 
 @docs_bp.route("/docs")

@@ -21,6 +21,7 @@ replace the guide's:
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 from pathlib import Path
@@ -62,7 +63,9 @@ NOT_PAGES = {
     "instruments.labels_sheet": "the A4 sheet of QR labels, printed from a desktop",
     "plans.notices": "the notices to send instruments for verification, A4 print layout (the paper's width)",
 }
-NOT_PAGE_BLUEPRINTS = {"public": "the public pages: their own layout, checked on a phone in test_layout.py"}
+NOT_PAGE_BLUEPRINTS = {"public": "the public pages: their own layout, checked on a phone in test_layout.py",
+                       "api": "the REST API: JSON for other systems, no pages",
+                       "api_docs": "the API's documentation (Swagger UI) for integrators' developers, read at a desk"}
 FILE_PATH = re.compile(r"\.[A-Za-z0-9]+$")  # /plans/export.xlsx, /field/sw.js: downloads and files
 
 # The <name> of routes that have one (a worklist, a scheduled job), and query strings a page needs.
@@ -212,6 +215,12 @@ def add_the_rest(session, config) -> dict:
     body, _ = bodies.create_body(session, admin, {"name": "县计量检定测试所", "code": "JD-1",
                                                   "type_ids": [instrument.type_id], "contact_person": "王工",
                                                   "contact_phone": "0512-12345678"})
+    from app.api.models import TokenScope
+    from app.api.services import issue_token
+
+    token, _secret = issue_token(session, admin, name="县自来水公司", scope=TokenScope.READ, station_ids=[station],
+                                 body_id=None, merchant_id=None, expires_at=utcnow() + dt.timedelta(days=30),
+                                 rate_per_minute=60, now=utcnow())
     inspector.email = "inspector1@example.com"
     session.flush()
     alert_digest(session=session, now=utcnow(), config={})
@@ -225,7 +234,7 @@ def add_the_rest(session, config) -> dict:
         "inspection_id": inspection.id, "signed_inspection_id": signed.id, "check_id": check.id, "finding_id": finding.id, "rectification_id": rect.id,
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
-        "serial_no": instrument.serial_no, "body_id": body.id,
+        "serial_no": instrument.serial_no, "body_id": body.id, "token_id": token.id,
     }
 
 
