@@ -50,8 +50,10 @@ def new():
                 merchant_id=form.merchant_id.data, expires_at=expires.astimezone(dt.timezone.utc),
                 rate_per_minute=form.rate_per_minute.data, now=utcnow())
         if uow.ok:
-            # Rendered, not redirected: the secret must not travel in a URL or sit in the session.
-            return render_template("api/issued.html", token=token, secret=secret)
+            # Rendered, not redirected: the secret must not travel in a URL or sit in the session; 201 with the
+            # list as the new record's place, and never kept by a cache.
+            return render_template("api/issued.html", token=token, secret=secret), 201, {
+                "Location": url_for("api_tokens.index"), "Cache-Control": "no-store"}
     return render_template("api/token_form.html", form=form)
 
 

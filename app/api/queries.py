@@ -97,14 +97,15 @@ def instruments(scope: Scope, *, station_id: int | None = None, type_id: int | N
     return stmt
 
 
-def verifications(scope: Scope, *, instrument_id: int | None = None, body_id: int | None = None) -> Select:
+def verifications(scope: Scope, *, station_id: int | None = None, instrument_id: int | None = None,
+                  body_id: int | None = None) -> Select:
     """Verification records (voided ones too, marked) of instruments in the scope, or those of one body."""
     stmt = select(Verification)
     if body_id is not None:
         stmt = stmt.where(Verification.body_id == body_id)
-    if not scope.is_all or body_id is None:
-        stmt = stmt.join(Instrument, Instrument.id == Verification.instrument_id)
-        stmt = scope.apply(stmt, Instrument.station_id)
+    if not scope.is_all or station_id is not None:
+        stmt = _station(stmt.join(Instrument, Instrument.id == Verification.instrument_id), scope,
+                        Instrument.station_id, station_id)
     if instrument_id is not None:
         stmt = stmt.where(Verification.instrument_id == instrument_id)
     return stmt

@@ -73,7 +73,7 @@ class InstrumentArgs(StationArgs):
     due_before = fields.Date(load_default=None, metadata=_d("下次检定日期不晚于此日（含）"))
 
 
-class VerificationArgs(PageArgs):
+class VerificationArgs(StationArgs):
     instrument_id = fields.Integer(load_default=None, validate=validate.Range(1, 2 ** 31 - 1),
                                    metadata=_d("计量器具编号"))
 

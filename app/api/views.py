@@ -57,7 +57,7 @@ def _page(stmt, model, args: dict) -> dict:
 @token_required(*READERS)
 @bp.arguments(schemas.StationArgs, location="query", as_kwargs=False)
 @bp.response(200, schemas.MerchantPage)
-def merchants(args: dict):
+def merchant_list(args: dict):
     """使用单位列表（令牌站点内）"""
     from app.merchants.models import Merchant
 
@@ -74,9 +74,11 @@ def verification_list(args: dict):
 
     token = current_token()
     if token.scope == TokenScope.INSTITUTION:
-        stmt = queries.verifications(Scope.everything(), instrument_id=args["instrument_id"], body_id=token.body_id)
+        stmt = queries.verifications(Scope.everything(), station_id=args["station_id"],
+                                     instrument_id=args["instrument_id"], body_id=token.body_id)
     else:
-        stmt = queries.verifications(_scope(None), instrument_id=args["instrument_id"])
+        stmt = queries.verifications(_scope(args["station_id"]), station_id=args["station_id"],
+                                     instrument_id=args["instrument_id"])
     return _page(stmt, Verification, args)
 
 
