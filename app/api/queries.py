@@ -10,6 +10,9 @@ never an offset), over an index on exactly those columns (migration 0029):
   rows by id keeps the newest;
 - each page reads at most limit + 1 index entries past the cursor (plus those of other stations it skips), so a
   page costs the same at row 1 and at row 1,000,000.
+
+The selects name the columns the answer shows (app/api/schemas.py), not whole ORM rows: a page of 1,000
+instruments then skips the eager joins and long columns (search_text) of the ledger pages' loads.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, select, tuple_
 
 from app.alerts.models import Alert
+from app.api import schemas
+from app.catalog.models import InstrumentType
 from app.errors import Invalid
 from app.inspections.models import Finding, Inspection, Rectification
 from app.instruments.models import Instrument, Verification
@@ -66,6 +71,12 @@ def keyset(stmt: Select, model, cursor: Cursor | None, limit: int, updated_since
     return stmt.order_by(model.updated_at, model.id).limit(limit + 1)
 
 
+def answer_columns(model, schema) -> list:
+    """The model's columns the schema shows (by name), plus voided_at for `voided`."""
+    names = set(schema._declared_fields) | ({"voided_at"} if "voided" in schema._declared_fields else set())
+    return [column for name, column in model.__table__.c.items() if name in names]
+
+
 def _station(stmt: Select, scope: Scope, column, station_id: int | None) -> Select:
     stmt = scope.apply(stmt, column)
     return stmt if station_id is None else stmt.where(column == station_id)
@@ -73,14 +84,16 @@ def _station(stmt: Select, scope: Scope, column, station_id: int | None) -> Sele
 
 def merchants(scope: Scope, station_id: int | None = None) -> Select:
     """Merchants of the scope's stations."""
-    return _station(select(Merchant), scope, Merchant.station_id, station_id)
+    return _station(select(*answer_columns(Merchant, schemas.MerchantOut)), scope, Merchant.station_id, station_id)
 
 
 def instruments(scope: Scope, *, station_id: int | None = None, type_id: int | None = None,
                 merchant_id: int | None = None, status: str | None = None, due_after: dt.date | None = None,
                 due_before: dt.date | None = None, body_id: int | None = None) -> Select:
     """Instruments of the scope's stations, filtered; with `body_id`, only those that body has verified."""
-    stmt = _station(select(Instrument), scope, Instrument.station_id, station_id)
+    stmt = select(*answer_columns(Instrument, schemas.InstrumentOut), InstrumentType.name_zh.label("type_name"))
+    stmt = _station(stmt.join(InstrumentType, InstrumentType.id == Instrument.type_id), scope,
+                    Instrument.station_id, station_id)
     if body_id is not None:
         stmt = stmt.where(exists().where(Verification.instrument_id == Instrument.id,
                                          Verification.body_id == body_id))
@@ -100,7 +113,7 @@ def instruments(scope: Scope, *, station_id: int | None = None, type_id: int | N
 def verifications(scope: Scope, *, station_id: int | None = None, instrument_id: int | None = None,
                   body_id: int | None = None) -> Select:
     """Verification records (voided ones too, marked) of instruments in the scope, or those of one body."""
-    stmt = select(Verification)
+    stmt = select(*answer_columns(Verification, schemas.VerificationOut))
     if body_id is not None:
         stmt = stmt.where(Verification.body_id == body_id)
     if not scope.is_all or station_id is not None:
@@ -113,20 +126,22 @@ def verifications(scope: Scope, *, station_id: int | None = None, instrument_id:
 
 def inspections(scope: Scope, station_id: int | None = None) -> Select:
     """Inspections of the scope's stations."""
-    return _station(select(Inspection), scope, Inspection.station_id, station_id)
+    return _station(select(*answer_columns(Inspection, schemas.InspectionOut)), scope, Inspection.station_id,
+                    station_id)
 
 
 def findings(scope: Scope, station_id: int | None = None) -> Select:
     """Findings (voided ones too, marked) of inspections in the scope's stations."""
-    stmt = select(Finding).join(Inspection, Inspection.id == Finding.inspection_id)
+    stmt = select(*answer_columns(Finding, schemas.FindingOut)).join(Inspection, Inspection.id == Finding.inspection_id)
     return _station(stmt, scope, Inspection.station_id, station_id)
 
 
 def rectifications(scope: Scope, station_id: int | None = None) -> Select:
     """Rectification orders of the scope's stations."""
-    return _station(select(Rectification), scope, Rectification.station_id, station_id)
+    return _station(select(*answer_columns(Rectification, schemas.RectificationOut)), scope,
+                    Rectification.station_id, station_id)
 
 
 def alerts(scope: Scope, station_id: int | None = None) -> Select:
     """Alerts of the scope's stations."""
-    return _station(select(Alert), scope, Alert.station_id, station_id)
+    return _station(select(*answer_columns(Alert, schemas.AlertOut)), scope, Alert.station_id, station_id)

@@ -22,18 +22,16 @@ def _d(text: str, **extra) -> dict:
     return {"description": text, **extra}
 
 
-def _enum(enum_cls, text: str, attr: str):
+def _enum(enum_cls, text: str, attr: str = "", nullable: bool = False):
     """An enum by its stored English value; the document lists the values and their Chinese labels."""
-    values = [m.value for m in enum_cls]
     labels = "；".join(f"{m.value}={m.label}" for m in enum_cls)
-    return fields.Function(lambda obj: getattr(obj, attr).value if getattr(obj, attr) else None,
-                           metadata=_d(f"{text}（{labels}）", enum=values), allow_none=True)
+    return fields.String(allow_none=nullable, validate=validate.OneOf([m.value for m in enum_cls]),
+                         metadata=_d(f"{text}（{labels}）"))
 
 
 def _label(attr: str, text: str):
-    """The Chinese label of an enum attribute."""
-    return fields.Function(lambda obj: getattr(obj, attr).label if getattr(obj, attr) else None,
-                           metadata=_d(text), allow_none=True)
+    """The Chinese label of an enum value, alongside it."""
+    return fields.String(allow_none=True, metadata=_d(text))
 
 
 class Problem(ma.Schema):
@@ -104,7 +102,7 @@ class MerchantOut(ma.Schema):
 class InstrumentOut(ma.Schema):
     id = fields.Integer(metadata=_d("计量器具编号"))
     type_id = fields.Integer(metadata=_d("器具种类编号"))
-    type_name = fields.Function(lambda i: i.type.name_zh, metadata=_d("器具种类名称"))
+    type_name = fields.String(metadata=_d("器具种类名称"))
     merchant_id = fields.Integer(metadata=_d("使用单位编号"))
     station_id = fields.Integer(metadata=_d("所属监管所编号"))
     serial_no = fields.String(metadata=_d("出厂编号"))
@@ -121,7 +119,8 @@ class InstrumentOut(ma.Schema):
     status_label = _label("status", "状态（中文）")
     first_verified_on = fields.Date(allow_none=True, metadata=_d("首次检定日期"))
     last_verified_on = fields.Date(allow_none=True, metadata=_d("最近检定日期"))
-    last_result = _enum(VerificationResult, "最近检定结论", attr="last_result")
+    last_result = _enum(VerificationResult, "最近检定结论", attr="last_result", nullable=True)
+    last_result_label = _label("last_result", "最近检定结论（中文）")
     next_due_on = fields.Date(allow_none=True, metadata=_d("下次检定日期"))
     replace_by = fields.Date(allow_none=True, metadata=_d("到期轮换日期"))
     updated_at = fields.AwareDateTime(metadata=_d("最后变更时间（UTC）"))
@@ -137,7 +136,7 @@ class VerificationOut(ma.Schema):
     result = _enum(VerificationResult, "检定结论", attr="result")
     result_label = _label("result", "检定结论（中文）")
     valid_until = fields.Date(allow_none=True, metadata=_d("有效期至"))
-    voided = fields.Function(lambda v: v.voided_at is not None, metadata=_d("是否已作废"))
+    voided = fields.Boolean(metadata=_d("是否已作废"))
     void_reason = fields.String(allow_none=True, metadata=_d("作废原因"))
     updated_at = fields.AwareDateTime(metadata=_d("最后变更时间（UTC）"))
 
@@ -162,7 +161,7 @@ class FindingOut(ma.Schema):
     measure = _enum(Measure, "处理措施", attr="measure")
     measure_label = _label("measure", "处理措施（中文）")
     case_no = fields.String(allow_none=True, metadata=_d("立案编号"))
-    voided = fields.Function(lambda f: f.voided_at is not None, metadata=_d("是否已作废"))
+    voided = fields.Boolean(metadata=_d("是否已作废"))
     updated_at = fields.AwareDateTime(metadata=_d("最后变更时间（UTC）"))
 
 

@@ -6,9 +6,12 @@ call. A write takes the Idempotency-Key through `idempotent_write` (see register
 """
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint as FlaskBlueprint, current_app, render_template, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import Date, DateTime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +19,7 @@ from app.api import idempotency, queries, schemas
 from app.api.framework import current_token, token_required
 from app.api.models import TokenScope
 from app.api.services import token_actor, token_scope
+from app.db import LabeledEnum
 from app.errors import DomainError, Forbidden, Invalid
 from app.instruments import services as instruments
 from app.scope import Scope
@@ -41,16 +45,61 @@ def _scope(station_id: int | None) -> Scope:
     return scope
 
 
-def _page(stmt, model, args: dict) -> dict:
-    """One page of `stmt` after the request's cursor, with the next cursor (None after the last row)."""
+def _row_writer(stmt):
+    """A function turning one row of `stmt` into its JSON object: enums by value with their Chinese
+    `<name>_label`, dates in ISO 8601, `voided` from voided_at. Decided once per page from the column types
+    (not per value): a page has 1,000 rows of twenty-odd columns."""
+    plan = []
+    for index, column in enumerate(stmt.selected_columns):
+        kind = column.type
+        enum_class = getattr(kind, "enum_class", None)
+        if column.name == "voided_at":
+            plan.append((index, "voided", "voided"))
+        elif enum_class is not None and issubclass(enum_class, LabeledEnum):
+            plan.append((index, column.name, "enum"))
+        elif isinstance(kind, (Date, DateTime)) or isinstance(getattr(kind, "impl", None), DateTime):
+            plan.append((index, column.name, "iso"))
+        else:
+            plan.append((index, column.name, None))
+
+    def write(row) -> dict:
+        out = {}
+        for index, name, how in plan:
+            value = row[index]
+            if how is None:
+                out[name] = value
+            elif how == "iso":
+                out[name] = None if value is None else value.isoformat()
+            elif how == "enum":
+                out[name] = None if value is None else value.value
+                out[f"{name}_label"] = None if value is None else value.label
+            else:
+                out[name] = value is not None
+        return out
+
+    return write
+
+
+def _page(stmt, model, args: dict):
+    """One page of `stmt` after the request's cursor, with the next cursor (None after the last row).
+
+    Answered as JSON here (the schema documents it): building 1,000 small dicts is several times quicker than
+    marshmallow dumping them, and the fuzzer (tests/test_api_fuzz.py) holds the answers to the schema."""
     cursor = queries.Cursor.decode(args["cursor"]) if args.get("cursor") else None
     limit = args["limit"]
-    rows = list(_db().scalars(queries.keyset(stmt, model, cursor, limit, args.get("updated_since"))).unique())
+    page = queries.keyset(stmt, model, cursor, limit, args.get("updated_since"))
+    rows = _db().execute(page).all()
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows else None
-    return {"items": rows, "limit": limit,
+    write = _row_writer(page)
+    body = {"items": [write(row) for row in rows], "limit": limit,
             "next_cursor": queries.Cursor(last.updated_at, last.id).encode() if more and last else None}
+    # The standard library's encoder: Flask's provider sorts every object's keys, a quarter of a page's time.
+    response = current_app.response_class(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                                          mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/merchants")
