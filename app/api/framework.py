@@ -18,9 +18,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from limits import RateLimitItemPerMinute
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from app.api import services
+from app.api import idempotency, services
 from app.api.models import ApiToken, TokenScope
 from app.api.schemas import Problem
 from app.db import utcnow
@@ -159,6 +160,39 @@ def token_required(*scopes: TokenScope):
         return wrapper
 
     return decorator
+
+
+IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
+                      "description": "幂等键（建议 UUID）：同一令牌用同一个键重发相同请求，返回第一次的结果，不会重复登记",
+                      "schema": {"type": "string", "maxLength": 200}}
+
+
+def idempotent_write(operation: str, work) -> tuple[dict, int]:
+    """Run `work(session) -> (body, status)` once per Idempotency-Key (when the request has one) and commit.
+
+    The stored answer is committed with the work; a key answered meanwhile by a concurrent request is
+    replayed instead (its unique index refuses the second answer). The results POST reuses this as it is.
+    """
+    session, token = current_app.extensions["database"].session(), current_token()
+    key = request.headers.get("Idempotency-Key")
+    digest = idempotency.body_hash(request.get_data())
+    if key is not None:
+        idempotency.check_key(key)
+        stored = idempotency.replay(session, token, key, operation, digest)
+        if stored is not None:
+            return stored.body, stored.status
+    body, status = work(session)
+    if key is not None:
+        idempotency.remember(session, token, key, operation, digest, status, body)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        stored = idempotency.replay(session, token, key, operation, digest) if key else None
+        if stored is None:
+            raise
+        return stored.body, stored.status
+    return body, status
 
 
 def _record_use(token: ApiToken, now: dt.datetime, status: int) -> None:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint as FlaskBlueprint, current_app, render_template, request
+from flask import Blueprint as FlaskBlueprint, current_app, render_template
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import Date, DateTime
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api import idempotency, queries, schemas
-from app.api.framework import current_token, token_required
+from app.api import queries, schemas
+from app.api.framework import IDEMPOTENCY_HEADER, current_token, idempotent_write, token_required
 from app.api.models import TokenScope
 from app.api.services import token_actor, token_scope
 from app.db import LabeledEnum
@@ -173,39 +172,6 @@ def alert_list(args: dict):
     from app.alerts.models import Alert
 
     return _page(queries.alerts(_scope(args["station_id"]), args["station_id"]), Alert, args)
-
-
-IDEMPOTENCY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": False,
-                      "description": "幂等键（建议 UUID）：同一令牌用同一个键重发相同请求，返回第一次的结果，不会重复登记",
-                      "schema": {"type": "string", "maxLength": 200}}
-
-
-def idempotent_write(operation: str, work) -> tuple[dict, int]:
-    """Run `work(session) -> (body, status)` once per Idempotency-Key (when the request has one) and commit.
-
-    The stored answer is committed with the work; a key answered meanwhile by a concurrent request is
-    replayed instead (its unique index refuses the second answer). The results POST reuses this as it is.
-    """
-    session, token = _db(), current_token()
-    key = request.headers.get("Idempotency-Key")
-    digest = idempotency.body_hash(request.get_data())
-    if key is not None:
-        idempotency.check_key(key)
-        stored = idempotency.replay(session, token, key, operation, digest)
-        if stored is not None:
-            return stored.body, stored.status
-    body, status = work(session)
-    if key is not None:
-        idempotency.remember(session, token, key, operation, digest, status, body)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        stored = idempotency.replay(session, token, key, operation, digest) if key else None
-        if stored is None:
-            raise
-        return stored.body, stored.status
-    return body, status
 
 
 @bp.route("/instruments")
