@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -64,3 +65,11 @@ def secret(app, session, world) -> str:
 def test_every_operation_keeps_to_its_document(case, app, secret):
     # Sent to the test's app (its database), not the one the document was read from.
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS)
+
+
+def test_the_served_document_is_valid_openapi_3():
+    """The document validates against the OpenAPI 3.0 meta-schema (and the check itself notices a broken one)."""
+    schema.validate()
+    broken = schemathesis.openapi.from_dict({"openapi": "3.0.3", "info": {"title": "x"}, "paths": {}})
+    with pytest.raises(jsonschema_rs.ValidationError):  # info without its version
+        broken.validate()
