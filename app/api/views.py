@@ -2,7 +2,7 @@
 
 Add an endpoint: a function under `@bp.route(...)`, `@token_required(<scopes>)`, then `@bp.arguments` /
 `@bp.response` with schemas from app/api/schemas.py; the work is a query (app/api/queries.py) or a service
-call. A write takes the Idempotency-Key through `idempotent_write` (see register_instruments).
+call. A write takes the Idempotency-Key through `idempotent_write` (see Instruments.post).
 """
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from flask_smorest import Blueprint
 from sqlalchemy import Date, DateTime
 from sqlalchemy.orm import Session
 
+from app.alerts.models import Alert
 from app.api import queries, schemas
 from app.api.framework import IDEMPOTENCY_HEADER, current_token, idempotent_write, token_required
 from app.api.models import TokenScope
 from app.api.services import token_actor, token_scope
 from app.db import LabeledEnum
 from app.errors import DomainError, Forbidden, Invalid
+from app.inspections.models import Finding, Inspection, Rectification
 from app.instruments import services as instruments
+from app.instruments.models import Instrument, Verification
+from app.merchants.models import Merchant
 from app.scope import Scope
 
 READERS = (TokenScope.READ, TokenScope.WRITE)
@@ -107,8 +111,6 @@ def _page(stmt, model, args: dict):
 @bp.response(200, schemas.MerchantPage)
 def merchant_list(args: dict):
     """使用单位列表（令牌站点内）"""
-    from app.merchants.models import Merchant
-
     return _page(queries.merchants(_scope(args["station_id"]), args["station_id"]), Merchant, args)
 
 
@@ -118,8 +120,6 @@ def merchant_list(args: dict):
 @bp.response(200, schemas.VerificationPage)
 def verification_list(args: dict):
     """检定记录列表（含已作废记录，voided 标明）。检定机构令牌只读本机构报送的记录。"""
-    from app.instruments.models import Verification
-
     token = current_token()
     if token.scope == TokenScope.INSTITUTION:
         stmt = queries.verifications(Scope.everything(), station_id=args["station_id"],
@@ -136,8 +136,6 @@ def verification_list(args: dict):
 @bp.response(200, schemas.InspectionPage)
 def inspection_list(args: dict):
     """监督检查列表（令牌站点内）"""
-    from app.inspections.models import Inspection
-
     return _page(queries.inspections(_scope(args["station_id"]), args["station_id"]), Inspection, args)
 
 
@@ -147,8 +145,6 @@ def inspection_list(args: dict):
 @bp.response(200, schemas.FindingPage)
 def finding_list(args: dict):
     """检查发现的问题列表（含已作废，voided 标明）"""
-    from app.inspections.models import Finding
-
     return _page(queries.findings(_scope(args["station_id"]), args["station_id"]), Finding, args)
 
 
@@ -158,8 +154,6 @@ def finding_list(args: dict):
 @bp.response(200, schemas.RectificationPage)
 def rectification_list(args: dict):
     """责令改正列表（令牌站点内）"""
-    from app.inspections.models import Rectification
-
     return _page(queries.rectifications(_scope(args["station_id"]), args["station_id"]), Rectification, args)
 
 
@@ -169,8 +163,6 @@ def rectification_list(args: dict):
 @bp.response(200, schemas.AlertPage)
 def alert_list(args: dict):
     """预警列表（令牌站点内）"""
-    from app.alerts.models import Alert
-
     return _page(queries.alerts(_scope(args["station_id"]), args["station_id"]), Alert, args)
 
 
@@ -183,8 +175,6 @@ class Instruments(MethodView):
     @bp.response(200, schemas.InstrumentPage)
     def get(self, args: dict):
         """计量器具列表：按站点、种类、使用单位、状态、下次检定日期区间、变更时间筛选。检定机构令牌只读本机构检定过的器具。"""
-        from app.instruments.models import Instrument
-
         token = current_token()
         body_id = token.body_id if token.scope == TokenScope.INSTITUTION else None
         scope = Scope.everything() if body_id else _scope(args["station_id"])
