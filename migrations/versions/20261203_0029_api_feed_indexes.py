@@ -1,4 +1,5 @@
-"""The REST API (issue 16): (updated_at, id) indexes for the change feeds the API pages through, and the store
+"""The REST API (issue 16): (updated_at, id) indexes for the change feeds the API pages through (and
+(station_id, updated_at, id) for instruments), and the store
 of answered Idempotency-Key requests (api_idempotent_requests).
 
 Revision ID: 0029
@@ -19,6 +20,7 @@ FEEDS = ("instruments", "merchants", "verifications", "inspections", "findings",
 def upgrade() -> None:
     for table in FEEDS:
         op.create_index(f"ix_{table}_updated_id", table, ["updated_at", "id"])
+    op.create_index("ix_instruments_station_updated_id", "instruments", ["station_id", "updated_at", "id"])
     op.create_table(
         'api_idempotent_requests',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -40,5 +42,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_api_idempotent_requests_created_at'), table_name='api_idempotent_requests')
     op.drop_table('api_idempotent_requests')
+    op.drop_index("ix_instruments_station_updated_id", table_name="instruments")
     for table in FEEDS:
         op.drop_index(f"ix_{table}_updated_id", table_name=table)
