@@ -230,7 +230,7 @@ def test_write_token_registers_instruments_row_by_row_and_idempotently(app, clie
     assert [r["outcome"] for r in out["rows"]] == ["created", "refused", "refused", "refused"]
     assert out["created"] == 1 and out["refused"] == 3 and all(CJK.search(r["errors"][0]) for r in out["rows"][1:])
     new = session.get(Instrument, out["rows"][0]["id"])
-    assert new.station_id == world.station_a.id and new.next_due_on is None or new.status.value == "in_use"
+    assert new.station_id == world.station_a.id and new.status.value == "in_use" and new.serial_no == "W-1"
     count = session.scalar(select(func.count()).select_from(Instrument))
     again = client.post("/api/v1/instruments", json=batch, headers=headers)
     assert again.status_code == 200 and again.json == out
@@ -293,7 +293,7 @@ def test_admin_issues_a_token_shown_once_and_revokes_it(app, client, session, wo
         "merchant_id": str(world.merchant_a.id), "expires_on": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
         "rate_per_minute": "120"})
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and "只显示这一次" in html
+    assert resp.status_code == 201 and "只显示这一次" in html and resp.headers["Cache-Control"] == "no-store"
     secret = re.search(r'id="api-secret"[^>]*>(mt_[^<]+)<', html).group(1)
     token = session.scalars(select(ApiToken).where(ApiToken.name == "县供水公司")).one()
     assert token.token_hash == tokens.hash_secret(secret) and token.merchant_id == world.merchant_a.id
