@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.accounts.services import configure_hashing
+from app.api.framework import api_request as rest_api_request, http_problem, problem
 from app.audit.services import install_guards
 from app.db import Database, is_unavailable
 from app.errors import DATABASE_UNAVAILABLE, ERROR_MESSAGES, ERROR_TITLES, DomainError
@@ -141,10 +142,35 @@ def _register_blueprints(app: Flask) -> None:
     from app.search.views import bp as search_bp
     from app.webhooks.views import bp as webhooks_bp
 
-    for bp in (accounts_bp, alerts_bp, audit_bp, bodies_bp, catalog_bp, credit_bp, dashboard_bp, field_bp, imports_bp,
-               inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp, merchants_bp, monthly_bp, plans_bp,
-               public_bp, results_bp, search_bp, certificates_bp, webhooks_bp):
+    from app.api.admin import bp as api_tokens_bp
+
+    for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, catalog_bp, certificates_bp, credit_bp,
+               dashboard_bp, field_bp, imports_bp, inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp,
+               merchants_bp, monthly_bp, plans_bp, public_bp, results_bp, search_bp, webhooks_bp):
         app.register_blueprint(bp)
+    _register_rest_api(app)
+
+
+def _register_rest_api(app: Flask) -> None:
+    """/api/v1 (app/api): its OpenAPI document from the code, its documentation page, no CSRF, no session."""
+    from app.api.framework import ApiSessions, RestApi
+    from app.api.views import bp as api_bp, docs_bp
+
+    app.config.update(API_TITLE="计量器具监督管理系统开放接口", API_VERSION="v1", OPENAPI_VERSION="3.0.3",
+                      OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json")
+    app.session_interface = ApiSessions()
+    rest = RestApi(app, spec_kwargs={
+        "info": {"description": "按令牌的站点范围读取使用单位、计量器具、检定记录、监督检查等数据，并登记计量器具。"
+                                "说明见 docs/api.md；页面版见 /api/v1/docs。"},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                      "description": "管理员签发的 API 令牌（mt_ 开头）"}}},
+        "security": [{"bearer": []}]})
+    rest.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
+    # Bearer tokens, not cookies: a browser never sends one on its own, so there is no request to forge.
+    csrf.exempt(api_bp)
+    csrf.exempt("api-docs")
+    app.extensions["rest_api"] = rest
 
 
 # A public page's 404 says nothing about stations (the staff message does).
@@ -172,7 +198,10 @@ def _api_request() -> bool:
 
 def _error_page(code: int, message: str | None = None):
     """The Chinese error page with the navigation; without it when the navigation cannot be built. Under the
-    public pages, the public layout; under the phone's JSON API, {"state": "refused", "errors": [...]}."""
+    public pages, the public layout; under the phone's JSON API, {"state": "refused", "errors": [...]}; under
+    the REST API (/api/), problem details (never a page)."""
+    if rest_api_request():
+        return problem(code, message)
     if _api_request():
         return {"state": "refused", "errors": [message or ERROR_MESSAGES.get(code, "")]}, code
     if _public_request():
@@ -192,6 +221,8 @@ def _unavailable_page(err: Exception):
     """503 in Chinese, rendered without the database."""
     log.error("database unavailable on %s: %s", request.path, err)
     current_app.extensions["database"].discard()
+    if rest_api_request():
+        return problem(503, DATABASE_UNAVAILABLE)
     if _api_request():
         return {"state": "refused", "errors": [DATABASE_UNAVAILABLE]}, 503
     return _bare_page(503, DATABASE_UNAVAILABLE), 503
@@ -213,6 +244,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_err):
+        if rest_api_request():  # the API is exempt; a CSRF error here would be a wiring mistake, still JSON
+            return problem(400, "安全校验失败。")
         if _api_request():
             return _error_page(400, "安全校验失败（CSRF 令牌缺失或已过期）：请重新获取令牌后再发送，"
                                     "草稿仍保存在手机上。")
@@ -231,6 +264,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if rest_api_request():
+            return http_problem(err)
         return _error_page(err.code or 500)
 
     @app.errorhandler(Exception)

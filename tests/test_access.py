@@ -139,6 +139,8 @@ class Ids:
     webhook_event: int = 0
     webhook_token: int = 0
     webhook_off: int = 0
+    # An API token (0 unless the case is an API token page, see `make_api_token`).
+    api_token: int = 0
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ PUBLIC = E(OK, OK, OK, OK, OK)
 ALL_405 = E(405, 405, 405, 405, 405)
 # The phone's JSON API: 401 JSON for the anonymous visitor instead of the login page.
 API_READ = E(401, OK, OK, OK, OK)
+# The REST API (/api/v1) authenticates by bearer token only: a logged-in browser's session is no credential.
+NO_SESSION = E(401, 401, 401, 401, 401)
 # Outcome of a JSON API's invalid request: 422 {"state": "refused", "errors": [Chinese]}, nothing saved.
 REFUSED = "refused"
 
@@ -714,6 +718,26 @@ CASES: list[Case] = [
          variant="merchant A"),
     Case("field.service_worker", "/field/sw.js", get=PUBLIC),
     Case("field.manifest", "/field/manifest.webmanifest", get=PUBLIC),
+    # --- API tokens (系统管理 → API 令牌): admins only; the secret is shown once -----------------------
+    Case("api_tokens.index", "/admin/api-tokens/", get=ADMIN_ONLY),
+    Case("api_tokens.new", "/admin/api-tokens/new", get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "县供水公司", "scope": "read", "station_ids": [str(ids.station_a)], "body_id": "0",
+                           "expires_on": "2099-12-31", "rate_per_minute": "60"},
+         invalid=lambda ids: {"name": "", "scope": "read", "body_id": "0"}, table="api_tokens",
+         invalid_outcome=FORM),
+    Case("api_tokens.revoke", "/admin/api-tokens/{api_token}/revoke", get=ADMIN_ONLY, post=E(LOGIN, 403, 403, 403, OK),
+         data=lambda ids: {}, invalid_outcome=NOFORM, table="api_tokens"),
+    # --- the REST API (/api/v1): by token only (API_MATRIX below runs every endpoint with each kind of token);
+    # its document and documentation page are public ---------------------------------------------------
+    Case("api.merchant_list", "/api/v1/merchants", get=NO_SESSION),
+    Case("api.Instruments", "/api/v1/instruments", get=NO_SESSION, post=NO_SESSION, data=lambda ids: {}),
+    Case("api.verification_list", "/api/v1/verifications", get=NO_SESSION),
+    Case("api.inspection_list", "/api/v1/inspections", get=NO_SESSION),
+    Case("api.finding_list", "/api/v1/findings", get=NO_SESSION),
+    Case("api.rectification_list", "/api/v1/rectifications", get=NO_SESSION),
+    Case("api.alert_list", "/api/v1/alerts", get=NO_SESSION),
+    Case("api-docs.openapi_json", "/api/v1/openapi.json", get=PUBLIC),
+    Case("api_docs.docs", "/api/v1/docs", get=PUBLIC),
 ]
 
 # Routes answering a file the browser uses as part of the pages (not a download): no attachment header.
@@ -943,6 +967,18 @@ def make_webhooks(session, world) -> dict:
     return {"webhook": subscription.id, "webhook_event": event, "webhook_token": token.id, "webhook_off": off.id}
 
 
+def make_api_token(session, world) -> dict:
+    """A read token of station A (to revoke)."""
+    from app.api.models import TokenScope
+    from app.api.services import issue_token
+
+    token, _secret = issue_token(session, None, name="甲所只读", scope=TokenScope.READ,
+                                 station_ids=[world.station_a.id], body_id=None, merchant_id=None,
+                                 expires_at=utcnow() + dt.timedelta(days=30), rate_per_minute=600, now=utcnow())
+    session.commit()
+    return {"api_token": token.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
@@ -950,7 +986,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
-          "webhooks.": make_webhooks}
+          "webhooks.": make_webhooks, "api_tokens.": make_api_token}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -1025,6 +1061,11 @@ def assert_redirect(resp, path: str, what: str) -> None:
 
 def assert_error_page(resp, code: int, what: str) -> None:
     assert resp.status_code == code, (what, resp.status_code, body(resp)[:800])
+    if resp.mimetype == "application/problem+json":  # the REST API: problem details, in Chinese
+        problem = resp.json
+        assert problem["status"] == code and CJK.search(problem["title"]) and CJK.search(problem["detail"]), (
+            what, problem)
+        return
     if resp.is_json:  # the phone's JSON API answers its errors in JSON, in Chinese
         assert resp.json["state"] == "refused" and CJK.search(resp.json["errors"][0]), (what, resp.json)
         return
@@ -1151,7 +1192,7 @@ def test_postgresql_subset_covers_every_blueprint_and_write_route(app):
     for case in CASES:
         if case.id in read:
             assert all(runs_on_postgresql("test_get", {"case": case, "persona": p}) for p in PERSONAS), case.id
-        if case.post is not None:
+        if case.post is not None and blueprint(case) != "api":  # the API's writes: by token (API_MATRIX)
             writers = [p for p in PERSONAS if runs_on_postgresql("test_post", {"case": case, "persona": p})]
             assert any(case.post[p] in (OK, LOGOUT) for p in writers), case.id
     refused = {blueprint(c) for c in CASES if c.post is not None
@@ -1408,3 +1449,103 @@ def test_form_errors_are_in_chinese(case: Case, persona: str, which: str, client
     assert messages
     not_chinese = [m for m in messages if not CJK.search(m)]
     assert not not_chinese, f"POST {path_of(case, ids)} as {persona}: error messages not in Chinese: {not_chinese}"
+
+
+# --- the REST API by token ------------------------------------------------------------------------
+# Every /api/v1 endpoint with no token, a revoked and an expired one, and a token of each scope: read and write
+# tokens of station A, a utility company's write token (its merchant in station A), an institution's token,
+# and a read token of station B asking for station A's records.
+
+TOKENS = ("none", "revoked", "expired", "read_a", "write_a", "meter_a", "institution", "read_b")
+
+
+def T(none, revoked, expired, read_a, write_a, meter_a, institution, read_b) -> dict[str, object]:
+    """One row of the API matrix, in TOKENS order."""
+    return dict(zip(TOKENS, (none, revoked, expired, read_a, write_a, meter_a, institution, read_b)))
+
+
+STATION_READ = T(401, 401, 401, OK, OK, OK, 403, 403)
+OWN_WORK = T(401, 401, 401, OK, OK, OK, OK, 403)  # an institution reads the instruments and results of its body
+STATION_WRITE = T(401, 401, 401, 403, OK, OK, 403, 403)
+
+API_MATRIX = [
+    ("api.merchant_list", "GET", "/api/v1/merchants?station_id={station_a}", STATION_READ),
+    ("api.Instruments", "GET", "/api/v1/instruments?station_id={station_a}", OWN_WORK),
+    ("api.Instruments", "POST", "/api/v1/instruments", STATION_WRITE),
+    ("api.verification_list", "GET", "/api/v1/verifications?station_id={station_a}", OWN_WORK),
+    ("api.inspection_list", "GET", "/api/v1/inspections?station_id={station_a}", STATION_READ),
+    ("api.finding_list", "GET", "/api/v1/findings?station_id={station_a}", STATION_READ),
+    ("api.rectification_list", "GET", "/api/v1/rectifications?station_id={station_a}", STATION_READ),
+    ("api.alert_list", "GET", "/api/v1/alerts?station_id={station_a}", STATION_READ),
+    ("api-docs.openapi_json", "GET", "/api/v1/openapi.json", T(*[OK] * 8)),
+]
+
+
+def api_tokens(session, world) -> dict[str, str]:
+    """A secret of each kind in TOKENS ("" for none)."""
+    from app.api.models import ApiToken, TokenScope
+    from app.api.services import issue_token, revoke_token
+    from app.bodies.services import create_body
+
+    body, _ = create_body(session, None, {"name": "矩阵检定所"})
+    meter_merchant = factories.merchant(session, world.station_a, "矩阵自来水公司")
+    later = utcnow() + dt.timedelta(days=30)
+
+    def make(name, scope, stations=(), **kw):
+        return issue_token(session, None, name=name, scope=scope, station_ids=[s.id for s in stations],
+                           body_id=kw.get("body_id"), merchant_id=kw.get("merchant_id"), expires_at=later,
+                           rate_per_minute=10_000, now=utcnow())
+
+    secrets = {"none": ""}
+    revoked, secrets["revoked"] = make("吊销", TokenScope.WRITE, [world.station_a])
+    revoke_token(session, None, revoked, utcnow())
+    expired, secrets["expired"] = make("过期", TokenScope.WRITE, [world.station_a])
+    session.flush()
+    session.execute(ApiToken.__table__.update().where(ApiToken.id == expired.id)
+                    .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    _t, secrets["read_a"] = make("甲读", TokenScope.READ, [world.station_a])
+    _t, secrets["write_a"] = make("甲写", TokenScope.WRITE, [world.station_a])
+    _t, secrets["meter_a"] = make("甲水司", TokenScope.WRITE, [world.station_a], merchant_id=meter_merchant.id)
+    _t, secrets["institution"] = make("机构", TokenScope.INSTITUTION, body_id=body.id)
+    _t, secrets["read_b"] = make("乙读", TokenScope.READ, [world.station_b])
+    session.commit()
+    return secrets
+
+
+def test_api_matrix(app, client, session, world, subtests):
+    """Each API endpoint with each kind of token: 200 JSON where allowed, problem details otherwise; a refused
+    call changes no record (only the audit log of the call and the token's last use)."""
+    secrets = api_tokens(session, world)
+    ids = ids_of(session, world)
+    serial = iter(range(1000))
+    for endpoint, method, path, expect in API_MATRIX:
+        for kind, outcome in expect.items():
+            with subtests.test(endpoint=endpoint, method=method, token=kind):
+                headers = {"Authorization": f"Bearer {secrets[kind]}"} if secrets[kind] else {}
+                url = path.format(**vars(ids))
+                what = f"{method} {url} with the {kind} token"
+                before = snapshot(app)
+                if method == "POST":
+                    resp = client.post(url, headers=headers, json={"instruments": [
+                        {"type_id": ids.type_scale, "merchant_id": None if kind == "meter_a" else ids.merchant_a,
+                         "serial_no": f"MX-{next(serial)}"}]})
+                else:
+                    resp = client.get(url, headers=headers)
+                assert_security_headers(resp, what)
+                assert "Set-Cookie" not in resp.headers, what
+                if outcome == OK:
+                    assert resp.status_code == 200 and resp.mimetype == "application/json", (what, body(resp)[:500])
+                    if method == "POST":
+                        assert resp.json["rows"][0]["outcome"] == "created", (what, resp.json)
+                    elif "items" in resp.json and kind in ("read_a", "write_a", "meter_a"):
+                        assert all(i.get("station_id", ids.station_a) == ids.station_a for i in resp.json["items"])
+                else:
+                    assert_error_page(resp, outcome, what)
+                    assert set(changed_tables(before, snapshot(app))) <= {"audit_log", "api_tokens"}, what
+
+
+def test_api_matrix_covers_every_api_route(app):
+    """Every method of every /api/v1 route has a row in API_MATRIX (the documentation page is a page)."""
+    routes = {(r.endpoint, m) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
+              for m in r.methods - {"HEAD", "OPTIONS"} if r.endpoint != "api_docs.docs"}
+    assert routes == {(endpoint, method) for endpoint, method, _path, _expect in API_MATRIX}

@@ -43,7 +43,9 @@ ALLOWED = {
     "xlsx", "xlsm", "xls", "ods", "csv", "pdf", "png", "jpg", "jpeg", "PDF", "PNG", "JPG", "JPEG", "CSV", "GBK",
     "UTF", "md", "docs", "HEIC", "HEIF",
     # products and protocols
-    "Excel", "WPS", "SMTP", "QR", "Message-ID", "CQS",  # SAMR's e-CQS, whose ledger layout the app exports
+    "Excel", "WPS", "SMTP", "QR", "Message-ID", "CQS", "API",  # SAMR's e-CQS, whose ledger layout the app exports
+    # the HTTP header an API token is sent in, shown as it must be typed
+    "Authorization", "Bearer",
 }
 # A serial, model, plate or certificate number: letters and digits, joined by - / . _ only.
 IDENTIFIER = re.compile(r"^(?=.*\d)[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+)*$")
@@ -197,11 +199,13 @@ def log_in(client, persona: str) -> None:
 
 
 def shown_names(session) -> set[str]:
-    """Names that are data rather than words: user names and the scheduler processes' names (host:pid:id)."""
+    """Names that are data rather than words: user names, the scheduler processes' names (host:pid:id) and the
+    first characters of API tokens (mt_...)."""
+    from app.api.models import ApiToken
     from app.jobs.models import JobRun, SchedulerLease
 
     return (set(session.scalars(select(User.username))) | set(session.scalars(select(JobRun.runner)))
-            | set(session.scalars(select(SchedulerLease.holder))))
+            | set(session.scalars(select(SchedulerLease.holder))) | set(session.scalars(select(ApiToken.prefix))))
 
 
 def known_codes(app, session) -> dict[str, str]:

@@ -87,6 +87,34 @@ def test_a_logged_in_user_gets_a_chinese_page_and_the_app_recovers_by_itself(out
         app.extensions["database"].dispose()
 
 
+def test_an_api_call_gets_problem_json_not_a_page(outage):
+    """The REST API answers a database outage with a 503 problem in Chinese, never the HTML page."""
+    import datetime as dt
+
+    from app.api.models import TokenScope
+    from app.api.services import issue_token
+    from app.db import utcnow
+
+    app = fresh_app(outage.url)
+    try:
+        with app.extensions["database"].session_scope() as s:
+            w = factories.build_world(s)
+            _t, secret = issue_token(s, None, name="停机测试", scope=TokenScope.READ, station_ids=[w.station_a.id],
+                                     body_id=None, merchant_id=None, expires_at=utcnow() + dt.timedelta(days=1),
+                                     rate_per_minute=600, now=utcnow())
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert client.get("/api/v1/instruments", headers=headers).status_code == 200
+        outage.cut(app)
+        resp = client.get("/api/v1/instruments", headers=headers)
+        assert resp.status_code == 503 and resp.mimetype == "application/problem+json", resp.get_data(as_text=True)
+        assert resp.json["detail"] == DATABASE_UNAVAILABLE and resp.json["status"] == 503
+        outage.restore()
+        assert client.get("/api/v1/instruments", headers=headers).status_code == 200
+    finally:
+        app.extensions["database"].dispose()
+
+
 def test_a_database_host_that_never_answers_fails_the_connection_in_seconds():
     """A PostgreSQL host that accepts the TCP connection but never answers (a hung server, a half-open
     firewall) fails a new connection after the connect timeout instead of holding the request for minutes."""

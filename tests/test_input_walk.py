@@ -41,7 +41,9 @@ def assert_answered(resp, what: str, *, refused: bool = False) -> None:
     assert resp.status_code != 500, (what, body(resp)[:800])
     if refused:
         assert resp.status_code == 400, (what, resp.status_code, body(resp)[:800])
-    if resp.status_code == 400 and resp.is_json:  # the phone's JSON API refuses in JSON, in Chinese
+    if resp.status_code == 400 and resp.mimetype == "application/problem+json":  # the REST API: problem details
+        assert resp.json["status"] == 400 and CJK.search(resp.json["detail"]), (what, resp.json)
+    elif resp.status_code == 400 and resp.is_json:  # the phone's JSON API refuses in JSON, in Chinese
         assert resp.json["state"] == "refused" and CJK.search(resp.json["errors"][0]), (what, resp.json)
     elif resp.status_code == 400:
         text = body(resp)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station, User
 from app.bodies.models import VerificationBody
-from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, one_of, positive
+from app.db import Base, LabeledEnum, UTCDateTime, VersionedMixin, enum_column, one_of, positive, utcnow
 from app.merchants.models import Merchant
 
 
@@ -20,8 +20,9 @@ class TokenScope(LabeledEnum):
     INSTITUTION = "institution"
 
     @classmethod
-    def labels(cls) -> dict:
-        return {cls.READ: "只读（所选站点）", cls.WRITE: "读写（所选站点）", cls.INSTITUTION: "检定机构报送结果"}
+    def _labels(cls) -> dict[str, str]:
+        # LabeledEnum reads `_labels` by stored value (the skeleton named it `labels`, so .label raised).
+        return {"read": "只读（所选站点）", "write": "读写（所选站点）", "institution": "检定机构报送结果"}
 
 
 api_token_stations = Table(
@@ -80,3 +81,26 @@ class ApiToken(VersionedMixin, Base):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IdempotentRequest(Base):
+    """A write request answered under an Idempotency-Key: the same key from the same token gets the same answer.
+
+    Written in the same transaction as the write itself, so a key is stored exactly when its changes are; a
+    second request with the key replays `status` and `body` (the request's SHA-256 must match, else 422).
+    Any write endpoint reuses it through app/api/idempotency.py (`operation` tells them apart).
+    """
+
+    __tablename__ = "api_idempotent_requests"
+    __table_args__ = (UniqueConstraint("token_id", "key", name="uq_api_idempotent_requests_token_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    # e.g. "POST /api/v1/instruments": a key reused on another operation is refused, not replayed.
+    operation: Mapped[str] = mapped_column(String(80))
+    # hex SHA-256 of the request body: the same key with another body is a client error, never a replay.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

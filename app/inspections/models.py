@@ -177,6 +177,7 @@ class Inspection(TimestampMixin, Base):
     __tablename__ = "inspections"
     __table_args__ = (Index("ix_inspections_campaign_merchant", "campaign_id", "merchant_id"),
                       Index("ix_inspections_station_date", "station_id", "inspected_on"),
+                      Index("ix_inspections_updated_id", "updated_at", "id"),  # the API's change feed
                       one_of("visit_outcome", VisitOutcome))
     __labels__ = {"merchant": "使用单位", "inspected_on": "检查日期", "campaign": "专项检查行动",
                   "visit_outcome": "检查情况", "notes": "检查情况记录", "inspectors": "检查人员",
@@ -267,6 +268,7 @@ class Finding(Voidable, TimestampMixin, Base):
     __tablename__ = "findings"
     __table_args__ = (Index("ix_findings_inspection", "inspection_id"),
                       Index("ix_findings_code", "code_id"),
+                      Index("ix_findings_updated_id", "updated_at", "id"),  # the API's change feed
                       one_of("measure", Measure))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -291,6 +293,7 @@ class Rectification(VersionedMixin, Base):
     # The late sweep and the campaign figures read open orders by deadline.
     __table_args__ = (Index("ix_rectifications_open_deadline", "closed_on", "deadline"),
                       Index("ix_rectifications_station", "station_id", "deadline"),
+                      Index("ix_rectifications_updated_id", "updated_at", "id"),  # the API's change feed
                       not_before("deadline", "issued_on"), not_before("closed_on", "issued_on"))
     __labels__ = {"issued_on": "下达日期", "deadline": "整改期限", "closed_on": "复查关闭日期"}
 

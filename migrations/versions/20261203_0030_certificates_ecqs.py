@@ -3,7 +3,7 @@ deleted); the catalogue's 项别 and 种别 (强检目录 2020) for each kind; t
 用途 read. Instruments' e-CQS texts (purpose, submission, region) keep their rows as typed: no constraint.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-03 13:30:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0030'
-down_revision = '0028'
+down_revision = '0029'
 branch_labels = None
 depends_on = None
 

@@ -21,6 +21,7 @@ replace the guide's:
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 from pathlib import Path
@@ -64,7 +65,9 @@ NOT_PAGES = {
     "instruments.labels_sheet": "the A4 sheet of QR labels, printed from a desktop",
     "plans.notices": "the notices to send instruments for verification, A4 print layout (the paper's width)",
 }
-NOT_PAGE_BLUEPRINTS = {"public": "the public pages: their own layout, checked on a phone in test_layout.py"}
+NOT_PAGE_BLUEPRINTS = {"public": "the public pages: their own layout, checked on a phone in test_layout.py",
+                       "api": "the REST API: JSON for other systems, no pages",
+                       "api_docs": "the API's documentation (Swagger UI) for integrators' developers, read at a desk"}
 FILE_PATH = re.compile(r"\.[A-Za-z0-9]+$")  # /plans/export.xlsx, /field/sw.js: downloads and files
 
 # The <name> of routes that have one (a worklist, a scheduled job), and query strings a page needs.
@@ -236,6 +239,13 @@ def add_the_rest(session, config) -> dict:
                                               certificate_no="JD-PHONE-3", maker="某衡器厂有限公司",
                                               submitter="城东菜场一个很长的摊位名称", fail_reason="示值误差超出最大允许误差")],
                           body=body, station_id=station, actor=admin, actor_label="测试", today=today())[0]
+
+    from app.api.models import TokenScope
+    from app.api.services import issue_token
+
+    token, _secret = issue_token(session, admin, name="县自来水公司", scope=TokenScope.READ, station_ids=[station],
+                                 body_id=None, merchant_id=None, expires_at=utcnow() + dt.timedelta(days=30),
+                                 rate_per_minute=60, now=utcnow())
     inspector.email = "inspector1@example.com"
     session.flush()
     alert_digest(session=session, now=utcnow(), config={})
@@ -265,7 +275,7 @@ def add_the_rest(session, config) -> dict:
         "pledge_id": pledge.id, "message_id": session.scalars(select(OutboxMessage.id)).first(),
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
         "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
-        "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id,
+        "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
     }
 
 
