@@ -174,11 +174,6 @@ def retry(session: Session, subscription: WebhookSubscription, event_id: int | N
     return count
 
 
-def scope_label(token: ApiToken) -> str:
-    """The token's scope in Chinese (TokenScope keeps its labels in labels(), not the usual _labels())."""
-    return TokenScope.labels().get(token.scope, str(token.scope))
-
-
 def usable_tokens(session: Session, now: dt.datetime | None = None) -> list[ApiToken]:
     """Tokens that may register an address: neither revoked nor expired."""
     now = now or utcnow()

@@ -32,7 +32,7 @@ def new():
     """Register an address for a token; its signing secret is shown once on the next page."""
     form = SubscriptionForm()
     tokens = services.usable_tokens(db())
-    form.token_id.choices = [(t.id, f"{t.name}（{services.scope_label(t)}）") for t in tokens]
+    form.token_id.choices = [(t.id, f"{t.name}（{t.scope.label}）") for t in tokens]
     if form.validate_on_submit():
         token = next((t for t in tokens if t.id == form.token_id.data), None)
         with unit_of_work(form) as uow:
@@ -61,7 +61,6 @@ def detail(subscription_id: int):
     return render_template("webhooks/detail.html", subscription=subscription, secret=secret, page=page,
                            status=status, statuses=DeliveryStatus.choices(), event_types=EVENT_TYPES,
                            action_form=ActionForm(formdata=None), now=utcnow(),
-                           scope_label=services.scope_label(subscription.token),
                            max_attempts=services.setting(current_app.config, "WEBHOOK_MAX_ATTEMPTS"))
 
 
