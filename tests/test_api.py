@@ -308,3 +308,56 @@ def test_admin_issues_a_token_shown_once_and_revokes_it(app, client, session, wo
     resp = client.post("/admin/api-tokens/new", data={"name": "x", "scope": "read", "body_id": "0",
                                                       "expires_on": "2099-01-01", "rate_per_minute": "60"})
     assert "请至少选择一个站点" in resp.get_data(as_text=True)
+
+
+def test_a_body_posts_results_matched_queued_refused_and_idempotent(app, client, session, world):
+    """A body's token posts results: recorded on the matched instrument (its due date follows), the same
+    certificate again changes nothing, an unknown serial becomes a lead, a changed certificate is refused."""
+    from app.bodies import services as bodies
+    from app.instruments.models import Verification
+    from app.results.models import ResultLead
+
+    body, _ = bodies.create_body(session, None, {"name": "县计量检定所"})
+    session.commit()
+    _t, secret = issue(session, TokenScope.INSTITUTION, body=body.id, name="县所报送")
+    instrument = session.get(Instrument, world.instrument_a.id)
+    verified_on = dt.date.today() - dt.timedelta(days=3)
+    batch = {"results": [
+        {"kind": instrument.type.code, "serial_no": instrument.serial_no, "verified_on": verified_on.isoformat(),
+         "result": "pass", "certificate_no": "API-JD-1"},
+        {"kind": "电子计价秤", "serial_no": "API-NEW-1", "verified_on": verified_on.isoformat(), "result": "fail",
+         "certificate_no": "API-JD-2", "submitter": "城东菜场摊位9", "fail_reason": "示值超差"},
+    ]}
+    headers = {**bearer(secret), "Idempotency-Key": "results-0001"}
+    resp = client.post("/api/v1/verifications", json=batch, headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    out = resp.json
+    assert [r["outcome"] for r in out["rows"]] == ["recorded", "queued"]
+    assert (out["recorded"], out["queued"], out["unchanged"], out["refused"]) == (1, 1, 0, 0)
+    assert all(CJK.search(r["outcome_label"]) for r in out["rows"])
+    ver = session.get(Verification, out["rows"][0]["verification_id"])
+    assert ver.body_id == body.id and ver.certificate_no == "API-JD-1" and ver.instrument_id == instrument.id
+    session.refresh(instrument)
+    assert instrument.last_verified_on == verified_on and instrument.next_due_on > dt.date.today()
+    lead = session.get(ResultLead, out["rows"][1]["lead_id"])
+    assert lead is not None and lead.serial_no == "API-NEW-1"
+
+    # The same key replays the answer; the same results under a new key change nothing either.
+    assert client.post("/api/v1/verifications", json=batch, headers=headers).json == out
+    again = client.post("/api/v1/verifications", json=batch, headers=bearer(secret)).json
+    assert [r["outcome"] for r in again["rows"]] == ["unchanged", "queued"]
+    assert again["rows"][1]["lead_id"] == out["rows"][1]["lead_id"]
+    assert session.scalar(select(func.count()).select_from(Verification).where(
+        Verification.certificate_no == "API-JD-1")) == 1
+
+    # A stored certificate with other content is refused, in Chinese; a bad row is refused by the schema.
+    changed = {"results": [{**batch["results"][0], "verified_on": (verified_on - dt.timedelta(days=1)).isoformat()}]}
+    row = client.post("/api/v1/verifications", json=changed, headers=bearer(secret)).json["rows"][0]
+    assert row["outcome"] == "refused" and CJK.search(row["reason"])
+    assert_problem(client.post("/api/v1/verifications", json={"results": [{"kind": "x"}]}, headers=bearer(secret)),
+                   422)
+    too_many = {"results": [batch["results"][0]] * 1001}
+    assert_problem(client.post("/api/v1/verifications", json=too_many, headers=bearer(secret)), 422)
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "submit_results")
+                            .order_by(AuditEntry.id.desc())).first()
+    assert entry is not None and "县所报送" in entry.actor

@@ -241,3 +241,53 @@ class BatchOut(ma.Schema):
     created = fields.Integer(metadata=_d("已登记条数"))
     refused = fields.Integer(metadata=_d("被拒绝条数"))
     rows = fields.List(fields.Nested(RowOutcome), metadata=_d("逐行结果"))
+
+
+class ResultIn(ma.Schema):
+    """One verification result as a body sends it (the columns of a results file)."""
+
+    kind = fields.String(required=True, validate=validate.Length(1, 60),
+                         metadata=_d("器具名称：目录中的种类编码（如 elec_price_scale）或名称（如 电子计价秤）"))
+    serial_no = fields.String(required=True, validate=validate.Length(1, 80), metadata=_d("出厂编号"))
+    maker = fields.String(load_default="", validate=validate.Length(max=120), metadata=_d("制造单位"))
+    model = fields.String(load_default="", validate=validate.Length(max=80), metadata=_d("型号规格"))
+    certificate_no = fields.String(load_default="", validate=validate.Length(max=60),
+                                   metadata=_d("证书编号（同一证书重发不重复记录）"))
+    verified_on = fields.Date(required=True, metadata=_d("检定日期"))
+    result = fields.String(required=True, validate=validate.OneOf([m.value for m in VerificationResult]),
+                           metadata=_d("检定结论：pass=合格，fail=不合格"))
+    valid_until = fields.Date(load_default=None, allow_none=True, metadata=_d("有效期至（不填按检定规程推算）"))
+    submitter = fields.String(load_default="", validate=validate.Length(max=120), metadata=_d("送检单位"))
+    fail_reason = fields.String(load_default="", validate=validate.Length(max=500), metadata=_d("不合格原因"))
+
+
+class ResultBatchIn(ma.Schema):
+    """A batch of results from one body, each judged on its own."""
+
+    results = fields.List(fields.Nested(ResultIn), required=True, validate=validate.Length(1, MAX_BATCH),
+                          metadata=_d(f"检定结果，1 至 {MAX_BATCH} 条"))
+
+
+RESULT_OUTCOMES = ["recorded", "unchanged", "queued", "refused"]
+
+
+class ResultRowOut(ma.Schema):
+    """What became of one result."""
+
+    index = fields.Integer(metadata=_d("行号（从 0 起，按请求中的顺序）"))
+    outcome = fields.String(metadata=_d("结果：recorded=已记录；unchanged=已有此记录，未变；queued=台账无此器具，"
+                                        "转入未备案器具线索；refused=拒收（见 reason）", enum=RESULT_OUTCOMES))
+    outcome_label = fields.String(metadata=_d("结果（中文）"))
+    reason = fields.String(metadata=_d("拒收原因或所入线索（中文）"))
+    warnings = fields.List(fields.String(), metadata=_d("提醒（如该机构未获此种类器具的授权）"))
+    instrument_id = fields.Integer(allow_none=True, metadata=_d("匹配到的计量器具编号"))
+    verification_id = fields.Integer(allow_none=True, metadata=_d("检定记录编号"))
+    lead_id = fields.Integer(allow_none=True, metadata=_d("未备案器具线索编号"))
+
+
+class ResultBatchOut(ma.Schema):
+    recorded = fields.Integer(metadata=_d("已记录条数"))
+    unchanged = fields.Integer(metadata=_d("已有记录、未变条数"))
+    queued = fields.Integer(metadata=_d("转入线索条数"))
+    refused = fields.Integer(metadata=_d("拒收条数"))
+    rows = fields.List(fields.Nested(ResultRowOut), metadata=_d("逐行结果"))

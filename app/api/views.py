@@ -19,12 +19,14 @@ from app.api import queries, schemas
 from app.api.framework import IDEMPOTENCY_HEADER, current_token, idempotent_write, token_required
 from app.api.models import TokenScope
 from app.api.services import token_actor, token_scope
+from app.clock import today
 from app.db import LabeledEnum
 from app.errors import DomainError, Forbidden, Invalid
 from app.inspections.models import Finding, Inspection, Rectification
 from app.instruments import services as instruments
 from app.instruments.models import Instrument, Verification
 from app.merchants.models import Merchant
+from app.results.services import ResultRow, submit_results
 from app.scope import Scope
 
 READERS = (TokenScope.READ, TokenScope.WRITE)
@@ -127,19 +129,49 @@ def merchant_list(args: dict):
 
 
 @bp.route("/verifications")
-@token_required(*ALL)
-@bp.arguments(schemas.VerificationArgs, location="query", as_kwargs=False)
-@bp.response(200, schemas.VerificationPage)
-def verification_list(args: dict):
-    """检定记录列表（含已作废记录，voided 标明）。检定机构令牌只读本机构报送的记录。"""
-    token = current_token()
-    if token.scope == TokenScope.INSTITUTION:
-        stmt = queries.verifications(Scope.everything(), station_id=args["station_id"],
-                                     instrument_id=args["instrument_id"], body_id=token.body_id)
-    else:
-        stmt = queries.verifications(_scope(args["station_id"]), station_id=args["station_id"],
-                                     instrument_id=args["instrument_id"])
-    return _page(stmt, Verification, args)
+class Verifications(MethodView):
+    """检定记录：查询，检定机构报送检定结果"""
+
+    @token_required(*ALL)
+    @bp.arguments(schemas.VerificationArgs, location="query", as_kwargs=False)
+    @bp.response(200, schemas.VerificationPage)
+    def get(self, args: dict):
+        """检定记录列表（含已作废记录，voided 标明）。检定机构令牌只读本机构报送的记录。"""
+        token = current_token()
+        if token.scope == TokenScope.INSTITUTION:
+            stmt = queries.verifications(Scope.everything(), station_id=args["station_id"],
+                                         instrument_id=args["instrument_id"], body_id=token.body_id)
+        else:
+            stmt = queries.verifications(_scope(args["station_id"]), station_id=args["station_id"],
+                                         instrument_id=args["instrument_id"])
+        return _page(stmt, Verification, args)
+
+    @token_required(TokenScope.INSTITUTION)
+    @bp.doc(parameters=[IDEMPOTENCY_HEADER])
+    @bp.arguments(schemas.ResultBatchIn, location="json", as_kwargs=False)
+    @bp.response(200, schemas.ResultBatchOut)
+    def post(self, payload: dict):
+        """检定机构报送检定结果（每批 1 至 1000 条，逐条判定，逐条返回结果）。
+
+        按器具种类 + 出厂编号（+ 制造单位）及证书编号与台账匹配：匹配到的记为该器具的检定记录，下次检定日期、预警和
+        公开查询页随即更新；同一证书重发不重复记录；与已存证书内容不同的拒收；台账中没有的器具转入“未备案器具线索”，
+        由监管所登记或忽略。与上传检定结果文件同一规则。
+        """
+        token = current_token()
+
+        def work(session: Session) -> tuple[dict, int]:
+            rows = [ResultRow(row=index, **values) for index, values in enumerate(payload["results"])]
+            outcomes = submit_results(session, rows, body=token.body, station_id=None, actor=None,
+                                      actor_label=token_actor(token), today=today())
+            body = {name: 0 for name in schemas.RESULT_OUTCOMES}
+            for outcome in outcomes:
+                body[outcome.outcome] += 1
+            body["rows"] = [{"index": o.row, "outcome": o.outcome, "outcome_label": o.label, "reason": o.reason,
+                             "warnings": list(o.warnings), "instrument_id": o.instrument_id,
+                             "verification_id": o.verification_id, "lead_id": o.lead_id} for o in outcomes]
+            return body, 200
+
+        return idempotent_write("POST /api/v1/verifications", work)
 
 
 @bp.route("/inspections")
