@@ -56,32 +56,30 @@ def new(verification_id: int):
     return render_template("certificates/new.html", form=form, ver=ver, error=error, limit_mb=limit_mb())
 
 
+def _send(certificate_id: int, as_attachment: bool):
+    """The certificate's file for staff of its station: never sniffed (nosniff is on every response), never
+    cached, and under the policy's sandbox, which keeps any script a PDF carries away from this site's origin."""
+    cert = in_scope(services.get_certificate, certificate_id)
+    path = services.certificate_path(current_app.config["EVIDENCE_STORAGE"], cert)
+    g.csp_sandbox = True
+    response = send_file(path, mimetype=cert.content_type, as_attachment=as_attachment,
+                         download_name=cert.original_name, conditional=True)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 @bp.route("/certificates/<int:certificate_id>")
 @staff_required
 def show(certificate_id: int):
     """The certificate file, shown in the browser (PDF or image), only for staff of its station."""
-    cert = in_scope(services.get_certificate, certificate_id)
-    path = services.certificate_path(current_app.config["EVIDENCE_STORAGE"], cert)
-    # Shown inline under its own content type (never sniffed: nosniff is on every response); the policy's
-    # sandbox keeps any script a PDF carries away from this site's origin and cookies.
-    g.csp_sandbox = True
-    response = send_file(path, mimetype=cert.content_type, as_attachment=False, download_name=cert.original_name,
-                         conditional=True)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _send(certificate_id, as_attachment=False)
 
 
 @bp.route("/certificates/<int:certificate_id>/download")
 @staff_required
 def download(certificate_id: int):
     """The certificate file as a download, only for staff of its station."""
-    cert = in_scope(services.get_certificate, certificate_id)
-    path = services.certificate_path(current_app.config["EVIDENCE_STORAGE"], cert)
-    g.csp_sandbox = True
-    response = send_file(path, mimetype=cert.content_type, as_attachment=True, download_name=cert.original_name,
-                         conditional=True)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _send(certificate_id, as_attachment=True)
 
 
 @bp.route("/certificates/<int:certificate_id>/void", methods=["GET", "POST"])
