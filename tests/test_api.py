@@ -361,3 +361,40 @@ def test_a_body_posts_results_matched_queued_refused_and_idempotent(app, client,
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "submit_results")
                             .order_by(AuditEntry.id.desc())).first()
     assert entry is not None and "县所报送" in entry.actor
+
+
+def test_a_token_registers_lists_and_deletes_its_own_webhooks(app, client, session, world):
+    """A token registers an address (the secret shown once), lists and deletes only its own; private
+    addresses need the operator's allowance; an institution's token subscribes to verification events only."""
+    from app.webhooks.models import WebhookSubscription
+
+    token, secret = issue(session, TokenScope.READ, [world.station_a], name="甲所平台")
+    _other, other_secret = issue(session, TokenScope.READ, [world.station_b], name="乙所平台")
+    hook = {"url": "http://127.0.0.1:8099/hook", "event_types": ["instrument.updated", "verification.recorded"]}
+    body = assert_problem(client.post("/api/v1/webhooks", json=hook, headers=bearer(secret)), 400)
+    assert "内网" in body["detail"]
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+    resp = client.post("/api/v1/webhooks", json=hook, headers=bearer(secret))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    made = resp.json
+    assert made["secret"].startswith("whsec_") and made["event_types"] == hook["event_types"] and made["is_active"]
+    stored = session.get(WebhookSubscription, made["id"])
+    assert stored.token_id == token.id and stored.secret == made["secret"]
+    listed = client.get("/api/v1/webhooks", headers=bearer(secret)).json["items"]
+    assert [h["id"] for h in listed] == [made["id"]] and "secret" not in listed[0]
+    assert client.get("/api/v1/webhooks", headers=bearer(other_secret)).json["items"] == []
+    assert_problem(client.delete(f"/api/v1/webhooks/{made['id']}", headers=bearer(other_secret)), 404)
+    assert_problem(client.post("/api/v1/webhooks", json={**hook, "event_types": ["instrument.exploded"]},
+                               headers=bearer(secret)), 422)
+    assert client.delete(f"/api/v1/webhooks/{made['id']}", headers=bearer(secret)).status_code == 204
+    assert session.scalar(select(func.count()).select_from(WebhookSubscription)
+                          .where(WebhookSubscription.id == made["id"])) == 0
+    from app.bodies import services as bodies
+
+    body_row, _ = bodies.create_body(session, None, {"name": "县计量检定所"})
+    session.commit()
+    _t, institution = issue(session, TokenScope.INSTITUTION, body=body_row.id, name="县所")
+    assert_problem(client.post("/api/v1/webhooks", json=hook, headers=bearer(institution)), 400)
+    ok = client.post("/api/v1/webhooks", json={**hook, "event_types": ["verification.recorded"]},
+                     headers=bearer(institution))
+    assert ok.status_code == 201, ok.get_data(as_text=True)

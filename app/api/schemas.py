@@ -11,6 +11,7 @@ from app.alerts.models import AlertStatus
 from app.inspections.models import Measure, VisitOutcome
 from app.instruments.models import InstrumentStatus, VerificationResult
 from app.merchants.models import Industry
+from app.webhooks.models import EVENT_TYPES
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -291,3 +292,32 @@ class ResultBatchOut(ma.Schema):
     queued = fields.Integer(metadata=_d("转入线索条数"))
     refused = fields.Integer(metadata=_d("拒收条数"))
     rows = fields.List(fields.Nested(ResultRowOut), metadata=_d("逐行结果"))
+
+
+class WebhookIn(ma.Schema):
+    """An address to receive the token's change notifications."""
+
+    url = fields.String(required=True, validate=validate.Length(1, 500),
+                        metadata=_d("接收地址（http:// 或 https://；内网地址须管理员在配置中允许）"))
+    event_types = fields.List(fields.String(validate=validate.OneOf(list(EVENT_TYPES))), required=True,
+                              validate=validate.Length(1, len(EVENT_TYPES)),
+                              metadata=_d("订阅的事件类型：" + "；".join(f"{k}={v}" for k, v in EVENT_TYPES.items())))
+    description = fields.String(load_default="", validate=validate.Length(max=200), metadata=_d("说明"))
+
+
+class WebhookOut(ma.Schema):
+    id = fields.Integer(metadata=_d("推送地址编号"))
+    url = fields.String(metadata=_d("接收地址"))
+    event_types = fields.List(fields.String(), metadata=_d("订阅的事件类型"))
+    is_active = fields.Boolean(metadata=_d("是否启用（管理员可暂停）"))
+    description = fields.String(metadata=_d("说明"))
+    # Text, not AwareDateTime: the POST's answer is kept as JSON for Idempotency-Key replays.
+    created_at = fields.String(metadata=_d("登记时间（UTC，ISO 8601）"))
+
+
+class WebhookCreated(WebhookOut):
+    secret = fields.String(metadata=_d("签名密钥：只在登记时返回这一次，用于核验 X-Metrology-Signature"))
+
+
+class WebhookList(ma.Schema):
+    items = fields.List(fields.Nested(WebhookOut), metadata=_d("该令牌登记的推送地址"))

@@ -28,6 +28,8 @@ from app.instruments.models import Instrument, Verification
 from app.merchants.models import Merchant
 from app.results.services import ResultRow, submit_results
 from app.scope import Scope
+from app.web import unit_of_work
+from app.webhooks import queries as webhook_queries, services as webhooks
 
 READERS = (TokenScope.READ, TokenScope.WRITE)
 ALL = (TokenScope.READ, TokenScope.WRITE, TokenScope.INSTITUTION)
@@ -264,6 +266,57 @@ class Instruments(MethodView):
 
         body, status = idempotent_write("POST /api/v1/instruments", work)
         return body, status
+
+
+def _webhook(subscription) -> dict:
+    return {"id": subscription.id, "url": subscription.url, "event_types": subscription.types,
+            "is_active": subscription.is_active, "description": subscription.description,
+            "created_at": subscription.created_at.isoformat()}
+
+
+@bp.route("/webhooks")
+class Webhooks(MethodView):
+    """变更通知推送地址：该令牌自己的"""
+
+    @token_required(*ALL)
+    @bp.response(200, schemas.WebhookList)
+    def get(self):
+        """该令牌登记的推送地址"""
+        return {"items": [_webhook(s) for s in _db().scalars(webhook_queries.subscriptions_of(current_token().id))]}
+
+    @token_required(*ALL)
+    @bp.doc(parameters=[IDEMPOTENCY_HEADER])
+    @bp.arguments(schemas.WebhookIn, location="json", as_kwargs=False)
+    @bp.response(201, schemas.WebhookCreated)
+    def post(self, payload: dict):
+        """登记推送地址：令牌范围内的器具和检定记录有变更时，以签名 JSON 推送（说明见 docs/webhooks.md）。
+        签名密钥只在此返回一次。检定机构令牌只能订阅检定记录的事件。"""
+        token = current_token()
+
+        def work(session: Session) -> tuple[dict, int]:
+            subscription, secret = webhooks.subscribe(session, token_actor(token), token, url=payload["url"],
+                                                      event_types=payload["event_types"], config=current_app.config,
+                                                      description=payload["description"])
+            return {**_webhook(subscription), "secret": secret}, 201
+
+        return idempotent_write("POST /api/v1/webhooks", work)
+
+
+@bp.route("/webhooks/<int:subscription_id>")
+class Webhook(MethodView):
+    """一个推送地址"""
+
+    @token_required(*ALL)
+    @bp.response(204)
+    def delete(self, subscription_id: int):
+        """删除推送地址（其待发送的通知一并删除）"""
+        token = current_token()
+        with unit_of_work(show=False) as uow:
+            webhooks.remove(uow.session, token_actor(token),
+                            webhooks.get_subscription(uow.session, subscription_id, token))
+        if uow.error is not None:
+            raise uow.error  # answered as problem details
+        return ""
 
 
 @docs_bp.route("/docs")

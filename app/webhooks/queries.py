@@ -78,6 +78,11 @@ def subscriptions() -> Select:
     return select(WebhookSubscription).order_by(WebhookSubscription.id.desc())
 
 
+def subscriptions_of(token_id: int) -> Select:
+    """One token's subscriptions, oldest first (what the API lists for it)."""
+    return select(WebhookSubscription).where(WebhookSubscription.token_id == token_id).order_by(WebhookSubscription.id)
+
+
 def counts_by_subscription() -> Select:
     """(subscription id, status, count) over the outbox."""
     return select(T.c.subscription_id, T.c.status, func.count()).group_by(T.c.subscription_id, T.c.status)
