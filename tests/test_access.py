@@ -1419,6 +1419,8 @@ def test_missing_records_are_404_not_500(app, client, world):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in EXCLUDED or not rule.arguments:
             continue
+        if rule.endpoint.startswith("api."):  # by token: API_MATRIX asks the API for an unknown id (404)
+            continue
         if not all(isinstance(rule._converters[arg], IntegerConverter) for arg in rule.arguments):
             continue
         with app.test_request_context():
