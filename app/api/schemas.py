@@ -269,6 +269,8 @@ class ResultBatchIn(ma.Schema):
                           metadata=_d(f"检定结果，1 至 {MAX_BATCH} 条"))
 
 
+# app.results.services' outcomes, written out: importing that module here closes an import cycle through
+# importers/ (the parsing child imports importers.values first and fails).
 RESULT_OUTCOMES = ["recorded", "unchanged", "queued", "refused"]
 
 

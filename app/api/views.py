@@ -26,7 +26,7 @@ from app.inspections.models import Finding, Inspection, Rectification
 from app.instruments import services as instruments
 from app.instruments.models import Instrument, Verification
 from app.merchants.models import Merchant
-from app.results.services import ResultRow, submit_results
+from app.results.services import ResultRow, submit_results, tally
 from app.scope import Scope
 from app.web import unit_of_work
 from app.webhooks import queries as webhook_queries, services as webhooks
@@ -165,9 +165,7 @@ class Verifications(MethodView):
             rows = [ResultRow(row=index, **values) for index, values in enumerate(payload["results"])]
             outcomes = submit_results(session, rows, body=token.body, station_id=None, actor=None,
                                       actor_label=token_actor(token), today=today())
-            body = {name: 0 for name in schemas.RESULT_OUTCOMES}
-            for outcome in outcomes:
-                body[outcome.outcome] += 1
+            body: dict = tally(outcomes)
             body["rows"] = [{"index": o.row, "outcome": o.outcome, "outcome_label": o.label, "reason": o.reason,
                              "warnings": list(o.warnings), "instrument_id": o.instrument_id,
                              "verification_id": o.verification_id, "lead_id": o.lead_id} for o in outcomes]

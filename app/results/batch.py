@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.bodies.models import VerificationBody
 from app.results.services import (MAX_ROWS, OUTCOME_LABELS, QUEUED, RECORDED, REFUSED, UNCHANGED, ResultMatcher,
-                                  ResultRow, _Decision, describe)
+                                  ResultRow, _Decision, describe, tally)
 from importers.parsed import ParsedSheet, RowError
 from importers.plan import CREATE, ERROR, SKIP, RowPlan
 
@@ -33,11 +33,9 @@ class ResultsPlan:
 
     def counts(self) -> dict:
         """Rows, refused rows (the batch's errors), warnings and each outcome's count."""
-        tally = {RECORDED: 0, UNCHANGED: 0, QUEUED: 0, REFUSED: 0}
-        for d in self.decisions:
-            tally[d.outcome.outcome] += 1
         return {"rows": len(self.rows), "errors": sum(1 for r in self.rows if r.errors),
-                "warnings": sum(1 for r in self.rows if r.warnings), "results": tally}
+                "warnings": sum(1 for r in self.rows if r.warnings),
+                "results": tally([d.outcome for d in self.decisions])}
 
     def apply(self, session: Session, *, actor_id: int | None, now: dt.datetime) -> dict:
         """Record the rows that are not refused (refused rows are the batch's errors); the outcome counts."""
