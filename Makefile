@@ -29,7 +29,7 @@ setup: venv
 	$(FLASK) setup
 
 run: setup
-	SCHEDULER_IN_APP=1 $(FLASK) run --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_APP=1 TASKS_IN_APP=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 # make test ARGS=tests/test_merchants.py runs one part; WORKERS=0 runs in one process (pytest-xdist off).
 # Without TEST_DATABASE_URL the tests run on SQLite only.
@@ -41,7 +41,7 @@ test: dev-venv
 demo: venv
 	mkdir -p instance
 	DATABASE_URL=$(DEMO_DB) $(FLASK) demo load --reset
-	SCHEDULER_IN_APP=1 DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_APP=1 TASKS_IN_APP=1 DATABASE_URL=$(DEMO_DB) $(FLASK) run --host $(HOST) --port $(PORT)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -81,6 +81,14 @@ class Config:
     # Largest list export in one workbook (rows); a wider filter is refused with a message.
     EXPORT_MAX_ROWS = int(os.environ.get("EXPORT_MAX_ROWS", "200000"))
 
+    # Task queue (app/tasks/queue.py): where queued background work is kept. The default SQLite file serves one
+    # machine; with redis://host:port/db, `flask tasks worker` processes on any machine take the tasks.
+    # `make run` sets TASKS_IN_APP=1 so the web process runs TASK_WORKERS_IN_APP worker threads itself.
+    TASK_QUEUE_URL = os.environ.get("TASK_QUEUE_URL", _sqlite_url("tasks.db"))
+    TASKS_IN_APP = os.environ.get("TASKS_IN_APP", "0") == "1"
+    TASK_WORKERS_IN_APP = int(os.environ.get("TASK_WORKERS_IN_APP", "2"))
+    TASKS_IMMEDIATE = False
+
     # Scheduler: `make run` sets SCHEDULER_IN_APP=1 so the web process runs it; otherwise `flask scheduler run`.
     # Any number of processes may run it: the lease row picks one leader.
     SCHEDULER_IN_APP = os.environ.get("SCHEDULER_IN_APP", "0") == "1"
@@ -140,6 +148,9 @@ class TestConfig(Config):
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     # Import jobs run in the request's thread, so tests are deterministic (one test runs them for real).
     IMPORT_RUN_INLINE = True
+    # Queued tasks run at once in the caller's thread (Huey's immediate mode); tests of real workers bind a queue.
+    TASKS_IMMEDIATE = True
+    TASK_QUEUE_URL = "memory://"
     # Uploads are parsed in the test's process (fast); the tests of hostile files and one import
     # turn the child process on.
     IMPORT_SANDBOX = False

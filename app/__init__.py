@@ -74,6 +74,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         return user_for_session(current_app.extensions["database"].session, alternative_id)
 
     _init_imports(app, database)
+    from app.tasks.runtime import init_app as init_tasks
+
+    init_tasks(app)
     install_input_guard(app)
     _register_blueprints(app)
     _register_errors(app)
