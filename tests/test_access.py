@@ -990,17 +990,23 @@ def make_api_token(session, world) -> dict:
 
 def make_tasks(session, world) -> dict:
     """A finished export task of insp_a with its result file, through the services a worker uses."""
+    from app.instruments.queries import InstrumentFilter, instrument_list
+    from app.scope import Scope
     from app.tasks import services as tasks
     from app.tasks.models import TaskKind
+    from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
+    from reports.xlsx import write_table
 
     task = tasks.create_task(session, world.inspector_a, TaskKind.EXPORT, "导出计量器具（1 条）",
                              {"endpoint": "instruments.export", "view_args": {}, "path": "/instruments/export.xlsx",
                               "query": ""})
     session.commit()
     token = tasks.claim(session, task.id, "test", utcnow())
+    session.commit()
     writer = tasks.ResultWriter(TestConfig.TASK_STORAGE, task.id, token, ".xlsx")
     with writer.open() as out:
-        out.write(b"PK\x03\x04 not really a workbook")
+        write_table(out, INSTRUMENT_COLUMNS, instrument_rows(session, instrument_list(Scope.for_user(
+            world.inspector_a), InstrumentFilter(), "new")), sheet_title="计量器具")
     assert tasks.finish(session, task.id, token, utcnow(), writer.commit("计量器具.xlsx", 1))
     session.commit()
     return {"task_a": task.id}

@@ -159,6 +159,7 @@ def _running(session, world, attempts_before: int) -> tuple[int, str]:
     task.attempts = attempts_before
     session.commit()
     token = services.claim(session, task.id, "dead-worker", utcnow() - dt.timedelta(minutes=1))
+    session.commit()
     return task.id, token
 
 

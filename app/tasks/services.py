@@ -1,5 +1,5 @@
-"""Background task records: create, claim, heartbeat, finish, recover and prune (no Flask; flush only, except
-where a worker's short transactions are said to commit).
+"""Background task records: create, claim, heartbeat, finish, recover and prune (no Flask; flush only: the
+worker in app/tasks/background.py commits each step in a transaction of its own).
 
 A worker holds a task by a claim token written when it takes the task. Its heartbeat, progress and finish are
 UPDATEs guarded by that token, so once the recovery has taken a stale task back (new token or none), the old
@@ -50,7 +50,8 @@ def get_task(session: Session, user: User, task_id: int) -> BackgroundTask:
 
 
 def claim(session: Session, task_id: int, runner: str, now: dt.datetime) -> str | None:
-    """Take a queued task for this worker (commits): its claim token, or None when it is not queued any more
+    """Take a queued task for this worker (flush; the caller commits at once, in a transaction of its own): its
+    claim token, or None when it is not queued any more
     (a duplicate message, or a task the recovery failed meanwhile)."""
     token = secrets.token_hex(16)
     taken = session.execute(
@@ -59,20 +60,18 @@ def claim(session: Session, task_id: int, runner: str, now: dt.datetime) -> str 
         .values(state=TaskState.RUNNING, claim_token=token, runner=runner[:100], started_at=now, heartbeat_at=now,
                 attempts=BackgroundTask.attempts + 1, progress_done=0, error="", updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
-    session.commit()
     return token if taken else None
 
 
 def touch(session: Session, task_id: int, token: str, now: dt.datetime, done: int, total: int | None) -> bool:
-    """The worker's heartbeat with its progress, in its own short transaction (commits); False once the task is
-    no longer this worker's."""
+    """The worker's heartbeat with its progress (flush; the heartbeat thread commits it at once in its own short
+    transaction); False once the task is no longer this worker's."""
     touched = session.execute(
         update(BackgroundTask)
         .where(BackgroundTask.id == task_id, BackgroundTask.claim_token == token,
                BackgroundTask.state == TaskState.RUNNING)
         .values(heartbeat_at=now, progress_done=done, progress_total=total, updated_at=now)
         .execution_options(synchronize_session=False)).rowcount
-    session.commit()
     return bool(touched)
 
 
