@@ -74,7 +74,7 @@ class Config:
     PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # Largest sheet of QR labels; a selection of more than LABELS_INLINE labels is built by a background task.
-    LABELS_MAX = int(os.environ.get("LABELS_MAX", "10000"))
+    LABELS_MAX = int(os.environ.get("LABELS_MAX", "5000"))
     LABELS_INLINE = int(os.environ.get("LABELS_INLINE", "500"))
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
