@@ -170,7 +170,10 @@ def test_a_stale_running_task_is_run_again_once_and_never_gives_two_results(app,
     session.execute(BackgroundTask.__table__.update().where(BackgroundTask.id == fresh_id)
                     .values(heartbeat_at=utcnow()))
     session.commit()
-    counts = recover_tasks(session=session, now=utcnow(), config=config)
+    # In the app's context, as the scheduler runs inside a process's one app (the queue's context runner is the
+    # last app built in this process, which under pytest may be another test's).
+    with app.app_context():
+        counts = recover_tasks(session=session, now=utcnow(), config=config)
     assert counts == {"requeued": 1, "failed": 0}  # the task with a fresh heartbeat is left alone
     task = record(session, task_id)
     assert (task.state, task.attempts) == (TaskState.DONE, 2), task.error  # immediate mode: run again at once
@@ -185,7 +188,8 @@ def test_a_stale_running_task_is_run_again_once_and_never_gives_two_results(app,
 
 def test_a_task_stale_on_its_last_attempt_fails_with_a_message(app, session, world):
     task_id, _ = _running(session, world, attempts_before=1)
-    counts = recover_tasks(session=session, now=utcnow(), config={**app.config, "TASK_MAX_ATTEMPTS": 2})
+    with app.app_context():
+        counts = recover_tasks(session=session, now=utcnow(), config={**app.config, "TASK_MAX_ATTEMPTS": 2})
     assert counts == {"requeued": 0, "failed": 1}
     task = record(session, task_id)
     assert (task.state, task.error) == (TaskState.FAILED, services.STALE_FAILED)
