@@ -22,6 +22,7 @@ from app.tasks import queue, services
 from app.tasks.background import execute
 from app.tasks.jobs import prune_tasks, recover_tasks
 from app.tasks.models import BackgroundTask, TaskKind, TaskState
+from app.tasks.runtime import start_in_process
 from tests import factories as f
 from tests.conftest import fresh_app, login
 
@@ -217,10 +218,7 @@ def real_queue(database_url, tmp_path):
     application = fresh_app(database_url, TASKS_IMMEDIATE=False, TASK_QUEUE_URL=f"sqlite:///{tmp_path / 'queue.db'}",
                             TASK_STORAGE=str(tmp_path / "results"), TASK_HEARTBEAT_SECONDS=0.2,
                             EXPORT_INLINE_ROWS=0)
-    consumer = queue.huey.create_consumer(workers=2, worker_type="thread", periodic=False, check_worker_health=False)
-    consumer.scheduler.start()
-    for _worker, thread in consumer.worker_threads:
-        thread.start()
+    consumer = start_in_process(application, 2, stop_at_exit=False)
     try:
         yield application
     finally:
