@@ -246,3 +246,35 @@ def test_a_committed_mail_is_sent_by_a_worker_at_once(app, tmp_path):
         app.config["SMTP_HOST"] = ""
     (rcpt, email), = inbox.received
     assert rcpt == ["insp_a@example.com"] and email["Subject"] == "到期提醒"
+
+
+# --- one apply at a time, across workers -----------------------------------------------------------------
+
+FLOCK_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except BlockingIOError:
+    sys.exit(3)
+"""
+
+
+def test_an_apply_holds_the_writer_lock_of_every_worker(app, tmp_path):
+    """While an apply holds its lock, no other worker (another process, another connection) can take it; after its
+    transaction, one can."""
+    from app.imports.tasks import APPLY_LOCK_KEY, apply_lock
+
+    database = app.extensions["database"]
+    storage = str(tmp_path)
+
+    def another_worker_may_write() -> bool:
+        if database.engine.dialect.name == "postgresql":
+            with database.engine.connect() as other:
+                return bool(other.scalar(select(func.pg_try_advisory_xact_lock(APPLY_LOCK_KEY))))
+        probe = subprocess.run([sys.executable, "-c", FLOCK_PROBE, str(tmp_path / ".writer.lock")])
+        return probe.returncode == 0
+
+    with database.session_scope() as session, apply_lock(session, database, storage):
+        assert not another_worker_may_write()
+    assert another_worker_may_write()
