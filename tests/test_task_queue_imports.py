@@ -263,18 +263,17 @@ except BlockingIOError:
 def test_an_apply_holds_the_writer_lock_of_every_worker(app, tmp_path):
     """While an apply holds its lock, no other worker (another process, another connection) can take it; after its
     transaction, one can."""
-    from app.imports.tasks import APPLY_LOCK_KEY, apply_lock
+    from app.imports.tasks import APPLY_LOCK_KEY, apply_lock, lock_file
 
     database = app.extensions["database"]
-    storage = str(tmp_path)
 
     def another_worker_may_write() -> bool:
         if database.engine.dialect.name == "postgresql":
             with database.engine.connect() as other:
                 return bool(other.scalar(select(func.pg_try_advisory_xact_lock(APPLY_LOCK_KEY))))
-        probe = subprocess.run([sys.executable, "-c", FLOCK_PROBE, str(tmp_path / ".writer.lock")])
+        probe = subprocess.run([sys.executable, "-c", FLOCK_PROBE, str(lock_file(database))])
         return probe.returncode == 0
 
-    with database.session_scope() as session, apply_lock(session, database, storage):
+    with database.session_scope() as session, apply_lock(session, database):
         assert not another_worker_may_write()
     assert another_worker_may_write()

@@ -7,7 +7,7 @@ record in the queue's store carries the progress and the time of the last beat, 
 file is touched, so every app server can show the percentage and the recovery can tell a stopped worker.
 
 Writing is one task at a time where the database needs it (`writer_lock`): on SQLite (one machine, one writer)
-a process lock together with a lock file in IMPORT_STORAGE serialises the applies and the dry runs' writes of
+a process lock together with a lock file beside the database serialises the applies and the dry runs' writes of
 every worker thread and process; on PostgreSQL an advisory lock taken inside the apply's transaction keeps
 applies from running side by side on any number of machines, and is released with the transaction (also when
 a killed worker's connection drops). A batch is never applied twice: the apply task writes only a batch that
@@ -108,11 +108,11 @@ def _database() -> Database:
 
 class FileWriterLock:
     """One writer at a time on one machine: a process lock for this process's worker threads, and an
-    exclusive lock on a file (IMPORT_STORAGE/.writer.lock) for the other processes; both go with a
-    killed process. Used like threading.Lock (`with`, or acquire(blocking=False))."""
+    exclusive lock on a file beside the SQLite database for the other processes; both go with a killed
+    process. Used like threading.Lock (`with`, or acquire(blocking=False))."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: a database only this process opens (in memory): the process lock suffices
         self._thread = threading.Lock()
         self._fd: int | None = None
 
@@ -120,8 +120,9 @@ class FileWriterLock:
         """Take the lock; False (not waiting) when `blocking` is off and another holds it."""
         if not self._thread.acquire(blocking=blocking):
             return False
+        if self.path is None:
+            return True
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -156,18 +157,26 @@ _file_locks: dict[str, FileWriterLock] = {}
 _file_locks_guard = threading.Lock()
 
 
-def writer_lock(database: Database, storage_dir: str) -> AbstractContextManager:
+def lock_file(database: Database) -> Path | None:
+    """The file whose lock says who writes to this SQLite database (beside it), or None for one in memory."""
+    name = database.engine.url.database
+    if not name or name == ":memory:" or name.startswith("file::memory:"):
+        return None
+    return Path(f"{name}.writer-lock")
+
+
+def writer_lock(database: Database) -> AbstractContextManager:
     """What a dry run holds while it writes its preview: SQLite's one writer at a time (this machine's workers),
     nothing on PostgreSQL (it takes many writers)."""
     if database.engine.dialect.name != "sqlite":
         return nullcontext()
-    path = str(Path(storage_dir) / ".writer.lock")
+    path = lock_file(database)
     with _file_locks_guard:
-        return _file_locks.setdefault(path, FileWriterLock(Path(path)))
+        return _file_locks.setdefault(str(path), FileWriterLock(path))
 
 
 @contextmanager
-def apply_lock(session: Session, database: Database, storage_dir: str) -> Iterator[None]:
+def apply_lock(session: Session, database: Database) -> Iterator[None]:
     """Held by an apply throughout: one apply at a time on every worker of every machine."""
     if database.engine.dialect.name == "postgresql":
         # Inside the apply's transaction: released at its commit or rollback, or when a killed worker's
@@ -175,7 +184,7 @@ def apply_lock(session: Session, database: Database, storage_dir: str) -> Iterat
         session.execute(select(func.pg_advisory_xact_lock(APPLY_LOCK_KEY)))
         yield
         return
-    with writer_lock(database, storage_dir):
+    with writer_lock(database):
         yield
 
 
@@ -221,7 +230,7 @@ def run_plan(database: Database, runner: ImportRunner, batch_id: int, *, sheet: 
             try:
                 services.plan_batch(session, batch, today=today(), sheet=sheet, overrides=overrides,
                                     progress=progress, sandbox=runner.sandbox,
-                                    writing=writer_lock(database, runner.storage_dir))
+                                    writing=writer_lock(database))
             except DomainError as err:
                 # The service recorded why (a rejected file, or a re-plan that keeps the previous
                 # preview); that is committed like any other outcome.
@@ -250,7 +259,7 @@ def run_survey(database: Database, runner: ImportRunner, batch_id: int) -> list[
             try:
                 return workbooks.survey_workbook(session, batch, workbooks.assignable_stations(session, creator),
                                                  sandbox=runner.sandbox,
-                                                 writing=writer_lock(database, runner.storage_dir))
+                                                 writing=writer_lock(database))
             except DomainError as err:
                 log.info("workbook batch %s not surveyed: %s", batch_id, err.message)
                 return []
@@ -264,7 +273,7 @@ def run_apply(database: Database, runner: ImportRunner, batch_id: int, actor_id:
               progress: Callable[[int, int], None] | None = None) -> None:
     """The apply's work in one transaction, one apply at a time; any failure rolls all of it back and fails the batch."""
     try:
-        with database.session_scope() as session, apply_lock(session, database, runner.storage_dir):
+        with database.session_scope() as session, apply_lock(session, database):
             batch = session.get(ImportBatch, batch_id)
             if batch is None:
                 return
