@@ -248,6 +248,34 @@ def test_a_committed_mail_is_sent_by_a_worker_at_once(app, tmp_path):
     assert rcpt == ["insp_a@example.com"] and email["Subject"] == "到期提醒"
 
 
+def test_a_committed_change_is_posted_to_its_webhook_by_a_worker_at_once(app, tmp_path):
+    from tests import factories as f
+    from tests.test_webhooks import CONFIG
+    from tests.webhook_receiver import Receiver, api_token
+    from app.webhooks import services as webhook_services
+
+    receiver = Receiver()
+    saved = {k: app.config.get(k) for k in CONFIG}
+    app.config.update(CONFIG)
+    try:
+        with queue_workers(app, f"sqlite:///{tmp_path / 'tasks.db'}", workers=1):
+            with app.extensions["database"].session_scope() as session:
+                station = f.station(session, "A")
+                merchant = f.merchant(session, station, "甲市场摊位1")
+                token = api_token(session, "甲所数据平台", stations=[station])
+                webhook_services.subscribe(session, None, token, url=receiver.url,
+                                           event_types=["instrument.created"], config=CONFIG)
+            with app.extensions["database"].session_scope() as session:
+                f.instrument(session, merchant, serial="AT-ONCE-1")
+            # No scheduler here: the commit that captured the event queued the delivery, a worker posted it.
+            wait_for(lambda: receiver.events(), "the worker to post the committed change")
+    finally:
+        receiver.stop()
+        app.config.update(saved)
+    [posted] = receiver.events()
+    assert posted["type"] == "instrument.created" and posted["data"]["serial_no"] == "AT-ONCE-1"
+
+
 # --- one apply at a time, across workers -----------------------------------------------------------------
 
 FLOCK_PROBE = """
