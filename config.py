@@ -55,11 +55,13 @@ class Config:
     IMPORT_SANDBOX = True
     IMPORT_PARSE_MEMORY_MB = int(os.environ.get("IMPORT_PARSE_MEMORY_MB", "2048"))
     IMPORT_PARSE_SECONDS = float(os.environ.get("IMPORT_PARSE_SECONDS", "300"))
-    # Dry runs analysed side by side (applies run one at a time: IMPORT_WORKERS).
-    IMPORT_PLAN_WORKERS = int(os.environ.get("IMPORT_PLAN_WORKERS", "3"))
-    # A process at work on a batch touches its heartbeat file this often; a batch whose file
-    # and row have not moved for 90 s is taken as interrupted.
-    IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("IMPORT_HEARTBEAT_SECONDS", "20"))
+    # A worker at work on a batch beats (its task's record in the queue's store, its heartbeat file) this often; a
+    # batch being analysed or applied whose beats and row have not moved for IMPORT_STALE_SECONDS is taken as
+    # interrupted (the `import_recovery` job looks every 30 s): a dry run is queued once more, an apply failed.
+    IMPORT_HEARTBEAT_SECONDS = float(os.environ.get("IMPORT_HEARTBEAT_SECONDS", "5"))
+    IMPORT_STALE_SECONDS = float(os.environ.get("IMPORT_STALE_SECONDS", "25"))
+    # A batch queued this long with no worker taking it says so on its page ("等待后台处理").
+    IMPORT_QUEUE_WAIT_SECONDS = float(os.environ.get("IMPORT_QUEUE_WAIT_SECONDS", "60"))
     # Inspection evidence (photos, scans): outside the web root, served only through a view that checks scope.
     EVIDENCE_STORAGE = os.environ.get("EVIDENCE_STORAGE", str(INSTANCE_DIR / "evidence"))
     EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024
@@ -91,11 +93,12 @@ class Config:
     TASKS_IMMEDIATE = False
     # Background tasks' results (exports, label sheets), shared by every app server like IMPORT_STORAGE; kept
     # TASK_KEEP_DAYS days after they finish. A worker touches its task's heartbeat every TASK_HEARTBEAT_SECONDS;
-    # a running task silent for TASK_STALE_SECONDS is queued again (at most TASK_MAX_ATTEMPTS runs in all).
+    # a running task silent for TASK_STALE_SECONDS is queued again by the `task_recovery` job (every 30 s), at most
+    # TASK_MAX_ATTEMPTS runs in all.
     TASK_STORAGE = os.environ.get("TASK_STORAGE", str(INSTANCE_DIR / "tasks"))
     TASK_KEEP_DAYS = int(os.environ.get("TASK_KEEP_DAYS", "7"))
     TASK_HEARTBEAT_SECONDS = float(os.environ.get("TASK_HEARTBEAT_SECONDS", "5"))
-    TASK_STALE_SECONDS = float(os.environ.get("TASK_STALE_SECONDS", "30"))
+    TASK_STALE_SECONDS = float(os.environ.get("TASK_STALE_SECONDS", "25"))
     TASK_MAX_ATTEMPTS = int(os.environ.get("TASK_MAX_ATTEMPTS", "2"))
     # A list export of more rows than this is built by a background task (a status page, then the download).
     EXPORT_INLINE_ROWS = int(os.environ.get("EXPORT_INLINE_ROWS", "20000"))
@@ -157,8 +160,6 @@ class TestConfig(Config):
     # Hashing strength is not under test; scrypt would make every fixture user cost 0.1 s.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    # Import jobs run in the request's thread, so tests are deterministic (one test runs them for real).
-    IMPORT_RUN_INLINE = True
     # Queued tasks run at once in the caller's thread (Huey's immediate mode); tests of real workers bind a queue.
     TASKS_IMMEDIATE = True
     TASK_QUEUE_URL = "memory://"

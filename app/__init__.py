@@ -106,11 +106,8 @@ def _init_imports(app: Flask, database: Database) -> None:
     # An upload may be as large as the import limit, plus room for the form around it.
     if not app.config.get("MAX_CONTENT_LENGTH"):
         app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 1024 * 1024
-    app.extensions["import_runner"] = ImportRunner(
-        database, inline=bool(app.config.get("IMPORT_RUN_INLINE")),
-        max_workers=int(app.config.get("IMPORT_WORKERS", 1)), plan_workers=int(app.config["IMPORT_PLAN_WORKERS"]),
-        storage_dir=app.config["IMPORT_STORAGE"], sandbox=import_sandbox(app.config),
-        heartbeat_every=float(app.config["IMPORT_HEARTBEAT_SECONDS"]))
+    # The import's jobs are queue tasks (app/imports/tasks.py); the runner queues them and reads their progress.
+    app.extensions["import_runner"] = ImportRunner.from_config(app.config, import_sandbox(app.config))
 
 
 def import_sandbox(config) -> SandboxLimits:

@@ -50,8 +50,12 @@ def serve(url: str, storage: str, port: int) -> None:
     from app import create_app
     from config import TestConfig
 
-    app = create_app(TestConfig, DATABASE_URL=url, IMPORT_STORAGE=storage, IMPORT_RUN_INLINE=False,
-                     IMPORT_SANDBOX=True)
+    from app.tasks.runtime import start_in_process
+
+    # Imports on the task queue (a SQLite queue file), taken by worker threads of this process as `make run` does.
+    app = create_app(TestConfig, DATABASE_URL=url, IMPORT_STORAGE=storage, IMPORT_SANDBOX=True, TASKS_IMMEDIATE=False,
+                     TASK_QUEUE_URL=f"sqlite:///{storage}/tasks.db")
+    start_in_process(app, 2)
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 

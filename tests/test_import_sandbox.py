@@ -21,7 +21,6 @@ from app.db import utcnow
 from app.imports import services
 from app.imports.heartbeat import heartbeat_path, last_beat
 from app.imports.models import ImportBatch, ImportRow, ImportStatus
-from app.imports.runner import ImportRunner
 from app.scope import Scope
 from importers.limits import MB
 from importers.sandbox import SandboxLimits
@@ -29,6 +28,7 @@ from tests.conftest import login
 from tests.importers.builders import far_cell_xlsx, write_xls, zip_bomb_xlsx
 from tests.test_import_views import ROWS, batch_of, ledger_counts, ledger_xlsx, text, upload
 from tests.test_scheduler_processes import wait_for
+from tests.task_workers import queue_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,9 +93,9 @@ CHILD_SCRIPT = """
 import sys
 from app import create_app
 from config import TestConfig
-app = create_app(TestConfig, DATABASE_URL=sys.argv[1], IMPORT_STORAGE=sys.argv[2], IMPORT_RUN_INLINE=False,
-                 IMPORT_HEARTBEAT_SECONDS=0.2)
-app.extensions["import_runner"].apply(int(sys.argv[3]), None).result()
+app = create_app(TestConfig, DATABASE_URL=sys.argv[1], IMPORT_STORAGE=sys.argv[2], IMPORT_HEARTBEAT_SECONDS=0.2)
+with app.app_context():
+    app.extensions["import_runner"].apply(int(sys.argv[3]), None)  # immediate mode: the apply task runs here
 """
 
 
@@ -161,12 +161,12 @@ def test_an_import_killed_mid_apply_is_failed_within_two_minutes(app, session, w
 
 # --- dry runs side by side -----------------------------------------------------------------------
 
-@pytest.mark.commits  # imports run in the runner's threads, each with its own connection
+@pytest.mark.commits  # imports run in the queue's worker threads, each with its own connection
 def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dry_run(app, session, world,
-                                                                                     tmp_path):
+                                                                                     tmp_path, monkeypatch):
     storage = str(tmp_path / "uploads")
-    runner = ImportRunner(app.extensions["database"], plan_workers=2, storage_dir=storage,
-                          sandbox=SandboxLimits(memory_bytes=1024 * MB, seconds=60))
+    runner = app.extensions["import_runner"]
+    monkeypatch.setattr(runner, "sandbox", SandboxLimits(memory_bytes=1024 * MB, seconds=60))
     stuck = services.create_batch(session, None, Scope.everything(), station_id=world.station_a.id,
                                   file_name="卡住.xlsx", data=ledger_xlsx(ROWS[:1]), storage_dir=storage)
     # Its stored file becomes a pipe nobody writes to: the dry run reading it (to check it is the file
@@ -177,18 +177,19 @@ def test_a_file_that_never_finishes_reading_does_not_hold_up_another_stations_dr
     other = services.create_batch(session, None, Scope.everything(), station_id=world.station_b.id,
                                   file_name="乙台账.xlsx", data=ledger_xlsx(), storage_dir=storage)
     session.commit()
-    try:
-        runner.plan(stuck.id)
-        wait_for(lambda: runner.progress(stuck.id) == (0, 1), "the stuck dry run to start")
-        runner.plan(other.id)
-        wait_for(lambda: _status(session, other.id) == ImportStatus.PREVIEW, "the other station's preview")
-        assert _status(session, stuck.id) == ImportStatus.PLANNING and runner.is_running(stuck.id)
-    finally:
-        # Closing the pipe's writing end gives the reader an empty file: not the one uploaded.
-        writer = wait_for(lambda: _open_writer(fifo), "the dry run to open the pipe")
-        os.close(writer)
-        runner.shutdown(wait=True)
-    assert _status(session, stuck.id) == ImportStatus.REJECTED
+    with queue_workers(app, f"sqlite:///{tmp_path / 'tasks.db'}", workers=2):
+        try:
+            runner.plan(stuck.id)
+            wait_for(lambda: runner.progress(stuck.id) == (0, 1), "the stuck dry run to start")
+            runner.plan(other.id)
+            wait_for(lambda: _status(session, other.id) == ImportStatus.PREVIEW, "the other station's preview")
+            assert _status(session, stuck.id) == ImportStatus.PLANNING and runner.is_running(stuck.id)
+        finally:
+            # Closing the pipe's writing end gives the reader an empty file: not the one uploaded.
+            writer = wait_for(lambda: _open_writer(fifo), "the dry run to open the pipe")
+            os.close(writer)
+        wait_for(lambda: _status(session, stuck.id) == ImportStatus.REJECTED and not runner.is_running(stuck.id),
+                 "the stuck dry run to end")
     assert session.get(ImportBatch, stuck.id).message == "保存的台账文件已丢失或损坏，请重新上传"
 
 

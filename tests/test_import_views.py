@@ -1,8 +1,9 @@
 """The import pages (台账导入) end to end: upload a real workbook, preview, errors workbook, apply,
 double submit, re-import, undo, rejected files, station scope, and the background runner.
 
-Jobs run inline here (TestConfig.IMPORT_RUN_INLINE); `test_jobs_run_in_the_background` runs them on the
-runner's worker thread for real and waits for the database status.
+Jobs run at once in the request's thread here (TestConfig.TASKS_IMMEDIATE, the queue's immediate mode);
+`test_jobs_run_in_the_background` runs them on real queue workers (threads of this process, on a SQLite
+queue file) and waits for the database status.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
+from app.db import utcnow
 from app.imports import services
 from app.imports.models import ImportBatch, ImportRow, ImportStatus
 from app.imports.runner import ImportRunner
+from tests.task_workers import queue_workers
 from app.instruments.models import Instrument, Verification
 from app.merchants.models import Merchant
 from tests import factories as f
@@ -403,9 +406,12 @@ def test_supervisors_read_but_do_not_import(app, session, world, insp_a):
 
 # --- the background runner -----------------------------------------------------------------------
 
-def wait_for_status(app, batch_id: int, statuses: set, runner: ImportRunner, rounds: int = 600) -> ImportStatus:
-    """Poll the database (fresh session each time) until the batch reaches one of the statuses."""
+def wait_for_status(app, batch_id: int, statuses: set, runner: ImportRunner | None = None,
+                    rounds: int = 1800) -> ImportStatus:
+    """Poll the database (fresh session each time) until the batch reaches one of the statuses and no task of
+    it is queued or running."""
     database = app.extensions["database"]
+    runner = runner or app.extensions["import_runner"]
     for _ in range(rounds):
         with database.session_scope() as s:
             status = s.get(ImportBatch, batch_id).status
@@ -415,59 +421,82 @@ def wait_for_status(app, batch_id: int, statuses: set, runner: ImportRunner, rou
     raise AssertionError(f"batch {batch_id} did not reach {statuses}; last status {status}")
 
 
-@pytest.mark.commits  # the runner's worker thread has its own connection
-def test_jobs_run_in_the_background(app, session, world, insp_a, monkeypatch):
-    runner = ImportRunner(app.extensions["database"], inline=False, max_workers=1)
-    monkeypatch.setitem(app.extensions, "import_runner", runner)
-    try:
+@pytest.mark.commits  # the queue's worker threads have their own connections
+def test_jobs_run_in_the_background(app, session, world, insp_a, tmp_path):
+    with queue_workers(app, f"sqlite:///{tmp_path / 'tasks.db'}", workers=1):
         resp = upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2]))
         batch_id = int(resp.headers["Location"].rsplit("/", 1)[1])
-        assert wait_for_status(app, batch_id, {ImportStatus.PREVIEW, ImportStatus.REJECTED},
-                               runner) == ImportStatus.PREVIEW
+        assert wait_for_status(app, batch_id, {ImportStatus.PREVIEW, ImportStatus.REJECTED}) == ImportStatus.PREVIEW
         session.expire_all()
         batch = session.get(ImportBatch, batch_id)
         before = ledger_counts(session)
         resp = insp_a.post(f"/imports/{batch_id}/apply", data={"version": batch.version})
         assert resp.status_code == 302
-        assert wait_for_status(app, batch_id, {ImportStatus.APPLIED, ImportStatus.FAILED},
-                               runner) == ImportStatus.APPLIED
+        assert wait_for_status(app, batch_id, {ImportStatus.APPLIED, ImportStatus.FAILED}) == ImportStatus.APPLIED
         assert ledger_counts(session) == (before[0] + 1, before[1] + 2, before[2] + 2)
-    finally:
-        runner.shutdown(wait=True)
 
 
-@pytest.mark.commits  # the runner's worker thread has its own connection
-def test_progress_is_shown_while_a_job_runs(app, session, world, insp_a, monkeypatch):
-    """A job held half-way: the page and the JSON endpoint show it busy with its percentage."""
+@pytest.mark.commits  # the queue's worker threads have their own connections
+def test_progress_is_shown_while_a_job_runs(app, session, world, insp_a, monkeypatch, tmp_path):
+    """A job held half-way on a real worker: the page, the JSON endpoint and the list show it busy with its
+    percentage, read from the queue's store; queued, it says so."""
     batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2])))
-    runner = ImportRunner(app.extensions["database"], inline=False, max_workers=1)
-    monkeypatch.setitem(app.extensions, "import_runner", runner)
     reached, release = threading.Event(), threading.Event()
     real_plan = services.plan_batch
 
     def held_plan(session_, batch_, **kwargs):
         kwargs["progress"](5, 10)
         reached.set()
-        release.wait(timeout=30)
+        release.wait(timeout=60)
         return real_plan(session_, batch_, **kwargs)
 
     monkeypatch.setattr(services, "plan_batch", held_plan)
-    try:
-        resp = insp_a.post(f"/imports/{batch.id}/sheet", data={"sheet": batch.sheet_name, "version": batch.version})
-        assert resp.status_code == 302
-        assert reached.wait(timeout=30)
-        progress = insp_a.get(f"/imports/{batch.id}/progress").get_json()
-        assert progress["busy"] is True and progress["percent"] == 50
-        page = text(insp_a.get(f"/imports/{batch.id}"))
-        assert 'id="import-progress"' in page and "正在重新分析" in page and 'id="apply-form"' not in page
-        # A second request while it runs is refused, not queued twice.
-        resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version})
-        assert resp.status_code == 200 and "正在分析" in text(resp)
-    finally:
-        release.set()
-        runner.shutdown(wait=True)
-    assert not runner.is_running(batch.id)
+    with queue_workers(app, f"sqlite:///{tmp_path / 'tasks.db'}", workers=1):
+        try:
+            resp = insp_a.post(f"/imports/{batch.id}/sheet", data={"sheet": batch.sheet_name,
+                                                                   "version": batch.version})
+            assert resp.status_code == 302
+            assert reached.wait(timeout=60)
+            progress = insp_a.get(f"/imports/{batch.id}/progress").get_json()
+            assert progress["busy"] is True and progress["percent"] == 50
+            page = text(insp_a.get(f"/imports/{batch.id}"))
+            assert 'id="import-progress"' in page and "正在重新分析" in page and 'id="apply-form"' not in page
+            listed = text(insp_a.get("/imports/"))
+            assert "正在重新分析 50%" in listed
+            # A second request while it runs is refused, not queued twice.
+            resp = insp_a.post(f"/imports/{batch.id}/apply", data={"version": batch.version})
+            assert resp.status_code == 200 and "正在分析" in text(resp)
+        finally:
+            release.set()
+        assert wait_for_status(app, batch.id, {ImportStatus.PREVIEW}) == ImportStatus.PREVIEW
+    assert not app.extensions["import_runner"].is_running(batch.id)
     assert insp_a.get(f"/imports/{batch.id}/progress").get_json()["busy"] is False
+
+
+def test_a_batch_queued_with_no_worker_says_so(app, session, world, insp_a, monkeypatch):
+    """Queued with no worker to take it: not taken as dead; after IMPORT_QUEUE_WAIT_SECONDS the page says so."""
+    batch = batch_of(session, upload(insp_a, world.station_a.id, ledger_xlsx(ROWS[:2])))
+    runner = app.extensions["import_runner"]
+    # A queue that keeps the task (no worker), for this test only.
+    from app.tasks import queue
+
+    monkeypatch.setattr(queue.huey, "_immediate", False)
+    monkeypatch.setattr(queue.huey, "storage", queue.huey.get_immediate_storage())
+    resp = insp_a.post(f"/imports/{batch.id}/sheet", data={"sheet": batch.sheet_name, "version": batch.version})
+    assert resp.status_code == 302
+    assert runner.progress(batch.id) == (0, 0)
+    assert "排队等候中" in insp_a.get(f"/imports/{batch.id}/progress").get_json()["label"]
+    assert "排队等候中" in text(insp_a.get("/imports/"))
+    monkeypatch.setattr(runner, "queue_wait", 0.0)
+    progress = insp_a.get(f"/imports/{batch.id}/progress").get_json()
+    assert progress["busy"] is True and "等待后台处理" in progress["label"]
+    assert "等待后台处理" in text(insp_a.get("/imports/"))
+    # Waiting in the queue is not a stopped worker, however old the row.
+    with app.extensions["database"].session_scope() as s:
+        b = s.get(ImportBatch, batch.id)
+        b.updated_at = b.updated_at - dt.timedelta(hours=1)
+    session.expire_all()
+    assert runner.recover(session, session.get(ImportBatch, batch.id), utcnow()) == "waiting"
 
 
 def test_a_household_meter_ledger_is_imported_for_the_chosen_utility(insp_a, session, world):

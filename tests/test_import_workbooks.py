@@ -1,7 +1,7 @@
 """One workbook, many stations (issue 14, part 6): a county workbook with a sheet per station and a 汇总 sheet is
 one batch whose sheets go to the stations their names name; preview, apply and undo cover every sheet at once.
 
-Jobs run inline (TestConfig.IMPORT_RUN_INLINE); every workbook is built here.
+Jobs run at once in the caller's thread (TestConfig.TASKS_IMMEDIATE); every workbook is built here.
 """
 from __future__ import annotations
 
@@ -419,14 +419,13 @@ def wait_until(app, runner, done, rounds: int = 600):
     raise AssertionError("the workbook batch did not get there")
 
 
-@pytest.mark.commits  # the runner's worker threads have their own connections
-def test_the_sheets_are_analysed_and_applied_in_the_background(app, client, session, county, tmp_path, monkeypatch):
-    from app.imports.runner import ImportRunner
+@pytest.mark.commits  # the queue's worker threads have their own connections
+def test_the_sheets_are_analysed_and_applied_in_the_background(app, client, session, county, tmp_path):
+    from tests.task_workers import queue_workers
 
     east, west = county
-    runner = ImportRunner(app.extensions["database"], inline=False, max_workers=1, plan_workers=2)
-    monkeypatch.setitem(app.extensions, "import_runner", runner)
-    try:
+    runner = app.extensions["import_runner"]
+    with queue_workers(app, f"sqlite:///{tmp_path / 'tasks.db'}", workers=2):
         login(client, "insp_both")
         assert upload(client, east.id, workbook(tmp_path)).status_code == 302
         parent_id = wait_until(app, runner, lambda p: p.status == ImportStatus.PREVIEW and len(p.children) == 2
@@ -436,11 +435,9 @@ def test_the_sheets_are_analysed_and_applied_in_the_background(app, client, sess
         parent = session.get(ImportBatch, parent_id)
         assert client.post(f"/imports/{parent_id}/apply-all", data=apply_form(parent)).status_code == 302
         wait_until(app, runner, lambda p: p.status in (ImportStatus.APPLIED, ImportStatus.FAILED))
-        session.expire_all()
-        assert session.get(ImportBatch, parent_id).status == ImportStatus.APPLIED
-        assert serials_of(session, west) == {"W-001", "W-002"} and len(serials_of(session, east)) == 3
-    finally:
-        runner.shutdown(wait=True)
+    session.expire_all()
+    assert session.get(ImportBatch, parent_id).status == ImportStatus.APPLIED
+    assert serials_of(session, west) == {"W-001", "W-002"} and len(serials_of(session, east)) == 3
 
 
 def test_a_workbook_uploaded_as_one_sheet_suggests_the_workbook_mode(client, session, county, tmp_path):

@@ -67,3 +67,9 @@ def error_rows(batch_id: int) -> Select:
 def kind_name(code: str) -> Select:
     """The catalogue name of the kind chosen for a whole file."""
     return select(InstrumentType.name_zh).where(InstrumentType.code == code)
+
+
+def busy_batches() -> Select:
+    """Batches being analysed or applied (or left so by a stopped worker), oldest first: what the recovery looks at."""
+    return select(ImportBatch).where(ImportBatch.status.in_((ImportStatus.PLANNING, ImportStatus.APPLYING))) \
+        .order_by(ImportBatch.id)

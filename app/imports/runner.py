@@ -1,195 +1,214 @@
-"""Import jobs off the request thread: the dry run (plan) and the write (apply) of a batch.
+"""Import jobs on the task queue: what the pages start, what they read back, and how a stopped worker is recovered.
 
-One small thread pool per process, created on first use (so a forking server never inherits its
-threads), kept in `app.extensions["import_runner"]`. Each job opens its own session through
-`Database.session_scope()` and commits once. Progress lives in memory, `{batch_id: (done, total)}`,
-fed by the pipeline's progress callbacks: while an apply runs on SQLite its transaction holds the
-writer lock, so progress could not be written to the database from another connection anyway.
-The batch's status in the database stays the truth the pages go by; the registry only adds the
-percentage, and says which batches this process is still working on.
+The dry run (plan), the sorting of a workbook's sheets (survey) and the write (apply) of a batch are tasks of
+the app's task queue (app/imports/tasks.py), so any worker on any machine that shares the queue, the database
+and IMPORT_STORAGE may run them. The batch's status in the database is the outcome; the queue's record of the
+batch's task (app/tasks/state.py: Redis across hosts, the queue's SQLite file on one machine) says whether it
+is queued or running, how far it got, and when its worker last beat. Every app server reads the same record, so
+a user may leave the page and find the batch's state from any of them.
 
-Dry runs of different batches run side by side (`plan_workers`): each reads its file in a limited
-child process (importers/sandbox.py), so one bad file costs its own job a refusal, not the others
-a wait. Writing is one job at a time (a lock: an apply throughout, a dry run once its file is
-read), as SQLite has one writer and would fail a second after its busy timeout.
-While a job is queued or running, the batch's heartbeat file is touched (app/imports/heartbeat.py),
-so a batch whose process was killed is recognised as failed within a minute and a half.
-
-With `inline=True` (config IMPORT_RUN_INLINE, used by the tests) a job runs at once in the caller's
-thread, with the same sessions and error handling, so tests are deterministic.
+A worker killed mid-task leaves a record that stops beating: after IMPORT_STALE_SECONDS the recovery (the
+page, or the `import_recovery` job every 30 s) queues a dry run once more, or marks the batch failed. An
+apply's transaction rolled back with the worker, so nothing of it was written and the user may apply again;
+Huey never gives a task taken by a worker to another, and a failed batch must be previewed and claimed
+again (`services.start_apply`), so a batch is never applied twice.
+A task that is still waiting in the queue is not dead: it says so ("排队等候中", then "等待后台处理").
+No Flask here (the tasks bring the app's context).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+import uuid
+from collections.abc import Mapping
 
-from app.accounts.models import User
-from app.clock import today
-from app.db import Database
-from app.errors import DomainError
-from app.imports import services, workbooks
-from app.imports.heartbeat import Heartbeats, heartbeat_path
+from sqlalchemy.orm import Session
+
+from app.imports import queries, services
+from app.imports.heartbeat import Heartbeats
 from app.imports.models import ImportBatch, ImportStatus
+from app.tasks import state
+from app.tasks.queue import huey
 from importers.sandbox import SandboxLimits
 
 log = logging.getLogger(__name__)
 
 PLAN_FAILED = "分析文件时出现系统错误，文件未能预览。请重新上传；如仍失败，请联系管理员。"
 APPLY_FAILED = "导入时出现系统错误，本次导入已整体撤回，没有写入任何数据。请联系管理员。"
+APPLY_INTERRUPTED = ("导入的处理过程中断（如服务重启或后台处理进程被终止），本次导入已整体撤回，没有写入任何数据。"
+                     "请重新预览后再确认导入。")
+PLAN_INTERRUPTED = ("分析文件的处理过程再次中断（如服务重启或后台处理进程被终止），文件未能预览，没有写入任何数据。"
+                    "请重新预览；如仍失败，请联系管理员。")
+BUSY = (ImportStatus.PLANNING, ImportStatus.APPLYING)
+# A dry run whose worker stopped is queued again this many times in all before the batch is failed.
+PLAN_ATTEMPTS = 2
+
+
+def record_key(batch_id: int) -> str:
+    """The key of a batch's task record in the queue's store."""
+    return f"import:{batch_id}"
+
+
+def _moment(stamp: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc) if stamp else None
 
 
 class ImportRunner:
-    """Runs plan jobs side by side and apply jobs one at a time, and tracks their progress."""
+    """Queues a batch's jobs and reads back their state; recovers batches whose worker stopped."""
 
-    def __init__(self, database: Database, *, inline: bool = False, max_workers: int = 1, plan_workers: int = 3,
-                 storage_dir: str = ".", sandbox: SandboxLimits = SandboxLimits(),
-                 heartbeat_every: float = 20.0) -> None:
-        self.database = database
-        self.inline = inline
-        self.workers = {"apply": max(1, max_workers), "plan": max(1, plan_workers)}
+    def __init__(self, *, storage_dir: str = ".", sandbox: SandboxLimits = SandboxLimits(),
+                 heartbeat_every: float = 5.0, stale_after: float = 30.0, queue_wait: float = 60.0) -> None:
         self.storage_dir = storage_dir
         self.sandbox = sandbox
+        # Beats of this process's work (the tasks' records and heartbeat files; the `flask import` commands' files).
         self.heartbeats = Heartbeats(heartbeat_every)
-        self._executors: dict[str, ThreadPoolExecutor] = {}
-        # Held while a job writes (an apply throughout, a dry run once its file is read): on SQLite a
-        # second writer would wait on the database's lock only for its busy timeout, then fail.
-        self._writes = threading.Lock()
-        self._lock = threading.Lock()
-        self._progress: dict[int, tuple[int, int]] = {}
+        self.stale_after = dt.timedelta(seconds=stale_after)
+        self.queue_wait = queue_wait
+
+    @classmethod
+    def from_config(cls, config: Mapping, sandbox: SandboxLimits = SandboxLimits()) -> ImportRunner:
+        """The runner of the app's configuration (IMPORT_STORAGE, IMPORT_HEARTBEAT_SECONDS, IMPORT_STALE_SECONDS)."""
+        return cls(storage_dir=config["IMPORT_STORAGE"], sandbox=sandbox,
+                   heartbeat_every=float(config.get("IMPORT_HEARTBEAT_SECONDS", 5)),
+                   stale_after=float(config.get("IMPORT_STALE_SECONDS", 30)),
+                   queue_wait=float(config.get("IMPORT_QUEUE_WAIT_SECONDS", 60)))
 
     # ----- what the pages ask ---------------------------------------------------------------------
+    def job(self, batch_id: int) -> dict | None:
+        """The record of the batch's task while it is queued or running (and beating), else None."""
+        return self._alive(state.get(record_key(batch_id)))
+
+    def jobs(self, batch_ids: list[int]) -> dict[int, dict]:
+        """The live records of these batches' tasks, by batch id (one round trip)."""
+        found = state.get_many(record_key(i) for i in batch_ids)
+        alive = {int(k.rsplit(":", 1)[1]): self._alive(r) for k, r in found.items()}
+        return {i: r for i, r in alive.items() if r is not None}
+
+    def _alive(self, record: dict | None) -> dict | None:
+        if record is None or record.get("state") == "queued":
+            return record
+        if time.time() - float(record.get("beat", 0)) >= self.stale_after.total_seconds():
+            return None  # its worker stopped beating: the recovery takes it from here
+        return record
+
     def progress(self, batch_id: int) -> tuple[int, int] | None:
-        """(done, total) of the batch's job in this process: (0, 0) while queued, None when there is none."""
-        with self._lock:
-            return self._progress.get(batch_id)
+        """(done, total) of the batch's task: (0, 0) while queued, None when there is none."""
+        return self.progress_of(self.job(batch_id))
+
+    @staticmethod
+    def progress_of(record: dict | None) -> tuple[int, int] | None:
+        """(done, total) of a task record: (0, 0) while queued, None for no record."""
+        if record is None:
+            return None
+        if record.get("state") == "queued":
+            return 0, 0
+        return int(record.get("done", 0)), max(int(record.get("total", 1)), 1)
 
     def is_running(self, batch_id: int) -> bool:
-        """True while this process has a job queued or running for the batch."""
-        return self.progress(batch_id) is not None
+        """True while a task of the batch is queued or running."""
+        return self.job(batch_id) is not None
+
+    def waiting_long(self, record: dict | None) -> float | None:
+        """Seconds a queued task has waited, when longer than IMPORT_QUEUE_WAIT_SECONDS (no worker took it)."""
+        if record is None or record.get("state") != "queued":
+            return None
+        waited = time.time() - float(record.get("queued_at", time.time()))
+        return waited if waited >= self.queue_wait else None
 
     # ----- starting jobs --------------------------------------------------------------------------
-    def plan(self, batch_id: int, *, sheet: str | None = None, overrides: dict | None = None) -> Future | None:
-        """Start the dry run of a batch (first analysis, another sheet or a changed mapping)."""
-        return self._submit("plan", batch_id, self._plan_job, batch_id, sheet, overrides)
+    def plan(self, batch_id: int, *, sheet: str | None = None, overrides: dict | None = None,
+             attempt: int = 1) -> None:
+        """Queue the dry run of a batch (first analysis, another sheet or a changed mapping)."""
+        self._queue("plan", batch_id, {"sheet": sheet, "overrides": overrides}, attempt)
 
-    def survey(self, batch_id: int) -> Future | None:
-        """Start sorting a workbook batch's sheets into stations; each sheet's dry run follows as its own job."""
-        return self._submit("plan", batch_id, self._survey_job, batch_id)
+    def survey(self, batch_id: int, *, attempt: int = 1) -> None:
+        """Queue sorting a workbook batch's sheets into stations; each sheet's dry run follows as its own task."""
+        self._queue("survey", batch_id, {}, attempt)
 
-    def apply(self, batch_id: int, actor_id: int | None) -> Future | None:
-        """Start writing a batch that `services.start_apply` has claimed."""
-        return self._submit("apply", batch_id, self._apply_job, batch_id, actor_id)
+    def apply(self, batch_id: int, actor_id: int | None) -> None:
+        """Queue writing a batch that `services.start_apply` has claimed."""
+        self._queue("apply", batch_id, {"actor_id": actor_id}, 1)
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking jobs; with `wait`, let the queued ones finish."""
-        with self._lock:
-            executors, self._executors = self._executors, {}
-        for executor in executors.values():
-            executor.shutdown(wait=wait)
+    def _queue(self, job: str, batch_id: int, args: dict, attempt: int) -> None:
+        from app.imports import tasks  # the tasks build on this module
 
-    def _submit(self, pool: str, batch_id: int, job: Callable, *args) -> Future | None:
-        self.heartbeats.hold(heartbeat_path(self.storage_dir, batch_id))
-        with self._lock:
-            self._progress[batch_id] = (0, 0)
-            executor = None
-            if not self.inline:
-                executor = self._executors.get(pool)
-                if executor is None:
-                    executor = self._executors[pool] = ThreadPoolExecutor(max_workers=self.workers[pool],
-                                                                          thread_name_prefix=f"import-{pool}")
-        if executor is None:
-            self._run(batch_id, job, *args)
+        token = uuid.uuid4().hex
+        # Kept before the task is queued: in immediate mode it runs (and ends) inside the call below.
+        state.put(record_key(batch_id), {"state": "queued", "job": job, "args": args, "token": token,
+                                         "attempt": attempt, "queued_at": time.time()})
+        try:
+            tasks.TASKS[job](batch_id, token=token, attempt=attempt, **args)
+        except Exception:
+            state.drop(record_key(batch_id), token=token)
+            raise
+
+    # ----- recovery -------------------------------------------------------------------------------
+    def recover(self, session: Session, batch: ImportBatch, now: dt.datetime, *,
+                pending: set[str] | None = None) -> str | None:
+        """Look after a batch whose task may have stopped; what was done: "requeued", "failed", "cleared",
+        "waiting" (queued, no worker took it yet), "running", or None (nothing to look after).
+
+        `pending` is the tokens of the tasks still in the queue (read once per round by `recover_all`).
+        """
+        key = record_key(batch.id)
+        record = state.get(key)
+        beat = None
+        if record is not None and record.get("state") == "queued":
+            if pending is None:
+                pending = pending_tokens()
+            if record.get("token") in pending:
+                return "waiting"
+            # Out of the queue, not yet beating: a worker has just taken it, or took it and died at once.
+            missing = record.get("missing_since")
+            if missing is None:
+                state.put(key, {**record, "missing_since": now.timestamp()})
+                return "running"
+            beat = _moment(float(missing))
+        elif record is not None:
+            beat = _moment(float(record.get("beat", 0)))
+            if now - beat < self.stale_after:
+                return "running"
+        if batch.status not in BUSY:
+            # A re-plan of a previewed batch whose worker stopped: its transaction rolled back, the preview stands.
+            if record is not None:
+                state.drop(key, token=record.get("token"))
+                return "cleared"
             return None
-        return executor.submit(self._run, batch_id, job, *args)
+        if now - services.last_alive(batch, beat) < self.stale_after:
+            return "running"
+        attempt = int((record or {}).get("attempt", 1))
+        if batch.status == ImportStatus.PLANNING and attempt < PLAN_ATTEMPTS:
+            args = (record or {}).get("args") or {}
+            log.warning("import batch %s: its dry run stopped with its worker; queued again", batch.id)
+            if batch.is_workbook:
+                self.survey(batch.id, attempt=attempt + 1)
+            else:
+                self.plan(batch.id, sheet=args.get("sheet"), overrides=args.get("overrides"), attempt=attempt + 1)
+            return "requeued"
+        message = APPLY_INTERRUPTED if batch.status == ImportStatus.APPLYING else PLAN_INTERRUPTED
+        if not services.recover_interrupted(session, batch, now, self.stale_after, beat=beat, message=message):
+            return "running"
+        log.warning("import batch %s: its worker stopped; marked failed (nothing was written)", batch.id)
+        if record is not None:
+            state.drop(key, token=record.get("token"))
+        return "failed"
 
-    def _run(self, batch_id: int, job: Callable, *args) -> None:
-        with self._lock:
-            self._progress[batch_id] = (0, 1)  # started: no longer (0, 0), which means queued
-        try:
-            job(*args)
-        except Exception:  # a job must never take the worker thread down
-            log.exception("import job for batch %s failed", batch_id)
-        finally:
-            with self._lock:
-                self._progress.pop(batch_id, None)
-            self.heartbeats.release(heartbeat_path(self.storage_dir, batch_id))
+    def recover_all(self, session: Session, now: dt.datetime) -> dict[str, int]:
+        """Recover every batch being analysed or applied whose worker stopped; counts by outcome."""
+        counts = {"requeued": 0, "failed": 0, "waiting": 0, "running": 0}
+        pending = None
+        for batch in session.scalars(queries.busy_batches()).all():
+            if pending is None:
+                pending = pending_tokens()
+            outcome = self.recover(session, batch, now, pending=pending)
+            if outcome in counts:
+                counts[outcome] += 1
+        return counts
 
-    def _reporter(self, batch_id: int) -> Callable[[int, int], None]:
-        def report(done: int, total: int) -> None:
-            with self._lock:
-                if batch_id in self._progress:
-                    self._progress[batch_id] = (min(done, total), total)
 
-        return report
-
-    # ----- the jobs -------------------------------------------------------------------------------
-    def _plan_job(self, batch_id: int, sheet: str | None, overrides: dict | None) -> None:
-        try:
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is None:
-                    return
-                try:
-                    services.plan_batch(session, batch, today=today(), sheet=sheet, overrides=overrides,
-                                        progress=self._reporter(batch_id), sandbox=self.sandbox,
-                                        writing=self._writes)
-                except DomainError as err:
-                    # The service recorded why (a rejected file, or a re-plan that keeps the previous
-                    # preview); that is committed like any other outcome.
-                    log.info("import batch %s not planned: %s", batch_id, err.message)
-        except Exception:
-            log.exception("planning import batch %s failed", batch_id)
-            self._reject_if_planning(batch_id)
-
-    def _reject_if_planning(self, batch_id: int) -> None:
-        """After a job's failure that is not the file's: a batch still being analysed is refused with PLAN_FAILED."""
-        with self.database.session_scope() as session:
-            batch = session.get(ImportBatch, batch_id)
-            if batch is not None and batch.status == ImportStatus.PLANNING:
-                services.reject(batch, PLAN_FAILED)
-
-    def _survey_job(self, batch_id: int) -> None:
-        children: list[int] = []
-        try:
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is None:
-                    return
-                creator = session.get(User, batch.created_by_id) if batch.created_by_id is not None else None
-                try:
-                    children = workbooks.survey_workbook(session, batch, workbooks.assignable_stations(session, creator),
-                                                         sandbox=self.sandbox, writing=self._writes)
-                except DomainError as err:
-                    log.info("workbook batch %s not surveyed: %s", batch_id, err.message)
-        except Exception:
-            log.exception("surveying workbook batch %s failed", batch_id)
-            self._reject_if_planning(batch_id)
-            return
-        for child_id in children:
-            self.plan(child_id)
-
-    def _apply_job(self, batch_id: int, actor_id: int | None) -> None:
-        with self._writes:
-            self._apply(batch_id, actor_id)
-
-    def _apply(self, batch_id: int, actor_id: int | None) -> None:
-        try:
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is None:
-                    return
-                actor = session.get(User, actor_id) if actor_id is not None else None
-                # A workbook batch applies all its sheets in this one transaction.
-                apply = workbooks.apply_workbook if batch.is_workbook else services.apply_batch
-                apply(session, actor, batch, today=today(), progress=self._reporter(batch_id), sandbox=self.sandbox)
-        except Exception as err:  # the whole apply rolled back: nothing of it is written
-            message = err.message if isinstance(err, DomainError) else APPLY_FAILED
-            if not isinstance(err, DomainError):
-                log.exception("applying import batch %s failed", batch_id)
-            with self.database.session_scope() as session:
-                batch = session.get(ImportBatch, batch_id)
-                if batch is not None and batch.status == ImportStatus.APPLYING:
-                    services.fail_batch(session, batch, message)
-
+def pending_tokens() -> set[str]:
+    """The tokens of the import tasks still waiting in the queue (not yet taken by a worker)."""
+    if huey.immediate:
+        return set()
+    return {t.kwargs.get("token") for t in huey.pending() if t.kwargs and "token" in t.kwargs}

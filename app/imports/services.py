@@ -611,25 +611,32 @@ def _describe(written: dict, counts: dict) -> str:
             f"检定记录新增 {written['verifications']['create']}；错误行 {counts.get('errors', 0)}（未导入）")
 
 
-STALE_AFTER = dt.timedelta(seconds=90)
+STALE_AFTER = dt.timedelta(seconds=30)
+INTERRUPTED = "处理过程中断（如服务重启或后台处理进程被终止），没有写入任何数据。请重新预览后再导入。"
+
+
+def last_alive(batch: ImportBatch, beat: dt.datetime | None = None) -> dt.datetime:
+    """The last sign that someone is at work on the batch: its row, its heartbeat file, or `beat` (the queue's)."""
+    last = batch.updated_at
+    for moment in (last_beat(heartbeat_path(Path(batch.stored_path).parent, batch.id)), beat):
+        if moment is not None and moment > last:
+            last = moment
+    return last
 
 
 def recover_interrupted(session: Session, batch: ImportBatch, now: dt.datetime,
-                        after: dt.timedelta = STALE_AFTER) -> bool:
+                        after: dt.timedelta = STALE_AFTER, *, beat: dt.datetime | None = None,
+                        message: str = INTERRUPTED) -> bool:
     """A batch left 'planning' or 'applying' by a stopped or killed process becomes failed (nothing was written).
 
-    A process at work on a batch touches its heartbeat file (app/imports/heartbeat.py) every
-    IMPORT_HEARTBEAT_SECONDS; once neither that nor the row has moved for `after`, nobody is.
+    A process at work on a batch beats every IMPORT_HEARTBEAT_SECONDS (its heartbeat file, app/imports/heartbeat.py,
+    and `beat`, the queue's record of its task); once neither those nor the row have moved for `after`, nobody is.
     """
     if batch.status not in (ImportStatus.PLANNING, ImportStatus.APPLYING):
         return False
-    last = batch.updated_at
-    beat = last_beat(heartbeat_path(Path(batch.stored_path).parent, batch.id))
-    if beat is not None and beat > last:
-        last = beat
-    if now - last < after:
+    if now - last_alive(batch, beat) < after:
         return False
-    fail_batch(session, batch, "处理过程中断（如服务重启或进程被终止），没有写入任何数据。请重新预览后再导入。")
+    fail_batch(session, batch, message)
     return True
 
 

@@ -1,7 +1,8 @@
 """Import pages (台账导入): upload, the batch with its preview, apply, undo, the batch list.
 
-The dry run and the write run in the background (app/imports/runner.py); the batch page shows the
-status and the percentage and refreshes itself until the job is done. A refused action (a double
+The dry run and the write are tasks of the app's task queue (app/imports/runner.py, app/imports/tasks.py);
+the batch page shows the status and the percentage (read from the queue's store, so any app server can) and
+refreshes itself until the task is done. A refused action (a double
 submit, errors without "only valid rows", a stale page, an undo something depends on) shows the
 batch page again with the reason, and changes nothing.
 """
@@ -71,8 +72,21 @@ def index():
     for batch in page.items:
         if batch.status in BUSY:
             _recovered(batch)
+    jobs = _runner().jobs([b.id for b in page.items])
     return render_template("imports/index.html", page=page, stations=scoped_stations(),
-                           statuses=ImportStatus.choices(), runner=_runner(), busy=BUSY)
+                           statuses=ImportStatus.choices(), jobs=jobs, job_label=_job_label, busy=BUSY)
+
+
+def _job_label(batch: ImportBatch, job: dict | None) -> str:
+    """What the batch's task is doing, in a few words for the list ("" when it has none)."""
+    if job is None:
+        return ""
+    if job.get("state") == "queued":
+        return "等待后台处理" if _runner().waiting_long(job) is not None else "排队等候中"
+    done, total = ImportRunner.progress_of(job)
+    verb = "正在导入" if batch.status == ImportStatus.APPLYING else \
+        "正在分析" if batch.status == ImportStatus.PLANNING else "正在重新分析"
+    return f"{verb} {min(99, done * 100 // total)}%"
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -116,16 +130,21 @@ def new():
 # ----- the batch page --------------------------------------------------------------------------
 
 def _progress(batch: ImportBatch) -> dict:
-    """Whether a job is at work on the batch, and how far it got."""
-    running = _runner().progress(batch.id)
+    """Whether a task is at work on the batch (or waiting for a worker), and how far it got."""
+    job = _runner().job(batch.id)
+    running = ImportRunner.progress_of(job)
     busy = batch.status in BUSY or running is not None
     percent = None
     if running is not None and running[1]:
         percent = min(99, running[0] * 100 // running[1])
     elif running is not None:
         percent = 0
+    waited = _runner().waiting_long(job)
     if not busy:
         label = ""
+    elif waited is not None:
+        label = (f"等待后台处理：已排队 {int(waited // 60) or 1} 分钟，还没有后台任务进程接手。"
+                 "可以离开本页稍后再来；如长时间没有进展，请联系管理员检查后台任务进程。")
     elif running == (0, 0):
         label = "排队等候中…"
     elif batch.status == ImportStatus.APPLYING:
@@ -135,7 +154,8 @@ def _progress(batch: ImportBatch) -> dict:
     else:
         label = "正在重新分析…"
     return {"status": batch.status.value, "status_label": batch.status.label, "busy": busy, "label": label,
-            "percent": percent, "done": running[0] if running else None, "total": running[1] if running else None}
+            "percent": percent, "done": running[0] if running else None, "total": running[1] if running else None,
+            "queued": running == (0, 0)}
 
 
 def _mapping_form(batch: ImportBatch, submitted: bool = False) -> MappingForm:
@@ -282,10 +302,11 @@ def detail(batch_id: int):
 
 
 def _recovered(batch: ImportBatch) -> ImportBatch:
-    """The batch, marked failed if no process is at work on it any more (its server stopped or was killed)."""
-    if batch.status in BUSY and not _runner().is_running(batch.id):
+    """The batch, queued again or marked failed if its worker stopped (the `import_recovery` job does the same
+    every 30 s; the page does not wait for it)."""
+    if batch.status in BUSY:
         with unit_of_work() as uow:
-            services.recover_interrupted(uow.session, batch, utcnow())
+            _runner().recover(uow.session, batch, utcnow())
     return batch
 
 

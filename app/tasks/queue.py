@@ -25,7 +25,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 QUEUE_NAME = "metrology"
 
 # The modules that define tasks: a worker imports them all before it takes a task.
-TASK_MODULES: list[str] = ["app.tasks.background"]
+TASK_MODULES: list[str] = ["app.imports.tasks", "app.webhooks.tasks", "app.mail.tasks", "app.tasks.background"]
 
 huey = Huey(QUEUE_NAME, storage_class=MemoryStorage, utc=True)
 
@@ -77,7 +77,7 @@ def task(**options) -> Callable:
                 return fn(*args, **kwargs)
             return _context(lambda: fn(*args, **kwargs))
 
-        return huey.task(name=f"{fn.__module__}.{fn.__name__}", **options)(run)
+        return huey.task(name=fn.__name__, **options)(run)  # Huey prefixes the module
 
     return decorate
 

@@ -122,6 +122,8 @@ def capture(session: Session, record_type: str, event_type: str, ids: Iterable[i
     for start in range(0, len(ids), CHUNK):
         written += connection.execute(capture_statement(record_type, event_type, ids[start:start + CHUNK],
                                                         now)).rowcount or 0
+    if written:  # once committed, a delivery task is queued at once (app/webhooks/tasks.py)
+        session.info["webhook_events"] = True
     return written
 
 
