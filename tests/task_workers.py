@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from app.tasks import queue
-from app.tasks.runtime import init_app
+from app.tasks.runtime import init_app, run_tasks_in
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 TURN_KEY = "metrology:test-queue-turn"
@@ -70,7 +70,9 @@ def bound_queue(app, url: str) -> Iterator:
 @contextmanager
 def queue_workers(app, url: str, workers: int = 2) -> Iterator:
     """Huey worker threads in this process taking the app's tasks from the queue at `url`, stopped after the block."""
+    saved_context = queue._context
     with bound_queue(app, url) as huey:
+        run_tasks_in(app)
         consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
                                         check_worker_health=False, initial_delay=0.02, max_delay=0.2)
         consumer.scheduler.start()
@@ -80,3 +82,4 @@ def queue_workers(app, url: str, workers: int = 2) -> Iterator:
             yield huey
         finally:
             consumer.stop(graceful=True)
+            queue.set_context(saved_context)
