@@ -228,3 +228,22 @@ def test_one_worker_with_memory_limits_starts(database_url, tmp_path):
     finally:
         _stop([proc])
     assert "refusing" not in log.read_text()
+
+
+def test_an_unreachable_limiter_storage_is_a_chinese_503(database_url, tmp_path):
+    """Redis down: the pages it guards answer 503 in Chinese (nothing is let through unthrottled), never a 500."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]  # closed again before the server starts: nothing listens there
+    env = server_env(database_url, tmp_path, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{dead}/0", WEB_CONCURRENCY="1")
+    port = _free_port()
+    log = tmp_path / "dead-redis.log"
+    proc = _start(env, port, log)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", proc, log)
+        resp = Browser(_address()).get(f"http://127.0.0.1:{port}", "/public/")
+        assert resp.status_code == 503 and "服务暂时不可用" in resp.text
+        resp = Browser(_address()).login(f"http://127.0.0.1:{port}", "nobody", "x")
+        assert resp.status_code == 503 and "服务暂时不可用" in resp.text
+    finally:
+        _stop([proc])
