@@ -76,8 +76,9 @@ class Config:
     # Public lookup: requests per client address; the address printed in QR codes ('' = the request's host).
     PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
-    # Largest sheet of QR labels in one request.
-    LABELS_MAX = int(os.environ.get("LABELS_MAX", "1000"))
+    # Largest sheet of QR labels; a selection of more than LABELS_INLINE labels is built by a background task.
+    LABELS_MAX = int(os.environ.get("LABELS_MAX", "5000"))
+    LABELS_INLINE = int(os.environ.get("LABELS_INLINE", "500"))
     TIMEZONE = "Asia/Shanghai"
     DUE_SOON_DAYS = int(os.environ.get("DUE_SOON_DAYS", "30"))
     PAGE_SIZE = 50
@@ -91,6 +92,16 @@ class Config:
     TASKS_IN_APP = os.environ.get("TASKS_IN_APP", "0") == "1"
     TASK_WORKERS_IN_APP = int(os.environ.get("TASK_WORKERS_IN_APP", "2"))
     TASKS_IMMEDIATE = False
+    # Background tasks' results (exports, label sheets), shared by every app server like IMPORT_STORAGE; kept
+    # TASK_KEEP_DAYS days after they finish. A worker touches its task's heartbeat every TASK_HEARTBEAT_SECONDS;
+    # a running task silent for TASK_STALE_SECONDS is queued again (at most TASK_MAX_ATTEMPTS runs in all).
+    TASK_STORAGE = os.environ.get("TASK_STORAGE", str(INSTANCE_DIR / "tasks"))
+    TASK_KEEP_DAYS = int(os.environ.get("TASK_KEEP_DAYS", "7"))
+    TASK_HEARTBEAT_SECONDS = float(os.environ.get("TASK_HEARTBEAT_SECONDS", "5"))
+    TASK_STALE_SECONDS = float(os.environ.get("TASK_STALE_SECONDS", "30"))
+    TASK_MAX_ATTEMPTS = int(os.environ.get("TASK_MAX_ATTEMPTS", "2"))
+    # A list export of more rows than this is built by a background task (a status page, then the download).
+    EXPORT_INLINE_ROWS = int(os.environ.get("EXPORT_INLINE_ROWS", "20000"))
 
     # Scheduler: `make run` sets SCHEDULER_IN_APP=1 so the web process runs it; otherwise `flask scheduler run`.
     # Any number of processes may run it: the lease row picks one leader.
@@ -163,6 +174,7 @@ class TestConfig(Config):
     # Tests never talk to a mail server unless they start one.
     SMTP_HOST = ""
     INTEGRITY_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-integrity")
+    TASK_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-tasks")
 
 
 class ProductionConfig(Config):

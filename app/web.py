@@ -156,24 +156,47 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 
 def xlsx_download(list_stmt: Select, name: str, columns: list, rows: Callable[[Session, Select], Any],
                   back: str) -> Any:
-    """A list's rows as a streamed .xlsx download named "<name>_<date>.xlsx" (refused past EXPORT_MAX_ROWS)."""
+    """A list's rows as a streamed .xlsx download named "<name>_<date>.xlsx" (refused past EXPORT_MAX_ROWS).
+
+    Past EXPORT_INLINE_ROWS the export becomes a background task: the page's endpoint with its filter and sort
+    is stored, the user goes to the task's status page, and a worker replays this view for the user
+    (app/tasks/background.py), which then writes the workbook to the task's file instead of answering.
+    """
     import tempfile
 
     from flask import send_file
 
     from app.clock import today
+    from app.tasks.background import task_sink
     from reports.xlsx import write_table
 
     limit = current_app.config["EXPORT_MAX_ROWS"]
     total = db().execute(count_of(list_stmt)).scalar_one()
+    sink = task_sink()
     if total > limit:
-        flash(f"符合条件的记录有 {total} 条，超过单次导出上限 {limit} 条，请先缩小筛选范围。", "warning")
+        message = f"符合条件的记录有 {total} 条，超过单次导出上限 {limit} 条，请先缩小筛选范围。"
+        if sink is not None:
+            raise Invalid(message)
+        flash(message, "warning")
         return redirect(back)
+    file_name = f"{name}_{today():%Y%m%d}.xlsx"
+    if sink is not None:
+        with sink.open() as out:
+            write_table(out, columns, sink.progress.counting(rows(db(), list_stmt), total), sheet_title=name)
+        return sink.done(file_name, total)
+    if total > current_app.config["EXPORT_INLINE_ROWS"]:
+        from app.tasks.models import TaskKind
+        from app.tasks.views import start
+
+        return start(TaskKind.EXPORT, f"导出{name}（{total} 条）",
+                     {"endpoint": request.endpoint, "view_args": dict(request.view_args or {}), "path": request.path,
+                      "query": request.query_string.decode("ascii", "replace")},
+                     f"符合条件的记录有 {total} 条，已转为后台导出：完成后在本页下载，也可离开本页，稍后在“我的后台任务”中下载。")
     # Written to a temporary file and sent from there, so a large export never sits in memory.
     out = tempfile.TemporaryFile()
     write_table(out, columns, rows(db(), list_stmt), sheet_title=name)
     out.seek(0)
-    return send_file(out, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=f"{name}_{today():%Y%m%d}.xlsx")
+    return send_file(out, mimetype=XLSX_MIMETYPE, as_attachment=True, download_name=file_name)
 
 
 def export_url(name: str = "export.xlsx") -> str:

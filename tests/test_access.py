@@ -141,6 +141,8 @@ class Ids:
     webhook_off: int = 0
     # An API token (0 unless the case is an API token page, see `make_api_token`).
     api_token: int = 0
+    # A finished background task (an export) of insp_a, with its file (0 unless a tasks route, see `make_tasks`).
+    task_a: int = 0
 
 
 @dataclass(frozen=True)
@@ -369,6 +371,11 @@ CASES: list[Case] = [
          texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
     Case("plans.export", "/plans/export.xlsx?period=2026&overdue=1", get=STAFF_READ),
     Case("plans.notices", "/plans/notices?merchant_id={merchant_a}&period=2026&overdue=1", get=A_READ),
+    # --- background tasks: a user's own (the admin sees every user's) ----------------------------
+    Case("tasks.index", "/tasks/", get=STAFF_READ),
+    Case("tasks.index", "/tasks/?all=1", get=STAFF_READ, variant="all"),
+    Case("tasks.detail", "/tasks/{task_a}", get=E(LOGIN, OK, 404, 404, OK)),
+    Case("tasks.download", "/tasks/{task_a}/download", get=E(LOGIN, OK, 404, 404, OK)),
     # --- monthly reports ------------------------------------------------------------------------
     Case("monthly.index", "/reports/monthly/", get=STAFF_READ),
     Case("monthly.build", "/reports/monthly/build",
@@ -981,6 +988,30 @@ def make_api_token(session, world) -> dict:
     return {"api_token": token.id}
 
 
+def make_tasks(session, world) -> dict:
+    """A finished export task of insp_a with its result file, through the services a worker uses."""
+    from app.instruments.queries import InstrumentFilter, instrument_list
+    from app.scope import Scope
+    from app.tasks import services as tasks
+    from app.tasks.models import TaskKind
+    from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
+    from reports.xlsx import write_table
+
+    task = tasks.create_task(session, world.inspector_a, TaskKind.EXPORT, "导出计量器具（1 条）",
+                             {"endpoint": "instruments.export", "view_args": {}, "path": "/instruments/export.xlsx",
+                              "query": ""})
+    session.commit()
+    token = tasks.claim(session, task.id, "test", utcnow())
+    session.commit()
+    writer = tasks.ResultWriter(TestConfig.TASK_STORAGE, task.id, token, ".xlsx")
+    with writer.open() as out:
+        write_table(out, INSTRUMENT_COLUMNS, instrument_rows(session, instrument_list(Scope.for_user(
+            world.inspector_a), InstrumentFilter(), "new")), sheet_title="计量器具")
+    assert tasks.finish(session, task.id, token, utcnow(), writer.commit("计量器具.xlsx", 1))
+    session.commit()
+    return {"task_a": task.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
 EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
@@ -988,7 +1019,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
-          "webhooks.": make_webhooks, "api_tokens.": make_api_token}
+          "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -19,6 +19,8 @@ from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, Verif
 from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.merchants.services import get_merchant
 from app.public.labels import DEFAULT_SIZE, LABEL_SIZES, sheets
+from app.errors import Invalid
+from app.headers import csp_nonce
 from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
@@ -247,10 +249,19 @@ def _public_base() -> str:
     return (current_app.config.get("PUBLIC_BASE_URL") or request.host_url).rstrip("/")
 
 
+def _labels_refused(total: int) -> str | None:
+    """Why a label sheet of `total` instruments cannot be made, or None."""
+    limit = current_app.config["LABELS_MAX"]
+    if total > limit:
+        return f"符合条件的器具有 {total} 台，超过单次打印上限 {limit} 台，请先缩小筛选范围。"
+    return None
+
+
 @bp.route("/instruments/labels", methods=["GET", "POST"])
 @staff_required
 def labels():
-    """Choose a label stock for the filtered instruments; posting gives tokens to those lacking one."""
+    """Choose a label stock for the filtered instruments; posting gives tokens to those lacking one and opens the
+    sheet, or, past LABELS_INLINE labels, queues the sheet as a background task (tokens given by the task)."""
     context = _list_context()
     stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
     total = db().execute(count_of(stmt)).scalar_one()
@@ -260,38 +271,69 @@ def labels():
     if request.method == "GET":
         form.size.data = request.args.get("size") if request.args.get("size") in LABEL_SIZES else DEFAULT_SIZE
     if form.validate_on_submit():
-        if total > limit:
-            form.size.errors = [f"符合条件的器具有 {total} 台，超过单次打印上限 {limit} 台，请先缩小筛选范围。"]
+        sheet_args = {**_filter_args(), "size": form.size.data}
+        if refused := _labels_refused(total):
+            form.size.errors = [refused]
         elif total == 0:
             form.size.errors = ["没有符合条件的计量器具，请调整筛选条件。"]
+        elif total > current_app.config["LABELS_INLINE"]:
+            from app.tasks.models import TaskKind
+            from app.tasks.views import start
+
+            return start(TaskKind.LABELS, f"二维码标签（{total} 台）",
+                         {"endpoint": "instruments.labels_sheet", "view_args": {},
+                          "path": url_for("instruments.labels_sheet"), "query": urlencode(sheet_args),
+                          "base_url": request.host_url},
+                         f"共 {total} 张标签，已提交后台生成：完成后在本页打开打印，也可稍后在“我的后台任务”中打开。")
         else:
             with unit_of_work(form) as uow:
                 assign_public_tokens(uow.session, current_user, stmt)
             if uow.ok:
-                return uow.redirect(None, url_for("instruments.labels_sheet") + "?" + urlencode(
-                    {**_filter_args(), "size": form.size.data}))
+                return uow.redirect(None, url_for("instruments.labels_sheet") + "?" + urlencode(sheet_args))
     return render_template("instruments/labels.html", form=form, total=total, limit=limit, args=_filter_args(),
-                           **context)
+                           inline=current_app.config["LABELS_INLINE"], **context)
 
 
 @bp.route("/instruments/labels/sheet")
 @staff_required
 def labels_sheet():
-    """The A4 sheet of QR labels for the filtered instruments that have a public token."""
+    """The A4 sheet of QR labels for the filtered instruments that have a public token.
+
+    Replayed by a background task for a large selection (app/tasks/background.py): it then gives the missing
+    tokens itself and writes the sheet, a self-contained page, to the task's file."""
+    from app.tasks.background import task_sink
+
+    sink = task_sink()
     _list_context()  # a merchant filter outside the user's stations answers 404
     size = LABEL_SIZES.get(request.args.get("size", ""), LABEL_SIZES[DEFAULT_SIZE])
     stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
-    limit = current_app.config["LABELS_MAX"]
     total = db().execute(count_of(stmt)).scalar_one()
-    if total > limit:
-        flash(f"符合条件的器具有 {total} 台，超过单次打印上限 {limit} 台，请先缩小筛选范围。", "warning")
+    refused = _labels_refused(total)
+    if sink is None and not refused and total > current_app.config["LABELS_INLINE"]:
+        refused = f"符合条件的器具有 {total} 台，请在本页点击“生成标签页”，由后台生成后再打印。"
+    if refused:
+        if sink is not None:
+            raise Invalid(refused)
+        flash(refused, "warning")
         return redirect(url_for("instruments.labels", **_filter_args()))
+    if sink is not None:
+        with unit_of_work(show=False) as uow:
+            assign_public_tokens(uow.session, current_user, stmt)
+        if not uow.ok:
+            raise uow.error
     items = db().scalars(stmt.where(Instrument.public_token.is_not(None))).all()
     base = _public_base()
+    rows = sink.progress.counting(items, len(items), every=100) if sink is not None else items
     cards = [{"kind": i.type.name_zh, "serial": i.serial_no, "merchant": i.merchant.name,
-              "qr": qr_svg(f"{base}{url_for('public.instrument', token=i.public_token)}")} for i in items]
-    return render_template("instruments/labels_sheet.html", pages=sheets(cards, size), size=size,
+              "qr": qr_svg(f"{base}{url_for('public.instrument', token=i.public_token)}")} for i in rows]
+    html = render_template("instruments/labels_sheet.html", pages=sheets(cards, size), size=size,
                            missing=total - len(items), args=_filter_args())
+    if sink is None:
+        return html
+    with sink.open() as out:
+        out.write(html.encode("utf-8"))
+    # The sheet's <style> carries this request's nonce: the download answers with the same one.
+    return sink.done(f"二维码标签_{today():%Y%m%d}.html", len(items), ref={"nonce": csp_nonce()})
 
 
 @bp.route("/instruments/<int:instrument_id>/public", methods=["POST"])

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, render_template, request, send_file, url_for
-from flask_login import current_user
+from flask import Blueprint, render_template, request, send_file
 from wtforms import SelectField, StringField
 from wtforms.validators import ValidationError
 
@@ -12,7 +11,9 @@ from app.clock import today
 from app.forms import Form, required
 from app.monthly import queries, services
 from app.security import staff_required
-from app.web import XLSX_MIMETYPE, in_scope, paginate, scope, scoped_stations, unit_of_work
+from app.tasks.models import TaskKind
+from app.tasks.views import start
+from app.web import XLSX_MIMETYPE, in_scope, paginate, scope, scoped_stations
 from reports.monthly import Month
 
 bp = Blueprint("monthly", __name__, template_folder="templates", url_prefix="/reports/monthly")
@@ -55,17 +56,16 @@ def index():
 @bp.route("/build", methods=["POST"])
 @staff_required
 def build():
-    """Build (or rebuild) one month's report now and keep it in the archive."""
+    """Queue one month's report (build or rebuild) and go to its status page; the worker keeps it in the archive."""
     form = _form()
     if not form.validate_on_submit():
         return _render(form)
     station_id = int(form.station_id.data) if form.station_id.data else None
-    with unit_of_work(form) as uow:
-        report = services.build_report(uow.session, current_user, Month.parse(form.month.data.strip()), station_id)
-    if not uow.ok:
-        return _render(form)
-    return uow.redirect(f"{report.month} 月报（{report.scope_name}）已生成，用时 {report.seconds:.1f} 秒。",
-                        url_for("monthly.index"))
+    month = Month.parse(form.month.data.strip())
+    scope_name = dict(form.station_id.choices).get(form.station_id.data or "", "全部监管所")
+    return start(TaskKind.MONTHLY_REPORT, f"{month.label}月报（{scope_name}）",
+                 {"month": str(month), "station_id": station_id},
+                 f"{month.label}月报（{scope_name}）已提交后台生成：完成后在本页下载，也会存入月报档案。")
 
 
 @bp.route("/<int:report_id>/download")

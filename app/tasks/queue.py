@@ -25,7 +25,7 @@ from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 QUEUE_NAME = "metrology"
 
 # The modules that define tasks: a worker imports them all before it takes a task.
-TASK_MODULES: list[str] = []
+TASK_MODULES: list[str] = ["app.tasks.background"]
 
 huey = Huey(QUEUE_NAME, storage_class=MemoryStorage, utc=True)
 
