@@ -319,6 +319,41 @@ def workers_seen(access_log: Path, address: str) -> set[str]:
     return pids
 
 
+def pick_queue_victim(stack: "Stack", seconds: float = 15) -> tuple[str, str]:
+    """The queue worker to kill: the one running a background task if one is caught running within `seconds`
+    (its pid is on the task record), else worker1 (with the import batches at work then); and what was caught."""
+    pids = {proc.pid: name for name, proc in stack.procs.items() if name.startswith("worker")}
+    engine = create_engine(stack.url)
+    deadline = time.monotonic() + seconds
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                row = conn.execute(text("SELECT id, runner FROM background_tasks WHERE state = 'running' "
+                                        "ORDER BY id LIMIT 1")).first()
+                if row is not None:
+                    pid = int(row.runner.split(":")[1]) if row.runner.count(":") >= 2 else 0
+                    return pids.get(pid, "worker1"), f"background task {row.id} (run by pid {pid})"
+                conn.rollback()
+                time.sleep(0.02)
+            # No task record caught running: an import batch at work (which worker has it is not on its record).
+            busy = conn.execute(text("SELECT id, status FROM import_batches "
+                                     "WHERE status IN ('planning', 'applying')")).all()
+            if busy:
+                return "worker1", f"import batches {[tuple(b) for b in busy]}"
+    finally:
+        engine.dispose()
+    return "worker1", "nothing caught running"
+
+
+def busy_tasks(url: str) -> list[tuple[int, str]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, state FROM background_tasks WHERE state IN ('queued', 'running') "
+                                 "ORDER BY id")).all()
+    engine.dispose()
+    return [(r[0], r[1]) for r in rows]
+
+
 def busy_batches(url: str) -> list[tuple[int, str]]:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -343,7 +378,8 @@ def run(stack: Stack, checks: Checks) -> None:
                  "RATELIMIT_STORAGE_URI": stack.redis_url, "RATELIMIT_KEY_PREFIX": "prodcheck",
                  "TASK_QUEUE_URL": stack.redis_url, "TRUSTED_PROXIES": "1",
                  "IMPORT_STORAGE": str(stack.work / "imports"), "EVIDENCE_STORAGE": str(stack.work / "evidence"),
-                 "INTEGRITY_STORAGE": str(stack.work / "integrity"), "SCHEDULER_IN_APP": "0", "TASKS_IN_APP": "0",
+                 "INTEGRITY_STORAGE": str(stack.work / "integrity"), "TASK_STORAGE": str(stack.work / "tasks"),
+                 "SCHEDULER_IN_APP": "0", "TASKS_IN_APP": "0",
                  "SCHEDULER_JOBS": "deploy.prodcheck_jobs:JOBS", "SCHEDULER_LEASE_SECONDS": "6",
                  "SCHEDULER_TICK_SECONDS": "1", "PUBLIC_RATE_LIMIT": f"{PUBLIC_LIMIT} per minute",
                  "LOGIN_FAILURE_LIMIT": f"{LOGIN_LIMIT} per minute"}
@@ -382,15 +418,14 @@ def run(stack: Stack, checks: Checks) -> None:
     time.sleep(max(0.0, started + args.seconds * 0.5 - time.monotonic()))
     killed_queue = None
     if queue:
-        for _ in range(20):
-            if busy_batches(stack.url):
-                break
-            time.sleep(0.5)
+        name, caught = pick_queue_victim(stack)
         in_flight = busy_batches(stack.url)
-        victim = stack.procs["worker1"]
+        tasks_in_flight = [t for t in busy_tasks(stack.url) if t[1] == "running"]
+        victim = stack.procs[name]
         os.killpg(victim.pid, signal.SIGKILL)
-        killed_queue = (time.time(), in_flight)
-        say(f"killed queue worker 1 (pid {victim.pid}) with SIGKILL; batches in flight: {in_flight or 'none'}")
+        killed_queue = (time.time(), in_flight, tasks_in_flight, name)
+        say(f"killed queue {name} (pid {victim.pid}) with SIGKILL; caught: {caught}; running tasks "
+            f"{tasks_in_flight or 'none'}; import batches in flight {in_flight or 'none'}")
     before = web_workers(web)
     web_victim = before[0]
     os.kill(web_victim, signal.SIGKILL)
@@ -407,11 +442,13 @@ def run(stack: Stack, checks: Checks) -> None:
     locust.wait(timeout=args.seconds + 120)
     say(f"locust finished (exit code {locust.returncode})")
 
-    # Let interrupted imports be found and settled (retried or marked failed): poll their pages like a user.
-    deadline = time.monotonic() + 180
+    # Let interrupted imports and tasks be found and settled (retried or marked failed by the recovery jobs, which
+    # run every minute): poll the batches' pages like a user.
+    say("waiting for imports and background tasks to settle (at most 240 s) ...")
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         busy = busy_batches(stack.url)
-        if not busy:
+        if not busy and not busy_tasks(stack.url):
             break
         http = requests.Session()
         http.headers["X-Forwarded-For"] = "192.0.2.250"
@@ -421,7 +458,7 @@ def run(stack: Stack, checks: Checks) -> None:
         for batch_id, _status in busy:
             http.get(f"{base}/imports/{batch_id}/progress", timeout=30)
         time.sleep(5)
-    settle_left = busy_batches(stack.url)
+    settle_left = busy_batches(stack.url) + busy_tasks(stack.url)
 
     say("\nChecks")
     check_http(stack, checks)
@@ -541,22 +578,34 @@ def check_imports(stack: Stack, checks: Checks, out: Path, queue: bool, killed_q
         checks.add("a queue worker killed mid-run loses nothing", None,
                    "skipped: this checkout has no `flask tasks worker` (imports ran in the web workers)")
         return
-    at, in_flight = killed_queue
+    at, in_flight, tasks_in_flight, victim = killed_queue
     later = [x for x in lines if x.get("finished", 0) > at and status.get(x["batch"]) == "applied"]
-    fates = {b: status.get(b) for b, _s in in_flight}
+    fates = {f"batch {b}": status.get(b) for b, _s in in_flight}
+    engine = create_engine(stack.url)
+    with engine.connect() as conn:
+        tasks = conn.execute(text("SELECT id, kind, state, attempts, finished_at FROM background_tasks")).all()
+    engine.dispose()
+    by_id = {t.id: t for t in tasks}
+    fates.update({f"task {t}": f"{by_id[t].state} after {by_id[t].attempts} attempt(s)" for t, _s in tasks_in_flight})
+    after_kill = sum(1 for t in tasks if t.state == "done" and t.finished_at and t.finished_at.timestamp() > at)
+    task_states = Counter(f"{t.kind} {t.state}" for t in tasks)
+    checks.add("every background task done (or failed with a message), none lost or stuck",
+               bool(tasks) and all(t.state in ("done", "failed") for t in tasks),
+               f"{dict(task_states)}; done after the queue worker's kill: {after_kill}")
     # What the queue workers took (Huey logs "Executing <task>" for each): before the queue carries imports,
     # the web workers run them and the queue workers are idle.
     executed = {name: sum("Executing " in line for line in (stack.work / f"{name}.log").read_text(
         errors="replace").splitlines()) for name in ("worker1", "worker2")}
-    if not sum(executed.values()):
+    if not sum(executed.values()) and not tasks:
         checks.add("a queue worker killed mid-run loses nothing", None,
                    "skipped: the queue workers took no task (this checkout runs imports and reports in the web "
                    f"workers), so the kill tested nothing; batches in flight at the kill ended as {fates or 'none'}")
         return
-    checks.add("a queue worker killed mid-run loses nothing", bool(later) and all(
-        f in ("applied", "failed", "preview") for f in fates.values()),
-        f"batches in flight at the kill ended as {fates or 'none in flight'}; {len(later)} imports applied after "
-        f"the kill; tasks executed by the queue workers: {executed}")
+    finished = ("applied", "failed", "preview", "done")
+    checks.add("a queue worker killed mid-run loses nothing",
+               (bool(later) or after_kill > 0) and all(str(f).split(" ")[0] in finished for f in fates.values()),
+               f"killed {victim}; in flight at the kill, now: {fates or 'nothing in flight'}; after the kill "
+               f"{len(later)} imports applied and {after_kill} tasks done; Huey tasks executed per worker: {executed}")
 
 
 def main(argv=None) -> int:
