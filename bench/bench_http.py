@@ -91,7 +91,7 @@ def start_server(kind: str, args, work: Path, port: int, prefix: str) -> subproc
     env = {**os.environ, "DATABASE_URL": args.url, "PYTHONPATH": str(ROOT), "SECRET_KEY": secrets.token_hex(32),
            "PUBLIC_RATE_LIMIT": "1000000 per minute", "TASK_QUEUE_URL": f"sqlite:///{work / 'tasks.db'}",
            "IMPORT_STORAGE": str(work / "imports"), "EVIDENCE_STORAGE": str(work / "evidence"),
-           "INTEGRITY_STORAGE": str(work / "integrity")}
+           "INTEGRITY_STORAGE": str(work / "integrity"), "TASK_STORAGE": str(work / "tasks")}
     log = open(work / f"{kind}.log", "wb")
     if kind == "make-run":
         env.update(APP_ENV="development", SCHEDULER_IN_APP="1", TASKS_IN_APP="1")

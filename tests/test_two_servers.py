@@ -94,6 +94,7 @@ def server_env(database_url: str, tmp: Path, **extra) -> dict:
             "LOGIN_FAILURE_LIMIT": f"{LOGIN_LIMIT} per minute", "PUBLIC_RATE_LIMIT": f"{PUBLIC_LIMIT} per minute",
             "TASK_QUEUE_URL": f"sqlite:///{tmp / 'tasks.db'}", "IMPORT_STORAGE": str(tmp / "imports"),
             "EVIDENCE_STORAGE": str(tmp / "evidence"), "INTEGRITY_STORAGE": str(tmp / "integrity"),
+            "TASK_STORAGE": str(tmp / "tasks"),
             "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "GUNICORN_ACCESS_LOG": str(tmp / "access.log"),
             **extra}
 
