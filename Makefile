@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_DB ?= sqlite:///$(CURDIR)/instance/demo.db
 
-.PHONY: run test venv dev-venv setup demo clean-venv
+.PHONY: run test venv dev-venv setup demo clean-venv prod-check
 
 # `make run` installs only what the app runs on; `make test` adds the test and benchmark tools.
 $(BIN)/activate: requirements.txt
@@ -37,6 +37,11 @@ WORKERS ?= 2
 ARGS ?=
 test: dev-venv
 	$(BIN)/python -m pytest -q -n $(WORKERS) $(ARGS)
+
+# The production set-up under load on this machine (deploy/prod_check.py): gunicorn, schedulers, queue workers,
+# PostgreSQL and Redis; a few minutes, not part of `make test`. make prod-check ARGS="--seconds 120 --users 32"
+prod-check: dev-venv
+	$(BIN)/python deploy/prod_check.py $(ARGS)
 
 demo: venv
 	mkdir -p instance

@@ -39,7 +39,10 @@ class Config:
 
     # Failed logins: per account and per client address.
     LOGIN_FAILURE_LIMIT = os.environ.get("LOGIN_FAILURE_LIMIT", "5 per minute")
+    # memory:// counts in each process; several processes or servers share one count in Redis (redis://host:6379/0).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Prefix of the limiter's keys, so two systems (production and a training copy) can share one Redis database.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "metrology")
     RATELIMIT_HEADERS_ENABLED = False
     # Number of reverse proxies in front of the app (0: clients connect directly).
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

@@ -275,10 +275,22 @@ def _register_errors(app: Flask) -> None:
             raise err
         if is_unavailable(err):
             return _unavailable_page(err)
+        if _redis_down(err):
+            # The limiter's (or the queue's) Redis: every server is in the same state, so say so, in Chinese.
+            log.error("Redis unavailable on %s: %s", request.path, err)
+            app.extensions["database"].discard()
+            return _error_page(503)
         log.exception("unhandled error on %s", request.path)
         app.extensions["database"].discard()
         # A full disk outside the upload store, e.g. under the temporary file of a large upload, is said so.
         return _error_page(507 if isinstance(err, OSError) and err.errno in NO_ROOM else 500)
+
+
+def _redis_down(err: Exception) -> bool:
+    """Whether the error is a Redis server that cannot be reached (rate limits, task queue)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+
+    return isinstance(err, (RedisConnectionError, RedisTimeoutError))
 
 
 def _register_template_helpers(app: Flask) -> None:

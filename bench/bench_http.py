@@ -1,0 +1,250 @@
+"""Requests per second and latency over real HTTP: `make run` (flask's server, one process) against the production
+set-up (gunicorn, deploy/gunicorn.conf.py), on the same database.
+
+    .venv/bin/python bench/bench_http.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench1m
+        [--seconds 15] [--clients 1,8,32] [--workers 4] [--only make-run|production]
+
+Pages: the instrument list, the overdue worklist and the dashboard as a supervisor (all stations; one signed-in
+session shared by the clients), and an instrument's public page. Each (set-up, page, clients) cell runs for
+--seconds after a warm-up: every client sends its next request as soon as the last one answered (a closed loop),
+so requests/s is what the set-up serves at that concurrency and p50/p95/p99 what a client waits. Any answer but
+200 is counted and printed as an error. The clients are threads of this process on the same machine (they take
+some CPU from the servers: a few ms per request).
+
+Both set-ups get the same settings: the public limit raised out of the way (PUBLIC_RATE_LIMIT, else a client
+would see 429 after 60 requests), signing key and files under a temporary folder. `make run` runs the scheduler
+and the queue's worker threads in its process, as `make run` does; the production set-up keeps its rate limits in
+Redis (TEST_REDIS_URL, default db 5; only this run's keys are deleted after) and has no scheduler or workers
+(those are other processes in production and take no CPU while idle).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from app.db import Database  # noqa: E402
+from app.instruments.models import Instrument  # noqa: E402
+from bench.bench_pages import PASSWORD, SUPERVISOR, ensure_users, percentile  # noqa: E402
+
+BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+PAGES = [("instrument list", "/instruments/"), ("overdue worklist", "/worklists/overdue"), ("dashboard", "/"),
+         ("public instrument page", None)]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--url", required=True, help="database URL (the 1,000,000-instrument data of bench/generate.py)")
+    p.add_argument("--seconds", type=float, default=15, help="timed seconds per cell (default 15)")
+    p.add_argument("--warmup", type=int, default=3, help="warm-up requests per page and set-up (default 3)")
+    p.add_argument("--clients", default="1,8,32", help="concurrent clients (default 1,8,32)")
+    p.add_argument("--workers", type=int, default=4, help="gunicorn workers of the production set-up (default 4)")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
+    return p.parse_args(argv)
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 min)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def public_token(url: str) -> str:
+    """An instrument with a public token (given one if none has)."""
+    from app.public.services import ensure_public_token
+
+    database = Database(url)
+    with database.session_scope() as session:
+        inst = session.scalars(select(Instrument).where(Instrument.public_token.is_not(None)).limit(1)).first()
+        if inst is None:
+            inst = session.scalars(select(Instrument).order_by(Instrument.id).limit(1)).one()
+        token = ensure_public_token(session, None, inst)
+    database.dispose()
+    return token
+
+
+def start_server(kind: str, args, work: Path, port: int, prefix: str) -> subprocess.Popen:
+    """`make run`'s command or gunicorn with the production settings, on this database."""
+    env = {**os.environ, "DATABASE_URL": args.url, "PYTHONPATH": str(ROOT), "SECRET_KEY": secrets.token_hex(32),
+           "PUBLIC_RATE_LIMIT": "1000000 per minute", "TASK_QUEUE_URL": f"sqlite:///{work / 'tasks.db'}",
+           "IMPORT_STORAGE": str(work / "imports"), "EVIDENCE_STORAGE": str(work / "evidence"),
+           "INTEGRITY_STORAGE": str(work / "integrity"), "TASK_STORAGE": str(work / "tasks")}
+    log = open(work / f"{kind}.log", "wb")
+    if kind == "make-run":
+        env.update(APP_ENV="development", SCHEDULER_IN_APP="1", TASKS_IN_APP="1")
+        argv = [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        env.update(APP_ENV="production", SESSION_COOKIE_SECURE="0", RATELIMIT_STORAGE_URI=REDIS_URL,
+                   RATELIMIT_KEY_PREFIX=prefix, SCHEDULER_IN_APP="0", TASKS_IN_APP="0",
+                   GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(args.workers),
+                   GUNICORN_THREADS=str(args.threads), GUNICORN_ACCESS_LOG=str(work / "access.log"))
+        argv = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_ready(base: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"the server exited:\n{log.read_text(errors='replace')[-2000:]}")
+        try:
+            if requests.get(base + "/login", timeout=30).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    sys.exit("the server did not answer within 180 s")
+
+
+def login(base: str) -> dict:
+    """The cookies of a signed-in supervisor session."""
+    import re
+
+    http = requests.Session()
+    page = http.get(base + "/login", timeout=30)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"', page.text)
+    resp = http.post(base + "/login", data={"username": SUPERVISOR, "password": PASSWORD,
+                                            "csrf_token": (match.group(1) or match.group(2)) if match else ""},
+                     allow_redirects=False, timeout=30)
+    if resp.status_code != 302:
+        sys.exit(f"login as {SUPERVISOR} failed: HTTP {resp.status_code}")
+    return http.cookies.get_dict()
+
+
+def run_cell(url: str, cookies: dict, clients: int, seconds: float) -> dict:
+    """`clients` threads requesting `url` back to back for `seconds`: requests/s and latency percentiles."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[int] = [0] * clients
+    start_gate = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(i: int) -> None:
+        http = requests.Session()
+        http.cookies.update(cookies)
+        start_gate.wait()
+        while True:
+            began = time.perf_counter()
+            if began >= stop_at[0]:
+                return
+            try:
+                ok = http.get(url, timeout=120, allow_redirects=False).status_code == 200
+            except requests.RequestException:
+                ok = False
+            if ok:
+                latencies[i].append((time.perf_counter() - began) * 1000)
+            else:
+                errors[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start_gate.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    every = [x for lat in latencies for x in lat]
+    if not every:
+        return {"rps": 0.0, "p50": None, "p95": None, "p99": None, "n": 0, "errors": sum(errors)}
+    return {"rps": len(every) / elapsed, "p50": statistics.median(every), "p95": percentile(every, 95),
+            "p99": percentile(every, 99), "n": len(every), "errors": sum(errors)}
+
+
+def fmt(ms) -> str:
+    return "-" if ms is None else f"{ms:,.0f}"
+
+
+def main(argv=None) -> None:
+    """Both set-ups, every page, every concurrency: one table."""
+    args = parse_args(argv)
+    concurrencies = [int(c) for c in args.clients.split(",")]
+    database = Database(args.url)
+    ensure_users(database)
+    with database.session_scope() as session:
+        total = session.execute(select(func.count()).select_from(Instrument)).scalar_one()
+    database.dispose()
+    token = public_token(args.url)
+    print(f"database: {args.url.rsplit('@', 1)[-1]} ({total:,} instruments); {args.seconds:g} s a cell after "
+          f"{args.warmup} warm-up requests a page; clients {concurrencies}; {os.cpu_count()} CPUs; "
+          f"load average {load()}", flush=True)
+    kinds = [args.only] if args.only else ["make-run", "production"]
+    prefix = f"bench-http-{os.getpid()}"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        work = Path(tmp)
+        for kind in kinds:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            proc = start_server(kind, args, work, port, prefix)
+            try:
+                wait_ready(base, proc, work / f"{kind}.log")
+                cookies = login(base)
+                label = ("make run (flask run, 1 process, threaded; scheduler and queue threads inside)"
+                         if kind == "make-run" else f"production (gunicorn {args.workers} workers x {args.threads} "
+                                                    "threads, limits in Redis)")
+                print(f"\n{label}; load average at start {load()}", flush=True)
+                print(f"  {'page':<24} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+                      f"{'n':>6} {'errors':>6}  load", flush=True)
+                for page, path in PAGES:
+                    url = base + (path or f"/public/i/{token}")
+                    for _ in range(args.warmup):
+                        requests.get(url, cookies=cookies if path else {}, timeout=120)
+                    for clients in concurrencies:
+                        r = run_cell(url, cookies if path else {}, clients, args.seconds)
+                        rows.append((kind, page, clients, r, load()))
+                        print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
+                              f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6}  {load()}", flush=True)
+            finally:
+                stop_server(proc)
+    if "production" in kinds:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"*{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    print("\nMarkdown:\n")
+    print("| set-up | page | clients | req/s | p50 ms | p95 ms | p99 ms | errors | load (1/5/15 min) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for kind, page, clients, r, ld in rows:
+        print(f"| {kind} | {page} | {clients} | {r['rps']:.1f} | {fmt(r['p50'])} | {fmt(r['p95'])} | "
+              f"{fmt(r['p99'])} | {r['errors']} | {ld} |")
+
+
+if __name__ == "__main__":
+    main()
