@@ -55,6 +55,7 @@ NOT_PAGES = {
     "bootstrap.static": "Bootstrap's files",
     "accounts.login": "opened before logging in (see `Phone.log_in`), not as a logged-in user, who is sent home",
     "monthly.download": "the month's workbook, a download",
+    "tasks.download": "a background task's result (a workbook, or a label sheet printed from a desktop)",
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
     "certificates.show": "a verification's certificate file (PDF or image) shown by the browser, a file",
@@ -265,6 +266,12 @@ def add_the_rest(session, config) -> dict:
     session.flush()
     session.execute(update(WebhookEvent).values(attempts=1, last_status_code=500, last_attempt_at=utcnow(),
                                                 last_error="接收方答复状态码 500：服务暂不可用"))
+    # A background export the inspector asked for, still queued (its status page refreshes itself).
+    from app.tasks import services as tasks
+    from app.tasks.models import TaskKind
+
+    background = tasks.create_task(session, inspector, TaskKind.EXPORT, "导出计量器具（25,000 条）",
+                                   {"endpoint": "instruments.export", "path": "/instruments/export.xlsx", "query": ""})
     merchant = session.get(type(inspection.merchant), inspection.merchant_id)
     return {
         "station_id": station, "user_id": inspector.id, "merchant_id": merchant.id, "instrument_id": instrument.id,
@@ -276,6 +283,7 @@ def add_the_rest(session, config) -> dict:
         "workbook_id": workbook.id, "merchant_name": merchant.name[:4],
         "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
         "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
+        "task_id": background.id,
     }
 
 
