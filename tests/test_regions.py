@@ -237,3 +237,19 @@ def test_xlsx_reader_is_the_importers(tmp_path):
     path = tmp_path / "r.csv"
     path.write_bytes(io.BytesIO("\ufeff320700,连云港市\n".encode("utf-8")).getvalue())
     assert read_rows(path) == ([("320700", "连云港市", "")], 1)
+
+
+def test_the_all_station_monthly_report_is_not_mailed_to_a_regional_user(session, world):
+    """The report of every station goes to users of the whole installation only: a city supervisor or a county
+    admin must not receive other regions' figures (their editions are the roll-ups' work)."""
+    from app.accounts.services import update_my_settings
+    from app.mail.models import OutboxMessage
+    from app.monthly.services import build_report, mail_report
+    from reports.monthly import Month
+
+    for user in (world.supervisor, world.city_supervisor, world.county_admin_a):
+        update_my_settings(session, user, email=f"{user.username}@example.com", wants_alert_digest=False,
+                           wants_monthly_report=True)
+    report = build_report(session, None, Month.parse("2026-10"))
+    assert mail_report(session, report) == 1
+    assert [m.to_addr for m in session.scalars(select(OutboxMessage))] == ["super1@example.com"]
