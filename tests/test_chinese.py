@@ -189,8 +189,10 @@ def demo_world(session) -> factories.World:
         return row
 
     (ma, ia), (mb, ib) = merchant_and_instrument(stations[0]), merchant_and_instrument(stations[2])
-    return factories.World(stations[0], stations[2], users["admin"], users["supervisor"], users["inspector5"],
-                           users["inspector3"], ma, mb, ia, ib)
+    a, b = stations[0], stations[2]
+    return factories.World(a, b, users["admin"], users["supervisor"], users["inspector5"],
+                           users["inspector3"], ma, mb, ia, ib, a.county.parent, a.county, b.county,
+                           users["supervisor"], users["county_admin"])
 
 
 def log_in(client, persona: str) -> None:

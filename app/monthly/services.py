@@ -63,7 +63,10 @@ def mail_report(session: Session, report: MonthlyReport) -> int:
     already = select(OutboxMessage.user_id).where(OutboxMessage.category == category)
     recipients = session.scalars(select(User).where(
         User.is_active.is_(True), User.wants_monthly_report.is_(True), User.email != "",
-        User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.id.not_in(already)).order_by(User.id)).all()
+        User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.id.not_in(already),
+        # The all-station report is the whole installation's: a user assigned to a region must not get other
+        # regions' figures by mail (regional editions are issue 18's roll-ups).
+        User.region_id.is_(None)).order_by(User.id)).all()
     month = Month.parse(report.month)
     totals = report.totals
     body = (f"{{name}}：\n\n附件是{month.label}计量监管月报（{report.scope_name}）。\n"

@@ -284,6 +284,7 @@ def add_the_rest(session, config) -> dict:
         "serial_no": instrument.serial_no, "body_id": body.id, "results_batch_id": results_batch.id,
         "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
         "task_id": background.id,
+        "region_id": session.get(Station, station).county_id,
     }
 
 
