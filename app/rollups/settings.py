@@ -233,3 +233,21 @@ def source_of(resolved: Resolved, region_id: int | None, tree: Tree) -> str:
     level = tree.levels.get(region_id)
     own = {"county": "本县设置", "city": "本市设置", "province": "本省设置"}.get(getattr(level, "value", ""), "本级设置")
     return source_text(resolved.source, region_id, tree.names, own_label=own)
+
+
+def settable_regions(tree: Tree, user) -> list[int | None]:
+    """The levels whose settings an admin may set: the whole installation (None) for an admin without a region,
+    then every region at or below the admin's own, by code."""
+    own = getattr(user, "region_id", None)
+    regions = sorted((r for r in tree.names if tree.is_under(r, own)), key=lambda r: tree.codes[r])
+    return ([None] if own is None else []) + regions
+
+
+def chosen_region(tree: Tree, user, region_id: int | None) -> int | None:
+    """The region an admin's settings page is about: the one asked for when the admin may set it, else the
+    admin's own level; NotFound for a region outside it."""
+    if region_id is None:
+        return getattr(user, "region_id", None)
+    if region_id not in tree.names or not tree.is_under(region_id, getattr(user, "region_id", None)):
+        raise NotFound("区划不存在或不在您的管辖范围内")
+    return region_id
