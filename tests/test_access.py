@@ -143,6 +143,9 @@ class Ids:
     api_token: int = 0
     # A finished background task (an export) of insp_a, with its file (0 unless a tasks route, see `make_tasks`).
     task_a: int = 0
+    # Station A's county (station B is in the other county of the same city), with a credit rule of its own
+    # (0 unless a region roll-up route, see `make_regions`).
+    region: int = 0
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,9 @@ CASES: list[Case] = [
          data=lambda ids: {}),
     # --- dashboard, catalogue -----------------------------------------------------------------
     Case("dashboard.index", "/", get=STAFF_READ),
+    # One county opened from a city's roll-up: station B's inspector sees no station of station A's county.
+    Case("dashboard.index", "/?county_id={region}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
+    Case("dashboard.index", "/?county_id=999999", get=E(LOGIN, 404, 404, 404, 404), variant="unknown county"),
     Case("catalog.types", "/catalog/types", get=STAFF_READ),
     Case("catalog.findings", "/catalog/findings", get=STAFF_READ),
     Case("catalog.type_edit", "/catalog/types/{type_scale}/edit",
@@ -317,6 +323,24 @@ CASES: list[Case] = [
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
+    Case("credit.rule", "/admin/credit/?region_id={region}",
+         get=ADMIN_ONLY, post=ADMIN_ONLY, variant="county",
+         data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
+                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+                           "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
+         invalid=lambda ids: {"window_months": "abc", "version": "1"},
+         table="credit_rules"),
+    Case("credit.inherit", "/admin/credit/inherit?region_id={region}",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_rules"),
+    # --- admin: settings a county inherits from its city (app/rollups) --------------------------
+    Case("rollups.lead_days", "/admin/lead-days?region_id={region}",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {f"lead_{ids.type_scale}": "45"}, invalid=lambda ids: {f"lead_{ids.type_scale}": "很多"},
+         table="region_lead_days"),
+    Case("rollups.region_targets", "/admin/region-targets",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {f"pledges_{ids.region}": "50"}, invalid=lambda ids: {f"pledges_{ids.region}": "很多"},
+         table="integrity_targets"),
     Case("credit.recompute", "/admin/credit/recompute",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_scores"),
     # --- admin: scheduled jobs ----------------------------------------------------------------
@@ -477,6 +501,8 @@ CASES: list[Case] = [
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("instruments.worklist", "/worklists/overdue?county_id={region}", get=E(LOGIN, OK, 404, OK, OK),
+         variant="county"),
     Case("instruments.worklist", "/worklists/no-such-list", get=E(LOGIN, 404, 404, 404, 404), variant="unknown"),
     Case("instruments.detail", "/instruments/{instrument_a}", get=A_READ, variant="station A"),
     Case("instruments.detail", "/instruments/{instrument_b}", get=B_READ, variant="station B"),
@@ -527,6 +553,7 @@ CASES: list[Case] = [
     # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
     Case("alerts.export", "/alerts/export.xlsx?status=all", get=STAFF_READ),
     Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("alerts.index", "/alerts/?county_id={region}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
     Case("alerts.index", "/alerts/?kind=overdue&status=all&unacknowledged=1", get=STAFF_READ, variant="filtered",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("alerts.acknowledge", "/alerts/{alert_a}/acknowledge",
@@ -976,6 +1003,26 @@ def make_webhooks(session, world) -> dict:
     return {"webhook": subscription.id, "webhook_event": event, "webhook_token": token.id, "webhook_off": off.id}
 
 
+def make_regions(session, world) -> dict:
+    """A province, a city and two counties: station A in one, station B in the other; station A's county has a
+    credit rule of its own (so restoring inheritance has something to delete)."""
+    from app.credit.services import default_rule
+    from app.regions.models import Region, RegionLevel
+
+    province = Region(code="320000", name="江苏省", level=RegionLevel.PROVINCE)
+    city = Region(code="320700", name="连云港市", level=RegionLevel.CITY, parent=province)
+    county_a = Region(code="320703", name="连云区", level=RegionLevel.COUNTY, parent=city)
+    county_b = Region(code="320706", name="海州区", level=RegionLevel.COUNTY, parent=city)
+    session.add_all([province, city, county_a, county_b])
+    session.flush()
+    world.station_a.county_id, world.station_b.county_id = county_a.id, county_b.id
+    rule = default_rule(county_a.id)
+    rule.severe_points = 20
+    session.add(rule)
+    session.commit()
+    return {"region": county_a.id}
+
+
 def make_api_token(session, world) -> dict:
     """A read token of station A (to revoke)."""
     from app.api.models import TokenScope
@@ -1019,7 +1066,9 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
-          "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks}
+          "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
+          "dashboard.": make_regions, "instruments.worklist": make_regions, "alerts.index": make_regions,
+          "credit.": make_regions, "rollups.": make_regions}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
