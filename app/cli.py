@@ -80,8 +80,10 @@ def register_cli(app: Flask) -> None:
     from app.instruments.cli import instruments_cli
     from app.jobs.cli import jobs_cli, scheduler_cli
     from app.monthly.cli import report_cli
+    from app.regions.cli import regions_cli
     from app.tasks.runtime import tasks_cli
     from app.webhooks.cli import webhooks_cli
 
-    for group in (demo_cli, import_cli, instruments_cli, jobs_cli, report_cli, scheduler_cli, tasks_cli, webhooks_cli):
+    for group in (demo_cli, import_cli, instruments_cli, jobs_cli, regions_cli, report_cli, scheduler_cli, tasks_cli,
+                  webhooks_cli):
         app.cli.add_command(group)

@@ -56,5 +56,7 @@ staff_required = capability_required(Capability.VIEW_RECORDS)
 ledger_write_required = capability_required(Capability.EDIT_LEDGER)
 campaign_required = capability_required(Capability.RUN_CAMPAIGNS)
 admin_required = capability_required(Capability.ADMINISTER)
+# The installation's shared things (regions, catalogue, jobs, outbox, API tokens, webhooks, the whole audit log).
+installation_admin_required = capability_required(Capability.ADMINISTER_INSTALLATION)
 api_staff_required = api_capability_required(Capability.VIEW_RECORDS)
 api_ledger_write_required = api_capability_required(Capability.EDIT_LEDGER)

@@ -13,6 +13,8 @@ from app.instruments.models import Instrument
 from app.instruments.services import create_instrument, record_verification
 from app.merchants.models import Merchant
 from app.merchants.services import create_merchant
+from app.regions.models import Region, RegionLevel
+from app.regions.services import create_region
 from app.scope import Scope
 
 PASSWORD = "password-123"
@@ -24,15 +26,41 @@ def kind(session, code: str) -> InstrumentType:
     return session.scalars(select(InstrumentType).where(InstrumentType.code == code)).one()
 
 
-def station(session, code: str, name: str | None = None) -> Station:
-    """Create a station."""
-    return create_station(session, None, name=name or f"{code}所", code=code, division_code="330100")
+# The test region tree: one city, county A (the default county of every station) and county B.
+CITY_CODE, COUNTY_A_CODE, COUNTY_B_CODE = "330100", "330102", "330105"
 
 
-def user(session, username: str, role: Role, stations=()) -> User:
+def region(session, code: str, name: str, level: RegionLevel, parent: Region | None = None) -> Region:
+    """The region with this code, created (through the service) when missing."""
+    found = session.scalars(select(Region).where(Region.code == code)).first()
+    if found is not None:
+        return found
+    return create_region(session, None, code=code, name=name, level=level,
+                         parent_id=parent.id if parent is not None else None)
+
+
+def city(session) -> Region:
+    """The test city."""
+    return region(session, CITY_CODE, "某市", RegionLevel.CITY)
+
+
+def county(session, which: str = "A") -> Region:
+    """County A or B of the test city."""
+    code, name = (COUNTY_A_CODE, "甲区") if which == "A" else (COUNTY_B_CODE, "乙区")
+    return region(session, code, name, RegionLevel.COUNTY, city(session))
+
+
+def station(session, code: str, name: str | None = None, in_county: Region | None = None) -> Station:
+    """Create a station (in county A unless another county is given)."""
+    return create_station(session, None, name=name or f"{code}所", code=code, division_code="330100",
+                          county_id=(in_county or county(session)).id)
+
+
+def user(session, username: str, role: Role, stations=(), in_region: Region | None = None) -> User:
     """Create a user with the shared test password (one they chose: no change is forced at login)."""
     return create_user(session, None, username=username, display_name=username, role=role, password=PASSWORD,
-                       station_ids=[s.id for s in stations], must_change_password=False)
+                       station_ids=[s.id for s in stations], must_change_password=False,
+                       region_id=in_region.id if in_region is not None else None)
 
 
 def merchant(session, st: Station, name: str, **values) -> Merchant:
@@ -68,22 +96,33 @@ class World:
     merchant_b: Merchant
     instrument_a: Instrument
     instrument_b: Instrument
+    # The region tree: station A in county A, station B in county B, both in one city; a supervisor of the city
+    # and an admin of county A.
+    city: Region
+    county_a: Region
+    county_b: Region
+    city_supervisor: User
+    county_admin_a: User
 
 
 def build_world(session) -> World:
     """Stations A and B, users of every role, a merchant and a verified instrument in each."""
-    a, b = station(session, "A"), station(session, "B")
+    the_city, county_a, county_b = city(session), county(session, "A"), county(session, "B")
+    a, b = station(session, "A", in_county=county_a), station(session, "B", in_county=county_b)
     admin = user(session, "admin1", Role.ADMIN)
     sup = user(session, "super1", Role.SUPERVISOR)
     ia = user(session, "insp_a", Role.INSPECTOR, [a])
     ib = user(session, "insp_b", Role.INSPECTOR, [b])
+    city_sup = user(session, "city_super", Role.SUPERVISOR, in_region=the_city)
+    county_admin = user(session, "cadmin_a", Role.ADMIN, in_region=county_a)
     ma = merchant(session, a, "甲市场摊位1")
     mb = merchant(session, b, "乙加油站", industry="fuel_station")
     inst_a = instrument(session, ma, serial="A-001")
     inst_b = instrument(session, mb, "fuel_dispenser", serial="B-001", nozzle_count=4)
     verify(session, inst_a, dt.date(2024, 1, 10))
     verify(session, inst_b, dt.date(2024, 1, 10))
-    return World(a, b, admin, sup, ia, ib, ma, mb, inst_a, inst_b)
+    return World(a, b, admin, sup, ia, ib, ma, mb, inst_a, inst_b, the_city, county_a, county_b, city_sup,
+                 county_admin)
 
 
 # --- special inspections ---------------------------------------------------------------------------

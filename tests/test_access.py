@@ -143,9 +143,11 @@ class Ids:
     api_token: int = 0
     # A finished background task (an export) of insp_a, with its file (0 unless a tasks route, see `make_tasks`).
     task_a: int = 0
-    # Station A's county (station B is in the other county of the same city), with a credit rule of its own
-    # (0 unless a region roll-up route, see `make_regions`).
-    region: int = 0
+    # The region tree of the world: station A in county A, station B in county B, both in one city.
+    city: int = 0
+    county_a: int = 0
+    county_a_version: int = 0
+    county_b: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,7 @@ CASES: list[Case] = [
     # --- dashboard, catalogue -----------------------------------------------------------------
     Case("dashboard.index", "/", get=STAFF_READ),
     # One county opened from a city's roll-up: station B's inspector sees no station of station A's county.
-    Case("dashboard.index", "/?county_id={region}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
+    Case("dashboard.index", "/?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
     Case("dashboard.index", "/?county_id=999999", get=E(LOGIN, 404, 404, 404, 404), variant="unknown county"),
     Case("catalog.types", "/catalog/types", get=STAFF_READ),
     Case("catalog.findings", "/catalog/findings", get=STAFF_READ),
@@ -323,23 +325,24 @@ CASES: list[Case] = [
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
-    Case("credit.rule", "/admin/credit/?region_id={region}",
+    Case("credit.rule", "/admin/credit/?region_id={county_a}",
          get=ADMIN_ONLY, post=ADMIN_ONLY, variant="county",
          data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
                            "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
-    Case("credit.inherit", "/admin/credit/inherit?region_id={region}",
+    Case("credit.inherit", "/admin/credit/inherit?region_id={county_a}",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_rules"),
     # --- admin: settings a county inherits from its city (app/rollups) --------------------------
-    Case("rollups.lead_days", "/admin/lead-days?region_id={region}",
+    Case("rollups.lead_days", "/admin/lead-days?region_id={county_a}",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {f"lead_{ids.type_scale}": "45"}, invalid=lambda ids: {f"lead_{ids.type_scale}": "很多"},
          table="region_lead_days"),
     Case("rollups.region_targets", "/admin/region-targets",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
-         data=lambda ids: {f"pledges_{ids.region}": "50"}, invalid=lambda ids: {f"pledges_{ids.region}": "很多"},
+         data=lambda ids: {f"pledges_{ids.county_a}": "50"},
+         invalid=lambda ids: {f"pledges_{ids.county_a}": "很多"},
          table="integrity_targets"),
     Case("credit.recompute", "/admin/credit/recompute",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_scores"),
@@ -383,13 +386,33 @@ CASES: list[Case] = [
     Case("accounts.stations", "/admin/stations", get=ADMIN_ONLY),
     Case("accounts.station_new", "/admin/stations/new",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
-         data=lambda ids: {"name": "丙所", "code": "C", "division_code": "330100"},
+         data=lambda ids: {"name": "丙所", "code": "C", "division_code": "330100", "county_id": str(ids.county_a)},
+         invalid=lambda ids: {"name": "丙所", "code": "C", "county_id": ""},
          table="stations"),
     Case("accounts.station_edit", "/admin/stations/{station_a}/edit",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {"name": "甲所（新址）", "code": "A", "division_code": "330100",
                            "version": ids.station_a_version},
          table="stations"),
+    # --- regions (系统管理 → 行政区划): admins of the whole installation ----------------------------
+    Case("regions.index", "/admin/regions/", get=ADMIN_ONLY),
+    Case("regions.new", "/admin/regions/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"code": "330106", "name": "丙区", "level": "county", "parent_id": str(ids.city)},
+         invalid=lambda ids: {"code": "33010", "name": "丙区", "level": "county", "parent_id": str(ids.city)},
+         table="regions"),
+    Case("regions.edit", "/admin/regions/{county_a}/edit",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"code": "330102", "name": "甲区（新名）", "parent_id": str(ids.city),
+                           "version": ids.county_a_version},
+         invalid=lambda ids: {"code": "330102", "name": "", "parent_id": str(ids.city),
+                              "version": ids.county_a_version},
+         table="regions"),
+    Case("regions.move_station", "/admin/regions/stations/{station_a}/move",
+         get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {"county_id": str(ids.county_b), "version": ids.station_a_version},
+         invalid=lambda ids: {"county_id": "", "version": ids.station_a_version}, invalid_outcome=BACK,
+         back_to=lambda ids: "/admin/regions/", table="stations"),
     # --- verification plans -------------------------------------------------------------------
     Case("plans.index", "/plans/?period=2026&overdue=1", get=STAFF_READ,
          texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
@@ -501,7 +524,7 @@ CASES: list[Case] = [
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
-    Case("instruments.worklist", "/worklists/overdue?county_id={region}", get=E(LOGIN, OK, 404, OK, OK),
+    Case("instruments.worklist", "/worklists/overdue?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK),
          variant="county"),
     Case("instruments.worklist", "/worklists/no-such-list", get=E(LOGIN, 404, 404, 404, 404), variant="unknown"),
     Case("instruments.detail", "/instruments/{instrument_a}", get=A_READ, variant="station A"),
@@ -553,7 +576,7 @@ CASES: list[Case] = [
     # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
     Case("alerts.export", "/alerts/export.xlsx?status=all", get=STAFF_READ),
     Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
-    Case("alerts.index", "/alerts/?county_id={region}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
+    Case("alerts.index", "/alerts/?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
     Case("alerts.index", "/alerts/?kind=overdue&status=all&unacknowledged=1", get=STAFF_READ, variant="filtered",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("alerts.acknowledge", "/alerts/{alert_a}/acknowledge",
@@ -1003,24 +1026,15 @@ def make_webhooks(session, world) -> dict:
     return {"webhook": subscription.id, "webhook_event": event, "webhook_token": token.id, "webhook_off": off.id}
 
 
-def make_regions(session, world) -> dict:
-    """A province, a city and two counties: station A in one, station B in the other; station A's county has a
-    credit rule of its own (so restoring inheritance has something to delete)."""
+def make_county_rule(session, world) -> dict:
+    """County A's own credit rule (so restoring inheritance has something to delete)."""
     from app.credit.services import default_rule
-    from app.regions.models import Region, RegionLevel
 
-    province = Region(code="320000", name="江苏省", level=RegionLevel.PROVINCE)
-    city = Region(code="320700", name="连云港市", level=RegionLevel.CITY, parent=province)
-    county_a = Region(code="320703", name="连云区", level=RegionLevel.COUNTY, parent=city)
-    county_b = Region(code="320706", name="海州区", level=RegionLevel.COUNTY, parent=city)
-    session.add_all([province, city, county_a, county_b])
-    session.flush()
-    world.station_a.county_id, world.station_b.county_id = county_a.id, county_b.id
-    rule = default_rule(county_a.id)
+    rule = default_rule(world.county_a.id)
     rule.severe_points = 20
     session.add(rule)
     session.commit()
-    return {"region": county_a.id}
+    return {}
 
 
 def make_api_token(session, world) -> dict:
@@ -1067,8 +1081,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
           "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
-          "dashboard.": make_regions, "instruments.worklist": make_regions, "alerts.index": make_regions,
-          "credit.": make_regions, "rollups.": make_regions}
+          "credit.inherit": make_county_rule}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -1090,7 +1103,8 @@ def ids_of(session, world, case: Case | None = None, *, every_extra: bool = Fals
         user_insp_a=world.inspector_a.id, type_scale=scale.id,
         station_a_version=world.station_a.version, merchant_a_version=world.merchant_a.version,
         instrument_a_version=world.instrument_a.version, user_insp_a_version=world.inspector_a.version,
-        type_scale_version=scale.version, alias_scale=alias or 0, **extra,
+        type_scale_version=scale.version, alias_scale=alias or 0, city=world.city.id, county_a=world.county_a.id,
+        county_a_version=world.county_a.version, county_b=world.county_b.id, **extra,
     )
 
 
@@ -1456,6 +1470,159 @@ def test_post(case: Case, persona: str, app, client, session, world):
             assert_redirect(client.get("/"), "/login", "GET / after logout")
         else:
             assert changed_tables(before, after) == [], f"{what} was refused but changed the database"
+
+
+# --- users at each level of the region tree ---------------------------------------------------------
+# Two more personas of the world: city_super, a supervisor of the city (both counties), and cadmin_a, an admin of
+# county A (station A). The five-persona matrix above runs them through none of its cases; these rows state what
+# they get on the pages where the level matters, by GET and by POST.
+
+CITY_SUPER, COUNTY_ADMIN_A = "city_super", "cadmin_a"
+LEVEL_PERSONAS = (CITY_SUPER, COUNTY_ADMIN_A)
+USER_B_NAME = "insp_b"
+
+
+def L(city_super, cadmin_a) -> dict[str, object]:
+    """Expectations for the two level personas: the city supervisor, the admin of county A."""
+    return {CITY_SUPER: city_super, COUNTY_ADMIN_A: cadmin_a}
+
+
+LEVEL_GETS = [
+    # (path, expectations, texts the page must show, texts it must hide), paths formatted with world ids.
+    ("/admin/users", L(403, OK), ("insp_a",), (USER_B_NAME, "super1", "city_super")),
+    ("/admin/users/new", L(403, OK), (), ()),
+    ("/admin/users/{insp_a}/edit", L(403, OK), (), ()),
+    ("/admin/users/{insp_b}/edit", L(403, 404), (), ()),
+    ("/admin/users/{super1}/edit", L(403, 404), (), ()),
+    ("/admin/users/{city_super}/edit", L(403, 404), (), ()),
+    ("/admin/stations", L(403, OK), ("A所",), ("B所",)),
+    ("/admin/stations/new", L(403, OK), (), ()),
+    ("/admin/stations/{station_a}/edit", L(403, OK), (), ()),
+    ("/admin/stations/{station_b}/edit", L(403, 404), (), ()),
+    # The installation's shared things: the region tree, the catalogue, jobs, the outbox, the whole log.
+    ("/admin/regions/", L(403, 403), (), ()),
+    ("/admin/regions/new", L(403, 403), (), ()),
+    ("/admin/audit/", L(403, 403), (), ()),
+    ("/admin/jobs/", L(403, 403), (), ()),
+    ("/admin/outbox", L(403, 403), (), ()),
+    ("/admin/webhooks/", L(403, 403), (), ()),
+    ("/catalog/types/{type_scale}/edit", L(403, 403), (), ()),
+    # Settings a county inherits (app/rollups): a county admin sets its own county's, never another's or the city's.
+    ("/admin/lead-days", L(403, OK), ("甲区",), ("乙区",)),
+    ("/admin/lead-days?region_id={county_b}", L(403, 404), (), ()),
+    ("/admin/lead-days?region_id={city}", L(403, 404), (), ()),
+    ("/admin/credit/?region_id={county_a}", L(403, OK), (), ()),
+    ("/admin/credit/?region_id={county_b}", L(403, 404), (), ()),
+    ("/admin/region-targets", L(403, OK), ("甲区",), ("乙区",)),
+    # Roll-ups: the city supervisor sees both counties side by side and opens either; the county admin its own.
+    ("/", L(OK, OK), (), ()),
+    ("/?county_id={county_a}", L(OK, OK), (), ()),
+    ("/?county_id={county_b}", L(OK, 404), (), ()),
+    ("/worklists/overdue?county_id={county_b}", L(OK, 404), (), ()),
+    ("/alerts/?county_id={county_b}", L(OK, 404), (), ()),
+    ("/reports/monthly/", L(OK, OK), (), ()),
+    # Records: the city supervisor reads both counties, the county admin its own.
+    ("/merchants/", L(OK, OK), (MERCHANT_A_NAME,), ()),
+    ("/merchants/{merchant_a}", L(OK, OK), (), ()),
+    ("/merchants/{merchant_b}", L(OK, 404), (), ()),
+    ("/instruments/{instrument_b}", L(OK, 404), (), ()),
+]
+
+
+def level_ids(world, session) -> dict[str, int]:
+    """The world's ids by name, for LEVEL_GETS and the level POSTs."""
+    session.expire_all()
+    return {"insp_a": world.inspector_a.id, "insp_b": world.inspector_b.id, "super1": world.supervisor.id,
+            "city_super": world.city_supervisor.id, "station_a": world.station_a.id,
+            "station_b": world.station_b.id, "merchant_a": world.merchant_a.id, "merchant_b": world.merchant_b.id,
+            "instrument_b": world.instrument_b.id, "type_scale": factories.kind(session, "elec_price_scale").id,
+            "city": world.city.id, "county_a": world.county_a.id, "county_b": world.county_b.id}
+
+
+def test_level_matrix_covers_the_admin_pages_of_the_regions(app):
+    """Every page of 系统管理 a county admin could reach is stated for the level personas."""
+    stated = {urlparse(path).path.split("{")[0].rstrip("/") for path, *_ in LEVEL_GETS}
+    for prefix in ("/admin/users", "/admin/stations", "/admin/regions", "/admin/audit", "/admin/jobs"):
+        assert prefix in stated, prefix
+
+
+@pytest.mark.parametrize("path,expected,shown,hidden", LEVEL_GETS, ids=[p for p, *_ in LEVEL_GETS])
+def test_level_get(path, expected, shown, hidden, app, session, world, subtests):
+    """A city supervisor and a county admin GET a page: what they may open, and what the page shows them."""
+    url = path.format(**level_ids(world, session))
+    case = Case("level", url, get=expected)
+    for persona in LEVEL_PERSONAS:
+        with subtests.test(persona=persona):
+            client = app.test_client()
+            get_as(client, case, persona, url, app)
+            if expected[persona] == OK and (shown or hidden):
+                text = body(client.get(url))
+                for t in shown:
+                    assert t in text, f"{url} as {persona}: {t} missing"
+                if persona == COUNTY_ADMIN_A:
+                    for t in hidden:
+                        assert t not in text, f"{url} as {persona}: shows {t} of another county"
+                if persona == CITY_SUPER and path == "/merchants/":
+                    assert MERCHANT_B_NAME in text, "the city supervisor reads county B's merchants too"
+
+
+def _user_form(ids: dict, **values) -> dict:
+    return {"username": "new_user", "display_name": "新用户", "role": "supervisor", "region_id": "",
+            "station_ids": [], "password": "password-456", "is_active": "y", **values}
+
+
+# (what, path, form, outcome for cadmin_a, the table a success changes)
+LEVEL_POSTS = [
+    ("edit county B's user", "/admin/users/{insp_b}/edit",
+     lambda ids: {"username": "insp_b", "display_name": "改名", "role": "inspector",
+                  "station_ids": [str(ids["station_a"])], "is_active": "y", "version": "1"}, 404, None),
+    ("reset county B's user's password", "/admin/users/{insp_b}/password",
+     lambda ids: {"password": "new-password-789"}, 404, None),
+    ("reset the city supervisor's password", "/admin/users/{city_super}/password",
+     lambda ids: {"password": "new-password-789"}, 404, None),
+    ("create a supervisor of the whole installation", "/admin/users/new",
+     lambda ids: _user_form(ids), FORM, None),
+    ("create a supervisor of the city", "/admin/users/new",
+     lambda ids: _user_form(ids, region_id=str(ids["city"])), FORM, None),
+    ("create a supervisor of county B", "/admin/users/new",
+     lambda ids: _user_form(ids, region_id=str(ids["county_b"])), FORM, None),
+    ("create an inspector of station B", "/admin/users/new",
+     lambda ids: _user_form(ids, role="inspector", station_ids=[str(ids["station_b"])]), FORM, None),
+    ("create a supervisor of county A", "/admin/users/new",
+     lambda ids: _user_form(ids, region_id=str(ids["county_a"])), OK, "users"),
+    ("create an inspector of station A", "/admin/users/new",
+     lambda ids: _user_form(ids, role="inspector", station_ids=[str(ids["station_a"])]), OK, "users"),
+    ("edit station B", "/admin/stations/{station_b}/edit",
+     lambda ids: {"name": "乙所（改）", "code": "B", "county_id": str(ids["county_b"]), "version": "1"}, 404, None),
+    ("create a station in county B", "/admin/stations/new",
+     lambda ids: {"name": "丙所", "code": "C", "county_id": str(ids["county_b"])}, FORM, None),
+    ("move station A to county B", "/admin/stations/{station_a}/edit",
+     lambda ids: {"name": "A所", "code": "A", "county_id": str(ids["county_b"]), "version": "1"}, FORM, None),
+    ("create a station in county A", "/admin/stations/new",
+     lambda ids: {"name": "丙所", "code": "C", "county_id": str(ids["county_a"])}, OK, "stations"),
+    ("add a region", "/admin/regions/new",
+     lambda ids: {"code": "330106", "name": "丙区", "level": "county", "parent_id": str(ids["city"])}, 403, None),
+    ("move a station between counties", "/admin/regions/stations/{station_a}/move",
+     lambda ids: {"county_id": str(ids["county_b"]), "version": "1"}, 403, None),
+]
+
+
+@pytest.mark.parametrize("what,path,form,outcome,table", LEVEL_POSTS, ids=[w for w, *_ in LEVEL_POSTS])
+def test_county_admin_post(what, path, form, outcome, table, app, client, session, world):
+    """What an admin of county A may change: its own county's users and stations, nothing above or beside it;
+    a refusal changes nothing."""
+    ids = level_ids(world, session)
+    url = path.format(**ids)
+    log_in_as(client, COUNTY_ADMIN_A)
+    before = snapshot(app)
+    resp = client.post(url, data=form(ids))
+    after = snapshot(app)
+    if outcome == OK:
+        assert resp.status_code == 302, (what, resp.status_code, body(resp)[:1500])
+        assert table in changed_tables(before, after), what
+    else:
+        check(resp, outcome, f"POST {url} as cadmin_a ({what})")
+        assert changed_tables(before, after) == [], f"{what} was refused but changed the database"
 
 
 # --- query parameters and missing records --------------------------------------------------------

@@ -18,11 +18,13 @@ from app.web import in_scope, unit_of_work
 
 # DESIGN.md, "Who uses it, and for what": (role, capabilities it holds).
 EXPECTED = {
-    Role.ADMIN: {"can_view_records", "sees_every_station", "can_edit_ledger", "can_run_campaigns", "can_administer"},
+    Role.ADMIN: {"can_view_records", "sees_every_station", "can_edit_ledger", "can_run_campaigns", "can_administer",
+                 "can_administer_installation"},
     Role.SUPERVISOR: {"can_view_records", "sees_every_station", "can_run_campaigns"},
     Role.INSPECTOR: {"can_view_records", "can_edit_ledger"},
 }
-PROPERTIES = ("can_view_records", "sees_every_station", "can_edit_ledger", "can_run_campaigns", "can_administer")
+PROPERTIES = ("can_view_records", "sees_every_station", "can_edit_ledger", "can_run_campaigns", "can_administer",
+              "can_administer_installation")
 
 
 def test_every_role_has_its_capabilities_written_down():
@@ -33,6 +35,13 @@ def test_every_role_has_its_capabilities_written_down():
 def test_every_capability_has_a_property():
     assert {f"can_{c.value}" for c in Capability} - {"can_see_every_station"} | {"sees_every_station"} \
         == set(PROPERTIES)
+
+
+def test_a_region_withholds_what_the_whole_installation_shares(world):
+    """An admin of a county administers its users, stations and settings, not the shared regions and catalogue."""
+    held = {name for name in PROPERTIES if getattr(world.county_admin_a, name)}
+    assert held == EXPECTED[Role.ADMIN] - {"can_administer_installation"}
+    assert {name for name in PROPERTIES if getattr(world.city_supervisor, name)} == EXPECTED[Role.SUPERVISOR]
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)

@@ -34,20 +34,15 @@ from tests.test_monthly import read_table
 
 @pytest.fixture()
 def city(session, world):
-    """江苏省 → 连云港市 → 连云区 (station A) and 海州区 (station B); a city supervisor and a county supervisor."""
-    province = Region(code="320000", name="江苏省", level=RegionLevel.PROVINCE)
-    town = Region(code="320700", name="连云港市", level=RegionLevel.CITY, parent=province)
-    county_a = Region(code="320703", name="连云区", level=RegionLevel.COUNTY, parent=town)
-    county_b = Region(code="320706", name="海州区", level=RegionLevel.COUNTY, parent=town)
-    session.add_all([province, town, county_a, county_b])
+    """The world's 某市 → 甲区 (station A) and 乙区 (station B), under a province 某省; the world's city
+    supervisor (city_super) and a supervisor of 甲区 (county_super)."""
+    province = Region(code="330000", name="某省", level=RegionLevel.PROVINCE)
+    session.add(province)
     session.flush()
-    world.station_a.county_id, world.station_b.county_id = county_a.id, county_b.id
-    city_super = factories.user(session, "city_super", Role.SUPERVISOR)
-    city_super.region_id = town.id
-    county_super = factories.user(session, "county_super", Role.SUPERVISOR)
-    county_super.region_id = county_a.id
+    world.city.parent_id = province.id
+    factories.user(session, "county_super", Role.SUPERVISOR, in_region=world.county_a)
     session.flush()
-    return {"province": province, "city": town, "a": county_a, "b": county_b}
+    return {"province": province, "city": world.city, "a": world.county_a, "b": world.county_b}
 
 
 # --- the pure parts -------------------------------------------------------------------------------
@@ -58,7 +53,7 @@ def test_nearest_walks_up_to_the_installation():
     assert nearest(3, parents, {3: 10, 2: 60}, 30) == Resolved(10, 3)
     assert nearest(3, parents, {None: 20}, 30) == Resolved(20, None)
     assert nearest(3, parents, {}, 30) == Resolved(30, None)
-    assert source_text(2, 3, {2: "连云港市"}) == "继承自 连云港市"
+    assert source_text(2, 3, {2: "某市"}) == "继承自 某市"
     assert source_text(3, 3, {}, own_label="本县设置") == "本县设置"
     assert source_text(None, 3, {}) == "系统默认"
 
@@ -88,7 +83,7 @@ def test_lead_days_inherit_from_the_city_and_the_sweep_uses_each_countys(session
     settings.set_region_leads(session, None, tree, city["b"].id, {scale.id: 10})
 
     a_leads, b_leads = (settings.effective_leads(session, city[k].id) for k in "ab")
-    assert a_leads[scale.id].value == 60 and settings.source_of(a_leads[scale.id], city["a"].id, tree) == "继承自 连云港市"
+    assert a_leads[scale.id].value == 60 and settings.source_of(a_leads[scale.id], city["a"].id, tree) == "继承自 某市"
     assert b_leads[scale.id].value == 10 and settings.source_of(b_leads[scale.id], city["b"].id, tree) == "本县设置"
     assert settings.source_of(settings.effective_leads(session, city["city"].id)[scale.id], city["city"].id,
                               tree) == "本市设置"
@@ -135,14 +130,11 @@ def test_credit_page_edits_a_countys_own_rule(client, session, world, city):
 
 
 def test_a_county_admin_sets_only_its_own_county(client, session, world, city):
-    admin = factories.user(session, "county_admin", Role.ADMIN)
-    admin.region_id = city["a"].id
-    session.flush()
-    login(client, "county_admin")
+    login(client, "cadmin_a")  # the world's admin of 甲区
     assert client.get(f"/admin/lead-days?region_id={city['b'].id}").status_code == 404
     assert client.get(f"/admin/lead-days?region_id={city['city'].id}").status_code == 404
     page = client.get("/admin/lead-days").get_data(as_text=True)
-    assert "连云区" in page and "继承自" not in page  # nothing set anywhere: the catalogue's days
+    assert "甲区" in page and "继承自" not in page  # nothing set anywhere: the catalogue's days
     assert "系统默认" in page
 
 
@@ -155,7 +147,7 @@ def test_a_city_target_is_divided_by_share_of_merchants(session, world, city):
     settings.set_region_target(session, None, tree, TargetKind.MODEL_UNITS, city["city"].id, 10)
     divided = settings.divided_targets(session, TargetKind.MODEL_UNITS)
     assert (divided[city["a"].id].target, divided[city["b"].id].target) == (8, 2)   # 3 : 1 merchants
-    assert divided[city["a"].id].how == "按使用单位数分配自 连云港市"
+    assert divided[city["a"].id].how == "按使用单位数分配自 某市"
     assert divided[city["province"].id].target is None
 
     settings.set_region_target(session, None, tree, TargetKind.MODEL_UNITS, city["b"].id, 5)
@@ -170,7 +162,7 @@ def test_a_city_target_is_divided_by_share_of_merchants(session, world, city):
     # Progress rolls up: the city's row is the sum of its counties'.
     rows = county_rows(session, tree, Scope.for_user(session.get(type(world.admin), world.admin.id)),
                        local_day(utcnow()), 30)
-    assert [r.name for r in rows] == ["连云区", "海州区", "合计"]
+    assert [r.name for r in rows] == ["甲区", "乙区", "合计"]
     assert rows[-1].model_target == 13
     assert rows[-1].figures["instruments"] == rows[0].figures["instruments"] + rows[1].figures["instruments"] == 2
 
@@ -182,7 +174,7 @@ def test_region_targets_page(client, session, world, city):
     assert resp.status_code == 200 and "应为 0 到 1000000 之间的整数" in resp.get_data(as_text=True)
     assert client.post("/admin/region-targets", data={f"pledges_{city['city'].id}": "100"}).status_code == 302
     page = client.get("/admin/region-targets").get_data(as_text=True)
-    assert "按使用单位数分配自 连云港市" in page and ">50<" in page
+    assert "按使用单位数分配自 某市" in page and ">50<" in page
 
 
 # --- the city's dashboard and the county filter ---------------------------------------------------
@@ -191,11 +183,11 @@ def test_the_city_dashboard_shows_its_counties_side_by_side(client, session, wor
     login(client, "city_super")
     page = client.get("/").get_data(as_text=True)
     assert 'id="county-rollup"' in page
-    assert page.index("连云区") < page.index("海州区")
+    assert page.index("甲区") < page.index("乙区")
     assert f'data-county="{city["a"].id}"' in page and f'href="/?county_id={city["a"].id}"' in page
 
     one = client.get(f"/?county_id={city['b'].id}").get_data(as_text=True)
-    assert "台账概况（海州区）" in one and 'id="county-rollup"' not in one
+    assert "台账概况（乙区）" in one and 'id="county-rollup"' not in one
     assert "加油机" in one and "电子计价秤" not in one.split('id="kind-status"')[1].split("</table>")[0]
 
 
@@ -221,14 +213,14 @@ def test_worklists_and_alert_centre_take_a_county_filter(client, session, world,
 def test_the_city_edition_lists_each_county_and_its_totals(session, world, city):
     month = Month.of(local_day(utcnow())).shift(-1)
     report = build_report(session, None, month, region_id=city["city"].id)
-    assert report.scope_key == f"r{city['city'].id}" and report.scope_name == "连云港市（各县汇总）"
+    assert report.scope_key == f"r{city['city'].id}" and report.scope_name == "某市（各县汇总）"
     wb = load_workbook(io.BytesIO(report.content))
     assert wb.sheetnames[:2] == ["各县汇总", "汇总"]
     table = read_table(wb["各县汇总"], "县（区）")
-    assert list(table) == ["连云区", "海州区", "合计"]
-    assert table["连云区"]["监管所（个）"] == 1 and table["连云区"]["在册（在用）"] == 1
-    assert table["海州区"]["在册（在用）"] == 1 and table["合计"]["在册（在用）"] == 2
-    assert table["合计"]["月末超期未检"] == table["连云区"]["月末超期未检"] + table["海州区"]["月末超期未检"] == 2
+    assert list(table) == ["甲区", "乙区", "合计"]
+    assert table["甲区"]["监管所（个）"] == 1 and table["甲区"]["在册（在用）"] == 1
+    assert table["乙区"]["在册（在用）"] == 1 and table["合计"]["在册（在用）"] == 2
+    assert table["合计"]["月末超期未检"] == table["甲区"]["月末超期未检"] + table["乙区"]["月末超期未检"] == 2
 
 
 def test_a_city_user_builds_the_city_edition_from_the_monthly_page(client, session, app, world, city):
@@ -267,4 +259,4 @@ def test_a_city_campaign_and_its_draw_span_two_counties(client, session, world, 
         assert (world.inspector_a.id in row["inspector_ids"]) == (row["station_id"] != world.station_a.id)
     login(client, "super1")
     page = client.get(f"/campaigns/{camp.id}/edit").get_data(as_text=True)
-    assert "连云区 · " in page and "海州区 · " in page
+    assert "甲区 · " in page and "乙区 · " in page

@@ -5,7 +5,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.validators import EqualTo, Length, Optional
 
 from app.accounts.models import Role
-from app.forms import Form, VersionField, email_address, required
+from app.forms import CoercingSelect, Form, VersionField, email_address, int_or_none, required
 
 
 class LoginForm(Form):
@@ -22,6 +22,9 @@ class UserForm(Form):
     username = StringField("用户名", validators=[required("用户名"), Length(max=50)])
     display_name = StringField("姓名", validators=[required("姓名"), Length(max=50)])
     role = SelectField("角色", choices=Role.choices())
+    region_id = CoercingSelect("所属区划", coerce=int_or_none, validators=[Optional()],
+                               description="监管科室和管理员看到（管理员还管理）该区划下全部监管所；"
+                                           "留空为整个系统。所检查员按所属监管所工作，不用此项")
     station_ids = SelectMultipleField("所属监管所", coerce=int)
     phone = StringField("电话", validators=[Optional(), Length(max=30)])
     email = StringField("电子邮箱", validators=[Optional(), email_address(), Length(max=120)])
@@ -46,6 +49,7 @@ class StationForm(Form):
     name = StringField("名称", validators=[required("名称"), Length(max=100)])
     code = StringField("编码", validators=[required("编码"), Length(max=20)])
     division_code = StringField("行政区划代码", validators=[Optional(), Length(max=12)])
+    county_id = CoercingSelect("所属县（区）", coerce=int_or_none, validators=[Optional()])
     version = VersionField()
 
 

@@ -35,8 +35,12 @@ class Capability(str, Enum):
     EDIT_LEDGER = "edit_ledger"
     # Plan campaigns (专项检查行动) and run and publish random draws (双随机).
     RUN_CAMPAIGNS = "run_campaigns"
-    # Users, stations, the catalogue, credit rules, targets, scheduled jobs, the outbox and the audit log.
+    # Users, stations and settings (credit rules, targets) of the user's region: every one for a user without a
+    # region, those under the region for a user assigned to one (a county admin administers only its county).
     ADMINISTER = "administer"
+    # What the whole installation shares: the region tree, the catalogue, verification bodies, scheduled jobs, the
+    # outbox, API tokens, webhooks and the audit log of every county. Only admins of the whole installation.
+    ADMINISTER_INSTALLATION = "administer_installation"
 
 
 # The one place a role is turned into what it may do (DESIGN.md, "Who uses it, and for what").
@@ -45,6 +49,15 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.SUPERVISOR: frozenset({Capability.VIEW_RECORDS, Capability.SEE_EVERY_STATION, Capability.RUN_CAMPAIGNS}),
     Role.INSPECTOR: frozenset({Capability.VIEW_RECORDS, Capability.EDIT_LEDGER}),
 }
+
+
+# What an assignment to a region takes away: the installation's shared things belong to no one county or city.
+REGION_WITHHOLDS: frozenset[Capability] = frozenset({Capability.ADMINISTER_INSTALLATION})
+
+
+def role_sees_every_station(role: Role) -> bool:
+    """Whether users of this role see every station of their region (and so may be given a region)."""
+    return Capability.SEE_EVERY_STATION in ROLE_CAPABILITIES[role]
 
 
 class Capabilities:
@@ -83,6 +96,11 @@ class Capabilities:
         """May manage users, stations, the catalogue and the system's settings."""
         return self.can(Capability.ADMINISTER)
 
+    @property
+    def can_administer_installation(self) -> bool:
+        """May manage what the whole installation shares: regions, catalogue, jobs, outbox, API, audit log."""
+        return self.can(Capability.ADMINISTER_INSTALLATION)
+
     def may_edit_station(self, station_id: int | None) -> bool:
         """May change the ledger of this station: the capability, and the station inside the user's scope."""
         from app.scope import Scope  # app.scope imports this module
@@ -102,7 +120,8 @@ class Station(VersionedMixin, Base):
     """A field station (市场监管所); every merchant belongs to one."""
 
     __tablename__ = "stations"
-    __labels__ = {"name": "名称", "code": "编码", "division_code": "行政区划代码", "county_id": "所属县（区）"}
+    __labels__ = {"name": "名称", "code": "编码", "division_code": "行政区划代码", "county_id": "所属县（区）",
+                  "county": "所属县（区）"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -137,6 +156,7 @@ class User(Capabilities, VersionedMixin, Base):
         "email": "电子邮箱",
         "stations": "所属监管所",
         "region_id": "所属区划",
+        "region": "所属区划",
         "wants_alert_digest": "接收预警日报",
         "wants_monthly_report": "接收月报",
     }
@@ -170,8 +190,9 @@ class User(Capabilities, VersionedMixin, Base):
 
     @property
     def capabilities(self) -> frozenset[Capability]:
-        """What the user's role may do (ROLE_CAPABILITIES)."""
-        return ROLE_CAPABILITIES[self.role]
+        """What the user's role may do (ROLE_CAPABILITIES), less what a region withholds (REGION_WITHHOLDS)."""
+        capabilities = ROLE_CAPABILITIES[self.role]
+        return capabilities - REGION_WITHHOLDS if self.region_id is not None else capabilities
 
     # Flask-Login protocol, written out so models need no Flask import.
     @property

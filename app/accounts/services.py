@@ -10,10 +10,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.accounts.models import Role, Station, User, new_session_token
+from app.accounts import queries
+from app.accounts.models import Role, Station, User, new_session_token, role_sees_every_station
 from app.audit import services as audit
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
+from app.regions import queries as regions
+from app.regions.models import Region, RegionLevel
 from app.text import as_typed, identifier
 
 MIN_PASSWORD = 10
@@ -103,8 +106,11 @@ def _stations(session: Session, ids) -> list[Station]:
 
 def create_user(session: Session, actor, *, username: str, display_name: str, role: Role | str, password: str,
                 station_ids=(), phone: str = "", email: str = "", wants_alert_digest: bool = True,
-                must_change_password: bool = True) -> User:
-    """Create a user; inspectors need at least one station; the user changes the given password at first login."""
+                must_change_password: bool = True, region_id: int | None = None) -> User:
+    """Create a user; inspectors need at least one station; the user changes the given password at first login.
+
+    region_id is kept only for roles that see every station (None: the whole installation); an actor assigned to
+    a region may only create users inside it."""
     username = identifier(username)
     if not username:
         raise Invalid("请填写用户名", field="username")
@@ -115,22 +121,104 @@ def create_user(session: Session, actor, *, username: str, display_name: str, ro
     stations = _stations(session, station_ids)
     if role == Role.INSPECTOR and not stations:
         raise Invalid("所检查员至少需要分配一个监管所", field="station_ids")
+    region = _region_for(session, actor, role, region_id, stations)
     user = User(username=username, display_name=as_typed(display_name) or username, role=role,
-                password_hash=hash_password(password), is_active=True, stations=stations,
+                password_hash=hash_password(password), is_active=True, stations=stations, region=region,
                 phone=identifier(phone), email=identifier(email), wants_alert_digest=bool(wants_alert_digest),
                 must_change_password=bool(must_change_password))
     session.add(user)
     session.flush()
     audit.record(session, actor, "create", user,
-                 audit.snapshot(user, ["username", "display_name", "role", "stations", "phone", "email",
+                 audit.snapshot(user, ["username", "display_name", "role", "region", "stations", "phone", "email",
                                        "wants_alert_digest"]))
     return user
 
 
+def _actor_region_id(actor) -> int | None:
+    """The region an acting user is held to (None: the whole installation, the system or the CLI)."""
+    return getattr(actor, "region_id", None) if isinstance(actor, User) else None
+
+
+def _region_for(session: Session, actor, role: Role, region_id: int | None, stations: list[Station]) -> Region | None:
+    """The region a user of this role gets, checked against what the actor administers."""
+    limit = _actor_region_id(actor)
+    if limit is not None:
+        allowed = regions.station_ids_under(session, limit)
+        if any(s.id not in allowed for s in stations):
+            raise Invalid("只能分配本辖区的监管所", field="station_ids")
+    if not role_sees_every_station(role):
+        return None  # inspectors work in their assigned stations, whatever region was picked
+    region = session.get(Region, region_id) if region_id else None
+    if region_id and region is None:
+        raise Invalid("所属区划不存在", field="region_id")
+    if limit is not None and (region is None or not regions.is_under(session, region.id, limit)):
+        raise Invalid("只能把用户分配到本辖区或其下级区划", field="region_id")
+    return region
+
+
+class Reach:
+    """The users and stations an admin administers: everything (None), or those of the admin's region."""
+
+    def __init__(self, session: Session, actor) -> None:
+        limit = _actor_region_id(actor)
+        self.region_ids = None if limit is None else {r.id for r in regions.regions_under(session, limit)}
+        self.station_ids = None if limit is None else regions.station_ids_under(session, limit)
+
+    def has_station(self, station_id: int | None) -> bool:
+        """True when the station lies in the admin's region."""
+        return self.station_ids is None or station_id in self.station_ids
+
+    def has_county(self, county_id: int | None) -> bool:
+        """True when the county lies in the admin's region."""
+        return self.region_ids is None or county_id in self.region_ids
+
+    def has_user(self, user: User) -> bool:
+        """True when the admin administers this user: one whose region, or every one of whose stations, lies in
+        the admin's region (a user of the whole installation only by an admin of the whole installation)."""
+        if self.region_ids is None:
+            return True
+        if role_sees_every_station(user.role):
+            return user.region_id in self.region_ids
+        return bool(user.stations) and all(s.id in self.station_ids for s in user.stations)
+
+
+def users_administered(session: Session, actor) -> list[User]:
+    """The users an admin may see and edit on the users page."""
+    reach = Reach(session, actor)
+    return [u for u in session.scalars(queries.users()) if reach.has_user(u)]
+
+
+def get_user_administered(session: Session, actor, user_id: int) -> User:
+    """A user the admin administers, else NotFound (another county's user is not shown at all)."""
+    user = get_user(session, user_id)
+    if not Reach(session, actor).has_user(user):
+        raise NotFound("用户不存在")
+    return user
+
+
+def get_station_administered(session: Session, actor, station_id: int) -> Station:
+    """A station in the admin's region, else NotFound."""
+    station = get_station(session, station_id)
+    if not Reach(session, actor).has_station(station.id):
+        raise NotFound("监管所不存在")
+    return station
+
+
+def counties_administered(session: Session, actor) -> list[Region]:
+    """The counties an admin may put stations in."""
+    return regions.counties_under(session, _actor_region_id(actor))
+
+
+def regions_administered(session: Session, actor) -> list[Region]:
+    """The regions an admin may assign users to (every one for an admin of the whole installation)."""
+    limit = _actor_region_id(actor)
+    return regions.all_regions(session) if limit is None else regions.regions_under(session, limit)
+
+
 def update_user(session: Session, actor, user: User, *, expected_version: int, display_name: str, role: Role | str,
                 is_active: bool, station_ids=(), phone: str = "", email: str = "",
-                wants_alert_digest: bool | None = None) -> list[dict]:
-    """Change a user's name, role, stations or whether they may log in."""
+                wants_alert_digest: bool | None = None, region_id: int | None = None) -> list[dict]:
+    """Change a user's name, role, region, stations or whether they may log in."""
     if user.version != expected_version:
         raise StaleEdit("该用户")
     role = Role(role)
@@ -139,9 +227,12 @@ def update_user(session: Session, actor, user: User, *, expected_version: int, d
         raise Invalid("所检查员至少需要分配一个监管所", field="station_ids")
     if user.id == getattr(actor, "id", None) and (not is_active or role != Role.ADMIN):
         raise Invalid("不能停用自己的账号或取消自己的管理员角色")
+    if not Reach(session, actor).has_user(user):
+        raise NotFound("用户不存在")
+    region = _region_for(session, actor, role, region_id, stations)
     old_stations = list(user.stations)
     values = {"display_name": as_typed(display_name), "role": role, "is_active": is_active,
-              "phone": identifier(phone), "email": identifier(email)}
+              "phone": identifier(phone), "email": identifier(email), "region": region}
     if wants_alert_digest is not None:
         values["wants_alert_digest"] = bool(wants_alert_digest)
     was_active = user.is_active
@@ -202,24 +293,45 @@ def change_password(session: Session, user: User, *, current_password: str, new_
     audit.record(session, user, "change_password", user, note="修改密码")
 
 
-def create_station(session: Session, actor, *, name: str, code: str, division_code: str = "") -> Station:
-    """Create a station with a unique name and code."""
+def create_station(session: Session, actor, *, name: str, code: str, division_code: str = "",
+                   county_id: int | None = None) -> Station:
+    """Create a station with a unique name and code in a county (the only county when there is just one)."""
     values = {"name": as_typed(name), "code": identifier(code).upper(), "division_code": identifier(division_code)}
     _check_station(session, values, None)
-    station = Station(**values)
+    station = Station(**values, county=_county_for(session, actor, county_id))
     session.add(station)
     session.flush()
-    audit.record(session, actor, "create", station, audit.snapshot(station, ["name", "code", "division_code"]))
+    audit.record(session, actor, "create", station,
+                 audit.snapshot(station, ["name", "code", "division_code", "county"]))
     return station
 
 
+def _county_for(session: Session, actor, county_id: int | None) -> Region:
+    """The county a station goes in: the one chosen, inside what the actor administers."""
+    counties = counties_administered(session, actor)
+    if county_id is None and len(counties) == 1:
+        return counties[0]  # a single-county installation needs no choice
+    if not counties:
+        raise Invalid("还没有县（区）：请先在“系统管理 → 行政区划”中添加本县（区）", field="county_id")
+    county = session.get(Region, county_id) if county_id is not None else None
+    if county is None or county.level != RegionLevel.COUNTY:
+        raise Invalid("请选择监管所所属的县（区）", field="county_id")
+    if county not in counties:
+        raise Invalid("只能把监管所放在本辖区的县（区）", field="county_id")
+    return county
+
+
 def update_station(session: Session, actor, station: Station, *, expected_version: int, name: str, code: str,
-                   division_code: str = "") -> list[dict]:
-    """Rename or recode a station."""
+                   division_code: str = "", county_id: int | None = None) -> list[dict]:
+    """Rename or recode a station, or move it to another county the actor administers."""
     if station.version != expected_version:
         raise StaleEdit("该监管所")
+    if not Reach(session, actor).has_station(station.id):
+        raise NotFound("监管所不存在")
     values = {"name": as_typed(name), "code": identifier(code).upper(), "division_code": identifier(division_code)}
     _check_station(session, values, station)
+    if county_id is not None or station.county is None:
+        values["county"] = _county_for(session, actor, county_id)
     changes = audit.apply_changes(station, values)
     if changes:
         session.flush()

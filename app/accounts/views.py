@@ -110,14 +110,27 @@ def change_password():
 
 
 def _station_choices() -> list[tuple[int, str]]:
-    return [(s.id, f"{s.code} {s.name}") for s in db().scalars(queries.stations())]
+    reach = services.Reach(db(), current_user)
+    return [(s.id, f"{s.code} {s.name}") for s in db().scalars(queries.stations()) if reach.has_station(s.id)]
+
+
+def _region_choices() -> list[tuple[int | None, str]]:
+    # Only an admin of the whole installation may leave a user's region empty (the whole installation).
+    whole = [(None, "（整个系统）")] if current_user.region_id is None else []
+    return whole + [(r.id, f"{r.code} {r.name}（{r.level.label}）")
+                    for r in services.regions_administered(db(), current_user)]
+
+
+def _user_form_choices(form: UserForm) -> None:
+    form.station_ids.choices = _station_choices()
+    form.region_id.choices = _region_choices()
 
 
 @bp.route("/admin/users")
 @admin_required
 def users():
-    """All users."""
-    rows = db().scalars(queries.users()).all()
+    """The users the admin administers (every one, or those of the admin's region)."""
+    rows = services.users_administered(db(), current_user)
     return render_template("accounts/users.html", users=rows)
 
 
@@ -126,14 +139,17 @@ def users():
 def user_new():
     """Create a user."""
     form = UserForm()
-    form.station_ids.choices = _station_choices()
+    _user_form_choices(form)
+    if request.method == "GET":
+        form.region_id.data = current_user.region_id
     if form.validate_on_submit():
         with unit_of_work(form) as uow:
             user = services.create_user(uow.session, current_user, username=form.username.data,
                                         display_name=form.display_name.data, role=form.role.data,
                                         password=form.password.data or "", station_ids=form.station_ids.data,
                                         phone=form.phone.data or "", email=form.email.data or "",
-                                        wants_alert_digest=form.wants_alert_digest.data)
+                                        wants_alert_digest=form.wants_alert_digest.data,
+                                        region_id=form.region_id.data)
         if uow.ok:
             return uow.redirect(f"已创建用户 {user.username}。", url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=None)
@@ -143,11 +159,11 @@ def user_new():
 @admin_required
 def user_edit(user_id: int):
     """Edit a user's name, role, stations and whether they may log in."""
-    user = services.get_user(db(), user_id)
+    user = services.get_user_administered(db(), current_user, user_id)
     form = UserForm(obj=user)
     del form.password
     form.username.render_kw = {"readonly": True}
-    form.station_ids.choices = _station_choices()
+    _user_form_choices(form)
     if request.method == "GET":
         form.station_ids.data = [s.id for s in user.stations]
         form.role.data = user.role.value
@@ -157,7 +173,8 @@ def user_edit(user_id: int):
                                  display_name=form.display_name.data, role=form.role.data,
                                  is_active=form.is_active.data, station_ids=form.station_ids.data,
                                  phone=form.phone.data or "", email=form.email.data or "",
-                                 wants_alert_digest=form.wants_alert_digest.data)
+                                 wants_alert_digest=form.wants_alert_digest.data,
+                                 region_id=form.region_id.data)
         if uow.ok:
             return uow.redirect("已保存。", url_for("accounts.users"))
     return render_template("accounts/user_form.html", form=form, user=user,
@@ -168,7 +185,7 @@ def user_edit(user_id: int):
 @admin_required
 def user_password(user_id: int):
     """Reset a user's password."""
-    user = services.get_user(db(), user_id)
+    user = services.get_user_administered(db(), current_user, user_id)
     form = PasswordResetForm()
     if form.validate_on_submit():
         # No form given: a refusal is flashed on the edit page this action redirects back to.
@@ -206,8 +223,9 @@ def my_settings():
 @bp.route("/admin/stations")
 @admin_required
 def stations():
-    """All stations."""
-    rows = db().scalars(queries.stations()).all()
+    """The stations the admin administers (every one, or those of the admin's region)."""
+    reach = services.Reach(db(), current_user)
+    rows = [s for s in db().scalars(queries.stations()) if reach.has_station(s.id)]
     return render_template("accounts/stations.html", stations=rows)
 
 
@@ -222,13 +240,17 @@ def station_new():
 @admin_required
 def station_edit(station_id: int):
     """Edit a station."""
-    return _station_form(services.get_station(db(), station_id))
+    return _station_form(services.get_station_administered(db(), current_user, station_id))
 
 
 def _station_form(station: Station | None):
     form = StationForm(obj=station)
+    counties = services.counties_administered(db(), current_user)
+    form.county_id.choices = [(None, "（请选择）")] * (len(counties) != 1) + [
+        (c.id, f"{c.code} {c.name}") for c in counties]
     if form.validate_on_submit():
-        values = {"name": form.name.data, "code": form.code.data, "division_code": form.division_code.data or ""}
+        values = {"name": form.name.data, "code": form.code.data, "division_code": form.division_code.data or "",
+                  "county_id": form.county_id.data}
         with unit_of_work(form) as uow:
             if station is None:
                 services.create_station(uow.session, current_user, **values)

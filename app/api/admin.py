@@ -15,7 +15,7 @@ from app.bodies.queries import bodies
 from app.clock import LOCAL_TZ
 from app.db import utcnow
 from app.scope import Scope
-from app.security import admin_required
+from app.security import installation_admin_required
 from app.web import db, unit_of_work
 
 bp = Blueprint("api_tokens", __name__, template_folder="templates", url_prefix="/admin/api-tokens")
@@ -27,7 +27,7 @@ def _choices(form: TokenForm) -> None:
 
 
 @bp.route("/")
-@admin_required
+@installation_admin_required
 def index():
     """Every token with its prefix, scope, stations, expiry, last use and state."""
     tokens = db().scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
@@ -35,7 +35,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def new():
     """Issue a token; the page after saving shows its secret, once."""
     form = TokenForm()
@@ -58,7 +58,7 @@ def new():
 
 
 @bp.route("/<int:token_id>/revoke", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def revoke(token_id: int):
     """Ask to confirm (GET), then revoke at once (POST)."""
     token = services.get_token(db(), token_id)

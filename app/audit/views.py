@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from app.audit.queries import ACTION_LABELS, ENTITY_LABELS, entries
-from app.security import admin_required
+from app.security import installation_admin_required
 from app.web import paginate
 
 bp = Blueprint("audit", __name__, template_folder="templates", url_prefix="/admin/audit")
 
 
 @bp.route("/")
-@admin_required
+@installation_admin_required
 def index():
     """Every audit entry, filterable by record type, actor and action."""
     stmt = entries(request.args.get("entity_type") or None, request.args.get("actor", ""),

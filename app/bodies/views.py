@@ -7,7 +7,7 @@ from flask_login import current_user
 from app.bodies import queries, services
 from app.bodies.forms import BodyForm, ToggleForm
 from app.catalog.queries import instrument_types
-from app.security import admin_required, staff_required
+from app.security import installation_admin_required, staff_required
 from app.web import db, unit_of_work
 
 bp = Blueprint("bodies", __name__, template_folder="templates", url_prefix="/admin/bodies")
@@ -36,7 +36,7 @@ def _values(form: BodyForm) -> dict:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def new():
     """Register a body; verifications whose institution text names it are linked."""
     form = BodyForm()
@@ -50,7 +50,7 @@ def new():
 
 
 @bp.route("/<int:body_id>/edit", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def edit(body_id: int):
     """Edit a body (an edit over someone else's newer save is refused)."""
     body = services.get_body(db(), body_id)
@@ -79,14 +79,14 @@ def _toggle(body_id: int, active: bool):
 
 
 @bp.route("/<int:body_id>/activate", methods=["POST"])
-@admin_required
+@installation_admin_required
 def activate(body_id: int):
     """Let the body be chosen again when recording verifications."""
     return _toggle(body_id, True)
 
 
 @bp.route("/<int:body_id>/deactivate", methods=["POST"])
-@admin_required
+@installation_admin_required
 def deactivate(body_id: int):
     """Stop offering the body when recording verifications; its records stay linked."""
     return _toggle(body_id, False)

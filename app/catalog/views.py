@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.catalog import queries, services
 from app.catalog.forms import AliasDeleteForm, AliasForm, InstrumentTypeForm
-from app.security import admin_required, staff_required
+from app.security import installation_admin_required, staff_required
 from app.web import db, unit_of_work
 
 bp = Blueprint("catalog", __name__, template_folder="templates", url_prefix="/catalog")
@@ -20,7 +20,7 @@ def types():
 
 
 @bp.route("/types/<int:type_id>/edit", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def type_edit(type_id: int):
     """Edit a kind's rule, cycle or life; recomputing due dates is offered, off by default."""
     itype = services.get_instrument_type(db(), type_id)
@@ -61,7 +61,7 @@ def aliases(type_id: int):
 
 
 @bp.route("/types/<int:type_id>/aliases/add", methods=["POST"])
-@admin_required
+@installation_admin_required
 def alias_add(type_id: int):
     """Add a spelling the import will recognise as this kind."""
     itype = services.get_instrument_type(db(), type_id)
@@ -75,7 +75,7 @@ def alias_add(type_id: int):
 
 
 @bp.route("/types/<int:type_id>/aliases/<int:alias_id>/delete", methods=["POST"])
-@admin_required
+@installation_admin_required
 def alias_delete(type_id: int, alias_id: int):
     """Stop recognising a spelling (imports already made are unchanged)."""
     itype = services.get_instrument_type(db(), type_id)

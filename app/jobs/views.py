@@ -9,7 +9,7 @@ from flask_login import current_user
 from app.db import utcnow
 from app.jobs import queries, services
 from app.jobs.models import RunOutcome, RunTrigger
-from app.security import admin_required
+from app.security import installation_admin_required
 from app.web import db, paginate
 
 bp = Blueprint("jobs", __name__, template_folder="templates", url_prefix="/admin/jobs")
@@ -50,7 +50,7 @@ def _spec_or_404(name: str):
 
 
 @bp.route("/")
-@admin_required
+@installation_admin_required
 def index():
     """Every registered job with its next run and last outcome, and who holds the scheduler lease."""
     session = db()
@@ -63,7 +63,7 @@ def index():
 
 
 @bp.route("/<name>")
-@admin_required
+@installation_admin_required
 def history(name: str):
     """The run history of one job, newest first."""
     spec = _spec_or_404(name)
@@ -71,7 +71,7 @@ def history(name: str):
 
 
 @bp.route("/<name>/run", methods=["POST"])
-@admin_required
+@installation_admin_required
 def run_now(name: str):
     """Run a job now in this request and record it as a manual run."""
     from app.scheduler import run_job, runner_id

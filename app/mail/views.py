@@ -6,14 +6,14 @@ from flask import Blueprint, current_app, render_template
 from app.mail import queries, services
 from app.mail.models import MessageStatus
 from app.mail.transport import SmtpSettings
-from app.security import admin_required
+from app.security import installation_admin_required
 from app.web import arg_choice, db, paginate
 
 bp = Blueprint("mail", __name__, template_folder="templates")
 
 
 @bp.route("/admin/outbox")
-@admin_required
+@installation_admin_required
 def outbox():
     """Outbox messages, newest first, filtered by status."""
     status = arg_choice("status", MessageStatus)
@@ -25,7 +25,7 @@ def outbox():
 
 
 @bp.route("/admin/outbox/<int:message_id>")
-@admin_required
+@installation_admin_required
 def message(message_id: int):
     """One message as it was (or will be) sent."""
     msg = services.get_message(db(), message_id)

@@ -24,7 +24,7 @@ class Region(VersionedMixin, Base):
 
     __tablename__ = "regions"
     __table_args__ = (one_of("level", RegionLevel),)
-    __labels__ = {"code": "行政区划代码", "name": "名称", "level": "级别", "parent_id": "上级区划"}
+    __labels__ = {"code": "行政区划代码", "name": "名称", "level": "级别", "parent_id": "上级区划", "parent": "上级区划"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(6), unique=True)

@@ -1,7 +1,7 @@
 """Reading the region tree: what lies under a region, its stations, its path from the top (no Flask)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.models import Station
@@ -71,3 +71,34 @@ def is_under(session: Session, region_id: int | None, ancestor_id: int | None) -
     if region_id is None:
         return False
     return any(r.id == ancestor_id for r in region_path(session, region_id))
+
+
+def station_count_by_county(session: Session) -> dict[int, int]:
+    """How many stations each county holds (the tree page)."""
+    rows = session.execute(select(Station.county_id, func.count()).group_by(Station.county_id))
+    return {county_id: n for county_id, n in rows if county_id is not None}
+
+
+def stations_by_county(session: Session) -> dict[int | None, list[Station]]:
+    """Every station by its county id (None: not yet in a county), each list by code."""
+    out: dict[int | None, list[Station]] = {}
+    for station in session.scalars(select(Station).order_by(Station.code)):
+        out.setdefault(station.county_id, []).append(station)
+    return out
+
+
+def tree_rows(session: Session) -> list[tuple[Region, int]]:
+    """Every region with its depth, each parent followed by its children (by code): the tree page."""
+    regions = all_regions(session)
+    children: dict[int | None, list[Region]] = {}
+    for region in regions:
+        children.setdefault(region.parent_id, []).append(region)
+    rows: list[tuple[Region, int]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for region in children.get(parent_id, []):
+            rows.append((region, depth))
+            walk(region.id, depth + 1)
+
+    walk(None, 0)
+    return rows

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, redirect, render_template, session as 
 from flask_login import current_user
 
 from app.db import utcnow
-from app.security import admin_required
+from app.security import installation_admin_required
 from app.web import arg_choice, db, paginate, unit_of_work
 from app.webhooks import queries, services
 from app.webhooks.forms import ActionForm, SubscriptionForm
@@ -16,7 +16,7 @@ SHOW_ONCE = "webhook_secret"
 
 
 @bp.route("/")
-@admin_required
+@installation_admin_required
 def index():
     """Every token's addresses with their counts of pending, delivered and given-up events."""
     counts: dict[int, dict[str, int]] = {}
@@ -27,7 +27,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@admin_required
+@installation_admin_required
 def new():
     """Register an address for a token; its signing secret is shown once on the next page."""
     form = SubscriptionForm()
@@ -48,7 +48,7 @@ def new():
 
 
 @bp.route("/<int:subscription_id>")
-@admin_required
+@installation_admin_required
 def detail(subscription_id: int):
     """An address, its secret once after registering, and its delivery log (newest first)."""
     subscription = services.get_subscription(db(), subscription_id)
@@ -77,21 +77,21 @@ def _act(subscription_id: int, change, message: str, to_list: bool = False):
 
 
 @bp.route("/<int:subscription_id>/pause", methods=["POST"])
-@admin_required
+@installation_admin_required
 def pause(subscription_id: int):
     """Pause an address: no new events are recorded for it and nothing is sent until it is resumed."""
     return _act(subscription_id, lambda s, sub: services.set_active(s, current_user, sub, False), "已暂停推送。")
 
 
 @bp.route("/<int:subscription_id>/resume", methods=["POST"])
-@admin_required
+@installation_admin_required
 def resume(subscription_id: int):
     """Resume an address: events waiting for it go out, new changes are recorded again."""
     return _act(subscription_id, lambda s, sub: services.set_active(s, current_user, sub, True), "已恢复推送。")
 
 
 @bp.route("/<int:subscription_id>/delete", methods=["POST"])
-@admin_required
+@installation_admin_required
 def delete(subscription_id: int):
     """Delete an address with its delivery log."""
     return _act(subscription_id, lambda s, sub: services.remove(s, current_user, sub), "已删除接收地址。",
@@ -99,14 +99,14 @@ def delete(subscription_id: int):
 
 
 @bp.route("/<int:subscription_id>/retry", methods=["POST"])
-@admin_required
+@installation_admin_required
 def retry_all(subscription_id: int):
     """Make every waiting and given-up event of an address due now (the next run sends them)."""
     return _act(subscription_id, lambda s, sub: services.retry(s, sub), "已安排立即重发，下一次推送任务运行时发送。")
 
 
 @bp.route("/<int:subscription_id>/events/<int:event_id>/retry", methods=["POST"])
-@admin_required
+@installation_admin_required
 def retry_event(subscription_id: int, event_id: int):
     """Make one waiting or given-up event due now."""
     return _act(subscription_id, lambda s, sub: services.retry(s, sub, event_id),
