@@ -322,3 +322,62 @@ def test_0030_fills_the_seeded_kinds_and_keeps_instruments(scratch_url):
     engine.dispose()
     assert kinds == {"elec_price_scale": ("非自动衡器", "数字指示秤"), "own_kind": ("", "")}
     assert tuple(kept) == ("城东区", "贸易结算用", "上门")
+
+
+def test_0033_makes_counties_from_the_stations_division_codes(scratch_url):
+    """An existing single-county database upgrades to one county per six-digit county code in use (with its
+    city and province, named by code for the admin to rename), and one fallback county for the stations
+    without a usable code; users keep seeing what they saw (no region: the whole installation)."""
+    migrations.upgrade(scratch_url, "0032")
+    engine = create_engine(scratch_url)
+    with engine.begin() as conn:
+        codes = {"CG": "320706001000", "CD": "320706", "LY": "320703100", "XX": "", "BAD": "3207",
+                 "CITY": "320700", "ABC": "32O706"}
+        stations = {code: _insert(conn, "stations", name=f"{code}所", code=code, division_code=division)
+                    for code, division in codes.items()}
+    engine.dispose()
+
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        regions = {r.code: r for r in conn.execute(text("SELECT id, code, name, level, parent_id FROM regions"))}
+        county_of = dict(conn.execute(text("SELECT id, county_id FROM stations")).all())
+    engine.dispose()
+    assert set(regions) == {"320000", "320700", "320703", "320706", "000000"}
+    by_id = {r.id: r for r in regions.values()}
+    assert regions["320706"].name == "行政区划 320706" and regions["320706"].level == "county"
+    assert by_id[regions["320706"].parent_id].code == "320700" and regions["320700"].level == "city"
+    assert by_id[regions["320700"].parent_id].code == "320000" and regions["320000"].parent_id is None
+    assert regions["000000"].name == "本县（区）" and regions["000000"].parent_id is None
+    assert county_of[stations["CG"]] == county_of[stations["CD"]] == regions["320706"].id
+    assert county_of[stations["LY"]] == regions["320703"].id
+    for code in ("XX", "BAD", "CITY", "ABC"):
+        assert county_of[stations[code]] == regions["000000"].id, code
+
+    # The app runs on it: a region-less supervisor sees every station; the tree command lists the counties.
+    from app import create_app
+    from app.accounts.models import Role, User
+    from app.scope import Scope
+    from config import TestConfig
+
+    app = create_app(TestConfig, DATABASE_URL=scratch_url)
+    try:
+        with app.extensions["database"].session_scope() as session:
+            user = User(username="kz", display_name="科长", role=Role.SUPERVISOR, password_hash="x")
+            session.add(user)
+            session.flush()
+            assert Scope.for_user(user).is_all
+        result = app.test_cli_runner().invoke(args=["regions", "list"])
+    finally:
+        app.extensions["database"].engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "320706 行政区划 320706  [县（区）]  监管所 2 个" in result.output
+    assert "000000 本县（区）  [县（区）]  监管所 4 个" in result.output
+
+
+def test_0033_on_a_database_without_stations_makes_no_regions(scratch_url):
+    migrations.upgrade(scratch_url)
+    engine = create_engine(scratch_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM regions")).scalar_one() == 0
+    engine.dispose()

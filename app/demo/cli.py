@@ -10,6 +10,10 @@ from sqlalchemy import func, select
 demo_cli = AppGroup("demo", help="Demo dataset.")
 
 DEMO_PASSWORDS = {"admin": "admin-demo-1", "supervisor": "supervisor-demo-1", "inspector": "inspector-demo-1"}
+COUNTY_ADMIN_PASSWORD = "county-admin-demo-1"
+# The demo's region tree: two counties of one city, all fictional ("3312" is not a prefecture code in use).
+DEMO_CITY = ("331200", "丽州市")
+DEMO_COUNTIES = (("331221", "青溪县"), ("331222", "云岭县"))
 
 
 @demo_cli.command("load")
@@ -42,8 +46,9 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
             wipe_data(session)
         seed_catalogue(session)
         gen = Generator(session, seed=DEFAULT_SEED if seed is None else seed, today=today())
-        station_infos = gen.add_stations(stations)
-        logins = _create_users(session, gen, station_infos)
+        city, counties = _add_regions(session)
+        station_infos = gen.add_stations(stations, [(c.id, c.code) for c in counties])
+        logins = _create_users(session, gen, station_infos, city, counties[0])
         merchant_infos = gen.add_merchants(merchants, station_infos)
         gen.add_instruments(instruments, merchant_infos)
         counts = gen.finish()
@@ -69,7 +74,7 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:
         # Labels are 3 or 4 full-width characters: pad with a full-width space to line up.
-        click.echo(f"  {role:\u3000<4}  用户名 {username:<12} 密码 {password:<18} {where}")
+        click.echo(f"  {role:\u3000<4}  用户名 {username:<12} 密码 {password:<20} {where}")
     click.echo("=" * 64)
 
 
@@ -104,12 +109,31 @@ def _add_pledges(session, seed: int, today, storage_dir: str) -> int:
     return len(chosen)
 
 
-def _create_users(session, gen, stations) -> list[tuple[str, str, str, str]]:
-    """Admin, supervisor and one or two inspectors per station (the first works in two stations)."""
+def _add_regions(session):
+    """The city and its two counties (kept when they exist: a reload does not rename what an admin renamed)."""
+    from app.regions.models import RegionLevel
+    from app.regions.queries import region_by_code
+    from app.regions.services import create_region
+
+    def region(code: str, name: str, level: RegionLevel, parent=None):
+        found = region_by_code(session, code)
+        return found or create_region(session, "演示数据", code=code, name=name, level=level,
+                                      parent_id=parent.id if parent is not None else None)
+
+    city = region(*DEMO_CITY, RegionLevel.CITY)
+    return city, [region(code, name, RegionLevel.COUNTY, city) for code, name in DEMO_COUNTIES]
+
+
+def _create_users(session, gen, stations, city, county) -> list[tuple[str, str, str, str]]:
+    """Admin of the installation, a supervisor of the city, an admin of the first county, and one or two
+    inspectors per station (the first works in two stations)."""
     from app.accounts.models import Role, User
     from app.accounts.services import create_user
 
-    wanted = [("admin", "演示管理员", Role.ADMIN, []), ("supervisor", "计量科科长（演示）", Role.SUPERVISOR, [])]
+    wanted = [("admin", "演示管理员", Role.ADMIN, []),
+              ("supervisor", "市局计量处处长（演示）", Role.SUPERVISOR, []),
+              ("county_admin", f"{county.name}局管理员（演示）", Role.ADMIN, [])]
+    regions = {"supervisor": city, "county_admin": county}
     for i, station in enumerate(stations):
         own = [station]
         if i == 0 and len(stations) > 1:
@@ -120,17 +144,19 @@ def _create_users(session, gen, stations) -> list[tuple[str, str, str, str]]:
 
     logins = []
     for username, display_name, role, own in wanted:
-        password = DEMO_PASSWORDS[role.value]
+        password = COUNTY_ADMIN_PASSWORD if username == "county_admin" else DEMO_PASSWORDS[role.value]
         existing = session.execute(select(User).where(func.lower(User.username) == username)).scalar_one_or_none()
         if existing is not None:
             # Never overwrite a real account's password from a demo command.
             logins.append((role.label, username, "（账号已存在，密码未改）", ""))
             continue
         # Demo logins are printed for everyone to try, so no change is forced at login.
+        region = regions.get(username)
         user = create_user(session, "演示数据", username=username, display_name=display_name, role=role,
-                           password=password, station_ids=[s.id for s in own], must_change_password=False)
+                           password=password, station_ids=[s.id for s in own], must_change_password=False,
+                           region_id=region.id if region is not None else None)
         for station in own:
             gen.users_by_station.setdefault(station.id, []).append(user.id)
-        where = "、".join(s.name for s in own) if own else "全部监管所"
+        where = "、".join(s.name for s in own) if own else (f"{region.name}全部监管所" if region else "整个系统")
         logins.append((role.label, username, password, where))
     return logins

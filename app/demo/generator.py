@@ -277,19 +277,23 @@ class Generator:
 
     # -- stations -------------------------------------------------------------------------
 
-    def add_stations(self, n: int) -> list[StationInfo]:
-        """Insert n field stations (at most 20) and return them."""
+    def add_stations(self, n: int, counties: list[tuple[int, str]] | None = None) -> list[StationInfo]:
+        """Insert n field stations (at most 20) and return them; given counties (id, code), the stations are
+        shared out among them in order and carry their county's code."""
         if not 1 <= n <= len(TOWNS):
             raise ValueError(f"stations must be between 1 and {len(TOWNS)}")
         stations = []
         for i in range(n):
             town = TOWNS[i]
+            county_id, division = None, f"3312{DIVISION_SUFFIXES[i]}"
+            if counties:
+                county_id, division = counties[i * len(counties) // n]
             # The town-centre station has the most merchants.
-            info = StationInfo(self._id(STATIONS), f"{town}市场监管所", f"QX{i + 1:02d}",
-                               f"3312{DIVISION_SUFFIXES[i]}", town,
+            info = StationInfo(self._id(STATIONS), f"{town}市场监管所", f"QX{i + 1:02d}", division, town,
                                2.0 if i == 0 else round(self.rng.uniform(0.6, 1.4), 3))
             self._emit(STATIONS, {"id": info.id, "name": info.name, "code": info.code,
-                                  "division_code": info.division_code, **self._stamps(version=True)})
+                                  "division_code": info.division_code, "county_id": county_id,
+                                  **self._stamps(version=True)})
             stations.append(info)
         self.flush()
         return stations

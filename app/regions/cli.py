@@ -26,26 +26,27 @@ def _columns(header: list) -> tuple[int, int, int | None] | None:
     return (code, name, parent) if code is not None and name is not None else None
 
 
-def read_rows(path: Path) -> list[tuple[object, object, object]]:
-    """(code, name, parent code) rows of the first sheet of a CSV or spreadsheet; a header row is optional."""
+def read_rows(path: Path) -> tuple[list[tuple[object, object, object]], int]:
+    """(code, name, parent code) rows of the first sheet of a CSV or spreadsheet (a header row is optional),
+    with the line number of the first of them."""
     with open_book(path) as book:
         sheets = book.visible_sheet_names
         if not sheets:
             raise ImportFileError("文件中没有可读的工作表")
         rows = [list(r) for r in book.sheet(sheets[0]).rows()]
     if not rows:
-        return []
-    columns = (0, 1, 2)
+        return [], 1
+    columns, first_line = (0, 1, 2), 1
     if not _CODE.fullmatch(str(rows[0][0] if rows[0] else "").strip()):
         found = _columns(rows[0])
         if found is None:
             raise ImportFileError("第1行既不是区划数据也不是表头：请用“行政区划代码、名称、上级代码”三列")
-        columns, rows = found, rows[1:]
+        columns, rows, first_line = found, rows[1:], 2
 
     def cell(row: list, i: int | None) -> object:
         return row[i] if i is not None and i < len(row) else ""
 
-    return [tuple(cell(r, i) for i in columns) for r in rows]
+    return [tuple(cell(r, i) for i in columns) for r in rows], first_line
 
 
 @regions_cli.command("load")
@@ -55,9 +56,9 @@ def load(file: Path) -> None:
     from app.regions.services import load_regions
 
     try:
-        rows = read_rows(file)
+        rows, first_line = read_rows(file)
         with current_app.extensions["database"].session_scope() as session:
-            counts = load_regions(session, "命令行导入", rows)
+            counts = load_regions(session, "命令行导入", rows, first_line)
     except (DomainError, ImportFileError) as error:
         raise click.ClickException(f"{error}；未做任何修改。") from None
     click.echo(f"行政区划已导入：新增 {counts['created']} 个，改名 {counts['renamed']} 个，"
@@ -76,4 +77,4 @@ def list_regions() -> None:
             click.echo("还没有行政区划。")
         for region, depth in rows:
             stations = f"  监管所 {counts.get(region.id, 0)} 个" if region.level.value == "county" else ""
-            click.echo(f"{'  ' * depth}{region.code} {region.name}（{region.level.label}）{stations}")
+            click.echo(f"{'  ' * depth}{region.code} {region.name}  [{region.level.label}]{stations}")

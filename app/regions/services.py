@@ -124,14 +124,15 @@ def get_region(session: Session, region_id: int) -> Region:
     return region
 
 
-def load_regions(session: Session, actor, rows: Iterable[tuple[object, object, object]]) -> dict[str, int]:
+def load_regions(session: Session, actor, rows: Iterable[tuple[object, object, object]],
+                 first_line: int = 1) -> dict[str, int]:
     """Add or rename regions from (code, name, parent code) rows; a missing parent code is read from the code
     (a county under its city, else its province; a city under its province) when that region is known.
 
     Every row is checked before anything changes: a bad row raises Invalid naming its line, and nothing is saved.
     """
     wanted: dict[str, tuple[str, str, int]] = {}
-    for line, (raw_code, raw_name, raw_parent) in enumerate(rows, start=1):
+    for line, (raw_code, raw_name, raw_parent) in enumerate(rows, start=first_line):
         if not any(str(v or "").strip() for v in (raw_code, raw_name, raw_parent)):
             continue
         try:
