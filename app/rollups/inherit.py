@@ -54,7 +54,7 @@ def source_text(resolved_source: int | None, region_id: int | None, names: Mappi
     if resolved_source == region_id and region_id is not None:
         return own_label
     if resolved_source is None:
-        return default_label if region_id is not None else own_label
+        return default_label
     return f"继承自 {names.get(resolved_source, '上级区划')}"
 
 
