@@ -140,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.public.views import bp as public_bp
     from app.regions.views import bp as regions_bp
     from app.results.views import bp as results_bp
+    from app.rollups.views import bp as rollups_bp
     from app.search.views import bp as search_bp
     from app.tasks.views import bp as tasks_bp
     from app.webhooks.views import bp as webhooks_bp
@@ -148,7 +149,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, catalog_bp, certificates_bp, credit_bp,
                dashboard_bp, field_bp, imports_bp, inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp,
-               merchants_bp, monthly_bp, plans_bp, public_bp, regions_bp, results_bp, search_bp, tasks_bp, webhooks_bp):
+               merchants_bp, monthly_bp, plans_bp, public_bp, regions_bp, results_bp, rollups_bp, search_bp, tasks_bp,
+               webhooks_bp):
         app.register_blueprint(bp)
     _register_rest_api(app)
 

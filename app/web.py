@@ -65,6 +65,52 @@ def scope() -> Scope:
     return Scope.for_user(current_user if current_user.is_authenticated else None)
 
 
+def region_tree():
+    """The region tree of this request (app/rollups/tree.py), loaded once."""
+    from flask import g
+
+    from app.rollups.tree import load_tree
+
+    if "region_tree" not in g:
+        g.region_tree = load_tree(db())
+    return g.region_tree
+
+
+def county_choices() -> list[tuple[int, str]]:
+    """(id, name) of the counties the user sees stations of, when there are two or more (a city or province
+    user's county filter); empty otherwise."""
+    from app.rollups.services import visible_counties
+
+    tree = region_tree()
+    counties = visible_counties(tree, scope())
+    return [(c, tree.label(c)) for c in counties] if len(counties) > 1 else []
+
+
+def chosen_county() -> int | None:
+    """The ?county_id= a page is narrowed to: None when absent; 404 (Chinese) for a county the user sees no
+    station of."""
+    from app.errors import NotFound
+    from app.rollups.services import visible_counties
+
+    county_id = arg_int("county_id")
+    if county_id is None:
+        return None
+    if county_id not in visible_counties(region_tree(), scope()):
+        raise NotFound("县（区）不存在或不在您的管辖范围内")
+    return county_id
+
+
+def view_scope() -> Scope:
+    """The user's scope narrowed to the page's ?county_id= (a city user opening one county); the scope itself
+    otherwise. Lists and figures only: changes are always checked against `scope()`."""
+    county_id = chosen_county()
+    base = scope()
+    if county_id is None:
+        return base
+    stations = frozenset(s for s, c in region_tree().station_county.items() if c == county_id)
+    return Scope(stations if base.is_all else stations & base.station_ids)
+
+
 def scoped_stations() -> list:
     """Stations the current user works in, by code."""
     from app.accounts.queries import stations

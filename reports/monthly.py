@@ -1,4 +1,5 @@
-"""The monthly report (月报) for a month and a scope (one station or all), as an .xlsx workbook (no Flask).
+"""The monthly report (月报) for a month and a scope (one station, all, or a city's or province's stations: its
+edition opens with a sheet of each county and its totals), as an .xlsx workbook (no Flask).
 
 Figures come from grouped queries (reports/monthly_queries.py), never from a loop over instruments.
 Stock figures (registered, overdue, past service life, due next month) are read from the ledger as it
@@ -115,6 +116,8 @@ class Figures:
     built_at: dt.datetime
     # Extra sheets other capabilities add after the summary: section(workbook, figures, session, station_id).
     sections: list[Callable[..., None]] = field(default_factory=list)
+    # A city's edition: county name -> its station ids, in the order the county sheet lists them.
+    counties: dict[str, list[int]] = field(default_factory=dict)
 
     def total(self) -> Counts:
         """The scope's totals."""
@@ -122,6 +125,17 @@ class Figures:
         for counts in self.by_station_kind.values():
             total.add(counts)
         return total
+
+    def by_county(self) -> list[tuple[str, Counts]]:
+        """Totals per county of a city's edition, in its order (summed from the station figures)."""
+        out = []
+        for name, station_ids in self.counties.items():
+            total, ids = Counts(), set(station_ids)
+            for (station, _), counts in self.by_station_kind.items():
+                if station in ids:
+                    total.add(counts)
+            out.append((name, total))
+        return out
 
     def by_kind(self) -> dict[int, Counts]:
         """Totals per kind across stations."""
@@ -142,7 +156,11 @@ def previous_due(verified_on: dt.date | None, valid_until: dt.date | None, resul
     return add_months(verified_on, cycle) if cycle else None
 
 
-def _month_counts(session: Session, month: Month, station_id: int | None) -> dict[tuple[int, int], Counts]:
+# One station's id, a set of station ids (a city's edition) or None (every station).
+Stations = int | frozenset[int] | None
+
+
+def _month_counts(session: Session, month: Month, station_id: Stations) -> dict[tuple[int, int], Counts]:
     counts: dict[tuple[int, int], Counts] = defaultdict(Counts)
     for station, kind, n in session.execute(q.registered(station_id)):
         counts[station, kind].registered = n
@@ -167,11 +185,17 @@ def _month_counts(session: Session, month: Month, station_id: int | None) -> dic
     return dict(counts)
 
 
-def compute_figures(session: Session, month: Month, station_id: int | None = None,
-                    built_at: dt.datetime | None = None) -> Figures:
-    """Query the month's figures for one station (or all when station_id is None)."""
+def _in(station: int, station_id: Stations) -> bool:
+    return station_id is None or (station in station_id if isinstance(station_id, frozenset) else station == station_id)
+
+
+def compute_figures(session: Session, month: Month, station_id: Stations = None,
+                    built_at: dt.datetime | None = None, scope_name: str | None = None,
+                    counties: dict[str, list[int]] | None = None) -> Figures:
+    """Query the month's figures for one station, a set of stations (a city's edition, with its `counties`), or
+    all when station_id is None; each figure one grouped query over the scope, whatever its size."""
     stations = {s.id: s.name for s in session.scalars(select(Station).order_by(Station.code))
-                if station_id in (None, s.id)}
+                if _in(s.id, station_id)}
     kinds = {t.id: t.name_zh for t in session.scalars(select(InstrumentType).order_by(InstrumentType.sort_order,
                                                                                       InstrumentType.id))}
     current = _month_counts(session, month, station_id)
@@ -183,9 +207,10 @@ def compute_figures(session: Session, month: Month, station_id: int | None = Non
         fuel[station][0] = n
     for station, n, nozzles in session.execute(q.fuel_dispensers(station_id)):
         fuel[station][1], fuel[station][2] = n, int(nozzles)
-    scope_name = stations.get(station_id, "") if station_id else "全部监管所"
+    if scope_name is None:
+        scope_name = stations.get(station_id, "") if isinstance(station_id, int) else "全部监管所"
     return Figures(month, scope_name, stations, kinds, current, {k: tuple(v) for k, v in fuel.items()}, previous,
-                   built_at or dt.datetime.now(dt.timezone.utc))
+                   built_at or dt.datetime.now(dt.timezone.utc), counties=dict(counties or {}))
 
 
 # --- the workbook ------------------------------------------------------------------------------
@@ -224,6 +249,21 @@ def _summary_sheet(wb: Workbook, f: Figures) -> None:
     sheet.table(SUMMARY_HEADERS, rows, total=_counts_row("合计", "", f.total()), bold_rows=subtotals,
                 repeat_header=True)
     sheet.write(wb, "汇总", freeze_columns=2)
+
+
+COUNTY_HEADERS = ["县（区）", "监管所（个）", "在册（在用）", "本月检定（台）", "本月检定记录", "合格记录", "检定合格率",
+                  "到期复检", "按期复检", "按期检定率", "下月到期", "月末超期未检", "超过使用年限"]
+
+
+def _county_sheet(wb: Workbook, f: Figures) -> None:
+    """A city's edition: one row per county with its totals, and the city's total."""
+    title = f"各县（区）汇总 {f.month.label}（{f.scope_name}）"
+    sheet = PrintedSheet(title, report_name(f))
+    sheet.note("各县（区）数字为其所属监管所之和，口径同“汇总”页；县（区）明细见“汇总”页各监管所小计。")
+    rows = [[name, len(f.counties[name]), *_counts_row("", "", c)[2:]] for name, c in f.by_county()]
+    sheet.table(COUNTY_HEADERS, rows, total=["合计", sum(len(v) for v in f.counties.values()),
+                                             *_counts_row("", "", f.total())[2:]])
+    sheet.write(wb, "各县汇总", freeze_columns=1)
 
 
 def _overview_sheet(wb: Workbook, f: Figures) -> None:
@@ -299,9 +339,11 @@ def overdue_columns(f: Figures) -> list[Column]:
 
 
 def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[bytes],
-                           station_id: int | None = None) -> None:
+                           station_id: Stations = None) -> None:
     """Write the workbook: summary, overview with its chart sheet, the registered sections, the detail sheets."""
     wb = Workbook(write_only=True)
+    if figures.counties:
+        _county_sheet(wb, figures)
     _summary_sheet(wb, figures)
     _overview_sheet(wb, figures)
     for section in figures.sections:
@@ -317,10 +359,11 @@ def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[byt
     wb.save(out)
 
 
-def build_monthly_report(session: Session, month: Month, out: str | IO[bytes], station_id: int | None = None,
-                         sections: list | None = None) -> Figures:
+def build_monthly_report(session: Session, month: Month, out: str | IO[bytes], station_id: Stations = None,
+                         sections: list | None = None, scope_name: str | None = None,
+                         counties: dict[str, list[int]] | None = None) -> Figures:
     """Compute the figures and write the workbook to `out`; returns the figures."""
-    figures = compute_figures(session, month, station_id)
+    figures = compute_figures(session, month, station_id, scope_name=scope_name, counties=counties)
     figures.sections = list(sections or [])
     write_monthly_workbook(session, figures, out, station_id)
     return figures

@@ -37,7 +37,8 @@ def _total(rows: dict[int, dict[str, int]]) -> dict[str, int]:
 
 def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 检查情况 sheet after the summary, and its chart of findings on a sheet of its own."""
-    scope = Scope(frozenset({station_id})) if station_id else Scope.everything()
+    scope = (Scope(frozenset(station_id) if isinstance(station_id, frozenset) else frozenset({station_id}))
+             if station_id else Scope.everything())
     title = f"专项检查情况 {f.month.label}（{f.scope_name}）"
     sheet = PrintedSheet(title, report_name(f))
     sheet.note(f"按本月检查日期统计；整改情况计至 {f.month.last.isoformat()}。")

@@ -46,7 +46,8 @@ def _rate(done: int, target: int | None):
 
 def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 诚信计量 sheet."""
-    scope = Scope(frozenset({station_id})) if station_id else Scope.everything()
+    scope = (Scope(frozenset(station_id) if isinstance(station_id, frozenset) else frozenset({station_id}))
+             if station_id else Scope.everything())
     title = f"诚信计量自我承诺情况 {f.month.label}（{f.scope_name}）"
     sheet = PrintedSheet(title, report_name(f))
     sheet.note(f"有效承诺和示范单位计至 {f.month.last.isoformat()}；已过复核日期的承诺不计为有效。")

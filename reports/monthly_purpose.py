@@ -32,8 +32,10 @@ def by_purpose(first: dt.date, last: dt.date, station_id: int | None) -> Select:
                .join(Instrument, Instrument.id == Verification.instrument_id)
                .where(Verification.in_force(), Verification.verified_on.between(first, last)))
     if station_id:
-        in_use = in_use.where(Instrument.station_id == station_id)
-        records = records.where(Instrument.station_id == station_id)
+        from reports.monthly_queries import stations_condition
+
+        in_use = in_use.where(stations_condition(Instrument.station_id, station_id))
+        records = records.where(stations_condition(Instrument.station_id, station_id))
     return union_all(in_use.group_by(Instrument.purpose), records.group_by(Instrument.purpose))
 
 

@@ -14,8 +14,19 @@ IN_USE = Instrument.status == InstrumentStatus.IN_USE
 FUEL_DISPENSER = "fuel_dispenser"
 
 
-def _station(stmt: Select, column, station_id: int | None) -> Select:
-    return stmt.where(column == station_id) if station_id else stmt
+def stations_condition(column, stations: "int | frozenset[int] | None"):
+    """The WHERE condition for a report's stations: one station's id, a set of them (a city's edition), or None
+    for every station (no condition)."""
+    if stations is None or stations == 0:
+        return None
+    if isinstance(stations, int):
+        return column == stations
+    return column.in_(sorted(stations)) if stations else column.is_(None)
+
+
+def _station(stmt: Select, column, station_id: "int | frozenset[int] | None") -> Select:
+    cond = stations_condition(column, station_id)
+    return stmt if cond is None else stmt.where(cond)
 
 
 def registered(station_id: int | None) -> Select:

@@ -235,6 +235,9 @@ CASES: list[Case] = [
          data=lambda ids: {}),
     # --- dashboard, catalogue -----------------------------------------------------------------
     Case("dashboard.index", "/", get=STAFF_READ),
+    # One county opened from a city's roll-up: station B's inspector sees no station of station A's county.
+    Case("dashboard.index", "/?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
+    Case("dashboard.index", "/?county_id=999999", get=E(LOGIN, 404, 404, 404, 404), variant="unknown county"),
     Case("catalog.types", "/catalog/types", get=STAFF_READ),
     Case("catalog.findings", "/catalog/findings", get=STAFF_READ),
     Case("catalog.type_edit", "/catalog/types/{type_scale}/edit",
@@ -322,6 +325,25 @@ CASES: list[Case] = [
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
+    Case("credit.rule", "/admin/credit/?region_id={county_a}",
+         get=ADMIN_ONLY, post=ADMIN_ONLY, variant="county",
+         data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
+                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+                           "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
+         invalid=lambda ids: {"window_months": "abc", "version": "1"},
+         table="credit_rules"),
+    Case("credit.inherit", "/admin/credit/inherit?region_id={county_a}",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_rules"),
+    # --- admin: settings a county inherits from its city (app/rollups) --------------------------
+    Case("rollups.lead_days", "/admin/lead-days?region_id={county_a}",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {f"lead_{ids.type_scale}": "45"}, invalid=lambda ids: {f"lead_{ids.type_scale}": "很多"},
+         table="region_lead_days"),
+    Case("rollups.region_targets", "/admin/region-targets",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {f"pledges_{ids.county_a}": "50"},
+         invalid=lambda ids: {f"pledges_{ids.county_a}": "很多"},
+         table="integrity_targets"),
     Case("credit.recompute", "/admin/credit/recompute",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="credit_scores"),
     # --- admin: scheduled jobs ----------------------------------------------------------------
@@ -502,6 +524,8 @@ CASES: list[Case] = [
     Case("instruments.index", "/instruments/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("instruments.worklist", "/worklists/overdue", get=STAFF_READ, variant="overdue",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("instruments.worklist", "/worklists/overdue?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK),
+         variant="county"),
     Case("instruments.worklist", "/worklists/no-such-list", get=E(LOGIN, 404, 404, 404, 404), variant="unknown"),
     Case("instruments.detail", "/instruments/{instrument_a}", get=A_READ, variant="station A"),
     Case("instruments.detail", "/instruments/{instrument_b}", get=B_READ, variant="station B"),
@@ -552,6 +576,7 @@ CASES: list[Case] = [
     # --- alerts (预警中心): the sweep's overdue alerts of both stations, see make_alerts -------------
     Case("alerts.export", "/alerts/export.xlsx?status=all", get=STAFF_READ),
     Case("alerts.index", "/alerts/", get=STAFF_READ, texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
+    Case("alerts.index", "/alerts/?county_id={county_a}", get=E(LOGIN, OK, 404, OK, OK), variant="county"),
     Case("alerts.index", "/alerts/?kind=overdue&status=all&unacknowledged=1", get=STAFF_READ, variant="filtered",
          texts_a=(SERIAL_A,), texts_b=(SERIAL_B,)),
     Case("alerts.acknowledge", "/alerts/{alert_a}/acknowledge",
@@ -1001,6 +1026,17 @@ def make_webhooks(session, world) -> dict:
     return {"webhook": subscription.id, "webhook_event": event, "webhook_token": token.id, "webhook_off": off.id}
 
 
+def make_county_rule(session, world) -> dict:
+    """County A's own credit rule (so restoring inheritance has something to delete)."""
+    from app.credit.services import default_rule
+
+    rule = default_rule(world.county_a.id)
+    rule.severe_points = 20
+    session.add(rule)
+    session.commit()
+    return {}
+
+
 def make_api_token(session, world) -> dict:
     """A read token of station A (to revoke)."""
     from app.api.models import TokenScope
@@ -1044,7 +1080,8 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
-          "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks}
+          "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
+          "credit.inherit": make_county_rule}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:
@@ -1470,6 +1507,20 @@ LEVEL_GETS = [
     ("/admin/outbox", L(403, 403), (), ()),
     ("/admin/webhooks/", L(403, 403), (), ()),
     ("/catalog/types/{type_scale}/edit", L(403, 403), (), ()),
+    # Settings a county inherits (app/rollups): a county admin sets its own county's, never another's or the city's.
+    ("/admin/lead-days", L(403, OK), ("甲区",), ("乙区",)),
+    ("/admin/lead-days?region_id={county_b}", L(403, 404), (), ()),
+    ("/admin/lead-days?region_id={city}", L(403, 404), (), ()),
+    ("/admin/credit/?region_id={county_a}", L(403, OK), (), ()),
+    ("/admin/credit/?region_id={county_b}", L(403, 404), (), ()),
+    ("/admin/region-targets", L(403, OK), ("甲区",), ("乙区",)),
+    # Roll-ups: the city supervisor sees both counties side by side and opens either; the county admin its own.
+    ("/", L(OK, OK), (), ()),
+    ("/?county_id={county_a}", L(OK, OK), (), ()),
+    ("/?county_id={county_b}", L(OK, 404), (), ()),
+    ("/worklists/overdue?county_id={county_b}", L(OK, 404), (), ()),
+    ("/alerts/?county_id={county_b}", L(OK, 404), (), ()),
+    ("/reports/monthly/", L(OK, OK), (), ()),
     # Records: the city supervisor reads both counties, the county admin its own.
     ("/merchants/", L(OK, OK), (MERCHANT_A_NAME,), ()),
     ("/merchants/{merchant_a}", L(OK, OK), (), ()),

@@ -36,19 +36,29 @@ class SweepDates:
     second_until: dt.date | None = None
     # today + the service-life warning (90 days by default).
     life_until: dt.date | None = None
+    # Stations whose county sets other lead times (app/rollups/settings.py): (station ids, type_id -> date).
+    lead_groups: tuple[tuple[tuple[int, ...], dict[int, dt.date]], ...] = ()
 
     @property
     def max_lead_until(self) -> dt.date:
-        """The furthest first-reminder date over all kinds (the index range of the due-soon scan)."""
-        return max(self.lead_until.values(), default=self.today)
+        """The furthest first-reminder date over all kinds and counties (the index range of the due-soon scan)."""
+        dates = [*self.lead_until.values(), *(d for _, leads in self.lead_groups for d in leads.values())]
+        return max(dates, default=self.today)
+
+
+def _kind_case(leads: dict[int, dt.date]) -> ColumnElement:
+    return case(leads, value=Instrument.type_id, else_=None) if leads else literal(None)
 
 
 def _lead_until(d: SweepDates) -> ColumnElement:
     # The kind's own lead time, as a CASE over the few catalogue kinds: no date arithmetic in SQL,
-    # so the statement is the same on SQLite and PostgreSQL.
-    if not d.lead_until:
-        return literal(None)
-    return case(d.lead_until, value=Instrument.type_id, else_=None)
+    # so the statement is the same on SQLite and PostgreSQL. Counties with lead times of their own add
+    # one branch per group of stations sharing them, around the catalogue's CASE: still one statement.
+    default = _kind_case(d.lead_until)
+    if not d.lead_groups:
+        return default
+    return case(*((Instrument.station_id.in_(ids), _kind_case(leads)) for ids, leads in d.lead_groups),
+                else_=default)
 
 
 def _in_use() -> ColumnElement:

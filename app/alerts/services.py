@@ -5,7 +5,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -13,7 +12,6 @@ from app.alerts import kinds, queries
 from app.alerts.models import Alert, AlertDigest
 from app.alerts.queries import SweepDates
 from app.audit import services as audit
-from app.catalog.models import InstrumentType
 from app.clock import LOCAL_TZ
 from app.errors import Invalid, NotFound, StaleEdit
 from app.mail.services import enqueue
@@ -39,10 +37,16 @@ def sweep_dates(session: Session, today: dt.date, config: Mapping[str, Any]) -> 
     """The windows of one sweep: each kind's lead time, the second reminder and the service-life warning."""
     second = int(config.get("ALERT_SECOND_REMINDER_DAYS", DEFAULT_SECOND_REMINDER_DAYS))
     life = int(config.get("ALERT_SERVICE_LIFE_DAYS", DEFAULT_SERVICE_LIFE_DAYS))
-    leads = {type_id: today + dt.timedelta(days=max(0, lead or 0))
-             for type_id, lead in session.execute(select(InstrumentType.id, InstrumentType.lead_days))}
-    return queries.SweepDates(today=today, lead_until=leads, second_until=today + dt.timedelta(days=second),
-                              life_until=today + dt.timedelta(days=life))
+    from app.rollups.settings import lead_groups
+
+    default, groups = lead_groups(session)
+
+    def until(leads: dict[int, int]) -> dict[int, dt.date]:
+        return {type_id: today + dt.timedelta(days=max(0, lead)) for type_id, lead in leads.items()}
+
+    return queries.SweepDates(today=today, lead_until=until(default), second_until=today + dt.timedelta(days=second),
+                              life_until=today + dt.timedelta(days=life),
+                              lead_groups=tuple((ids, until(leads)) for ids, leads in groups))
 
 
 

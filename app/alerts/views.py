@@ -9,8 +9,8 @@ from app.alerts.forms import AcknowledgeForm
 from app.alerts.models import AlertStatus
 from app.db import utcnow
 from app.security import ledger_write_required, staff_required
-from app.web import (arg_choice, arg_int, db, in_scope, paginate, scope, scoped_stations, unit_of_work,
-                     xlsx_download)
+from app.web import (arg_choice, arg_int, chosen_county, county_choices, db, in_scope, paginate, scoped_stations,
+                     unit_of_work, view_scope, xlsx_download)
 from reports.lists import ALERT_COLUMNS, alert_rows
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -31,20 +31,21 @@ def _filter() -> queries.AlertFilter:
 def index():
     """Alerts of the user's stations, by kind and station, earliest due date first."""
     f = _filter()
-    page = paginate(queries.alert_list(scope(), f))
-    by_kind = dict(db().execute(queries.counts_by_kind(scope(), f)).all())
+    page = paginate(queries.alert_list(view_scope(), f))
+    by_kind = dict(db().execute(queries.counts_by_kind(view_scope(), f)).all())
     acknowledged = [a.id for a in page.items if a.acknowledged_at is not None]
     notes = {alert_id: note for alert_id, note in db().execute(queries.acknowledgement_notes(acknowledged))
              if note and note != queries.NO_NOTE} if acknowledged else {}
     return render_template("alerts/index.html", page=page, f=f, by_kind=by_kind, kinds=list(kinds.KINDS.values()),
-                           stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm(), notes=notes)
+                           stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm(), notes=notes,
+                           counties=county_choices(), county_id=chosen_county())
 
 
 @bp.route("/alerts/export.xlsx")
 @staff_required
 def export():
     """The alert list with its current filter, as a workbook."""
-    return xlsx_download(queries.alert_list(scope(), _filter()), "预警", ALERT_COLUMNS, alert_rows,
+    return xlsx_download(queries.alert_list(view_scope(), _filter()), "预警", ALERT_COLUMNS, alert_rows,
                          url_for("alerts.index"))
 
 

@@ -34,7 +34,7 @@ ENTITY_LABELS = {
     "inspection_signatures": "现场检查笔录签名", "verification_bodies": "检定机构",
     "verification_certificates": "检定证书",
     "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
-    "background_tasks": "后台任务",
+    "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
 }
 

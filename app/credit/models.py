@@ -25,6 +25,8 @@ class CreditRule(VersionedMixin, Base):
     }
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL: the installation's rule; a region's own rule applies to every station below it that has no nearer one.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), unique=True, index=True)
     window_months: Mapped[int] = mapped_column(Integer, default=24)
     severe_points: Mapped[int] = mapped_column(Integer, default=10)
     major_points: Mapped[int] = mapped_column(Integer, default=5)

@@ -67,15 +67,24 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
     return rows
 
 
-def pledge_summary(session: Session, scope: Scope, today: dt.date, station_id: int | None = None) -> dict:
-    """Pledges in force and demonstration units against the admin's targets (the station's, else overall)."""
+def pledge_summary(session: Session, scope: Scope, today: dt.date, station_id: int | None = None,
+                   county_id: int | None = None) -> dict:
+    """Pledges in force and demonstration units against the admin's targets: the station's; else the county's
+    (its own or its share of its city's, app/rollups); else overall."""
     from app.integrity import queries as pledge_queries
+    from app.integrity.models import TargetKind
+    from app.rollups.settings import divided_targets
 
     active = models = 0
     for _station, in_force, model, _revoked, _expired in session.execute(
             pledge_queries.counts_by("station", scope, today, station_id=station_id)):
         active, models = active + in_force, models + model
-    targets = {(t.kind.value, t.station_id): t.target for t in session.scalars(pledge_queries.targets())}
+    if county_id and not station_id:
+        return {"active": active, "model_units": models,
+                "active_target": divided_targets(session, TargetKind.PLEDGES)[county_id].target,
+                "model_target": divided_targets(session, TargetKind.MODEL_UNITS)[county_id].target}
+    targets = {(t.kind.value, t.station_id): t.target for t in session.scalars(pledge_queries.targets())
+               if t.region_id is None}
     key = station_id if station_id else None
     return {"active": active, "model_units": models, "active_target": targets.get(("pledges", key)),
             "model_target": targets.get(("model_units", key))}

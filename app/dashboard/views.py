@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, url_for
 
 from app.clock import today
-from app.dashboard.services import inspection_summary, kind_status_table, pledge_summary, trend
+from app.dashboard.services import (inspection_summary, kind_status_table, pledge_summary, trend,
+                                    worklist_counts)
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
-from app.web import arg_int, db, scope, scoped_stations
+from app.web import arg_int, chosen_county, county_choices, db, region_tree, scoped_stations, view_scope
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
 
@@ -16,16 +17,26 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 @bp.route("/")
 @staff_required
 def index():
-    """Counts by kind and status for the user's scope, with the worklists."""
+    """Counts by kind and status for the user's scope, with the worklists; a city or province user sees its
+    counties side by side first, and ?county_id= opens one county (this page narrowed to it)."""
+    from app.rollups.services import county_rows
+
     station_id = arg_int("station_id")
     days = current_app.config["DUE_SOON_DAYS"]
-    rows = kind_status_table(db(), scope(), today(), station_id, days)
+    county_id, counties = chosen_county(), county_choices()
+    scope = view_scope()
+    rows = kind_status_table(db(), scope, today(), station_id, days)
     totals = {k: sum(r[k] for r in rows) for k in ["total", "overdue", "due_soon"] + [s.value for s in InstrumentStatus]}
+    rollup = county_rows(db(), region_tree(), scope, today(), days) if counties and county_id is None else []
+    stations = [s for s in scoped_stations() if scope.allows(s.id)]
     return render_template("dashboard/index.html", rows=rows, totals=totals, statuses=InstrumentStatus,
-                           worklists=WORKLISTS, stations=scoped_stations(), station_id=station_id, days=days,
-                           charts=_charts(trend(db(), scope(), today(), station_id), station_id),
-                           inspections=_inspection_charts(inspection_summary(db(), scope(), today(), station_id)),
-                           pledges=pledge_summary(db(), scope(), today(), station_id))
+                           worklists=WORKLISTS, stations=stations, station_id=station_id, days=days,
+                           counts=worklist_counts(db(), scope, today(), days) if county_id else None,
+                           counties=counties, county_id=county_id, rollup=rollup,
+                           county_name=region_tree().label(county_id) if county_id else "",
+                           charts=_charts(trend(db(), scope, today(), station_id), station_id, county_id),
+                           inspections=_inspection_charts(inspection_summary(db(), scope, today(), station_id)),
+                           pledges=pledge_summary(db(), scope, today(), station_id, county_id))
 
 
 def _inspection_charts(summary: dict) -> dict:
@@ -41,9 +52,10 @@ def _inspection_charts(summary: dict) -> dict:
     return {**summary, "code_bars": codes, "order_bars": orders}
 
 
-def _charts(rows: list[dict], station_id: int | None) -> dict[str, list[dict]]:
+def _charts(rows: list[dict], station_id: int | None, county_id: int | None = None) -> dict[str, list[dict]]:
     """The trend as chart bars, each linking to the list behind it."""
-    overdue_list = url_for("instruments.worklist", name="overdue", station_id=station_id or "")
+    overdue_list = url_for("instruments.worklist", name="overdue", station_id=station_id or "",
+                           county_id=county_id or None)
     verified, overdue = [], []
     for row in rows:
         month = row["month"]

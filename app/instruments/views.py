@@ -25,8 +25,8 @@ from app.public.qr import qr_svg
 from app.public.services import assign_public_tokens, ensure_public_token
 from app.security import ledger_write_required, staff_required
 from app.voiding.forms import VoidForm
-from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
-                     unit_of_work, xlsx_download)
+from app.web import (MAX_DAYS, arg_choice, arg_int, chosen_county, chosen_merchant, county_choices, db, in_scope,
+                     paginate, scope, scoped_stations, unit_of_work, view_scope, xlsx_download)
 from reports.ecqs import ECQS_COLUMNS, SHEET as ECQS_SHEET, ecqs_rows
 from reports.lists import INSTRUMENT_COLUMNS, instrument_rows
 
@@ -43,14 +43,15 @@ def _list_context() -> dict:
     merchant_id = arg_int("merchant_id")
     merchant = in_scope(get_merchant, merchant_id) if merchant_id else None
     return {"stations": scoped_stations(), "types": db().scalars(instrument_types()).all(),
-            "statuses": InstrumentStatus.choices(), "today": today(), "merchant": merchant}
+            "statuses": InstrumentStatus.choices(), "today": today(), "merchant": merchant,
+            "counties": county_choices(), "county_id": chosen_county()}
 
 
 @bp.route("/instruments/")
 @staff_required
 def index():
     """Instruments in the user's stations, filtered, sorted and paginated."""
-    page = paginate(queries.instrument_list(scope(), _filter(), request.args.get("sort", "new")))
+    page = paginate(queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new")))
     return render_template("instruments/index.html", page=page, title="计量器具", worklist=None,
                            **_list_context())
 
@@ -60,7 +61,7 @@ def _worklist(name: str):
     if name not in queries.WORKLISTS:
         abort(404)
     days = arg_int("days", maximum=MAX_DAYS) or current_app.config["DUE_SOON_DAYS"]
-    return queries.worklist(name, scope(), _filter(), today(), days, request.args.get("sort", "")), days
+    return queries.worklist(name, view_scope(), _filter(), today(), days, request.args.get("sort", "")), days
 
 
 @bp.route("/worklists/<name>")
@@ -76,7 +77,7 @@ def worklist(name: str):
 @staff_required
 def export():
     """The instrument list with its current filter and sort, as a workbook."""
-    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
     return xlsx_download(stmt, "计量器具", INSTRUMENT_COLUMNS, instrument_rows, url_for("instruments.index"))
 
 
@@ -84,7 +85,7 @@ def export():
 @staff_required
 def export_ecqs():
     """The filtered ledger (a merchant's, a station's) in the e-CQS batch-import template layout; it imports back."""
-    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
     merchant_id = arg_int("merchant_id")
     if merchant_id:
         in_scope(get_merchant, merchant_id)  # another station's merchant: 404, as its page
@@ -263,7 +264,7 @@ def labels():
     """Choose a label stock for the filtered instruments; posting gives tokens to those lacking one and opens the
     sheet, or, past LABELS_INLINE labels, queues the sheet as a background task (tokens given by the task)."""
     context = _list_context()
-    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
     total = db().execute(count_of(stmt)).scalar_one()
     limit = current_app.config["LABELS_MAX"]
     form = LabelsForm()
@@ -306,7 +307,7 @@ def labels_sheet():
     sink = task_sink()
     _list_context()  # a merchant filter outside the user's stations answers 404
     size = LABEL_SIZES.get(request.args.get("size", ""), LABEL_SIZES[DEFAULT_SIZE])
-    stmt = queries.instrument_list(scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
     total = db().execute(count_of(stmt)).scalar_one()
     refused = _labels_refused(total)
     if sink is None and not refused and total > current_app.config["LABELS_INLINE"]:

@@ -106,9 +106,12 @@ class IntegrityTarget(VersionedMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[TargetKind] = mapped_column(enum_column(TargetKind))
-    # "all" or the station id as text: one row per kind and scope (a NULL station would not be unique).
+    # "all", the station id as text, or "r" and the region id: one row per kind and scope (a NULL station would
+    # not be unique).
     scope_key: Mapped[str] = mapped_column(String(20))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"))
+    # A region's target (a city's 1,800 demonstration units): divided among the regions below it (app/rollups).
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     target: Mapped[int] = mapped_column(Integer, default=0)
 
     station: Mapped[Station | None] = relationship()

@@ -100,6 +100,6 @@ def counts_by_status(scope: Scope, today: dt.date, **filters) -> Select:
 
 
 def targets() -> Select:
-    """Every target row with its station."""
-    return select(IntegrityTarget).order_by(IntegrityTarget.kind, IntegrityTarget.station_id)
+    """Every target row set overall or for a station (a region's: app/rollups/settings.py), with its station."""
+    return select(IntegrityTarget).where(IntegrityTarget.region_id.is_(None)).order_by(IntegrityTarget.kind, IntegrityTarget.station_id)
 

@@ -178,7 +178,8 @@ def get_pledge(session: Session, scope: Scope, pledge_id: int) -> Pledge:
 
 def set_targets(session: Session, actor, targets: dict[tuple[str, int | None], int | None]) -> list[dict]:
     """Save target counts keyed by (kind, station id or None for overall); None or 0 clears a target."""
-    existing = {(t.kind.value, t.station_id): t for t in session.scalars(select(IntegrityTarget))}
+    existing = {(t.kind.value, t.station_id): t for t in session.scalars(select(IntegrityTarget).where(
+        IntegrityTarget.region_id.is_(None)))}
     stations = {s.id: s.name for s in session.scalars(select(Station))}
     changes = []
     for (kind, station_id), value in targets.items():

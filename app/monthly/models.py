@@ -22,6 +22,8 @@ class MonthlyReport(Base):
     month: Mapped[str] = mapped_column(String(7), index=True)   # 2026-10
     scope_key: Mapped[str] = mapped_column(String(20))           # "all" or the station id
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), nullable=True)
+    # A city's or province's edition (scope_key "r<id>"): every county below it and its totals.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), nullable=True, index=True)
     # Deferred: the archive list never loads the workbooks themselves.
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int] = mapped_column(Integer)
@@ -31,9 +33,12 @@ class MonthlyReport(Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
     station: Mapped[Station | None] = relationship()
+    region = relationship("Region")
 
     @property
     def scope_name(self) -> str:
+        if self.region is not None:
+            return f"{self.region.name}（各县汇总）"
         return self.station.name if self.station else "全部监管所"
 
     @property

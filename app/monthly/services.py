@@ -27,17 +27,38 @@ def report_sections() -> list:
     return [inspections_section, integrity_section, purpose_section]
 
 
-def build_report(session: Session, actor, month: Month, station_id: int | None = None) -> MonthlyReport:
-    """Build the month's workbook for one station (or all) and keep it in the archive, replacing an older build."""
+def region_edition(session: Session, region_id: int) -> tuple[str, frozenset[int], dict[str, list[int]]]:
+    """A city's (or province's) edition: its name, its stations and each county's stations (two queries)."""
+    from app.rollups.tree import load_tree
+
+    tree = load_tree(session)
+    if region_id not in tree.names:
+        raise NotFound("区划不存在")
+    by_county = tree.stations_by_county()
+    counties = {tree.label(c): by_county.get(c, []) for c in tree.counties(region_id)}
+    return f"{tree.label(region_id)}（各县汇总）", frozenset(s for ids in counties.values() for s in ids), counties
+
+
+def build_report(session: Session, actor, month: Month, station_id: int | None = None,
+                 region_id: int | None = None) -> MonthlyReport:
+    """Build the month's workbook for one station, a city or province (region_id: its edition lists each
+    county and its totals) or all, and keep it in the archive, replacing an older build."""
     start = time.perf_counter()
     out = io.BytesIO()
-    figures = build_monthly_report(session, month, out, station_id, sections=report_sections())
+    if region_id is not None:
+        name, stations, counties = region_edition(session, region_id)
+        figures = build_monthly_report(session, month, out, stations, sections=report_sections(), scope_name=name,
+                                       counties=counties)
+        scope_key = f"r{region_id}"
+    else:
+        figures = build_monthly_report(session, month, out, station_id, sections=report_sections())
+        scope_key = str(station_id) if station_id else ALL_STATIONS
     total = figures.total()
-    scope_key = str(station_id) if station_id else ALL_STATIONS
     report = session.scalars(select(MonthlyReport).where(MonthlyReport.month == str(month),
                                                          MonthlyReport.scope_key == scope_key)).first()
     if report is None:
-        report = MonthlyReport(month=str(month), scope_key=scope_key, station_id=station_id)
+        report = MonthlyReport(month=str(month), scope_key=scope_key, station_id=station_id if region_id is None
+                               else None, region_id=region_id)
         session.add(report)
     report.content = out.getvalue()
     report.size = len(report.content)
@@ -93,9 +114,22 @@ def build_all_for(session: Session, actor, month: Month) -> list[MonthlyReport]:
     return reports
 
 
-def get_report(session: Session, scope: Scope, report_id: int) -> MonthlyReport:
-    """An archived report the scope may open, else NotFound."""
-    report = session.scalars(report_in_scope(scope, report_id)).first()
+def edition_regions(tree, user) -> frozenset[int]:
+    """The cities and provinces whose edition (each county and its totals) a user may build and open: those at
+    or below the user's region, for users who see every station of their region; none for inspectors."""
+    from app.regions.models import RegionLevel
+
+    if not getattr(user, "sees_every_station", False):
+        return frozenset()
+    own = getattr(user, "region_id", None)
+    return frozenset(r for r, level in tree.levels.items()
+                     if level in (RegionLevel.CITY, RegionLevel.PROVINCE) and tree.is_under(r, own))
+
+
+def get_report(session: Session, scope: Scope, report_id: int, regions: frozenset[int] | None = frozenset()
+               ) -> MonthlyReport:
+    """An archived report the scope (and, for city editions, the user's regions) may open, else NotFound."""
+    report = session.scalars(report_in_scope(scope, report_id, regions)).first()
     if report is None:
         raise NotFound("月报不存在")
     return report

@@ -249,10 +249,16 @@ def monthly_report(ctx: Context) -> services.Result:
     from app.monthly.services import build_report
     from reports.monthly import Month
 
-    station_id = ctx.task.params.get("station_id")
-    scope = Scope.for_user(ctx.user)
-    if (station_id is None and not scope.is_all) or not scope.allows(station_id):
+    from app.monthly.services import edition_regions
+    from app.rollups.tree import load_tree
+
+    station_id, region_id = ctx.task.params.get("station_id"), ctx.task.params.get("region_id")
+    scope = Scope.for_user(ctx.user, ctx.session)
+    if region_id is not None:
+        if region_id not in edition_regions(load_tree(ctx.session), ctx.user):
+            raise Forbidden("申请人已无权生成该区划的月报（所属区划已变更），任务未完成。")
+    elif (station_id is None and not scope.is_all) or not scope.allows(station_id):
         raise Forbidden("申请人已无权生成该范围的月报（所属监管所已变更），任务未完成。")
-    report = build_report(ctx.session, ctx.user, Month.parse(ctx.task.params["month"]), station_id)
+    report = build_report(ctx.session, ctx.user, Month.parse(ctx.task.params["month"]), station_id, region_id)
     return services.Result(name=report.file_name, size=report.size, sha256=hashlib.sha256(report.content).hexdigest(),
                            ref={"monthly_report": report.id})

@@ -27,8 +27,25 @@ def campaigns():
                            stations=stations_by_id(), today=today())
 
 
+def _station_choices(stations) -> list[tuple[int, str]]:
+    """(id, label) of stations; with two counties or more (a city's campaign) each label names its county
+    first and the stations come county by county, so a campaign over several counties is chosen at a glance."""
+    from app.web import region_tree
+
+    tree = region_tree()
+    counties = {tree.station_county.get(s.id) for s in stations} - {None}
+    if len(counties) < 2:
+        return [(s.id, s.name) for s in stations]
+
+    def county_of(s) -> int | None:
+        return tree.station_county.get(s.id)
+
+    ordered = sorted(stations, key=lambda s: (tree.codes.get(county_of(s), "999999"), s.code))
+    return [(s.id, f"{tree.label(county_of(s))} · {s.name}" if county_of(s) else s.name) for s in ordered]
+
+
 def _prepare_campaign(form: CampaignForm) -> None:
-    form.station_ids.choices = [(s.id, s.name) for s in stations_by_id().values()]
+    form.station_ids.choices = _station_choices(list(stations_by_id().values()))
     form.type_ids.choices = [(t.id, t.name_zh) for t in db().scalars(instrument_types(active_only=True))]
 
 
@@ -150,7 +167,7 @@ def draw_new(campaign_id: int):
         return redirect(url_for("inspections.draw", draw_id=existing.id))
     form = DrawForm()
     stations = stations_by_id()
-    form.station_ids.choices = [(sid, stations[sid].name) for sid in campaign.station_ids if sid in stations]
+    form.station_ids.choices = _station_choices([stations[sid] for sid in campaign.station_ids if sid in stations])
     roster = session.scalars(queries.inspector_roster()).all()
     form.roster_ids.choices = [(u.id, f"{u.display_name}（{u.role.label}{'，' if u.stations else ''}"
                                       f"{'、'.join(s.name for s in u.stations)}）") for u in roster]
