@@ -17,6 +17,7 @@ from app.mail.models import OutboxMessage  # noqa: F401
 from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
+from app.regions.models import Region, RegionLevel  # noqa: F401
 from app.results.models import ResultLead  # noqa: F401
 from app.tasks.models import BackgroundTask  # noqa: F401
 from app.webhooks.models import WebhookEvent, WebhookSubscription  # noqa: F401

@@ -4,9 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, false
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import User
+from app.regions.queries import station_ids_under
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,19 @@ class Scope:
         return cls(None)
 
     @classmethod
-    def for_user(cls, user: User | None) -> "Scope":
-        """Admins and supervisors see every station; inspectors their assigned ones."""
+    def for_user(cls, user: User | None, session: Session | None = None) -> "Scope":
+        """Admins and supervisors see every station of their region (all when they have none); inspectors their
+        assigned ones."""
         if user is None or not getattr(user, "is_authenticated", False):
             return cls(frozenset())
         if user.sees_every_station:
-            return cls(None)
+            region_id = getattr(user, "region_id", None)
+            if region_id is None:
+                return cls(None)
+            session = session or object_session(user)
+            if session is None:  # a detached user cannot be looked up: see nothing rather than everything
+                return cls(frozenset())
+            return cls(frozenset(station_ids_under(session, region_id)))
         return cls(frozenset(s.id for s in user.stations))
 
     @property

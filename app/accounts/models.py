@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, LabeledEnum, VersionedMixin, enum_column, one_of
+from app.regions.models import Region
 
 
 class Role(LabeledEnum):
@@ -101,12 +102,17 @@ class Station(VersionedMixin, Base):
     """A field station (市场监管所); every merchant belongs to one."""
 
     __tablename__ = "stations"
-    __labels__ = {"name": "名称", "code": "编码", "division_code": "行政区划代码"}
+    __labels__ = {"name": "名称", "code": "编码", "division_code": "行政区划代码", "county_id": "所属县（区）"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
     division_code: Mapped[str] = mapped_column(String(12), default="")
+    # The county (bureau) the station belongs to. NULL is allowed in the database only so an upgrade can add the
+    # column before filling it; the services require a county for every new station.
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    county: Mapped[Region | None] = relationship()
 
     def __str__(self) -> str:
         return self.name
@@ -130,6 +136,7 @@ class User(Capabilities, VersionedMixin, Base):
         "phone": "电话",
         "email": "电子邮箱",
         "stations": "所属监管所",
+        "region_id": "所属区划",
         "wants_alert_digest": "接收预警日报",
         "wants_monthly_report": "接收月报",
     }
@@ -151,6 +158,11 @@ class User(Capabilities, VersionedMixin, Base):
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     # Set when an admin chose the password: the user must pick their own before doing anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # For users who see every station (SEE_EVERY_STATION): NULL is the whole installation, a region every station
+    # under it. Inspectors keep their assigned stations and have no region.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    region: Mapped[Region | None] = relationship()
 
     stations: Mapped[list[Station]] = relationship(
         secondary=user_stations, order_by=Station.code, lazy="selectin"

@@ -1,0 +1,1 @@
+"""Regions: the province → city → county (bureau) tree that stations belong to."""
