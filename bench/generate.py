@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         from province import generate_province, write_regions  # bench/province.py
 
         if args.regions_only:
-            print(write_regions(url))
+            print(write_regions(url, args.cities, args.counties, args.stations_per_county))
             return
         generate_province(args)
         return

@@ -279,17 +279,34 @@ def generate_province(args) -> None:
 
 
 def write_regions(url: str, cities: int = 10, counties: int = 10, per_county: int = 5) -> str:
-    """Write the region tree (province, cities, counties) and each station's county, when the schema has them."""
+    """Migrate to head, then write the region tree (province, cities, counties, with their names) and each
+    station's county. Migration 0033 creates regions from the stations' division codes when it meets stations
+    (named by code); on a dataset generated after it, the regions are created here."""
+    migrations.upgrade(url)
     engine = make_engine(url)
     try:
-        has = _admin(engine, "SELECT to_regclass('regions') IS NOT NULL").scalar()
-        if not has:
-            return "regions: the schema has no regions table yet (run --regions-only after migrating)"
-        return _write_regions(engine, cities, counties, per_county)
+        if not _admin(engine, "SELECT to_regclass('regions') IS NOT NULL").scalar():
+            return "regions: the schema has no regions table"
+        now = _admin(engine, "SELECT max(created_at) FROM stations").scalar()
+        with engine.begin() as conn:
+            def region(code: str, name: str, level: str, parent: int | None) -> int:
+                return conn.execute(text(
+                    "INSERT INTO regions (code, name, level, parent_id, created_at, updated_at, version) "
+                    "VALUES (:c, :n, :l, :p, :t, :t, 1) ON CONFLICT (code) DO UPDATE "
+                    "SET name = EXCLUDED.name, level = EXCLUDED.level, parent_id = EXCLUDED.parent_id "
+                    "RETURNING id"), {"c": code, "n": name, "l": level, "p": parent, "t": now}).scalar_one()
+
+            province = region(PROVINCE[1], PROVINCE[0], "province", None)
+            for c in range(cities):
+                city = region(city_code(c), city_name(c), "city", province)
+                for k in range(counties):
+                    region(county_code(c, k), county_name(c, k), "county", city)
+            moved = conn.execute(text(
+                "UPDATE stations s SET county_id = r.id FROM regions r "
+                "WHERE r.code = s.division_code AND r.level = 'county' "
+                "AND s.county_id IS DISTINCT FROM r.id")).rowcount
+            n = conn.execute(text("SELECT level, count(*) FROM regions GROUP BY level ORDER BY level")).all()
+        return f"regions: {dict(n)}; {moved} stations given their county"
     finally:
         engine.dispose()
-
-
-def _write_regions(engine, cities: int, counties: int, per_county: int) -> str:
-    raise NotImplementedError("written once the regions schema is merged")
 
