@@ -102,7 +102,7 @@ def _query(q: str) -> str:
 def time_pages(app, database, pages, args, stats) -> list[tuple]:
     """Log in as each persona and time each page; returns (label, persona, figures, target) rows."""
     rows = []
-    for username in PERSONAS:
+    for username in [u for u in PERSONAS if u in args.personas.split(",")]:
         client = app.test_client()
         resp = client.post("/login", data={"username": username, "password": PASSWORD})
         if resp.status_code != 302:
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--requests", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--only", default="", help="comma-separated parts of page labels to time (default: all)")
+    p.add_argument("--personas", default=",".join(PERSONAS), help="comma-separated usernames to time as")
     p.add_argument("--no-pages", action="store_true", help="skip the pages (only --sweep / --monthly)")
     p.add_argument("--explain", action="store_true", help="print the slowest statements of each page with plans")
     p.add_argument("--top", type=int, default=3)
