@@ -3,10 +3,16 @@ across 20 stations, into bench/data/bench.db or a PostgreSQL URL (no Flask).
 
     .venv/bin/python bench/generate.py                      # SQLite, bench/data/bench.db
     .venv/bin/python bench/generate.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench
+    .venv/bin/python bench/generate.py --province --jobs 2 \
+        --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench10m    # 10,000,000 in 500 stations
+
+`--today` fixes the reference date the histories are built back from, so the same seed gives the same rows on
+any day; `--province` always uses one (2026-12-01 unless given).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -25,6 +31,7 @@ from app.demo.generator import DEFAULT_SEED, TABLE_ORDER, Generator, core_sink  
 from app.merchants.models import Merchant  # noqa: E402
 
 DEFAULT_DB = ROOT / "bench" / "data" / "bench.db"
+PROVINCE_DAY = dt.date(2026, 12, 1)
 DEFAULT_URL = f"sqlite:///{DEFAULT_DB}"
 
 
@@ -43,7 +50,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="replace an existing database")
     p.add_argument("--activity-only", action="store_true",
                    help="only add the inspections, campaign and alerts (add_activity) to an existing dataset")
-    return p.parse_args(argv)
+    p.add_argument("--today", type=dt.date.fromisoformat, default=None,
+                   help="reference date YYYY-MM-DD the histories are built back from (default: today; "
+                        f"--province: {PROVINCE_DAY})")
+    p.add_argument("--province", action="store_true",
+                   help="PostgreSQL: a province (--cities x --counties x --stations-per-county), "
+                        "--instruments default 10,000,000, loaded city by city")
+    p.add_argument("--cities", type=int, default=10)
+    p.add_argument("--counties", type=int, default=10, help="--province: counties per city")
+    p.add_argument("--stations-per-county", type=int, default=5)
+    p.add_argument("--jobs", type=int, default=1, help="--province: cities generated at once (processes)")
+    p.add_argument("--regions-only", action="store_true",
+                   help="--province: only (re)write the region tree of an existing province dataset")
+    args = p.parse_args(argv)
+    if args.province and args.instruments == 1_000_000 and "--instruments" not in (argv or sys.argv):
+        args.instruments = 10_000_000
+    return args
 
 
 def prepare_sqlite(url: str, force: bool) -> None:
@@ -160,12 +182,13 @@ def insert_rows(session: Session, batches) -> None:
                                      f"(SELECT max(id) FROM {table.name}))"))
 
 
-def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, seed: int = 20261203) -> dict:
+def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, seed: int = 20261203,
+                 on: dt.date | None = None, sweep: bool = True) -> dict:
     """Give the daily pages something to show (a few seconds): `per_month` inspections in each of the last
     twelve months (findings on about 40 %, rectification orders open, late and closed), one running campaign
-    planning 3,000 merchants of which `campaign_visits` were inspected in it, then one alert sweep. Does
-    nothing when the dataset already has inspections."""
-    import datetime as dt
+    planning 3,000 merchants of which `campaign_visits` were inspected in it, then one alert sweep (unless
+    `sweep` is false). `on` is the reference date (default today). Does nothing when the dataset already has
+    inspections."""
     import random
 
     from app.alerts.jobs import sweep_now
@@ -179,26 +202,31 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
 
     database = Database(url)
     r = random.Random(seed)
-    on, now = today(), utcnow()
+    now = _noon_utc(on) if on else utcnow()
+    on = on or today()
     stamp = {"created_at": now, "updated_at": now}
     with database.session_scope() as session:
         if session.scalar(select(func.count()).select_from(Inspection)):
             return {}
-        codes = session.scalars(select(FindingCode.id)).all()
-        top = session.scalar(select(func.max(Instrument.id)))
+        codes = session.scalars(select(FindingCode.id).order_by(FindingCode.id)).all()
+        # Instrument ids may have gaps (--province gives each city its own id range): sample positions among
+        # the ids that exist, city range by city range, so the picks are the same on every run.
+        ranges = id_ranges(session, Instrument.__table__)
+        top = sum(len(x) for x in ranges)
         station_ids = sorted(set(session.scalars(select(Merchant.station_id).distinct())))
         starts_on = on - dt.timedelta(days=120)
         campaign = Campaign(name="基准专项检查", name_key=campaign_key("基准专项检查", starts_on), starts_on=starts_on,
                             ends_on=on + dt.timedelta(days=30), type_ids=[], industries=[], station_ids=station_ids,
-                            notes="", version=1)
+                            notes="", version=1, created_at=now, updated_at=now)
         session.add(campaign)
         session.flush()
-        picks = sorted(r.sample(range(1, top + 1), min(top, per_month * 12)))
+        picks = sorted(_at_positions(ranges, r.sample(range(top), min(top, per_month * 12))))
         rows_i, rows_c, rows_f, rows_r, rows_t, planned = [], [], [], [], [], set()
         for start in range(0, len(picks), 5000):
             for inst_id, merchant_id, station_id, serial, due in session.execute(
                     select(Instrument.id, Instrument.merchant_id, Instrument.station_id, Instrument.serial_no,
-                           Instrument.next_due_on).where(Instrument.id.in_(picks[start:start + 5000]))):
+                           Instrument.next_due_on).where(Instrument.id.in_(picks[start:start + 5000]))
+                    .order_by(Instrument.id)):
                 iid, cid = len(rows_i) + 1, len(rows_c) + 1
                 in_campaign = len(planned) < campaign_visits and merchant_id not in planned
                 day = on - dt.timedelta(days=r.randrange(1, 115 if in_campaign else 365))
@@ -224,20 +252,51 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
         insert_rows(session, ((Inspection.__table__, rows_i), (InspectionInstrument.__table__, rows_c),
                               (Finding.__table__, rows_f), (Rectification.__table__, rows_r),
                               (CampaignTarget.__table__, rows_t)))
-    swept = sweep_now(database)
+    swept = sweep_now(database) if sweep else {}
     analyze(database.engine)
     database.dispose()
     return {"inspections": len(rows_i), "findings": len(rows_f), "rectifications": len(rows_r),
             "campaign_targets": len(rows_t), **{f"alerts_{k}": v for k, v in swept.items()}}
 
 
+def _noon_utc(on: dt.date) -> dt.datetime:
+    """The stamp of rows generated for reference date `on` (04:00 UTC is noon in Asia/Shanghai)."""
+    return dt.datetime.combine(on, dt.time(4, 0), dt.timezone.utc)
+
+
+def id_ranges(session: Session, table) -> list[range]:
+    """The table's ids as runs of consecutive ids (one per --province city, one for other datasets)."""
+    rows = session.execute(text(
+        f"SELECT min(id), max(id) FROM (SELECT id, id - row_number() OVER (ORDER BY id) AS run "
+        f"FROM {table.name}) AS t GROUP BY run ORDER BY 1")).all()
+    return [range(lo, hi + 1) for lo, hi in rows]
+
+
+def _at_positions(ranges: list[range], positions: list[int]) -> list[int]:
+    """The ids at the given positions of the ranges laid end to end."""
+    starts, total = [], 0
+    for x in ranges:
+        starts.append(total)
+        total += len(x)
+    import bisect
+    return [ranges[i][p - starts[i]] for p in positions for i in [bisect.bisect_right(starts, p) - 1]]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Generate the dataset and print the time it took and the row counts."""
     args = parse_args(argv)
     url = args.url
+    if args.province:
+        from province import generate_province, write_regions  # bench/province.py
+
+        if args.regions_only:
+            print(write_regions(url, args.cities, args.counties, args.stations_per_county))
+            return
+        generate_province(args)
+        return
     if args.activity_only:
         started = time.perf_counter()
-        added = add_activity(url)
+        added = add_activity(url, on=args.today)
         print(f"activity added in {time.perf_counter() - started:.1f} s: {added or 'none (inspections exist)'}")
         return
     backend = make_url(url).get_backend_name()
@@ -273,7 +332,13 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {done:>9,} instruments  {now - started:6.1f} s  ({rate:,.0f}/s)", flush=True)
                 last[:] = [now, done]
 
-        gen = Generator(session, seed=args.seed, batch_size=args.batch, sink=sink, after_batch=after_batch)
+        if args.today:
+            from province import ReproducibleGenerator  # bench/province.py
+
+            gen = ReproducibleGenerator(session, seed=args.seed, today=args.today, batch_size=args.batch,
+                                        sink=sink, after_batch=after_batch)
+        else:
+            gen = Generator(session, seed=args.seed, batch_size=args.batch, sink=sink, after_batch=after_batch)
         stations = gen.add_stations(args.stations)
         merchant_infos = gen.add_merchants(merchants, stations)
         session.commit()
@@ -296,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"generated {counts['instruments']:,} instruments and {counts['verifications']:,} verifications: "
           f"load {loaded:.1f} s, analyze {analyzed:.1f} s, total {total:.1f} s{size}")
     started = time.perf_counter()
-    added = add_activity(url)
+    added = add_activity(url, on=args.today)
     print(f"activity for the daily pages in {time.perf_counter() - started:.1f} s: {added}")
 
 
