@@ -35,6 +35,15 @@ WAIT_LIMIT = 90  # seconds for a server to answer: a bound for a stuck start, no
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 TOO_MANY_LOGINS = "登录失败次数过多"
 
+# On PostgreSQL only the session test runs: the limits live in Redis and the start-up checks read no table, while
+# a session is a user row read on every request. Each pair of servers costs seconds to start (CI's budget).
+ON_POSTGRESQL = {"test_a_session_is_the_same_on_both_servers_and_a_logout_on_one_ends_it_on_the_other"}
+
+
+def runs_on_postgresql(test: str, params: dict) -> bool:
+    """Which of these tests also run on PostgreSQL (tests/conftest.py asks)."""
+    return test in ON_POSTGRESQL
+
 
 def _redis():
     import redis
