@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.jobs.models import JobRun, SchedulerLease
+from tests.processes import stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 2.0
@@ -41,14 +42,7 @@ def spawn(app, tmp_path):
         return proc
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop_processes(procs)
 
 
 def wait_for(check, what: str):

@@ -29,6 +29,7 @@ from app.scheduler import load_registry, run_job
 from app.scope import Scope
 from app.tasks import state
 from app.webhooks import tasks as webhook_tasks
+from tests.processes import stop_processes
 from tests.conftest import fresh_app, login
 from tests.task_workers import bound_queue, queue_workers, redis_turn
 from tests.test_import_views import ROWS, ledger_counts, ledger_xlsx, upload, wait_for_status
@@ -88,16 +89,6 @@ def start_worker(app, url: str, storage: str, log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "tasks", "worker", "--workers", "1"],
                             cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def written_by(session, batch_id: int) -> int:
@@ -170,7 +161,7 @@ def test_a_worker_killed_mid_apply_is_recovered_and_the_batch_applies_once(datab
             runner.apply(batch_id, None)
             assert wait_for_status(app, batch_id, {ImportStatus.APPLIED, ImportStatus.FAILED}) == ImportStatus.APPLIED
         finally:
-            stop(worker)
+            stop_processes([worker], signal.SIGINT)  # Huey stops gracefully on SIGINT
         with database.session_scope() as session:
             assert kill_serials(session) == BIG_ROWS
             instruments = session.scalar(select(func.count()).select_from(ImportedRecord).where(

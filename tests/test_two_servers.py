@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 import requests
 
 from app.accounts.models import Role
+from tests.processes import stop_processes
 from tests import factories
 from tests.conftest import fresh_app
 
@@ -85,17 +85,6 @@ def _wait_ready(base: str, proc: subprocess.Popen, log_path: Path) -> None:
     pytest.fail(f"server {base} did not answer: {log_path.read_text(errors='replace')[-3000:]}")
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def server_env(database_url: str, tmp: Path, **extra) -> dict:
     """A production server's environment, with its files under the test's folder."""
     return {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0",
@@ -131,7 +120,7 @@ def servers(database_url, tmp_path_factory):
             _wait_ready(base, proc, tmp / f"server-{name}.log")
         yield bases
     finally:
-        _stop(procs)
+        stop_processes(procs)
         keys = list(redis_client.scan_iter(match=f"*{prefix}*"))
         if keys:
             redis_client.delete(*keys)
@@ -222,7 +211,7 @@ def test_production_refuses_per_process_limits_with_several_workers(database_url
     try:
         assert proc.wait(timeout=WAIT_LIMIT) != 0
     finally:
-        _stop([proc])
+        stop_processes([proc])
     text = log.read_text()
     assert "refusing to start" in text and "RATELIMIT_STORAGE_URI" in text
 
@@ -236,7 +225,7 @@ def test_one_worker_with_memory_limits_starts(database_url, tmp_path):
     try:
         _wait_ready(f"http://127.0.0.1:{port}", proc, log)
     finally:
-        _stop([proc])
+        stop_processes([proc])
     assert "refusing" not in log.read_text()
 
 
@@ -256,4 +245,4 @@ def test_an_unreachable_limiter_storage_is_a_chinese_503(database_url, tmp_path)
         resp = Browser(_address()).login(f"http://127.0.0.1:{port}", "nobody", "x")
         assert resp.status_code == 503 and "服务暂时不可用" in resp.text
     finally:
-        _stop([proc])
+        stop_processes([proc])
