@@ -61,8 +61,15 @@ def db() -> Session:
 
 
 def scope() -> Scope:
-    """The current user's station scope."""
-    return Scope.for_user(current_user if current_user.is_authenticated else None)
+    """The current user's station scope, worked out once a request (a regional user's costs a tree query)."""
+    from flask import g
+
+    user = current_user if current_user.is_authenticated else None
+    key = (user.id, user.region_id) if user is not None else None
+    cached = g.get("scope_cache")
+    if cached is None or cached[0] != key:
+        cached = g.scope_cache = (key, Scope.for_user(user))
+    return cached[1]
 
 
 def region_tree():
