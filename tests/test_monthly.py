@@ -372,10 +372,12 @@ def test_archive_build_replaces_and_job_builds_every_scope(ledger, session):
     counts = monthly_report(session=session, now=dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.timezone.utc), config={})
     session.commit()
     # 06:00 on 1 November in Shanghai is 22:00 UTC on 31 October: last month is October.
-    assert counts == {"reports": 3, "mailed": 0}
+    # All stations, each station, then each region's edition: the world's two counties and their city.
+    assert counts == {"reports": 6, "mailed": 0}
     stored = session.execute(select(MonthlyReport.month, MonthlyReport.scope_key)).all()
+    regions = [("2026-10", f"r{r.id}") for r in (ledger.county_a, ledger.county_b, ledger.city)]
     assert sorted(stored) == sorted([("2026-10", "all"), ("2026-10", str(ledger.station_a.id)),
-                                     ("2026-10", str(ledger.station_b.id))])
+                                     ("2026-10", str(ledger.station_b.id)), *regions])
 
 
 def test_web_build_archive_and_scope(ledger, client, session, app):
@@ -429,7 +431,7 @@ def test_job_mails_the_report_to_those_who_asked_once(ledger, session, smtp):  #
                            wants_monthly_report=True)
     session.commit()
     now = dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.timezone.utc)
-    assert monthly_report(session=session, now=now, config={}) == {"reports": 3, "mailed": 1}
+    assert monthly_report(session=session, now=now, config={}) == {"reports": 6, "mailed": 1}
     session.commit()
     # Run again (or rebuilt): the month is not mailed twice.
     assert monthly_report(session=session, now=now, config={})["mailed"] == 0

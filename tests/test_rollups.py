@@ -241,6 +241,41 @@ def test_a_city_user_builds_the_city_edition_from_the_monthly_page(client, sessi
                        data={"month": "2026-10", "station_id": f"r{city['city'].id}"}).status_code == 200
 
 
+def test_a_county_user_builds_the_countys_own_edition(client, session, world, city):
+    login(client, "county_super")
+    form = client.get("/reports/monthly/").get_data(as_text=True)
+    assert f'value="r{city["a"].id}"' in form and "甲区（全县）" in form and f'value="r{city["b"].id}"' not in form
+    assert client.post("/reports/monthly/build",
+                       data={"month": "2026-10", "station_id": f"r{city['b'].id}"}).status_code == 200
+    assert client.post("/reports/monthly/build",
+                       data={"month": "2026-10", "station_id": f"r{city['a'].id}"}).status_code == 302
+    report = session.scalars(select(MonthlyReport).where(MonthlyReport.region_id == city["a"].id)).one()
+    assert report.scope_name == "甲区（全县）" and report.totals["registered"] == 1
+    wb = load_workbook(io.BytesIO(client.get(f"/reports/monthly/{report.id}/download").data))
+    # A county's edition is its stations' report: no county sheet, the county named on the summary.
+    assert "各县汇总" not in wb.sheetnames and wb["汇总"]["A1"].value.endswith("（甲区（全县））")
+
+
+def test_the_monthly_job_builds_each_regions_edition_and_mails_it_to_that_regions_users(session, world, city):
+    from app.accounts.services import update_my_settings
+    from app.mail.models import OutboxMessage
+    from app.monthly.jobs import monthly_report
+
+    for user, email in ((world.supervisor, "all@example.com"), (world.city_supervisor, "city@example.com")):
+        update_my_settings(session, user, email=email, wants_alert_digest=False, wants_monthly_report=True)
+    session.commit()
+    counts = monthly_report(session=session, now=dt.datetime(2026, 10, 31, 22, 0, tzinfo=dt.timezone.utc),
+                            config={})
+    session.commit()
+    # All stations, two stations, then 甲区, 乙区, 某市 and 某省 by code.
+    assert counts == {"reports": 7, "mailed": 2}
+    keys = set(session.scalars(select(MonthlyReport.scope_key)))
+    assert {f"r{city[k].id}" for k in ("a", "b", "city", "province")} <= keys
+    mail = {m.to_addr: m.subject for m in session.scalars(select(OutboxMessage))}
+    assert mail == {"all@example.com": "计量监管月报 2026年10月（全部监管所）",
+                    "city@example.com": "计量监管月报 2026年10月（某市（各县汇总））"}
+
+
 # --- a campaign and its draw over two counties ----------------------------------------------------
 
 def test_a_city_campaign_and_its_draw_span_two_counties(client, session, world, city):

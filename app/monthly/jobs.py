@@ -6,8 +6,8 @@ from app.monthly.services import build_all_for, last_month, mail_report
 
 
 def monthly_report(*, session, now, config) -> dict[str, int]:
-    """On the 1st: build last month's reports (all stations and each station) into the archive and mail the
-    all-station one to those who asked for it."""
+    """On the 1st: build last month's reports (all stations, each station, each region's edition) into the
+    archive and mail the all-station one and each region's edition to those who asked for it."""
     reports = build_all_for(session, "定时任务", last_month(now.astimezone(LOCAL_TZ).date()))
-    # The first report is the all-station one: it goes to supervisors and admins who asked for it.
-    return {"reports": len(reports), "mailed": mail_report(session, reports[0])}
+    mailed = sum(mail_report(session, r) for r in reports if r.station_id is None)
+    return {"reports": len(reports), "mailed": mailed}

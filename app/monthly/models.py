@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Station
 from app.db import Base, UTCDateTime
+from app.regions.models import RegionLevel
 
 ALL_STATIONS = "all"
 
@@ -38,7 +39,7 @@ class MonthlyReport(Base):
     @property
     def scope_name(self) -> str:
         if self.region is not None:
-            return f"{self.region.name}（各县汇总）"
+            return f"{self.region.name}（{'全县' if self.region.level == RegionLevel.COUNTY else '各县汇总'}）"
         return self.station.name if self.station else "全部监管所"
 
     @property

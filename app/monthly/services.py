@@ -27,16 +27,29 @@ def report_sections() -> list:
     return [inspections_section, integrity_section, purpose_section]
 
 
+def edition_name(tree, region_id: int) -> str:
+    """How an edition is called: a county's is the county's whole report, a city's or province's lists each
+    county and its totals."""
+    from app.regions.models import RegionLevel
+
+    suffix = "全县" if tree.levels.get(region_id) == RegionLevel.COUNTY else "各县汇总"
+    return f"{tree.label(region_id)}（{suffix}）"
+
+
 def region_edition(session: Session, region_id: int) -> tuple[str, frozenset[int], dict[str, list[int]]]:
-    """A city's (or province's) edition: its name, its stations and each county's stations (two queries)."""
+    """A region's edition: its name, its stations and, for a city or province, each county's stations (a county's
+    edition has no county sheet)."""
+    from app.regions.models import RegionLevel
     from app.rollups.tree import load_tree
 
     tree = load_tree(session)
     if region_id not in tree.names:
         raise NotFound("区划不存在")
+    if tree.levels[region_id] == RegionLevel.COUNTY:
+        return edition_name(tree, region_id), frozenset(tree.stations_of(region_id)), {}
     by_county = tree.stations_by_county()
     counties = {tree.label(c): by_county.get(c, []) for c in tree.counties(region_id)}
-    return f"{tree.label(region_id)}（各县汇总）", frozenset(s for ids in counties.values() for s in ids), counties
+    return edition_name(tree, region_id), frozenset(s for ids in counties.values() for s in ids), counties
 
 
 def build_report(session: Session, actor, month: Month, station_id: int | None = None,
@@ -85,9 +98,10 @@ def mail_report(session: Session, report: MonthlyReport) -> int:
     recipients = session.scalars(select(User).where(
         User.is_active.is_(True), User.wants_monthly_report.is_(True), User.email != "",
         User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.id.not_in(already),
-        # The all-station report is the whole installation's: a user assigned to a region must not get other
-        # regions' figures by mail (regional editions are issue 18's roll-ups).
-        User.region_id.is_(None)).order_by(User.id)).all()
+        # The all-station report goes to users of the whole installation, a region's edition to the users
+        # assigned to that region: nobody gets another region's figures by mail.
+        User.region_id == report.region_id if report.region_id is not None else User.region_id.is_(None)
+    ).order_by(User.id)).all()
     month = Month.parse(report.month)
     totals = report.totals
     body = (f"{{name}}：\n\n附件是{month.label}计量监管月报（{report.scope_name}）。\n"
@@ -107,23 +121,33 @@ def last_month(today: dt.date) -> Month:
 
 
 def build_all_for(session: Session, actor, month: Month) -> list[MonthlyReport]:
-    """The month's report for all stations and for each station."""
+    """The month's report for all stations, for each station, then each region's edition (counties, cities,
+    the province, by code) when the installation has a region tree."""
+    from app.regions.models import RegionLevel
+    from app.rollups.tree import load_tree
+
     reports = [build_report(session, actor, month)]
     for station_id in session.scalars(select(Station.id).order_by(Station.code)):
         reports.append(build_report(session, actor, month, station_id))
+    tree = load_tree(session)
+    editions = [r for r, level in tree.levels.items()
+                if level in (RegionLevel.COUNTY, RegionLevel.CITY, RegionLevel.PROVINCE) and tree.stations_of(r)]
+    for region_id in sorted(editions, key=lambda r: tree.codes[r]):
+        reports.append(build_report(session, actor, month, region_id=region_id))
     return reports
 
 
 def edition_regions(tree, user) -> frozenset[int]:
-    """The cities and provinces whose edition (each county and its totals) a user may build and open: those at
-    or below the user's region, for users who see every station of their region; none for inspectors."""
+    """The counties, cities and provinces whose edition a user may build and open: those at or below the user's
+    region, for users who see every station of their region; none for inspectors."""
     from app.regions.models import RegionLevel
 
     if not getattr(user, "sees_every_station", False):
         return frozenset()
     own = getattr(user, "region_id", None)
     return frozenset(r for r, level in tree.levels.items()
-                     if level in (RegionLevel.CITY, RegionLevel.PROVINCE) and tree.is_under(r, own))
+                     if level in (RegionLevel.COUNTY, RegionLevel.CITY, RegionLevel.PROVINCE)
+                     and tree.is_under(r, own))
 
 
 def get_report(session: Session, scope: Scope, report_id: int, regions: frozenset[int] | None = frozenset()

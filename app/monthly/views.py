@@ -34,7 +34,7 @@ class BuildForm(Form):
 
 
 def _user_regions() -> frozenset[int]:
-    """The regions whose city editions the user may build and open (app/monthly/services.edition_regions)."""
+    """The regions whose editions the user may build and open (app/monthly/services.edition_regions)."""
     return services.edition_regions(region_tree(), current_user)
 
 
@@ -42,7 +42,7 @@ def _form() -> BuildForm:
     form = BuildForm()
     choices = [] if not scope().is_all else [("", "全部监管所")]
     tree = region_tree()
-    editions = [(f"r{r}", f"{tree.label(r)}（各县汇总）")
+    editions = [(f"r{r}", services.edition_name(tree, r))
                 for r in sorted(_user_regions(), key=lambda r: tree.codes[r])]
     form.station_id.choices = choices + editions + [(str(s.id), s.name) for s in scoped_stations()]
     if not form.month.data:
