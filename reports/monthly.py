@@ -118,6 +118,8 @@ class Figures:
     sections: list[Callable[..., None]] = field(default_factory=list)
     # A city's edition: county name -> its station ids, in the order the county sheet lists them.
     counties: dict[str, list[int]] = field(default_factory=dict)
+    # A region's edition (county, city, province): the region, whose targets the sheets measure against.
+    region_id: int | None = None
 
     def total(self) -> Counts:
         """The scope's totals."""
@@ -191,7 +193,7 @@ def _in(station: int, station_id: Stations) -> bool:
 
 def compute_figures(session: Session, month: Month, station_id: Stations = None,
                     built_at: dt.datetime | None = None, scope_name: str | None = None,
-                    counties: dict[str, list[int]] | None = None) -> Figures:
+                    counties: dict[str, list[int]] | None = None, region_id: int | None = None) -> Figures:
     """Query the month's figures for one station, a set of stations (a city's edition, with its `counties`), or
     all when station_id is None; each figure one grouped query over the scope, whatever its size."""
     stations = {s.id: s.name for s in session.scalars(select(Station).order_by(Station.code))
@@ -210,7 +212,8 @@ def compute_figures(session: Session, month: Month, station_id: Stations = None,
     if scope_name is None:
         scope_name = stations.get(station_id, "") if isinstance(station_id, int) else "全部监管所"
     return Figures(month, scope_name, stations, kinds, current, {k: tuple(v) for k, v in fuel.items()}, previous,
-                   built_at or dt.datetime.now(dt.timezone.utc), counties=dict(counties or {}))
+                   built_at or dt.datetime.now(dt.timezone.utc), counties=dict(counties or {}),
+                   region_id=region_id)
 
 
 # --- the workbook ------------------------------------------------------------------------------
@@ -361,9 +364,10 @@ def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[byt
 
 def build_monthly_report(session: Session, month: Month, out: str | IO[bytes], station_id: Stations = None,
                          sections: list | None = None, scope_name: str | None = None,
-                         counties: dict[str, list[int]] | None = None) -> Figures:
+                         counties: dict[str, list[int]] | None = None, region_id: int | None = None) -> Figures:
     """Compute the figures and write the workbook to `out`; returns the figures."""
-    figures = compute_figures(session, month, station_id, scope_name=scope_name, counties=counties)
+    figures = compute_figures(session, month, station_id, scope_name=scope_name, counties=counties,
+                              region_id=region_id)
     figures.sections = list(sections or [])
     write_monthly_workbook(session, figures, out, station_id)
     return figures

@@ -18,6 +18,8 @@ from reports.printed import PrintedSheet
 
 COLUMNS = ["监管所", "本月新签", "本月撤销", "月末有效承诺", "承诺目标（家）", "承诺完成率", "月末示范单位",
            "示范单位目标（家）", "示范单位完成率"]
+COUNTY_COLUMNS = ["县（区）", "月末有效承诺", "承诺目标（家）", "承诺完成率", "月末示范单位", "示范单位目标（家）",
+                  "示范单位完成率"]
 
 
 def _in_force(session: Session, scope: Scope, month: Month) -> dict[int, tuple[int, int]]:
@@ -38,6 +40,33 @@ def _signed_and_revoked(session: Session, scope: Scope, month: Month) -> dict[in
 
 def _targets(session: Session) -> dict[tuple[str, int | None], int]:
     return {(t.kind.value, t.station_id): t.target for t in session.scalars(pq.targets())}
+
+
+def _region_targets(session: Session, region_id: int) -> tuple[dict[int, int | None], dict[int, int | None]]:
+    """Every region's pledge and demonstration-unit targets, as divided down the tree (app/rollups)."""
+    from app.rollups.settings import divided_targets
+    from app.rollups.tree import load_tree
+
+    tree = load_tree(session)
+    return tuple({r: row.target for r, row in divided_targets(session, kind, tree).items()}
+                 for kind in (TargetKind.PLEDGES, TargetKind.MODEL_UNITS))
+
+
+def _county_rows(session: Session, f: Figures, in_force: dict[int, tuple[int, int]],
+                 regional: tuple[dict[int, int | None], dict[int, int | None]]) -> list[list]:
+    """One row per county of a city's (or province's) edition: in force against the county's target."""
+    from app.rollups.tree import load_tree
+
+    tree = load_tree(session)
+    rows = []
+    for county in tree.counties(f.region_id):
+        ids = f.counties.get(tree.label(county), [])
+        active = sum(in_force.get(s, (0, 0))[0] for s in ids)
+        model = sum(in_force.get(s, (0, 0))[1] for s in ids)
+        target, model_target = regional[0].get(county), regional[1].get(county)
+        rows.append([tree.label(county), active, target, _rate(active, target), model, model_target,
+                     _rate(model, model_target)])
+    return rows
 
 
 def _rate(done: int, target: int | None):
@@ -64,12 +93,21 @@ def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: in
             totals[key] += value
         rows.append([name, signed, revoked, active, target, _rate(active, target), model, model_target,
                      _rate(model, model_target)])
-    # The overall target is the admin's "all stations" figure (not the sum of station targets).
-    target = targets.get((pledges, None)) if not station_id else targets.get((pledges, station_id))
-    model_target = targets.get((models, None)) if not station_id else targets.get((models, station_id))
+    # The overall target is the admin's "all stations" figure (not the sum of station targets); a region's
+    # edition measures against the region's target, its own or its share of its parent's (app/rollups).
+    regional = _region_targets(session, f.region_id) if f.region_id is not None else None
+    if regional is not None:
+        target, model_target = regional[0].get(f.region_id), regional[1].get(f.region_id)
+    else:
+        target = targets.get((pledges, None)) if not station_id else targets.get((pledges, station_id))
+        model_target = targets.get((models, None)) if not station_id else targets.get((models, station_id))
     sheet.table(COLUMNS, rows, total=["合计", totals["signed"], totals["revoked"], totals["active"], target,
                                       _rate(totals["active"], target), totals["model"], model_target,
                                       _rate(totals["model"], model_target)])
+    if regional is not None and f.counties:
+        sheet.blank()
+        sheet.caption("各县（区）目标完成情况（县级目标未单独设置的，按使用单位数由上级目标分配）")
+        sheet.table(COUNTY_COLUMNS, _county_rows(session, f, in_force, regional))
     sheet.blank()
 
     before = _in_force(session, scope, f.month.shift(-1))

@@ -223,6 +223,24 @@ def test_the_city_edition_lists_each_county_and_its_totals(session, world, city)
     assert table["合计"]["月末超期未检"] == table["甲区"]["月末超期未检"] + table["乙区"]["月末超期未检"] == 2
 
 
+def test_the_city_editions_pledge_sheet_measures_against_the_city_and_county_targets(session, world, city):
+    for n in (2, 3):
+        factories.merchant(session, world.station_a, f"甲市场摊位{n}")
+    tree = load_tree(session)
+    settings.set_region_target(session, None, tree, TargetKind.PLEDGES, city["city"].id, 40)
+    session.flush()
+    month = Month.of(local_day(utcnow())).shift(-1)
+    wb = load_workbook(io.BytesIO(build_report(session, None, month, region_id=city["city"].id).content))
+    sheet = wb["诚信计量"]
+    total = read_table(sheet, "监管所")["合计"]
+    assert total["承诺目标（家）"] == 40
+    counties = read_table(sheet, "县（区）")
+    # 40 divided 3 : 1 by merchants.
+    assert (counties["甲区"]["承诺目标（家）"], counties["乙区"]["承诺目标（家）"]) == (30, 10)
+    county = load_workbook(io.BytesIO(build_report(session, None, month, region_id=city["a"].id).content))
+    assert read_table(county["诚信计量"], "监管所")["合计"]["承诺目标（家）"] == 30
+
+
 def test_a_city_user_builds_the_city_edition_from_the_monthly_page(client, session, app, world, city):
     login(client, "city_super")
     form = client.get("/reports/monthly/").get_data(as_text=True)

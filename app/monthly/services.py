@@ -61,7 +61,7 @@ def build_report(session: Session, actor, month: Month, station_id: int | None =
     if region_id is not None:
         name, stations, counties = region_edition(session, region_id)
         figures = build_monthly_report(session, month, out, stations, sections=report_sections(), scope_name=name,
-                                       counties=counties)
+                                       counties=counties, region_id=region_id)
         scope_key = f"r{region_id}"
     else:
         figures = build_monthly_report(session, month, out, station_id, sections=report_sections())
