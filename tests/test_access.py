@@ -148,6 +148,9 @@ class Ids:
     county_a: int = 0
     county_a_version: int = 0
     county_b: int = 0
+    # A region nothing depends on (0 unless the case deletes a region, see `make_empty_region`).
+    region_empty: int = 0
+    region_empty_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -408,6 +411,11 @@ CASES: list[Case] = [
          invalid=lambda ids: {"code": "330102", "name": "", "parent_id": str(ids.city),
                               "version": ids.county_a_version},
          table="regions"),
+    Case("regions.delete", "/admin/regions/{region_empty}/delete",
+         get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {"version": ids.region_empty_version},
+         invalid=lambda ids: {"version": ""}, invalid_outcome=BACK,
+         back_to=lambda ids: f"/admin/regions/{ids.region_empty}/edit", table="regions"),
     Case("regions.move_station", "/admin/regions/stations/{station_a}/move",
          get=ALL_405, post=ADMIN_ONLY,
          data=lambda ids: {"county_id": str(ids.county_b), "version": ids.station_a_version},
@@ -1037,6 +1045,15 @@ def make_county_rule(session, world) -> dict:
     return {}
 
 
+def make_empty_region(session, world) -> dict:
+    """A county under the world's city with no station, user or report (so it can be deleted)."""
+    from app.regions.services import create_region
+
+    region = create_region(session, None, code="330109", name="丁区", parent_id=world.city.id)
+    session.commit()
+    return {"region_empty": region.id, "region_empty_version": region.version}
+
+
 def make_api_token(session, world) -> dict:
     """A read token of station A (to revoke)."""
     from app.api.models import TokenScope
@@ -1081,7 +1098,7 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
           "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
-          "credit.inherit": make_county_rule}
+          "credit.inherit": make_county_rule, "regions.delete": make_empty_region}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -220,6 +220,40 @@ def test_the_tree_page_adds_renames_and_moves(app, client, session, world):
     assert "330102 甲区" in form and "330105 乙区" not in form and "（整个系统）" not in form
 
 
+def test_a_region_is_deleted_only_when_nothing_depends_on_it(client, session, world):
+    from app.rollups import settings
+    from app.rollups.models import RegionLeadDays
+    from app.rollups.tree import load_tree
+
+    empty = services.create_region(session, None, code="330106", name="丙区", parent_id=world.city.id)
+    settings.set_region_leads(session, None, load_tree(session), empty.id,
+                              {factories.kind(session, "elec_price_scale").id: 45})
+    session.commit()
+    login(client, "admin1")
+    edit = client.get(f"/admin/regions/{empty.id}/edit").get_data(as_text=True)
+    assert "删除该区划" in edit and f'action="/admin/regions/{empty.id}/delete"' in edit
+
+    # What still lies under a region, or belongs to it, keeps it: the page says why, nothing is deleted.
+    for region, why in ((world.city, "还有下级区划"), (world.county_a, "还有监管所")):
+        resp = client.post(f"/admin/regions/{region.id}/delete", data={"version": str(region.version)},
+                           follow_redirects=True)
+        assert why in resp.get_data(as_text=True)
+    stale = client.post(f"/admin/regions/{empty.id}/delete", data={"version": str(empty.version + 1)},
+                        follow_redirects=True)
+    assert session.get(Region, empty.id) is not None and "已被其他人修改" in stale.get_data(as_text=True)
+
+    empty_id = empty.id
+    resp = client.post(f"/admin/regions/{empty_id}/delete", data={"version": str(empty.version)},
+                       follow_redirects=True)
+    assert "已删除“丙区”" in resp.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(Region.id).where(Region.id == empty_id)) is None
+    assert session.scalar(select(RegionLeadDays.id).where(RegionLeadDays.region_id == empty_id)) is None
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.entity_type == "regions",
+                                                     AuditEntry.action == "delete")).one()
+    assert entry.note == "同时删除本级设置：预警提前天数"
+
+
 def test_a_city_supervisor_reads_both_counties_in_lists(app, client, world):
     login(client, "city_super")
     page = client.get("/merchants/").get_data(as_text=True)

@@ -24,3 +24,9 @@ class MoveStationForm(Form):
 
     county_id = SelectField("所属县（区）", coerce=int, validators=[chosen("所属县（区）")])
     version = VersionField()
+
+
+class DeleteRegionForm(Form):
+    """Delete a region (the version guards against a stale page)."""
+
+    version = VersionField()

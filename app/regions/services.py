@@ -93,6 +93,35 @@ def update_region(session: Session, actor, region: Region, *, expected_version: 
     return changes
 
 
+def delete_region(session: Session, actor, region: Region, *, expected_version: int) -> None:
+    """Delete a region that nothing lies under, no user is assigned to and no archived report belongs to; its own
+    settings (lead days, credit rule, targets) go with it, named in the audit entry."""
+    from sqlalchemy import delete, exists, select
+
+    from app.accounts.models import User
+    from app.credit.models import CreditRule
+    from app.integrity.models import IntegrityTarget
+    from app.monthly.models import MonthlyReport
+    from app.rollups.models import RegionLeadDays
+
+    if region.version != expected_version:
+        raise StaleEdit("该区划")
+    blockers = [(Region.parent_id, "还有下级区划，请先删除或调整到其他上级"),
+                (Station.county_id, "还有监管所，请先把监管所调整到其他县（区）"),
+                (User.region_id, "还有用户属于该区划，请先调整这些用户"),
+                (MonthlyReport.region_id, "已有该区划的月报存档，不能删除")]
+    for column, message in blockers:
+        if session.scalar(select(exists().where(column == region.id))):
+            raise Invalid(f"“{region.name}”{message}")
+    settings = {"预警提前天数": RegionLeadDays, "信用评价规则": CreditRule, "诚信计量目标": IntegrityTarget}
+    dropped = [label for label, model in settings.items()
+               if session.execute(delete(model).where(model.region_id == region.id)).rowcount]
+    note = f"同时删除本级设置：{'、'.join(dropped)}" if dropped else ""
+    audit.record(session, actor, "delete", region, audit.snapshot(region, ["code", "name", "level"]), note=note)
+    session.delete(region)
+    session.flush()
+
+
 def county(session: Session, county_id: int | None) -> Region:
     """The county with this id; Invalid when it is missing or not a county."""
     region = session.get(Region, county_id) if county_id is not None else None

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.accounts import services as accounts
 from app.regions import queries, services
-from app.regions.forms import MoveStationForm, RegionForm
+from app.regions.forms import DeleteRegionForm, MoveStationForm, RegionForm
 from app.regions.models import Region
 from app.security import installation_admin_required
 from app.web import db, unit_of_work
@@ -62,7 +62,27 @@ def edit(region_id: int):
                                    code=form.code.data, name=form.name.data, parent_id=form.parent_id.data)
         if uow.ok:
             return uow.redirect("已保存。", url_for("regions.index"))
-    return render_template("regions/form.html", form=form, region=region)
+    return render_template("regions/form.html", form=form, region=region, delete_form=DeleteRegionForm(obj=region))
+
+
+@bp.route("/<int:region_id>/delete", methods=["POST"])
+@installation_admin_required
+def delete(region_id: int):
+    """Delete a region nothing depends on (the service says what still does)."""
+    region = services.get_region(db(), region_id)
+    form = DeleteRegionForm()
+    if form.validate_on_submit():
+        name = region.name
+        with unit_of_work() as uow:
+            services.delete_region(uow.session, current_user, region, expected_version=form.version.data)
+        if uow.ok:
+            flash(f"已删除“{name}”。", "success")
+            return redirect(url_for("regions.index"))
+    else:
+        for errors in form.errors.values():
+            for e in errors:
+                flash(e, "danger")
+    return redirect(url_for("regions.edit", region_id=region_id))
 
 
 @bp.route("/stations/<int:station_id>/move", methods=["POST"])
