@@ -134,19 +134,21 @@ def run_sweep(url: str) -> None:
           f"rerun < {SWEEP_TARGETS['second']} s; load average {load()}", flush=True)
 
 
-def run_monthly(url: str, month: str | None, station_code: str, whole: bool) -> None:
-    """The monthly report (bench/bench_monthly.py --one, a fresh process per run) for one station and, with
-    `whole`, for every station."""
+def run_monthly(url: str, month: str | None, where: dict, whole: bool) -> None:
+    """The monthly report (bench/bench_monthly.py --one, a fresh process per run) for one station, the county's
+    edition (target 30 s) and the city's (target 5 minutes) and, with `whole`, for every station."""
     from app.clock import today
     from bench_monthly import add_inspections
     from reports.monthly import Month
 
     month = month or str(Month.of(today()).shift(-1))
     print(f"{add_inspections(url, month, 50_000):,} inspections in {month}", flush=True)
-    for label, station in (("one station", station_code),) + ((("every station", None),) if whole else ()):
-        cmd = [sys.executable, str(ROOT / "bench" / "bench_monthly.py"), "--one", "--url", url, "--month", month]
-        if station:
-            cmd += ["--station", station]
+    runs = [("one station", ["--station", where["station_code"]]),
+            ("county edition", ["--region", where["county"].split()[-1]]),
+            ("city edition", ["--region", where["city"].split()[-1]])] + ([("every station", [])] if whole else [])
+    for label, extra in runs:
+        cmd = [sys.executable, str(ROOT / "bench" / "bench_monthly.py"), "--one", "--url", url, "--month", month,
+               *extra]
         before = load()
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
         r = json.loads(out.stdout.splitlines()[-1])
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = time_pages(app, database, pages, args, stats)
         print(f"pages timed in {time.perf_counter() - started:.0f} s; load average after: {load()}")
     if args.monthly:
-        run_monthly(args.url, args.month, where["station_code"], args.monthly_all)
+        run_monthly(args.url, args.month, where, args.monthly_all)
 
     if rows:
         print()
