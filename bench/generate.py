@@ -27,11 +27,14 @@ from sqlalchemy.orm import Session  # noqa: E402
 from app import migrate as migrations  # noqa: E402
 from app.catalog.services import seed_catalogue  # noqa: E402
 from app.db import make_engine  # noqa: E402
-from app.demo.generator import DEFAULT_SEED, TABLE_ORDER, Generator, core_sink  # noqa: E402
+from app.demo.generator import DEFAULT_SEED, TABLE_ORDER, core_sink  # noqa: E402
 from app.merchants.models import Merchant  # noqa: E402
 
 DEFAULT_DB = ROOT / "bench" / "data" / "bench.db"
-PROVINCE_DAY = dt.date(2026, 12, 1)
+# The reference date every dataset is built back from unless --today says otherwise: the same seed gives the same
+# rows on any day (issue 21). The pages are timed against the real clock, so the data age (more overdue) as the
+# months pass; pass --today with the current date for a dataset as of now.
+REFERENCE_DAY = PROVINCE_DAY = dt.date(2026, 12, 1)
 DEFAULT_URL = f"sqlite:///{DEFAULT_DB}"
 
 
@@ -50,9 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="replace an existing database")
     p.add_argument("--activity-only", action="store_true",
                    help="only add the inspections, campaign and alerts (add_activity) to an existing dataset")
-    p.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                   help="reference date YYYY-MM-DD the histories are built back from (default: today; "
-                        f"--province: {PROVINCE_DAY})")
+    p.add_argument("--today", type=dt.date.fromisoformat, default=REFERENCE_DAY,
+                   help=f"reference date YYYY-MM-DD the histories are built back from (default {REFERENCE_DAY}: the "
+                        "same seed gives the same data on any day)")
     p.add_argument("--province", action="store_true",
                    help="PostgreSQL: a province (--cities x --counties x --stations-per-county), "
                         "--instruments default 10,000,000, loaded city by city")
@@ -252,11 +255,27 @@ def add_activity(url: str, per_month: int = 2000, campaign_visits: int = 2000, s
         insert_rows(session, ((Inspection.__table__, rows_i), (InspectionInstrument.__table__, rows_c),
                               (Finding.__table__, rows_f), (Rectification.__table__, rows_r),
                               (CampaignTarget.__table__, rows_t)))
-    swept = sweep_now(database) if sweep else {}
+    swept = sweep_now(database, now=now) if sweep else {}
+    stamp_reference(database.engine, now)
     analyze(database.engine)
     database.dispose()
     return {"inspections": len(rows_i), "findings": len(rows_f), "rectifications": len(rows_r),
             "campaign_targets": len(rows_t), **{f"alerts_{k}": v for k, v in swept.items()}}
+
+
+# Rows the generator does not write itself but the app stamps with the clock: the seeded catalogue, the audit log.
+CLOCK_STAMPED = {"instrument_types": ("created_at", "updated_at"), "finding_codes": ("created_at", "updated_at"),
+                 "instrument_type_aliases": ("created_at", "updated_at"), "audit_log": ("at",)}
+
+
+def stamp_reference(engine, now: dt.datetime) -> None:
+    """Stamp the rows the app wrote with the clock of the run (the catalogue's seed, the sweep's audit entry) with
+    the reference date's noon instead, so the same seed gives the same rows on any day."""
+    from app.db import Base
+
+    with engine.begin() as conn:
+        for name, columns in CLOCK_STAMPED.items():
+            conn.execute(Base.metadata.tables[name].update().values({c: now for c in columns}))
 
 
 def _noon_utc(on: dt.date) -> dt.datetime:
@@ -332,13 +351,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  {done:>9,} instruments  {now - started:6.1f} s  ({rate:,.0f}/s)", flush=True)
                 last[:] = [now, done]
 
-        if args.today:
-            from province import ReproducibleGenerator  # bench/province.py
+        from province import ReproducibleGenerator  # bench/province.py
 
-            gen = ReproducibleGenerator(session, seed=args.seed, today=args.today, batch_size=args.batch,
-                                        sink=sink, after_batch=after_batch)
-        else:
-            gen = Generator(session, seed=args.seed, batch_size=args.batch, sink=sink, after_batch=after_batch)
+        gen = ReproducibleGenerator(session, seed=args.seed, today=args.today, batch_size=args.batch,
+                                    sink=sink, after_batch=after_batch)
         stations = gen.add_stations(args.stations)
         merchant_infos = gen.add_merchants(merchants, stations)
         session.commit()
