@@ -158,25 +158,17 @@ def reopen_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> 
             .values(status=OPEN, resolved_at=None, updated_at=now, version=ALERTS.c.version + 1))
 
 
-def resolve_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dialect: str = "sqlite") -> Update:
+def resolve_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime) -> Update:
     """Resolve the open alerts of a kind whose instrument no longer meets the condition for that date.
 
-    On SQLite, (subject_id, due_on) NOT IN (the instruments meeting the condition): the database reads
-    that set once from a covering index instead of looking up every alert's instrument row. On
-    PostgreSQL, NOT EXISTS: a NOT IN keeps its set in one hash only while it fits `work_mem` (4 MB by
-    default, about 100,000 instruments) and otherwise scans the whole set again for every open alert
-    (the 10,000,000-instrument sweep never finished), while an anti-join can hash, spill or use the
-    primary key as the planner sees fit.
+    (subject_id, due_on) NOT IN (the instruments meeting the condition): the database reads that set
+    once from a covering index instead of looking up every alert's instrument row.
     """
     condition, due_col = INSTRUMENT_RULES[kind](dates)
-    if dialect == "postgresql":
-        still = select(Instrument.id).where(Instrument.id == ALERTS.c.subject_id, due_col == ALERTS.c.due_on,
-                                            condition)
-        gone = ~exists(still)
-    else:
-        gone = tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(select(Instrument.id, due_col).where(condition))
+    still = select(Instrument.id, due_col).where(condition)
     return (update(ALERTS)
-            .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind, ALERTS.c.subject_type == kinds.INSTRUMENT, gone)
+            .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind, ALERTS.c.subject_type == kinds.INSTRUMENT,
+                   tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(still))
             .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
 
 
@@ -236,18 +228,14 @@ def insert_subject_alerts(kind: str, today: dt.date, now: dt.datetime, dialect: 
     return stmt.execution_options(preserve_rowcount=True)
 
 
-def resolve_subject_alerts(kind: str, today: dt.date, now: dt.datetime, dialect: str = "sqlite") -> Update:
-    """Resolve the open alerts of a kind whose subject no longer meets the condition (the order was closed);
-    an anti-join on PostgreSQL for the reason given at resolve_instrument_alerts."""
+def resolve_subject_alerts(kind: str, today: dt.date, now: dt.datetime) -> Update:
+    """Resolve the open alerts of a kind whose subject no longer meets the condition (the order was closed)."""
     holding = SUBJECT_RULES[kind](today).subquery()
-    if dialect == "postgresql":
-        gone = ~exists(select(holding.c[0]).where(holding.c[0] == ALERTS.c.subject_id,
-                                                  holding.c[4] == ALERTS.c.due_on))
-    else:
-        gone = tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(select(holding.c[0], holding.c[4]))
+    still = select(holding.c[0], holding.c[4])
     return (update(ALERTS)
             .where(ALERTS.c.status == OPEN, ALERTS.c.kind == kind,
-                   ALERTS.c.subject_type == kinds.get_kind(kind).subject_type, gone)
+                   ALERTS.c.subject_type == kinds.get_kind(kind).subject_type,
+                   tuple_(ALERTS.c.subject_id, ALERTS.c.due_on).not_in(still))
             .values(status=RESOLVED, resolved_at=now, updated_at=now, version=ALERTS.c.version + 1))
 
 

@@ -62,11 +62,11 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
     dialect = session.get_bind().dialect.name
     counts = {"created": 0, "reopened": 0, "resolved": 0}
     for kind in queries.INSTRUMENT_RULES:
-        counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now, dialect)).rowcount
+        counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now)).rowcount
         counts["reopened"] += session.execute(queries.reopen_instrument_alerts(kind, dates, now)).rowcount
         counts["created"] += session.execute(queries.insert_instrument_alerts(kind, dates, now, dialect)).rowcount
     for kind in queries.SUBJECT_RULES:
-        counts["resolved"] += session.execute(queries.resolve_subject_alerts(kind, dates.today, now, dialect)).rowcount
+        counts["resolved"] += session.execute(queries.resolve_subject_alerts(kind, dates.today, now)).rowcount
         counts["created"] += session.execute(queries.insert_subject_alerts(kind, dates.today, now, dialect)).rowcount
     if counts["created"] >= ANALYZE_AFTER:
         # A first sweep fills an empty table. Until the statistics know that, PostgreSQL plans the next
