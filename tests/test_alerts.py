@@ -123,6 +123,17 @@ def test_second_sweep_changes_nothing(session, station):
                           .where(AuditEntry.action == "alert_sweep")) == audits == 1
 
 
+def test_the_sweep_raises_work_mem_for_its_transaction(session, station):
+    """PostgreSQL: the sweep's NOT IN sets stay hashed only within work_mem, so the sweep raises it (SET LOCAL: for
+    its own transaction, app/alerts/queries.SWEEP_WORK_MEM)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("work_mem is PostgreSQL's")
+    default = session.execute(text("SHOW work_mem")).scalar()
+    session.commit()
+    due_date_sweep(session=session, now=NOW, config=CONFIG)
+    assert session.execute(text("SHOW work_mem")).scalar() == "256MB" != default
+
+
 def test_alerts_move_through_the_kinds_as_days_pass(session, station):
     _, m = station
     add(session, m, "DUE", valid_until=D(2026, 6, 20))

@@ -61,6 +61,8 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
     dates = sweep_dates(session, local_day(now), config)
     dialect = session.get_bind().dialect.name
     counts = {"created": 0, "reopened": 0, "resolved": 0}
+    if dialect == "postgresql":
+        session.execute(queries.sweep_memory())
     for kind in queries.INSTRUMENT_RULES:
         counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now)).rowcount
         counts["reopened"] += session.execute(queries.reopen_instrument_alerts(kind, dates, now)).rowcount
