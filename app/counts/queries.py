@@ -1,0 +1,80 @@
+"""Named queries of the per-station counts: the grouped count that builds them (the same conditions as the
+worklists, app/instruments/queries.worklist_condition) and the sums read over a set of stations."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import Select, delete, func, insert, select
+
+from app.counts.models import FIGURES, STATUS_FIGURES, WORKLIST_FIGURES, StationCount, StationCountDay
+from app.db import count_if
+from app.instruments.models import Instrument, InstrumentStatus
+from app.instruments.queries import worklist_condition
+
+
+def counted(today: dt.date, days: int, station_ids: Iterable[int] | None = None,
+            type_ids: Iterable[int] | None = None) -> Select:
+    """(station_id, type_id, *FIGURES) counted from the ledger now: one grouped pass over the stations' rows."""
+    figures = [count_if(Instrument.status == InstrumentStatus(s)).label(s) for s in STATUS_FIGURES]
+    figures += [count_if(worklist_condition(w, today, days)).label(w) for w in WORKLIST_FIGURES]
+    stmt = (select(Instrument.station_id, Instrument.type_id, *figures)
+            .group_by(Instrument.station_id, Instrument.type_id))
+    if station_ids is not None:
+        stmt = stmt.where(Instrument.station_id.in_(sorted(station_ids)))
+    if type_ids is not None:
+        stmt = stmt.where(Instrument.type_id.in_(sorted(type_ids)))
+    return stmt
+
+
+def insert_counted(today: dt.date, days: int, station_ids: Iterable[int] | None = None,
+                   type_ids: Iterable[int] | None = None):
+    """INSERT ... SELECT of the counted rows."""
+    return insert(StationCount).from_select(["station_id", "type_id", *FIGURES],
+                                            counted(today, days, station_ids, type_ids))
+
+
+def delete_rows(station_ids: Iterable[int] | None = None, type_ids: Iterable[int] | None = None):
+    """DELETE the stored rows of these stations (all when None), only these kinds when given."""
+    stmt = delete(StationCount)
+    if station_ids is not None:
+        stmt = stmt.where(StationCount.station_id.in_(sorted(station_ids)))
+    if type_ids is not None:
+        stmt = stmt.where(StationCount.type_id.in_(sorted(type_ids)))
+    return stmt
+
+
+def delete_days(station_ids: Iterable[int] | None = None):
+    """DELETE the day rows of these stations (all when None): they are counted live until rebuilt."""
+    stmt = delete(StationCountDay)
+    if station_ids is not None:
+        stmt = stmt.where(StationCountDay.station_id.in_(sorted(station_ids)))
+    return stmt
+
+
+def days_of(station_ids: Iterable[int] | None = None) -> Select:
+    """(station_id, as_of, due_soon_days, counted_at) of the stations whose rows are stored."""
+    stmt = select(StationCountDay.station_id, StationCountDay.as_of, StationCountDay.due_soon_days,
+                  StationCountDay.counted_at)
+    if station_ids is not None:
+        stmt = stmt.where(StationCountDay.station_id.in_(sorted(station_ids)))
+    return stmt
+
+
+def stored(station_ids: Iterable[int], by: str) -> Select:
+    """(station_id or type_id, *FIGURES) summed from the stored rows of these stations, grouped `by` "station"
+    or "type"."""
+    key = StationCount.station_id if by == "station" else StationCount.type_id
+    return (select(key, *(func.sum(getattr(StationCount, f)).label(f) for f in FIGURES))
+            .where(StationCount.station_id.in_(sorted(station_ids))).group_by(key))
+
+
+def live(today: dt.date, days: int, station_ids: Iterable[int] | None, by: str) -> Select:
+    """The same figures counted from the ledger, grouped `by` "station" or "type"."""
+    key = Instrument.station_id if by == "station" else Instrument.type_id
+    figures = [count_if(Instrument.status == InstrumentStatus(s)).label(s) for s in STATUS_FIGURES]
+    figures += [count_if(worklist_condition(w, today, days)).label(w) for w in WORKLIST_FIGURES]
+    stmt = select(key, *figures).group_by(key)
+    if station_ids is not None:
+        stmt = stmt.where(Instrument.station_id.in_(sorted(station_ids)))
+    return stmt

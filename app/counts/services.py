@@ -1,0 +1,222 @@
+"""Keep the per-station counts in step with the ledger, and read them for a scope (no Flask).
+
+Every write of the ledger that can move a count names the stations (and kinds) it touched, in the same
+transaction: ORM changes of an instrument are picked up at flush, set-based writes (imports, recompute_dates,
+a merchant moving station) call counts_changed(). Just before the transaction commits, the touched
+(station, kind) rows are recounted from the ledger by one grouped INSERT ... SELECT, so what commits is as
+exact as a fresh count. The worklists depend on the day: a station's rows hold the day they were counted
+for (StationCountDay); readers count live any station whose rows are of another day or missing, and the
+daily job (and the alert sweep) rebuild every station for the new day.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import event, inspect, insert, literal, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Station
+from app.counts import queries
+from app.counts.models import FIGURES, StationCountDay
+from app.db import utcnow
+from app.instruments.models import Instrument
+from app.scope import Scope
+
+log = logging.getLogger(__name__)
+
+# config.py's DUE_SOON_DAYS default: the window a station's rows are first counted with; a reader asking for
+# another window counts live.
+DEFAULT_DAYS = 30
+# The instrument columns a count depends on.
+COUNTED_COLUMNS = frozenset({"station_id", "type_id", "status", "next_due_on", "replace_by", "last_verified_on",
+                             "last_result"})
+PENDING, DECLARED, UNDECLARED = "counts_pending", "counts_declared", "counts_undeclared_write"
+ALL_KINDS = None
+
+
+def _today() -> dt.date:
+    from app import clock  # looked up at call time: tests move the clock
+
+    return clock.today()
+
+
+def counts_changed(session: Session, station_ids: Iterable[int | None], type_ids: Iterable[int] | None = ALL_KINDS
+                   ) -> None:
+    """Record that a write in this transaction moved these stations' counts (of these kinds; all when None);
+    they are recounted just before commit."""
+    pending: dict[int, set[int] | None] = session.info.setdefault(PENDING, {})
+    kinds = None if type_ids is None else set(type_ids)
+    for sid in station_ids:
+        if sid is None:
+            continue
+        if kinds is None or (sid in pending and pending[sid] is None):
+            pending[sid] = None
+        else:
+            pending.setdefault(sid, set()).update(kinds)
+    session.info[DECLARED] = True
+
+
+def counts_changed_for(session: Session, instrument_ids: Iterable[int]) -> None:
+    """counts_changed() for the stations and kinds of these instruments (read set-based, by chunks)."""
+    ids = sorted(set(instrument_ids))
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start:start + 5000]
+        pairs = session.execute(select(Instrument.station_id, Instrument.type_id).distinct()
+                                .where(Instrument.id.in_(chunk))).all()
+        by_station: dict[int, set[int]] = defaultdict(set)
+        for sid, tid in pairs:
+            by_station[sid].add(tid)
+        for sid, kinds in by_station.items():
+            counts_changed(session, [sid], kinds)
+    session.info[DECLARED] = True
+
+
+def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_ids: Iterable[int] | None = None,
+            days: int | None = None) -> None:
+    """Recount these stations' rows (only these kinds when given, for stations already counted for `today`)
+    from the ledger, set-based."""
+    stations = set(station_ids)
+    if not stations:
+        return
+    known = {sid: (as_of, d) for sid, as_of, d, _at in session.execute(queries.days_of(stations))}
+    current = {sid for sid, (as_of, d) in known.items() if as_of == today and (days is None or d == days)}
+    if type_ids is not None and current:
+        by_days: dict[int, set[int]] = defaultdict(set)
+        for sid in current:
+            by_days[known[sid][1]].add(sid)
+        for d, group in by_days.items():
+            session.execute(queries.delete_rows(group, type_ids))
+            session.execute(queries.insert_counted(today, d, group, type_ids))
+        stations -= current
+    if not stations:
+        return
+    by_days = defaultdict(set)
+    for sid in stations:
+        by_days[days or (known[sid][1] if sid in known else DEFAULT_DAYS)].add(sid)
+    for d, group in by_days.items():
+        session.execute(queries.delete_rows(group))
+        session.execute(queries.insert_counted(today, d, group))
+        session.execute(queries.delete_days(group))
+        session.execute(insert(StationCountDay), [{"station_id": sid, "as_of": today, "due_soon_days": d,
+                                                   "counted_at": utcnow()} for sid in sorted(group)])
+
+
+def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
+    """Recount every station for `today` (the daily job, after the day changed); returns the stations counted."""
+    session.execute(queries.delete_rows())
+    session.execute(queries.insert_counted(today, days))
+    session.execute(queries.delete_days())
+    session.execute(insert(StationCountDay).from_select(
+        ["station_id", "as_of", "due_soon_days", "counted_at"],
+        select(Station.id, literal(today), literal(days), literal(utcnow(), StationCountDay.counted_at.type))))
+    return session.scalar(select(queries.func.count()).select_from(StationCountDay)) or 0
+
+
+def figures(session: Session, scope: Scope, today: dt.date, days: int, by: str = "type") -> dict[int, dict[str, int]]:
+    """{type_id or station_id: {figure: n}} over the scope, grouped `by` "type" or "station": stored rows for
+    the stations counted for today with this window, a live grouped count for the others."""
+    wanted = None if scope.is_all else set(scope.station_ids or ())
+    if wanted is not None and not wanted:
+        return {}
+    fresh = {sid for sid, as_of, d, _at in session.execute(queries.days_of(wanted)) if as_of == today and d == days}
+    if wanted is None:
+        stale = set(session.scalars(select(Station.id))) - fresh
+    else:
+        stale = wanted - fresh
+    out: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+    parts = []
+    if fresh:
+        parts.append(queries.stored(fresh, by))
+    if stale:
+        # Everything stale (nothing stored yet): one unrestricted count rather than a list of every station.
+        parts.append(queries.live(today, days, None if (wanted is None and not fresh) else stale, by))
+    for stmt in parts:
+        for key, *values in session.execute(stmt):
+            row = out[key]
+            for name, n in zip(FIGURES, values):
+                row[name] += int(n or 0)
+    return dict(out)
+
+
+def totals(rows: dict[int, dict[str, int]]) -> dict[str, int]:
+    """The figures summed over every row."""
+    return {name: sum(r[name] for r in rows.values()) for name in FIGURES}
+
+
+# --- keeping in step: ORM writes are seen at flush, set-based ones are declared; recounted before commit ---
+
+def _after_flush(session: Session, _context) -> None:
+    touched: dict[int, set[int] | None] = {}
+    for obj in list(session.new) + list(session.deleted) + list(session.dirty):
+        if not isinstance(obj, Instrument):
+            continue
+        state = inspect(obj)
+        stations, kinds = {obj.station_id}, {obj.type_id}
+        if obj not in session.new and obj not in session.deleted:
+            moved = False
+            for name in COUNTED_COLUMNS:
+                history = state.attrs[name].history
+                if history.has_changes():
+                    moved = True
+                    if name == "station_id":
+                        stations.update(history.deleted)
+                    elif name == "type_id":
+                        kinds.update(history.deleted)
+            if not moved:
+                continue
+        for sid in stations:
+            if sid is not None:
+                touched.setdefault(sid, set()).update(k for k in kinds if k is not None)
+    pending = session.info.setdefault(PENDING, {})
+    for sid, kinds in touched.items():
+        if sid in pending and pending[sid] is None:
+            continue
+        pending.setdefault(sid, set()).update(kinds)
+
+
+def _executed(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) != Instrument.__tablename__:
+        return
+    if state.is_update:
+        columns = {getattr(k, "key", getattr(k, "name", k)) for k in getattr(state.statement, "_values", None) or ()}
+        if columns and not columns & COUNTED_COLUMNS:
+            return  # a token or search text: no count moves
+    state.session.info[UNDECLARED] = True
+
+
+def _before_commit(session: Session) -> None:
+    if not session.info.get(PENDING) and not session.info.get(UNDECLARED):
+        return
+    session.flush()
+    pending = session.info.pop(PENDING, {})
+    if session.info.pop(UNDECLARED, False) and not session.info.get(DECLARED):
+        # A set-based write that named no stations: nobody knows which counts moved, so every station is
+        # counted live until the next rebuild rather than shown wrong.
+        log.warning("instruments written without counts_changed(): every station counted live until rebuilt")
+        session.execute(queries.delete_days())
+    session.info.pop(DECLARED, None)
+    today = _today()
+    by_kinds: dict[frozenset[int] | None, set[int]] = defaultdict(set)
+    for sid, kinds in pending.items():
+        by_kinds[None if kinds is None else frozenset(kinds)].add(sid)
+    for kinds, stations in by_kinds.items():
+        if kinds is not None and not kinds:
+            continue
+        refresh(session, today, stations, kinds)
+
+
+def _forget(session: Session, *_args) -> None:
+    for key in (PENDING, DECLARED, UNDECLARED):
+        session.info.pop(key, None)
+
+
+event.listen(Session, "after_flush", _after_flush)
+event.listen(Session, "do_orm_execute", _executed)
+event.listen(Session, "before_commit", _before_commit)
+event.listen(Session, "after_rollback", _forget)
