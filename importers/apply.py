@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.bodies.models import VerificationBody
 from app.bulk import Stored, bulk_insert, insert_with_ids
 from app.catalog.models import InstrumentType
-from app.counts.services import counts_changed_for
+from app.counts.services import counts_changed_for, verifications_changed_for
 from app.imports.models import ImportedRecord
 from app.instruments.engine import VerificationFacts, compute_due_dates
 from app.instruments.models import (
@@ -202,6 +202,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
              "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
              "created_by_id": actor_id, "created_at": now, "updated_at": now} for vp in plan.verifications)
     ids = insert_with_ids(session, Verification.__table__, len(plan.verifications), rows)
+    verifications_changed_for(session, ids)
     records.append(created("verifications", ids, None))
     capture(session, VERIFICATION, "verification.recorded", ids, now)
     step(total, total)
@@ -315,6 +316,7 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
     for chunk in chunks(ver_ids):
         touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
     touched -= {r.entity_id for r in created["instruments"]}
+    verifications_changed_for(session, ver_ids)
     # Told before the rows go (the events carry the records' last fields).
     capture(session, VERIFICATION, "verification.deleted", ver_ids, now)
     capture(session, INSTRUMENT, "instrument.deleted", [r.entity_id for r in created["instruments"]], now)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.clock import today
 from app.counts import queries
-from app.counts.models import FIGURES, StationCount, StationCountDay
-from app.counts.services import figures, rebuild, totals
+from app.counts.models import FIGURES, StationCount, StationCountDay, StationMonth
+from app.counts.services import figures, rebuild, totals, verified_by_month, window
 from app.dashboard.services import kind_status_table, worklist_counts
 from app.instruments import queries as instrument_queries
 from app.instruments.models import InstrumentStatus
@@ -40,6 +40,10 @@ def assert_in_step(session, day: dt.date | None = None) -> None:
     session.expire_all()
     assert {d for d, in session.execute(select(StationCountDay.as_of))} == {day}
     assert stored_rows(session) == fresh_rows(session, day)
+    ranges = window(day)
+    fresh_months = {(sid, first, n) for sid, *counts in session.execute(queries.months_counted(ranges))
+                    for (first, _end), n in zip(ranges, counts) if n}
+    assert {(m.station_id, m.month, m.verified) for m in session.scalars(select(StationMonth))} == fresh_months
 
 
 def live_worklists(session, scope: Scope, day: dt.date) -> dict[str, int]:
@@ -75,6 +79,8 @@ def test_a_new_instrument_and_a_verification_move_the_counts(session, world):
                                               "valid_until": None, "certificate_no": ""})
     session.commit()
     assert_in_step(session)
+    both = Scope(frozenset({world.station_a.id, world.station_b.id}))
+    assert verified_by_month(session, both, today())[-2:] != [0, 0]
     failed = totals(figures(session, Scope(frozenset({world.station_a.id, world.station_b.id})), today(), DAYS))
     assert failed["failed"] == live_worklists(session, Scope.everything(), today())["failed"] >= 1
 

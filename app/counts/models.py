@@ -42,3 +42,14 @@ class StationCountDay(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     due_soon_days: Mapped[int] = mapped_column(Integer)
     counted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class StationMonth(Base):
+    """One station's valid verification records dated in one month of the twelve before its StationCountDay
+    (the current month up to that day): the dashboard's trend."""
+
+    __tablename__ = "station_months"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    verified: Mapped[int] = mapped_column(Integer, default=0)

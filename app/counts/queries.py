@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, or_, select
 
-from app.counts.models import FIGURES, STATUS_FIGURES, WORKLIST_FIGURES, StationCount, StationCountDay
+from app.counts.models import FIGURES, STATUS_FIGURES, WORKLIST_FIGURES, StationCount, StationCountDay, StationMonth
 from app.db import count_if
-from app.instruments.models import Instrument, InstrumentStatus
+from app.instruments.models import Instrument, InstrumentStatus, Verification
 from app.instruments.queries import worklist_condition
 
 
@@ -78,3 +78,34 @@ def live(today: dt.date, days: int, station_ids: Iterable[int] | None, by: str) 
     if station_ids is not None:
         stmt = stmt.where(Instrument.station_id.in_(sorted(station_ids)))
     return stmt
+
+
+def months_counted(ranges: list[tuple[dt.date, dt.date]], station_ids: Iterable[int] | None = None) -> Select:
+    """(station_id, n per range): valid verification records of each station's instruments dated in each
+    [first, end) range, one grouped pass over the records of those dates."""
+    columns = [count_if((Verification.verified_on >= first) & (Verification.verified_on < end)).label(f"m{k}")
+               for k, (first, end) in enumerate(ranges)]
+    stmt = (select(Instrument.station_id, *columns).join(Verification, Verification.instrument_id == Instrument.id)
+            .where(Verification.in_force(), or_(*(Verification.verified_on.between(first, end - dt.timedelta(days=1))
+                                                   for first, end in ranges)))
+            .group_by(Instrument.station_id))
+    if station_ids is not None:
+        stmt = stmt.where(Instrument.station_id.in_(sorted(station_ids)))
+    return stmt
+
+
+def delete_months(station_ids: Iterable[int] | None = None, months: Iterable[dt.date] | None = None):
+    """DELETE the stored months of these stations (all when None), only these months when given."""
+    stmt = delete(StationMonth)
+    if station_ids is not None:
+        stmt = stmt.where(StationMonth.station_id.in_(sorted(station_ids)))
+    if months is not None:
+        stmt = stmt.where(StationMonth.month.in_(sorted(months)))
+    return stmt
+
+
+def stored_months(station_ids: Iterable[int], months: list[dt.date]) -> Select:
+    """(month, verified) summed over these stations' stored months."""
+    return (select(StationMonth.month, func.sum(StationMonth.verified))
+            .where(StationMonth.station_id.in_(sorted(station_ids)), StationMonth.month.in_(months))
+            .group_by(StationMonth.month))

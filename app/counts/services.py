@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Station
 from app.counts import queries
-from app.counts.models import FIGURES, StationCountDay
+from app.counts.models import FIGURES, StationCountDay, StationMonth
 from app.db import utcnow
-from app.instruments.models import Instrument
+from app.instruments.engine import add_months
+from app.instruments.models import Instrument, Verification
 from app.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,12 @@ DEFAULT_DAYS = 30
 # The instrument columns a count depends on.
 COUNTED_COLUMNS = frozenset({"station_id", "type_id", "status", "next_due_on", "replace_by", "last_verified_on",
                              "last_result"})
+# The columns of a verification record the trend depends on.
+COUNTED_RECORD_COLUMNS = ("instrument_id", "verified_on", "voided_at")
 PENDING, DECLARED, UNDECLARED = "counts_pending", "counts_declared", "counts_undeclared_write"
+# Months whose records changed: {instrument_id: {first day of month}} from ORM flushes, resolved to stations at
+# commit; {station_id: {month}} from set-based writes.
+RECORD_MONTHS, STATION_MONTHS = "counts_record_months", "counts_station_months"
 ALL_KINDS = None
 
 
@@ -74,6 +80,55 @@ def counts_changed_for(session: Session, instrument_ids: Iterable[int]) -> None:
     session.info[DECLARED] = True
 
 
+def window(today: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """[first, end) of the twelve months ending with today's; the last ends the day after `today`."""
+    this_month = today.replace(day=1)
+    starts = [add_months(this_month, -k) for k in range(11, -1, -1)]
+    return list(zip(starts, starts[1:] + [today + dt.timedelta(days=1)]))
+
+
+def verifications_changed_for(session: Session, verification_ids: Iterable[int]) -> None:
+    """Record that these verification records were written set-based (their months are recounted before commit;
+    call it before deleting them)."""
+    ids = sorted(set(verification_ids))
+    months: dict[int, set[dt.date]] = session.info.setdefault(STATION_MONTHS, {})
+    for start in range(0, len(ids), 5000):
+        rows = session.execute(select(Instrument.station_id, Verification.verified_on).distinct()
+                               .join(Verification, Verification.instrument_id == Instrument.id)
+                               .where(Verification.id.in_(ids[start:start + 5000]))).all()
+        for sid, on in rows:
+            months.setdefault(sid, set()).add(on.replace(day=1))
+    session.info[DECLARED] = True
+
+
+def _store_months(session: Session, today: dt.date, station_ids: set[int] | None,
+                  months: set[dt.date] | None = None) -> None:
+    ranges = [r for r in window(today) if months is None or r[0] in months]
+    if not ranges:
+        return
+    session.execute(queries.delete_months(station_ids, None if months is None else [r[0] for r in ranges]))
+    rows = [{"station_id": sid, "month": first, "verified": int(n)}
+            for sid, *counts in session.execute(queries.months_counted(ranges, station_ids))
+            for (first, _end), n in zip(ranges, counts) if n]
+    if rows:
+        session.execute(insert(StationMonth), rows)
+
+
+def refresh_months(session: Session, today: dt.date, months: dict[int, set[dt.date]]) -> None:
+    """Recount these stations' months (those of today's twelve) from the ledger; a station not counted for
+    today is recounted whole."""
+    if not months:
+        return
+    current = {sid for sid, as_of, _d, _at in session.execute(queries.days_of(months)) if as_of == today}
+    by_months: dict[frozenset[dt.date], set[int]] = defaultdict(set)
+    for sid, wanted in months.items():
+        if sid in current:
+            by_months[frozenset(wanted)].add(sid)
+    for wanted, group in by_months.items():
+        _store_months(session, today, group, set(wanted))
+    refresh(session, today, set(months) - current)
+
+
 def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_ids: Iterable[int] | None = None,
             days: int | None = None) -> None:
     """Recount these stations' rows (only these kinds when given, for stations already counted for `today`)
@@ -99,6 +154,7 @@ def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_i
     for d, group in by_days.items():
         session.execute(queries.delete_rows(group))
         session.execute(queries.insert_counted(today, d, group))
+        _store_months(session, today, group)
         session.execute(queries.delete_days(group))
         session.execute(insert(StationCountDay), [{"station_id": sid, "as_of": today, "due_soon_days": d,
                                                    "counted_at": utcnow()} for sid in sorted(group)])
@@ -108,6 +164,7 @@ def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
     """Recount every station for `today` (the daily job, after the day changed); returns the stations counted."""
     session.execute(queries.delete_rows())
     session.execute(queries.insert_counted(today, days))
+    _store_months(session, today, None)
     session.execute(queries.delete_days())
     session.execute(insert(StationCountDay).from_select(
         ["station_id", "as_of", "due_soon_days", "counted_at"],
@@ -141,6 +198,27 @@ def figures(session: Session, scope: Scope, today: dt.date, days: int, by: str =
     return dict(out)
 
 
+def verified_by_month(session: Session, scope: Scope, today: dt.date) -> list[int]:
+    """Valid verification records of the scope's instruments in each of the twelve months ending with today's
+    (oldest first): stored months for the stations counted for today, a live grouped count for the others."""
+    ranges = window(today)
+    wanted = None if scope.is_all else set(scope.station_ids or ())
+    if wanted is not None and not wanted:
+        return [0] * len(ranges)
+    fresh = {sid for sid, as_of, _d, _at in session.execute(queries.days_of(wanted)) if as_of == today}
+    stale = (set(session.scalars(select(Station.id))) if wanted is None else wanted) - fresh
+    by_month: dict[dt.date, int] = defaultdict(int)
+    if fresh:
+        for month, n in session.execute(queries.stored_months(fresh, [first for first, _ in ranges])):
+            by_month[month] += int(n or 0)
+    if stale:
+        live = queries.months_counted(ranges, None if (wanted is None and not fresh) else stale)
+        for _sid, *counts in session.execute(live):
+            for (first, _end), n in zip(ranges, counts):
+                by_month[first] += int(n or 0)
+    return [by_month[first] for first, _ in ranges]
+
+
 def totals(rows: dict[int, dict[str, int]]) -> dict[str, int]:
     """The figures summed over every row."""
     return {name: sum(r[name] for r in rows.values()) for name in FIGURES}
@@ -154,27 +232,48 @@ def _after_flush(session: Session, _context) -> None:
         if not isinstance(obj, Instrument):
             continue
         state = inspect(obj)
-        stations, kinds = {obj.station_id}, {obj.type_id}
-        if obj not in session.new and obj not in session.deleted:
+        stations, kinds, whole = {obj.station_id}, {obj.type_id}, obj in session.new or obj in session.deleted
+        if not whole:
             moved = False
             for name in COUNTED_COLUMNS:
                 history = state.attrs[name].history
                 if history.has_changes():
                     moved = True
                     if name == "station_id":
+                        # Its records move with it: both stations are recounted whole, months included.
                         stations.update(history.deleted)
+                        whole = True
                     elif name == "type_id":
                         kinds.update(history.deleted)
             if not moved:
                 continue
         for sid in stations:
             if sid is not None:
-                touched.setdefault(sid, set()).update(k for k in kinds if k is not None)
+                if whole:
+                    touched[sid] = None
+                elif touched.get(sid, set()) is not None:
+                    touched.setdefault(sid, set()).update(k for k in kinds if k is not None)
+    records: dict[int, set[dt.date]] = session.info.setdefault(RECORD_MONTHS, {})
+    for obj in list(session.new) + list(session.deleted) + list(session.dirty):
+        if not isinstance(obj, Verification):
+            continue
+        state = inspect(obj)
+        dates, instruments = {obj.verified_on}, {obj.instrument_id}
+        if obj not in session.new and obj not in session.deleted:
+            changed = [state.attrs[name].history for name in COUNTED_RECORD_COLUMNS]
+            if not any(h.has_changes() for h in changed):
+                continue
+            instruments.update(changed[0].deleted)
+            dates.update(changed[1].deleted)
+        for inst in instruments:
+            if inst is not None:
+                records.setdefault(inst, set()).update(d.replace(day=1) for d in dates if d is not None)
     pending = session.info.setdefault(PENDING, {})
     for sid, kinds in touched.items():
-        if sid in pending and pending[sid] is None:
-            continue
-        pending.setdefault(sid, set()).update(kinds)
+        if kinds is None or (sid in pending and pending[sid] is None):
+            pending[sid] = None
+        else:
+            pending.setdefault(sid, set()).update(kinds)
 
 
 def _executed(state) -> None:
@@ -191,10 +290,17 @@ def _executed(state) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if not session.info.get(PENDING) and not session.info.get(UNDECLARED):
+    if not any(session.info.get(k) for k in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS)):
         return
     session.flush()
     pending = session.info.pop(PENDING, {})
+    months: dict[int, set[dt.date]] = session.info.pop(STATION_MONTHS, {})
+    records: dict[int, set[dt.date]] = session.info.pop(RECORD_MONTHS, {})
+    ids = sorted(records)
+    for start in range(0, len(ids), 5000):
+        for inst, sid in session.execute(select(Instrument.id, Instrument.station_id)
+                                         .where(Instrument.id.in_(ids[start:start + 5000]))):
+            months.setdefault(sid, set()).update(records[inst])
     if session.info.pop(UNDECLARED, False) and not session.info.get(DECLARED):
         # A set-based write that named no stations: nobody knows which counts moved, so every station is
         # counted live until the next rebuild rather than shown wrong.
@@ -209,10 +315,13 @@ def _before_commit(session: Session) -> None:
         if kinds is not None and not kinds:
             continue
         refresh(session, today, stations, kinds)
+    # Stations recounted whole above have their months already.
+    whole = {sid for sid, kinds in pending.items() if kinds is None}
+    refresh_months(session, today, {sid: m for sid, m in months.items() if sid not in whole})
 
 
 def _forget(session: Session, *_args) -> None:
-    for key in (PENDING, DECLARED, UNDECLARED):
+    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS):
         session.info.pop(key, None)
 
 

@@ -1,10 +1,6 @@
-"""Named queries of the dashboard's trend and due-soon figures.
-
-Over every station the trend is counted month by month, each month a range count over an index (scalar
-subqueries of one statement), rather than grouped by EXTRACT(year/month), which converted the date of each of
-the year's ~530,000 records at a million instruments; a range count only steps through index entries
-(docs/decisions.md, issue 13).
-"""
+"""Named queries of the dashboard's trend and due-soon figures for one station; several stations read the
+per-station counts (app/counts), which count each month as a range over the date index (docs/decisions.md,
+issues 13 and 18)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,23 +15,6 @@ from app.scope import Scope
 def _station(stmt: Select, scope: Scope, station_id: int | None) -> Select:
     stmt = scope.apply(stmt, Instrument.station_id)
     return stmt.where(Instrument.station_id == station_id) if station_id else stmt
-
-
-def month_ranges(starts: list[dt.date], last: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """[first, next first) of each month starting at `starts`; the last range ends the day after `last`."""
-    ends = starts[1:] + [last + dt.timedelta(days=1)]
-    return list(zip(starts, ends))
-
-
-def verifications_in_months(starts: list[dt.date], last: dt.date) -> Select:
-    """One row: the valid verification records of every station dated in each month of `starts` (the last
-    month up to `last`), a column per month, oldest first; each a range count over the date index alone."""
-    def in_month(first: dt.date, end: dt.date):
-        return (select(func.count()).select_from(Verification)
-                .where(Verification.in_force(), Verification.verified_on >= first,
-                       Verification.verified_on < end).scalar_subquery())
-
-    return select(*(in_month(first, end).label(f"m{k}") for k, (first, end) in enumerate(month_ranges(starts, last))))
 
 
 def verifications_by_month(scope: Scope, first: dt.date, last: dt.date, station_id: int | None = None) -> Select:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from app.catalog.queries import instrument_types
-from app.counts.services import figures, totals
+from app.counts.services import figures, totals, verified_by_month
 from app.dashboard import queries as dashboard_queries
 from app.instruments import queries
 from app.instruments.engine import add_months
@@ -73,8 +73,8 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
     """Per month of the last twelve: verification records, and in-use instruments overdue at the month's end
     (today for the current month), as the ledger stands now."""
     starts = month_starts(today)
-    if scope.is_all and not station_id:
-        verified = session.execute(dashboard_queries.verifications_in_months(starts, today)).one()
+    if not one_station(narrowed(scope, station_id)):
+        verified = verified_by_month(session, narrowed(scope, station_id), today)
     else:
         by_month = {(int(y), int(m)): n for y, m, n in session.execute(
             dashboard_queries.verifications_by_month(scope, starts[0], today, station_id))}

@@ -1,7 +1,8 @@
-"""Per-station counts (station_counts, station_count_days): instruments by kind, status and worklist for each
-station, kept in step by the ledger's writes and rebuilt daily, so pages over many stations read a few hundred
-rows instead of recounting the ledger (issue 18 point 3, issue 21). Both tables start empty: until the daily
-job (or `flask counts rebuild`) fills them, every station is counted live as before.
+"""Per-station counts (station_counts, station_count_days, station_months): each station's instruments by kind,
+status and worklist, and its valid verification records in each of the last twelve months, kept in step by the
+ledger's writes and rebuilt daily, so pages over many stations read a few hundred rows instead of recounting the
+ledger (issue 18 point 3, issue 21). The tables start empty: until the daily job fills them
+(`flask jobs run station_counts`), every station is counted live as before.
 
 Revision ID: 0038
 Revises: 0034
@@ -41,8 +42,18 @@ def upgrade() -> None:
                                 name=op.f('fk_station_count_days_station_id_stations'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('station_id', name=op.f('pk_station_count_days')),
     )
+    op.create_table(
+        'station_months',
+        sa.Column('station_id', sa.Integer(), nullable=False),
+        sa.Column('month', sa.Date(), nullable=False),
+        sa.Column('verified', sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_station_months_station_id_stations'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('station_id', 'month', name=op.f('pk_station_months')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('station_months')
     op.drop_table('station_count_days')
     op.drop_table('station_counts')
