@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy import Select, delete, func, insert, literal, or_, select
 
 from app.counts.models import FIGURES, STATUS_FIGURES, WORKLIST_FIGURES, StationCount, StationCountDay, StationMonth
 from app.db import count_if
@@ -82,16 +82,28 @@ def live(today: dt.date, days: int, station_ids: Iterable[int] | None, by: str) 
 
 def months_counted(ranges: list[tuple[dt.date, dt.date]], station_ids: Iterable[int] | None = None) -> Select:
     """(station_id, n per range): valid verification records of each station's instruments dated in each
-    [first, end) range, one grouped pass over the records of those dates."""
+    [first, end) range, one grouped pass over the records of those dates joined to their instruments."""
     columns = [count_if((Verification.verified_on >= first) & (Verification.verified_on < end)).label(f"m{k}")
                for k, (first, end) in enumerate(ranges)]
     stmt = (select(Instrument.station_id, *columns).join(Verification, Verification.instrument_id == Instrument.id)
-            .where(Verification.in_force(), or_(*(Verification.verified_on.between(first, end - dt.timedelta(days=1))
-                                                   for first, end in ranges)))
-            .group_by(Instrument.station_id))
+            .where(Verification.in_force(), _in_ranges(ranges)).group_by(Instrument.station_id))
     if station_ids is not None:
         stmt = stmt.where(Instrument.station_id.in_(sorted(station_ids)))
     return stmt
+
+
+def station_months_counted(ranges: list[tuple[dt.date, dt.date]], station_id: int) -> Select:
+    """(station_id, n per range) of one station: its instrument ids drive the index (instrument_id,
+    verified_on, voided_at); written as a join, SQLite's planner walks those dates' records of every station."""
+    columns = [count_if((Verification.verified_on >= first) & (Verification.verified_on < end)).label(f"m{k}")
+               for k, (first, end) in enumerate(ranges)]
+    ids = select(Instrument.id).where(Instrument.station_id == station_id)
+    return (select(literal(station_id).label("station_id"), *columns)
+            .where(Verification.in_force(), _in_ranges(ranges), Verification.instrument_id.in_(ids)))
+
+
+def _in_ranges(ranges: list[tuple[dt.date, dt.date]]):
+    return or_(*(Verification.verified_on.between(first, end - dt.timedelta(days=1)) for first, end in ranges))
 
 
 def delete_months(station_ids: Iterable[int] | None = None, months: Iterable[dt.date] | None = None):

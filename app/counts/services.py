@@ -34,6 +34,9 @@ DEFAULT_DAYS = 30
 # The instrument columns a count depends on.
 COUNTED_COLUMNS = frozenset({"station_id", "type_id", "status", "next_due_on", "replace_by", "last_verified_on",
                              "last_result"})
+# Up to this many stations, their months are counted one station at a time (an index walk each); more, in one
+# grouped pass over the records of those months.
+FEW_STATIONS = 20
 # The columns of a verification record the trend depends on.
 COUNTED_RECORD_COLUMNS = ("instrument_id", "verified_on", "voided_at")
 PENDING, DECLARED, UNDECLARED = "counts_pending", "counts_declared", "counts_undeclared_write"
@@ -107,9 +110,13 @@ def _store_months(session: Session, today: dt.date, station_ids: set[int] | None
     if not ranges:
         return
     session.execute(queries.delete_months(station_ids, None if months is None else [r[0] for r in ranges]))
+    if station_ids is not None and len(station_ids) <= FEW_STATIONS:
+        counted = [row for sid in sorted(station_ids)
+                   for row in session.execute(queries.station_months_counted(ranges, sid))]
+    else:
+        counted = list(session.execute(queries.months_counted(ranges, station_ids)))
     rows = [{"station_id": sid, "month": first, "verified": int(n)}
-            for sid, *counts in session.execute(queries.months_counted(ranges, station_ids))
-            for (first, _end), n in zip(ranges, counts) if n]
+            for sid, *counts in counted for (first, _end), n in zip(ranges, counts) if n]
     if rows:
         session.execute(insert(StationMonth), rows)
 
@@ -212,8 +219,11 @@ def verified_by_month(session: Session, scope: Scope, today: dt.date) -> list[in
         for month, n in session.execute(queries.stored_months(fresh, [first for first, _ in ranges])):
             by_month[month] += int(n or 0)
     if stale:
-        live = queries.months_counted(ranges, None if (wanted is None and not fresh) else stale)
-        for _sid, *counts in session.execute(live):
+        if len(stale) <= FEW_STATIONS:
+            live = [row for sid in sorted(stale) for row in session.execute(queries.station_months_counted(ranges, sid))]
+        else:
+            live = session.execute(queries.months_counted(ranges, None if (wanted is None and not fresh) else stale))
+        for _sid, *counts in live:
             for (first, _end), n in zip(ranges, counts):
                 by_month[first] += int(n or 0)
     return [by_month[first] for first, _ in ranges]
