@@ -126,6 +126,7 @@ def refresh_months(session: Session, today: dt.date, months: dict[int, set[dt.da
     today is recounted whole."""
     if not months:
         return
+    _lock(session, months)
     current = {sid for sid, as_of, _d, _at in session.execute(queries.days_of(months)) if as_of == today}
     by_months: dict[frozenset[dt.date], set[int]] = defaultdict(set)
     for sid, wanted in months.items():
@@ -136,6 +137,17 @@ def refresh_months(session: Session, today: dt.date, months: dict[int, set[dt.da
     refresh(session, today, set(months) - current)
 
 
+def _lock(session: Session, station_ids: Iterable[int] | None) -> None:
+    """Take the stations' rows (in id order) for this transaction's recount: two writers' recounts of a station
+    follow one another, the second seeing the first's rows, rather than both inserting them (PostgreSQL; SQLite
+    writes one at a time anyway). NO KEY UPDATE leaves the foreign-key checks of other writers free."""
+    # key_share without read: FOR NO KEY UPDATE.
+    stmt = select(Station.id).order_by(Station.id).with_for_update(key_share=True, of=Station)
+    if station_ids is not None:
+        stmt = stmt.where(Station.id.in_(sorted(station_ids)))
+    session.execute(stmt).all()
+
+
 def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_ids: Iterable[int] | None = None,
             days: int | None = None) -> None:
     """Recount these stations' rows (only these kinds when given, for stations already counted for `today`)
@@ -143,6 +155,7 @@ def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_i
     stations = set(station_ids)
     if not stations:
         return
+    _lock(session, stations)
     known = {sid: (as_of, d) for sid, as_of, d, _at in session.execute(queries.days_of(stations))}
     current = {sid for sid, (as_of, d) in known.items() if as_of == today and (days is None or d == days)}
     if type_ids is not None and current:
@@ -168,7 +181,10 @@ def refresh(session: Session, today: dt.date, station_ids: Iterable[int], type_i
 
 
 def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
-    """Recount every station for `today` (the daily job, after the day changed); returns the stations counted."""
+    """Recount every station for `today` (the daily job, after the day changed; the demo and bench loaders after
+    their set-based loads); returns the stations counted."""
+    session.flush()
+    _lock(session, None)
     session.execute(queries.delete_rows())
     session.execute(queries.insert_counted(today, days))
     _store_months(session, today, None)
@@ -176,6 +192,9 @@ def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
     session.execute(insert(StationCountDay).from_select(
         ["station_id", "as_of", "due_soon_days", "counted_at"],
         select(Station.id, literal(today), literal(days), literal(utcnow(), StationCountDay.counted_at.type))))
+    # Everything written before in this transaction is counted now.
+    for key in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS):
+        session.info.pop(key, None)
     return session.scalar(select(queries.func.count()).select_from(StationCountDay)) or 0
 
 
@@ -318,6 +337,9 @@ def _before_commit(session: Session) -> None:
         session.execute(queries.delete_days())
     session.info.pop(DECLARED, None)
     today = _today()
+    # Every station this commit recounts, locked at once in id order (locked piecemeal, two commits could each
+    # hold a station the other waits for).
+    _lock(session, set(pending) | set(months))
     by_kinds: dict[frozenset[int] | None, set[int]] = defaultdict(set)
     for sid, kinds in pending.items():
         by_kinds[None if kinds is None else frozenset(kinds)].add(sid)
