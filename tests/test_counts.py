@@ -180,3 +180,47 @@ def test_the_city_supervisors_pages_show_the_stored_counts(client, session, worl
     session.commit()
     page = client.get("/instruments/worklist/overdue").get_data(as_text=True)
     assert f'id="nav-count-overdue">{expected["overdue"] + 700}</span>' in page
+
+
+def test_the_regional_dashboard_is_a_snapshot_dropped_by_any_write(client, session, world):
+    built(session)
+    login(client, "city_super")
+    first = client.get("/").get_data(as_text=True)
+    assert 'id="counted-at">统计于 ' in first
+    before = live_worklists(session, Scope.everything(), today())["overdue"]
+    assert f'id="card-overdue">{before}</div>' in first
+    inst = factories.instrument(session, world.merchant_b, serial="B-LATE")
+    factories.verify(session, inst, today() - dt.timedelta(days=500))
+    session.commit()
+    # The commit in this process dropped the snapshot: the page counts again and shows the new instrument.
+    again = client.get("/").get_data(as_text=True)
+    assert f'id="card-overdue">{before + 1}</div>' in again
+    assert f'id="nav-count-overdue">{before + 1}</span>' in again
+
+
+def test_an_inspectors_dashboard_is_counted_live(client, session, world):
+    built(session)
+    login(client, "insp_a")
+    assert 'id="counted-at"' not in client.get("/").get_data(as_text=True)
+
+
+def test_one_snapshot_is_computed_for_callers_arriving_together():
+    import threading
+
+    from app.counts.snapshots import Snapshots
+
+    snaps, calls, gate = Snapshots(), [], threading.Event()
+
+    def compute():
+        calls.append(1)
+        gate.wait(5)
+        return len(calls)
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(snaps.get("k", compute)[0])) for _ in range(4)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join()
+    assert results == [1, 1, 1, 1] and len(calls) == 1

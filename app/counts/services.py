@@ -19,7 +19,7 @@ from sqlalchemy import event, inspect, insert, literal, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Station
-from app.counts import queries
+from app.counts import queries, snapshots
 from app.counts.models import FIGURES, StationCountDay, StationMonth
 from app.db import utcnow
 from app.instruments.engine import add_months
@@ -43,6 +43,8 @@ PENDING, DECLARED, UNDECLARED = "counts_pending", "counts_declared", "counts_und
 # Months whose records changed: {instrument_id: {first day of month}} from ORM flushes, resolved to stations at
 # commit; {station_id: {month}} from set-based writes.
 RECORD_MONTHS, STATION_MONTHS = "counts_record_months", "counts_station_months"
+# Set when this transaction wrote anything: its commit drops the page snapshots (app/counts/snapshots.py).
+WROTE = "counts_wrote"
 ALL_KINDS = None
 
 
@@ -66,6 +68,7 @@ def counts_changed(session: Session, station_ids: Iterable[int | None], type_ids
         else:
             pending.setdefault(sid, set()).update(kinds)
     session.info[DECLARED] = True
+    session.info[WROTE] = True
 
 
 def counts_changed_for(session: Session, instrument_ids: Iterable[int]) -> None:
@@ -308,6 +311,7 @@ def _after_flush(session: Session, _context) -> None:
 def _executed(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
+    state.session.info[WROTE] = True
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) != Instrument.__tablename__:
         return
@@ -352,8 +356,17 @@ def _before_commit(session: Session) -> None:
     refresh_months(session, today, {sid: m for sid, m in months.items() if sid not in whole})
 
 
+def _wrote(session: Session, *_args) -> None:
+    session.info[WROTE] = True
+
+
+def _committed(session: Session) -> None:
+    if session.info.pop(WROTE, False):
+        snapshots.bump()
+
+
 def _forget(session: Session, *_args) -> None:
-    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS):
+    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, WROTE):
         session.info.pop(key, None)
 
 
@@ -361,3 +374,5 @@ event.listen(Session, "after_flush", _after_flush)
 event.listen(Session, "do_orm_execute", _executed)
 event.listen(Session, "before_commit", _before_commit)
 event.listen(Session, "after_rollback", _forget)
+event.listen(Session, "after_flush", _wrote)
+event.listen(Session, "after_commit", _committed)
