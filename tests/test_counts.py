@@ -17,6 +17,7 @@ from app.instruments import queries as instrument_queries
 from app.instruments.models import InstrumentStatus
 from app.instruments.services import record_verification, update_instrument, void_verification
 from app.catalog.services import update_instrument_type
+from app.db import utcnow
 from app.merchants.services import update_merchant
 from app.scope import Scope
 from tests import factories
@@ -194,6 +195,7 @@ def test_the_regional_dashboard_is_a_snapshot_dropped_by_any_write(client, sessi
     session.commit()
     # The commit in this process dropped the snapshot: the page counts again and shows the new instrument.
     again = client.get("/").get_data(as_text=True)
+    assert_in_step(session)
     assert f'id="card-overdue">{before + 1}</div>' in again
     assert f'id="nav-count-overdue">{before + 1}</span>' in again
 
@@ -224,3 +226,18 @@ def test_one_snapshot_is_computed_for_callers_arriving_together():
     for t in threads:
         t.join()
     assert results == [1, 1, 1, 1] and len(calls) == 1
+
+
+def test_a_column_set_while_expired_recounts_its_station(session, world):
+    built(session)
+    inst = world.instrument_b
+    session.commit()  # expires it: the next assignment does not load the value it replaces
+    inst.status = InstrumentStatus.STOPPED
+    session.commit()
+    assert_in_step(session)
+    record = world.instrument_a.verifications[0]
+    session.commit()
+    record.voided_at = utcnow()
+    record.void_reason = "录错了"
+    session.commit()
+    assert_in_step(session)

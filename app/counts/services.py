@@ -15,15 +15,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import event, inspect, insert, literal, select
+from sqlalchemy import delete, event, inspect, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Station
 from app.counts import queries, snapshots
-from app.counts.models import FIGURES, StationCountDay, StationMonth
+from app.counts.models import FIGURES, STATUS_FIGURES, StationCount, StationCountDay, StationMonth
 from app.db import utcnow
 from app.instruments.engine import add_months
-from app.instruments.models import Instrument, Verification
+from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
         ["station_id", "as_of", "due_soon_days", "counted_at"],
         select(Station.id, literal(today), literal(days), literal(utcnow(), StationCountDay.counted_at.type))))
     # Everything written before in this transaction is counted now.
-    for key in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS):
+    for key in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS):
         session.info.pop(key, None)
     return session.scalar(select(queries.func.count()).select_from(StationCountDay)) or 0
 
@@ -258,54 +258,133 @@ def totals(rows: dict[int, dict[str, int]]) -> dict[str, int]:
 
 # --- keeping in step: ORM writes are seen at flush, set-based ones are declared; recounted before commit ---
 
+# An instrument's counted columns, in this order, before and after a flush (None: it did not exist).
+STATE_COLUMNS = ("station_id", "type_id", "status", "next_due_on", "replace_by", "last_verified_on", "last_result")
+INSTRUMENT_DELTAS, RECORD_DELTAS = "counts_instrument_deltas", "counts_record_deltas"
+
+
+def _before_after(obj, session: Session, columns: tuple[str, ...]) -> tuple[tuple | None, tuple | None, bool]:
+    """The object's columns as committed before this flush and as flushed (None when new or deleted), and
+    whether the old values are unknown (a column set while expired: the ORM did not load what it replaced)."""
+    state = inspect(obj)
+    now = tuple(getattr(obj, c) for c in columns)
+    if obj in session.new:
+        return None, now, False
+    old, unknown = [], False
+    for name, value in zip(columns, now):
+        history = state.attrs[name].history
+        if history.added and not history.deleted:
+            unknown = True
+        old.append(history.deleted[0] if history.deleted else value)
+    return tuple(old), (None if obj in session.deleted else now), unknown
+
+
 def _after_flush(session: Session, _context) -> None:
-    touched: dict[int, set[int] | None] = {}
-    for obj in list(session.new) + list(session.deleted) + list(session.dirty):
-        if not isinstance(obj, Instrument):
-            continue
-        state = inspect(obj)
-        stations, kinds, whole = {obj.station_id}, {obj.type_id}, obj in session.new or obj in session.deleted
-        if not whole:
-            moved = False
-            for name in COUNTED_COLUMNS:
-                history = state.attrs[name].history
-                if history.has_changes():
-                    moved = True
-                    if name == "station_id":
-                        # Its records move with it: both stations are recounted whole, months included.
-                        stations.update(history.deleted)
-                        whole = True
-                    elif name == "type_id":
-                        kinds.update(history.deleted)
-            if not moved:
-                continue
-        for sid in stations:
-            if sid is not None:
-                if whole:
-                    touched[sid] = None
-                elif touched.get(sid, set()) is not None:
-                    touched.setdefault(sid, set()).update(k for k in kinds if k is not None)
-    records: dict[int, set[dt.date]] = session.info.setdefault(RECORD_MONTHS, {})
-    for obj in list(session.new) + list(session.deleted) + list(session.dirty):
-        if not isinstance(obj, Verification):
-            continue
-        state = inspect(obj)
-        dates, instruments = {obj.verified_on}, {obj.instrument_id}
-        if obj not in session.new and obj not in session.deleted:
-            changed = [state.attrs[name].history for name in COUNTED_RECORD_COLUMNS]
-            if not any(h.has_changes() for h in changed):
-                continue
-            instruments.update(changed[0].deleted)
-            dates.update(changed[1].deleted)
-        for inst in instruments:
-            if inst is not None:
-                records.setdefault(inst, set()).update(d.replace(day=1) for d in dates if d is not None)
+    # ORM writes (one instrument or record at a time): kept as before/after states and applied at commit as
+    # +1/-1 on the stored rows, which costs nothing like a recount of the station.
+    instruments = session.info.setdefault(INSTRUMENT_DELTAS, [])
+    records = session.info.setdefault(RECORD_DELTAS, [])
     pending = session.info.setdefault(PENDING, {})
-    for sid, kinds in touched.items():
-        if kinds is None or (sid in pending and pending[sid] is None):
-            pending[sid] = None
-        else:
-            pending.setdefault(sid, set()).update(kinds)
+    for obj in list(session.new) + list(session.deleted) + list(session.dirty):
+        if isinstance(obj, Instrument):
+            old, new, unknown = _before_after(obj, session, STATE_COLUMNS)
+            if unknown:
+                if inspect(obj).attrs.station_id.history.added and not inspect(obj).attrs.station_id.history.deleted:
+                    session.info[UNDECLARED] = True  # moved from an unknown station: every station counted live
+                pending[obj.station_id] = None
+                continue
+            if old == new:
+                continue
+            if old is not None and new is not None and old[0] != new[0]:
+                # Moved to another station with its records: both stations are recounted whole.
+                pending[old[0]] = pending[new[0]] = None
+                continue
+            instruments.append((old, new))
+        elif isinstance(obj, Verification):
+            old, new, unknown = _before_after(obj, session, COUNTED_RECORD_COLUMNS)
+            if unknown:
+                session.info.setdefault(STATION_MONTHS, {}).setdefault(
+                    session.scalar(select(Instrument.station_id).where(Instrument.id == obj.instrument_id)),
+                    set()).update(first for first, _end in window(_today()))
+            elif old != new:
+                records.append((old, new))
+
+
+def _contribution(state: tuple, today: dt.date, days: int) -> dict[str, int]:
+    """What one instrument adds to its (station, kind) row: the Python twin of queries.counted()."""
+    _sid, _tid, status, due, replace_by, last_verified, last_result = state
+    status = InstrumentStatus(getattr(status, "value", status))
+    in_use = status == InstrumentStatus.IN_USE
+    result = getattr(last_result, "value", last_result)
+    figures = {s: int(status == InstrumentStatus(s)) for s in STATUS_FIGURES}
+    figures.update(
+        due_soon=int(in_use and due is not None and today <= due <= today + dt.timedelta(days=days)),
+        overdue=int(in_use and due is not None and due < today),
+        past_service_life=int(in_use and replace_by is not None and replace_by < today),
+        never_verified=int(in_use and last_verified is None),
+        failed=int(in_use and result == VerificationResult.FAIL.value))
+    return figures
+
+
+def _delta_stations(session: Session) -> tuple[set[int], dict[int, int]]:
+    """The stations this transaction's ORM changes touch, and the station of each record's instrument."""
+    records = session.info.get(RECORD_DELTAS, [])
+    inst_ids = sorted({st[0] for pair in records for st in pair if st is not None})
+    station_of: dict[int, int] = {}
+    for start in range(0, len(inst_ids), 5000):
+        station_of.update(session.execute(select(Instrument.id, Instrument.station_id)
+                                          .where(Instrument.id.in_(inst_ids[start:start + 5000]))).all())
+    instruments = session.info.get(INSTRUMENT_DELTAS, [])
+    return {st[0] for pair in instruments for st in pair if st is not None} | set(station_of.values()), station_of
+
+
+def _apply_deltas(session: Session, today: dt.date, stations: set[int], station_of: dict[int, int]) -> set[int]:
+    """Apply this transaction's ORM changes as +1/-1 to these stations where counted for today; returns the
+    stations that were not (to be recounted whole)."""
+    instruments = session.info.pop(INSTRUMENT_DELTAS, [])
+    records = session.info.pop(RECORD_DELTAS, [])
+    if not stations:
+        return set()
+    days_of = {sid: d for sid, as_of, d, _at in session.execute(queries.days_of(stations)) if as_of == today}
+    counts: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+    for pair in instruments:
+        for sign, st in zip((-1, 1), pair):
+            if st is not None and st[0] in days_of and st[0] in stations:
+                row = counts[(st[0], st[1])]
+                for name, n in _contribution(st, today, days_of[st[0]]).items():
+                    row[name] += sign * n
+    months: dict[tuple[int, dt.date], int] = defaultdict(int)
+    first = window(today)[0][0]
+    for pair in records:
+        for sign, st in zip((-1, 1), pair):
+            # st: (instrument_id, verified_on, voided_at); only valid records in today's twelve months count.
+            if st is None or st[2] is not None or st[1] is None or not first <= st[1] <= today:
+                continue
+            sid = station_of.get(st[0])
+            if sid in days_of and sid in stations:
+                months[(sid, st[1].replace(day=1))] += sign
+    for (sid, tid), delta in counts.items():
+        if any(delta.values()):
+            _add(session, StationCount, {"station_id": sid, "type_id": tid}, delta)
+    for (sid, month), delta in months.items():
+        if delta:
+            _add(session, StationMonth, {"station_id": sid, "month": month}, {"verified": delta})
+    session.execute(delete(StationCount).where(StationCount.station_id.in_(sorted(days_of)),
+                                               sum((getattr(StationCount, s) for s in STATUS_FIGURES[1:]),
+                                                   StationCount.in_use) == 0))
+    session.execute(delete(StationMonth).where(StationMonth.station_id.in_(sorted(days_of)),
+                                               StationMonth.verified == 0))
+    return stations - set(days_of)
+
+
+def _add(session: Session, model, key: dict, delta: dict[str, int]) -> None:
+    """Add `delta` to the stored row of `key`, creating it (the stations are locked: no one else inserts it)."""
+    table = model.__table__
+    cond = [table.c[k] == v for k, v in key.items()]
+    done = session.execute(update(table).where(*cond)
+                           .values({k: table.c[k] + v for k, v in delta.items()})).rowcount
+    if not done:
+        session.execute(insert(table).values({**key, **{k: v for k, v in delta.items()}}))
 
 
 def _executed(state) -> None:
@@ -323,17 +402,13 @@ def _executed(state) -> None:
 
 
 def _before_commit(session: Session) -> None:
-    if not any(session.info.get(k) for k in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS)):
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # changes not flushed yet are seen by _after_flush now, not after this hook
+    keys = (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS)
+    if not any(session.info.get(k) for k in keys):
         return
-    session.flush()
     pending = session.info.pop(PENDING, {})
     months: dict[int, set[dt.date]] = session.info.pop(STATION_MONTHS, {})
-    records: dict[int, set[dt.date]] = session.info.pop(RECORD_MONTHS, {})
-    ids = sorted(records)
-    for start in range(0, len(ids), 5000):
-        for inst, sid in session.execute(select(Instrument.id, Instrument.station_id)
-                                         .where(Instrument.id.in_(ids[start:start + 5000]))):
-            months.setdefault(sid, set()).update(records[inst])
     if session.info.pop(UNDECLARED, False) and not session.info.get(DECLARED):
         # A set-based write that named no stations: nobody knows which counts moved, so every station is
         # counted live until the next rebuild rather than shown wrong.
@@ -343,7 +418,12 @@ def _before_commit(session: Session) -> None:
     today = _today()
     # Every station this commit recounts, locked at once in id order (locked piecemeal, two commits could each
     # hold a station the other waits for).
-    _lock(session, set(pending) | set(months))
+    delta_stations, station_of = _delta_stations(session)
+    _lock(session, set(pending) | set(months) | delta_stations)
+    # A station also recounted by a set-based write of this transaction is recounted whole, its ORM changes
+    # included (a recount and a +1 of the same change would count it twice).
+    for sid in delta_stations & (set(pending) | set(months)):
+        pending[sid] = None
     by_kinds: dict[frozenset[int] | None, set[int]] = defaultdict(set)
     for sid, kinds in pending.items():
         by_kinds[None if kinds is None else frozenset(kinds)].add(sid)
@@ -354,6 +434,9 @@ def _before_commit(session: Session) -> None:
     # Stations recounted whole above have their months already.
     whole = {sid for sid, kinds in pending.items() if kinds is None}
     refresh_months(session, today, {sid: m for sid, m in months.items() if sid not in whole})
+    # Then the ORM changes as +1/-1 (a whole recount for a station not yet counted for today).
+    whole = {sid for sid, kinds in pending.items() if kinds is None}
+    refresh(session, today, _apply_deltas(session, today, delta_stations - whole, station_of))
 
 
 def _wrote(session: Session, *_args) -> None:
@@ -366,7 +449,8 @@ def _committed(session: Session) -> None:
 
 
 def _forget(session: Session, *_args) -> None:
-    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, WROTE):
+    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, WROTE, INSTRUMENT_DELTAS,
+                RECORD_DELTAS):
         session.info.pop(key, None)
 
 
