@@ -1,12 +1,13 @@
 """Keep the per-station counts in step with the ledger, and read them for a scope (no Flask).
 
-Every write of the ledger that can move a count names the stations (and kinds) it touched, in the same
-transaction: ORM changes of an instrument are picked up at flush, set-based writes (imports, recompute_dates,
-a merchant moving station) call counts_changed(). Just before the transaction commits, the touched
-(station, kind) rows are recounted from the ledger by one grouped INSERT ... SELECT, so what commits is as
-exact as a fresh count. The worklists depend on the day: a station's rows hold the day they were counted
-for (StationCountDay); readers count live any station whose rows are of another day or missing, and the
-daily job (and the alert sweep) rebuild every station for the new day.
+Every write of the ledger that can move a count is seen in its own transaction and applied just before it
+commits, so what commits is as exact as a fresh count: ORM changes of an instrument or a verification record
+(one at a time: forms, the field app, recompute_kind) are taken at flush as before/after states and applied as
++1/-1 on the stored rows; set-based writes (imports and their undo, recompute_dates, a merchant moving station)
+name their stations through counts_changed()/verifications_changed_for() and those (station, kind) rows and
+months are recounted by grouped INSERT ... SELECT. Each commit's stations are locked in id order first. The
+worklists depend on the day: a station's rows hold the day they were counted for (StationCountDay); readers
+count live any station whose rows are of another day or missing, and the daily job rebuilds every station.
 """
 from __future__ import annotations
 
@@ -40,9 +41,8 @@ FEW_STATIONS = 20
 # The columns of a verification record the trend depends on.
 COUNTED_RECORD_COLUMNS = ("instrument_id", "verified_on", "voided_at")
 PENDING, DECLARED, UNDECLARED = "counts_pending", "counts_declared", "counts_undeclared_write"
-# Months whose records changed: {instrument_id: {first day of month}} from ORM flushes, resolved to stations at
-# commit; {station_id: {month}} from set-based writes.
-RECORD_MONTHS, STATION_MONTHS = "counts_record_months", "counts_station_months"
+# Months whose records were written set-based: {station_id: {first day of month}}, recounted at commit.
+STATION_MONTHS = "counts_station_months"
 # Set when this transaction wrote anything: its commit drops the page snapshots (app/counts/snapshots.py).
 WROTE = "counts_wrote"
 ALL_KINDS = None
@@ -196,7 +196,7 @@ def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
         ["station_id", "as_of", "due_soon_days", "counted_at"],
         select(Station.id, literal(today), literal(days), literal(utcnow(), StationCountDay.counted_at.type))))
     # Everything written before in this transaction is counted now.
-    for key in (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS):
+    for key in (PENDING, UNDECLARED, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS):
         session.info.pop(key, None)
     return session.scalar(select(queries.func.count()).select_from(StationCountDay)) or 0
 
@@ -404,7 +404,7 @@ def _executed(state) -> None:
 def _before_commit(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()  # changes not flushed yet are seen by _after_flush now, not after this hook
-    keys = (PENDING, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS)
+    keys = (PENDING, UNDECLARED, STATION_MONTHS, INSTRUMENT_DELTAS, RECORD_DELTAS)
     if not any(session.info.get(k) for k in keys):
         return
     pending = session.info.pop(PENDING, {})
@@ -449,7 +449,7 @@ def _committed(session: Session) -> None:
 
 
 def _forget(session: Session, *_args) -> None:
-    for key in (PENDING, DECLARED, UNDECLARED, RECORD_MONTHS, STATION_MONTHS, WROTE, INSTRUMENT_DELTAS,
+    for key in (PENDING, DECLARED, UNDECLARED, STATION_MONTHS, WROTE, INSTRUMENT_DELTAS,
                 RECORD_DELTAS):
         session.info.pop(key, None)
 
