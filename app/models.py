@@ -22,5 +22,8 @@ from app.results.models import ResultLead  # noqa: F401
 from app.rollups.models import RegionLeadDays  # noqa: F401
 from app.tasks.models import BackgroundTask  # noqa: F401
 from app.webhooks.models import WebhookEvent, WebhookSubscription  # noqa: F401
+from app.counts.models import StationCount, StationCountDay  # noqa: F401
+# Its session listeners keep the per-station counts in step with every write of the ledger.
+import app.counts.services  # noqa: F401,E402
 
 metadata = Base.metadata

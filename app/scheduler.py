@@ -82,6 +82,9 @@ def every(**interval) -> IntervalTrigger:
 
 # The one registry.
 JOBS: list[JobSpec] = [
+    JobSpec("station_counts", "重新统计各所器具数字", "app.counts.jobs:recount_stations", daily(0, 5),
+            "每天零点后：按新的一天重新统计各所各种类器具的在用、超期、即将到期等数字（页面导航和统计页读取）",
+            (("stations", "统计监管所 {n} 个"),)),
     JobSpec("due_date_sweep", "到期预警扫描", "app.alerts.jobs:due_date_sweep", daily(5, 0),
             "每天凌晨：按检定有效期和使用年限生成、解除预警",
             (("created", "新建 {n} 条"), ("reopened", "重新打开 {n} 条"), ("resolved", "解除 {n} 条"))),

@@ -58,6 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=4, help="gunicorn workers of the production set-up (default 4)")
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
+    p.add_argument("--pages", default="", help="comma-separated parts of page labels to time (default: all)")
     return p.parse_args(argv)
 
 
@@ -221,6 +222,8 @@ def main(argv=None) -> None:
                 print(f"  {'page':<24} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                       f"{'n':>6} {'errors':>6}  load", flush=True)
                 for page, path in PAGES:
+                    if args.pages and not any(part in page for part in args.pages.split(",")):
+                        continue
                     url = base + (path or f"/public/i/{token}")
                     for _ in range(args.warmup):
                         requests.get(url, cookies=cookies if path else {}, timeout=120)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.bodies.models import VerificationBody
 from app.bulk import Stored, bulk_insert, insert_with_ids
 from app.catalog.models import InstrumentType
+from app.counts.services import counts_changed_for, verifications_changed_for
 from app.imports.models import ImportedRecord
 from app.instruments.engine import VerificationFacts, compute_due_dates
 from app.instruments.models import (
@@ -154,6 +155,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
 
     ids = insert_with_ids(session, Instrument.__table__, len(new_instruments), instrument_rows())
     instrument_ids: dict[int, int] = dict(zip(map(id, new_instruments), ids, strict=True))
+    counts_changed_for(session, ids)
     records.append(created("instruments", ids, 1))
     # Change notifications in this transaction (set-based; nothing when no webhook is subscribed).
     capture(session, INSTRUMENT, "instrument.created", ids, now)
@@ -165,7 +167,10 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
             ip.values["maker_key"] = match_key(ip.values["maker"])
         if "serial_no" in ip.values:
             ip.values["serial_key"] = match_key(ip.values["serial_no"])
+    # Before and after: an update may move an instrument to another station or kind.
+    counts_changed_for(session, [i.existing_id for i in updated_instruments])
     _grouped_updates(session, Instrument, updated_instruments, now)
+    counts_changed_for(session, [i.existing_id for i in updated_instruments])
     refresh_search_text(session, Instrument.__table__, [i.existing_id for i in updated_instruments])
     retired = {i.existing_id for i in updated_instruments
                if i.values.get("status", InstrumentStatus.IN_USE.value) != InstrumentStatus.IN_USE.value}
@@ -197,6 +202,7 @@ def apply_plan(session: Session, plan: Plan, *, batch_id: int, actor_id: int | N
              "result": vp.values["result"], "valid_until": vp.values["valid_until"], "notes": vp.values["notes"],
              "created_by_id": actor_id, "created_at": now, "updated_at": now} for vp in plan.verifications)
     ids = insert_with_ids(session, Verification.__table__, len(plan.verifications), rows)
+    verifications_changed_for(session, ids)
     records.append(created("verifications", ids, None))
     capture(session, VERIFICATION, "verification.recorded", ids, now)
     step(total, total)
@@ -232,6 +238,7 @@ def recompute_dates(session: Session, instrument_ids: list[int], now: dt.datetim
                            **{f"v_{k}": (v.value if hasattr(v, "value") else v) for k, v in dates.items()}})
         if params:
             session.execute(stmt, params)
+    counts_changed_for(session, instrument_ids)
     capture(session, INSTRUMENT, "instrument.updated", instrument_ids, now)
 
 
@@ -309,12 +316,15 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
     for chunk in chunks(ver_ids):
         touched |= set(session.scalars(select(Verification.instrument_id).where(Verification.id.in_(chunk))))
     touched -= {r.entity_id for r in created["instruments"]}
+    verifications_changed_for(session, ver_ids)
     # Told before the rows go (the events carry the records' last fields).
     capture(session, VERIFICATION, "verification.deleted", ver_ids, now)
     capture(session, INSTRUMENT, "instrument.deleted", [r.entity_id for r in created["instruments"]], now)
     for chunk in chunks(ver_ids):
         # Core statements: the records an undone import brought in were never evidence of a visit.
         session.execute(delete(Verification.__table__).where(Verification.__table__.c.id.in_(chunk)))
+    counts_changed_for(session, [r.entity_id for r in created["instruments"]]
+                       + [r.entity_id for r in updated["instruments"]])
     for entity, model in (("result_leads", ResultLead), ("instruments", Instrument), ("merchants", Merchant)):
         ids = [r.entity_id for r in created.get(entity, ())]
         for chunk in chunks(ids):
@@ -341,6 +351,7 @@ def undo_records(session: Session, batch_id: int, now: dt.datetime) -> dict:
                                     updated_at=now))
         # Core updates: the restored records' search text is recomputed once they are all back.
         refresh_search_text(session, model.__table__, [r.entity_id for r in updated[entity]])
+    counts_changed_for(session, [r.entity_id for r in updated["instruments"]])
     capture(session, INSTRUMENT, "instrument.updated", [r.entity_id for r in updated["instruments"]], now)
     return {k: len(v) for k, v in created.items()} | {f"{k}_restored": len(v) for k, v in updated.items()}
 

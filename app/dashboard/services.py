@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from app.catalog.queries import instrument_types
+from app.counts.services import figures, totals, verified_by_month
 from app.dashboard import queries as dashboard_queries
 from app.instruments import queries
 from app.instruments.engine import add_months
@@ -14,8 +15,25 @@ from app.instruments.models import InstrumentStatus
 from app.scope import Scope
 
 
+def one_station(scope: Scope) -> bool:
+    """True for a scope of at most one station: its figures are counted live (a station's rows are few);
+    several stations read the per-station counts kept in step with the ledger (app/counts)."""
+    return scope.station_ids is not None and len(scope.station_ids) <= 1
+
+
+def narrowed(scope: Scope, station_id: int | None) -> Scope:
+    """The scope cut to one of its stations when one is chosen."""
+    if not station_id:
+        return scope
+    return Scope(frozenset({station_id}) & scope.station_ids if scope.station_ids is not None
+                 else frozenset({station_id}))
+
+
 def worklist_counts(session: Session, scope: Scope, today: dt.date, days: int) -> dict[str, int]:
     """How many instruments are on each worklist."""
+    if not one_station(scope):
+        summed = totals(figures(session, scope, today, days))
+        return {name: summed[name] for name in queries.WORKLISTS}
     return {name: session.execute(queries.worklist_count(name, scope, today, days)).scalar_one()
             for name in queries.WORKLISTS}
 
@@ -24,12 +42,16 @@ def kind_status_table(session: Session, scope: Scope, today: dt.date, station_id
                       days: int = 30) -> list[dict]:
     """One row per kind: counts by status plus overdue, for kinds that have instruments."""
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for type_id, status, n in session.execute(queries.counts_by_type_and_status(scope, station_id)):
-        counts[type_id][status.value] = n
-    for type_id, n in session.execute(queries.overdue_by_type(scope, today, station_id)):
-        counts[type_id]["overdue"] = n
-    for type_id, n in session.execute(dashboard_queries.due_soon_by_type(scope, today, days, station_id)):
-        counts[type_id]["due_soon"] = n
+    if not one_station(narrowed(scope, station_id)):
+        for type_id, row in figures(session, narrowed(scope, station_id), today, days).items():
+            counts[type_id].update({k: v for k, v in row.items() if v})
+    else:
+        for type_id, status, n in session.execute(queries.counts_by_type_and_status(scope, station_id)):
+            counts[type_id][status.value] = n
+        for type_id, n in session.execute(queries.overdue_by_type(scope, today, station_id)):
+            counts[type_id]["overdue"] = n
+        for type_id, n in session.execute(dashboard_queries.due_soon_by_type(scope, today, days, station_id)):
+            counts[type_id]["due_soon"] = n
     rows = []
     for itype in session.scalars(instrument_types()):
         if itype.id not in counts:
@@ -51,12 +73,9 @@ def trend(session: Session, scope: Scope, today: dt.date, station_id: int | None
     """Per month of the last twelve: verification records, and in-use instruments overdue at the month's end
     (today for the current month), as the ledger stands now."""
     starts = month_starts(today)
-    if scope.is_all and not station_id:
-        verified = session.execute(dashboard_queries.verifications_in_months(starts, today)).one()
-    else:
-        by_month = {(int(y), int(m)): n for y, m, n in session.execute(
-            dashboard_queries.verifications_by_month(scope, starts[0], today, station_id))}
-        verified = [by_month.get((first.year, first.month), 0) for first in starts]
+    # Stored per station and kept in step with the records (app/counts), for one station too: a year of one
+    # station's records was the slowest statement of an inspector's dashboard.
+    verified = verified_by_month(session, narrowed(scope, station_id), today)
     # Due before the second month, then due in each later month: overdue at a past month's end is everything
     # due in that month or before (all such dates are before today); for this month, everything due before today.
     due = session.execute(dashboard_queries.overdue_by_month(scope, starts, today, station_id)).one()

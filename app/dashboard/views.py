@@ -1,17 +1,21 @@
 """The dashboard: worklist counts, instruments by kind and status, due and overdue by kind, 12-month trend."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Blueprint, current_app, render_template, url_for
 
-from app.clock import today
-from app.dashboard.services import (inspection_summary, kind_status_table, pledge_summary, trend,
-                                    worklist_counts)
+from app.clock import local, today
+from app.counts.snapshots import Snapshots
+from app.dashboard.services import (inspection_summary, kind_status_table, narrowed, one_station, pledge_summary,
+                                    trend, worklist_counts)
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
 from app.web import arg_int, chosen_county, county_choices, db, region_tree, scoped_stations, view_scope
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
+SNAPSHOTS = Snapshots()
 
 
 @bp.route("/")
@@ -25,18 +29,37 @@ def index():
     days = current_app.config["DUE_SOON_DAYS"]
     county_id, counties = chosen_county(), county_choices()
     scope = view_scope()
-    rows = kind_status_table(db(), scope, today(), station_id, days)
-    totals = {k: sum(r[k] for r in rows) for k in ["total", "overdue", "due_soon"] + [s.value for s in InstrumentStatus]}
-    rollup = county_rows(db(), region_tree(), scope, today(), days) if counties and county_id is None else []
+    on_day = today()
+
+    def compute() -> dict:
+        # Plain values, not the session's objects: a snapshot outlives the request that computed it.
+        rows = [{**r, "type": SimpleNamespace(id=r["type"].id, name_zh=r["type"].name_zh)}
+                for r in kind_status_table(db(), scope, on_day, station_id, days)]
+        totals = {k: sum(r[k] for r in rows)
+                  for k in ["total", "overdue", "due_soon"] + [s.value for s in InstrumentStatus]}
+        return {"rows": rows, "totals": totals,
+                "rollup": county_rows(db(), region_tree(), scope, on_day, days) if counties and county_id is None
+                else [],
+                "counts": worklist_counts(db(), scope, on_day, days) if county_id else None,
+                "trend": trend(db(), scope, on_day, station_id),
+                "inspections": inspection_summary(db(), scope, on_day, station_id),
+                "pledges": pledge_summary(db(), scope, on_day, station_id, county_id)}
+
+    counted_at = None
+    if one_station(narrowed(scope, station_id)):
+        figures = compute()  # one station: live, it is fast
+    else:
+        # Several stations: one snapshot per scope and day shared by everyone asking at once (app/counts/snapshots).
+        key = ("dashboard", scope.station_ids, station_id, county_id, on_day, days)
+        figures, counted_at = SNAPSHOTS.get(key, compute)
     stations = [s for s in scoped_stations() if scope.allows(s.id)]
-    return render_template("dashboard/index.html", rows=rows, totals=totals, statuses=InstrumentStatus,
-                           worklists=WORKLISTS, stations=stations, station_id=station_id, days=days,
-                           counts=worklist_counts(db(), scope, today(), days) if county_id else None,
-                           counties=counties, county_id=county_id, rollup=rollup,
-                           county_name=region_tree().label(county_id) if county_id else "",
-                           charts=_charts(trend(db(), scope, today(), station_id), station_id, county_id),
-                           inspections=_inspection_charts(inspection_summary(db(), scope, today(), station_id)),
-                           pledges=pledge_summary(db(), scope, today(), station_id, county_id))
+    return render_template("dashboard/index.html", rows=figures["rows"], totals=figures["totals"],
+                           statuses=InstrumentStatus, worklists=WORKLISTS, stations=stations, station_id=station_id,
+                           days=days, counts=figures["counts"], counties=counties, county_id=county_id,
+                           rollup=figures["rollup"], county_name=region_tree().label(county_id) if county_id else "",
+                           counted_at=local(counted_at) if counted_at else None,
+                           charts=_charts(figures["trend"], station_id, county_id),
+                           inspections=_inspection_charts(figures["inspections"]), pledges=figures["pledges"])
 
 
 def _inspection_charts(summary: dict) -> dict:

@@ -64,6 +64,10 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
         from app.db import utcnow
 
         alerts = due_date_sweep(session=session, now=utcnow(), config=current_app.config)
+        # The per-station counts of the navigation and dashboard, rather than live counts until 00:05.
+        from app.counts.jobs import recount_stations
+
+        recount_stations(session=session, now=utcnow(), config=current_app.config)
     elapsed = time.perf_counter() - started
     click.echo("=" * 64)
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"

@@ -5,6 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
+from app.counts.services import counts_changed
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.models import Instrument
 from app.merchants import credit_code as cc
@@ -92,6 +93,7 @@ def update_merchant(session: Session, actor, scope: Scope, merchant: Merchant, *
     if any(c["field"] == "station_id" for c in changes):
         session.execute(update(Instrument).where(Instrument.merchant_id == merchant.id)
                         .values(station_id=merchant.station_id).execution_options(synchronize_session=False))
+        counts_changed(session, [old_station.id if old_station else None, merchant.station_id])
         if webhooks.wanted(session):
             moved = session.scalars(select(Instrument.id).where(Instrument.merchant_id == merchant.id)).all()
             webhooks.capture(session, webhooks.INSTRUMENT, "instrument.updated", moved)

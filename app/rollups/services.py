@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from app.counts.services import figures
 from app.integrity import queries as pledge_queries
 from app.integrity.models import TargetKind
 from app.rollups import queries
@@ -47,9 +48,10 @@ def county_rows(session: Session, tree: Tree, scope: Scope, today: dt.date, days
             row.figures[name] += n or 0
             total.figures[name] += n or 0
 
-    for station_id, n, overdue, due_soon, past_life in session.execute(queries.instrument_figures(scope, today, days)):
-        for name, value in (("instruments", n), ("overdue", overdue), ("due_soon", due_soon),
-                            ("past_service_life", past_life)):
+    # The per-station counts kept in step with the ledger (app/counts): a few rows a station, not its ledger.
+    for station_id, row in figures(session, scope, today, days, by="station").items():
+        for name, value in (("instruments", row["in_use"]), ("overdue", row["overdue"]),
+                            ("due_soon", row["due_soon"]), ("past_service_life", row["past_service_life"])):
             add(station_id, name, value)
     for station_id, n in session.execute(queries.open_alerts_by_station(scope)):
         add(station_id, "open_alerts", n)
