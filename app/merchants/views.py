@@ -29,7 +29,9 @@ def _list_stmt():
 @staff_required
 def index():
     """Merchants in the user's stations, filtered and paginated."""
-    page = paginate(_list_stmt())
+    station_id = arg_int("station_id")
+    page = paginate(_list_stmt(), stations=(Merchant.station_id,
+                                            frozenset({station_id}) if station_id else scope().station_ids))
     return render_template("merchants/index.html", page=page, stations=scoped_stations(),
                            industries=Industry.choices())
 
