@@ -17,10 +17,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import Date, DateTime, Integer, Select, String, and_, inspect, or_, select, tuple_, union_all
+from sqlalchemy import (Date, DateTime, Integer, Select, String, and_, func, inspect, literal, or_, select, true, tuple_,
+                        union_all)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement, Grouping, UnaryExpression
 
 # SQLite refuses a compound select of more than 500 parts (SQLITE_MAX_COMPOUND_SELECT).
 SQLITE_MAX_SPLIT = 400
@@ -130,10 +132,27 @@ def order_of(stmt: Select) -> Order | None:
     return Order(tuple(keys), entity)
 
 
-def _stretches(order: Order, nulls_high: bool) -> list[tuple[ColumnElement | None, tuple[Key, ...]]]:
+def _compares(where: ColumnElement | None, column: ColumnElement) -> bool:
+    """True when one of the WHERE's AND-ed terms compares `column` with a value (so no row of it is NULL)."""
+    if where is None:
+        return False
+    if isinstance(where, BooleanClauseList) and where.operator is operators.and_:
+        return any(_compares(term, column) for term in where.clauses)
+    if isinstance(where, Grouping):
+        return _compares(where.element, column)
+    return (isinstance(where, BinaryExpression) and where.operator in COMPARISONS
+            and isinstance(where.left, ColumnElement) and where.left.compare(column))
+
+
+COMPARISONS = {operators.lt, operators.le, operators.gt, operators.ge, operators.eq, operators.between_op}
+
+
+def _stretches(order: Order, nulls_high: bool, where=None) -> list[tuple[ColumnElement | None, tuple[Key, ...]]]:
     """The list's stretches in list order: (condition, keys ordering it)."""
     first = order.keys[0]
-    if not first.nullable:
+    if not first.nullable or _compares(where, first.column):
+        # No NULLs (a worklist's date range, say): one stretch, and no query for an empty one, which PostgreSQL
+        # may answer by reading every row of the stations.
         return [(None, order.keys)]
     non_null = (first.column.is_not(None), order.keys)
     nulls = (first.column.is_(None), order.keys[1:])
@@ -182,23 +201,33 @@ def _read(session: Session, stmt: Select, order: Order, keys: tuple[Key, ...], f
     bare = select(*cols)
     if stmt.whereclause is not None:
         bare = bare.where(stmt.whereclause)
-    # Each station's first rows from its own stretch of the (station, key) index; a subquery each, as SQLite
-    # takes no LIMIT on a compound select's parts.
-    parts = [select(*sub.c).select_from(sub) for sub in
-             (bare.where(split.column == s).order_by(*_order_by(keys, forward)).limit(limit + offset).subquery()
-              for s in split.station_ids)]
-    merged = union_all(*parts).subquery()
+    # Each station's first rows from its own stretch of the (station, key) index, then the first of those.
+    if session.get_bind().dialect.name == "postgresql":
+        # A LATERAL subquery over the stations as one array: planned once, whatever the number of stations.
+        sids = func.unnest(literal(list(split.station_ids), ARRAY(Integer))).table_valued("sid").render_derived()
+        each = bare.where(split.column == sids.c.sid).order_by(*_order_by(keys, forward)).limit(limit + offset)
+        each = each.lateral()
+        merged = select(*each.c).select_from(sids).join(each, true()).subquery()
+    else:
+        # A subquery each (SQLite takes no LIMIT on a compound select's parts), as one UNION ALL.
+        parts = [select(*sub.c).select_from(sub) for sub in
+                 (bare.where(split.column == s).order_by(*_order_by(keys, forward)).limit(limit + offset).subquery()
+                  for s in split.station_ids)]
+        merged = union_all(*parts).subquery()
     top = (select(merged.c[pk.key])
            .order_by(*[merged.c[k.column.key].asc() if k.descending != forward else merged.c[k.column.key].desc()
                        for k in keys])
            .limit(limit).offset(offset or None))
-    return list(session.scalars(ordered.where(pk.in_(top))))
+    # The page's rows by their ids alone: repeating the list's WHERE here let SQLite read the stations' index
+    # (every row of the stations) instead of the 50 ids.
+    final = select(order.entity).options(*stmt._with_options).where(pk.in_(top))
+    return list(session.scalars(final.order_by(*_order_by(keys, forward))))
 
 
 def can_split(stmt: Select, order: Order) -> bool:
     """True when the select reads its entity's table alone (its WHERE can be repeated per station)."""
-    froms = stmt.get_final_froms()
-    return len(froms) == 1 and froms[0] is inspect(order.entity).local_table
+    # Joins the entity's eager loads add are not the list's: only explicit joins or FROMs stop the split.
+    return not stmt._setup_joins and not stmt._from_obj
 
 
 def walk(session: Session, stmt: Select, order: Order, *, boundary: list | None, forward: bool, limit: int,
@@ -211,7 +240,7 @@ def walk(session: Session, stmt: Select, order: Order, *, boundary: list | None,
     if split is not None and (len(split.station_ids) < 2 or not can_split(stmt, order)
                               or (len(split.station_ids) > SQLITE_MAX_SPLIT and not nulls_high)):
         split = None
-    stretches = _stretches(order, nulls_high)
+    stretches = _stretches(order, nulls_high, stmt.whereclause)
     if not forward:
         stretches = stretches[::-1]
     start = 0

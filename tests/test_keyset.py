@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.accounts.models import Role
 from app.instruments import queries
@@ -45,6 +46,21 @@ def ledger(session):
     session.flush()
     session.commit()
     return stations, merchants
+
+
+@contextmanager
+def _statements(session):
+    """The SQL statements run inside the block."""
+    seen: list[str] = []
+    engine = session.get_bind().engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def _ids(rows) -> list[int]:
@@ -90,9 +106,13 @@ def test_keyset_walks_give_the_plain_querys_rows(session, ledger, sort, which, e
     expected = _ids(session.scalars(stmt))
     order = order_of(stmt)
     assert order is not None
-    for split in (None, Split(Instrument.station_id, tuple(sorted(ours if not everything else
-                                                                  [s.id for s in stations])))):
-        assert _pages_forward(session, stmt, order, per_page, split) == expected
+    merged_ids = tuple(sorted(ours if not everything else [s.id for s in stations]))
+    for split in (None, Split(Instrument.station_id, merged_ids)):
+        with _statements(session) as seen:
+            assert _pages_forward(session, stmt, order, per_page, split) == expected
+        # The merge really ran (LATERAL on PostgreSQL, UNION ALL on SQLite) whenever there were stations to merge.
+        merged = any("LATERAL" in s or "UNION ALL" in s for s in seen)
+        assert merged == (split is not None and len(merged_ids) > 1)
         assert _pages_backward(session, stmt, order, per_page, split) == expected
         for start in range(0, len(expected) + 1, per_page):
             assert _ids(walk(session, stmt, order, boundary=None, forward=True, limit=per_page, offset=start,
