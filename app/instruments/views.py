@@ -58,7 +58,12 @@ def index():
 
 
 def _stations(f: queries.InstrumentFilter):
-    """The list's stations for a per-station read (app/keyset.py): the filter's one, else the viewed scope's."""
+    """The list's stations for a per-station read (app/keyset.py): the filter's one, else the viewed scope's.
+
+    None (no per-station read) for a merchant's or a searched list: those few rows come from their own index,
+    while walking each station's sort index for them could read whole stations that hold none."""
+    if f.merchant_id or f.q.strip():
+        return None
     return Instrument.station_id, (frozenset({f.station_id}) if f.station_id else view_scope().station_ids)
 
 
