@@ -112,7 +112,8 @@ def test_keyset_walks_give_the_plain_querys_rows(session, ledger, sort, which, e
             assert _pages_forward(session, stmt, order, per_page, split) == expected
         # The merge really ran (LATERAL on PostgreSQL, UNION ALL on SQLite) whenever there were stations to merge.
         merged = any("LATERAL" in s or "UNION ALL" in s for s in seen)
-        assert merged == (split is not None and len(merged_ids) > 1)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        assert merged == (split is not None and len(merged_ids) > (0 if postgres else 1))
         assert _pages_backward(session, stmt, order, per_page, split) == expected
         for start in range(0, len(expected) + 1, per_page):
             assert _ids(walk(session, stmt, order, boundary=None, forward=True, limit=per_page, offset=start,
