@@ -190,9 +190,12 @@ class Split:
     station_ids: tuple[int, ...]
 
 
-def _read(session: Session, stmt: Select, order: Order, keys: tuple[Key, ...], forward: bool, limit: int,
-          offset: int, split: Split | None) -> list:
+def _read(session: Session, stmt: Select, order: Order, forward: bool, limit: int, offset: int,
+          split: Split | None) -> list:
     """One stretch's rows in walking order, `offset` rows skipped."""
+    # The NULL stretch is ordered by the whole key too (its first column is NULL throughout): the same order,
+    # which PostgreSQL then reads from the (station, column, id) index instead of walking the station's rows.
+    keys = order.keys
     ordered = stmt.order_by(None).order_by(*_order_by(keys, forward))
     if split is None:
         return list(session.scalars(ordered.limit(limit).offset(offset or None)))
@@ -255,7 +258,7 @@ def walk(session: Session, stmt: Select, order: Order, *, boundary: list | None,
         part = stmt if cond is None else stmt.where(cond)
         if i == 0 and boundary is not None:
             part = part.where(_beyond(keys, boundary[len(order.keys) - len(keys):], forward))
-        got = _read(session, part, order, keys, forward, limit - len(rows), offset, split)
+        got = _read(session, part, order, forward, limit - len(rows), offset, split)
         if offset:
             # Nothing read: the whole stretch lay inside the offset, whose rest carries into the next one.
             offset = offset - session.execute(count_of(part)).scalar_one() if not got else 0
