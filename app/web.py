@@ -41,8 +41,9 @@ from typing import Any, TypeVar
 
 from flask import current_app, flash, redirect, request
 from flask_login import current_user
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import count_of
 from app.errors import DomainError, Invalid
@@ -157,12 +158,20 @@ def arg_choice(name: str, choices) -> str | None:
 
 @dataclass
 class Page:
-    """One page of a list and what the pager needs."""
+    """One page of a list and what the pager needs.
+
+    Keyset lists (app/keyset.py) carry the cursors of their first and last rows: the pager's next and previous
+    links seek from them, whatever the depth. `has_prev`/`has_next` are what the walk found when it followed a
+    cursor (rows may have come or gone since the page number was worked out)."""
 
     items: list
     total: int
     page: int
     per_page: int
+    prev_cursor: str | None = None
+    next_cursor: str | None = None
+    found_prev: bool | None = None
+    found_next: bool | None = None
 
     @property
     def pages(self) -> int:
@@ -170,11 +179,20 @@ class Page:
 
     @property
     def has_prev(self) -> bool:
-        return self.page > 1
+        return self.found_prev if self.found_prev is not None else self.page > 1
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.found_next if self.found_next is not None else self.page < self.pages
+
+    @property
+    def first_row(self) -> int:
+        """Position of the page's first row in the list (1-based; 0 on an empty page)."""
+        return (self.page - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def last_row(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.items)
 
 
 def chosen_merchant(picker_template: str) -> tuple[Any, Any]:
@@ -192,16 +210,67 @@ def chosen_merchant(picker_template: str) -> tuple[Any, Any]:
     return in_scope(get_merchant, merchant_id), None
 
 
-def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None, total: int | None = None) -> Page:
-    """Run a select for the requested page and count its rows (unless the caller knows the `total` already)."""
+def paginate(stmt: Select, *, scalars: bool = True, per_page: int | None = None, total: int | None = None,
+             stations: tuple[ColumnElement, frozenset[int] | None] | None = None) -> Page:
+    """Run a select for the requested page and count its rows (unless the caller knows the `total` already).
+
+    A select of one entity ordered by its columns down to the primary key pages by keyset (app/keyset.py): the
+    pager's links carry the boundary row's key (?after= / ?before=) with the page number shown; a page number
+    alone (typed, first, last) reads from whichever end is nearer, so the first and last pages cost the same as
+    any other and a page in the middle costs an OFFSET over at most half the list. `stations` = (station column,
+    the list's station ids or None for all): a list over several stations is read station by station and
+    merged. Other selects page by OFFSET.
+    """
+    from app.keyset import Split, order_of, walk
+
     per_page = per_page or current_app.config["PAGE_SIZE"]
     page = max(1, arg_int("page") or 1)
     session = db()
     if total is None:
         total = session.execute(count_of(stmt)).scalar_one()
-    query = stmt.limit(per_page).offset((page - 1) * per_page)
-    items = list(session.scalars(query) if scalars else session.execute(query))
-    return Page(items, total, page, per_page)
+    order = order_of(stmt) if scalars else None
+    if order is None:
+        query = stmt.limit(per_page).offset((page - 1) * per_page)
+        items = list(session.scalars(query) if scalars else session.execute(query))
+        return Page(items, total, page, per_page)
+    split = None
+    if stations is not None:
+        station_ids = stations[1]
+        if station_ids is None and not order.keys[0].column.primary_key:
+            # Every station, sorted by a column: merged station by station too, so that one index per sort,
+            # (station, column, id), serves one station, several and all.
+            from app.accounts.models import Station
+
+            station_ids = session.scalars(select(Station.id)).all()
+        if station_ids is not None:
+            split = Split(stations[0], tuple(sorted(station_ids)))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(page, pages)
+    after, before = order.decode(request.args.get("after")), order.decode(request.args.get("before"))
+    found_prev = found_next = None
+    if after is not None:
+        items = walk(session, stmt, order, boundary=after, forward=True, limit=per_page + 1, split=split)
+        found_prev, found_next = True, len(items) > per_page
+        items = items[:per_page]
+    elif before is not None:
+        items = walk(session, stmt, order, boundary=before, forward=False, limit=per_page + 1, split=split)
+        found_prev, found_next = len(items) > per_page, True
+        items = items[-per_page:] if len(items) > per_page else items
+        if not found_prev:
+            page = 1  # reached the start: whatever was inserted since, this is the first page
+    else:
+        skipped = (page - 1) * per_page
+        after_page = max(0, total - skipped - per_page)
+        if skipped <= after_page:
+            items = walk(session, stmt, order, boundary=None, forward=True, limit=per_page, offset=skipped,
+                         split=split)
+        else:
+            items = walk(session, stmt, order, boundary=None, forward=False, limit=min(per_page, total - skipped),
+                         offset=after_page, split=split)
+    return Page(items, total, page, per_page,
+                prev_cursor=order.encode(items[0]) if items else None,
+                next_cursor=order.encode(items[-1]) if items else None,
+                found_prev=found_prev, found_next=found_next)
 
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -256,7 +325,7 @@ def export_url(name: str = "export.xlsx") -> str:
     """The current list page's export link: the same path plus /export.xlsx, with the same filter and sort."""
     from urllib.parse import urlencode
 
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "after", "before")}
     return f"{request.path.rstrip('/')}/{name}" + (f"?{urlencode(args)}" if args else "")
 
 

@@ -42,6 +42,8 @@ class Alert(VersionedMixin, Base):
         Index("ix_alerts_status_kind_due", "status", "kind", "subject_id", "due_on"),
         # Navigation counts and the alert centre within a station (covering for the counts).
         Index("ix_alerts_status_station", "status", "station_id", "acknowledged_at", "kind"),
+        # The alert centre by due date, a station's stretch at a time (keyset pages, migration 0039).
+        Index("ix_alerts_station_status_due", "station_id", "status", "due_on", "id"),
         # The API reads alerts in (updated_at, id) order (app/api/queries.py).
         Index("ix_alerts_updated_id", "updated_at", "id"),
         one_of("status", AlertStatus),

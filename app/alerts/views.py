@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.alerts import kinds, queries, services
 from app.alerts.forms import AcknowledgeForm
-from app.alerts.models import AlertStatus
+from app.alerts.models import Alert, AlertStatus
 from app.db import utcnow
 from app.security import ledger_write_required, staff_required
 from app.web import (arg_choice, arg_int, chosen_county, county_choices, db, in_scope, paginate, scoped_stations,
@@ -31,7 +31,8 @@ def _filter() -> queries.AlertFilter:
 def index():
     """Alerts of the user's stations, by kind and station, earliest due date first."""
     f = _filter()
-    page = paginate(queries.alert_list(view_scope(), f))
+    page = paginate(queries.alert_list(view_scope(), f),
+                    stations=(Alert.station_id, frozenset({f.station_id}) if f.station_id else view_scope().station_ids))
     by_kind = dict(db().execute(queries.counts_by_kind(view_scope(), f)).all())
     acknowledged = [a.id for a in page.items if a.acknowledged_at is not None]
     notes = {alert_id: note for alert_id, note in db().execute(queries.acknowledgement_notes(acknowledged))

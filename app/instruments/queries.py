@@ -25,11 +25,27 @@ SORTS = {
     "due": (Instrument.next_due_on, Instrument.id),
     "-due": (Instrument.next_due_on.desc(), Instrument.id.desc()),
     "replace": (Instrument.replace_by, Instrument.id),
+    "-replace": (Instrument.replace_by.desc(), Instrument.id.desc()),
     "serial": (Instrument.serial_no, Instrument.id),
     "-serial": (Instrument.serial_no.desc(), Instrument.id.desc()),
     "new": (Instrument.id.desc(),),
     "old": (Instrument.id,),
 }
+
+
+# The sorts each list offers: each is read from an index in its order, whatever the depth (keyset pages,
+# app/keyset.py), for one station, several (merged station by station) or all. A sort not offered (the list's
+# column header is plain text) gets the list's default when a link asks for it.
+LIST_SORTS = frozenset({"new", "old", "serial", "-serial", "due", "-due"})
+WORKLIST_SORTS = {
+    "due_soon": frozenset({"due", "-due"}),
+    "overdue": frozenset({"due", "-due"}),
+    "past_service_life": frozenset({"replace", "-replace"}),
+    "never_verified": frozenset({"new", "old"}),
+    "failed": frozenset({"due", "-due"}),
+}
+WORKLIST_DEFAULT_SORTS = {"due_soon": "due", "overdue": "due", "past_service_life": "replace",
+                          "never_verified": "new", "failed": "due"}
 
 
 @dataclass(frozen=True)
@@ -63,9 +79,10 @@ def _filtered(stmt: Select, scope: Scope, f: InstrumentFilter) -> Select:
     return stmt
 
 
-def instrument_list(scope: Scope, f: InstrumentFilter, sort: str = "new") -> Select:
-    """Instruments in scope matching the filter, in the chosen order."""
-    return _filtered(select(Instrument), scope, f).order_by(*SORTS.get(sort, SORTS["new"]))
+def instrument_list(scope: Scope, f: InstrumentFilter, sort: str = "new", sorts=LIST_SORTS) -> Select:
+    """Instruments in scope matching the filter, in the chosen order (newest first unless `sort` is one of
+    `sorts`: a page's are LIST_SORTS, an export, read once in full, may take any of SORTS)."""
+    return _filtered(select(Instrument), scope, f).order_by(*SORTS[sort if sort in sorts else "new"])
 
 
 def worklist_condition(name: str, today: dt.date, days: int):
@@ -84,11 +101,13 @@ def worklist_condition(name: str, today: dt.date, days: int):
     raise KeyError(name)
 
 
-def worklist(name: str, scope: Scope, f: InstrumentFilter, today: dt.date, days: int, sort: str = "") -> Select:
-    """A worklist's instruments, most urgent first unless another sort is chosen."""
-    default = "replace" if name == "past_service_life" else ("new" if name == "never_verified" else "due")
+def worklist(name: str, scope: Scope, f: InstrumentFilter, today: dt.date, days: int, sort: str = "",
+             sorts=None) -> Select:
+    """A worklist's instruments, most urgent first unless another of `sorts` is chosen (a page's: the
+    worklist's WORKLIST_SORTS; None, for an export: any of SORTS)."""
+    chosen = sort if sort in (SORTS if sorts is None else sorts) else WORKLIST_DEFAULT_SORTS[name]
     stmt = _filtered(select(Instrument), scope, f).where(worklist_condition(name, today, days))
-    return stmt.order_by(*SORTS.get(sort or default, SORTS[default]))
+    return stmt.order_by(*SORTS[chosen])
 
 
 def worklist_count(name: str, scope: Scope, today: dt.date, days: int) -> Select:

@@ -51,33 +51,47 @@ def _list_context() -> dict:
 @staff_required
 def index():
     """Instruments in the user's stations, filtered, sorted and paginated."""
-    page = paginate(queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new")))
+    f = _filter()
+    page = paginate(queries.instrument_list(view_scope(), f, request.args.get("sort", "new")), stations=_stations(f))
     return render_template("instruments/index.html", page=page, title="计量器具", worklist=None,
-                           **_list_context())
+                           sorts=queries.LIST_SORTS, **_list_context())
 
 
-def _worklist(name: str):
-    """The named worklist's statement and horizon in days (404 for an unknown name)."""
+def _stations(f: queries.InstrumentFilter):
+    """The list's stations for a per-station read (app/keyset.py): the filter's one, else the viewed scope's.
+
+    None (no per-station read) for a merchant's or a searched list: those few rows come from their own index,
+    while walking each station's sort index for them could read whole stations that hold none."""
+    if f.merchant_id or f.q.strip():
+        return None
+    return Instrument.station_id, (frozenset({f.station_id}) if f.station_id else view_scope().station_ids)
+
+
+def _worklist(name: str, page: bool = False):
+    """The named worklist's statement and horizon in days (404 for an unknown name); a page offers only the
+    worklist's indexed sorts, an export any."""
     if name not in queries.WORKLISTS:
         abort(404)
     days = arg_int("days", maximum=MAX_DAYS) or current_app.config["DUE_SOON_DAYS"]
-    return queries.worklist(name, view_scope(), _filter(), today(), days, request.args.get("sort", "")), days
+    return queries.worklist(name, view_scope(), _filter(), today(), days, request.args.get("sort", ""),
+                            queries.WORKLIST_SORTS[name] if page else None), days
 
 
 @bp.route("/worklists/<name>")
 @staff_required
 def worklist(name: str):
     """A worklist: due soon, overdue, past service life, never verified or failed."""
-    stmt, days = _worklist(name)
-    return render_template("instruments/index.html", page=paginate(stmt), title=queries.WORKLISTS[name],
-                           worklist=name, days=days, **_list_context())
+    stmt, days = _worklist(name, page=True)
+    return render_template("instruments/index.html", page=paginate(stmt, stations=_stations(_filter())),
+                           title=queries.WORKLISTS[name], worklist=name, days=days,
+                           sorts=queries.WORKLIST_SORTS[name], **_list_context())
 
 
 @bp.route("/instruments/export.xlsx")
 @staff_required
 def export():
     """The instrument list with its current filter and sort, as a workbook."""
-    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"), queries.SORTS)
     return xlsx_download(stmt, "计量器具", INSTRUMENT_COLUMNS, instrument_rows, url_for("instruments.index"))
 
 
@@ -85,7 +99,7 @@ def export():
 @staff_required
 def export_ecqs():
     """The filtered ledger (a merchant's, a station's) in the e-CQS batch-import template layout; it imports back."""
-    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"), queries.SORTS)
     merchant_id = arg_int("merchant_id")
     if merchant_id:
         in_scope(get_merchant, merchant_id)  # another station's merchant: 404, as its page
@@ -264,7 +278,7 @@ def labels():
     """Choose a label stock for the filtered instruments; posting gives tokens to those lacking one and opens the
     sheet, or, past LABELS_INLINE labels, queues the sheet as a background task (tokens given by the task)."""
     context = _list_context()
-    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"), queries.SORTS)
     total = db().execute(count_of(stmt)).scalar_one()
     limit = current_app.config["LABELS_MAX"]
     form = LabelsForm()
@@ -307,7 +321,7 @@ def labels_sheet():
     sink = task_sink()
     _list_context()  # a merchant filter outside the user's stations answers 404
     size = LABEL_SIZES.get(request.args.get("size", ""), LABEL_SIZES[DEFAULT_SIZE])
-    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"))
+    stmt = queries.instrument_list(view_scope(), _filter(), request.args.get("sort", "new"), queries.SORTS)
     total = db().execute(count_of(stmt)).scalar_one()
     refused = _labels_refused(total)
     if sink is None and not refused and total > current_app.config["LABELS_INLINE"]:

@@ -44,6 +44,8 @@ class Merchant(VersionedMixin, Base):
 
     __tablename__ = "merchants"
     __table_args__ = (Index("ix_merchants_station_name_key", "station_id", "name_key"),
+                      # The list by name, a station's stretch at a time (keyset pages, migration 0039).
+                      Index("ix_merchants_station_name_id", "station_id", "name", "id"),
                       # The API reads changes in (updated_at, id) order (app/api/queries.py, migration 0029).
                       Index("ix_merchants_updated_id", "updated_at", "id"),
                       one_of("industry", Industry))

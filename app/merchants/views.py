@@ -29,7 +29,11 @@ def _list_stmt():
 @staff_required
 def index():
     """Merchants in the user's stations, filtered and paginated."""
-    page = paginate(_list_stmt())
+    station_id = arg_int("station_id")
+    # A searched list is read from the search index, not station by station (app/instruments/views.py _stations).
+    stations = None if request.args.get("q", "").strip() else (
+        Merchant.station_id, frozenset({station_id}) if station_id else scope().station_ids)
+    page = paginate(_list_stmt(), stations=stations)
     return render_template("merchants/index.html", page=page, stations=scoped_stations(),
                            industries=Industry.choices())
 

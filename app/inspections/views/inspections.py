@@ -12,7 +12,7 @@ from app.catalog.queries import finding_codes, instrument_types
 from app.clock import today
 from app.inspections import queries, services
 from app.inspections.forms import CheckCorrectionForm, FindingForm, InspectionForm
-from app.inspections.models import CheckOutcome, Measure
+from app.inspections.models import CheckOutcome, Inspection, Measure
 from app.inspections.views import bp, stations_by_id
 from app.instruments.queries import instruments_of_merchant
 from app.merchants.models import Merchant
@@ -38,7 +38,10 @@ def inspections():
     """Inspections in the user's stations, newest first; filter by campaign, station or merchant."""
     stmt, merchant = _inspection_list()
     campaigns = db().scalars(queries.campaign_list().limit(100)).all()
-    return render_template("inspections/inspections.html", page=paginate(stmt), stations=scoped_stations(),
+    station_id = arg_int("station_id")
+    stations = (Inspection.station_id, frozenset({station_id}) if station_id else scope().station_ids)
+    return render_template("inspections/inspections.html", page=paginate(stmt, stations=stations),
+                           stations=scoped_stations(),
                            campaigns=campaigns, merchant=merchant)
 
 
