@@ -22,7 +22,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0039'
-down_revision = '0034'
+down_revision = '0038'
 branch_labels = None
 depends_on = None
 
