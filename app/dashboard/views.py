@@ -19,6 +19,7 @@ bp = Blueprint("dashboard", __name__, template_folder="templates")
 def index():
     """Counts by kind and status for the user's scope, with the worklists; a city or province user sees its
     counties side by side first, and ?county_id= opens one county (this page narrowed to it)."""
+    from app.complaints.queries import open_counts as open_complaints
     from app.rollups.services import county_rows
 
     station_id = arg_int("station_id")
@@ -36,7 +37,8 @@ def index():
                            county_name=region_tree().label(county_id) if county_id else "",
                            charts=_charts(trend(db(), scope, today(), station_id), station_id, county_id),
                            inspections=_inspection_charts(inspection_summary(db(), scope, today(), station_id)),
-                           pledges=pledge_summary(db(), scope, today(), station_id, county_id))
+                           pledges=pledge_summary(db(), scope, today(), station_id, county_id),
+                           complaints=db().execute(open_complaints(scope, today())).one())
 
 
 def _inspection_charts(summary: dict) -> dict:
