@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import unicodedata
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.errors import Invalid
+from app.text import identifier
 
 SALT = "complaint-challenge"
 WRONG = "验证题答案不正确，请重新计算后再提交（已换了一道题）。"
@@ -70,7 +70,9 @@ def check(secret: str, token: str, answer: str, honeypot: str, *, max_age: int) 
         raise Invalid(EXPIRED, field="answer") from None
     except BadSignature:
         raise Invalid(WRONG, field="answer") from None
-    typed = unicodedata.normalize("NFKC", answer or "").strip()
+    # The answer is a number typed on any keyboard: full-width digits from a Chinese input method are the same.
+    answer_code = answer or ""
+    typed = identifier(answer_code)
     if not (typed.isascii() and typed.isdigit()) or int(typed) != sum(_numbers(secret, nonce)):
         raise Invalid(WRONG, field="answer")
     return nonce

@@ -122,3 +122,11 @@ def upheld_counts_since(since: dt.date) -> Select:
     return (select(upheld.c.merchant_id.label("merchant_id"), func.count().label("complaints"))
             .group_by(upheld.c.merchant_id))
 
+
+
+def inspections_of_merchant(merchant_id: int, limit: int = 50) -> Select:
+    """(id, inspected_on) of a merchant's latest inspections: those a complaint may be linked to."""
+    from app.inspections.models import Inspection
+
+    return (select(Inspection.id, Inspection.inspected_on).where(Inspection.merchant_id == merchant_id)
+            .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(limit))

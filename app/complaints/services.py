@@ -23,7 +23,7 @@ from app.inspections.models import Inspection
 from app.instruments.models import Instrument
 from app.merchants.models import Merchant
 from app.scope import Scope
-from app.text import as_typed
+from app.text import as_typed, identifier
 from app.voiding.services import void_record
 from app.workdays.services import add_working_days
 
@@ -54,9 +54,7 @@ def new_reference() -> str:
 
 def normalise_reference(text: str) -> str:
     """A typed reference in its stored form (case, blanks and full-width characters forgiven)."""
-    import unicodedata
-
-    text = unicodedata.normalize("NFKC", text or "").upper().replace(" ", "").replace("-", "")
+    text = identifier(text).upper().replace(" ", "").replace("-", "")
     if text.startswith("TS"):
         text = text[2:]
     return f"TS-{text[:4]}-{text[4:8]}-{text[8:]}" if len(text) == 12 else ""

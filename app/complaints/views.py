@@ -10,7 +10,6 @@ from app.clock import today
 from app.complaints import queries, services
 from app.complaints.forms import AssignForm, CloseForm, InspectionLinkForm, OutcomeForm, TransferForm, VoidForm
 from app.complaints.models import State
-from app.inspections.models import Inspection
 from app.security import ledger_write_required, staff_required
 from app.web import arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations, unit_of_work
 
@@ -68,16 +67,9 @@ def _forms(complaint, **given) -> dict:
     forms.update(given)
     forms["assign"].assignee_id.choices = [("", "（请选择）")] + [
         (u.id, u.display_name) for u in db().scalars(services.assignees(complaint.station_id))]
-    inspections = db().execute(_inspections_of(complaint.merchant_id)).all()
+    inspections = db().execute(queries.inspections_of_merchant(complaint.merchant_id)).all()
     forms["link"].inspection_id.choices = [("", "（请选择）")] + [(i, f"{on.isoformat()} 检查") for i, on in inspections]
     return forms
-
-
-def _inspections_of(merchant_id: int):
-    from sqlalchemy import select
-
-    return (select(Inspection.id, Inspection.inspected_on).where(Inspection.merchant_id == merchant_id)
-            .order_by(Inspection.inspected_on.desc(), Inspection.id.desc()).limit(50))
 
 
 def _render(complaint, error=None, status: int = 200, **given):
@@ -133,7 +125,7 @@ def link_inspection(complaint_id: int):
     """Name the inspection of the merchant that checked the complaint."""
     complaint = _handled(complaint_id)
     form = InspectionLinkForm()
-    form.inspection_id.choices = [("", "")] + [(i, str(i)) for i, _ in db().execute(_inspections_of(
+    form.inspection_id.choices = [("", "")] + [(i, str(i)) for i, _ in db().execute(queries.inspections_of_merchant(
         complaint.merchant_id))]
     return _step(complaint, form, "link", lambda s: services.link_inspection(
         s, current_user, complaint, form.inspection_id.data, expected_version=form.version.data), "已关联核查检查。")
