@@ -203,9 +203,12 @@ def assign(session: Session, actor, complaint: Complaint, assignee_id: int | Non
         if assignee_id else None
     if user is None:
         raise Invalid("请选择本所的承办人", field="assignee_id")
+    before = complaint.assignee
     changes = audit.apply_changes(complaint, {"assignee_id": user.id, "state": State.IN_PROGRESS})
     if changes:
-        changes[0] = audit.change_row("assignee", "承办人", complaint.assignee, user)
+        # The log names the people, not their ids.
+        changes = [audit.change_row("assignee", "承办人", before, user) if c["field"] == "assignee_id" else c
+                   for c in changes]
         session.flush()
         audit.record(session, actor, "assign", complaint, changes)
     return changes
