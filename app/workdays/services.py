@@ -80,11 +80,16 @@ def add_day(session: Session, actor, values: dict) -> CalendarDay:
     return entry
 
 
-def remove_day(session: Session, actor, day_id: int) -> CalendarDay:
-    """Take a day off the calendar (logged). Deadlines already set keep their date."""
+def get_day(session: Session, day_id: int) -> CalendarDay:
+    """A listed day, else NotFound."""
     entry = session.get(CalendarDay, day_id)
     if entry is None:
         raise NotFound("日历中没有这一天")
+    return entry
+
+
+def remove_day(session: Session, actor, entry: CalendarDay) -> CalendarDay:
+    """Take a day off the calendar (logged). Deadlines already set keep their date."""
     session.delete(entry)
     session.flush()
     audit.record(session, actor, "delete", None, [audit.change_row("day", "日期", entry.day, None)],

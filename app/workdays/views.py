@@ -1,8 +1,6 @@
 """The working-day calendar (系统管理 → 工作日历): installation admins list holidays and adjusted working days."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, render_template, url_for
 from flask_login import current_user
 
@@ -41,10 +39,10 @@ def index():
 @installation_admin_required
 def delete(day_id: int):
     """Take a day off the calendar (deadlines already set keep their date)."""
+    entry = services.get_day(db(), day_id)
     with unit_of_work() as uow:
-        entry = services.remove_day(uow.session, current_user, day_id)
-    year = entry.day.year if uow.ok else dt.date.today().year
-    return uow.redirect(f"已删除 {entry}。" if uow.ok else None, url_for("workdays.index", year=year))
+        services.remove_day(uow.session, current_user, entry)
+    return uow.redirect(f"已删除 {entry}。" if uow.ok else None, url_for("workdays.index", year=entry.day.year))
 
 
 @bp.route("/seed-2026", methods=["POST"])
