@@ -78,6 +78,11 @@ class Config:
     # Public lookup: requests per client address; the address printed in QR codes ('' = the request's host).
     PUBLIC_RATE_LIMIT = os.environ.get("PUBLIC_RATE_LIMIT", "60 per minute")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # Complaints (投诉举报): handling period in working days, the public form's challenge lifetime, and how many
+    # complaints one address may send (on top of the public limit every public page shares).
+    COMPLAINT_DEADLINE_WORKING_DAYS = int(os.environ.get("COMPLAINT_DEADLINE_WORKING_DAYS", "15"))
+    COMPLAINT_CHALLENGE_SECONDS = int(os.environ.get("COMPLAINT_CHALLENGE_SECONDS", "7200"))
+    COMPLAINT_RATE_LIMIT = os.environ.get("COMPLAINT_RATE_LIMIT", "5 per hour")
     # Largest sheet of QR labels; a selection of more than LABELS_INLINE labels is built by a background task.
     LABELS_MAX = int(os.environ.get("LABELS_MAX", "5000"))
     LABELS_INLINE = int(os.environ.get("LABELS_INLINE", "500"))
@@ -176,6 +181,8 @@ class TestConfig(Config):
     SMTP_HOST = ""
     INTEGRITY_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-integrity")
     TASK_STORAGE = str(Path(tempfile.gettempdir()) / "metrology-test-tasks")
+    # Tests send many complaints from one address; the rate-limit test sets its own limit.
+    COMPLAINT_RATE_LIMIT = "1000 per minute"
 
 
 class ProductionConfig(Config):

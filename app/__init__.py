@@ -125,6 +125,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.bodies.views import bp as bodies_bp
     from app.catalog.views import bp as catalog_bp
     from app.certificates.views import bp as certificates_bp
+    from app.complaints.views import bp as complaints_bp
     from app.credit.views import bp as credit_bp
     from app.dashboard.views import bp as dashboard_bp
     from app.field.views import bp as field_bp
@@ -144,13 +145,15 @@ def _register_blueprints(app: Flask) -> None:
     from app.search.views import bp as search_bp
     from app.tasks.views import bp as tasks_bp
     from app.webhooks.views import bp as webhooks_bp
+    from app.workdays.views import bp as workdays_bp
 
     from app.api.admin import bp as api_tokens_bp
 
-    for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, catalog_bp, certificates_bp, credit_bp,
+    for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, catalog_bp, certificates_bp, complaints_bp,
+               credit_bp,
                dashboard_bp, field_bp, imports_bp, inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp,
                merchants_bp, monthly_bp, plans_bp, public_bp, regions_bp, results_bp, rollups_bp, search_bp, tasks_bp,
-               webhooks_bp):
+               webhooks_bp, workdays_bp):
         app.register_blueprint(bp)
     _register_rest_api(app)
 
@@ -262,6 +265,8 @@ def _register_errors(app: Flask) -> None:
             return _error_page(429, "登录失败次数过多，请一分钟后再试。")
         if request.endpoint == "accounts.change_password":
             return _error_page(429, "当前密码输错次数过多，请一分钟后再试。")
+        if request.endpoint in ("public.complaint_instrument", "public.complaint_merchant") and request.method == "POST":
+            return _error_page(429, "提交过于频繁，请稍后再试；情况紧急可拨打 12315。")
         if request.path.startswith("/public/"):
             return _error_page(429, "查询过于频繁，请稍后再试。")
         return _error_page(429)

@@ -26,10 +26,13 @@ def register_cli(app: Flask) -> None:
         """Load the catalogue seed data (idempotent)."""
         from app.catalog.services import seed_catalogue
 
+        from app.workdays.services import seed_china_2026
+
         with _db().session_scope() as session:
             added = seed_catalogue(session)
+            days = seed_china_2026(session)
         click.echo(f"器具种类新增 {added['instrument_types']} 项，问题代码新增 {added['finding_codes']} 项，"
-                   f"器具种类别名新增 {added['aliases']} 项。")
+                   f"器具种类别名新增 {added['aliases']} 项，工作日历新增 {days} 天。")
 
     @app.cli.command("setup")
     def setup_cmd():
@@ -37,9 +40,12 @@ def register_cli(app: Flask) -> None:
         from app.accounts.services import ensure_admin
         from app.catalog.services import seed_catalogue
 
+        from app.workdays.services import seed_china_2026
+
         migrations.upgrade(current_app.config["DATABASE_URL"])
         with _db().session_scope() as session:
             seed_catalogue(session)
+            seed_china_2026(session)
             user, password = ensure_admin(session)
         if user is not None:
             click.echo("=" * 60)

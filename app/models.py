@@ -5,6 +5,7 @@ from app.api.models import ApiToken, api_token_stations  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.bodies.models import VerificationBody  # noqa: F401
 from app.certificates.models import Certificate  # noqa: F401
+from app.complaints.models import Complaint, ComplaintOutcome  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType, InstrumentTypeAlias  # noqa: F401
 from app.credit.models import CreditRule, CreditScore  # noqa: F401
 from app.db import Base  # noqa: F401
@@ -21,6 +22,7 @@ from app.regions.models import Region, RegionLevel  # noqa: F401
 from app.results.models import ResultLead  # noqa: F401
 from app.rollups.models import RegionLeadDays  # noqa: F401
 from app.tasks.models import BackgroundTask  # noqa: F401
+from app.workdays.models import CalendarDay  # noqa: F401
 from app.webhooks.models import WebhookEvent, WebhookSubscription  # noqa: F401
 from app.counts.models import StationCount, StationCountDay  # noqa: F401
 # Its session listeners keep the per-station counts in step with every write of the ledger.

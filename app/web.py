@@ -345,18 +345,21 @@ def nav_counts() -> dict:
 
     from app.alerts.queries import pending_count
     from app.clock import today
+    from app.complaints.queries import open_counts as open_complaints
     from app.dashboard.services import worklist_counts
     from app.instruments.queries import WORKLISTS
     from app.results.queries import pending_count as pending_leads
 
     if not user.is_authenticated:
-        return {"lists": [], "urgent": 0, "alerts": 0, "leads": 0}
+        return {"lists": [], "urgent": 0, "alerts": 0, "leads": 0, "complaints": 0, "complaints_late": 0}
     if "nav_counts" not in g:
         counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
         g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
                         "urgent": counts["overdue"] + counts["past_service_life"],
                         "alerts": db().execute(pending_count(scope())).scalar_one(),
                         "leads": db().execute(pending_leads(scope())).scalar_one()}
+        complaints, late = db().execute(open_complaints(scope(), today())).one()
+        g.nav_counts.update(complaints=complaints, complaints_late=late)
     return g.nav_counts
 
 

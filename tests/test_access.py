@@ -151,6 +151,17 @@ class Ids:
     # A region nothing depends on (0 unless the case deletes a region, see `make_empty_region`).
     region_empty: int = 0
     region_empty_version: int = 0
+    # Complaints (0 unless the case is a complaints route, see `make_complaints`): an open one of station A with a
+    # photo and no outcome, one of A with an outcome, one of B; an inspection of merchant A; a calendar day.
+    complaint_a: int = 0
+    complaint_a_version: int = 0
+    complaint_a2: int = 0
+    complaint_a2_version: int = 0
+    complaint_b: int = 0
+    outcome_a: int = 0
+    complaint_inspection_a: int = 0
+    calendar_day: int = 0
+    merchant_a_ref: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,6 +230,15 @@ def field_draft(ids: Ids) -> dict:
         "inspected_on": today().isoformat(), "visit_outcome": "conducted", "notes": "",
         "inspector_ids": [ids.user_insp_a, ids.user_super], "location": None,
         "checks": [{"instrument_id": ids.instrument_a, "outcome": "ok", "seen_version": ids.instrument_a_version}]})}
+
+
+def public_complaint(ids: Ids) -> dict:
+    """The public complaint form answered right (a new question each time: a question answers one complaint)."""
+    from app.complaints import challenge
+
+    issued = challenge.issue(TestConfig.SECRET_KEY)
+    return {"category": "short_weight", "description": "少称二两", "challenge": issued.token,
+            "answer": str(challenge.answer_of(TestConfig.SECRET_KEY, issued.token)), "website": ""}
 
 
 def upload(ids: Ids) -> dict:
@@ -324,14 +344,14 @@ CASES: list[Case] = [
     Case("credit.rule", "/admin/credit/",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
-                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "complaint_points": "5", "pledge_points": "3",
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
     Case("credit.rule", "/admin/credit/?region_id={county_a}",
          get=ADMIN_ONLY, post=ADMIN_ONLY, variant="county",
          data=lambda ids: {"window_months": "24", "severe_points": "12", "major_points": "5", "minor_points": "2",
-                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+                           "overdue_points": "1", "overdue_cap": "10", "failed_points": "3", "complaint_points": "5", "pledge_points": "3",
                            "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"},
          invalid=lambda ids: {"window_months": "abc", "version": "1"},
          table="credit_rules"),
@@ -506,6 +526,55 @@ CASES: list[Case] = [
     # A label's address: staff whose stations include the instrument go on to its internal page.
     Case("public.instrument", "/public/i/{token_a}", get=E(OK, ONWARD, OK, ONWARD, ONWARD), variant="token"),
     Case("public.instrument", "/public/i/{instrument_a}", get=E(404, 404, 404, 404, 404), variant="database id"),
+    # 我要反映问题: anyone may send a complaint (staff too); the form with a wrong or missing answer comes back.
+    Case("public.complaint_instrument", "/public/i/{token_a}/report", get=PUBLIC, post=PUBLIC,
+         data=public_complaint, invalid=lambda ids: {"category": "short_weight", "description": "x", "answer": "1"},
+         table="complaints"),
+    Case("public.complaint_instrument", "/public/i/{instrument_a}/report", get=E(404, 404, 404, 404, 404),
+         variant="database id"),
+    Case("public.complaint_merchant", "/public/m/{merchant_a_ref}/report", get=PUBLIC, post=PUBLIC,
+         data=public_complaint, invalid=lambda ids: {}, table="complaints"),
+    Case("public.complaint_merchant", "/public/m/{merchant_a}/report", get=E(404, 404, 404, 404, 404),
+         variant="merchant id"),
+    Case("public.complaint_lookup", "/public/complaints/", get=PUBLIC),
+    Case("public.complaint_lookup", "/public/complaints/?ref=TS-2345-6789-ABCD", get=PUBLIC, variant="unknown"),
+    # --- complaints (投诉举报): station staff handle their stations', regional users read ---------------
+    Case("complaints.index", "/complaints/", get=STAFF_READ, texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
+    Case("complaints.index", "/complaints/?state=all&overdue=1&station_id={station_a}", get=STAFF_READ,
+         variant="filtered"),
+    Case("complaints.new", "/complaints/new", get=LEDGER_NEW),
+    Case("complaints.new", "/complaints/new?merchant_id={merchant_a}", get=A_WRITE, post=A_WRITE, variant="merchant A",
+         data=lambda ids: {"channel": "12315", "transfer_no": "12315-A-9", "received_on": today().isoformat(),
+                           "category": "other", "description": "电话反映", "phone": "", "phone_consent": ""},
+         invalid=lambda ids: {"channel": "12315", "received_on": "昨天"}, table="complaints"),
+    Case("complaints.detail", "/complaints/{complaint_a}", get=A_READ),
+    Case("complaints.detail", "/complaints/{complaint_b}", get=B_READ, variant="b"),
+    Case("complaints.photo", "/complaints/{complaint_a}/photo", get=A_READ),
+    Case("complaints.assign", "/complaints/{complaint_a}/assign", get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"assignee_id": str(ids.user_insp_a), "version": ids.complaint_a_version},
+         invalid=lambda ids: {"assignee_id": "", "version": ids.complaint_a_version}, table="complaints"),
+    Case("complaints.link_inspection", "/complaints/{complaint_a}/inspection", get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"inspection_id": str(ids.complaint_inspection_a), "version": ids.complaint_a_version},
+         invalid=lambda ids: {"inspection_id": "", "version": ids.complaint_a_version}, table="complaints"),
+    Case("complaints.outcome", "/complaints/{complaint_a}/outcome", get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"outcome": "partly", "note": "部分属实"}, invalid=lambda ids: {"outcome": "maybe"},
+         table="complaint_outcomes"),
+    Case("complaints.close", "/complaints/{complaint_a2}/close", get=ALL_405, post=A_WRITE,
+         data=lambda ids: {"reply": "经核查属实，已责令改正。", "version": ids.complaint_a2_version},
+         invalid=lambda ids: {"reply": "", "version": ids.complaint_a2_version}, table="complaints"),
+    Case("complaints.void", "/complaints/{complaint_a}/void", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"reason": "重复转办"}, invalid=lambda ids: {"reason": ""}, table="complaints"),
+    Case("complaints.void_outcome", "/complaints/outcomes/{outcome_a}/void", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"reason": "录入错误"}, invalid=lambda ids: {"reason": ""}, table="complaint_outcomes"),
+    # --- the working-day calendar: the installation's admins -----------------------------------------
+    Case("workdays.index", "/admin/calendar/", get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"day": "2027-02-06", "kind": "workday", "name": "春节", "source": "国务院办公厅通知"},
+         invalid=lambda ids: {"day": "", "kind": "holiday"}, table="calendar_days"),
+    Case("workdays.index", "/admin/calendar/?year=2026", get=ADMIN_ONLY, variant="year"),
+    Case("workdays.delete", "/admin/calendar/{calendar_day}/delete", get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {}, invalid_outcome=NOFORM, table="calendar_days"),
+    Case("workdays.seed_2026", "/admin/calendar/seed-2026", get=ALL_405, post=ADMIN_ONLY,
+         data=lambda ids: {}, invalid_outcome=NOFORM, table="calendar_days"),
     # --- QR labels --------------------------------------------------------------------------------
     Case("instruments.labels", "/instruments/labels",
          get=STAFF_READ, post=E(LOGIN, OK, OK, OK, OK),
@@ -1054,6 +1123,35 @@ def make_empty_region(session, world) -> dict:
     return {"region_empty": region.id, "region_empty_version": region.version}
 
 
+def make_complaints(session, world) -> dict:
+    """Complaints of station A (an open one from a label with a photo; one with an outcome) and of B, an
+    inspection of merchant A, a day of the calendar and merchant A's public reference."""
+    from app.complaints import challenge
+    from app.complaints import services as complaints
+    from app.workdays.services import add_day
+
+    def transfer(merchant, number):
+        return complaints.receive_transfer(session, world.admin, factories.ALL, merchant, {
+            "channel": "12315", "transfer_no": number, "received_on": today(), "category": "short_weight",
+            "description": "少称"}, 15, today())
+
+    a = complaints.receive_public(session, merchant=world.merchant_a, instrument=world.instrument_a,
+                                  values={"category": "no_valid_mark", "description": "没有检定标志"},
+                                  photo=complaints.Photo("现场.png", factories.image_bytes("PNG")), nonce="matrix",
+                                  received_on=today(), deadline_days=15, storage_dir=TestConfig.EVIDENCE_STORAGE,
+                                  max_bytes=1024 * 1024)
+    a2, b = transfer(world.merchant_a, "12315-A-1"), transfer(world.merchant_b, "12315-B-1")
+    outcome = complaints.record_outcome(session, world.admin, a2, "substantiated", "属实")
+    complaints.record_outcome(session, world.admin, b, "unfounded", "")
+    visit = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor])
+    day = add_day(session, world.admin, {"day": date(2027, 1, 1), "kind": "holiday", "name": "元旦"})
+    session.commit()
+    return {"complaint_a": a.id, "complaint_a_version": a.version, "complaint_a2": a2.id,
+            "complaint_a2_version": a2.version, "complaint_b": b.id, "outcome_a": outcome.id,
+            "complaint_inspection_a": visit.id, "calendar_day": day.id,
+            "merchant_a_ref": challenge.merchant_ref(TestConfig.SECRET_KEY, world.merchant_a.id)}
+
+
 def make_api_token(session, world) -> dict:
     """A read token of station A (to revoke)."""
     from app.api.models import TokenScope
@@ -1098,7 +1196,8 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "public.draw": make_inspections, "field.": make_field,
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
           "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
-          "credit.inherit": make_county_rule, "regions.delete": make_empty_region}
+          "credit.inherit": make_county_rule, "regions.delete": make_empty_region, "complaints.": make_complaints,
+          "workdays.": make_complaints, "public.complaint": make_complaints}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

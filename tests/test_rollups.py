@@ -120,7 +120,7 @@ def test_credit_page_edits_a_countys_own_rule(client, session, world, city):
     page = client.get(f"/admin/credit/?region_id={city['b'].id}").get_data(as_text=True)
     assert "系统默认" in page and "恢复继承" not in page
     data = {"window_months": "24", "severe_points": "10", "major_points": "5", "minor_points": "2",
-            "overdue_points": "9", "overdue_cap": "10", "failed_points": "3", "pledge_points": "3",
+            "overdue_points": "9", "overdue_cap": "10", "failed_points": "3", "complaint_points": "5", "pledge_points": "3",
             "model_unit_points": "2", "a_max": "0", "b_max": "5", "c_max": "15", "version": "1"}
     assert client.post(f"/admin/credit/?region_id={city['b'].id}", data=data).status_code == 302
     assert settings.region_rules(session)[city["b"].id].overdue_points == 9

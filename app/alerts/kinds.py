@@ -71,3 +71,8 @@ PLEDGE_REVIEW = register(AlertKind("pledge_review", "诚信承诺待复核", PLE
                                    "作出诚信计量承诺的单位被检查发现较重或严重问题，请监管科室复核其承诺"))
 RECTIFICATION_LATE = register(AlertKind("rectification_late", "整改逾期", RECTIFICATION, "danger",
                                         "责令改正的期限已过，尚未复查关闭"))
+
+COMPLAINT = "complaint"
+
+COMPLAINT_LATE = register(AlertKind("complaint_late", "投诉举报逾期", COMPLAINT, "danger",
+                                    "投诉举报已过办理期限（按工作日计算）仍未办结"))

@@ -206,9 +206,17 @@ def _pledges_to_review(today: dt.date) -> Select:
             .distinct())
 
 
+def _late_complaints(today: dt.date) -> Select:
+    from app.complaints.queries import late_complaints
+
+    # Closed and voided complaints are not in it: their alerts resolve, and they never alert again.
+    return late_complaints(today)
+
+
 SUBJECT_RULES: dict[str, Callable[[dt.date], Select]] = {
     kinds.RECTIFICATION_LATE.code: _late_rectifications,
     kinds.PLEDGE_REVIEW.code: _pledges_to_review,
+    kinds.COMPLAINT_LATE.code: _late_complaints,
 }
 
 

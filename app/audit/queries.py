@@ -15,6 +15,8 @@ ACTION_LABELS = {
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
     "build": "生成月报", "delete": "删除", "certificate": "上传检定证书",
     "revoke_token": "吊销令牌", "api_call": "API 调用",
+    "receive": "受理投诉举报", "assign": "指定承办人", "link_inspection": "关联核查检查", "outcome": "记录核查结论",
+    "correct_outcome": "更正核查结论", "close": "办结答复",
 }
 
 # What the log calls each kind of record (entity_type is the table name, or a name given by the service):
@@ -35,6 +37,7 @@ ENTITY_LABELS = {
     "verification_certificates": "检定证书",
     "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
     "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
+    "complaints": "投诉举报", "complaint_outcomes": "投诉举报核查结论", "calendar_days": "工作日历",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
 }
 

@@ -104,6 +104,7 @@ def _append_only() -> dict[type, set[str]]:
     from app.inspections.models import (DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument,
                                         RandomDraw, Recheck, Signature)
     from app.certificates.models import Certificate
+    from app.complaints.models import ComplaintOutcome
     from app.instruments.models import Verification
     from app.voiding.models import VOID_COLUMNS
 
@@ -114,6 +115,8 @@ def _append_only() -> dict[type, set[str]]:
         # A check's outcome may be corrected (ok -> problem) with a reason in the audit log; nothing else moves.
         InspectionInstrument: {"outcome"},
         Certificate: set(VOID_COLUMNS),
+        # A complaint's outcome is recorded once: a correction is a new entry, a mistake is voided.
+        ComplaintOutcome: set(VOID_COLUMNS),
         Inspection: set(), Recheck: set(), EvidenceFile: set(), DeadlineExtension: set(), Signature: set(),
         # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},

@@ -24,6 +24,7 @@ class CreditRuleForm(Form):
     overdue_points = _points(CreditRule.__labels__["overdue_points"])
     overdue_cap = _points(CreditRule.__labels__["overdue_cap"])
     failed_points = _points(CreditRule.__labels__["failed_points"])
+    complaint_points = _points(CreditRule.__labels__["complaint_points"])
     pledge_points = _points(CreditRule.__labels__["pledge_points"])
     model_unit_points = _points(CreditRule.__labels__["model_unit_points"])
     a_max = _points(CreditRule.__labels__["a_max"], -1000)

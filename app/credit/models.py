@@ -13,14 +13,15 @@ CLASS_LABELS = {"A": "A 类（低风险）", "B": "B 类（较低风险）", "C"
 
 
 class CreditRule(VersionedMixin, Base):
-    """The one scoring rule: points per finding by severity and per problem instrument, less for a pledge;
+    """The one scoring rule: points per finding by severity, per problem instrument and per upheld complaint, less
+    for a pledge;
     the score's thresholds give the class."""
 
     __tablename__ = "credit_rules"
     __labels__ = {
         "window_months": "统计期（月）", "severe_points": "严重问题（每条）", "major_points": "较重问题（每条）",
         "minor_points": "一般问题（每条）", "overdue_points": "超期未检器具（每台）", "overdue_cap": "超期器具计分上限（台）",
-        "failed_points": "检定不合格未复检器具（每台）", "pledge_points": "有效诚信承诺（减）",
+        "failed_points": "检定不合格未复检器具（每台）", "complaint_points": "投诉举报属实或部分属实（每件）", "pledge_points": "有效诚信承诺（减）",
         "model_unit_points": "诚信计量示范单位（再减）", "a_max": "A 类最高分", "b_max": "B 类最高分", "c_max": "C 类最高分",
     }
 
@@ -34,6 +35,8 @@ class CreditRule(VersionedMixin, Base):
     overdue_points: Mapped[int] = mapped_column(Integer, default=1)
     overdue_cap: Mapped[int] = mapped_column(Integer, default=10)
     failed_points: Mapped[int] = mapped_column(Integer, default=3)
+    # Per complaint received in the window whose outcome is 属实 or 部分属实 (app/complaints).
+    complaint_points: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     pledge_points: Mapped[int] = mapped_column(Integer, default=3)
     model_unit_points: Mapped[int] = mapped_column(Integer, default=2)
     a_max: Mapped[int] = mapped_column(Integer, default=0)
@@ -55,6 +58,7 @@ class CreditScore(Base):
     minor: Mapped[int] = mapped_column(Integer)
     overdue: Mapped[int] = mapped_column(Integer)
     failed: Mapped[int] = mapped_column(Integer)
+    complaints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pledged: Mapped[bool] = mapped_column(Boolean)
     model_unit: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[int] = mapped_column(Integer)

@@ -25,6 +25,7 @@ def pledge_components(today: dt.date) -> Select:
 
 def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime) -> Select:
     """Every merchant with its finding counts by severity in the window, overdue and failed in-use instruments,
+    upheld complaints received in the window,
     pledge and demonstration-unit flags, score and class: the rows of credit_scores."""
     from app.instruments.engine import add_months
 
@@ -41,22 +42,27 @@ def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime)
                           count_if(Instrument.next_due_on < today).label("overdue"),
                           count_if(Instrument.last_result == VerificationResult.FAIL).label("failed"))
                    .where(in_use).group_by(Instrument.merchant_id).subquery())
+    from app.complaints.queries import upheld_counts_since
+
+    complaints = upheld_counts_since(since).subquery()
     pledges = pledge_components(today).subquery()
     severe, major, minor = (func.coalesce(findings.c[k], 0) for k in ("severe", "major", "minor"))
     overdue, failed = func.coalesce(instruments.c.overdue, 0), func.coalesce(instruments.c.failed, 0)
+    upheld = func.coalesce(complaints.c.complaints, 0)
     pledged = pledges.c.merchant_id.is_not(None)
     model_unit = and_(pledged, pledges.c.model_unit == 1)
     score = (severe * rule.severe_points + major * rule.major_points + minor * rule.minor_points
              + case((overdue > rule.overdue_cap, rule.overdue_cap), else_=overdue) * rule.overdue_points
-             + failed * rule.failed_points
+             + failed * rule.failed_points + upheld * rule.complaint_points
              - case((pledged, rule.pledge_points), else_=0) - case((model_unit, rule.model_unit_points), else_=0))
     credit_class = case((score <= rule.a_max, "A"), (score <= rule.b_max, "B"), (score <= rule.c_max, "C"),
                         else_="D")
-    return (select(Merchant.id, severe, major, minor, overdue, failed, pledged, model_unit, score, credit_class,
+    return (select(Merchant.id, severe, major, minor, overdue, failed, upheld, pledged, model_unit, score, credit_class,
                    literal(computed_at, CreditScore.computed_at.type))
             .select_from(Merchant)
             .outerjoin(findings, findings.c.merchant_id == Merchant.id)
             .outerjoin(instruments, instruments.c.merchant_id == Merchant.id)
+            .outerjoin(complaints, complaints.c.merchant_id == Merchant.id)
             .outerjoin(pledges, pledges.c.merchant_id == Merchant.id))
 
 

@@ -23,6 +23,7 @@ SNAPSHOTS = Snapshots()
 def index():
     """Counts by kind and status for the user's scope, with the worklists; a city or province user sees its
     counties side by side first, and ?county_id= opens one county (this page narrowed to it)."""
+    from app.complaints.queries import open_counts as open_complaints
     from app.rollups.services import county_rows
 
     station_id = arg_int("station_id")
@@ -59,7 +60,8 @@ def index():
                            rollup=figures["rollup"], county_name=region_tree().label(county_id) if county_id else "",
                            counted_at=local(counted_at) if counted_at else None,
                            charts=_charts(figures["trend"], station_id, county_id),
-                           inspections=_inspection_charts(figures["inspections"]), pledges=figures["pledges"])
+                           inspections=_inspection_charts(figures["inspections"]), pledges=figures["pledges"],
+                           complaints=db().execute(open_complaints(scope, on_day)).one())
 
 
 def _inspection_charts(summary: dict) -> dict:

@@ -59,6 +59,10 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
 
         counts.update(add_demo_inspections(session, today(), DEFAULT_SEED if seed is None else seed))
 
+        from app.demo.complaints import add_demo_complaints
+
+        counts.update(add_demo_complaints(session, today()))
+
         # Fill the alert centre at once rather than at the scheduler's next sweep.
         from app.alerts.jobs import due_date_sweep
         from app.db import utcnow
@@ -73,7 +77,7 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
                f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
                f"检定记录 {counts['verifications']} 条，专项检查记录 {counts['inspections']} 条，"
-               f"诚信计量承诺 {counts['pledges']} 份，预警 {alerts['created']} 条。")
+               f"诚信计量承诺 {counts['pledges']} 份，投诉举报 {counts['complaints']} 件，预警 {alerts['created']} 条。")
     click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:

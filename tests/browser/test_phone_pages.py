@@ -58,6 +58,7 @@ NOT_PAGES = {
     "tasks.download": "a background task's result (a workbook, or a label sheet printed from a desktop)",
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
+    "complaints.photo": "a complainant's photo, a download",
     "certificates.show": "a verification's certificate file (PDF or image) shown by the browser, a file",
     "certificates.download": "a verification's certificate file, a download",
     "inspections.signature_image": "a signature kept as an image, a file",
@@ -81,6 +82,7 @@ def extra_urls(ids: dict) -> list[str]:
     search with results, a workbook's import page, an inspection signed on the phone where it was recorded."""
     return [*(f"/worklists/{name}" for name in WORKLISTS if name != NAMES["instruments.worklist"]),
             "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
+            "/complaints/?state=all", "/complaints/new?merchant_id=" + str(ids["merchant_id"]),
             f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}",
             f"/imports/{ids['results_batch_id']}", "/leads/?state=all"]
 
@@ -273,7 +275,14 @@ def add_the_rest(session, config) -> dict:
     background = tasks.create_task(session, inspector, TaskKind.EXPORT, "导出计量器具（25,000 条）",
                                    {"endpoint": "instruments.export", "path": "/instruments/export.xlsx", "query": ""})
     merchant = session.get(type(inspection.merchant), inspection.merchant_id)
+    # The demo's complaints: one of my stations if there is one (its page has the handling forms), and an outcome.
+    from app.complaints.models import Complaint, ComplaintOutcome
+
+    complaint = session.scalars(select(Complaint).where(Complaint.station_id.in_(mine)).order_by(Complaint.id)).first() \
+        or session.scalars(select(Complaint).order_by(Complaint.id)).first()
+    outcome = session.scalars(select(ComplaintOutcome).order_by(ComplaintOutcome.id)).first()
     return {
+        "complaint_id": complaint.id, "outcome_id": outcome.id,
         "station_id": station, "user_id": inspector.id, "merchant_id": merchant.id, "instrument_id": instrument.id,
         "verification_id": verification.id, "type_id": instrument.type_id, "batch_id": batch.id,
         "campaign_id": session.scalars(select(Campaign.id)).first(),
