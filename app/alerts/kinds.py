@@ -71,3 +71,8 @@ PLEDGE_REVIEW = register(AlertKind("pledge_review", "诚信承诺待复核", PLE
                                    "作出诚信计量承诺的单位被检查发现较重或严重问题，请监管科室复核其承诺"))
 RECTIFICATION_LATE = register(AlertKind("rectification_late", "整改逾期", RECTIFICATION, "danger",
                                         "责令改正的期限已过，尚未复查关闭"))
+
+CASE = "case"
+
+CASE_LATE = register(AlertKind("case_late", "案件办理逾期", CASE, "danger",
+                               "案件下一阶段（调查取证、告知、决定、执行或结案）已过期限仍未登记"))

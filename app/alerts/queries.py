@@ -205,9 +205,16 @@ def _pledges_to_review(today: dt.date) -> Select:
             .distinct())
 
 
+def _late_cases(today: dt.date) -> Select:
+    from app.cases.queries import late_cases
+
+    return late_cases(today)
+
+
 SUBJECT_RULES: dict[str, Callable[[dt.date], Select]] = {
     kinds.RECTIFICATION_LATE.code: _late_rectifications,
     kinds.PLEDGE_REVIEW.code: _pledges_to_review,
+    kinds.CASE_LATE.code: _late_cases,
 }
 
 

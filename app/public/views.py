@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.cases.queries import published_decisions
 from app.clock import today
 from app.extensions import public_limit
 from app.inspections import services as inspections
@@ -42,8 +43,11 @@ def search():
         for mid, kind, valid, due, overdue, never in (session.execute(queries.kind_counts(ids, now, days))
                                                       if ids else []):
             counts.setdefault(mid, []).append((kind, valid, due, overdue, never))
+        published: dict[int, list] = {}
+        for case in session.scalars(published_decisions(ids)):
+            published.setdefault(case.merchant_id, []).append(case)
         results = [{"name": m.name, "pledged": m.id in pledged, "model_unit": pledged.get(m.id, False),
-                    "kinds": counts.get(m.id, [])} for m in merchants]
+                    "kinds": counts.get(m.id, []), "penalties": published.get(m.id, [])} for m in merchants]
         if not results:
             message = "没有找到名称包含该文字的经营者"
     return render_template("public/search.html", q=q, results=results, message=message,
@@ -77,7 +81,8 @@ def instrument(token: str):
         "public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
         state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None,
         model_unit=bool(pledged), notice=notice, institution=institution_of(latest),
-        ledger_updated_on=ledger_updated_on(inst, latest))))
+        ledger_updated_on=ledger_updated_on(inst, latest),
+        penalties=session.scalars(published_decisions([inst.merchant_id])).all())))
 
 
 def _personal(response):
