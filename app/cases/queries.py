@@ -142,3 +142,18 @@ def cases_of_merchant(access: CaseAccess, merchant_id: int) -> Select:
 def case_of_findings(finding_ids: list[int]) -> Select:
     """(finding id, case id) of the cases of some findings."""
     return select(Case.finding_id, Case.id).where(Case.finding_id.in_(finding_ids or [0]))
+
+
+def confiscable(merchant_id: int) -> Select:
+    """A merchant's instruments in use (what a decision may confiscate), by id."""
+    from app.instruments.models import Instrument, InstrumentStatus
+
+    return (select(Instrument).where(Instrument.merchant_id == merchant_id, Instrument.status == InstrumentStatus.IN_USE)
+            .order_by(Instrument.id))
+
+
+def possible_members() -> Select:
+    """Active users, by username (a brigade's possible members)."""
+    from app.accounts.models import User
+
+    return select(User).where(User.is_active.is_(True)).order_by(User.username)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-
-from app.accounts.models import User
 from app.cases import queries, services
 from app.cases.forms import LimitsForm, PublishForm, StageForm, TeamForm
 from app.cases.models import Case, EnforcementTeam, Stage
 from app.clock import today
-from app.instruments.models import Instrument, InstrumentStatus
 from app.security import admin_required, ledger_write_required, staff_required
 from app.voiding.forms import VoidForm
 from app.web import arg_choice, arg_int, case_access, db, paginate, scoped_stations, unit_of_work, xlsx_download
@@ -81,9 +77,7 @@ def detail(case_id: int):
 def _stage_form(case: Case, form: StageForm) -> None:
     form.team_id.choices = [("", f"本所承办（{case.station.name}）")] + [
         (t.id, t.name) for t in db().scalars(queries.teams(active_only=True))]
-    form.instrument_ids.choices = [(i.id, str(i)) for i in db().scalars(
-        select(Instrument).where(Instrument.merchant_id == case.merchant_id,
-                                 Instrument.status == InstrumentStatus.IN_USE).order_by(Instrument.id))]
+    form.instrument_ids.choices = [(i.id, str(i)) for i in db().scalars(queries.confiscable(case.merchant_id))]
 
 
 @bp.route("/<int:case_id>/stage", methods=["GET", "POST"])
@@ -203,7 +197,7 @@ def teams():
 
 def _team_form(form: TeamForm) -> None:
     form.member_ids.choices = [(u.id, f"{u.display_name}（{u.username}）") for u in db().scalars(
-        select(User).where(User.is_active.is_(True)).order_by(User.username))]
+        queries.possible_members())]
 
 
 @bp.route("/teams/new", methods=["GET", "POST"])
