@@ -158,7 +158,8 @@ def _kind_lines(rows) -> list[str]:
 
 def _alert_line(alert: Alert) -> str:
     inst = alert.instrument
-    what = f"{inst.type.name_zh} {inst.serial_no}" if inst is not None else f"{alert.subject_type} {alert.subject_id}"
+    what = (f"{inst.type.name_zh} {inst.serial_no}" if inst is not None
+            else f"{kinds.SUBJECT_LABELS.get(alert.subject_type, alert.subject_type)} {alert.subject_id}")
     where = alert.merchant.name if alert.merchant is not None else ""
     location = f"（{inst.location}）" if inst is not None and inst.location else ""
     return f"  [{alert.kind_label}] {what}，{where}{location}，日期 {alert.due_on.isoformat()}"

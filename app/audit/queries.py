@@ -14,7 +14,7 @@ ACTION_LABELS = {
     "extend": "延长整改期限", "correct": "更正检查结论", "sign": "签名",
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
     "build": "生成月报", "delete": "删除", "certificate": "上传检定证书",
-    "revoke_token": "吊销令牌", "api_call": "API 调用",
+    "revoke_token": "吊销令牌", "api_call": "API 调用", "stage": "登记案件阶段", "correct_stage": "更正案件登记",
 }
 
 # What the log calls each kind of record (entity_type is the table name, or a name given by the service):
@@ -36,6 +36,8 @@ ENTITY_LABELS = {
     "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
     "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
+    "cases": "案件", "case_stages": "案件办理阶段", "case_confiscations": "没收的计量器具",
+    "case_stage_limits": "案件办理期限", "enforcement_teams": "执法大队", "enforcement_team_members": "执法大队成员",
 }
 
 

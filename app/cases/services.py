@@ -263,7 +263,7 @@ def add_stage(session: Session, actor, case: Case, *, expected_version: int, val
         session.flush()
     except StaleDataError as err:
         raise StaleEdit("该案件") from err
-    audit.record(session, actor, "correct" if corrects else "stage", case, changes,
+    audit.record(session, actor, "correct_stage" if corrects else "stage", case, changes,
                  note=f"更正{corrects.stage.label}登记" if corrects else "")
     return entry
 
