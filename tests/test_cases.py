@@ -439,3 +439,16 @@ def test_draw_can_target_flagged_merchants(session, world):
                                  seed=3, today=today(), attention_only=True)
     assert [t["merchant_id"] for t in drawn.result] == [flagged.id]
     assert drawn.inputs["attention_only"] is True and inspections.draw_reproduces(drawn)
+
+
+def test_correcting_the_filing_date_moves_the_case_and_its_deadline(session, world):
+    case = _case(session, world, days_ago=20)
+    filed = case.entries[0]
+    with pytest.raises(Invalid, match="不能早于发现问题"):
+        services.add_stage(session, None, case, expected_version=case.version, today=today(), corrects=filed,
+                           values={"stage_on": case.discovered_on - dt.timedelta(days=1)})
+    later = case.discovered_on + dt.timedelta(days=4)
+    services.add_stage(session, None, case, expected_version=case.version, today=today(), corrects=filed,
+                       values={"stage_on": later, "notes": "立案审批日期更正"})
+    assert case.opened_on == later and case.due_on == later + dt.timedelta(days=60)
+    assert [e.stage_on for e in case.effective_entries] == [later]

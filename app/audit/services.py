@@ -120,8 +120,8 @@ def _append_only() -> dict[type, set[str]]:
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},
         # A case's stages are appended (CaseStage, never edited); its header follows them, is published or voided.
         CaseStage: set(),
-        Case: set(VOID_COLUMNS) | {"stage", "stage_on", "team_id", "due_on", "closed_on", "published_on", "version",
-                                   "updated_at"},
+        Case: set(VOID_COLUMNS) | {"opened_on", "stage", "stage_on", "team_id", "due_on", "closed_on", "published_on",
+                                   "version", "updated_at"},
     }
 
 

@@ -38,6 +38,7 @@ class Stage(LabeledEnum):
 
     @property
     def position(self) -> int:
+        """The stage's place in the procedure (0 for 立案)."""
         return list(Stage).index(self)
 
 
@@ -155,6 +156,7 @@ class Case(Voidable, VersionedMixin, Base):
 
     @property
     def is_closed(self) -> bool:
+        """True once 结案 is recorded."""
         return self.closed_on is not None
 
     def is_late(self, today: dt.date) -> bool:
@@ -213,6 +215,7 @@ class CaseStage(TimestampMixin, Base):
 
     @property
     def unit_label(self) -> str:
+        """The responsible unit in words: the brigade, or the station."""
         return self.team.name if self.team is not None else self.station.name
 
     @property

@@ -30,6 +30,7 @@ class CaseAccess:
         return or_(stations, Case.team_id.in_(sorted(self.team_ids)))
 
     def apply(self, stmt: Select) -> Select:
+        """Restrict a select of cases to the access."""
         cond = self.condition()
         return stmt if cond is None else stmt.where(cond)
 

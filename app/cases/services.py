@@ -102,6 +102,7 @@ def _refresh_header(session: Session, case: Case) -> None:
     last = entries[-1]
     dates = {e.stage: e.stage_on for e in entries}
     case.stage, case.stage_on, case.team_id = last.stage, last.stage_on, last.team_id
+    case.opened_on = dates[Stage.FILED]  # a corrected 立案 date moves the case's month
     case.closed_on = last.stage_on if last.stage == Stage.CLOSED else None
     upcoming = next_stages(case)
     case.due_on = _due(dates, case.discovered_on, upcoming[0], limits(session)) if upcoming else None
@@ -289,9 +290,7 @@ def publish(session: Session, actor, case: Case, *, on: dt.date, today: dt.date)
 
 def void_case(session: Session, actor, case: Case, reason: str) -> list[dict]:
     """Void a case opened in error (with a reason); it leaves the worklist, alerts, counts and public pages."""
-    def consequences() -> list[dict]:
-        return []
-    return void_record(session, actor, case, reason, what="案件", entity_label=str(case), consequences=consequences)
+    return void_record(session, actor, case, reason, what="案件", entity_label=str(case))
 
 
 # --- brigades ------------------------------------------------------------------------------------
