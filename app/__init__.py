@@ -123,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.alerts.views import bp as alerts_bp
     from app.audit.views import bp as audit_bp
     from app.bodies.views import bp as bodies_bp
+    from app.cases.views import bp as cases_bp
     from app.catalog.views import bp as catalog_bp
     from app.certificates.views import bp as certificates_bp
     from app.complaints.views import bp as complaints_bp
@@ -149,8 +150,8 @@ def _register_blueprints(app: Flask) -> None:
 
     from app.api.admin import bp as api_tokens_bp
 
-    for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, catalog_bp, certificates_bp, complaints_bp,
-               credit_bp,
+    for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, cases_bp, catalog_bp, certificates_bp,
+               complaints_bp, credit_bp,
                dashboard_bp, field_bp, imports_bp, inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp,
                merchants_bp, monthly_bp, plans_bp, public_bp, regions_bp, results_bp, rollups_bp, search_bp, tasks_bp,
                webhooks_bp, workdays_bp):

@@ -73,6 +73,15 @@ def scope() -> Scope:
     return cached[1]
 
 
+def case_access():
+    """The current user's case access (app/cases): their scope's stations and the brigades they belong to."""
+    from app.cases.queries import CaseAccess, team_ids_of
+
+    if not current_user.is_authenticated:
+        return CaseAccess(scope())
+    return CaseAccess(scope(), frozenset(db().scalars(team_ids_of(current_user.id))))
+
+
 def region_tree():
     """The region tree of this request (app/rollups/tree.py), loaded once."""
     from flask import g

@@ -32,7 +32,7 @@ INSTRUMENT_COLUMNS = [
 MERCHANT_COLUMNS = [
     Column("监管所", 14), Column("使用单位名称", 32), Column("统一社会信用代码", 22), Column("行业", 12),
     Column("地址", 30), Column("联系人", 10), Column("联系电话", 14), Column("所属市场", 24),
-    Column("登记时间", 16, "datetime"),
+    Column("登记时间", 16, "datetime"), Column("重点关注", 8), Column("重点关注原因", 30, "lines"),
 ]
 
 
@@ -57,13 +57,19 @@ def instrument_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
 
 def merchant_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
     """The rows of a merchant list, in MERCHANT_COLUMNS order."""
+    from app.attention.queries import reason_flags
+    from app.clock import today
+
     parent = aliased(Merchant)
+    reasons = reason_flags(Merchant.id, today())
     stmt = (list_stmt.with_only_columns(
         Station.name, Merchant.name, Merchant.credit_code, Merchant.industry, Merchant.address, Merchant.contact,
-        Merchant.phone, parent.name, Merchant.created_at, maintain_column_froms=False)
+        Merchant.phone, parent.name, Merchant.created_at, *reasons, maintain_column_froms=False)
         .join_from(Merchant, Station, Merchant.station_id == Station.id)
         .outerjoin_from(Merchant, parent, Merchant.parent_id == parent.id))
-    return _stream(session, stmt)
+    for row in _stream(session, stmt):
+        held = [r for r in row[9:] if r]
+        yield (*row[:9], "是" if held else "", "\n".join(held))
 
 
 INSPECTION_COLUMNS = [
@@ -205,3 +211,21 @@ def campaign_target_rows(session: Session, list_stmt: Select) -> Iterator[tuple]
     for row in session.execute(list_stmt.execution_options(yield_per=CHUNK)):
         yield (row.station_name, row.merchant_name, "随机抽取" if row.draw_id else "人工列入",
                TARGET_STATES.get(row.state, row.state), row.inspected_on, row.findings, row.inspection_id)
+
+
+CASE_COLUMNS = [
+    Column("案件编号", 20), Column("监管所", 14), Column("使用单位", 30), Column("问题", 24), Column("立案日期", 12, "date"),
+    Column("当前阶段", 10), Column("阶段日期", 12, "date"), Column("承办单位", 16), Column("下一阶段期限", 12, "date"),
+    Column("处理决定", 12), Column("罚款（元）", 14, "number"), Column("没收违法所得（元）", 14, "number"),
+    Column("公示日期", 12, "date"), Column("作废原因", 24, "lines"),
+]
+
+
+def case_rows(session: Session, list_stmt: Select) -> Iterator[tuple]:
+    """The rows of a case list, in CASE_COLUMNS order (the decision in force: corrections replace)."""
+    for c in session.scalars(list_stmt.execution_options(yield_per=CHUNK)):
+        d = c.decision
+        yield (c.case_no, c.station.name, c.merchant.name, c.finding.code.name_zh if c.finding else "",
+               c.opened_on, c.stage.label, c.stage_on, c.unit_label, c.due_on,
+               d.decision.label if d is not None and d.decision else "", d.fine if d is not None else None,
+               d.confiscation if d is not None else None, c.published_on, c.void_reason if c.is_voided else "")

@@ -162,6 +162,13 @@ class Ids:
     complaint_inspection_a: int = 0
     calendar_day: int = 0
     merchant_a_ref: str = ""
+    # Cases (案件): one at 立案 in station A and B, one decided (a penalty) in station A; a brigade (see make_cases).
+    case_a: int = 0
+    case_a_version: int = 0
+    case_b: int = 0
+    case_decided_a: int = 0
+    team: int = 0
+    team_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -212,6 +219,7 @@ NO_SESSION = E(401, 401, 401, 401, 401)
 REFUSED = "refused"
 
 MERCHANT_A_NAME, MERCHANT_B_NAME = "甲市场摊位1", "乙加油站"
+CASE_A_NO, CASE_B_NO = "甲市监立〔2026〕7号", "乙市监立〔2026〕9号"
 SERIAL_A, SERIAL_B = "A-001", "B-001"
 LEAD_A_SERIAL, LEAD_B_SERIAL = "LEAD-A-1", "LEAD-B-1"
 BATCH_A_FILE, BATCH_B_FILE, BATCH_APPLIED_FILE = "甲所台账.csv", "乙所台账.csv", "甲所已导入.csv"
@@ -792,6 +800,39 @@ CASES: list[Case] = [
          invalid=lambda ids: {"new_deadline": "2026-02-30", "reason": "需返厂维修",
                               "version": ids.rectification_a_version},
          table="deadline_extensions"),
+    # --- cases (案件) ------------------------------------------------------------------------------
+    Case("cases.index", "/cases/", get=STAFF_READ, texts_a=(CASE_A_NO,), texts_b=(CASE_B_NO,)),
+    Case("cases.index", "/cases/?state=all&stage=filed", get=STAFF_READ, variant="filtered",
+         texts_a=(CASE_A_NO,), texts_b=(CASE_B_NO,)),
+    Case("cases.export", "/cases/export.xlsx", get=STAFF_READ),
+    Case("cases.detail", "/cases/{case_a}", get=A_READ, variant="station A"),
+    Case("cases.detail", "/cases/{case_b}", get=B_READ, variant="station B"),
+    Case("cases.stage_new", "/cases/{case_a}/stage", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"stage": "investigation", "stage_on": today().isoformat(), "team_id": "",
+                           "version": ids.case_a_version},
+         invalid=lambda ids: {"stage": "investigation", "stage_on": "2026-02-30", "version": ids.case_a_version},
+         table="case_stages"),
+    Case("cases.correct", "/cases/{case_a}/correct", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"stage": "filed", "stage_on": today().isoformat(), "notes": "立案日期更正",
+                           "version": ids.case_a_version},
+         invalid=lambda ids: {"stage": "filed", "stage_on": "", "version": ids.case_a_version},
+         table="case_stages"),
+    Case("cases.publish", "/cases/{case_decided_a}/publish", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"published_on": today().isoformat()}, invalid=lambda ids: {"published_on": "明天"},
+         table="cases"),
+    Case("cases.void", "/cases/{case_a}/void", get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"reason": "重复立案"}, invalid=lambda ids: {"reason": " "}, table="cases"),
+    Case("cases.limits", "/cases/limits", get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"days_filed": "15", "days_investigation": "45", "days_notice": "75", "days_decision": "90",
+                           "days_execution": "15", "days_closed": "30"},
+         invalid=lambda ids: {"days_filed": "0", "days_investigation": "abc"}, table="case_stage_limits"),
+    Case("cases.teams", "/cases/teams", get=ADMIN_ONLY),
+    Case("cases.team_new", "/cases/teams/new", get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "乙县执法大队", "is_active": "y", "member_ids": [str(ids.user_insp_a)]},
+         invalid=lambda ids: {"name": ""}, table="enforcement_teams"),
+    Case("cases.team_edit", "/cases/teams/{team}", get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name": "甲县执法大队（改）", "is_active": "y", "version": ids.team_version},
+         invalid=lambda ids: {"name": "", "version": ids.team_version}, table="enforcement_teams"),
     Case("public.draw", "/public/draws/{draw_published}", get=PUBLIC, variant="published"),
     Case("public.draw", "/public/draws/{draw}", get=E(404, 404, 404, 404, 404), variant="not published"),
     Case("inspections.inspections", "/inspections/", get=STAFF_READ,
@@ -1005,6 +1046,28 @@ def make_inspections(session, world) -> dict:
             "user_insp_b": world.inspector_b.id, "user_super": world.supervisor.id}
 
 
+def make_cases(session, world) -> dict:
+    """A case at 立案 in station A and in station B, a decided (penalty) one in station A, and a brigade."""
+    from app.cases import services as cases
+    from app.cases.models import Case as CaseRow
+
+    def opened(merchant, case_no: str):
+        visit = factories.inspection(session, merchant, [world.inspector_a, world.supervisor],
+                                     on=today() - dt.timedelta(days=5))
+        finding = factories.finding(session, visit, "CHEAT_DEVICE", "case", case_no=case_no)
+        return session.scalars(select(CaseRow).where(CaseRow.finding_id == finding.id)).one()
+
+    a, b, decided = opened(world.merchant_a, CASE_A_NO), opened(world.merchant_b, CASE_B_NO), opened(
+        world.merchant_a, "甲市监立〔2026〕8号")
+    for stage, extra in (("investigation", {}), ("notice", {}), ("decision", {"decision": "penalty", "fine": "2000"})):
+        cases.add_stage(session, None, decided, expected_version=decided.version, today=today(),
+                        values={"stage": stage, "stage_on": today() - dt.timedelta(days=1), **extra})
+    team = cases.save_team(session, None, None, name="甲县执法大队", is_active=True, member_ids=[])
+    session.commit()
+    return {"case_a": a.id, "case_a_version": a.version, "case_b": b.id, "case_decided_a": decided.id,
+            "team": team.id, "team_version": team.version}
+
+
 def make_field(session, world) -> dict:
     """The second inspector a phone's draft names."""
     return {"user_super": world.supervisor.id}
@@ -1197,7 +1260,8 @@ EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.p
           "bodies.": make_bodies, "results.": make_leads, "certificates.": make_certificates,
           "webhooks.": make_webhooks, "api_tokens.": make_api_token, "tasks.": make_tasks,
           "credit.inherit": make_county_rule, "regions.delete": make_empty_region, "complaints.": make_complaints,
-          "workdays.": make_complaints, "public.complaint": make_complaints}
+          "workdays.": make_complaints, "public.complaint": make_complaints,
+          "cases.": make_cases}
 
 
 def ids_of(session, world, case: Case | None = None, *, every_extra: bool = False) -> Ids:

@@ -76,3 +76,11 @@ COMPLAINT = "complaint"
 
 COMPLAINT_LATE = register(AlertKind("complaint_late", "投诉举报逾期", COMPLAINT, "danger",
                                     "投诉举报已过办理期限（按工作日计算）仍未办结"))
+
+CASE = "case"
+
+CASE_LATE = register(AlertKind("case_late", "案件办理逾期", CASE, "danger",
+                               "案件下一阶段（调查取证、告知、决定、执行或结案）已过期限仍未登记"))
+
+# What an alert's subject is called where no instrument names it (the digest's lines).
+SUBJECT_LABELS = {RECTIFICATION: "责令改正", PLEDGE: "诚信计量承诺", COMPLAINT: "投诉举报", CASE: "案件"}

@@ -213,10 +213,17 @@ def _late_complaints(today: dt.date) -> Select:
     return late_complaints(today)
 
 
+def _late_cases(today: dt.date) -> Select:
+    from app.cases.queries import late_cases
+
+    return late_cases(today)
+
+
 SUBJECT_RULES: dict[str, Callable[[dt.date], Select]] = {
     kinds.RECTIFICATION_LATE.code: _late_rectifications,
     kinds.PLEDGE_REVIEW.code: _pledges_to_review,
     kinds.COMPLAINT_LATE.code: _late_complaints,
+    kinds.CASE_LATE.code: _late_cases,
 }
 
 

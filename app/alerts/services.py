@@ -158,14 +158,10 @@ def _kind_lines(rows) -> list[str]:
     return [f"  {kinds.label_of(k)}：{counts[k]} 条" for k in ordered]
 
 
-# How a digest names an alert's subject when it is not an instrument.
-SUBJECT_NAMES = {kinds.RECTIFICATION: "责令改正", kinds.PLEDGE: "诚信计量承诺", kinds.COMPLAINT: "投诉举报"}
-
-
 def _alert_line(alert: Alert) -> str:
     inst = alert.instrument
-    subject = SUBJECT_NAMES.get(alert.subject_type, alert.subject_type)
-    what = f"{inst.type.name_zh} {inst.serial_no}" if inst is not None else f"{subject} {alert.subject_id}"
+    what = (f"{inst.type.name_zh} {inst.serial_no}" if inst is not None
+            else f"{kinds.SUBJECT_LABELS.get(alert.subject_type, alert.subject_type)} {alert.subject_id}")
     where = alert.merchant.name if alert.merchant is not None else ""
     location = f"（{inst.location}）" if inst is not None and inst.location else ""
     return f"  [{alert.kind_label}] {what}，{where}{location}，日期 {alert.due_on.isoformat()}"

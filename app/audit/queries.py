@@ -17,6 +17,7 @@ ACTION_LABELS = {
     "revoke_token": "吊销令牌", "api_call": "API 调用",
     "receive": "受理投诉举报", "assign": "指定承办人", "link_inspection": "关联核查检查", "outcome": "记录核查结论",
     "correct_outcome": "更正核查结论", "close": "办结答复",
+    "stage": "登记案件阶段", "correct_stage": "更正案件登记",
 }
 
 # What the log calls each kind of record (entity_type is the table name, or a name given by the service):
@@ -39,6 +40,8 @@ ENTITY_LABELS = {
     "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
     "complaints": "投诉举报", "complaint_outcomes": "投诉举报核查结论", "calendar_days": "工作日历",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
+    "cases": "案件", "case_stages": "案件办理阶段", "case_confiscations": "没收的计量器具",
+    "case_stage_limits": "案件办理期限", "enforcement_teams": "执法大队", "enforcement_team_members": "执法大队成员",
 }
 
 

@@ -61,6 +61,8 @@ class CreditScore(Base):
     complaints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pledged: Mapped[bool] = mapped_column(Boolean)
     model_unit: Mapped[bool] = mapped_column(Boolean)
+    # Flagged 重点关注 (app/attention) at the computation: never in class A.
+    repeat_offender: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[int] = mapped_column(Integer)
     credit_class: Mapped[str] = mapped_column(String(1))
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

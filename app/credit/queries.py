@@ -55,9 +55,15 @@ def scored_merchants(rule: CreditRule, today: dt.date, computed_at: dt.datetime)
              + case((overdue > rule.overdue_cap, rule.overdue_cap), else_=overdue) * rule.overdue_points
              + failed * rule.failed_points + upheld * rule.complaint_points
              - case((pledged, rule.pledge_points), else_=0) - case((model_unit, rule.model_unit_points), else_=0))
-    credit_class = case((score <= rule.a_max, "A"), (score <= rule.b_max, "B"), (score <= rule.c_max, "C"),
-                        else_="D")
-    return (select(Merchant.id, severe, major, minor, overdue, failed, upheld, pledged, model_unit, score, credit_class,
+    # A merchant flagged 重点关注 (app/attention: the same problem twice in 24 months ...) is never in class A: a
+    # score that would give A gives B; the flag does not add points, so B, C and D stay as the score says.
+    from app.attention.queries import flagged_merchants
+
+    flagged = Merchant.id.in_(flagged_merchants(today))
+    credit_class = case((and_(score <= rule.a_max, ~flagged), "A"), (score <= rule.b_max, "B"),
+                        (score <= rule.c_max, "C"), else_="D")
+    return (select(Merchant.id, severe, major, minor, overdue, failed, upheld, pledged, model_unit, flagged, score,
+                   credit_class,
                    literal(computed_at, CreditScore.computed_at.type))
             .select_from(Merchant)
             .outerjoin(findings, findings.c.merchant_id == Merchant.id)

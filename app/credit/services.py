@@ -63,7 +63,8 @@ def recompute(session: Session, today: dt.date, now: dt.datetime) -> dict[str, i
 
     groups = rule_groups(session)
     session.execute(delete(CreditScore))
-    columns = ["merchant_id", "severe", "major", "minor", "overdue", "failed", "complaints", "pledged", "model_unit", "score",
+    columns = ["merchant_id", "severe", "major", "minor", "overdue", "failed", "complaints", "pledged", "model_unit",
+               "repeat_offender", "score",
                "credit_class", "computed_at"]
     elsewhere = sorted(s for _, ids in groups if ids for s in ids)
     for rule, station_ids in groups:

@@ -63,6 +63,10 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
 
         counts.update(add_demo_complaints(session, today()))
 
+        from app.demo.cases import add_demo_cases
+
+        counts.update(add_demo_cases(session, today()))
+
         # Fill the alert centre at once rather than at the scheduler's next sweep.
         from app.alerts.jobs import due_date_sweep
         from app.db import utcnow

@@ -51,6 +51,7 @@ class DrawForm(Form):
     inspectors_per_target = IntegerField("每户检查人员数", default=2, validators=[
         InputRequired(message="请填写每户检查人员数"), NumberRange(min=2, max=10, message="每户至少两名检查人员")])
     exclude_own_station = BooleanField("不从检查对象所属监管所抽取检查人员")
+    attention_only = BooleanField("仅从重点关注单位中抽取", description="两年内同一问题重复出现等原因被列为重点关注的使用单位")
     roster_ids = SelectMultipleField("检查人员名录", coerce=int, validators=[chosen("检查人员")])
     seed = IntegerField("随机种子", validators=[Optional(), NumberRange(min=0, max=2 ** 62, message="随机种子应为非负整数")],
                         description="留空由系统生成；记录后任何人可用同一种子复核抽取结果")

@@ -145,9 +145,10 @@ def draw_of(session: Session, campaign_id: int) -> RandomDraw | None:
 
 def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[int], industries: list[str],
              rates: dict, inspectors_per_target: int, exclude_own_station: bool, roster_ids: list[int],
-             seed: int | None = None, today: dt.date | None = None) -> RandomDraw:
+             seed: int | None = None, today: dt.date | None = None, attention_only: bool = False) -> RandomDraw:
     """Draw merchants and inspectors for a campaign, record seed, inputs and result, and plan the targets;
-    refused once the campaign's last day has passed."""
+    refused once the campaign's last day has passed. attention_only: draw from the merchants flagged 重点关注
+    (app/attention) on the day of the draw; the pool is recorded, so the draw re-runs the same later."""
     if draw_of(session, campaign.id) is not None:
         raise Invalid("本次行动已进行过随机抽取，抽取结果不能重抽")
     today = today or clock_today()
@@ -163,7 +164,14 @@ def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[i
         if rate is None or not 0 <= rate <= 100:
             raise Invalid("抽查比例应在0到100之间", field=f"rate_{key}")
     industries = sorted({Industry(i).value for i in industries})
-    pool = [drawing.PoolMerchant(*row) for row in session.execute(queries.draw_pool(station_ids, industries))]
+    pool_stmt = queries.draw_pool(station_ids, industries)
+    if attention_only:
+        from app.attention.queries import flagged_merchants
+
+        pool_stmt = pool_stmt.where(Merchant.id.in_(flagged_merchants(today)))
+    pool = [drawing.PoolMerchant(*row) for row in session.execute(pool_stmt)]
+    if attention_only and not pool:
+        raise Invalid("抽取范围内没有重点关注单位", field="attention_only")
     eligible = {u.id: u for u in session.scalars(queries.inspector_roster())}
     roster = [drawing.RosterInspector(uid, tuple(s.id for s in eligible[uid].stations))
               for uid in sorted({int(i) for i in roster_ids}) if uid in eligible]
@@ -172,6 +180,7 @@ def run_draw(session: Session, actor, campaign: Campaign, *, station_ids: list[i
     seed = secrets.randbits(62) if seed is None else int(seed)
     inputs = {"station_ids": station_ids, "industries": industries, "rates": {k: float(v) for k, v in rates.items()},
               "inspectors_per_target": inspectors_per_target, "exclude_own_station": bool(exclude_own_station),
+              **({"attention_only": True} if attention_only else {}),
               "pool": [[m.id, m.station_id, m.credit_class] for m in pool],
               "roster": [[u.id, list(u.station_ids)] for u in roster]}
     try:
@@ -427,6 +436,11 @@ def add_finding(session: Session, actor, inspection: Inspection, values: dict) -
             audit.record(session, actor, "update", instrument, stopped, note=f"监督检查责令停止使用（{code.name_zh}）")
     session.flush()
     audit.record(session, actor, "create", finding, changes, entity_label=f"{inspection} 问题 {code.name_zh}")
+    if case_no:
+        # A 立案 finding opens its case (app/cases): the 立案 stage on the inspection's date, the station responsible.
+        from app.cases.services import open_case
+
+        open_case(session, actor, finding, case_no)
     if code.severity in (Severity.MAJOR, Severity.SEVERE):
         # A pledged merchant with a serious finding: supervisors get the pledge-review alert now, not at the sweep.
         from app.alerts.kinds import PLEDGE_REVIEW
@@ -450,12 +464,22 @@ def void_finding(session: Session, actor, finding: Finding, reason: str, today: 
     def close_order() -> list[dict]:
         rect = session.scalars(select(Rectification).where(Rectification.finding_id == finding.id)).first()
         if rect is None or not rect.is_open:
-            return []
+            return void_case()
         closed = audit.apply_changes(rect, {"closed_on": max(today, rect.issued_on)})
         session.flush()
         audit.record(session, actor, "void", rect, closed, entity_label=f"{rect.merchant.name} 责令改正",
                      note="所涉问题已作废，整改随之关闭")
-        return [audit.change_row("rectification", "责令改正", "整改中", "随问题作废而关闭")]
+        return [audit.change_row("rectification", "责令改正", "整改中", "随问题作废而关闭")] + void_case()
+
+    def void_case() -> list[dict]:
+        from app.cases.models import Case
+        from app.cases.services import void_case as void_the_case
+
+        case = session.scalars(select(Case).where(Case.finding_id == finding.id)).first()
+        if case is None or case.is_voided:
+            return []
+        void_the_case(session, actor, case, f"所涉问题已作废：{reason}")
+        return [audit.change_row("case", "案件", case.case_no, "随问题作废")]
 
     refuse_if_signed(session, finding.inspection_id)
     return void_record(session, actor, finding, reason, what="问题",

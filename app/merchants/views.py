@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
+from app.attention.queries import flagged_merchants, repeated_codes
+from app.attention.services import labels_by_merchant
 from app.audit.queries import entries_for
+from app.cases.queries import cases_of_merchant
 from app.clock import today
 from app.credit.queries import credit_of
 from app.credit.services import get_rule
@@ -14,15 +17,19 @@ from app.merchants import queries, services
 from app.merchants.forms import MerchantForm
 from app.merchants.models import Industry, Merchant
 from app.security import ledger_write_required, staff_required
-from app.web import arg_choice, arg_int, db, in_scope, paginate, scope, scoped_stations, unit_of_work, xlsx_download
+from app.web import (arg_choice, arg_int, case_access, db, in_scope, paginate, scope, scoped_stations, unit_of_work,
+                     xlsx_download)
 from reports.lists import MERCHANT_COLUMNS, merchant_rows
 
 bp = Blueprint("merchants", __name__, template_folder="templates", url_prefix="/merchants")
 
 
 def _list_stmt():
-    return queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
+    stmt = queries.merchant_list(scope(), q=request.args.get("q", ""), station_id=arg_int("station_id"),
                                  industry=arg_choice("industry", Industry), sort=request.args.get("sort", "name"))
+    if request.args.get("attention") == "1":
+        stmt = stmt.where(Merchant.id.in_(flagged_merchants(today())))
+    return stmt
 
 
 @bp.route("/")
@@ -34,8 +41,9 @@ def index():
     stations = None if request.args.get("q", "").strip() else (
         Merchant.station_id, frozenset({station_id}) if station_id else scope().station_ids)
     page = paginate(_list_stmt(), stations=stations)
+    attention = labels_by_merchant(db(), [m.id for m in page.items], today())
     return render_template("merchants/index.html", page=page, stations=scoped_stations(),
-                           industries=Industry.choices())
+                           industries=Industry.choices(), attention=attention)
 
 
 @bp.route("/export.xlsx")
@@ -88,9 +96,12 @@ def detail(merchant_id: int):
     entries = session.scalars(entries_for("merchants", merchant.id)).all()
     credit = session.scalars(credit_of(merchant.id)).first()
     pledges = session.scalars(pledges_of_merchant(merchant.id)).all()
+    attention = labels_by_merchant(session, [merchant.id], today()).get(merchant.id, [])
     return render_template("merchants/detail.html", merchant=merchant, instruments=instruments, vendors=vendors,
                            entries=entries, credit=credit, credit_rule=get_rule(session) if credit else None,
-                           pledges=pledges, today=today())
+                           pledges=pledges, today=today(), attention=attention,
+                           repeated_codes=session.execute(repeated_codes(merchant.id, today())).all(),
+                           cases=session.scalars(cases_of_merchant(case_access(), merchant.id)).all())
 
 
 @bp.route("/<int:merchant_id>/edit", methods=["GET", "POST"])

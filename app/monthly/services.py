@@ -20,12 +20,13 @@ from reports.monthly import Month, build_monthly_report
 
 def report_sections() -> list:
     """The extra sheets other capabilities contribute to the monthly workbook, in order."""
+    from reports.monthly_cases import cases_section
     from reports.monthly_complaints import complaints_section
     from reports.monthly_inspections import inspections_section
     from reports.monthly_integrity import integrity_section
     from reports.monthly_purpose import purpose_section
 
-    return [inspections_section, integrity_section, complaints_section, purpose_section]
+    return [inspections_section, cases_section, integrity_section, complaints_section, purpose_section]
 
 
 def edition_name(tree, region_id: int) -> str:

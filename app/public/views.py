@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.cases.queries import published_decisions
 from app.clock import today
 from app.complaints import challenge
 from app.complaints import services as complaints
@@ -49,8 +50,12 @@ def search():
                                                       if ids else []):
             counts.setdefault(mid, []).append((kind, valid, due, overdue, never))
         secret = current_app.config["SECRET_KEY"]
+        published: dict[int, list] = {}
+        for case in session.scalars(published_decisions(ids)):
+            published.setdefault(case.merchant_id, []).append(case)
         results = [{"name": m.name, "pledged": m.id in pledged, "model_unit": pledged.get(m.id, False),
-                    "kinds": counts.get(m.id, []), "ref": challenge.merchant_ref(secret, m.id)} for m in merchants]
+                    "kinds": counts.get(m.id, []), "penalties": published.get(m.id, []),
+                    "ref": challenge.merchant_ref(secret, m.id)} for m in merchants]
         if not results:
             message = "没有找到名称包含该文字的经营者"
     return render_template("public/search.html", q=q, results=results, message=message,
@@ -84,7 +89,8 @@ def instrument(token: str):
         "public/instrument.html", inst=inst, in_use=inst.status == InstrumentStatus.IN_USE,
         state=public_state(inst, now, current_app.config["DUE_SOON_DAYS"]), pledged=pledged is not None,
         model_unit=bool(pledged), notice=notice, institution=institution_of(latest),
-        ledger_updated_on=ledger_updated_on(inst, latest))))
+        ledger_updated_on=ledger_updated_on(inst, latest),
+        penalties=session.scalars(published_decisions([inst.merchant_id])).all())))
 
 
 def _personal(response):

@@ -157,6 +157,7 @@ def add_the_rest(session, config) -> dict:
     """Records the demo lacks, made through the services; the parameters of the routes, by name."""
     from app.alerts.jobs import alert_digest
     from app.bodies import services as bodies
+    from app.cases.models import Case as CaseRow, EnforcementTeam
     from app.certificates.services import attach_certificate
     from app.db import utcnow
     from app.imports import services as imports
@@ -294,6 +295,9 @@ def add_the_rest(session, config) -> dict:
         "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
         "task_id": background.id,
         "region_id": session.get(Station, station).county_id,
+        # The demo's cases (app/demo/cases.py): one decided and published in my station, and its brigade.
+        "case_id": session.scalars(select(CaseRow.id).where(CaseRow.station_id.in_(mine)).order_by(CaseRow.id)).first(),
+        "team_id": session.scalars(select(EnforcementTeam.id)).first(),
     }
 
 

@@ -183,7 +183,7 @@ def draw_new(campaign_id: int):
                 industries=form.industries.data, rates=form.rates(),
                 inspectors_per_target=form.inspectors_per_target.data,
                 exclude_own_station=form.exclude_own_station.data, roster_ids=form.roster_ids.data,
-                seed=form.seed.data, today=today())
+                seed=form.seed.data, today=today(), attention_only=form.attention_only.data)
         if uow.ok:
             return uow.redirect(f"已抽取 {len(drawn.result)} 家检查对象，已列入检查计划。",
                                 url_for("inspections.draw", draw_id=drawn.id))

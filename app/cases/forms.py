@@ -1,0 +1,57 @@
+"""Case forms: a stage (with the decision's fields), publication, the stage limits, a brigade."""
+from __future__ import annotations
+
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from app.cases.models import DecisionKind, NoPenaltyBasis, Stage
+from app.forms import CoercingSelect, Form, VersionField, int_or_none, required
+from app.instruments.forms import date_field
+
+
+class StageForm(Form):
+    """One stage as recorded: which, when, who is responsible; on 决定 the decision, amounts and basis."""
+
+    stage = SelectField("阶段", choices=Stage.choices())
+    stage_on = date_field("日期")
+    team_id = CoercingSelect("承办单位", coerce=int_or_none, validators=[Optional()],
+                             description="不选表示由本所承办；也可交执法大队承办")
+    decision = SelectField("处理决定（仅“决定”阶段）", choices=[("", "（不适用）")] + DecisionKind.choices(),
+                           validators=[Optional()])
+    fine = StringField("罚款（元）", validators=[Length(max=30)], description="精确到分，例如 5000 或 1234.50")
+    confiscation = StringField("没收违法所得（元）", validators=[Length(max=30)])
+    instrument_ids = SelectMultipleField("没收的计量器具", coerce=int, validators=[Optional()],
+                                         description="所选器具将记为报废（没收）")
+    basis = SelectField("不予处罚依据", choices=[("", "（不适用）")] + NoPenaltyBasis.choices(), validators=[Optional()])
+    notes = TextAreaField("说明", validators=[Length(max=2000)])
+    version = VersionField()
+
+    def values(self) -> dict:
+        """The form's values as add_stage() takes them."""
+        return {k: getattr(self, k).data for k in ("stage", "stage_on", "team_id", "decision", "fine",
+                                                    "confiscation", "instrument_ids", "basis", "notes")}
+
+
+class PublishForm(Form):
+    """The date the decision was published (行政处罚信息公示)."""
+
+    published_on = date_field("公示日期")
+
+
+class LimitsForm(Form):
+    """The days each stage may take (fields days_<stage> are added per stage)."""
+
+
+for _stage in Stage:
+    setattr(LimitsForm, f"days_{_stage.value}", IntegerField(
+        f"{_stage.label}期限（天）", validators=[InputRequired(message=f"请填写{_stage.label}期限"),
+                                             NumberRange(min=1, max=3650, message="应为1到3650之间的天数")]))
+
+
+class TeamForm(Form):
+    """A brigade: name, in use, members."""
+
+    name = StringField("名称", validators=[required("名称"), Length(max=100)])
+    is_active = BooleanField("启用", default=True)
+    member_ids = SelectMultipleField("成员", coerce=int, validators=[Optional()])
+    version = VersionField()
