@@ -123,6 +123,8 @@ class Ids:
     token_a: str = ""
     # An alias of the scale kind (seed data).
     alias_scale: int = 0
+    # A retired kind (see make_retired_kind).
+    type_retired: int = 0
     # A verification body (0 unless the case is a bodies route, see `make_bodies`).
     body: int = 0
     body_version: int = 0
@@ -243,7 +245,7 @@ CASES: list[Case] = [
     Case("catalog.type_edit", "/catalog/types/{type_scale}/edit",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {"rule": "periodic", "cycle_months": "6", "service_life_years": "", "lead_days": "30",
-                           "regulation": "JJG 539-2016", "regulation_title": "数字指示秤", "note": "",
+                           "regulation": "JJG 539-2016", "regulation_title": "数字指示秤", "note": "", "confirmed": "partly",
                            "is_active": "y", "version": ids.type_scale_version},
          invalid=lambda ids: {"rule": "periodic", "cycle_months": "abc", "version": ids.type_scale_version},
          table="instrument_types"),
@@ -256,6 +258,18 @@ CASES: list[Case] = [
     Case("catalog.alias_delete", "/catalog/types/{type_scale}/aliases/{alias_scale}/delete",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
          table="instrument_type_aliases"),
+    Case("catalog.type_new", "/catalog/types/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name_zh": "电子吊秤", "rule": "periodic", "cycle_months": "12", "lead_days": "30",
+                           "confirmed": "no", "aliases": "吊秤"},
+         invalid=lambda ids: {"name_zh": "", "rule": "periodic", "cycle_months": "12", "confirmed": "no"},
+         table="instrument_types"),
+    Case("catalog.type_retire", "/catalog/types/{type_scale}/retire",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {"reason": "并入数字指示秤"},
+         invalid=lambda ids: {"reason": ""}, invalid_outcome=BACK, back_to=lambda ids: "/catalog/types",
+         table="instrument_types"),
+    Case("catalog.type_restore", "/catalog/types/{type_retired}/restore",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="instrument_types"),
     # --- leads (未备案器具线索): station staff read and handle their station's ---------------------
     Case("results.index", "/leads/", get=STAFF_READ, texts_a=(LEAD_A_SERIAL,), texts_b=(LEAD_B_SERIAL,)),
     Case("results.detail", "/leads/{lead_a}", get=A_READ),
@@ -1073,8 +1087,18 @@ def make_tasks(session, world) -> dict:
     return {"task_a": task.id}
 
 
+def make_retired_kind(session, world) -> dict:
+    """A kind an admin retired (the infusion pumps)."""
+    from app.catalog.services import set_instrument_type_active
+
+    kind = factories.kind(session, "infusion_pump")
+    set_instrument_type_active(session, None, kind, False, "测试停用")
+    session.commit()
+    return {"type_retired": kind.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
+EXTRAS = {"catalog.type_restore": make_retired_kind, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
@@ -1507,6 +1531,7 @@ LEVEL_GETS = [
     ("/admin/outbox", L(403, 403), (), ()),
     ("/admin/webhooks/", L(403, 403), (), ()),
     ("/catalog/types/{type_scale}/edit", L(403, 403), (), ()),
+    ("/catalog/types/new", L(403, 403), (), ()),
     # Settings a county inherits (app/rollups): a county admin sets its own county's, never another's or the city's.
     ("/admin/lead-days", L(403, OK), ("甲区",), ("乙区",)),
     ("/admin/lead-days?region_id={county_b}", L(403, 404), (), ()),

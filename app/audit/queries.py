@@ -14,7 +14,7 @@ ACTION_LABELS = {
     "extend": "延长整改期限", "correct": "更正检查结论", "sign": "签名",
     "revoke": "撤销承诺", "model_unit": "认定示范单位", "unmodel_unit": "取消示范单位", "public_token": "生成公开查询码",
     "build": "生成月报", "delete": "删除", "certificate": "上传检定证书",
-    "revoke_token": "吊销令牌", "api_call": "API 调用",
+    "revoke_token": "吊销令牌", "api_call": "API 调用", "retire": "停用", "restore": "恢复启用",
 }
 
 # What the log calls each kind of record (entity_type is the table name, or a name given by the service):
