@@ -11,7 +11,7 @@ from app.audit.models import AuditEntry
 import pytest
 
 from app.catalog.models import Confirmation, FindingCode, InstrumentType, InstrumentTypeAlias, VerificationRule
-from app.catalog.services import SEED_DIR, create_instrument_type, seed_catalogue, split_aliases
+from app.catalog.services import SEED_DIR, seed_catalogue, split_aliases
 from app.errors import Invalid
 from app.instruments.services import update_instrument
 from tests.factories import ALL
