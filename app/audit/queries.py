@@ -35,6 +35,9 @@ ENTITY_LABELS = {
     "verification_certificates": "检定证书",
     "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
     "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
+    "outreach_activities": "计量惠民活动", "outreach_verifications": "活动免费检定", "outreach_photos": "活动照片",
+    "micro_stations": "科普宣传服务微站", "outreach_volunteers": "计量志愿者", "outreach_targets": "微站与志愿者目标",
+    "fair_scales": "公平秤", "reweighs": "复秤记录", "market_duty_checks": "主办者义务检查",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
 }
 
