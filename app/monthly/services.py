@@ -22,9 +22,10 @@ def report_sections() -> list:
     """The extra sheets other capabilities contribute to the monthly workbook, in order."""
     from reports.monthly_inspections import inspections_section
     from reports.monthly_integrity import integrity_section
+    from reports.monthly_outreach import outreach_section
     from reports.monthly_purpose import purpose_section
 
-    return [inspections_section, integrity_section, purpose_section]
+    return [inspections_section, integrity_section, outreach_section, purpose_section]
 
 
 def region_edition(session: Session, region_id: int) -> tuple[str, frozenset[int], dict[str, list[int]]]:
