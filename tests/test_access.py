@@ -125,6 +125,13 @@ class Ids:
     alias_scale: int = 0
     # A retired kind (see make_retired_kind).
     type_retired: int = 0
+    # Outreach records of station A and B (see make_outreach).
+    activity_a: int = 0
+    activity_b: int = 0
+    photo_a: int = 0
+    photo_b: int = 0
+    micro_a: int = 0
+    volunteer_a: int = 0
     # A verification body (0 unless the case is a bodies route, see `make_bodies`).
     body: int = 0
     body_version: int = 0
@@ -224,6 +231,10 @@ def upload(ids: Ids) -> dict:
     return {"station_id": str(ids.station_a), "file": (io.BytesIO(ledger_csv("甲市场摊位9", "A-UP-1")), "新台账.csv")}
 
 
+OUTREACH_A, OUTREACH_B = "甲镇中心小学", "乙镇敬老院"
+MICRO_A, MICRO_B = "甲市场科普微站", "乙社区科普微站"
+
+
 CASES: list[Case] = [
     # --- accounts: login / logout -------------------------------------------------------------
     Case("accounts.login", "/login",
@@ -270,6 +281,48 @@ CASES: list[Case] = [
          table="instrument_types"),
     Case("catalog.type_restore", "/catalog/types/{type_retired}/restore",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="instrument_types"),
+    # --- outreach (计量惠民): activities, photos, the registry, targets (see make_outreach) ------------------
+    Case("outreach.index", "/outreach/", get=STAFF_READ, texts_a=(OUTREACH_A,), texts_b=(OUTREACH_B,)),
+    Case("outreach.new", "/outreach/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "held_on": str(today()), "kind": "benefit",
+                           "place": "甲村委会", "place_kind": "community", "people_served": "30"},
+         invalid=lambda ids: {"station_id": ids.station_a, "held_on": str(today()), "kind": "benefit", "place": "",
+                              "place_kind": "community"},
+         table="outreach_activities"),
+    Case("outreach.detail", "/outreach/{activity_a}", get=A_READ),
+    Case("outreach.detail", "/outreach/{activity_b}", get=B_READ, variant="b"),
+    Case("outreach.void", "/outreach/{activity_a}/void",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "重复登记"}, invalid=lambda ids: {"reason": ""},
+         table="outreach_activities"),
+    Case("outreach.photos", "/outreach/{activity_a}/photos",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"file": [(io.BytesIO(factories.image_bytes()), "现场.png")]},
+         table="outreach_photos"),
+    Case("outreach.photo", "/outreach/photos/{photo_a}", get=A_READ),
+    Case("outreach.photo", "/outreach/photos/{photo_b}", get=B_READ, variant="b"),
+    Case("outreach.annual", "/outreach/annual.xlsx?year=2026", get=STAFF_READ),
+    Case("outreach.registry", "/outreach/registry", get=STAFF_READ, texts_a=(MICRO_A,), texts_b=(MICRO_B,)),
+    Case("outreach.micro_station_new", "/outreach/micro-stations/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "name": "甲社区微站二", "opened_on": str(today())},
+         invalid=lambda ids: {"station_id": ids.station_a, "name": "", "opened_on": str(today())},
+         table="micro_stations"),
+    Case("outreach.volunteer_new", "/outreach/volunteers/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "name": "赵敏", "joined_on": str(today())},
+         invalid=lambda ids: {"station_id": ids.station_a, "name": "赵敏", "joined_on": "2099-01-01"},
+         table="outreach_volunteers"),
+    Case("outreach.micro_station_close", "/outreach/micro-stations/{micro_a}/close",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"ended_on": str(today())},
+         invalid=lambda ids: {"ended_on": ""}, invalid_outcome=BACK, back_to=lambda ids: "/outreach/registry",
+         table="micro_stations"),
+    Case("outreach.volunteer_leave", "/outreach/volunteers/{volunteer_a}/leave",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"ended_on": str(today())},
+         invalid=lambda ids: {"ended_on": "昨天"}, invalid_outcome=BACK, back_to=lambda ids: "/outreach/registry",
+         table="outreach_volunteers"),
+    Case("outreach.targets", "/admin/outreach-targets",
+         get=ADMIN_ONLY, post=ADMIN_ONLY, data=lambda ids: {"micro_stations_0": "9", "volunteers_0": "9"},
+         invalid=lambda ids: {"micro_stations_0": "九"}, table="outreach_targets"),
     # --- leads (未备案器具线索): station staff read and handle their station's ---------------------
     Case("results.index", "/leads/", get=STAFF_READ, texts_a=(LEAD_A_SERIAL,), texts_b=(LEAD_B_SERIAL,)),
     Case("results.detail", "/leads/{lead_a}", get=A_READ),
@@ -1087,6 +1140,31 @@ def make_tasks(session, world) -> dict:
     return {"task_a": task.id}
 
 
+def make_outreach(session, world) -> dict:
+    """An activity with a photo in station A and B, a micro-station in each, a volunteer in A."""
+    from app.outreach import services as outreach
+
+    def activity(station, place, place_kind):
+        made = outreach.record_activity(session, None, factories.ALL, {
+            "station_id": station.id, "held_on": today(), "kind": "five_into", "place": place,
+            "place_kind": place_kind, "people_served": 50}, {}, today())
+        photo = outreach.store_photo(session, None, made, file_name="现场.png", data=factories.image_bytes(),
+                                     storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
+        return made, photo
+
+    (a, photo_a), (b, photo_b) = activity(world.station_a, OUTREACH_A, "school"), activity(world.station_b,
+                                                                                          OUTREACH_B, "care_home")
+    micro = outreach.add_micro_station(session, None, factories.ALL, {"station_id": world.station_a.id, "name": MICRO_A,
+                                                                      "opened_on": date(2026, 1, 5)}, today())
+    outreach.add_micro_station(session, None, factories.ALL, {"station_id": world.station_b.id, "name": MICRO_B,
+                                                              "opened_on": date(2026, 1, 5)}, today())
+    volunteer = outreach.add_volunteer(session, None, factories.ALL, {"station_id": world.station_a.id, "name": "钱多",
+                                                                      "joined_on": date(2026, 1, 6)}, today())
+    session.commit()
+    return {"activity_a": a.id, "activity_b": b.id, "photo_a": photo_a.id, "photo_b": photo_b.id, "micro_a": micro.id,
+            "volunteer_a": volunteer.id}
+
+
 def make_retired_kind(session, world) -> dict:
     """A kind an admin retired (the infusion pumps)."""
     from app.catalog.services import set_instrument_type_active
@@ -1098,7 +1176,7 @@ def make_retired_kind(session, world) -> dict:
 
 
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"catalog.type_restore": make_retired_kind, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
+EXTRAS = {"catalog.type_restore": make_retired_kind, "outreach.": make_outreach, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
@@ -1532,6 +1610,8 @@ LEVEL_GETS = [
     ("/admin/webhooks/", L(403, 403), (), ()),
     ("/catalog/types/{type_scale}/edit", L(403, 403), (), ()),
     ("/catalog/types/new", L(403, 403), (), ()),
+    ("/admin/outreach-targets", L(403, OK), ("甲区",), ("乙区",)),
+    ("/outreach/registry", L(OK, OK), (), ()),
     # Settings a county inherits (app/rollups): a county admin sets its own county's, never another's or the city's.
     ("/admin/lead-days", L(403, OK), ("甲区",), ("乙区",)),
     ("/admin/lead-days?region_id={county_b}", L(403, 404), (), ()),

@@ -58,6 +58,7 @@ NOT_PAGES = {
     "tasks.download": "a background task's result (a workbook, or a label sheet printed from a desktop)",
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
+    "outreach.photo": "a photo of an outreach activity kept as evidence, a file",
     "certificates.show": "a verification's certificate file (PDF or image) shown by the browser, a file",
     "certificates.download": "a verification's certificate file, a download",
     "inspections.signature_image": "a signature kept as an image, a file",
@@ -166,6 +167,7 @@ def add_the_rest(session, config) -> dict:
     from app.integrity.models import Pledge
     from app.mail.models import OutboxMessage
     from app.monthly.services import build_report
+    from app.outreach.models import OutreachActivity
     from importers.sandbox import SandboxLimits
     from reports.monthly import Month
     from tests import factories
@@ -285,6 +287,9 @@ def add_the_rest(session, config) -> dict:
         "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
         "task_id": background.id,
         "region_id": session.get(Station, station).county_id,
+        # An outreach activity of my station (the demo records several in each).
+        "activity_id": session.scalars(select(OutreachActivity.id).where(OutreachActivity.station_id == station)
+                                       .order_by(OutreachActivity.id)).first(),
     }
 
 
