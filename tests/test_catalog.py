@@ -26,7 +26,7 @@ def _count(session, model):
 
 def test_seed_ships_every_kind_and_code(session):
     assert _count(session, InstrumentType) == 28
-    assert _count(session, FindingCode) == 22
+    assert _count(session, FindingCode) == 24
     dispenser = f.kind(session, "fuel_dispenser")
     assert (dispenser.rule, dispenser.cycle_months, dispenser.regulation) == (VerificationRule.PERIODIC, 6,
                                                                               "JJG 443-2023")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, LabeledEnum, TimestampMixin, VersionedMixin, enum_column, not_negative, one_of, positive
 from app.instruments.models import Instrument
+from app.markets.tolerance import GoodsCategory
 from app.merchants.models import Merchant
 from app.voiding.models import Voidable
 
@@ -38,8 +39,9 @@ class Reweigh(Voidable, TimestampMixin, Base):
     """One re-weighing at a fair scale (复秤): what the buyer was told and what the fair scale found; evidence."""
 
     __tablename__ = "reweighs"
-    __table_args__ = (positive("claimed_g"), not_negative("found_g"), not_negative("tolerance_g"))
-    __labels__ = {"weighed_on": "复秤日期", "goods": "商品", "claimed_g": "标称重量（克）",
+    __table_args__ = (positive("claimed_g"), not_negative("found_g"), not_negative("tolerance_g"),
+                      one_of("category", GoodsCategory))
+    __labels__ = {"weighed_on": "复秤日期", "goods": "商品", "category": "商品类别", "claimed_g": "标称重量（克）",
                   "found_g": "复秤重量（克）", "shortfall_g": "短缺（克）", "tolerance_g": "允许短缺（克）",
                   "stall": "摊位（经营户）", "notes": "备注"}
 
@@ -51,6 +53,7 @@ class Reweigh(Voidable, TimestampMixin, Base):
     stall_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
     weighed_on: Mapped[dt.date] = mapped_column(Date, index=True)
     goods: Mapped[str] = mapped_column(String(60))
+    category: Mapped[GoodsCategory] = mapped_column(enum_column(GoodsCategory))
     claimed_g: Mapped[int] = mapped_column(Integer)
     found_g: Mapped[int] = mapped_column(Integer)
     # claimed - found (negative: the buyer got more); the tolerance that applies to the claimed weight, kept as
