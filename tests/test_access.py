@@ -132,6 +132,13 @@ class Ids:
     photo_b: int = 0
     micro_a: int = 0
     volunteer_a: int = 0
+    # Markets of station A and B (see make_markets).
+    market_a: int = 0
+    market_b: int = 0
+    scale_a: int = 0
+    fair_scale_a: int = 0
+    reweigh_a: int = 0
+    inspection_market_a: int = 0
     # A verification body (0 unless the case is a bodies route, see `make_bodies`).
     body: int = 0
     body_version: int = 0
@@ -323,6 +330,28 @@ CASES: list[Case] = [
     Case("outreach.targets", "/admin/outreach-targets",
          get=ADMIN_ONLY, post=ADMIN_ONLY, data=lambda ids: {"micro_stations_0": "9", "volunteers_0": "9"},
          invalid=lambda ids: {"micro_stations_0": "九"}, table="outreach_targets"),
+    # --- markets (集贸市场): fair scales, re-weighs, the organiser-duty checklist (see make_markets) ------------
+    Case("markets.market", "/markets/{market_a}", get=A_READ),
+    Case("markets.market", "/markets/{market_b}", get=B_READ, variant="b"),
+    Case("markets.fair_scale_mark", "/markets/{market_a}/fair-scales",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"instrument_id": ids.scale_a, "location": "北门"},
+         invalid=lambda ids: {"instrument_id": ids.scale_a, "location": ""}, table="fair_scales"),
+    Case("markets.fair_scale_unmark", "/markets/fair-scales/{fair_scale_a}/unmark",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {}, invalid_outcome=NOFORM, table="fair_scales"),
+    Case("markets.reweigh_new", "/markets/fair-scales/{fair_scale_a}/reweigh",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"weighed_on": str(today()), "goods": "苹果", "category": "staple", "claimed_g": "1500",
+                           "found_g": "1490"},
+         invalid=lambda ids: {"weighed_on": str(today()), "goods": "", "category": "staple", "claimed_g": "1500",
+                              "found_g": "1490"},
+         table="reweighs"),
+    Case("markets.reweigh_void", "/markets/reweighs/{reweigh_a}/void",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "称错商品"}, invalid=lambda ids: {"reason": ""},
+         table="reweighs"),
+    Case("markets.duties", "/inspections/{inspection_market_a}/duties",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"duty_rules": "met", "duty_fair_scales": "not_met",
+                                                      "finding_fair_scales": "y"},
+         invalid=lambda ids: {"duty_rules": "maybe"}, table="market_duty_checks"),
     # --- leads (未备案器具线索): station staff read and handle their station's ---------------------
     Case("results.index", "/leads/", get=STAFF_READ, texts_a=(LEAD_A_SERIAL,), texts_b=(LEAD_B_SERIAL,)),
     Case("results.detail", "/leads/{lead_a}", get=A_READ),
@@ -1165,6 +1194,22 @@ def make_outreach(session, world) -> dict:
             "volunteer_a": volunteer.id}
 
 
+def make_markets(session, world) -> dict:
+    """A market organiser in station A (a fair scale with a re-weigh, an inspection) and one in station B."""
+    from app.markets import services as markets
+
+    org_a = factories.merchant(session, world.station_a, "甲农贸市场", industry="market_organiser")
+    org_b = factories.merchant(session, world.station_b, "乙农贸市场", industry="market_organiser")
+    scale = factories.instrument(session, org_a, "platform_scale", serial="FAIR-A")
+    fair = markets.mark_fair_scale(session, None, factories.ALL, scale, "东门")
+    reweigh = markets.record_reweigh(session, None, fair, {"weighed_on": today(), "goods": "猪肉", "category": "fresh",
+                                                           "claimed_g": 1000, "found_g": 990}, today())
+    inspection = factories.inspection(session, org_a, [world.inspector_a, world.supervisor])
+    session.commit()
+    return {"market_a": org_a.id, "market_b": org_b.id, "scale_a": scale.id, "fair_scale_a": fair.id,
+            "reweigh_a": reweigh.id, "inspection_market_a": inspection.id}
+
+
 def make_retired_kind(session, world) -> dict:
     """A kind an admin retired (the infusion pumps)."""
     from app.catalog.services import set_instrument_type_active
@@ -1176,7 +1221,7 @@ def make_retired_kind(session, world) -> dict:
 
 
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"catalog.type_restore": make_retired_kind, "outreach.": make_outreach, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
+EXTRAS = {"catalog.type_restore": make_retired_kind, "outreach.": make_outreach, "markets.": make_markets, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,

@@ -59,7 +59,10 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
 
         counts.update(add_demo_inspections(session, today(), DEFAULT_SEED if seed is None else seed))
 
+        from app.demo.markets import add_demo_markets
         from app.demo.outreach import add_demo_outreach
+
+        counts.update(add_demo_markets(session, today()))
 
         counts.update(add_demo_outreach(session, today(), DEFAULT_SEED if seed is None else seed,
                                         current_app.config["EVIDENCE_STORAGE"]))

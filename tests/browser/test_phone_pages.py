@@ -83,7 +83,8 @@ def extra_urls(ids: dict) -> list[str]:
     return [*(f"/worklists/{name}" for name in WORKLISTS if name != NAMES["instruments.worklist"]),
             "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
             f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}",
-            f"/imports/{ids['results_batch_id']}", "/leads/?state=all"]
+            f"/imports/{ids['results_batch_id']}", "/leads/?state=all",
+            f"/inspections/{ids['market_inspection_id']}/duties"]
 
 
 # Elements sticking out to the right of the screen, outermost first (an element inside a box that scrolls or
@@ -287,10 +288,22 @@ def add_the_rest(session, config) -> dict:
         "lead_id": lead.lead_id, "certificate_id": certificate.id, "subscription_id": subscription.id, "token_id": token.id,
         "task_id": background.id,
         "region_id": session.get(Station, station).county_id,
+        # A market with its fair scale and re-weighs (the demo marks one in each market), and the inspection of a
+        # market whose organiser-duty checklist the demo recorded.
+        **_market_ids(session),
         # An outreach activity of my station (the demo records several in each).
         "activity_id": session.scalars(select(OutreachActivity.id).where(OutreachActivity.station_id == station)
                                        .order_by(OutreachActivity.id)).first(),
     }
+
+
+def _market_ids(session) -> dict:
+    from app.markets.models import DutyCheck, FairScale, Reweigh
+
+    fair = session.scalars(select(FairScale).order_by(FairScale.id)).first()
+    return {"market_id": fair.market_id, "fair_scale_id": fair.id,
+            "reweigh_id": session.scalars(select(Reweigh.id).order_by(Reweigh.id)).first(),
+            "market_inspection_id": session.scalars(select(DutyCheck.inspection_id)).first()}
 
 
 def page_urls(app, ids: dict) -> tuple[dict[str, str], dict[str, str], list[str]]:
