@@ -263,3 +263,20 @@ def test_admin_confirms_a_kind_in_the_edit_form(client, session, world):
     session.expire_all()
     kind = f.kind(session, "heat_meter")
     assert (kind.confirmed, kind.service_life_years) == (Confirmation.YES, 5)
+
+
+def test_industries_gain_catering_and_agriculture(client, session, world):
+    from app.merchants.models import Industry
+    from importers.industries import industry_for_name
+
+    assert (Industry("catering").label, Industry("agriculture").label) == ("餐饮", "涉农（农资经营、农产品收购）")
+    assert industry_for_name("城东农资超市") == Industry.AGRICULTURE  # before 超市: it sells farm supplies
+    assert industry_for_name("老王海鲜酒楼") == Industry.CATERING
+    assert industry_for_name("张记粮油店") == Industry.MARKET_VENDOR
+    # The database takes the new values (migration 0037 widened the CHECK), and the form offers them.
+    m = f.merchant(session, world.station_a, "新桥粮食收购站", industry="agriculture")
+    session.flush()
+    assert m.industry == Industry.AGRICULTURE
+    login(client, "insp_a")
+    page = client.get("/merchants/new").get_data(as_text=True)
+    assert "餐饮" in page and "涉农（农资经营、农产品收购）" in page
