@@ -303,7 +303,8 @@ CASES: list[Case] = [
          get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "重复登记"}, invalid=lambda ids: {"reason": ""},
          table="outreach_activities"),
     Case("outreach.photos", "/outreach/{activity_a}/photos",
-         get=A_WRITE, post=A_WRITE, data=lambda ids: {"file": [(io.BytesIO(factories.image_bytes()), "现场.png")]},
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"file": (io.BytesIO(factories.image_bytes()), "现场.png")},
+         invalid=lambda ids: {"file": (io.BytesIO(b"<html>not a photo</html>"), "photo.png")},
          table="outreach_photos"),
     Case("outreach.photo", "/outreach/photos/{photo_a}", get=A_READ),
     Case("outreach.photo", "/outreach/photos/{photo_b}", get=B_READ, variant="b"),
@@ -1200,7 +1201,7 @@ def make_markets(session, world) -> dict:
 
     org_a = factories.merchant(session, world.station_a, "甲农贸市场", industry="market_organiser")
     org_b = factories.merchant(session, world.station_b, "乙农贸市场", industry="market_organiser")
-    scale = factories.instrument(session, org_a, "platform_scale", serial="FAIR-A")
+    scale = factories.instrument(session, org_a, "platform_scale", serial="A-0099")
     fair = markets.mark_fair_scale(session, None, factories.ALL, scale, "东门")
     reweigh = markets.record_reweigh(session, None, fair, {"weighed_on": today(), "goods": "猪肉", "category": "fresh",
                                                            "claimed_g": 1000, "found_g": 990}, today())

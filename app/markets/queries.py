@@ -50,6 +50,14 @@ def shortfall_counts(scope: Scope, since: dt.date) -> Select:
     return scope.apply(stmt, Reweigh.station_id)
 
 
+def organiser_scales(market_id: int) -> Select:
+    """The organiser's instruments in use, for choosing a fair scale (the view keeps the weighing kinds)."""
+    from app.instruments.models import Instrument, InstrumentStatus
+
+    return (select(Instrument).where(Instrument.merchant_id == market_id, Instrument.status == InstrumentStatus.IN_USE)
+            .order_by(Instrument.id))
+
+
 def duty_checks_of(inspection_id: int) -> Select:
     """The organiser-duty checks of an inspection."""
     return select(DutyCheck).where(DutyCheck.inspection_id == inspection_id).order_by(DutyCheck.id)

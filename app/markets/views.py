@@ -5,11 +5,10 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.clock import today
 from app.inspections import services as inspections
-from app.instruments.models import Instrument, InstrumentStatus
+from app.instruments.models import Instrument
 from app.markets import queries, services
 from app.markets.forms import DutiesForm, FairScaleForm, ReweighForm, UnmarkForm
 from app.markets.models import Duty, DutyOutcome
@@ -25,10 +24,8 @@ WATCH_DAYS = 365  # the page flags a stall with repeated shortfalls over the pas
 
 
 def _scale_choices(market) -> list[tuple[int, str]]:
-    stmt = (select(Instrument).where(Instrument.merchant_id == market.id, Instrument.status == InstrumentStatus.IN_USE)
-            .order_by(Instrument.id))
     return [(i.id, f"{i.type.name_zh} {i.serial_no}{'（' + i.location + '）' if i.location else ''}")
-            for i in db().scalars(stmt) if i.type.category == services.WEIGHING_CATEGORY]
+            for i in db().scalars(queries.organiser_scales(market.id)) if i.type.category == services.WEIGHING_CATEGORY]
 
 
 def _page(market, form: FairScaleForm | None = None, status: int = 200):
