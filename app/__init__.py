@@ -136,8 +136,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.integrity.views import bp as integrity_bp
     from app.jobs.views import bp as jobs_bp
     from app.mail.views import bp as mail_bp
+    from app.markets.views import bp as markets_bp
     from app.merchants.views import bp as merchants_bp
     from app.monthly.views import bp as monthly_bp
+    from app.outreach.views import bp as outreach_bp
     from app.plans.views import bp as plans_bp
     from app.public.views import bp as public_bp
     from app.regions.views import bp as regions_bp
@@ -153,8 +155,8 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (accounts_bp, alerts_bp, api_tokens_bp, audit_bp, bodies_bp, cases_bp, catalog_bp, certificates_bp,
                complaints_bp, credit_bp,
                dashboard_bp, field_bp, imports_bp, inspections_bp, instruments_bp, integrity_bp, jobs_bp, mail_bp,
-               merchants_bp, monthly_bp, plans_bp, public_bp, regions_bp, results_bp, rollups_bp, search_bp, tasks_bp,
-               webhooks_bp, workdays_bp):
+               markets_bp, merchants_bp, monthly_bp, outreach_bp, plans_bp, public_bp, regions_bp, results_bp,
+               rollups_bp, search_bp, tasks_bp, webhooks_bp, workdays_bp):
         app.register_blueprint(bp)
     _register_rest_api(app)
 

@@ -17,8 +17,11 @@ from app.inspections.models import (Campaign, CampaignTarget, DeadlineExtension,
 from app.instruments.models import Instrument, Verification  # noqa: F401
 from app.mail.models import OutboxMessage  # noqa: F401
 from app.integrity.models import IntegrityTarget, Pledge  # noqa: F401
+from app.markets.models import DutyCheck, FairScale, Reweigh  # noqa: F401
 from app.merchants.models import Merchant  # noqa: F401
 from app.monthly.models import MonthlyReport  # noqa: F401
+from app.outreach.models import (FreeVerification, MicroStation, OutreachActivity, OutreachPhoto,  # noqa: F401
+                                 OutreachTarget, Volunteer)
 from app.regions.models import Region, RegionLevel  # noqa: F401
 from app.results.models import ResultLead  # noqa: F401
 from app.rollups.models import RegionLeadDays  # noqa: F401

@@ -14,7 +14,8 @@ I = Industry
 # Kind code prefix -> the industries that keep such instruments; the first is what a new merchant
 # with no telling name gets. A kind not listed (one an admin added) fits every industry.
 KIND_INDUSTRIES: tuple[tuple[str, tuple[Industry, ...]], ...] = (
-    ("elec_price_scale", (I.MARKET_VENDOR, I.MARKET_ORGANISER, I.RETAIL, I.MEDICAL)),  # pharmacies weigh herbs
+    # Pharmacies weigh herbs; seafood restaurants weigh what they sell by weight; farm-supply shops sell by weight.
+    ("elec_price_scale", (I.MARKET_VENDOR, I.MARKET_ORGANISER, I.RETAIL, I.MEDICAL, I.CATERING, I.AGRICULTURE)),
     ("fuel_", (I.FUEL_STATION,)),
     ("cng_", (I.FUEL_STATION,)),
     ("lpg_", (I.FUEL_STATION,)),
@@ -38,6 +39,10 @@ NAME_HINTS: tuple[tuple[str, Industry], ...] = (
     ("充电", I.CHARGING_OPERATOR),
     ("自来水", I.UTILITY), ("水务", I.UTILITY), ("供水", I.UTILITY), ("燃气", I.UTILITY), ("供电", I.UTILITY),
     ("电力公司", I.UTILITY), ("热力", I.UTILITY),
+    ("农资", I.AGRICULTURE), ("化肥", I.AGRICULTURE), ("农药", I.AGRICULTURE), ("种子", I.AGRICULTURE),
+    ("粮食收购", I.AGRICULTURE), ("收购站", I.AGRICULTURE), ("粮站", I.AGRICULTURE),
+    ("饭店", I.CATERING), ("酒楼", I.CATERING), ("酒家", I.CATERING), ("餐馆", I.CATERING), ("餐厅", I.CATERING),
+    ("饭馆", I.CATERING), ("餐饮", I.CATERING), ("火锅", I.CATERING),
     ("超市", I.RETAIL), ("商场", I.RETAIL), ("购物中心", I.RETAIL), ("百货", I.RETAIL),
     ("粮油", I.MARKET_VENDOR), ("水果", I.MARKET_VENDOR), ("果蔬", I.MARKET_VENDOR), ("蔬菜", I.MARKET_VENDOR),
     ("水产", I.MARKET_VENDOR), ("肉铺", I.MARKET_VENDOR), ("猪肉", I.MARKET_VENDOR), ("牛肉", I.MARKET_VENDOR),

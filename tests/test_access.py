@@ -123,6 +123,22 @@ class Ids:
     token_a: str = ""
     # An alias of the scale kind (seed data).
     alias_scale: int = 0
+    # A retired kind (see make_retired_kind).
+    type_retired: int = 0
+    # Outreach records of station A and B (see make_outreach).
+    activity_a: int = 0
+    activity_b: int = 0
+    photo_a: int = 0
+    photo_b: int = 0
+    micro_a: int = 0
+    volunteer_a: int = 0
+    # Markets of station A and B (see make_markets).
+    market_a: int = 0
+    market_b: int = 0
+    scale_a: int = 0
+    fair_scale_a: int = 0
+    reweigh_a: int = 0
+    inspection_market_a: int = 0
     # A verification body (0 unless the case is a bodies route, see `make_bodies`).
     body: int = 0
     body_version: int = 0
@@ -253,6 +269,10 @@ def upload(ids: Ids) -> dict:
     return {"station_id": str(ids.station_a), "file": (io.BytesIO(ledger_csv("甲市场摊位9", "A-UP-1")), "新台账.csv")}
 
 
+OUTREACH_A, OUTREACH_B = "甲镇中心小学", "乙镇敬老院"
+MICRO_A, MICRO_B = "甲市场科普微站", "乙社区科普微站"
+
+
 CASES: list[Case] = [
     # --- accounts: login / logout -------------------------------------------------------------
     Case("accounts.login", "/login",
@@ -274,7 +294,7 @@ CASES: list[Case] = [
     Case("catalog.type_edit", "/catalog/types/{type_scale}/edit",
          get=ADMIN_ONLY, post=ADMIN_ONLY,
          data=lambda ids: {"rule": "periodic", "cycle_months": "6", "service_life_years": "", "lead_days": "30",
-                           "regulation": "JJG 539-2016", "regulation_title": "数字指示秤", "note": "",
+                           "regulation": "JJG 539-2016", "regulation_title": "数字指示秤", "note": "", "confirmed": "partly",
                            "is_active": "y", "version": ids.type_scale_version},
          invalid=lambda ids: {"rule": "periodic", "cycle_months": "abc", "version": ids.type_scale_version},
          table="instrument_types"),
@@ -287,6 +307,83 @@ CASES: list[Case] = [
     Case("catalog.alias_delete", "/catalog/types/{type_scale}/aliases/{alias_scale}/delete",
          get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM,
          table="instrument_type_aliases"),
+    Case("catalog.type_new", "/catalog/types/new",
+         get=ADMIN_ONLY, post=ADMIN_ONLY,
+         data=lambda ids: {"name_zh": "电子吊秤", "rule": "periodic", "cycle_months": "12", "lead_days": "30",
+                           "confirmed": "no", "aliases": "吊秤"},
+         invalid=lambda ids: {"name_zh": "", "rule": "periodic", "cycle_months": "12", "confirmed": "no"},
+         table="instrument_types"),
+    Case("catalog.type_retire", "/catalog/types/{type_scale}/retire",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {"reason": "并入数字指示秤"},
+         invalid=lambda ids: {"reason": ""}, invalid_outcome=BACK, back_to=lambda ids: "/catalog/types",
+         table="instrument_types"),
+    Case("catalog.type_restore", "/catalog/types/{type_retired}/restore",
+         get=ALL_405, post=ADMIN_ONLY, data=lambda ids: {}, invalid_outcome=NOFORM, table="instrument_types"),
+    # --- outreach (计量惠民): activities, photos, the registry, targets (see make_outreach) ------------------
+    Case("outreach.index", "/outreach/", get=STAFF_READ, texts_a=(OUTREACH_A,), texts_b=(OUTREACH_B,)),
+    Case("outreach.new", "/outreach/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "held_on": str(today()), "kind": "benefit",
+                           "place": "甲村委会", "place_kind": "community", "people_served": "30"},
+         invalid=lambda ids: {"station_id": ids.station_a, "held_on": str(today()), "kind": "benefit", "place": "",
+                              "place_kind": "community"},
+         table="outreach_activities"),
+    Case("outreach.detail", "/outreach/{activity_a}", get=A_READ),
+    Case("outreach.detail", "/outreach/{activity_b}", get=B_READ, variant="b"),
+    Case("outreach.void", "/outreach/{activity_a}/void",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "重复登记"}, invalid=lambda ids: {"reason": ""},
+         table="outreach_activities"),
+    Case("outreach.photos", "/outreach/{activity_a}/photos",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"file": (io.BytesIO(factories.image_bytes()), "现场.png")},
+         invalid=lambda ids: {"file": (io.BytesIO(b"<html>not a photo</html>"), "photo.png")},
+         table="outreach_photos"),
+    Case("outreach.photo", "/outreach/photos/{photo_a}", get=A_READ),
+    Case("outreach.photo", "/outreach/photos/{photo_b}", get=B_READ, variant="b"),
+    Case("outreach.annual", "/outreach/annual.xlsx?year=2026", get=STAFF_READ),
+    Case("outreach.registry", "/outreach/registry", get=STAFF_READ, texts_a=(MICRO_A,), texts_b=(MICRO_B,)),
+    Case("outreach.micro_station_new", "/outreach/micro-stations/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "name": "甲社区微站二", "opened_on": str(today())},
+         invalid=lambda ids: {"station_id": ids.station_a, "name": "", "opened_on": str(today())},
+         table="micro_stations"),
+    Case("outreach.volunteer_new", "/outreach/volunteers/new",
+         get=LEDGER_NEW, post=E(LOGIN, OK, FORM, 403, OK),
+         data=lambda ids: {"station_id": ids.station_a, "name": "赵敏", "joined_on": str(today())},
+         invalid=lambda ids: {"station_id": ids.station_a, "name": "赵敏", "joined_on": "2099-01-01"},
+         table="outreach_volunteers"),
+    Case("outreach.micro_station_close", "/outreach/micro-stations/{micro_a}/close",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"ended_on": str(today())},
+         invalid=lambda ids: {"ended_on": ""}, invalid_outcome=BACK, back_to=lambda ids: "/outreach/registry",
+         table="micro_stations"),
+    Case("outreach.volunteer_leave", "/outreach/volunteers/{volunteer_a}/leave",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"ended_on": str(today())},
+         invalid=lambda ids: {"ended_on": "昨天"}, invalid_outcome=BACK, back_to=lambda ids: "/outreach/registry",
+         table="outreach_volunteers"),
+    Case("outreach.targets", "/admin/outreach-targets",
+         get=ADMIN_ONLY, post=ADMIN_ONLY, data=lambda ids: {"micro_stations_0": "9", "volunteers_0": "9"},
+         invalid=lambda ids: {"micro_stations_0": "九"}, table="outreach_targets"),
+    # --- markets (集贸市场): fair scales, re-weighs, the organiser-duty checklist (see make_markets) ------------
+    Case("markets.market", "/markets/{market_a}", get=A_READ),
+    Case("markets.market", "/markets/{market_b}", get=B_READ, variant="b"),
+    Case("markets.fair_scale_mark", "/markets/{market_a}/fair-scales",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {"instrument_id": ids.scale_a, "location": "北门"},
+         invalid=lambda ids: {"instrument_id": ids.scale_a, "location": ""}, table="fair_scales"),
+    Case("markets.fair_scale_unmark", "/markets/fair-scales/{fair_scale_a}/unmark",
+         get=ALL_405, post=A_WRITE, data=lambda ids: {}, invalid_outcome=NOFORM, table="fair_scales"),
+    Case("markets.reweigh_new", "/markets/fair-scales/{fair_scale_a}/reweigh",
+         get=A_WRITE, post=A_WRITE,
+         data=lambda ids: {"weighed_on": str(today()), "goods": "苹果", "category": "staple", "claimed_g": "1500",
+                           "found_g": "1490"},
+         invalid=lambda ids: {"weighed_on": str(today()), "goods": "", "category": "staple", "claimed_g": "1500",
+                              "found_g": "1490"},
+         table="reweighs"),
+    Case("markets.reweigh_void", "/markets/reweighs/{reweigh_a}/void",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"reason": "称错商品"}, invalid=lambda ids: {"reason": ""},
+         table="reweighs"),
+    Case("markets.duties", "/inspections/{inspection_market_a}/duties",
+         get=A_WRITE, post=A_WRITE, data=lambda ids: {"duty_rules": "met", "duty_fair_scales": "not_met",
+                                                      "finding_fair_scales": "y"},
+         invalid=lambda ids: {"duty_rules": "maybe"}, table="market_duty_checks"),
     # --- leads (未备案器具线索): station staff read and handle their station's ---------------------
     Case("results.index", "/leads/", get=STAFF_READ, texts_a=(LEAD_A_SERIAL,), texts_b=(LEAD_B_SERIAL,)),
     Case("results.detail", "/leads/{lead_a}", get=A_READ),
@@ -1251,8 +1348,59 @@ def make_tasks(session, world) -> dict:
     return {"task_a": task.id}
 
 
+def make_outreach(session, world) -> dict:
+    """An activity with a photo in station A and B, a micro-station in each, a volunteer in A."""
+    from app.outreach import services as outreach
+
+    def activity(station, place, place_kind):
+        made = outreach.record_activity(session, None, factories.ALL, {
+            "station_id": station.id, "held_on": today(), "kind": "five_into", "place": place,
+            "place_kind": place_kind, "people_served": 50}, {}, today())
+        photo = outreach.store_photo(session, None, made, file_name="现场.png", data=factories.image_bytes(),
+                                     storage_dir=TestConfig.EVIDENCE_STORAGE, max_bytes=1024 * 1024)
+        return made, photo
+
+    (a, photo_a), (b, photo_b) = activity(world.station_a, OUTREACH_A, "school"), activity(world.station_b,
+                                                                                          OUTREACH_B, "care_home")
+    micro = outreach.add_micro_station(session, None, factories.ALL, {"station_id": world.station_a.id, "name": MICRO_A,
+                                                                      "opened_on": date(2026, 1, 5)}, today())
+    outreach.add_micro_station(session, None, factories.ALL, {"station_id": world.station_b.id, "name": MICRO_B,
+                                                              "opened_on": date(2026, 1, 5)}, today())
+    volunteer = outreach.add_volunteer(session, None, factories.ALL, {"station_id": world.station_a.id, "name": "钱多",
+                                                                      "joined_on": date(2026, 1, 6)}, today())
+    session.commit()
+    return {"activity_a": a.id, "activity_b": b.id, "photo_a": photo_a.id, "photo_b": photo_b.id, "micro_a": micro.id,
+            "volunteer_a": volunteer.id}
+
+
+def make_markets(session, world) -> dict:
+    """A market organiser in station A (a fair scale with a re-weigh, an inspection) and one in station B."""
+    from app.markets import services as markets
+
+    org_a = factories.merchant(session, world.station_a, "甲农贸市场", industry="market_organiser")
+    org_b = factories.merchant(session, world.station_b, "乙农贸市场", industry="market_organiser")
+    scale = factories.instrument(session, org_a, "platform_scale", serial="A-0099")
+    fair = markets.mark_fair_scale(session, None, factories.ALL, scale, "东门")
+    reweigh = markets.record_reweigh(session, None, fair, {"weighed_on": today(), "goods": "猪肉", "category": "fresh",
+                                                           "claimed_g": 1000, "found_g": 990}, today())
+    inspection = factories.inspection(session, org_a, [world.inspector_a, world.supervisor])
+    session.commit()
+    return {"market_a": org_a.id, "market_b": org_b.id, "scale_a": scale.id, "fair_scale_a": fair.id,
+            "reweigh_a": reweigh.id, "inspection_market_a": inspection.id}
+
+
+def make_retired_kind(session, world) -> dict:
+    """A kind an admin retired (the infusion pumps)."""
+    from app.catalog.services import set_instrument_type_active
+
+    kind = factories.kind(session, "infusion_pump")
+    set_instrument_type_active(session, None, kind, False, "测试停用")
+    session.commit()
+    return {"type_retired": kind.id}
+
+
 # Records some routes need beyond the world, made only for those routes' cases (by endpoint prefix).
-EXTRAS = {"imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
+EXTRAS = {"catalog.type_restore": make_retired_kind, "outreach.": make_outreach, "markets.": make_markets, "imports.": make_batches, "imports.detail": make_workbooks, "imports.progress": make_workbooks,
           "imports.sheet_station": make_workbooks, "imports.replan_workbook": make_workbooks,
           "imports.apply_workbook": make_workbooks, "imports.undo_workbook": make_workbooks, "inspections.": make_inspections, "monthly.": make_reports,
           "alerts.": make_alerts, "mail.": make_alerts, "integrity.": make_pledges, "public.": make_pledges,
@@ -1687,6 +1835,9 @@ LEVEL_GETS = [
     ("/admin/outbox", L(403, 403), (), ()),
     ("/admin/webhooks/", L(403, 403), (), ()),
     ("/catalog/types/{type_scale}/edit", L(403, 403), (), ()),
+    ("/catalog/types/new", L(403, 403), (), ()),
+    ("/admin/outreach-targets", L(403, OK), ("甲区",), ("乙区",)),
+    ("/outreach/registry", L(OK, OK), (), ()),
     # Settings a county inherits (app/rollups): a county admin sets its own county's, never another's or the city's.
     ("/admin/lead-days", L(403, OK), ("甲区",), ("乙区",)),
     ("/admin/lead-days?region_id={county_b}", L(403, 404), (), ()),

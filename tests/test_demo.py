@@ -37,6 +37,21 @@ def test_demo_load_fills_a_consistent_ledger(app, session, client):
     # Integrity pledges for the 诚信计量 pages, a share of them demonstration units.
     pledges = session.scalars(select(Pledge)).all()
     assert 0 < len(pledges) < 40 and any(p.is_model_unit for p in pledges)
+    # Outreach: activities in every station with free verifications and a World Metrology Day photo, the registry.
+    from app.outreach.models import FreeVerification, MicroStation, OutreachActivity, OutreachPhoto, Volunteer
+    assert session.scalar(select(func.count()).select_from(OutreachActivity)) == 3 * 7
+    assert session.scalar(select(func.sum(FreeVerification.count))) > 0
+    assert session.scalar(select(func.count()).select_from(OutreachPhoto)) == 3
+    assert session.scalar(select(func.count()).select_from(MicroStation)) == 1 + 2 + 3
+    assert session.scalar(select(func.count()).select_from(Volunteer)) == 2 + 3 + 4
+    # Markets: a fair scale in each market with re-weighs, a stall flagged, one organiser-duty checklist.
+    import datetime as dt
+    from app.clock import today
+    from app.markets.models import DutyCheck, FairScale
+    from app.markets.queries import repeated_shortfall_merchants
+    assert session.scalar(select(func.count()).select_from(FairScale)) >= 1
+    assert session.scalars(repeated_shortfall_merchants(today() - dt.timedelta(days=365))).all()
+    assert session.scalar(select(func.count()).select_from(DutyCheck)) == 5
     # A second load refuses rather than doubling the data.
     again = runner.invoke(args=["demo", "load", "--merchants", "5", "--instruments", "5"])
     assert again.exit_code != 0 and "--reset" in again.output

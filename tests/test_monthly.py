@@ -135,8 +135,8 @@ def test_figures_match_the_ledger(ledger, session):
     assert only_a.total().verified == 4 and only_a.scope_name == ledger.station_a.name
 
 
-SHEETS = ["汇总", "概况", "种类图表", "检查情况", "问题图表", "案件办理", "诚信计量", "投诉举报", "按用途", "本月检定明细",
-          "月末超期明细"]
+SHEETS = ["汇总", "概况", "种类图表", "检查情况", "问题图表", "案件办理", "诚信计量", "投诉举报", "计量惠民", "按用途",
+          "本月检定明细", "月末超期明细"]
 CHART_SHEETS = {"种类图表", "问题图表"}
 
 

@@ -47,10 +47,18 @@ def repeated_complaint_merchants_of(since: dt.date) -> Select:
     return repeated_complaint_merchants(since, at_least=2)
 
 
+def repeated_shortfall_merchants_of(since: dt.date) -> Select:
+    """merchant_id of the stalls found short at a fair scale two or more times after `since` (issue 20)."""
+    from app.markets.queries import repeated_shortfall_merchants
+
+    return repeated_shortfall_merchants(since, at_least=2)
+
+
 # The reasons, in the order pages list them; a new reason is one line here.
 REASON_SOURCES: list[ReasonSource] = [
     ReasonSource("repeat_finding", "两年内同一问题重复出现", repeated_finding_merchants),
     ReasonSource("repeat_complaint", "两年内多次被投诉属实", repeated_complaint_merchants_of),
+    ReasonSource("repeat_shortfall", "两年内公平秤复秤多次短缺", repeated_shortfall_merchants_of),
 ]
 
 

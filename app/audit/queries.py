@@ -18,6 +18,7 @@ ACTION_LABELS = {
     "receive": "受理投诉举报", "assign": "指定承办人", "link_inspection": "关联核查检查", "outcome": "记录核查结论",
     "correct_outcome": "更正核查结论", "close": "办结答复",
     "stage": "登记案件阶段", "correct_stage": "更正案件登记",
+    "retire": "停用", "restore": "恢复启用",
 }
 
 # What the log calls each kind of record (entity_type is the table name, or a name given by the service):
@@ -39,6 +40,9 @@ ENTITY_LABELS = {
     "webhook_subscriptions": "变更通知推送地址", "webhook_events": "变更通知",
     "background_tasks": "后台任务", "region_lead_days": "区划预警提前天数",
     "complaints": "投诉举报", "complaint_outcomes": "投诉举报核查结论", "calendar_days": "工作日历",
+    "outreach_activities": "计量惠民活动", "outreach_verifications": "活动免费检定", "outreach_photos": "活动照片",
+    "micro_stations": "科普宣传服务微站", "outreach_volunteers": "计量志愿者", "outreach_targets": "微站与志愿者目标",
+    "fair_scales": "公平秤", "reweighs": "复秤记录", "market_duty_checks": "主办者义务检查",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
     "cases": "案件", "case_stages": "案件办理阶段", "case_confiscations": "没收的计量器具",
     "case_stage_limits": "案件办理期限", "enforcement_teams": "执法大队", "enforcement_team_members": "执法大队成员",

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
@@ -121,16 +122,121 @@ def remove_alias(session: Session, actor, itype: InstrumentType, alias_id: int) 
     session.flush()
 
 
+CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+# Separators admins type between aliases: new lines, Chinese and Western commas and enumeration commas.
+ALIAS_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
+NEW_KIND_FIELDS = ("name_zh", "rule", "cycle_months", "service_life_years", "lead_days", "regulation",
+                   "regulation_title", "category", "subcategory", "catalogue_item", "management", "confirmed", "note")
+
+
+def _check_rule(rule: VerificationRule, values: dict) -> None:
+    if rule == VerificationRule.PERIODIC and not values.get("cycle_months"):
+        raise Invalid("周期检定的器具种类必须填写检定周期（月）", field="cycle_months")
+    if rule == VerificationRule.SERVICE_LIFE and not values.get("service_life_years"):
+        raise Invalid("到期轮换的器具种类必须填写使用年限（年）", field="service_life_years")
+
+
+def _name_taken(session: Session, name: str, exclude_id: int | None = None) -> str | None:
+    """The kind whose name or alias reads as `name` (the import could not tell them apart), else None."""
+    key = kind_key(name)
+    for itype in session.scalars(select(InstrumentType)):
+        if itype.id != exclude_id and kind_key(itype.name_zh) == key:
+            return f"已有名为“{itype.name_zh}”的器具种类"
+    alias = session.scalars(select(InstrumentTypeAlias).where(InstrumentTypeAlias.alias_key == key)).first()
+    if alias is not None and alias.type_id != exclude_id:
+        return f"“{name}”已是器具种类“{alias.instrument_type.name_zh}”的别名（{alias.alias}）"
+    return None
+
+
+def split_aliases(text: str) -> list[str]:
+    """The aliases typed into one box, one per line or separated by commas, each as typed; blanks dropped."""
+    return [part.strip() for part in ALIAS_SEPARATORS.split(text or "") if part.strip()]
+
+
+def create_instrument_type(session: Session, actor, values: dict, aliases: list[str] | None = None) -> InstrumentType:
+    """Add a kind to the catalogue (with its aliases); a code is made up when the admin gives none."""
+    name = as_typed(values.get("name_zh") or "").strip()
+    if not kind_key(name):
+        raise Invalid("请填写器具种类名称", field="name_zh")
+    if len(name) > 60:
+        raise Invalid("器具种类名称不能超过60个字", field="name_zh")
+    problem = _name_taken(session, name)
+    if problem:
+        raise Invalid(problem, field="name_zh")
+    code = (values.get("code") or "").strip().lower()
+    if code and not CODE.match(code):
+        raise Invalid("代码应为2至40位小写英文字母、数字或下划线，以字母开头（可不填，由系统生成）", field="code")
+    if code and session.scalar(select(InstrumentType.id).where(InstrumentType.code == code)) is not None:
+        raise Invalid(f"代码“{code}”已被其他器具种类使用", field="code")
+    rule = VerificationRule(values.get("rule") or VerificationRule.PERIODIC.value)
+    _check_rule(rule, values)
+    fields = {k: values[k] for k in NEW_KIND_FIELDS if values.get(k) is not None and k not in ("name_zh", "rule")}
+    for k in ("category", "subcategory", "catalogue_item", "management", "regulation", "regulation_title", "note"):
+        fields[k] = as_typed(fields.get(k) or "")
+    fields["confirmed"] = Confirmation(fields.get("confirmed") or Confirmation.NO.value)
+    if rule == VerificationRule.PERIODIC:
+        fields["service_life_years"] = None
+    else:
+        fields["cycle_months"] = None
+    last = session.scalar(select(func.max(InstrumentType.sort_order))) or 0
+    itype = InstrumentType(code=code or _free_code(session), name_zh=name, rule=rule, sort_order=last + 1,
+                           lead_days=fields.pop("lead_days", None) or 30, **fields)
+    session.add(itype)
+    session.flush()
+    audit.record(session, actor, "create", itype, audit.snapshot(itype, [
+        "name_zh", "rule", "cycle_months", "service_life_years", "regulation", "regulation_title", "category",
+        "subcategory", "lead_days", "note"]), note=f"新增器具种类（代码 {itype.code}，{itype.confirmed.label}）")
+    for alias in aliases or []:
+        add_alias(session, actor, itype, alias)
+    return itype
+
+
+def _free_code(session: Session) -> str:
+    """A code no kind has: kind_<n>, n one past the highest id (admins rarely care about codes)."""
+    n = (session.scalar(select(func.max(InstrumentType.id))) or 0) + 1
+    taken = set(session.scalars(select(InstrumentType.code)))
+    while f"kind_{n}" in taken:
+        n += 1
+    return f"kind_{n}"
+
+
+def set_instrument_type_active(session: Session, actor, itype: InstrumentType, active: bool,
+                               reason: str = "") -> bool:
+    """Retire a kind (no new instruments of it; those registered keep their dates and alerts) or bring it back.
+    Returns whether anything changed."""
+    reason = (reason or "").strip()
+    if not active and not reason:
+        raise Invalid("请填写停用原因", field="reason")
+    if len(reason) > 200:
+        raise Invalid("停用原因不能超过200个字", field="reason")
+    if itype.is_active == active:
+        return False
+    changes = audit.apply_changes(itype, {"is_active": active})
+    session.flush()
+    if active:
+        note = "恢复启用：可再登记该种类的器具"
+    else:
+        note = f"停用：{reason}。不能再登记该种类的新器具，已登记的器具照常管理"
+    audit.record(session, actor, "retire" if not active else "restore", itype, changes, note=note)
+    return True
+
+
 def update_instrument_type(session: Session, actor, itype: InstrumentType, *, expected_version: int,
                            values: dict, recompute: bool) -> tuple[list[dict], int]:
     """Edit a kind's rule, cycle or life; optionally recompute existing due dates. Returns (changes, recomputed)."""
     if itype.version != expected_version:
         raise StaleEdit("该器具种类")
     rule = VerificationRule(values.get("rule", itype.rule))
-    if rule == VerificationRule.PERIODIC and not values.get("cycle_months"):
-        raise Invalid("周期检定的器具种类必须填写检定周期（月）", field="cycle_months")
-    if rule == VerificationRule.SERVICE_LIFE and not values.get("service_life_years"):
-        raise Invalid("到期轮换的器具种类必须填写使用年限（年）", field="service_life_years")
+    _check_rule(rule, values)
+    if "name_zh" in values:
+        values["name_zh"] = as_typed(values["name_zh"] or "").strip()
+        if not kind_key(values["name_zh"]):
+            raise Invalid("请填写器具种类名称", field="name_zh")
+        problem = _name_taken(session, values["name_zh"], exclude_id=itype.id)
+        if problem:
+            raise Invalid(problem, field="name_zh")
+    if "confirmed" in values:
+        values["confirmed"] = Confirmation(values["confirmed"] or Confirmation.NO.value)
     values = {k: (as_typed(v or "") if k in ("category", "subcategory") else v) for k, v in values.items()}
     changes = audit.apply_changes(itype, values)
     recomputed = 0

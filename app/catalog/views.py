@@ -1,11 +1,12 @@
 """Catalogue pages: instrument kinds (admins edit them) and finding codes."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.catalog import queries, services
-from app.catalog.forms import AliasDeleteForm, AliasForm, InstrumentTypeForm
+from app.catalog.forms import (AliasDeleteForm, AliasForm, InstrumentTypeForm, NewInstrumentTypeForm, RestoreForm,
+                               RetireForm)
 from app.security import installation_admin_required, staff_required
 from app.web import db, unit_of_work
 
@@ -16,7 +17,64 @@ bp = Blueprint("catalog", __name__, template_folder="templates", url_prefix="/ca
 @staff_required
 def types():
     """The instrument kinds with their regulation and rule."""
-    return render_template("catalog/types.html", types=db().scalars(queries.instrument_types()).all())
+    return render_template("catalog/types.html", types=db().scalars(queries.instrument_types()).all(),
+                           retire_form=RetireForm(formdata=None), restore_form=RestoreForm(formdata=None))
+
+
+@bp.route("/types/new", methods=["GET", "POST"])
+@installation_admin_required
+def type_new():
+    """Add a kind the seed does not ship (its regulation, rule, cycle or life, aliases)."""
+    form = NewInstrumentTypeForm()
+    if form.validate_on_submit():
+        values = {k: getattr(form, k).data for k in ("name_zh", "code", "rule", "cycle_months", "service_life_years",
+                                                     "lead_days", "regulation", "regulation_title", "category",
+                                                     "subcategory", "confirmed", "note")}
+        with unit_of_work(form) as uow:
+            itype = services.create_instrument_type(uow.session, current_user, values,
+                                                    services.split_aliases(form.aliases.data))
+        if uow.ok:
+            return uow.redirect(f"已新增器具种类“{itype.name_zh}”。", url_for("catalog.types"))
+    return render_template("catalog/type_new.html", form=form)
+
+
+def _back_with_errors(form):
+    """A button's form refused: say why on the catalogue page."""
+    for errors in form.errors.values():
+        for e in errors:
+            flash(e, "danger")
+    return redirect(url_for("catalog.types"))
+
+
+@bp.route("/types/<int:type_id>/retire", methods=["POST"])
+@installation_admin_required
+def type_retire(type_id: int):
+    """Retire a kind: no new instruments of it; those registered keep working."""
+    itype = services.get_instrument_type(db(), type_id)
+    form = RetireForm()
+    if form.validate_on_submit():
+        with unit_of_work() as uow:
+            changed = services.set_instrument_type_active(uow.session, current_user, itype, False, form.reason.data)
+        if uow.ok:
+            message = f"已停用“{itype.name_zh}”：不能再登记该种类的新器具，已登记的器具照常管理。"
+            return uow.redirect(message if changed else "该种类已停用。", url_for("catalog.types"),
+                                "success" if changed else "info")
+    return _back_with_errors(form)
+
+
+@bp.route("/types/<int:type_id>/restore", methods=["POST"])
+@installation_admin_required
+def type_restore(type_id: int):
+    """Bring a retired kind back into use."""
+    itype = services.get_instrument_type(db(), type_id)
+    form = RestoreForm()
+    if form.validate_on_submit():
+        with unit_of_work() as uow:
+            changed = services.set_instrument_type_active(uow.session, current_user, itype, True)
+        if uow.ok:
+            return uow.redirect(f"已恢复启用“{itype.name_zh}”。" if changed else "该种类已在启用中。",
+                                url_for("catalog.types"), "success" if changed else "info")
+    return _back_with_errors(form)
 
 
 @bp.route("/types/<int:type_id>/edit", methods=["GET", "POST"])
@@ -27,11 +85,12 @@ def type_edit(type_id: int):
     form = InstrumentTypeForm(obj=itype)
     if request.method == "GET":
         form.rule.data = itype.rule.value
+        form.confirmed.data = itype.confirmed.value
         form.recompute.data = False
     if form.validate_on_submit():
         values = {k: getattr(form, k).data for k in ("rule", "cycle_months", "service_life_years", "lead_days",
                                                      "regulation", "regulation_title", "category", "subcategory",
-                                                     "note", "is_active")}
+                                                     "confirmed", "note", "is_active")}
         values["lead_days"] = values["lead_days"] if values["lead_days"] is not None else itype.lead_days
         with unit_of_work(form) as uow:
             changes, recomputed = services.update_instrument_type(

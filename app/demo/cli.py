@@ -67,6 +67,14 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
 
         counts.update(add_demo_cases(session, today()))
 
+        from app.demo.markets import add_demo_markets
+        from app.demo.outreach import add_demo_outreach
+
+        counts.update(add_demo_markets(session, today()))
+
+        counts.update(add_demo_outreach(session, today(), DEFAULT_SEED if seed is None else seed,
+                                        current_app.config["EVIDENCE_STORAGE"]))
+
         # Fill the alert centre at once rather than at the scheduler's next sweep.
         from app.alerts.jobs import due_date_sweep
         from app.db import utcnow
@@ -81,7 +89,8 @@ def load(merchants: int, instruments: int, stations: int, seed: int | None, rese
     click.echo(f"演示数据已生成（用时 {elapsed:.1f} 秒）：监管所 {counts['stations']} 个，"
                f"使用单位 {counts['merchants']} 家，计量器具 {counts['instruments']} 台，"
                f"检定记录 {counts['verifications']} 条，专项检查记录 {counts['inspections']} 条，"
-               f"诚信计量承诺 {counts['pledges']} 份，投诉举报 {counts['complaints']} 件，预警 {alerts['created']} 条。")
+               f"诚信计量承诺 {counts['pledges']} 份，投诉举报 {counts['complaints']} 件，计量惠民活动 {counts['activities']} 次，"
+               f"科普宣传服务微站 {counts['micro_stations']} 个，预警 {alerts['created']} 条。")
     click.echo(f"数据库：{database.engine.url.render_as_string(hide_password=True)}")
     click.echo("演示账号（仅供演示，切勿用于正式环境）：")
     for role, username, password, where in logins:

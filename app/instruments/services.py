@@ -68,11 +68,14 @@ def find_same_instrument(session: Session, type_id: int, serial_no: str, maker: 
     return session.scalars(stmt.order_by(Instrument.id).limit(1)).first()
 
 
-def _validate(session: Session, scope: Scope, values: dict, instrument: Instrument | None) -> tuple[
-        InstrumentType, Merchant]:
+def _validate(session: Session, scope: Scope, values: dict, instrument: Instrument | None,
+              allow_retired: bool = False) -> tuple[InstrumentType, Merchant]:
     itype = session.get(InstrumentType, values.get("type_id") or 0)
     if itype is None:
         raise Invalid("请选择器具种类", field="type_id")
+    # A retired kind takes no new instruments; one already of that kind keeps it through edits and replacement.
+    if not itype.is_active and not allow_retired and (instrument is None or instrument.type_id != itype.id):
+        raise Invalid(f"器具种类“{itype.name_zh}”已停用，不能登记该种类的新器具", field="type_id")
     merchant = session.get(Merchant, values.get("merchant_id") or 0)
     if merchant is None or not scope.allows(merchant.station_id):
         raise Invalid("请选择您负责的监管所内的使用单位", field="merchant_id")
@@ -121,10 +124,11 @@ def _identity_changes(instrument: Instrument, type_id: int, values: dict) -> boo
             or match_key(values.get("maker", instrument.maker)) != instrument.maker_key)
 
 
-def create_instrument(session: Session, actor, scope: Scope, values: dict) -> Instrument:
-    """Register an instrument after checking that it is not registered already."""
+def create_instrument(session: Session, actor, scope: Scope, values: dict, allow_retired: bool = False) -> Instrument:
+    """Register an instrument after checking that it is not registered already (nor of a retired kind, unless
+    it replaces one of that kind)."""
     values = normalise_values(values)
-    _, merchant = _validate(session, scope, values, None)
+    _, merchant = _validate(session, scope, values, None, allow_retired)
     instrument = Instrument(**{k: values[k] for k in FIELDS if k in values})
     instrument.maker_key = match_key(instrument.maker)
     instrument.station_id = merchant.station_id
@@ -251,7 +255,7 @@ def replace_instrument(session: Session, actor, scope: Scope, old: Instrument, n
     values = {"type_id": old.type_id, "merchant_id": old.merchant_id, "location": old.location,
               "install_address": old.install_address, "region": old.region, "purpose": old.purpose,
               "measuring_range": old.measuring_range, "accuracy_class": old.accuracy_class, **new_values}
-    new = create_instrument(session, actor, scope, values)
+    new = create_instrument(session, actor, scope, values, allow_retired=values["type_id"] == old.type_id)
     if first_verification:
         record_verification(session, actor, new, first_verification)
     changes = audit.apply_changes(old, {"status": InstrumentStatus.REPLACED, "replaced_by_id": new.id})

@@ -21,6 +21,8 @@ class Industry(LabeledEnum):
     CHARGING_OPERATOR = "charging_operator"
     UTILITY = "utility"
     RETAIL = "retail"
+    CATERING = "catering"
+    AGRICULTURE = "agriculture"
     OTHER = "other"
 
     @classmethod
@@ -35,6 +37,8 @@ class Industry(LabeledEnum):
             "charging_operator": "充电运营商",
             "utility": "供水/供电/供气企业",
             "retail": "商场超市",
+            "catering": "餐饮",
+            "agriculture": "涉农（农资经营、农产品收购）",
             "other": "其他",
         }
 

@@ -24,9 +24,11 @@ def report_sections() -> list:
     from reports.monthly_complaints import complaints_section
     from reports.monthly_inspections import inspections_section
     from reports.monthly_integrity import integrity_section
+    from reports.monthly_outreach import outreach_section
     from reports.monthly_purpose import purpose_section
 
-    return [inspections_section, cases_section, integrity_section, complaints_section, purpose_section]
+    return [inspections_section, cases_section, integrity_section, complaints_section, outreach_section,
+            purpose_section]
 
 
 def edition_name(tree, region_id: int) -> str:

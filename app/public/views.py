@@ -17,6 +17,7 @@ from app.inspections import services as inspections
 from app.inspections.models import PublicOutcome
 from app.instruments.models import InstrumentStatus
 from app.integrity.models import Pledge
+from app.markets.queries import public_fair_scales
 from app.public import queries
 from app.public.services import (MIN_TOKEN_LENGTH, institution_of, ledger_updated_on, other_station,
                                  public_state)
@@ -49,13 +50,16 @@ def search():
         for mid, kind, valid, due, overdue, never in (session.execute(queries.kind_counts(ids, now, days))
                                                       if ids else []):
             counts.setdefault(mid, []).append((kind, valid, due, overdue, never))
+        fair: dict[int, list] = {}
+        for mid, location, kind, due in (session.execute(public_fair_scales(ids)) if ids else []):
+            fair.setdefault(mid, []).append((location, kind, due))
         secret = current_app.config["SECRET_KEY"]
         published: dict[int, list] = {}
         for case in session.scalars(published_decisions(ids)):
             published.setdefault(case.merchant_id, []).append(case)
         results = [{"name": m.name, "pledged": m.id in pledged, "model_unit": pledged.get(m.id, False),
-                    "kinds": counts.get(m.id, []), "penalties": published.get(m.id, []),
-                    "ref": challenge.merchant_ref(secret, m.id)} for m in merchants]
+                    "kinds": counts.get(m.id, []), "fair_scales": fair.get(m.id, []),
+                    "penalties": published.get(m.id, []), "ref": challenge.merchant_ref(secret, m.id)} for m in merchants]
         if not results:
             message = "没有找到名称包含该文字的经营者"
     return render_template("public/search.html", q=q, results=results, message=message,

@@ -59,6 +59,7 @@ NOT_PAGES = {
     "integrity.document": "the signed pledge's scan, a download",
     "inspections.evidence": "a photo or scan kept as evidence, a file",
     "complaints.photo": "a complainant's photo, a download",
+    "outreach.photo": "a photo of an outreach activity kept as evidence, a file",
     "certificates.show": "a verification's certificate file (PDF or image) shown by the browser, a file",
     "certificates.download": "a verification's certificate file, a download",
     "inspections.signature_image": "a signature kept as an image, a file",
@@ -84,7 +85,8 @@ def extra_urls(ids: dict) -> list[str]:
             "/alerts/?status=all", "/rectifications/?state=all", f"/search?q={ids['merchant_name']}",
             "/complaints/?state=all", "/complaints/new?merchant_id=" + str(ids["merchant_id"]),
             f"/imports/{ids['workbook_id']}", f"/inspections/{ids['signed_inspection_id']}",
-            f"/imports/{ids['results_batch_id']}", "/leads/?state=all"]
+            f"/imports/{ids['results_batch_id']}", "/leads/?state=all",
+            f"/inspections/{ids['market_inspection_id']}/duties"]
 
 
 # Elements sticking out to the right of the screen, outermost first (an element inside a box that scrolls or
@@ -169,6 +171,7 @@ def add_the_rest(session, config) -> dict:
     from app.integrity.models import Pledge
     from app.mail.models import OutboxMessage
     from app.monthly.services import build_report
+    from app.outreach.models import OutreachActivity
     from importers.sandbox import SandboxLimits
     from reports.monthly import Month
     from tests import factories
@@ -298,7 +301,22 @@ def add_the_rest(session, config) -> dict:
         # The demo's cases (app/demo/cases.py): one decided and published in my station, and its brigade.
         "case_id": session.scalars(select(CaseRow.id).where(CaseRow.station_id.in_(mine)).order_by(CaseRow.id)).first(),
         "team_id": session.scalars(select(EnforcementTeam.id)).first(),
+        # A market with its fair scale and re-weighs (the demo marks one in each market), and the inspection of a
+        # market whose organiser-duty checklist the demo recorded.
+        **_market_ids(session),
+        # An outreach activity of my station (the demo records several in each).
+        "activity_id": session.scalars(select(OutreachActivity.id).where(OutreachActivity.station_id == station)
+                                       .order_by(OutreachActivity.id)).first(),
     }
+
+
+def _market_ids(session) -> dict:
+    from app.markets.models import DutyCheck, FairScale, Reweigh
+
+    fair = session.scalars(select(FairScale).order_by(FairScale.id)).first()
+    return {"market_id": fair.market_id, "fair_scale_id": fair.id,
+            "reweigh_id": session.scalars(select(Reweigh.id).order_by(Reweigh.id)).first(),
+            "market_inspection_id": session.scalars(select(DutyCheck.inspection_id)).first()}
 
 
 def page_urls(app, ids: dict) -> tuple[dict[str, str], dict[str, str], list[str]]:
