@@ -421,3 +421,19 @@ def test_staff_handle_a_complaint_through_the_page(client, session, world):
     assert complaint.state == State.CLOSED and complaint.reward_eligible
     page = client.get(url).get_data(as_text=True)
     assert "已责令改正" in page and "记录核查结论" in page
+
+
+def test_repeated_upheld_complaints_flag_the_merchant_for_attention(session, world):
+    """Two upheld complaints in the window are a reason of the 重点关注 flag (app/attention)."""
+    from app.attention.queries import flagged_merchants, reasons_of
+
+    first = transfer(session, world, number="a-1", received_on=today() - dt.timedelta(days=40))
+    services.record_outcome(session, world.admin, first, "substantiated", "")
+    second = transfer(session, world, number="a-2", received_on=today() - dt.timedelta(days=5))
+    services.record_outcome(session, world.admin, second, "unfounded", "")
+    assert world.merchant_a.id not in set(session.scalars(flagged_merchants(today())))
+    third = transfer(session, world, number="a-3", received_on=today() - dt.timedelta(days=2))
+    services.record_outcome(session, world.admin, third, "partly", "")
+    assert world.merchant_a.id in set(session.scalars(flagged_merchants(today())))
+    assert set(session.execute(reasons_of([world.merchant_a.id], today()))) == {
+        (world.merchant_a.id, "repeat_complaint")}

@@ -230,3 +230,15 @@ def test_the_checklist_is_only_for_market_organisers(client, session, world):
     login(client, "insp_a")
     resp = client.get(f"/inspections/{insp.id}/duties", follow_redirects=True)
     assert "只适用于集贸市场主办者" in resp.get_data(as_text=True)
+
+
+def test_repeated_shortfalls_flag_the_stall_for_attention(session, world, market):
+    """Repeated shortfalls at a fair scale are a reason of the 重点关注 flag (app/attention), with its own label."""
+    from app.attention.queries import flagged_merchants, reasons_of
+
+    scale = _mark(session, market)
+    _log(session, scale, market.stall, today() - dt.timedelta(days=10), 1000, 990)
+    assert market.stall.id not in set(session.scalars(flagged_merchants(today())))
+    _log(session, scale, market.stall, today() - dt.timedelta(days=3), 3000, 2985)
+    assert market.stall.id in set(session.scalars(flagged_merchants(today())))
+    assert set(session.execute(reasons_of([market.stall.id], today()))) == {(market.stall.id, "repeat_shortfall")}
