@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import (JSON, CheckConstraint, DateTime, Enum, Integer, MetaData, Select, case, column, create_engine,
-                        event, func, select)
+                        event, func, select, text)
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.compiler import compiles
@@ -229,6 +230,13 @@ class Database:
         self.session.remove()
         self.engine.dispose()
 
+
+
+def set_local_work_mem(size: str) -> TextClause:
+    """PostgreSQL: `SET LOCAL work_mem` for the rest of this transaction (size like '256MB', digits and a unit)."""
+    if not re.fullmatch(r"[0-9]+(kB|MB|GB)", size):
+        raise ValueError(f"not a memory size: {size!r}")
+    return text(f"SET LOCAL work_mem = '{size}'")
 
 
 class Analyze(Executable, ClauseElement):

@@ -28,6 +28,17 @@ KIND_INDUSTRIES: tuple[tuple[str, tuple[Industry, ...]], ...] = (
     ("refractometer", (I.EYEWEAR_SHOP, I.MEDICAL)),
     ("lensmeter", (I.EYEWEAR_SHOP, I.MEDICAL)),
     ("trial_lens", (I.EYEWEAR_SHOP, I.MEDICAL)),
+    # Scales beyond price-computing ones (issue 20): weighbridges at purchasing stations and yards, platform and
+    # floor scales in markets, shops and farm purchasing, steelyards at stalls.
+    ("truck_scale", (I.AGRICULTURE, I.MARKET_ORGANISER, I.OTHER)),
+    ("floor_scale", (I.MARKET_ORGANISER, I.AGRICULTURE, I.RETAIL, I.OTHER)),
+    ("platform_scale", (I.MARKET_VENDOR, I.RETAIL, I.AGRICULTURE, I.CATERING, I.OTHER)),
+    ("analog_scale", (I.MARKET_VENDOR, I.RETAIL, I.AGRICULTURE, I.OTHER)),
+    ("non_self_scale", (I.MARKET_VENDOR, I.AGRICULTURE)),
+    ("heat_meter", (I.UTILITY,)),
+    ("sound_level_meter", (I.OTHER,)),
+    ("ecg", (I.MEDICAL,)),
+    ("infusion_pump", (I.MEDICAL,)),
 )
 # Words in a merchant's name that tell its industry, most specific first.
 NAME_HINTS: tuple[tuple[str, Industry], ...] = (

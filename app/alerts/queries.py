@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import (Insert, Integer, Select, TextClause, Update, and_, case, exists, func, literal, or_, select, text,
+from sqlalchemy import (Insert, Integer, Select, TextClause, Update, and_, case, exists, func, literal, or_, select,
                         tuple_, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
@@ -18,7 +18,7 @@ from app.accounts.models import Station, User, user_stations
 from app.alerts import kinds
 from app.alerts.models import Alert, AlertDigest, AlertStatus
 from app.audit.models import AuditEntry
-from app.db import Analyze, UTCDateTime
+from app.db import Analyze, UTCDateTime, set_local_work_mem
 from app.instruments.models import Instrument, InstrumentStatus, VerificationResult
 from app.scope import Scope
 
@@ -265,7 +265,7 @@ SWEEP_WORK_MEM = "256MB"
 
 def sweep_memory() -> TextClause:
     """SET LOCAL work_mem for the sweep's transaction (PostgreSQL), so its NOT IN sets stay hashed."""
-    return text(f"SET LOCAL work_mem = '{SWEEP_WORK_MEM}'")
+    return set_local_work_mem(SWEEP_WORK_MEM)
 
 
 def refresh_statistics() -> Analyze:

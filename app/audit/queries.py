@@ -25,7 +25,8 @@ ACTION_LABELS = {
 # every table has one, so a newly audited table cannot show its English name (tests/test_chinese.py checks).
 ENTITY_LABELS = {
     "merchants": "使用单位", "instruments": "计量器具", "verifications": "检定记录", "users": "用户",
-    "stations": "监管所", "regions": "行政区划", "instrument_types": "器具种类", "finding_codes": "问题代码", "catalogue": "器具目录",
+    "stations": "监管所", "regions": "行政区划", "station_counts": "各所器具统计", "station_count_days": "各所统计日期",
+    "station_months": "各所每月检定记录数", "instrument_types": "器具种类", "finding_codes": "问题代码", "catalogue": "器具目录",
     "import_batches": "台账导入批次", "result_leads": "未备案器具线索", "credit_rules": "信用分类规则", "monthly_reports": "月报",
     "campaigns": "专项检查行动", "campaign_targets": "检查计划对象", "random_draws": "双随机抽取",
     "inspections": "监督检查", "inspection_inspectors": "检查人员", "inspection_instruments": "检查器具",
