@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from app.errors import STORAGE_FULL, StorageFailed
+from app.errors import STORAGE_FULL, NotFound, StorageFailed
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ def sniff(data: bytes, *, heif: bool = False) -> str | None:
         if is_heif(data):
             return HEIC
     return None
+
+
+def kept_file(storage_dir: str, stored_name: str, size: int, sha256: str, what: str) -> Path:
+    """Where a kept file is, while its bytes are still those stored; NotFound (naming `what`) when it is missing
+    or changed."""
+    path = Path(storage_dir) / stored_name
+    if not is_intact(path, size, sha256):
+        raise NotFound(f"{what}已丢失或损坏，请联系管理员")
+    return path
 
 
 def is_intact(path: Path, size: int, sha256: str) -> bool:

@@ -96,10 +96,7 @@ def get_certificate(session: Session, scope: Scope, certificate_id: int) -> Cert
 
 def certificate_path(storage_dir: str, cert: Certificate) -> Path:
     """Where the certificate's bytes are kept, while they are still those uploaded; else NotFound."""
-    path = Path(storage_dir) / cert.stored_name
-    if not uploads.is_intact(path, cert.size, cert.sha256):
-        raise NotFound("检定证书文件已丢失或损坏，请联系管理员")
-    return path
+    return uploads.kept_file(storage_dir, cert.stored_name, cert.size, cert.sha256, "检定证书文件")
 
 
 def certificates_of(session: Session, verification_ids: list[int]) -> dict[int, list[Certificate]]:

@@ -309,10 +309,8 @@ def photo_path(storage_dir: str, complaint: Complaint) -> Path:
     """Where the complaint's photo is kept, while it is the one received; else NotFound."""
     if not complaint.photo_name:
         raise NotFound("该投诉举报没有照片")
-    path = Path(storage_dir) / complaint.photo_name
-    if not uploads.is_intact(path, complaint.photo_size or 0, complaint.photo_sha256 or ""):
-        raise NotFound("照片已丢失或损坏，请联系管理员")
-    return path
+    return uploads.kept_file(storage_dir, complaint.photo_name, complaint.photo_size or 0,
+                             complaint.photo_sha256 or "", "照片")
 
 
 def public_view(session: Session, reference: str) -> dict | None:

@@ -679,10 +679,7 @@ def _kept_in_scope(session: Session, scope: Scope, model, record_id: int, what: 
 
 
 def _kept_path(storage_dir: str, record, what: str) -> Path:
-    path = Path(storage_dir) / record.stored_name
-    if not uploads.is_intact(path, record.size, record.sha256):
-        raise NotFound(f"{what}已丢失或损坏，请联系管理员")
-    return path
+    return uploads.kept_file(storage_dir, record.stored_name, record.size, record.sha256, what)
 
 
 def get_signature(session: Session, scope: Scope, signature_id: int) -> Signature:

@@ -63,10 +63,8 @@ def document_file(pledge: Pledge, storage_dir: str) -> Path:
     """Where a pledge's signed document is kept, while it is still the one uploaded; else NotFound."""
     if not pledge.document_path:
         raise NotFound("该承诺没有上传承诺书文件")
-    path = Path(storage_dir) / pledge.document_path
-    if not uploads.is_intact(path, pledge.document_size, pledge.document_sha256):
-        raise NotFound("承诺书文件已丢失或损坏，请联系管理员")
-    return path
+    return uploads.kept_file(storage_dir, pledge.document_path, pledge.document_size, pledge.document_sha256,
+                             "承诺书文件")
 
 
 def _check_dates(signed_on: dt.date | None, review_on: dt.date | None, today: dt.date) -> None:

@@ -154,10 +154,7 @@ def get_photo(session: Session, scope: Scope, photo_id: int) -> OutreachPhoto:
 
 def photo_path(storage_dir: str, photo: OutreachPhoto) -> Path:
     """Where a photo's bytes are kept, while they are still those uploaded; else NotFound."""
-    path = Path(storage_dir) / photo.stored_name
-    if not uploads.is_intact(path, photo.size, photo.sha256):
-        raise NotFound("照片已丢失或损坏，请联系管理员")
-    return path
+    return uploads.kept_file(storage_dir, photo.stored_name, photo.size, photo.sha256, "照片")
 
 
 # --- the registry: micro-stations and volunteers ------------------------------------------------------------
