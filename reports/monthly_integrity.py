@@ -42,22 +42,17 @@ def _targets(session: Session) -> dict[tuple[str, int | None], int]:
     return {(t.kind.value, t.station_id): t.target for t in session.scalars(pq.targets())}
 
 
-def _region_targets(session: Session, region_id: int) -> tuple[dict[int, int | None], dict[int, int | None]]:
+def _region_targets(session: Session, tree) -> tuple[dict[int, int | None], dict[int, int | None]]:
     """Every region's pledge and demonstration-unit targets, as divided down the tree (app/rollups)."""
     from app.rollups.settings import divided_targets
-    from app.rollups.tree import load_tree
 
-    tree = load_tree(session)
     return tuple({r: row.target for r, row in divided_targets(session, kind, tree).items()}
                  for kind in (TargetKind.PLEDGES, TargetKind.MODEL_UNITS))
 
 
-def _county_rows(session: Session, f: Figures, in_force: dict[int, tuple[int, int]],
+def _county_rows(tree, f: Figures, in_force: dict[int, tuple[int, int]],
                  regional: tuple[dict[int, int | None], dict[int, int | None]]) -> list[list]:
     """One row per county of a city's (or province's) edition: in force against the county's target."""
-    from app.rollups.tree import load_tree
-
-    tree = load_tree(session)
     rows = []
     for county in tree.counties(f.region_id):
         ids = f.counties.get(tree.label(county), [])
@@ -95,7 +90,10 @@ def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: in
                      _rate(model, model_target)])
     # The overall target is the admin's "all stations" figure (not the sum of station targets); a region's
     # edition measures against the region's target, its own or its share of its parent's (app/rollups).
-    regional = _region_targets(session, f.region_id) if f.region_id is not None else None
+    from app.rollups.tree import load_tree
+
+    tree = load_tree(session) if f.region_id is not None else None
+    regional = _region_targets(session, tree) if tree is not None else None
     if regional is not None:
         target, model_target = regional[0].get(f.region_id), regional[1].get(f.region_id)
     else:
@@ -107,7 +105,7 @@ def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: in
     if regional is not None and f.counties:
         sheet.blank()
         sheet.caption("各县（区）目标完成情况（县级目标未单独设置的，按使用单位数由上级目标分配）")
-        sheet.table(COUNTY_COLUMNS, _county_rows(session, f, in_force, regional))
+        sheet.table(COUNTY_COLUMNS, _county_rows(tree, f, in_force, regional))
     sheet.blank()
 
     before = _in_force(session, scope, f.month.shift(-1))
