@@ -53,7 +53,9 @@ class TestWriter:
         assert time_cell.is_date and time_cell.value == dt.datetime(2026, 2, 1, 0, 30)
         assert ws["D2"].value == 4 and ws["B3"].value is None
         assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D3"
-        assert ws.column_dimensions["A"].width == 18
+        # 18 characters as Excel shows them: XlsxWriter stores the width plus Excel's cell padding.
+        assert 18 <= ws.column_dimensions["A"].width < 19
+        assert ws.print_title_rows == "$1:$1"   # the header row repeats on every printed page
 
 
 @pytest.fixture()

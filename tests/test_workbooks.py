@@ -212,6 +212,10 @@ def writer_bypasses(path: Path, source: str | None = None) -> list[str]:
         where = f"{path.name}:{getattr(node, 'lineno', '?')}"
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("openpyxl.cell"):
             problems.append(f"{where}: imports {node.module} (make cells with reports.xlsx.styled)")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (name or "").startswith("xlsxwriter") for name in [getattr(node, "module", None)]
+                + [alias.name for alias in node.names]):
+            problems.append(f"{where}: imports xlsxwriter (write tables with reports.xlsx.write_table)")
         elif isinstance(node, ast.Name) and node.id in CELL_MAKERS:
             problems.append(f"{where}: uses {node.id} (make cells with reports.xlsx.styled)")
         elif isinstance(node, ast.Attribute) and node.attr in ("data_type", "value") and isinstance(node.ctx, ast.Store):
@@ -236,6 +240,7 @@ def test_only_the_safe_writer_makes_cells():
 
 @pytest.mark.parametrize("source", [
     "from openpyxl.cell import WriteOnlyCell\n",
+    "import xlsxwriter\n",
     "def f(wb):\n    ws = wb.create_sheet('x')\n    ws.append(['=1+1'])\n",
     "def f(ws, name):\n    ws.append([name])\n",
     "def f(wb, name):\n    sheet = wb.active\n    sheet['A1'] = name\n",
