@@ -59,6 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
     p.add_argument("--pages", default="", help="comma-separated parts of page labels to time (default: all)")
+    p.add_argument("--staff-pages", action="store_true",
+                   help="every staff page bench/bench_pages.py times (as the supervisor) instead of the four above")
     return p.parse_args(argv)
 
 
@@ -85,6 +87,17 @@ def public_token(url: str) -> str:
         token = ensure_public_token(session, None, inst)
     database.dispose()
     return token
+
+
+def staff_pages(database: Database) -> list[tuple[str, str]]:
+    """Every staff page of bench/bench_pages.py's table the supervisor may open, on this dataset's records."""
+    from bench.bench_pages import SUPERVISOR as WHO, fixtures, page_table
+    from app.accounts.models import Station
+
+    with database.session_scope() as session:
+        station_id = session.scalar(select(func.min(Station.id)))
+    table = page_table(station_id, fixtures(database, station_id))
+    return [(label, path) for label, path, who in table if path and WHO in who]
 
 
 def start_server(kind: str, args, work: Path, port: int, prefix: str) -> subprocess.Popen:
@@ -200,6 +213,7 @@ def main(argv=None) -> None:
         total = session.execute(select(func.count()).select_from(Instrument)).scalar_one()
     database.dispose()
     token = public_token(args.url)
+    pages = staff_pages(database) if args.staff_pages else PAGES
     print(f"database: {args.url.rsplit('@', 1)[-1]} ({total:,} instruments); {args.seconds:g} s a cell after "
           f"{args.warmup} warm-up requests a page; clients {concurrencies}; {os.cpu_count()} CPUs; "
           f"load average {load()}", flush=True)
@@ -221,7 +235,7 @@ def main(argv=None) -> None:
                 print(f"\n{label}; load average at start {load()}", flush=True)
                 print(f"  {'page':<24} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                       f"{'n':>6} {'errors':>6}  load", flush=True)
-                for page, path in PAGES:
+                for page, path in pages:
                     if args.pages and not any(part in page for part in args.pages.split(",")):
                         continue
                     url = base + (path or f"/public/i/{token}")

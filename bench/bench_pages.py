@@ -203,6 +203,12 @@ def page_table(station_id: int, f: dict) -> list[tuple[str, str | None, tuple]]:
             ("verification plan", "/plans/", STAFF),
             ("pledges list", "/integrity/", STAFF),
             ("monthly reports", "/reports/monthly/", STAFF),
+            ("search, a name part", f"/search?q={f['merchant_q']}" if f.get("merchant_q") else None, STAFF),
+            ("complaints list", "/complaints/", STAFF),
+            ("cases list", "/cases/", STAFF),
+            ("outreach list", "/outreach/", STAFF),
+            ("imports list", "/imports/", STAFF),
+            ("background tasks", "/tasks/", STAFF),
             ("audit log", "/admin/audit/", ADMIN),
             ("public merchant search", f"/public/?q={f['merchant_q']}" if f.get("merchant_q") else None, PUBLIC),
             ("public instrument page", rec("/public/i/{}", "token"), PUBLIC)]
