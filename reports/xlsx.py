@@ -243,7 +243,7 @@ def _cell_writer(wb, ws, kind: str) -> Callable[[int, int, Any], Any]:
     day = wb.add_format({"num_format": "yyyy-mm-dd"})
     moment = wb.add_format({"num_format": DATETIME_FORMAT})
 
-    def text(row, col, value, search=ILLEGAL_CHARACTERS_RE.search):
+    def string(row, col, value, search=ILLEGAL_CHARACTERS_RE.search):
         if value.__class__ is not str:
             value = getattr(value, "label", value.value) if isinstance(value, enum.Enum) else value
             value = value if isinstance(value, str) else str(value)
@@ -255,7 +255,7 @@ def _cell_writer(wb, ws, kind: str) -> Callable[[int, int, Any], Any]:
         if value.__class__ is str and "\n" in value:
             write_string(row, col, ILLEGAL_CHARACTERS_RE.sub("", value), wrapped)
         else:
-            text(row, col, value)
+            string(row, col, value)
 
     def when(row, col, value):
         if isinstance(value, dt.datetime):
@@ -274,6 +274,6 @@ def _cell_writer(wb, ws, kind: str) -> Callable[[int, int, Any], Any]:
         elif isinstance(value, (int, float, decimal.Decimal)):
             write_number(row, col, value)
         else:
-            text(row, col, value)
+            string(row, col, value)
 
-    return {"text": text, "lines": lines, "date": when, "datetime": when, "number": number}[kind]
+    return {"text": string, "lines": lines, "date": when, "datetime": when, "number": number}[kind]

@@ -49,6 +49,9 @@ ALLOWED = {
 }
 # A serial, model, plate or certificate number: letters and digits, joined by - / . _ only.
 IDENTIFIER = re.compile(r"^(?=.*\d)[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+)*$")
+# A complaint's reference (app/complaints/services.new_reference): twelve random characters, which hold no digit
+# about one time in 36; it is the complainant's key, not a word.
+COMPLAINT_REFERENCE = re.compile(r"^TS-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 TOKEN = re.compile(r"[!-~]+")  # a run of printable ASCII between blanks and Chinese text
 WORD = re.compile(r"[A-Za-z]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -136,7 +139,8 @@ def english_words(chunk: Chunk | str, names: set[str], codes: dict[str, str], ro
     found = []
     for token in TOKEN.findall(chunk.text):
         token = token.strip("()[]{}<>,.;:!?'\"“”=")
-        if not WORD.search(token) or token in ALLOWED or token in names or IDENTIFIER.match(token):
+        if (not WORD.search(token) or token in ALLOWED or token in names or IDENTIFIER.match(token)
+                or COMPLAINT_REFERENCE.match(token)):
             continue
         if "@" in token or token.startswith(("http://", "https://")) or token.startswith(SECRET_PREFIXES):
             continue
@@ -360,6 +364,8 @@ def test_a_process_on_another_host_is_named_by_its_host(app):
     ("(0.04～15) kg ACS-15 浙MA1234 JJG 539-2016 台账.xlsx", []),
     ("DN15 Q3=2.5 m³/h", []),
     ("令牌 mt_Xk__9f-_aBcD 签名密钥 whsec_q-_Zz__w", []),  # random secrets, shown once
+    ("投诉举报 TS-KGTS-SVRS-ERDC", []),  # a complaint's reference that drew no digit
+    ("TS-KGTS-SVRS-ERDC-BACK", ["TS", "KGTS", "SVRS", "ERDC", "BACK"]),
 ])
 def test_the_check_itself(chunk, bad):
     """The word check catches the English the issue found and lets units, numbers and named codes through."""
