@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
                 with database.session_scope() as session:
                     found = []
                     for model in (Merchant, Instrument):
-                        ids = sorted(session.scalars(queries.matching_ids(model, scope, key)), reverse=True)
+                        ids = sorted(session.scalars(queries.matching_ids(
+                            model, scope, key, dialect=session.get_bind().dialect.name)), reverse=True)
                         found.append(len(ids))
                         if ids:
                             session.scalars(queries.records_by_ids(model, ids[:GROUP_SIZE])).all()

@@ -124,6 +124,30 @@ def test_a_supervisor_finds_every_stations_records(client, records):
     assert _instrument_links(_page(client, "fm202612")) == {records["scale"].id, records["twin"].id}
 
 
+def test_several_stations_are_searched_station_by_station_within_the_cap(session, world):
+    """A scope of several stations (a county's or a city's supervisor; on PostgreSQL one LATERAL read per station
+    of the station-led trigram index): every match of those stations and none of another, at most cap + 1."""
+    from app.search.queries import matching_ids
+
+    c = factories.station(session, "SC03", "城西所")
+    shops = {st.id: factories.merchant(session, st, f"{st.name}测试商户") for st in (world.station_a, world.station_b, c)}
+    made = {st_id: [factories.instrument(session, shop, serial=f"PXQ-{st_id}-{n}").id for n in range(3)]
+            for st_id, shop in shops.items()}
+    session.commit()
+    dialect = session.get_bind().dialect.name
+    two = Scope(frozenset({world.station_a.id, c.id}))
+
+    def found(scope, cap=1000):
+        return set(session.scalars(matching_ids(Instrument, scope, search_key("pxq"), cap=cap, dialect=dialect)))
+
+    assert found(two) == set(made[world.station_a.id]) | set(made[c.id])
+    assert found(Scope(frozenset({world.station_b.id}))) == set(made[world.station_b.id])
+    assert found(ALL) == {i for ids in made.values() for i in ids}
+    capped = found(two, cap=4)
+    assert len(capped) == 5 and capped <= set(made[world.station_a.id]) | set(made[c.id])
+    assert found(Scope(frozenset())) == set()
+
+
 def test_the_public_never_reaches_the_search(client, records):
     resp = client.get("/search?q=fm2026")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]

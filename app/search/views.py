@@ -46,7 +46,8 @@ def _group(kind: str, key: str, page: int, per_page: int) -> Group:
     label, model = KINDS[kind]
     session = db()
     # Up to COUNT_CAP + 1 matching ids, newest first here; the page's records are then read by id.
-    ids = sorted(session.scalars(queries.matching_ids(model, scope(), key)), reverse=True)
+    dialect = session.get_bind().dialect.name
+    ids = sorted(session.scalars(queries.matching_ids(model, scope(), key, dialect=dialect)), reverse=True)
     group = Group(kind, label, [], len(ids), page, per_page)
     # A page past the last (a stale link, an edited address) shows the last one.
     group.page = min(page, group.pages)
