@@ -81,6 +81,8 @@ class Instrument(VersionedMixin, Base):
         Index("ix_instruments_status_verified_id", "status", "last_verified_on", "id", "station_id"),
         Index("ix_instruments_status_result", "status", "last_result", "station_id", "next_due_on", "merchant_id",
               "id"),
+        # The failed worklist's pages, one station's failed instruments in due order (keyset, migration 0041).
+        Index("ix_instruments_station_result_due", "station_id", "status", "last_result", "next_due_on", "id"),
         # Dashboard counts by kind and status, and overdue by kind (covering).
         Index("ix_instruments_station_type_status", "station_id", "type_id", "status"),
         Index("ix_instruments_type_status_due", "type_id", "status", "next_due_on"),
