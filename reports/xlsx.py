@@ -215,24 +215,24 @@ def write_table(out: str | IO[bytes], columns: Sequence[Column], rows: Iterable[
     wb = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": tempfile.gettempdir(),
                                    "strings_to_numbers": False, "strings_to_formulas": False,
                                    "strings_to_urls": False, "nan_inf_to_errors": True})
-    try:
-        ws = wb.add_worksheet(sheet_title[:31])
-        header = wb.add_format({"bold": True})
-        for index, column in enumerate(columns):
-            ws.set_column(index, index, column.width)
-            ws.write_string(0, index, column.header, header)
-        ws.freeze_panes(1, 0)
-        ws.repeat_rows(0)
-        writers = [(index, _cell_writer(wb, ws, column.kind)) for index, column in enumerate(columns)]
-        count = 0
-        for count, row in enumerate(rows, start=1):
-            for index, write in writers:
-                value = row[index]
-                if value is not None:
-                    write(count, index, value)
-        ws.autofilter(0, 0, count, len(columns) - 1)
-    finally:
-        wb.close()
+    ws = wb.add_worksheet(sheet_title[:31])
+    header = wb.add_format({"bold": True})
+    for index, column in enumerate(columns):
+        ws.set_column(index, index, column.width)
+        ws.write_string(0, index, column.header, header)
+    ws.freeze_panes(1, 0)
+    ws.repeat_rows(0)
+    writers = [(index, _cell_writer(wb, ws, column.kind)) for index, column in enumerate(columns)]
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        for index, write in writers:
+            value = row[index]
+            if value is not None:
+                write(count, index, value)
+    ws.autofilter(0, 0, count, len(columns) - 1)
+    # Only a complete export is assembled into `out`: when reading the rows fails, nothing is written there (the
+    # rows written so far sit in temporary files that are removed with the workbook).
+    wb.close()
     return count
 
 

@@ -58,6 +58,17 @@ class TestWriter:
         assert ws.print_title_rows == "$1:$1"   # the header row repeats on every printed page
 
 
+    def test_a_failure_while_reading_the_rows_writes_nothing(self):
+        def rows():
+            yield ("SN1",)
+            raise RuntimeError("数据库连接中断")
+
+        out = io.BytesIO()
+        with pytest.raises(RuntimeError):
+            write_table(out, [Column("出厂编号")], rows())
+        assert out.getvalue() == b""
+
+
 @pytest.fixture()
 def ledger(world, session):
     """Station A gets an overdue and a due-soon scale besides the world's records."""
