@@ -43,6 +43,26 @@ def test_plan_page_lists_merchants_of_the_period(client, ledger):
     assert "期间“2026-13”无效" in client.get("/plans/?period=2026-13").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("filters", [{}, {"include_overdue": True}, {"station": "a"}, {"kind": True},
+                                     {"first": D(2027, 1, 1), "last": D(2027, 12, 31)}])
+def test_the_page_count_is_the_number_of_merchant_rows(session, ledger, filters):
+    """The plan page counts its merchant rows with a lighter query: the same number as the rows themselves."""
+    from app.catalog.models import InstrumentType
+    from app.plans import queries
+    from app.scope import Scope
+
+    water = session.query(InstrumentType).filter_by(code="water_meter_le25").one()
+    f = queries.PlanFilter(first=filters.get("first", D(2026, 11, 1)), last=filters.get("last", D(2026, 11, 30)),
+                           station_id=ledger.station_a.id if filters.get("station") else None,
+                           type_id=water.id if filters.get("kind") else None,
+                           include_overdue=filters.get("include_overdue", False))
+    for scope in (Scope.everything(), Scope(frozenset({ledger.station_b.id}))):
+        rows = session.execute(queries.plan_merchants(scope, f)).all()
+        assert session.scalar(queries.plan_merchant_count(scope, f)) == len(rows)
+    assert session.scalar(queries.plan_merchant_count(Scope.everything(), queries.PlanFilter(
+        first=D(2026, 11, 1), last=D(2026, 11, 30)))) == 3
+
+
 def test_workbook_groups_by_merchant_and_kind(client, ledger):
     login(client, "super1")
     resp = client.get("/plans/export.xlsx?period=2026-11")

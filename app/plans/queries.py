@@ -67,6 +67,15 @@ def plan_merchants(scope: Scope, f: PlanFilter) -> Select:
     return _filtered(stmt, scope, f).order_by(Station.name, Merchant.name, Merchant.id)
 
 
+def plan_merchant_count(scope: Scope, f: PlanFilter) -> Select:
+    """How many rows plan_merchants gives: its (merchant, station) groups, counted without their sums and names.
+
+    Counting plan_merchants itself joined merchants and stations and summed every group only to count them: the
+    page ran the grouping twice (1.2 s of its 1.4 s at 1,000,000 instruments on SQLite)."""
+    groups = _filtered(select(Instrument.merchant_id, Instrument.station_id).distinct(), scope, f).subquery()
+    return select(func.count()).select_from(groups)
+
+
 def plan_instruments(scope: Scope, f: PlanFilter, merchant_ids: list[int] | None = None) -> Select:
     """The plan's instruments with what a reader needs, grouped by merchant and kind, soonest first."""
     stmt = (select(Station.name, Merchant.id, Merchant.name, Merchant.address, Merchant.contact, Merchant.phone,

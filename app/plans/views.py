@@ -52,7 +52,8 @@ def _title(f: queries.PlanFilter, period: str) -> str:
 def index():
     """The merchants with instruments to verify or replace in the period, with links to notices and the workbook."""
     f, period, error = _filter()
-    page = paginate(queries.plan_merchants(scope(), f), scalars=False)
+    page = paginate(queries.plan_merchants(scope(), f), scalars=False,
+                    total=db().scalar(queries.plan_merchant_count(scope(), f)))
     return render_template("plans/index.html", page=page, f=f, period=period, error=error, title=_title(f, period),
                            stations=scoped_stations(), types=db().scalars(instrument_types()).all())
 
@@ -80,7 +81,9 @@ def notices():
     if f.merchant_id:
         merchant_ids = [f.merchant_id]
     else:
-        merchant_ids = [row.id for row in paginate(queries.plan_merchants(scope(), f), scalars=False).items]
+        page = paginate(queries.plan_merchants(scope(), f), scalars=False,
+                        total=session.scalar(queries.plan_merchant_count(scope(), f)))
+        merchant_ids = [row.id for row in page.items]
     groups: dict[int, dict] = {}
     for row in session.execute(queries.plan_instruments(scope(), f, merchant_ids)):
         station, merchant_id, name, address, contact, phone, kind, serial, model, location, last, deadline, action = row
