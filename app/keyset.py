@@ -17,12 +17,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import (Date, DateTime, Integer, Select, String, and_, func, inspect, literal, or_, select, true, tuple_,
+from sqlalchemy import (Date, DateTime, Integer, Select, String, and_, inspect, or_, select, true, tuple_,
                         union_all)
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement, Grouping, UnaryExpression
+
+from app.scope import station_table
 
 # SQLite refuses a compound select of more than 500 parts (SQLITE_MAX_COMPOUND_SELECT).
 SQLITE_MAX_SPLIT = 400
@@ -207,7 +208,7 @@ def _read(session: Session, stmt: Select, order: Order, forward: bool, limit: in
     # Each station's first rows from its own stretch of the (station, key) index, then the first of those.
     if session.get_bind().dialect.name == "postgresql":
         # A LATERAL subquery over the stations as one array: planned once, whatever the number of stations.
-        sids = func.unnest(literal(list(split.station_ids), ARRAY(Integer))).table_valued("sid").render_derived()
+        sids = station_table(split.station_ids)
         each = bare.where(split.column == sids.c.sid).order_by(*_order_by(keys, forward)).limit(limit + offset)
         each = each.lateral()
         merged = select(*each.c).select_from(sids).join(each, true()).subquery()

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, false
+from sqlalchemy import Integer, Select, false, func, literal
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -58,3 +59,10 @@ class Scope:
         """Restrict a select to the scope's stations; the one place this filter is built."""
         cond = self.condition(station_column)
         return stmt if cond is None else stmt.where(cond)
+
+
+def station_table(station_ids):
+    """PostgreSQL: the station ids as a one-column table (`sid`), to join a LATERAL read of each station's part of an
+    index; one array parameter, so the statement is planned once whatever the number of stations."""
+    return func.unnest(literal(sorted(station_ids), ARRAY(Integer))).table_valued("sid").render_derived()
+

@@ -115,15 +115,20 @@ def header_footer_text(text: str) -> str:
     return text.replace("&", "&&")
 
 
+def _as_str(value: Any) -> str:
+    # An enum shows its Chinese label; anything else its text.
+    if isinstance(value, enum.Enum):
+        value = getattr(value, "label", value.value)
+    return value if isinstance(value, str) else str(value)
+
+
 def _converter(ws, kind: str) -> Callable[[Any], Any]:
     def as_text(value):
         if value.__class__ is str:
             return _text(ws, value)
         if value is None:
             return None
-        if isinstance(value, enum.Enum):
-            value = getattr(value, "label", value.value)
-        return safe_text(ws, value if isinstance(value, str) else str(value))
+        return safe_text(ws, _as_str(value))
 
     def lines(value):
         # Only a cell that holds a line break is styled: the others stay plain and cheap to write.
@@ -245,8 +250,7 @@ def _cell_writer(wb, ws, kind: str) -> Callable[[int, int, Any], Any]:
 
     def string(row, col, value, search=ILLEGAL_CHARACTERS_RE.search):
         if value.__class__ is not str:
-            value = getattr(value, "label", value.value) if isinstance(value, enum.Enum) else value
-            value = value if isinstance(value, str) else str(value)
+            value = _as_str(value)
         if search(value):
             value = ILLEGAL_CHARACTERS_RE.sub("", value)
         write_string(row, col, value)

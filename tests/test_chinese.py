@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app.accounts.models import Station, User
 from app.alerts.models import Alert
 from app.catalog.models import FindingCode, InstrumentType
+from app.complaints.services import REFERENCE_ALPHABET
 from app.instruments.models import Instrument, Verification
 from app.integrity.models import Pledge
 from app.merchants.models import Merchant
@@ -51,7 +52,8 @@ ALLOWED = {
 IDENTIFIER = re.compile(r"^(?=.*\d)[A-Za-z0-9]+(?:[-/._][A-Za-z0-9]+)*$")
 # A complaint's reference (app/complaints/services.new_reference): twelve random characters, which hold no digit
 # about one time in 36; it is the complainant's key, not a word.
-COMPLAINT_REFERENCE = re.compile(r"^TS-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
+_REF = f"[{REFERENCE_ALPHABET}]{{4}}"
+COMPLAINT_REFERENCE = re.compile(f"^TS-{_REF}-{_REF}-{_REF}$")
 TOKEN = re.compile(r"[!-~]+")  # a run of printable ASCII between blanks and Chinese text
 WORD = re.compile(r"[A-Za-z]{2,}")
 CJK = re.compile(r"[\u3400-\u9fff]")

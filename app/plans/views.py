@@ -47,13 +47,18 @@ def _title(f: queries.PlanFilter, period: str) -> str:
     return f"{span}计量器具检定计划" + ("（含已超期）" if f.include_overdue else "")
 
 
+def _merchant_page(f: queries.PlanFilter):
+    """The requested page of the plan's merchants, counted by the plan's light count query."""
+    return paginate(queries.plan_merchants(scope(), f), scalars=False,
+                    total=db().scalar(queries.plan_merchant_count(scope(), f)))
+
+
 @bp.route("/")
 @staff_required
 def index():
     """The merchants with instruments to verify or replace in the period, with links to notices and the workbook."""
     f, period, error = _filter()
-    page = paginate(queries.plan_merchants(scope(), f), scalars=False,
-                    total=db().scalar(queries.plan_merchant_count(scope(), f)))
+    page = _merchant_page(f)
     return render_template("plans/index.html", page=page, f=f, period=period, error=error, title=_title(f, period),
                            stations=scoped_stations(), types=db().scalars(instrument_types()).all())
 
@@ -81,9 +86,7 @@ def notices():
     if f.merchant_id:
         merchant_ids = [f.merchant_id]
     else:
-        page = paginate(queries.plan_merchants(scope(), f), scalars=False,
-                        total=session.scalar(queries.plan_merchant_count(scope(), f)))
-        merchant_ids = [row.id for row in page.items]
+        merchant_ids = [row.id for row in _merchant_page(f).items]
     groups: dict[int, dict] = {}
     for row in session.execute(queries.plan_instruments(scope(), f, merchant_ids)):
         station, merchant_id, name, address, contact, phone, kind, serial, model, location, last, deadline, action = row

@@ -1,9 +1,9 @@
 """Named search queries: records whose folded search text contains the folded query."""
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Integer, Select, func, literal, select, true
+from sqlalchemy import Select, select, true
 
-from app.scope import Scope
+from app.scope import Scope, station_table
 from app.search.match import Contains
 
 # Past this many matches a group says "more than" instead of counting them all: an exact count of
@@ -24,7 +24,7 @@ def matching_ids(model: type, scope: Scope, key: str, cap: int = COUNT_CAP, dial
     found = select(model.id).where(Contains(model, key))
     stations = scope.station_ids
     if dialect == "postgresql" and stations is not None and len(stations) > 1:
-        sids = func.unnest(literal(sorted(stations), ARRAY(Integer))).table_valued("sid").render_derived()
+        sids = station_table(stations)
         each = found.where(model.station_id == sids.c.sid).limit(cap + 1).lateral()
         return select(each.c.id).select_from(sids).join(each, true()).limit(cap + 1)
     return scope.apply(found, model.station_id).limit(cap + 1)
