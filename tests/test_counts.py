@@ -241,3 +241,56 @@ def test_a_column_set_while_expired_recounts_its_station(session, world):
     record.void_reason = "录错了"
     session.commit()
     assert_in_step(session)
+
+
+def shown_total(client, url: str) -> int:
+    """The row count a list page shows (共 N 条)."""
+    import re
+
+    resp = client.get(url)
+    assert resp.status_code == 200, url
+    return int(re.search(r'id="total-count">共 ([\d,]+) 条', resp.get_data(as_text=True)).group(1).replace(",", ""))
+
+
+def test_the_lists_over_several_stations_are_counted_from_the_stored_rows(client, session, world):
+    from sqlalchemy import update
+
+    stopped = factories.instrument(session, world.merchant_b, serial="B-STOP")
+    stopped.status = InstrumentStatus.STOPPED
+    late = factories.instrument(session, world.merchant_b, serial="B-LATE")
+    factories.verify(session, late, today() - dt.timedelta(days=500))
+    factories.instrument(session, world.merchant_a, "fuel_dispenser", serial="A-NEVER", nozzle_count=1)
+    session.commit()
+    kind, other = late.type_id, world.instrument_b.type_id
+    urls = ["/instruments/", "/instruments/?status=in_use", "/instruments/?status=stopped",
+            f"/instruments/?type_id={kind}", f"/instruments/?type_id={other}&status=in_use",
+            f"/instruments/?county_id={world.county_b.id}&status=stopped", "/instruments/?sort=serial&page=1",
+            *(f"/worklists/{name}" for name in instrument_queries.WORKLISTS),
+            "/worklists/due_soon?days=400", f"/worklists/overdue?type_id={kind}", "/worklists/overdue?status=stopped"]
+    login(client, "city_super")
+    session.execute(queries.delete_days())  # nothing stored: every list counted from the ledger
+    session.commit()
+    live = {url: shown_total(client, url) for url in urls}
+    assert live["/instruments/?status=stopped"] == 1 and live["/worklists/overdue"] >= 1
+    assert live["/worklists/never_verified"] >= 1 and live["/worklists/overdue?status=stopped"] == 0
+    built(session)
+    assert {url: shown_total(client, url) for url in urls} == live
+    # The stored rows are what the lists read: a tampered row of station B's kind shows in every list it adds to.
+    session.execute(update(StationCount).where(StationCount.station_id == world.station_b.id,
+                                               StationCount.type_id == kind)
+                    .values(stopped=StationCount.stopped + 700, overdue=StationCount.overdue + 700))
+    session.commit()
+    # (County B holds one station: its list is counted from the ledger, like an inspector's.)
+    moved = {"/instruments/", "/instruments/?status=stopped", f"/instruments/?type_id={kind}",
+             "/instruments/?sort=serial&page=1",
+             "/worklists/overdue", f"/worklists/overdue?type_id={kind}"}
+    assert {url: shown_total(client, url) for url in urls} == {u: n + 700 * (u in moved) for u, n in live.items()}
+    # Counted on another day: the statuses still hold, the worklists are counted from the ledger again.
+    session.execute(update(StationCountDay).values(as_of=today() - dt.timedelta(days=1)))
+    session.commit()
+    by_status = {u for u in moved if u.startswith("/instruments/")}
+    assert {url: shown_total(client, url) for url in urls} == {u: n + 700 * (u in by_status) for u, n in live.items()}
+    # One station's lists are always counted from the ledger.
+    client.post("/logout")
+    login(client, "insp_b")
+    assert shown_total(client, "/instruments/?status=stopped") == 1

@@ -69,6 +69,15 @@ def stored(station_ids: Iterable[int], by: str) -> Select:
             .where(StationCount.station_id.in_(sorted(station_ids))).group_by(key))
 
 
+def stored_sum(station_ids: Iterable[int], names: tuple[str, ...], type_id: int | None = None) -> Select:
+    """These figures added up over the stored rows of these stations (of one kind when given)."""
+    columns = [getattr(StationCount, n) for n in names]
+    stmt = select(func.sum(sum(columns[1:], columns[0]))).where(StationCount.station_id.in_(sorted(station_ids)))
+    if type_id is not None:
+        stmt = stmt.where(StationCount.type_id == type_id)
+    return stmt
+
+
 def live(today: dt.date, days: int, station_ids: Iterable[int] | None, by: str) -> Select:
     """The same figures counted from the ledger, grouped `by` "station" or "type"."""
     key = Instrument.station_id if by == "station" else Instrument.type_id

@@ -16,13 +16,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import delete, event, inspect, insert, literal, select, update
+from sqlalchemy import Select, delete, event, inspect, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Station
 from app.counts import queries, snapshots
 from app.counts.models import FIGURES, STATUS_FIGURES, StationCount, StationCountDay, StationMonth
-from app.db import utcnow
+from app.db import count_of, utcnow
 from app.instruments.engine import add_months
 from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from app.scope import Scope
@@ -201,6 +201,20 @@ def rebuild(session: Session, today: dt.date, days: int = DEFAULT_DAYS) -> int:
     return session.scalar(select(queries.func.count()).select_from(StationCountDay)) or 0
 
 
+def one_station(scope: Scope) -> bool:
+    """True for a scope of at most one station: its figures are counted live (a station's rows are few);
+    several stations read the per-station counts kept in step with the ledger."""
+    return scope.station_ids is not None and len(scope.station_ids) <= 1
+
+
+def narrowed(scope: Scope, station_id: int | None) -> Scope:
+    """The scope cut to one of its stations when one is chosen."""
+    if not station_id:
+        return scope
+    return Scope(frozenset({station_id}) & scope.station_ids if scope.station_ids is not None
+                 else frozenset({station_id}))
+
+
 def figures(session: Session, scope: Scope, today: dt.date, days: int, by: str = "type") -> dict[int, dict[str, int]]:
     """{type_id or station_id: {figure: n}} over the scope, grouped `by` "type" or "station": stored rows for
     the stations counted for today with this window, a live grouped count for the others."""
@@ -225,6 +239,25 @@ def figures(session: Session, scope: Scope, today: dt.date, days: int, by: str =
             for name, n in zip(FIGURES, values):
                 row[name] += int(n or 0)
     return dict(out)
+
+
+def list_total(session: Session, stmt: Select, scope: Scope, today: dt.date, days: int, names: tuple[str, ...],
+               type_id: int | None = None) -> int:
+    """The rows of `stmt`, a list of the scope's instruments (of one kind when given) under these figures (their
+    statuses, or one worklist): summed from the stored rows, and counted by `stmt` for the stations those cannot
+    answer for. A station's status figures hold whatever day it was counted for (every write recounts or
+    adjusts it); a worklist's only for today, and due-soon only for the same window."""
+    wanted = None if scope.is_all else set(scope.station_ids or ())
+    if wanted is not None and not wanted:
+        return 0
+    by_status = set(names) <= set(STATUS_FIGURES)
+    fresh = {sid for sid, as_of, d, _at in session.execute(queries.days_of(wanted))
+             if by_status or (as_of == today and (d == days or "due_soon" not in names))}
+    stale = (set(session.scalars(select(Station.id))) if wanted is None else wanted) - fresh
+    total = int(session.scalar(queries.stored_sum(fresh, names, type_id)) or 0) if fresh else 0
+    if stale:
+        total += session.execute(count_of(stmt.where(Instrument.station_id.in_(sorted(stale))))).scalar_one()
+    return total
 
 
 def verified_by_month(session: Session, scope: Scope, today: dt.date) -> list[int]:

@@ -7,26 +7,12 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from app.catalog.queries import instrument_types
-from app.counts.services import figures, totals, verified_by_month
+from app.counts.services import figures, narrowed, one_station, totals, verified_by_month
 from app.dashboard import queries as dashboard_queries
 from app.instruments import queries
 from app.instruments.engine import add_months
 from app.instruments.models import InstrumentStatus
 from app.scope import Scope
-
-
-def one_station(scope: Scope) -> bool:
-    """True for a scope of at most one station: its figures are counted live (a station's rows are few);
-    several stations read the per-station counts kept in step with the ledger (app/counts)."""
-    return scope.station_ids is not None and len(scope.station_ids) <= 1
-
-
-def narrowed(scope: Scope, station_id: int | None) -> Scope:
-    """The scope cut to one of its stations when one is chosen."""
-    if not station_id:
-        return scope
-    return Scope(frozenset({station_id}) & scope.station_ids if scope.station_ids is not None
-                 else frozenset({station_id}))
 
 
 def worklist_counts(session: Session, scope: Scope, today: dt.date, days: int) -> dict[str, int]:

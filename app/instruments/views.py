@@ -13,6 +13,8 @@ from app.catalog.queries import instrument_types
 from app.certificates.services import certificates_of
 from app.certificates.views import attach_upload, limit_mb
 from app.clock import today
+from app.counts.models import STATUS_FIGURES
+from app.counts.services import list_total, one_station
 from app.db import count_of
 from app.instruments import queries, services
 from app.instruments.forms import InstrumentForm, LabelsForm, ReplaceForm, VerificationForm, keep_legacy_choice
@@ -52,7 +54,9 @@ def _list_context() -> dict:
 def index():
     """Instruments in the user's stations, filtered, sorted and paginated."""
     f = _filter()
-    page = paginate(queries.instrument_list(view_scope(), f, request.args.get("sort", "new")), stations=_stations(f))
+    stmt = queries.instrument_list(view_scope(), f, request.args.get("sort", "new"))
+    names = (f.status,) if f.status else STATUS_FIGURES
+    page = paginate(stmt, stations=_stations(f), total=_total(stmt, f, names, current_app.config["DUE_SOON_DAYS"]))
     return render_template("instruments/index.html", page=page, title="计量器具", worklist=None,
                            sorts=queries.LIST_SORTS, **_list_context())
 
@@ -65,6 +69,15 @@ def _stations(f: queries.InstrumentFilter):
     if f.merchant_id or f.q.strip():
         return None
     return Instrument.station_id, (frozenset({f.station_id}) if f.station_id else view_scope().station_ids)
+
+
+def _total(stmt, f: queries.InstrumentFilter, names: tuple[str, ...], days: int) -> int | None:
+    """The list's row count read from the per-station counts when it spans several stations narrowed at most by
+    kind (and status, or worklist); None otherwise, for paginate to count the few rows itself."""
+    list_scope = view_scope()
+    if f.station_id or f.merchant_id or f.q or one_station(list_scope):
+        return None
+    return list_total(db(), stmt, list_scope, today(), days, names, f.type_id)
 
 
 def _worklist(name: str, page: bool = False):
@@ -82,7 +95,9 @@ def _worklist(name: str, page: bool = False):
 def worklist(name: str):
     """A worklist: due soon, overdue, past service life, never verified or failed."""
     stmt, days = _worklist(name, page=True)
-    return render_template("instruments/index.html", page=paginate(stmt, stations=_stations(_filter())),
+    f = _filter()
+    total = _total(stmt, f, (name,), days) if f.status in (None, InstrumentStatus.IN_USE.value) else None
+    return render_template("instruments/index.html", page=paginate(stmt, stations=_stations(f), total=total),
                            title=queries.WORKLISTS[name], worklist=name, days=days,
                            sorts=queries.WORKLIST_SORTS[name], **_list_context())
 
