@@ -59,6 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
     p.add_argument("--pages", default="", help="comma-separated parts of page labels to time (default: all)")
+    p.add_argument("--load", choices=("threads", "wrk"), default="threads",
+                   help="the clients: threads of this process (default), or wrk (Debian's package), which takes next "
+                        "to no CPU from the servers")
     p.add_argument("--staff-pages", action="store_true",
                    help="every staff page bench/bench_pages.py times (as the supervisor) instead of the four above")
     return p.parse_args(argv)
@@ -159,8 +162,43 @@ def login(base: str) -> dict:
     return http.cookies.get_dict()
 
 
+# wrk's report, one line: requests, microseconds elapsed, p50/p95/p99 latency (us), errors (socket errors and
+# any answer but 200, counted by each wrk thread and summed at the end: wrk's setup/init/response/done hooks).
+WRK_SCRIPT = """
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) not_ok = 0 end
+response = function(status, headers, body) if status ~= 200 then not_ok = not_ok + 1 end end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local bad = e.connect + e.read + e.write + e.timeout
+  for _, t in ipairs(threads) do bad = bad + t:get("not_ok") end
+  io.write(string.format("WRK %d %d %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50),
+                         latency:percentile(95), latency:percentile(99), bad))
+end
+"""
+
+
+def run_wrk(url: str, cookies: dict, clients: int, seconds: float, work: Path) -> dict:
+    """The same closed loop driven by wrk (C, two threads): the clients take next to no CPU from the servers."""
+    script = work / "report.lua"
+    script.write_text(WRK_SCRIPT)
+    argv = ["wrk", "-t", str(min(2, clients)), "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "120s",
+            "-s", str(script), url]
+    # The login's user agent too: the session is bound to it (flask-login's session protection).
+    argv[1:1] = ["-H", f"User-Agent: {requests.utils.default_user_agent()}"]
+    if cookies:
+        argv[1:1] = ["-H", "Cookie: " + "; ".join(f"{k}={v}" for k, v in cookies.items())]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    n, elapsed_us, p50, p95, p99, errors = (int(x) for x in line.split()[1:])
+    return {"rps": n / (elapsed_us / 1e6), "p50": p50 / 1000, "p95": p95 / 1000, "p99": p99 / 1000, "n": n,
+            "errors": errors, "client_cpu": None}
+
+
 def run_cell(url: str, cookies: dict, clients: int, seconds: float) -> dict:
-    """`clients` threads requesting `url` back to back for `seconds`: requests/s and latency percentiles."""
+    """`clients` threads requesting `url` back to back for `seconds`: requests/s, latency percentiles and the CPU
+    the client threads took (a share of the two cores the servers did not get)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[int] = [0] * clients
     start_gate = threading.Barrier(clients + 1)
@@ -186,21 +224,28 @@ def run_cell(url: str, cookies: dict, clients: int, seconds: float) -> dict:
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
+    cpu = time.process_time()
     began = time.perf_counter()
     stop_at[0] = began + seconds
     start_gate.wait()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - began
+    client_cpu = (time.process_time() - cpu) / elapsed  # in cores
     every = [x for lat in latencies for x in lat]
     if not every:
-        return {"rps": 0.0, "p50": None, "p95": None, "p99": None, "n": 0, "errors": sum(errors)}
+        return {"rps": 0.0, "p50": None, "p95": None, "p99": None, "n": 0, "errors": sum(errors),
+                "client_cpu": client_cpu}
     return {"rps": len(every) / elapsed, "p50": statistics.median(every), "p95": percentile(every, 95),
-            "p99": percentile(every, 99), "n": len(every), "errors": sum(errors)}
+            "p99": percentile(every, 99), "n": len(every), "errors": sum(errors), "client_cpu": client_cpu}
 
 
 def fmt(ms) -> str:
     return "-" if ms is None else f"{ms:,.0f}"
+
+
+def cores(used) -> str:
+    return "wrk" if used is None else f"{used:.2f}"
 
 
 def main(argv=None) -> None:
@@ -234,18 +279,24 @@ def main(argv=None) -> None:
                                                     "threads, limits in Redis)")
                 print(f"\n{label}; load average at start {load()}", flush=True)
                 print(f"  {'page':<24} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-                      f"{'n':>6} {'errors':>6}  load", flush=True)
+                      f"{'n':>6} {'errors':>6} {'client':>6}  load", flush=True)
                 for page, path in pages:
                     if args.pages and not any(part in page for part in args.pages.split(",")):
                         continue
                     url = base + (path or f"/public/i/{token}")
                     for _ in range(args.warmup):
-                        requests.get(url, cookies=cookies if path else {}, timeout=120)
+                        warm = requests.get(url, cookies=cookies if path else {}, timeout=120, allow_redirects=False)
+                        if warm.status_code != 200:  # wrk counts only answers >= 400 as errors
+                            sys.exit(f"{page}: HTTP {warm.status_code} before timing")
                     for clients in concurrencies:
-                        r = run_cell(url, cookies if path else {}, clients, args.seconds)
+                        if args.load == "wrk":
+                            r = run_wrk(url, cookies if path else {}, clients, args.seconds, work)
+                        else:
+                            r = run_cell(url, cookies if path else {}, clients, args.seconds)
                         rows.append((kind, page, clients, r, load()))
                         print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
-                              f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6}  {load()}", flush=True)
+                              f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6} {cores(r['client_cpu']):>6}  "
+                              f"{load()}", flush=True)
             finally:
                 stop_server(proc)
     if "production" in kinds:
@@ -256,11 +307,11 @@ def main(argv=None) -> None:
         if keys:
             client.delete(*keys)
     print("\nMarkdown:\n")
-    print("| set-up | page | clients | req/s | p50 ms | p95 ms | p99 ms | errors | load (1/5/15 min) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| set-up | page | clients | req/s | p50 ms | p95 ms | p99 ms | errors | client cores | load (1/5/15 min) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for kind, page, clients, r, ld in rows:
         print(f"| {kind} | {page} | {clients} | {r['rps']:.1f} | {fmt(r['p50'])} | {fmt(r['p95'])} | "
-              f"{fmt(r['p99'])} | {r['errors']} | {ld} |")
+              f"{fmt(r['p99'])} | {r['errors']} | {cores(r['client_cpu'])} | {ld} |")
 
 
 if __name__ == "__main__":
