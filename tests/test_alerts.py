@@ -134,6 +134,56 @@ def test_the_sweep_raises_work_mem_for_its_transaction(session, station):
     assert session.execute(text("SHOW work_mem")).scalar() == "256MB" != default
 
 
+def test_two_sweeps_at_once_follow_one_another(database_url):
+    """PostgreSQL: a sweep started while another's transaction is open waits for it (the sweep's advisory lock),
+    then sees its alerts and adds none; the instrument alerts go in without ON CONFLICT there, so without the lock
+    the second would fail on the unique key once the first committed."""
+    import threading
+
+    from tests.conftest import fresh_app
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite writes one transaction at a time anyway")
+    app = fresh_app(database_url)
+    database = app.extensions["database"]
+    with database.session_scope() as s:
+        st = factories.station(s, "A")
+        m = factories.merchant(s, st, "甲市场摊位1")
+        for k in range(3):
+            add(s, m, f"OVER-{k}", valid_until=D(2026, 5, 1))  # overdue on NOW
+    first, second = database.session_factory(), database.session_factory()
+    outcome: dict = {}
+
+    def run_second():
+        try:
+            outcome["counts"] = sweep(second)
+        except Exception as err:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = err
+
+    try:
+        assert due_date_sweep(session=first, now=NOW, config=CONFIG)["created"] == 3
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        # The second sweep is waiting on the lock the first holds (not yet past it: it inserted nothing).
+        waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        with database.session_scope() as probe:
+            for _ in range(200):
+                if probe.execute(waiting).scalar():
+                    break
+                probe.rollback()
+                thread.join(0.05)
+            else:
+                pytest.fail("the second sweep never waited for the first")
+        first.commit()
+        thread.join(30)
+        assert outcome == {"counts": {"created": 0, "reopened": 0, "resolved": 0}}
+        assert first.scalar(select(func.count()).select_from(Alert)) == 3
+    finally:
+        first.close()
+        second.close()
+        database.dispose()
+
+
 def test_alerts_move_through_the_kinds_as_days_pass(session, station):
     _, m = station
     add(session, m, "DUE", valid_until=D(2026, 6, 20))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import (Insert, Integer, Select, TextClause, Update, and_, case, exists, func, literal, or_, select,
-                        tuple_, update)
+                        text, tuple_, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -121,8 +121,10 @@ def _same_key(alert_table, kind: str, due_col: ColumnElement) -> ColumnElement:
 def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dialect: str) -> Insert:
     """INSERT ... SELECT the instruments meeting a kind's condition that have no alert with that key yet.
 
-    NOT EXISTS skips the rows already alerted (any status, as the unique key does); ON CONFLICT DO
-    NOTHING keeps a concurrent sweep from failing on the unique constraint. Rows go in by instrument
+    NOT EXISTS skips the rows already alerted (any status, as the unique key does). On SQLite, ON CONFLICT DO
+    NOTHING keeps a concurrent sweep from failing on the unique constraint; on PostgreSQL sweeps follow one
+    another under sweep_lock() instead, and the plain INSERT costs a third less than ON CONFLICT's speculative
+    insertion of every row (76,000 overdue alerts: 1.0-1.25 s against 1.4-2.6 s at 1,000,000). Rows go in by instrument
     id, so the unique and foreign-key indexes of alerts grow at their end instead of at random
     places (a third of the first sweep's time on SQLite); the candidates come from a covering index,
     so the sort is over them only.
@@ -135,9 +137,7 @@ def insert_instrument_alerts(kind: str, dates: SweepDates, now: dt.datetime, dia
                   ).where(condition, ~exists(existing)).order_by(Instrument.id + 0)
     columns = ["kind", "subject_type", "subject_id", "instrument_id", "merchant_id", "station_id", "due_on",
                "status", "version", "created_at", "updated_at"]
-    if dialect == "postgresql":
-        stmt = postgresql.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
-    elif dialect == "sqlite":
+    if dialect == "sqlite":
         stmt = sqlite.insert(ALERTS).from_select(columns, rows).on_conflict_do_nothing()
     else:
         stmt = ALERTS.insert().from_select(columns, rows)
@@ -261,6 +261,16 @@ def resolve_subject_alerts(kind: str, today: dt.date, now: dt.datetime) -> Updat
 # (1,078,646 instruments: about 70 MB) for this one transaction. NOT EXISTS would not degrade, but its anti-join
 # reads the instruments' rows where NOT IN reads a covering index: 1.1 s against 0.2-0.3 s at 1,000,000.
 SWEEP_WORK_MEM = "256MB"
+
+
+# The key of the PostgreSQL advisory lock sweeps take (any constant of this application's own).
+SWEEP_LOCK_KEY = 7_402_018
+
+
+def sweep_lock() -> TextClause:
+    """PostgreSQL: wait for any other sweep's transaction to end and hold the sweep's lock until this one ends (the
+    scheduler's run and an administrator's 运行 can meet); the second then sees the first's alerts and adds none."""
+    return text(f"SELECT pg_advisory_xact_lock({SWEEP_LOCK_KEY})")
 
 
 def sweep_memory() -> TextClause:

@@ -62,6 +62,7 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
     dialect = session.get_bind().dialect.name
     counts = {"created": 0, "reopened": 0, "resolved": 0}
     if dialect == "postgresql":
+        session.execute(queries.sweep_lock())
         session.execute(queries.sweep_memory())
     for kind in queries.INSTRUMENT_RULES:
         counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now)).rowcount
