@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import (Insert, Integer, Select, TextClause, Update, and_, case, exists, func, literal, or_, select,
-                        text, tuple_, update)
+                        tuple_, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -267,10 +267,10 @@ SWEEP_WORK_MEM = "256MB"
 SWEEP_LOCK_KEY = 7_402_018
 
 
-def sweep_lock() -> TextClause:
+def sweep_lock() -> Select:
     """PostgreSQL: wait for any other sweep's transaction to end and hold the sweep's lock until this one ends (the
     scheduler's run and an administrator's 运行 can meet); the second then sees the first's alerts and adds none."""
-    return text(f"SELECT pg_advisory_xact_lock({SWEEP_LOCK_KEY})")
+    return select(func.pg_advisory_xact_lock(SWEEP_LOCK_KEY))
 
 
 def sweep_memory() -> TextClause:
