@@ -2,14 +2,15 @@
 set-up (gunicorn, deploy/gunicorn.conf.py), on the same database.
 
     .venv/bin/python bench/bench_http.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench1m
-        [--seconds 15] [--clients 1,8,32] [--workers 4] [--only make-run|production]
+        [--seconds 15] [--clients 1,8,32] [--workers 4] [--only make-run|production] [--load threads|wrk]
 
 Pages: the instrument list, the overdue worklist and the dashboard as a supervisor (all stations; one signed-in
 session shared by the clients), and an instrument's public page. Each (set-up, page, clients) cell runs for
 --seconds after a warm-up: every client sends its next request as soon as the last one answered (a closed loop),
 so requests/s is what the set-up serves at that concurrency and p50/p95/p99 what a client waits. Any answer but
 200 is counted and printed as an error. The clients are threads of this process on the same machine (they take
-some CPU from the servers: a few ms per request).
+some CPU from the servers: the "client" column says how many cores); with --load wrk they are wrk's connections
+(Debian's package wrk; C, two threads, next to no CPU), with the login's cookie and user agent.
 
 Both set-ups get the same settings: the public limit raised out of the way (PUBLIC_RATE_LIMIT, else a client
 would see 429 after 60 requests), signing key and files under a temporary folder. `make run` runs the scheduler
