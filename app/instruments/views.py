@@ -54,9 +54,11 @@ def _list_context() -> dict:
 def index():
     """Instruments in the user's stations, filtered, sorted and paginated."""
     f = _filter()
-    stmt = queries.instrument_list(view_scope(), f, request.args.get("sort", "new"))
+    list_scope = view_scope()
+    stmt = queries.instrument_list(list_scope, f, request.args.get("sort", "new"))
     names = (f.status,) if f.status else STATUS_FIGURES
-    page = paginate(stmt, stations=_stations(f), total=_total(stmt, f, names, current_app.config["DUE_SOON_DAYS"]))
+    page = paginate(stmt, stations=_stations(f), total=_total(stmt, list_scope, f, names,
+                                                              current_app.config["DUE_SOON_DAYS"]))
     return render_template("instruments/index.html", page=page, title="计量器具", worklist=None,
                            sorts=queries.LIST_SORTS, **_list_context())
 
@@ -71,10 +73,9 @@ def _stations(f: queries.InstrumentFilter):
     return Instrument.station_id, (frozenset({f.station_id}) if f.station_id else view_scope().station_ids)
 
 
-def _total(stmt, f: queries.InstrumentFilter, names: tuple[str, ...], days: int) -> int | None:
+def _total(stmt, list_scope, f: queries.InstrumentFilter, names: tuple[str, ...], days: int) -> int | None:
     """The list's row count read from the per-station counts when it spans several stations narrowed at most by
     kind (and status, or worklist); None otherwise, for paginate to count the few rows itself."""
-    list_scope = view_scope()
     if f.station_id or f.merchant_id or f.q or one_station(list_scope):
         return None
     return list_total(db(), stmt, list_scope, today(), days, names, f.type_id)
@@ -96,7 +97,7 @@ def worklist(name: str):
     """A worklist: due soon, overdue, past service life, never verified or failed."""
     stmt, days = _worklist(name, page=True)
     f = _filter()
-    total = _total(stmt, f, (name,), days) if f.status in (None, InstrumentStatus.IN_USE.value) else None
+    total = _total(stmt, view_scope(), f, (name,), days) if f.status in (None, InstrumentStatus.IN_USE.value) else None
     return render_template("instruments/index.html", page=paginate(stmt, stations=_stations(f), total=total),
                            title=queries.WORKLISTS[name], worklist=name, days=days,
                            sorts=queries.WORKLIST_SORTS[name], **_list_context())
