@@ -228,6 +228,27 @@ def test_recording_a_verification_resolves_and_voiding_it_reopens(session, stati
     assert session.scalar(select(func.count()).select_from(Alert)) == 2
 
 
+def test_one_sweep_reopens_and_creates_alerts_of_the_same_kind_and_counts_each(session, station):
+    # On SQLite one upsert does both; the counts must still tell them apart.
+    _, m = station
+    late = add(session, m, "LATE", valid_until=D(2026, 5, 20))
+    session.commit()
+    sweep(session)
+    ver = factories.verify(session, late, D(2026, 6, 1), valid_until=D(2027, 6, 1))
+    session.commit()
+    assert sweep(session)["resolved"] == 1
+    void_verification(session, None, ver, "证书录错")
+    add(session, m, "LATE-2", valid_until=D(2026, 5, 10))
+    add(session, m, "LATE-3", valid_until=D(2026, 5, 12))
+    session.commit()
+    assert sweep(session) == {"created": 2, "reopened": 1, "resolved": 0}
+    assert alerts_by_serial(session, AlertStatus.OPEN) == {("LATE", "overdue", D(2026, 5, 20)),
+                                                           ("LATE-2", "overdue", D(2026, 5, 10)),
+                                                           ("LATE-3", "overdue", D(2026, 5, 12))}
+    assert sweep(session) == {"created": 0, "reopened": 0, "resolved": 0}
+    assert session.scalar(select(func.max(Alert.version)).where(Alert.subject_id == late.id)) == 3
+
+
 @pytest.mark.parametrize("status", [InstrumentStatus.STOPPED, InstrumentStatus.SCRAPPED])
 def test_taking_an_instrument_out_of_use_resolves_its_alerts(session, station, status):
     _, m = station

@@ -66,8 +66,13 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
         session.execute(queries.sweep_memory())
     for kind in queries.INSTRUMENT_RULES:
         counts["resolved"] += session.execute(queries.resolve_instrument_alerts(kind, dates, now)).rowcount
+        if dialect == "sqlite":
+            created, reopened = _open_in_one_pass(session, kind, dates, now)
+            counts["created"] += created
+            counts["reopened"] += reopened
+            continue
         counts["reopened"] += session.execute(queries.reopen_instrument_alerts(kind, dates, now)).rowcount
-        counts["created"] += session.execute(queries.insert_instrument_alerts(kind, dates, now, dialect)).rowcount
+        counts["created"] += session.execute(queries.insert_instrument_alerts(kind, dates, now)).rowcount
     for kind in queries.SUBJECT_RULES:
         counts["resolved"] += session.execute(queries.resolve_subject_alerts(kind, dates.today, now)).rowcount
         counts["created"] += session.execute(queries.insert_subject_alerts(kind, dates.today, now, dialect)).rowcount
@@ -83,6 +88,14 @@ def run_sweep(session: Session, *, now: dt.datetime, config: Mapping[str, Any]) 
                      note=f"{dates.today.isoformat()}：新增 {counts['created']} 条，重新打开 {counts['reopened']} 条，"
                           f"解除 {counts['resolved']} 条")
     return counts
+
+
+def _open_in_one_pass(session: Session, kind: str, dates: SweepDates, now: dt.datetime) -> tuple[int, int]:
+    # SQLite: one upsert creates and reopens; the new rows are those above the largest id before it.
+    top = session.scalar(queries.last_alert_id())
+    touched = session.execute(queries.open_instrument_alerts(kind, dates, now)).rowcount
+    created = session.scalar(queries.alerts_above(top)) if touched else 0
+    return created, touched - created
 
 
 def raise_subject_alerts(session: Session, kind: str, *, now: dt.datetime) -> int:
