@@ -44,6 +44,9 @@ class Config:
     # Prefix of the limiter's keys, so two systems (production and a training copy) can share one Redis database.
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "metrology")
     RATELIMIT_HEADERS_ENABLED = False
+    # Where every process counts the commits that drop the pages' snapshots (app/counts/snapshots.py): a Redis URL,
+    # or empty for the limiter's Redis when it has one (else each process counts its own).
+    SNAPSHOT_REDIS_URL = os.environ.get("SNAPSHOT_REDIS_URL", "")
     # Number of reverse proxies in front of the app (0: clients connect directly).
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 

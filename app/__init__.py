@@ -58,6 +58,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     # it off for every app built after it in the same process.
     app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
+    from app.counts import snapshots
+
+    snapshots.configure(app.config.get("SNAPSHOT_REDIS_URL") or app.config["RATELIMIT_STORAGE_URI"],
+                        app.config.get("RATELIMIT_KEY_PREFIX", "metrology"))
     bootstrap.init_app(app)
     from app.headers import init_security_headers
     from app.static_files import init_static_files

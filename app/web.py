@@ -45,6 +45,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.counts.snapshots import Snapshots
 from app.db import count_of
 from app.errors import DomainError, Invalid
 from app.guard import INT32_MAX
@@ -347,12 +348,30 @@ def form_error(form: Any, err: DomainError) -> None:
         flash(err.message, "danger")
 
 
+# Figures of the pages other than the dashboard (which keeps its own), by page and filter.
+_PAGE_SNAPSHOTS = Snapshots(max_keys=128)
+
+
+def shared_figures(key: tuple, compute: Callable[[], T], for_scope: Scope) -> tuple[T, Any]:
+    """(figures, when they were counted): over several stations one snapshot per key, computed once for everyone
+    asking until any write commits or a minute passes (app/counts/snapshots.py); one station live, with None.
+
+    For the aggregates of a page (counts, statistics, a plan's merchants), never for rows a user edits from."""
+    from app.clock import local
+    from app.counts.services import one_station
+
+    if one_station(for_scope):
+        return compute(), None
+    value, at = _PAGE_SNAPSHOTS.get((*key, for_scope.station_ids), compute)
+    return value, local(at)
+
+
 def nav_counts() -> dict:
     """Worklist counts for the navigation, computed once per request."""
     from flask import g
     from flask_login import current_user as user
 
-    from app.alerts.queries import pending_count
+    from app.alerts.queries import BADGE_CAP, pending_count
     from app.clock import today
     from app.complaints.queries import open_counts as open_complaints
     from app.dashboard.services import worklist_counts
@@ -365,7 +384,8 @@ def nav_counts() -> dict:
         counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
         g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
                         "urgent": counts["overdue"] + counts["past_service_life"],
-                        "alerts": db().execute(pending_count(scope())).scalar_one(),
+                        "alerts": db().execute(pending_count(scope(), BADGE_CAP)).scalar_one(),
+                        "alerts_cap": BADGE_CAP,
                         "leads": db().execute(pending_leads(scope())).scalar_one()}
         complaints, late = db().execute(open_complaints(scope(), today())).one()
         g.nav_counts.update(complaints=complaints, complaints_late=late)

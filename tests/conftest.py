@@ -35,6 +35,7 @@ if WORKER:
 
 from app import create_app
 from app import migrate as migrations
+from app.counts import snapshots
 from app.db import Database
 from app.extensions import limiter
 from app.models import metadata
@@ -316,6 +317,8 @@ def app(request, migrated_url):
         database.bind(None)
         database.session_factory.class_ = session_class
         state.end_test(savepoint)
+        # The test's rows are rolled back: no page snapshot taken during it may be shown to the next test.
+        snapshots.bump()
         application.config.clear()
         application.config.update(state.config)
         application.extensions.clear()

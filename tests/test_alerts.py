@@ -355,6 +355,43 @@ def test_alert_centre_shows_an_inspector_their_stations_only(app, client, sessio
     assert "A-001" not in page and "没有符合条件的预警" in page
 
 
+def test_the_navigation_badge_counts_unacknowledged_alerts_up_to_its_cap(app, client, session, swept, monkeypatch):
+    import re
+
+    from app.alerts import queries
+
+    def badge(who: str) -> str:
+        c = app.test_client()
+        login(c, who)
+        found = re.search(r'id="nav-alert-count"[^>]*>([^<]*)<', c.get("/alerts/").get_data(as_text=True))
+        return found.group(1) if found else ""
+
+    assert (badge("insp_a"), badge("super1")) == ("1", "2")
+    monkeypatch.setattr(queries, "BADGE_CAP", 2)
+    assert (badge("insp_a"), badge("super1")) == ("1", "1+")
+    monkeypatch.setattr(queries, "BADGE_CAP", 3)
+    assert badge("super1") == "2"
+
+
+def test_the_alert_centres_counts_over_several_stations_are_a_snapshot_that_a_write_drops(app, client, session,
+                                                                                          swept):
+    import re
+
+    def shown(c) -> tuple[int, bool]:
+        page = c.get("/alerts/").get_data(as_text=True)
+        total = int(re.search(r'id="total-count">共 ([\d,]+) 条', page).group(1))
+        return total, 'id="counted-at"' in page
+
+    sup = app.test_client()
+    login(sup, "super1")
+    login(client, "insp_a")
+    assert shown(sup) == (2, True) and shown(client) == (1, False)  # one station: counted live
+    add(session, swept.instrument_a.merchant, "A-LATE", valid_until=D(2026, 1, 5))
+    session.commit()
+    sweep(session, now=dt.datetime.now(UTC))
+    assert shown(sup) == (3, True) and shown(client) == (2, False)
+
+
 def test_acknowledging_keeps_who_and_when_and_is_logged(client, session, swept):
     alert_a = session.scalars(select(Alert).where(Alert.instrument_id == swept.instrument_a.id)).one()
     alert_b = session.scalars(select(Alert).where(Alert.instrument_id == swept.instrument_b.id)).one()

@@ -1,5 +1,6 @@
 """Two app servers (two gunicorn masters with deploy/gunicorn.conf.py, two workers each) on one database and one
-Redis: the rate limits count once across them, and a session is the same on both.
+Redis: the rate limits count once across them, a session is the same on both, and a write in any process drops
+every worker's page snapshots.
 
 Real processes, not two apps in this process: the limiter is one module-level instance, so two apps built here
 would share whatever storage the last one bound, and the test could not fail with per-process memory storage.
@@ -37,6 +38,7 @@ TOO_MANY_LOGINS = "登录失败次数过多"
 
 # On PostgreSQL only the session test runs: the limits live in Redis and the start-up checks read no table, while
 # a session is a user row read on every request. Each pair of servers costs seconds to start (CI's budget).
+PREFIX = f"test-two-servers-{uuid.uuid4().hex[:12]}"
 ON_POSTGRESQL = {"test_a_session_is_the_same_on_both_servers_and_a_logout_on_one_ends_it_on_the_other"}
 
 
@@ -101,7 +103,7 @@ def server_env(database_url: str, tmp: Path, **extra) -> dict:
 def servers(database_url, tmp_path_factory):
     """Two servers (A and B) sharing the database, the signing key and one Redis limiter storage."""
     redis_client = _redis()
-    prefix = f"test-two-servers-{uuid.uuid4().hex[:12]}"
+    prefix = PREFIX
     app = fresh_app(database_url)
     database = app.extensions["database"]
     with database.session_scope() as s:
@@ -246,3 +248,37 @@ def test_an_unreachable_limiter_storage_is_a_chinese_503(database_url, tmp_path)
         assert resp.status_code == 503 and "服务暂时不可用" in resp.text
     finally:
         stop_processes([proc])
+
+
+def test_a_write_in_another_process_drops_every_workers_snapshot_at_once(servers, database_url):
+    from app import create_app
+    from app.counts import snapshots
+    from config import TestConfig
+
+    a, _ = servers
+    browser = Browser(_address())
+    assert browser.login(a, "super1", factories.PASSWORD).status_code == 302
+
+    def totals() -> set[int]:
+        # Enough requests to reach both workers of server A: each keeps its own snapshot of the dashboard.
+        found = set()
+        for _ in range(8):
+            page = browser.get(a, "/").text
+            assert 'id="counted-at"' in page  # every station: the figures are a snapshot
+            found.add(int(re.search(r'<td>合计</td><td class="text-end">(\d+)</td>', page).group(1)))
+        return found
+
+    before = totals()
+    assert len(before) == 1
+    # This test's process is "another process": it writes through the app with the servers' Redis and prefix,
+    # and its commit increments the shared counter.
+    writer = create_app(TestConfig, DATABASE_URL=database_url, RATELIMIT_STORAGE_URI=REDIS_URL,
+                        RATELIMIT_KEY_PREFIX=PREFIX)
+    try:
+        with writer.extensions["database"].session_scope() as s:
+            station = factories.station(s, "SNAP")
+            factories.instrument(s, factories.merchant(s, station, "快照测试商户"), serial="SNAP-1")
+        assert totals() == {before.pop() + 1}
+    finally:
+        writer.extensions["database"].dispose()
+        snapshots.configure(None)

@@ -363,11 +363,19 @@ def counts_by_kind(scope: Scope, f: AlertFilter) -> Select:
     return _filtered(select(Alert.kind, func.count()), scope, unkinded).group_by(Alert.kind)
 
 
-def pending_count(scope: Scope) -> Select:
-    """How many open alerts in scope nobody has acknowledged yet (the navigation badge)."""
-    stmt = select(func.count()).select_from(Alert).where(Alert.status == AlertStatus.OPEN,
-                                                         Alert.acknowledged_at.is_(None))
-    return scope.apply(stmt, Alert.station_id)
+# The navigation badge counts unacknowledged alerts up to this many and then shows "999+": every page of a
+# city's supervisor counted all of them (163,000 at 1,000,000 instruments: 38 ms of a 58 ms page on PostgreSQL),
+# for a figure nobody reads digit by digit; the alert centre gives the exact counts by kind.
+BADGE_CAP = 1000
+
+
+def pending_count(scope: Scope, cap: int | None = None) -> Select:
+    """How many open alerts in scope nobody has acknowledged yet (the navigation badge); with `cap`, counted
+    up to that many only."""
+    stmt = select(Alert.id) if cap else select(func.count()).select_from(Alert)
+    stmt = scope.apply(stmt.where(Alert.status == AlertStatus.OPEN, Alert.acknowledged_at.is_(None)),
+                       Alert.station_id)
+    return select(func.count()).select_from(stmt.limit(cap).subquery()) if cap else stmt
 
 
 def alerts_of_instrument(instrument_id: int, status: AlertStatus | None = AlertStatus.OPEN) -> Select:

@@ -7,10 +7,11 @@ from flask_login import current_user
 from app.alerts import kinds, queries, services
 from app.alerts.forms import AcknowledgeForm
 from app.alerts.models import Alert, AlertStatus
-from app.db import utcnow
+from app.counts.services import narrowed
+from app.db import count_of, utcnow
 from app.security import ledger_write_required, staff_required
 from app.web import (arg_choice, arg_int, chosen_county, county_choices, db, in_scope, paginate, scoped_stations,
-                     unit_of_work, view_scope, xlsx_download)
+                     shared_figures, unit_of_work, view_scope, xlsx_download)
 from reports.lists import ALERT_COLUMNS, alert_rows
 
 bp = Blueprint("alerts", __name__, template_folder="templates")
@@ -31,15 +32,22 @@ def _filter() -> queries.AlertFilter:
 def index():
     """Alerts of the user's stations, by kind and station, earliest due date first."""
     f = _filter()
-    page = paginate(queries.alert_list(view_scope(), f),
-                    stations=(Alert.station_id, frozenset({f.station_id}) if f.station_id else view_scope().station_ids))
-    by_kind = dict(db().execute(queries.counts_by_kind(view_scope(), f)).all())
+    for_scope = view_scope()
+    # The counts by kind (the filter's badges) and the list's total: over several stations one snapshot for everyone
+    # asking (163,000 open alerts at 1,000,000 instruments: two counts of 30 ms each on PostgreSQL per visit).
+    counts, counted_at = shared_figures(("alert-counts", f), lambda: {
+        "by_kind": dict(db().execute(queries.counts_by_kind(for_scope, f)).all()),
+        "total": db().execute(count_of(queries.alert_list(for_scope, f))).scalar_one()},
+        narrowed(for_scope, f.station_id))
+    page = paginate(queries.alert_list(for_scope, f), total=counts["total"],
+                    stations=(Alert.station_id, frozenset({f.station_id}) if f.station_id else for_scope.station_ids))
+    by_kind = counts["by_kind"]
     acknowledged = [a.id for a in page.items if a.acknowledged_at is not None]
     notes = {alert_id: note for alert_id, note in db().execute(queries.acknowledgement_notes(acknowledged))
              if note and note != queries.NO_NOTE} if acknowledged else {}
     return render_template("alerts/index.html", page=page, f=f, by_kind=by_kind, kinds=list(kinds.KINDS.values()),
                            stations=scoped_stations(), statuses=STATUSES, form=AcknowledgeForm(), notes=notes,
-                           counties=county_choices(), county_id=chosen_county())
+                           counties=county_choices(), county_id=chosen_county(), counted_at=counted_at)
 
 
 @bp.route("/alerts/export.xlsx")

@@ -2,12 +2,16 @@
 
 Eight supervisors opening the dashboard at once on `make run` (one process) each recomputed the same figures
 under one interpreter lock and waited 21 s; with a snapshot the first computes and the others wait for it and
-share the result. A snapshot is dropped when any write of this process commits (so `make run` always shows what
-is committed) and after SECONDS in any case (another process's writes); the page says when it was counted.
+share the result. A snapshot is dropped when any write commits and after SECONDS in any case. "Any write": with
+configure(redis://...) (production: several web processes, the scheduler and the queue workers), every commit
+that wrote something increments one counter in Redis and a snapshot taken before it is not used again, whichever
+process wrote; without Redis (`make run`, one process) the counter is this process's own. The page says when it
+was counted.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -16,23 +20,56 @@ from typing import Any
 
 from app.db import utcnow
 
+log = logging.getLogger(__name__)
+
 SECONDS = 60
 MAX_KEYS = 256
 
 _generation = 0
 _generation_lock = threading.Lock()
+# (Redis client, key) of the counter shared by every process of the installation, or None.
+_shared: tuple[Any, str] | None = None
+# A generation that matches no snapshot: the shared counter could not be read, so nothing is reused.
+UNKNOWN = object()
+
+
+def configure(url: str | None, prefix: str = "metrology") -> None:
+    """Share the write counter through Redis when `url` is a Redis URL (several processes); else keep it here."""
+    global _shared
+    if url and url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        # Short timeouts: a Redis that does not answer makes pages count live, it must not hold them.
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        _shared = (client, f"{prefix}:snapshot-generation")
+    else:
+        _shared = None
 
 
 def bump() -> None:
-    """A write committed in this process: every snapshot taken before is stale."""
+    """A write committed: every snapshot taken before is stale, in this process and (shared) in every other."""
     global _generation
     with _generation_lock:
         _generation += 1
+    if _shared is not None:
+        client, key = _shared
+        try:
+            client.incr(key)
+        except Exception:  # noqa: BLE001 - any Redis failure: the other processes fall back to SECONDS
+            log.warning("snapshot counter not incremented in Redis", exc_info=True)
 
 
-def generation() -> int:
-    """The count of commits that wrote something in this process."""
-    return _generation
+def generation() -> Hashable:
+    """This process's count of commits that wrote something, with the shared count when configured (UNKNOWN when
+    Redis cannot be read)."""
+    if _shared is None:
+        return _generation
+    client, key = _shared
+    try:
+        return _generation, client.get(key)
+    except Exception:  # noqa: BLE001
+        log.warning("snapshot counter not read from Redis: counting live", exc_info=True)
+        return UNKNOWN
 
 
 class Snapshots:
@@ -42,32 +79,36 @@ class Snapshots:
         self.seconds = seconds
         self.max_keys = max_keys
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[int, float, dt.datetime, Any]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Hashable, float, dt.datetime, Any]] = OrderedDict()
         self._key_locks: dict[Hashable, threading.Lock] = {}
 
-    def _fresh(self, key: Hashable) -> tuple[dt.datetime, Any] | None:
+    def _fresh(self, key: Hashable, current: Hashable) -> tuple[dt.datetime, Any] | None:
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is None or current is UNKNOWN:
             return None
         gen, taken, at, value = entry
-        if gen != generation() or time.monotonic() - taken > self.seconds:
+        if gen != current or time.monotonic() - taken > self.seconds:
             return None
         return at, value
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> tuple[Any, dt.datetime]:
         """(value, when it was counted): the snapshot of `key`, computed now when there is none fresh."""
+        current = generation()  # read outside the lock: it may be a round trip to Redis
         with self._lock:
-            found = self._fresh(key)
+            found = self._fresh(key, current)
             if found is not None:
                 return found[1], found[0]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # one computation per key: the others wait for it rather than repeat it
+            current = generation()
             with self._lock:
-                found = self._fresh(key)
+                found = self._fresh(key, current)
             if found is not None:
                 return found[1], found[0]
-            gen, at = generation(), utcnow()
+            gen, at = current, utcnow()
             value = compute()
+            if gen is UNKNOWN:
+                return value, at
             with self._lock:
                 self._entries[key] = (gen, time.monotonic(), at, value)
                 self._entries.move_to_end(key)

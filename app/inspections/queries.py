@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Integer, Select, and_, case, distinct, func, literal, select
+from sqlalchemy.orm import selectinload
 
 from app.accounts.models import Role, User
 from app.catalog.models import FindingCode
@@ -94,7 +95,9 @@ def rectification_list(scope: Scope, today: dt.date, state: str = "") -> Select:
     elif state in ("closed", "voided"):
         voided = (select(Finding.id).where(Finding.id == Rectification.finding_id, ~Finding.in_force()).exists())
         stmt = stmt.where(Rectification.closed_on.is_not(None), voided if state == "voided" else ~voided)
-    return stmt.order_by(Rectification.closed_on.is_not(None), Rectification.deadline, Rectification.id)
+    # The page's rows fetch their merchants and extensions in one statement each, not one per row.
+    return (stmt.options(selectinload(Rectification.merchant), selectinload(Rectification.extensions))
+            .order_by(Rectification.closed_on.is_not(None), Rectification.deadline, Rectification.id))
 
 
 # --- figures (set-based: one statement per table of figures) -------------------------------------

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tempfile
+from typing import Any
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request, send_file
 
 from app.catalog.queries import instrument_types
 from app.clock import today
+from app.counts.services import narrowed
 from app.merchants.services import get_merchant
 from app.plans import queries
 from app.security import staff_required
-from app.web import XLSX_MIMETYPE, arg_int, db, in_scope, paginate, scope, scoped_stations
+from app.web import XLSX_MIMETYPE, Page, arg_int, db, in_scope, scope, scoped_stations, shared_figures
 from reports.monthly import Month
 from reports.plan import ACTION_LABELS, write_plan_workbook
 
@@ -47,10 +50,21 @@ def _title(f: queries.PlanFilter, period: str) -> str:
     return f"{span}计量器具检定计划" + ("（含已超期）" if f.include_overdue else "")
 
 
-def _merchant_page(f: queries.PlanFilter):
-    """The requested page of the plan's merchants, counted by the plan's light count query."""
-    return paginate(queries.plan_merchants(scope(), f), scalars=False,
-                    total=db().scalar(queries.plan_merchant_count(scope(), f)))
+def _merchant_page(f: queries.PlanFilter) -> tuple[Page, Any]:
+    """The requested page of the plan's merchants and its total, and when they were counted (None: live).
+
+    Over several stations both are snapshots (app/web.py shared_figures): the plan of a city groups every
+    instrument falling due in the period, 0.4 s on PostgreSQL at 1,000,000 instruments, for each visitor."""
+    for_scope, per_page = scope(), current_app.config["PAGE_SIZE"]
+    number = max(1, arg_int("page") or 1)
+    # A station chosen in the filter is counted live like a one-station user's.
+    deciding = narrowed(for_scope, f.station_id)
+    total, at = shared_figures(("plan-total", f), lambda: db().scalar(queries.plan_merchant_count(for_scope, f)),
+                               deciding)
+    number = min(number, max(1, math.ceil(total / per_page)))
+    rows, _ = shared_figures(("plan-page", f, number, per_page), lambda: db().execute(
+        queries.plan_merchants(for_scope, f).limit(per_page).offset((number - 1) * per_page)).all(), deciding)
+    return Page(rows, total, number, per_page), at
 
 
 @bp.route("/")
@@ -58,9 +72,10 @@ def _merchant_page(f: queries.PlanFilter):
 def index():
     """The merchants with instruments to verify or replace in the period, with links to notices and the workbook."""
     f, period, error = _filter()
-    page = _merchant_page(f)
+    page, counted_at = _merchant_page(f)
     return render_template("plans/index.html", page=page, f=f, period=period, error=error, title=_title(f, period),
-                           stations=scoped_stations(), types=db().scalars(instrument_types()).all())
+                           stations=scoped_stations(), types=db().scalars(instrument_types()).all(),
+                           counted_at=counted_at)
 
 
 @bp.route("/export.xlsx")
@@ -86,7 +101,7 @@ def notices():
     if f.merchant_id:
         merchant_ids = [f.merchant_id]
     else:
-        merchant_ids = [row.id for row in _merchant_page(f).items]
+        merchant_ids = [row.id for row in _merchant_page(f)[0].items]
     groups: dict[int, dict] = {}
     for row in session.execute(queries.plan_instruments(scope(), f, merchant_ids)):
         station, merchant_id, name, address, contact, phone, kind, serial, model, location, last, deadline, action = row

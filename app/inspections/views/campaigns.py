@@ -15,7 +15,7 @@ from app.merchants.models import Industry
 from app.merchants.queries import merchant_list, merchants_by_ids
 from app.merchants.services import get_merchant
 from app.security import campaign_required, staff_required
-from app.web import db, in_scope, paginate, scope, unit_of_work, xlsx_download
+from app.web import db, in_scope, paginate, scope, shared_figures, unit_of_work, xlsx_download
 from reports.lists import CAMPAIGN_TARGET_COLUMNS, campaign_target_rows
 
 
@@ -99,9 +99,12 @@ def campaign(campaign_id: int):
     session = db()
     campaign = services.get_campaign(session, campaign_id)
     on = today()
-    figures = services.figures(session, scope(), on, campaign_id=campaign.id)
+    for_scope = scope()
+    figures, counted_at = shared_figures(("campaign", campaign.id, on), lambda: {
+        "figures": services.figures(session, for_scope, on, campaign_id=campaign.id),
+        "states": dict(session.execute(queries.target_state_counts(campaign.id, for_scope)).all())}, for_scope)
     state = _target_state()
-    state_counts = dict(session.execute(queries.target_state_counts(campaign.id, scope())).all())
+    state_counts = figures["states"]
     # The counts by state give the list's total: no second pass over the campaign to count it.
     total = state_counts.get(state, 0) if state else sum(state_counts.values())
     targets = paginate(queries.target_states(campaign.id, scope(), state), scalars=False, total=total)
@@ -109,7 +112,8 @@ def campaign(campaign_id: int):
     kinds = {t.id: t.name_zh for t in session.scalars(instrument_types())}
     users = users_by_id({uid for t in targets.items for uid in t.inspector_ids})
     entries = session.scalars(entries_for("campaigns", campaign.id, limit=50)).all()
-    return render_template("inspections/campaign.html", campaign=campaign, figures=figures, targets=targets,
+    return render_template("inspections/campaign.html", campaign=campaign, figures=figures["figures"], targets=targets,
+                           counted_at=counted_at,
                            draw=found, stations=stations_by_id(), kinds=kinds, users=users, today=on,
                            industries=dict(Industry.choices()), entries=entries, state=state,
                            states=queries.TARGET_STATES, state_counts=state_counts)

@@ -19,8 +19,8 @@ from app.merchants.models import Merchant
 from app.merchants.services import get_merchant
 from app.security import ledger_write_required, staff_required
 from app.voiding.forms import VoidForm
-from app.web import (arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations, unit_of_work,
-                     xlsx_download)
+from app.web import (arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations, shared_figures,
+                     unit_of_work, xlsx_download)
 from reports.lists import FINDING_COLUMNS, INSPECTION_COLUMNS, finding_rows, inspection_rows
 
 
@@ -213,6 +213,9 @@ def stats():
     on = today()
     date_from = _arg_date("from") or on.replace(month=1, day=1)
     date_to = _arg_date("to") or on
-    figures = services.figures(db(), scope(), on, date_from=date_from, date_to=date_to)
+    for_scope = scope()
+    figures, counted_at = shared_figures(
+        ("inspection-stats", on, date_from, date_to),
+        lambda: services.figures(db(), for_scope, on, date_from=date_from, date_to=date_to), for_scope)
     return render_template("inspections/stats.html", figures=figures, stations=stations_by_id(), date_from=date_from,
-                           date_to=date_to)
+                           date_to=date_to, counted_at=counted_at)
