@@ -353,15 +353,12 @@ _PAGE_SNAPSHOTS = Snapshots(max_keys=128)
 
 
 def shared_figures(key: tuple, compute: Callable[[], T], for_scope: Scope) -> tuple[T, Any]:
-    """(figures, when they were counted): over several stations one snapshot per key, computed once for everyone
-    asking until any write commits or a minute passes (app/counts/snapshots.py); one station live, with None.
+    """(figures, when they were counted): one snapshot per key and scope, computed once for everyone asking until
+    any write commits, in any process, or a minute passes (app/counts/snapshots.py).
 
     For the aggregates of a page (counts, statistics, a plan's merchants), never for rows a user edits from."""
     from app.clock import local
-    from app.counts.services import one_station
 
-    if one_station(for_scope):
-        return compute(), None
     value, at = _PAGE_SNAPSHOTS.get((*key, for_scope.station_ids), compute)
     return value, local(at)
 
@@ -381,14 +378,19 @@ def nav_counts() -> dict:
     if not user.is_authenticated:
         return {"lists": [], "urgent": 0, "alerts": 0, "leads": 0, "complaints": 0, "complaints_late": 0}
     if "nav_counts" not in g:
-        counts = worklist_counts(db(), scope(), today(), current_app.config["DUE_SOON_DAYS"])
-        g.nav_counts = {**counts, "lists": list(WORKLISTS.items()),
-                        "urgent": counts["overdue"] + counts["past_service_life"],
-                        "alerts": db().execute(pending_count(scope(), BADGE_CAP)).scalar_one(),
-                        "alerts_cap": BADGE_CAP,
-                        "leads": db().execute(pending_leads(scope())).scalar_one()}
-        complaints, late = db().execute(open_complaints(scope(), today())).one()
-        g.nav_counts.update(complaints=complaints, complaints_late=late)
+        for_scope, on, days = scope(), today(), current_app.config["DUE_SOON_DAYS"]
+
+        def compute() -> dict:
+            counts = worklist_counts(db(), for_scope, on, days)
+            complaints, late = db().execute(open_complaints(for_scope, on)).one()
+            return {**counts, "urgent": counts["overdue"] + counts["past_service_life"],
+                    "alerts": db().execute(pending_count(for_scope, BADGE_CAP)).scalar_one(),
+                    "leads": db().execute(pending_leads(for_scope)).scalar_one(),
+                    "complaints": complaints, "complaints_late": late}
+
+        # Every page shows them: one snapshot for all the pages of everyone in that scope.
+        counts, _ = shared_figures(("nav", on, days), compute, for_scope)
+        g.nav_counts = {**counts, "lists": list(WORKLISTS.items()), "alerts_cap": BADGE_CAP}
     return g.nav_counts
 
 

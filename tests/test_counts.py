@@ -5,6 +5,7 @@ moving station, a kind's cycle change with recompute, and the day changing; and 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -200,10 +201,16 @@ def test_the_regional_dashboard_is_a_snapshot_dropped_by_any_write(client, sessi
     assert f'id="nav-count-overdue">{before + 1}</span>' in again
 
 
-def test_an_inspectors_dashboard_is_counted_live(client, session, world):
+def test_an_inspectors_dashboard_is_a_snapshot_dropped_by_any_write_too(client, session, world):
     built(session)
     login(client, "insp_a")
-    assert 'id="counted-at"' not in client.get("/").get_data(as_text=True)
+    first = client.get("/").get_data(as_text=True)
+    assert 'id="counted-at">统计于 ' in first
+    before = int(re.search(r'id="card-overdue">(\d+)</div>', first).group(1))
+    inst = factories.instrument(session, world.merchant_a, serial="A-LATE")
+    factories.verify(session, inst, today() - dt.timedelta(days=500))
+    session.commit()
+    assert f'id="card-overdue">{before + 1}</div>' in client.get("/").get_data(as_text=True)
 
 
 def test_one_snapshot_is_computed_for_callers_arriving_together():

@@ -5,17 +5,15 @@ from types import SimpleNamespace
 
 from flask import Blueprint, current_app, render_template, url_for
 
-from app.clock import local, today
-from app.counts.snapshots import Snapshots
-from app.dashboard.services import (inspection_summary, kind_status_table, narrowed, one_station, pledge_summary,
-                                    trend, worklist_counts)
+from app.clock import today
+from app.dashboard.services import inspection_summary, kind_status_table, pledge_summary, trend, worklist_counts
 from app.instruments.models import InstrumentStatus
 from app.instruments.queries import WORKLISTS
 from app.security import staff_required
-from app.web import arg_int, chosen_county, county_choices, db, region_tree, scoped_stations, view_scope
+from app.web import (arg_int, chosen_county, county_choices, db, region_tree, scoped_stations, shared_figures,
+                     view_scope)
 
 bp = Blueprint("dashboard", __name__, template_folder="templates")
-SNAPSHOTS = Snapshots()
 
 
 @bp.route("/")
@@ -46,19 +44,14 @@ def index():
                 "inspections": inspection_summary(db(), scope, on_day, station_id),
                 "pledges": pledge_summary(db(), scope, on_day, station_id, county_id)}
 
-    counted_at = None
-    if one_station(narrowed(scope, station_id)):
-        figures = compute()  # one station: live, it is fast
-    else:
-        # Several stations: one snapshot per scope and day shared by everyone asking at once (app/counts/snapshots).
-        key = ("dashboard", scope.station_ids, station_id, county_id, on_day, days)
-        figures, counted_at = SNAPSHOTS.get(key, compute)
+    # One snapshot per scope and day shared by everyone asking at once, until any write commits (app/web.py).
+    figures, counted_at = shared_figures(("dashboard", station_id, county_id, on_day, days), compute, scope)
     stations = [s for s in scoped_stations() if scope.allows(s.id)]
     return render_template("dashboard/index.html", rows=figures["rows"], totals=figures["totals"],
                            statuses=InstrumentStatus, worklists=WORKLISTS, stations=stations, station_id=station_id,
                            days=days, counts=figures["counts"], counties=counties, county_id=county_id,
                            rollup=figures["rollup"], county_name=region_tree().label(county_id) if county_id else "",
-                           counted_at=local(counted_at) if counted_at else None,
+                           counted_at=counted_at,
                            charts=_charts(figures["trend"], station_id, county_id),
                            inspections=_inspection_charts(figures["inspections"]), pledges=figures["pledges"],
                            complaints=db().execute(open_complaints(scope, on_day)).one())

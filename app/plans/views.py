@@ -10,7 +10,6 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 
 from app.catalog.queries import instrument_types
 from app.clock import today
-from app.counts.services import narrowed
 from app.merchants.services import get_merchant
 from app.plans import queries
 from app.security import staff_required
@@ -53,17 +52,15 @@ def _title(f: queries.PlanFilter, period: str) -> str:
 def _merchant_page(f: queries.PlanFilter) -> tuple[Page, Any]:
     """The requested page of the plan's merchants and its total, and when they were counted (None: live).
 
-    Over several stations both are snapshots (app/web.py shared_figures): the plan of a city groups every
-    instrument falling due in the period, 0.4 s on PostgreSQL at 1,000,000 instruments, for each visitor."""
+    Both are snapshots (app/web.py shared_figures): the plan of a city groups every instrument falling due in the
+    period, 0.4 s on PostgreSQL at 1,000,000 instruments, for each visitor."""
     for_scope, per_page = scope(), current_app.config["PAGE_SIZE"]
     number = max(1, arg_int("page") or 1)
-    # A station chosen in the filter is counted live like a one-station user's.
-    deciding = narrowed(for_scope, f.station_id)
     total, at = shared_figures(("plan-total", f), lambda: db().scalar(queries.plan_merchant_count(for_scope, f)),
-                               deciding)
+                               for_scope)
     number = min(number, max(1, math.ceil(total / per_page)))
     rows, _ = shared_figures(("plan-page", f, number, per_page), lambda: db().execute(
-        queries.plan_merchants(for_scope, f).limit(per_page).offset((number - 1) * per_page)).all(), deciding)
+        queries.plan_merchants(for_scope, f).limit(per_page).offset((number - 1) * per_page)).all(), for_scope)
     return Page(rows, total, number, per_page), at
 
 
