@@ -83,14 +83,20 @@ def case_access():
     return CaseAccess(scope(), frozenset(db().scalars(team_ids_of(current_user.id))))
 
 
+# Figures of the pages and the region tree, by key (app/counts/snapshots.py; shared_figures below).
+_PAGE_SNAPSHOTS = Snapshots(max_keys=128)
+
+
 def region_tree():
-    """The region tree of this request (app/rollups/tree.py), loaded once."""
+    """The region tree (app/rollups/tree.py), shared by every request until a write commits."""
     from flask import g
 
     from app.rollups.tree import load_tree
 
     if "region_tree" not in g:
-        g.region_tree = load_tree(db())
+        # Read by most pages (the county filter, the scope's counties) and changed by an administrator now and
+        # then: one snapshot for every request until a write commits. Nothing changes a Tree once loaded.
+        g.region_tree, _ = _PAGE_SNAPSHOTS.get(("region-tree",), lambda: load_tree(db()))
     return g.region_tree
 
 
@@ -346,10 +352,6 @@ def form_error(form: Any, err: DomainError) -> None:
         field.errors = list(field.errors) + [err.message]
     else:
         flash(err.message, "danger")
-
-
-# Figures of the pages other than the dashboard (which keeps its own), by page and filter.
-_PAGE_SNAPSHOTS = Snapshots(max_keys=128)
 
 
 def shared_figures(key: tuple, compute: Callable[[], T], for_scope: Scope) -> tuple[T, Any]:

@@ -235,6 +235,25 @@ def test_one_snapshot_is_computed_for_callers_arriving_together():
     assert results == [1, 1, 1, 1] and len(calls) == 1
 
 
+def test_snapshots_are_not_reused_while_the_shared_counter_cannot_be_read():
+    from app.counts import snapshots
+
+    # Nothing listens on port 1: every read of the counter fails at once, as with Redis down.
+    snapshots.configure("redis://127.0.0.1:1/0", "test-snapshots-down")
+    try:
+        snaps, calls = snapshots.Snapshots(), []
+
+        def compute():
+            calls.append(1)
+            return len(calls)
+
+        assert [snaps.get("k", compute)[0] for _ in range(3)] == [1, 2, 3]  # counted live each time
+        snapshots.bump()  # a commit still goes through
+    finally:
+        snapshots.configure(None)
+    assert [snaps.get("k", compute)[0] for _ in range(2)] == [4, 4]  # in-process counter: reused again
+
+
 def test_a_column_set_while_expired_recounts_its_station(session, world):
     built(session)
     inst = world.instrument_b

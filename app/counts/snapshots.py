@@ -31,11 +31,15 @@ _generation_lock = threading.Lock()
 _shared: tuple[Any, str] | None = None
 # A generation that matches no snapshot: the shared counter could not be read, so nothing is reused.
 UNKNOWN = object()
+# After Redis fails, it is not asked again for this many seconds (each try may wait for its timeout).
+RETRY_AFTER = 5.0
+_down_until = 0.0
 
 
 def configure(url: str | None, prefix: str = "metrology") -> None:
     """Share the write counter through Redis when `url` is a Redis URL (several processes); else keep it here."""
-    global _shared
+    global _shared, _down_until
+    _down_until = 0.0
     if url and url.startswith(("redis://", "rediss://", "unix://")):
         import redis
 
@@ -51,12 +55,12 @@ def bump() -> None:
     global _generation
     with _generation_lock:
         _generation += 1
-    if _shared is not None:
+    if _shared is not None and _redis_up():
         client, key = _shared
         try:
             client.incr(key)
         except Exception:  # noqa: BLE001 - any Redis failure: the other processes fall back to SECONDS
-            log.warning("snapshot counter not incremented in Redis", exc_info=True)
+            _redis_failed("snapshot counter not incremented in Redis")
 
 
 def generation() -> Hashable:
@@ -64,12 +68,24 @@ def generation() -> Hashable:
     Redis cannot be read)."""
     if _shared is None:
         return _generation
+    if not _redis_up():
+        return UNKNOWN
     client, key = _shared
     try:
         return _generation, client.get(key)
     except Exception:  # noqa: BLE001
-        log.warning("snapshot counter not read from Redis: counting live", exc_info=True)
+        _redis_failed("snapshot counter not read from Redis: pages count live")
         return UNKNOWN
+
+
+def _redis_up() -> bool:
+    return time.monotonic() >= _down_until
+
+
+def _redis_failed(what: str) -> None:
+    global _down_until
+    _down_until = time.monotonic() + RETRY_AFTER
+    log.warning("%s (not asked again for %g s)", what, RETRY_AFTER, exc_info=True)
 
 
 class Snapshots:

@@ -68,7 +68,9 @@ class Instrument(VersionedMixin, Base):
         # 150,000 table rows per run ("id" too: PostgreSQL's index-only scans return only index columns).
         Index("ix_instruments_status_due", "status", "next_due_on", "station_id", "last_result", "type_id",
               "merchant_id", "id"),
-        Index("ix_instruments_station_status_due", "station_id", "status", "next_due_on"),
+        # A station's in-use instruments in due order, the result at hand: the overdue and due-soon worklists read
+        # each station's part in order and stop at the page (migration 0042).
+        Index("ix_instruments_station_status_due_id", "station_id", "status", "next_due_on", "id", "last_result"),
         # The list sorted by serial number or due date, one station's stretch at a time (keyset pages merged
         # station by station, app/keyset.py; migration 0039). id: PostgreSQL's entries do not end with it.
         Index("ix_instruments_station_serial_id", "station_id", "serial_no", "id"),
