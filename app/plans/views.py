@@ -50,7 +50,7 @@ def _title(f: queries.PlanFilter, period: str) -> str:
 
 
 def _merchant_page(f: queries.PlanFilter) -> tuple[Page, Any]:
-    """The requested page of the plan's merchants and its total, and when they were counted (None: live).
+    """The requested page of the plan's merchants and its total, and when they were counted.
 
     Both are snapshots (app/web.py shared_figures): the plan of a city groups every instrument falling due in the
     period, 0.4 s on PostgreSQL at 1,000,000 instruments, for each visitor."""
