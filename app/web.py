@@ -45,6 +45,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.clock import local
 from app.counts.snapshots import Snapshots
 from app.db import count_of
 from app.errors import DomainError, Invalid
@@ -359,8 +360,6 @@ def shared_figures(key: tuple, compute: Callable[[], T], for_scope: Scope) -> tu
     any write commits, in any process, or a minute passes (app/counts/snapshots.py).
 
     For the aggregates of a page (counts, statistics, a plan's merchants), never for rows a user edits from."""
-    from app.clock import local
-
     value, at = _PAGE_SNAPSHOTS.get((*key, for_scope.station_ids), compute)
     return value, local(at)
 

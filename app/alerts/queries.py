@@ -369,13 +369,11 @@ def counts_by_kind(scope: Scope, f: AlertFilter) -> Select:
 BADGE_CAP = 1000
 
 
-def pending_count(scope: Scope, cap: int | None = None) -> Select:
-    """How many open alerts in scope nobody has acknowledged yet (the navigation badge); with `cap`, counted
-    up to that many only."""
-    stmt = select(Alert.id) if cap else select(func.count()).select_from(Alert)
-    stmt = scope.apply(stmt.where(Alert.status == AlertStatus.OPEN, Alert.acknowledged_at.is_(None)),
-                       Alert.station_id)
-    return select(func.count()).select_from(stmt.limit(cap).subquery()) if cap else stmt
+def pending_count(scope: Scope, cap: int) -> Select:
+    """How many open alerts in scope nobody has acknowledged yet, counted up to `cap` (the navigation badge)."""
+    pending = scope.apply(select(Alert.id).where(Alert.status == AlertStatus.OPEN, Alert.acknowledged_at.is_(None)),
+                          Alert.station_id)
+    return select(func.count()).select_from(pending.limit(cap).subquery())
 
 
 def alerts_of_instrument(instrument_id: int, status: AlertStatus | None = AlertStatus.OPEN) -> Select:

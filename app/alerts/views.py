@@ -32,12 +32,13 @@ def index():
     """Alerts of the user's stations, by kind and station, earliest due date first."""
     f = _filter()
     for_scope = view_scope()
+    stmt = queries.alert_list(for_scope, f)
     # The counts by kind (the filter's badges) and the list's total: one snapshot for everyone asking (163,000 open
     # alerts at 1,000,000 instruments: two counts of 30 ms each on PostgreSQL per visit).
     counts, counted_at = shared_figures(("alert-counts", f), lambda: {
         "by_kind": dict(db().execute(queries.counts_by_kind(for_scope, f)).all()),
-        "total": db().execute(count_of(queries.alert_list(for_scope, f))).scalar_one()}, for_scope)
-    page = paginate(queries.alert_list(for_scope, f), total=counts["total"],
+        "total": db().execute(count_of(stmt)).scalar_one()}, for_scope)
+    page = paginate(stmt, total=counts["total"],
                     stations=(Alert.station_id, frozenset({f.station_id}) if f.station_id else for_scope.station_ids))
     by_kind = counts["by_kind"]
     acknowledged = [a.id for a in page.items if a.acknowledged_at is not None]

@@ -42,7 +42,8 @@ def index():
                 "counts": worklist_counts(db(), scope, on_day, days) if county_id else None,
                 "trend": trend(db(), scope, on_day, station_id),
                 "inspections": inspection_summary(db(), scope, on_day, station_id),
-                "pledges": pledge_summary(db(), scope, on_day, station_id, county_id)}
+                "pledges": pledge_summary(db(), scope, on_day, station_id, county_id),
+                "complaints": tuple(db().execute(open_complaints(scope, on_day)).one())}
 
     # One snapshot per scope and day shared by everyone asking at once, until any write commits (app/web.py).
     figures, counted_at = shared_figures(("dashboard", station_id, county_id, on_day, days), compute, scope)
@@ -54,7 +55,7 @@ def index():
                            counted_at=counted_at,
                            charts=_charts(figures["trend"], station_id, county_id),
                            inspections=_inspection_charts(figures["inspections"]), pledges=figures["pledges"],
-                           complaints=db().execute(open_complaints(scope, on_day)).one())
+                           complaints=figures["complaints"])
 
 
 def _inspection_charts(summary: dict) -> dict:
