@@ -2,15 +2,19 @@
 set-up (gunicorn, deploy/gunicorn.conf.py), on the same database.
 
     .venv/bin/python bench/bench_http.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench1m
-        [--seconds 15] [--clients 1,8,32] [--workers 4] [--only make-run|production] [--load threads|wrk]
+        [--seconds 15] [--clients 1,8,32] [--only make-run|production] [--load threads|wrk]
+        [--worker-class sync|gthread] [--workers N] [--threads N] [--warm-seconds 2]
 
 Pages: the instrument list, the overdue worklist and the dashboard as a supervisor (all stations; one signed-in
 session shared by the clients), and an instrument's public page. Each (set-up, page, clients) cell runs for
---seconds after a warm-up: every client sends its next request as soon as the last one answered (a closed loop),
-so requests/s is what the set-up serves at that concurrency and p50/p95/p99 what a client waits. Any answer but
-200 is counted and printed as an error. The clients are threads of this process on the same machine (they take
-some CPU from the servers: the "client" column says how many cores); with --load wrk they are wrk's connections
-(Debian's package wrk; C, two threads, next to no CPU), with the login's cookie and user agent.
+--seconds after a warm-up (--warmup requests one at a time, which must answer 200, then --warm-seconds of the
+same load untimed, so that every worker process has served the page and opened its database connection, as in a
+server that has been up for a while; a new worker's first request of a page takes 30-170 ms more): every client
+sends its next request as soon as the last one answered (a closed loop), so requests/s is what the set-up serves
+at that concurrency and p50/p95/p99 what a client waits. Any answer but 200 is counted and printed as an error.
+The clients are threads of this process on the same machine (they take some CPU from the servers: the "client"
+column says how many cores); with --load wrk they are wrk's connections (Debian's package wrk; C, two threads,
+next to no CPU), with the login's cookie and user agent.
 
 Both set-ups get the same settings: the public limit raised out of the way (PUBLIC_RATE_LIMIT, else a client
 would see 429 after 60 requests), signing key and files under a temporary folder. `make run` runs the scheduler
@@ -56,8 +60,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=15, help="timed seconds per cell (default 15)")
     p.add_argument("--warmup", type=int, default=3, help="warm-up requests per page and set-up (default 3)")
     p.add_argument("--clients", default="1,8,32", help="concurrent clients (default 1,8,32)")
-    p.add_argument("--workers", type=int, default=4, help="gunicorn workers of the production set-up (default 4)")
-    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    p.add_argument("--worker-class", choices=("sync", "gthread"),
+                   help="gunicorn worker class (default: deploy/gunicorn.conf.py's)")
+    p.add_argument("--workers", type=int, help="gunicorn workers (default: deploy/gunicorn.conf.py's for this machine)")
+    p.add_argument("--threads", type=int, help="threads per gthread worker (default: deploy/gunicorn.conf.py's)")
+    p.add_argument("--warm-seconds", type=float, default=2,
+                   help="untimed seconds of the same load before each timed cell (default 2)")
     p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
     p.add_argument("--pages", default="", help="comma-separated parts of page labels to time (default: all)")
     p.add_argument("--load", choices=("threads", "wrk"), default="threads",
@@ -117,11 +125,36 @@ def start_server(kind: str, args, work: Path, port: int, prefix: str) -> subproc
     else:
         env.update(APP_ENV="production", SESSION_COOKIE_SECURE="0", RATELIMIT_STORAGE_URI=REDIS_URL,
                    RATELIMIT_KEY_PREFIX=prefix, SCHEDULER_IN_APP="0", TASKS_IN_APP="0",
-                   GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(args.workers),
-                   GUNICORN_THREADS=str(args.threads), GUNICORN_ACCESS_LOG=str(work / "access.log"))
+                   GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG=str(work / "access.log"))
+        env.update(production_shape(args))
         argv = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def production_shape(args) -> dict[str, str]:
+    """The environment that sets the production set-up's worker class, workers and threads from the options (the
+    deploy file's defaults for those not given)."""
+    given = {"GUNICORN_WORKER_CLASS": args.worker_class, "WEB_CONCURRENCY": args.workers,
+             "GUNICORN_THREADS": args.threads}
+    return {name: str(value) for name, value in given.items() if value is not None}
+
+
+def production_label(args) -> str:
+    """How the production set-up runs, as deploy/gunicorn.conf.py reads it with these options."""
+    import runpy
+    from unittest import mock
+
+    with mock.patch.dict(os.environ, production_shape(args)):
+        conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    shape = (f"{conf['workers']} workers x {conf['threads']} threads" if conf["worker_class"] == "gthread"
+             else f"{conf['workers']} workers")
+    return f"production (gunicorn {conf['worker_class']}, {shape}, limits in Redis)"
+
+
+def booted(log: Path) -> int:
+    """How many worker processes gunicorn started, by its log."""
+    return log.read_text(errors="replace").count("Booting worker with pid")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -276,8 +309,7 @@ def main(argv=None) -> None:
                 wait_ready(base, proc, work / f"{kind}.log")
                 cookies = login(base)
                 label = ("make run (flask run, 1 process, threaded; scheduler and queue threads inside)"
-                         if kind == "make-run" else f"production (gunicorn {args.workers} workers x {args.threads} "
-                                                    "threads, limits in Redis)")
+                         if kind == "make-run" else production_label(args))
                 print(f"\n{label}; load average at start {load()}", flush=True)
                 print(f"  {'page':<24} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
                       f"{'n':>6} {'errors':>6} {'client':>6}  load", flush=True)
@@ -290,6 +322,8 @@ def main(argv=None) -> None:
                         if warm.status_code != 200:  # wrk counts only answers >= 400 as errors
                             sys.exit(f"{page}: HTTP {warm.status_code} before timing")
                     for clients in concurrencies:
+                        if args.warm_seconds > 0:
+                            run_cell(url, cookies if path else {}, clients, args.warm_seconds)
                         if args.load == "wrk":
                             r = run_wrk(url, cookies if path else {}, clients, args.seconds, work)
                         else:
@@ -298,6 +332,9 @@ def main(argv=None) -> None:
                         print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
                               f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6} {cores(r['client_cpu']):>6}  "
                               f"{load()}", flush=True)
+                if kind == "production":
+                    print(f"  gunicorn workers started: {booted(work / 'production.log')} "
+                          "(more than the set-up's count means workers were replaced during the run)", flush=True)
             finally:
                 stop_server(proc)
     if "production" in kinds:
