@@ -11,21 +11,34 @@ import os
 # firewall rule letting only the proxy in.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
-# Processes x threads. Pages spend most of their time waiting for the database, so each process serves a few
-# requests at once with threads (gthread); processes add CPU. WEB_CONCURRENCY is gunicorn's own variable.
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# One request at a time per process (sync workers), several processes. Every process takes the next connection
+# from the one listening queue they share, so a request waits only until any process is free. With threads
+# (gthread) each process keeps the connections it accepted and queues their requests behind its own, and the
+# threads of one process take turns on one interpreter lock: at 32 concurrent users on two cores, 9 of 30 staff pages
+# had a p95 over 1 s (the worst 2.4 s) with 4 processes x 4 threads, none with 9 sync processes (the worst 0.71 s;
+# bench/README.md, sixth session). A sync worker needs a
+# buffering proxy in front (deploy/nginx.conf), so a slow phone never holds a process. Four processes a core: a
+# page's Python runs while another process waits for the database. WEB_CONCURRENCY is gunicorn's own variable;
+# GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS brings threads back (one process with threads, say, for a
+# small county without Redis: see on_starting below).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4 * multiprocessing.cpu_count() + 1, 17)))
+# gunicorn turns a sync worker with more than one thread into gthread.
+threads = int(os.environ.get("GUNICORN_THREADS", "4")) if worker_class == "gthread" else 1
 
 # A request may take up to 2 minutes (a large workbook export, a label sheet); past that the worker is killed and
 # replaced. Graceful: a restart (SIGHUP, a deploy) lets running requests end within 30 s.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-# The proxy keeps connections to us open between requests.
-keepalive = 5
-# Each process is replaced after about this many requests, so slow growth of memory never builds up.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# gthread only (a sync worker closes each connection): how long an idle connection from the proxy stays open.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Each process is replaced after 10,000 to 15,000 requests, so slow growth of memory never builds up. A new process
+# spends about 1.6 s of CPU on imports and create_app(), and the processes, started together and given requests
+# evenly, reach their count together unless the jitter is wide: replacements then come jitter / requests-per-second
+# apart on average (38 s at 130 requests/s). With a jitter of a tenth, twelve processes were replaced within seconds
+# of each other and requests waited up to 15 s (bench/README.md, sixth session).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "10000"))
+max_requests_jitter = max_requests // 2
 
 # Not preloaded: each worker imports and builds the app after the fork. create_app() opens the database engine,
 # the limiter's and the queue's Redis pools, and wsgi.py may start scheduler or queue threads (SCHEDULER_IN_APP,
@@ -57,7 +70,7 @@ def limiter_storage_problem(storage_uri: str, worker_count: int) -> str | None:
     if worker_count > 1 and storage_uri.startswith("memory://"):
         return (f"RATELIMIT_STORAGE_URI 为 {storage_uri}，但有 {worker_count} 个 web 进程：登录失败次数和公开查询限流"
                 f"会在每个进程分别计数（放宽 {worker_count} 倍）。请设 RATELIMIT_STORAGE_URI=redis://主机:6379/0，"
-                "或只用一个进程（WEB_CONCURRENCY=1，GUNICORN_THREADS 可加大）。")
+                "或只用一个进程（WEB_CONCURRENCY=1 GUNICORN_WORKER_CLASS=gthread GUNICORN_THREADS=8）。")
     return None
 
 

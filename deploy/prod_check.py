@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import os
 import re
+import runpy
 import secrets
 import signal
 import socket
@@ -496,13 +497,13 @@ def check_http(stack: Stack, checks: Checks) -> None:
     if failures.exists():
         kinds = [(r["Method"], r["Name"], r["Error"], r["Occurrences"]) for r in csv.DictReader(failures.open())]
     # A request in flight on the killed web worker is cut (a reset connection; behind nginx a 502): at most one
-    # per thread of that worker. Anything else a client saw as a failure is a defect.
+    # per thread of that worker (one for a sync worker). Anything else a client saw as a failure is a defect.
     def is_cut(error: str) -> bool:
         return any(w in error for w in ("connection cut", "Connection", "RemoteDisconnected"))
 
     cut = sum(int(n) for _m, _n, err, n in kinds if is_cut(err))
     other = [k for k in kinds if not is_cut(k[2])]
-    threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+    threads = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["threads"]
     checks.add("clients saw no failure but connections cut by the web worker's kill", not other and cut <= threads,
                f"{cut} cut connection(s) (at most {threads} allowed)"
                + (f"; other failures: {other[:5]}" if other else ""))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import runpy
 import secrets
 import socket
 import subprocess
@@ -95,7 +96,7 @@ def server_env(database_url: str, tmp: Path, **extra) -> dict:
             "TASK_QUEUE_URL": f"sqlite:///{tmp / 'tasks.db'}", "IMPORT_STORAGE": str(tmp / "imports"),
             "EVIDENCE_STORAGE": str(tmp / "evidence"), "INTEGRITY_STORAGE": str(tmp / "integrity"),
             "TASK_STORAGE": str(tmp / "tasks"),
-            "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "GUNICORN_ACCESS_LOG": str(tmp / "access.log"),
+            "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": str(tmp / "access.log"),
             **extra}
 
 
@@ -188,6 +189,27 @@ def test_the_public_limit_counts_across_servers(servers):
         assert resp.status_code == 429 and "查询过于频繁" in resp.text
     # Another address still has its whole budget.
     assert Browser(_address()).get(b, "/public/").status_code == 200
+
+
+def test_each_answer_closes_its_connection_so_any_free_process_takes_the_next_request(servers):
+    """Sync workers: a kept-alive connection would queue its next request behind the one process that accepted it
+    while others sit idle; closed after each answer, the next request waits in the queue every process reads."""
+    for base in servers:
+        resp = requests.get(base + "/login", timeout=30)
+        assert resp.status_code == 200
+        assert resp.headers.get("Connection", "").lower() == "close"
+
+
+def test_threads_are_set_for_gthread_workers_only(monkeypatch):
+    """gunicorn silently turns a sync worker given several threads into gthread: the deploy file gives sync one."""
+    for name in ("GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GUNICORN_THREADS", "8")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
+    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "gthread")
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert (conf["worker_class"], conf["threads"]) == ("gthread", 8)
 
 
 def test_a_session_is_the_same_on_both_servers_and_a_logout_on_one_ends_it_on_the_other(servers):
