@@ -14,13 +14,12 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # One request at a time per process (sync workers), several processes. Every process takes the next connection
 # from the one listening queue they share, so a request waits only until any process is free. With threads
 # (gthread) each process keeps the connections it accepted and queues their requests behind its own, and the
-# threads of one process take turns on one interpreter lock: at 32 concurrent users on two cores, 9 of 30 staff pages
-# had a p95 over 1 s (the worst 2.4 s) with 4 processes x 4 threads, none with 9 sync processes (the worst 0.71 s;
-# bench/README.md, sixth session). A sync worker needs a
-# buffering proxy in front (deploy/nginx.conf), so a slow phone never holds a process. Four processes a core: a
-# page's Python runs while another process waits for the database. WEB_CONCURRENCY is gunicorn's own variable;
-# GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS brings threads back (one process with threads, say, for a
-# small county without Redis: see on_starting below).
+# threads of one process take turns on one interpreter lock: at 32 concurrent users on two cores, 9 of 30 staff
+# pages had a p95 over 1 s (the worst 2.4 s) with 4 processes x 4 threads, none with 9 sync processes (the worst
+# 0.71 s; bench/README.md, sixth session). A sync worker needs a buffering proxy in front (deploy/nginx.conf), so a
+# slow phone never holds a process. Four processes a core: a page's Python runs while another process waits for
+# the database. WEB_CONCURRENCY is gunicorn's own variable; GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS
+# brings threads back (one process with threads, say, for a small county without Redis: see on_starting below).
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4 * multiprocessing.cpu_count() + 1, 17)))
 # gunicorn turns a sync worker with more than one thread into gthread.

@@ -202,8 +202,7 @@ def test_each_answer_closes_its_connection_so_any_free_process_takes_the_next_re
 
 def test_threads_are_set_for_gthread_workers_only(monkeypatch):
     """gunicorn silently turns a sync worker given several threads into gthread: the deploy file gives sync one."""
-    for name in ("GUNICORN_WORKER_CLASS", "GUNICORN_THREADS", "WEB_CONCURRENCY"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("GUNICORN_WORKER_CLASS", raising=False)
     monkeypatch.setenv("GUNICORN_THREADS", "8")
     conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
