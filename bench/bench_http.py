@@ -142,11 +142,9 @@ def production_shape(args) -> dict[str, str]:
 
 def production_label(args) -> str:
     """How the production set-up runs, as deploy/gunicorn.conf.py reads it with these options."""
-    import runpy
-    from unittest import mock
+    from deploy import gunicorn_settings
 
-    with mock.patch.dict(os.environ, production_shape(args)):
-        conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    conf = gunicorn_settings(production_shape(args))
     shape = (f"{conf['workers']} workers x {conf['threads']} threads" if conf["worker_class"] == "gthread"
              else f"{conf['workers']} workers")
     return f"production (gunicorn {conf['worker_class']}, {shape}, limits in Redis)"
@@ -317,17 +315,18 @@ def main(argv=None) -> None:
                     if args.pages and not any(part in page for part in args.pages.split(",")):
                         continue
                     url = base + (path or f"/public/i/{token}")
+                    signed_in = cookies if path else {}  # the public page is asked for without the session
                     for _ in range(args.warmup):
-                        warm = requests.get(url, cookies=cookies if path else {}, timeout=120, allow_redirects=False)
+                        warm = requests.get(url, cookies=signed_in, timeout=120, allow_redirects=False)
                         if warm.status_code != 200:  # wrk counts only answers >= 400 as errors
                             sys.exit(f"{page}: HTTP {warm.status_code} before timing")
                     for clients in concurrencies:
                         if args.warm_seconds > 0:
-                            run_cell(url, cookies if path else {}, clients, args.warm_seconds)
+                            run_cell(url, signed_in, clients, args.warm_seconds)
                         if args.load == "wrk":
-                            r = run_wrk(url, cookies if path else {}, clients, args.seconds, work)
+                            r = run_wrk(url, signed_in, clients, args.seconds, work)
                         else:
-                            r = run_cell(url, cookies if path else {}, clients, args.seconds)
+                            r = run_cell(url, signed_in, clients, args.seconds)
                         rows.append((kind, page, clients, r, load()))
                         print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
                               f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6} {cores(r['client_cpu']):>6}  "

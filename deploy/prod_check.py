@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import os
 import re
-import runpy
 import secrets
 import signal
 import socket
@@ -38,6 +37,8 @@ import psutil  # noqa: E402
 import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+from deploy import gunicorn_settings  # noqa: E402
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "metrology_prodcheck"
@@ -503,7 +504,7 @@ def check_http(stack: Stack, checks: Checks) -> None:
 
     cut = sum(int(n) for _m, _n, err, n in kinds if is_cut(err))
     other = [k for k in kinds if not is_cut(k[2])]
-    threads = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))["threads"]
+    threads = gunicorn_settings()["threads"]
     checks.add("clients saw no failure but connections cut by the web worker's kill", not other and cut <= threads,
                f"{cut} cut connection(s) (at most {threads} allowed)"
                + (f"; other failures: {other[:5]}" if other else ""))

@@ -287,3 +287,16 @@ def test_the_all_station_monthly_report_is_not_mailed_to_a_regional_user(session
     report = build_report(session, None, Month.parse("2026-10"))
     assert mail_report(session, report) == 1
     assert [m.to_addr for m in session.scalars(select(OutboxMessage))] == ["super1@example.com"]
+
+
+def test_an_inspector_cannot_ask_for_the_all_station_monthly_report(session, world):
+    """The monthly report goes to users who see every station; an inspector sees only the assigned ones."""
+    from app.accounts.services import update_my_settings
+
+    inspector = factories.user(session, "insp_report", Role.INSPECTOR, [world.station_a])
+    with pytest.raises(Invalid) as refused:
+        update_my_settings(session, inspector, email="insp@example.com", wants_alert_digest=False,
+                           wants_monthly_report=True)
+    assert refused.value.field == "wants_monthly_report"
+    assert update_my_settings(session, world.supervisor, email="s@example.com", wants_alert_digest=False,
+                              wants_monthly_report=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import runpy
 import secrets
 import socket
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 import requests
 
 from app.accounts.models import Role
+from deploy import gunicorn_settings
 from tests.processes import stop_processes
 from tests import factories
 from tests.conftest import fresh_app
@@ -203,11 +203,9 @@ def test_each_answer_closes_its_connection_so_any_free_process_takes_the_next_re
 def test_threads_are_set_for_gthread_workers_only(monkeypatch):
     """gunicorn silently turns a sync worker given several threads into gthread: the deploy file gives sync one."""
     monkeypatch.delenv("GUNICORN_WORKER_CLASS", raising=False)
-    monkeypatch.setenv("GUNICORN_THREADS", "8")
-    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    conf = gunicorn_settings({"GUNICORN_THREADS": "8"})
     assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
-    monkeypatch.setenv("GUNICORN_WORKER_CLASS", "gthread")
-    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    conf = gunicorn_settings({"GUNICORN_THREADS": "8", "GUNICORN_WORKER_CLASS": "gthread"})
     assert (conf["worker_class"], conf["threads"]) == ("gthread", 8)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts import queries
-from app.accounts.models import Role, Station, User, new_session_token, role_sees_every_station
+from app.accounts.models import Capability, Role, Station, User, new_session_token, role_sees_every_station
 from app.audit import services as audit
 from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
@@ -258,7 +258,7 @@ def update_my_settings(session: Session, user: User, *, email: str, wants_alert_
         raise Invalid("接收预警日报需要填写电子邮箱", field="email")
     if wants_monthly_report and not email:
         raise Invalid("接收月报需要填写电子邮箱", field="email")
-    if wants_monthly_report and user.role == Role.INSPECTOR:
+    if wants_monthly_report and not user.can(Capability.SEE_EVERY_STATION):
         raise Invalid("月报（全部监管所）只发给监管科室和管理员", field="wants_monthly_report")
     changes = audit.apply_changes(user, {"email": email, "wants_alert_digest": bool(wants_alert_digest),
                                          "wants_monthly_report": bool(wants_monthly_report)})

@@ -93,7 +93,7 @@ def build_report(session: Session, actor, month: Month, station_id: int | None =
 def mail_report(session: Session, report: MonthlyReport) -> int:
     """Queue the report, attached, for every supervisor and admin who asked for monthly reports and has not
     had this month's yet (a rebuilt or re-run month is not sent twice); how many were queued."""
-    from app.accounts.models import Role, User
+    from app.accounts.models import Role, User, role_sees_every_station
     from app.mail.models import OutboxMessage
     from app.mail.services import enqueue
 
@@ -101,7 +101,7 @@ def mail_report(session: Session, report: MonthlyReport) -> int:
     already = select(OutboxMessage.user_id).where(OutboxMessage.category == category)
     recipients = session.scalars(select(User).where(
         User.is_active.is_(True), User.wants_monthly_report.is_(True), User.email != "",
-        User.role.in_([Role.SUPERVISOR, Role.ADMIN]), User.id.not_in(already),
+        User.role.in_([role for role in Role if role_sees_every_station(role)]), User.id.not_in(already),
         # The all-station report goes to users of the whole installation, a region's edition to the users
         # assigned to that region: nobody gets another region's figures by mail.
         User.region_id == report.region_id if report.region_id is not None else User.region_id.is_(None)
