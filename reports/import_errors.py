@@ -1,9 +1,9 @@
 """The rows of an import that have errors, as a workbook to fix and upload again (no Flask).
 
 One sheet: the file's header row, then each error row with its cells as read, the Excel row
-number it had and the errors in Chinese. Written in openpyxl's write-only mode, so a file with
-many error rows is streamed rather than held as a workbook of cell objects. Text is always
-written as text: a cell reading "=1+1" or "@x" stays those characters and never becomes a formula.
+number it had and the errors in Chinese. Written through reports.xlsx.Book (XlsxWriter's constant-memory mode),
+so a file with many error rows is streamed rather than held as cell objects. Text is always written as text: a
+cell reading "=1+1" or "@x" stays those characters and never becomes a formula.
 """
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
-from reports.xlsx import append, styled
+from reports.xlsx import Book
 
 ROW_NO_HEADER = "原表行号"
 ERROR_HEADER = "错误说明"
 SHEET_TITLE = "错误行"
 # Dates were kept as ISO text when the rows were stored (2024-03-01 or 2024-03-01T00:00:00).
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?)?$")
-_HEADER_FONT = Font(bold=True)
-_ERROR_FONT = Font(color="9C0006")
-_ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
-_WRAP = Alignment(wrap_text=True, vertical="top")
+_ERROR = {"font_color": "#9C0006", "bg_color": "#FFC7CE", "pattern": 1, "text_wrap": True, "valign": "top"}
 
 
 def error_text(errors: Sequence[dict]) -> str:
@@ -38,7 +31,8 @@ def error_text(errors: Sequence[dict]) -> str:
     return "；".join(parts)
 
 
-def _cell(ws, value: object) -> object:
+def _value(value: object) -> object:
+    # A date kept as ISO text goes back as a date (a moment with its time); anything else as it was read.
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -46,16 +40,14 @@ def _cell(ws, value: object) -> object:
             try:
                 moment = dt.datetime.fromisoformat(value)
             except ValueError:
-                return styled(ws, value)  # e.g. 2024-13-45: kept exactly as the user typed it
-            midnight = moment.time() == dt.time()
-            return styled(ws, moment.date() if midnight else moment,
-                          fmt="yyyy-mm-dd" if midnight else "yyyy-mm-dd hh:mm")
-        return styled(ws, value)
+                return value  # e.g. 2024-13-45: kept exactly as the user typed it
+            return moment.date() if moment.time() == dt.time() else moment
+        return value
     if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
         return int(value)
     if isinstance(value, (int, float, bool)):
         return value
-    return styled(ws, str(value))
+    return str(value)
 
 
 def build_errors_workbook(headers: Sequence[str],
@@ -64,21 +56,22 @@ def build_errors_workbook(headers: Sequence[str],
 
     `rows` yields (Excel row number, cells as read, [{"column": header, "message": text}]).
     """
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET_TITLE)
-    width = len(headers)
-    for index, header in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = max(10, min(30, 2 * len(header or "") + 4))
-    ws.column_dimensions[get_column_letter(width + 1)].width = 10
-    ws.column_dimensions[get_column_letter(width + 2)].width = 60
-    ws.freeze_panes = "A2"
-
-    append(ws, [styled(ws, value or "", font=_HEADER_FONT) for value in (*headers, ROW_NO_HEADER, ERROR_HEADER)])
-    for row_no, cells, errors in rows:
-        values = list(cells)[:width]
-        values += [""] * (width - len(values))
-        message = styled(ws, error_text(errors), font=_ERROR_FONT, fill=_ERROR_FILL, alignment=_WRAP)
-        append(ws, [_cell(ws, v) for v in values] + [row_no, message])
     out = io.BytesIO()
-    wb.save(out)
+    book = Book(out)
+    ws = book.sheet(SHEET_TITLE)
+    width = len(headers)
+    for index, header in enumerate(headers):
+        ws.set_column(index, index, max(10, min(30, 2 * len(header or "") + 4)))
+    ws.set_column(width, width, 10)
+    ws.set_column(width + 1, width + 1, 60)
+    ws.freeze_panes(1, 0)
+    for col, value in enumerate((*headers, ROW_NO_HEADER, ERROR_HEADER)):
+        book.write(ws, 0, col, value or "", bold=True)
+    for at, (row_no, cells, errors) in enumerate(rows, start=1):
+        values = list(cells)[:width]
+        for col, value in enumerate(values):
+            book.write(ws, at, col, _value(value))
+        book.write(ws, at, width, row_no)
+        book.write(ws, at, width + 1, error_text(errors), **_ERROR)
+    book.close()
     return out.getvalue()

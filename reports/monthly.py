@@ -15,9 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,9 +24,8 @@ from app.clock import LOCAL_TZ
 from app.instruments.engine import add_months
 from app.instruments.models import VerificationResult
 from reports import monthly_queries as q
-from reports.printed import (HEADER_FONT, TITLE_FONT, PrintedSheet, chart_sheet, fitted_width,
-                              integer_axis, setup_page)
-from reports.xlsx import Column, append as append_row, styled as cell, write_rows
+from reports.printed import TITLE, PrintedSheet, bar_chart, chart_sheet, fitted_width, setup_page
+from reports.xlsx import Book, Column
 
 
 @dataclass(frozen=True)
@@ -232,7 +228,7 @@ def _counts_row(station: str, kind: str, c: Counts) -> list:
             c.on_time_rate, c.due_next, c.overdue, c.past_life]
 
 
-def _summary_sheet(wb: Workbook, f: Figures) -> None:
+def _summary_sheet(wb: Book, f: Figures) -> None:
     title = report_name(f)
     sheet = PrintedSheet(title, title)
     sheet.note(f"统计口径：在册、超期、使用年限和下月到期按生成报表时的台账计至 {f.month.last.isoformat()}；"
@@ -258,7 +254,7 @@ COUNTY_HEADERS = ["县（区）", "监管所（个）", "在册（在用）", "�
                   "到期复检", "按期复检", "按期检定率", "下月到期", "月末超期未检", "超过使用年限"]
 
 
-def _county_sheet(wb: Workbook, f: Figures) -> None:
+def _county_sheet(wb: Book, f: Figures) -> None:
     """A city's edition: one row per county with its totals, and the city's total."""
     title = f"各县（区）汇总 {f.month.label}（{f.scope_name}）"
     sheet = PrintedSheet(title, report_name(f))
@@ -269,7 +265,7 @@ def _county_sheet(wb: Workbook, f: Figures) -> None:
     sheet.write(wb, "各县汇总", freeze_columns=1)
 
 
-def _overview_sheet(wb: Workbook, f: Figures) -> None:
+def _overview_sheet(wb: Book, f: Figures) -> None:
     """The change from last month, fuel stations, and the figures by kind with their chart (on its own sheet)."""
     footer = report_name(f)
     sheet = PrintedSheet(f"概况 {f.month.label}（{f.scope_name}）", footer)
@@ -303,27 +299,21 @@ def _overview_sheet(wb: Workbook, f: Figures) -> None:
                                           [[name, c.verified, c.due_next, c.overdue] for name, c in kinds])
     ws = sheet.write(wb, "概况")
     if kinds:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = "按器具种类：本月检定、下月到期、月末超期未检（台）"
-        chart.add_data(Reference(ws, min_col=2, max_col=4, min_row=header_row, max_row=last), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-        chart.x_axis.scaling.orientation = "maxMin"   # the catalogue's first kind at the top
-        integer_axis(chart.y_axis, max(max(c.verified, c.due_next, c.overdue) for _, c in kinds))
-        chart.y_axis.crosses = "max"                  # the figures along the bottom, under the reversed kinds
-        chart.legend.position = "b"
+        chart = bar_chart(wb, ws, header_row, first, last, (1, 2, 3), legend=True,
+                          title="按器具种类：本月检定、下月到期、月末超期未检（台）",
+                          largest=max(max(c.verified, c.due_next, c.overdue) for _, c in kinds))
         chart_sheet(wb, "种类图表", f"按器具种类 {f.month.label}（{f.scope_name}）", footer, chart)
 
 
-def _detail_sheet(wb: Workbook, name: str, title: str, footer: str, columns: list[Column], rows: Iterable) -> None:
-    ws = wb.create_sheet(name)
-    for index, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = column.width
+def _detail_sheet(wb: Book, name: str, title: str, footer: str, columns: list[Column], rows: Iterable) -> None:
+    ws = wb.sheet(name)
+    for index, column in enumerate(columns):
+        ws.set_column(index, index, column.width)
     setup_page(ws, title, footer, sum(c.width for c in columns), title_row=2)
-    append_row(ws, [cell(ws, title, font=TITLE_FONT)])
-    count = write_rows(ws, columns, rows, header_font=HEADER_FONT, bordered=True)
-    ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
+    wb.write(ws, 0, 0, title, **TITLE)
+    count = wb.table(ws, 1, columns, rows, bordered=True)
+    ws.freeze_panes(2, 0)
+    ws.autofilter(1, 0, count + 1, len(columns) - 1)
 
 
 def verification_columns(f: Figures) -> list[Column]:
@@ -344,7 +334,7 @@ def overdue_columns(f: Figures) -> list[Column]:
 def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[bytes],
                            station_id: Stations = None) -> None:
     """Write the workbook: summary, overview with its chart sheet, the registered sections, the detail sheets."""
-    wb = Workbook(write_only=True)
+    wb = Book(out)
     if figures.counties:
         _county_sheet(wb, figures)
     _summary_sheet(wb, figures)
@@ -359,7 +349,7 @@ def write_monthly_workbook(session: Session, figures: Figures, out: str | IO[byt
     _detail_sheet(wb, "月末超期明细", f"{month.label}末超期未检器具（{figures.scope_name}，计至{month.last.isoformat()}）", footer,
                   overdue_columns(figures),
                   session.execute(q.overdue_details(month.shift(1).first, station_id).execution_options(yield_per=2000)))
-    wb.save(out)
+    wb.close()
 
 
 def build_monthly_report(session: Session, month: Month, out: str | IO[bytes], station_id: Stations = None,

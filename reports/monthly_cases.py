@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from app.cases.models import Stage
@@ -14,6 +13,7 @@ from app.cases.queries import month_figures, stage_counts
 from app.scope import Scope
 from reports.monthly import Figures, report_name
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 STAGE_COLUMNS = [f"当前{s.label}" if s != Stage.CLOSED else "已结案" for s in Stage]
 COLUMNS = ["监管所", "本月立案", "本月结案", *STAGE_COLUMNS, "本月处罚决定", "本月不予处罚", "罚款（元）",
@@ -26,7 +26,7 @@ def _scope(station_id) -> Scope:
     return Scope(station_id if isinstance(station_id, frozenset) else frozenset({station_id}))
 
 
-def cases_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
+def cases_section(wb: Book, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 案件办理 sheet."""
     scope = _scope(station_id)
     first, last = f.month.first, f.month.last

@@ -3,12 +3,12 @@ transferred from 12315 / 12345), closed in it and on time, open and late at its 
 among those received, with the change from the previous month (no Flask)."""
 from __future__ import annotations
 
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from app.complaints.queries import month_figures
 from reports.monthly import Figures, Month, report_name
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 COLUMNS = ["监管所", "本月受理", "群众在线反映", "12315/12345 转办", "本月办结", "按期办结", "月末未办结", "月末逾期未办结",
            "属实或部分属实", "符合举报奖励条件"]
@@ -25,7 +25,7 @@ def _total(rows: dict[int, dict[str, int]]) -> dict[str, int]:
     return {k: sum(r[k] for r in rows.values()) for k in FIELDS}
 
 
-def complaints_section(wb: Workbook, f: Figures, session: Session, station_id) -> None:
+def complaints_section(wb: Book, f: Figures, session: Session, station_id) -> None:
     """Write the 投诉举报 sheet."""
     sheet = PrintedSheet(f"投诉举报办理情况 {f.month.label}（{f.scope_name}）", report_name(f))
     sheet.note(f"按受理日期统计本月受理；办结、未办结和逾期计至 {f.month.last.isoformat()}；办理期限按工作日计算；"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
 from sqlalchemy.orm import Session
 
 from app.inspections import queries as iq
 from app.scope import Scope
 from reports.monthly import Figures, Month, report_name
-from reports.printed import PrintedSheet, chart_sheet, integer_axis
+from reports.printed import PrintedSheet, bar_chart, chart_sheet
+from reports.xlsx import Book
 
 COLUMNS = ["监管所", "检查（次）", "检查单位（家）", "实际开展经营", "检查器具（台）", "有问题器具", "发现问题（条）",
            "有问题单位", "责令改正", "按期整改", "逾期整改", "整改中", "逾期未改", "立案"]
@@ -35,7 +34,7 @@ def _total(rows: dict[int, dict[str, int]]) -> dict[str, int]:
     return {k: sum(r[k] for r in rows.values()) for k in FIELDS}
 
 
-def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
+def inspections_section(wb: Book, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 检查情况 sheet after the summary, and its chart of findings on a sheet of its own."""
     scope = (Scope(frozenset(station_id) if isinstance(station_id, frozenset) else frozenset({station_id}))
              if station_id else Scope.everything())
@@ -63,13 +62,6 @@ def inspections_section(wb: Workbook, f: Figures, session: Session, station_id: 
     header_row, first, last = sheet.table(["问题类型", "本月（条）"], [[name, n] for _code, name, n in codes])
     ws = sheet.write(wb, "检查情况")
     if codes:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = "本月发现问题（按问题类型，条）"
-        chart.add_data(Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True)
-        chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-        chart.x_axis.scaling.orientation = "maxMin"   # the most frequent at the top
-        integer_axis(chart.y_axis, max(n for _, _, n in codes))
-        chart.y_axis.crosses = "max"
-        chart.legend = None
+        chart = bar_chart(wb, ws, header_row, first, last, (1,), title="本月发现问题（按问题类型，条）",
+                          largest=max(n for _, _, n in codes), legend=False)   # the most frequent at the top
         chart_sheet(wb, "问题图表", f"本月发现问题 {f.month.label}（{f.scope_name}）", report_name(f), chart)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from app.merchants.models import Merchant
 from app.scope import Scope
 from reports.monthly import Figures, Month, report_name
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 COLUMNS = ["监管所", "本月新签", "本月撤销", "月末有效承诺", "承诺目标（家）", "承诺完成率", "月末示范单位",
            "示范单位目标（家）", "示范单位完成率"]
@@ -68,7 +68,7 @@ def _rate(done: int, target: int | None):
     return done / target if target else None
 
 
-def integrity_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
+def integrity_section(wb: Book, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 诚信计量 sheet."""
     scope = (Scope(frozenset(station_id) if isinstance(station_id, frozenset) else frozenset({station_id}))
              if station_id else Scope.everything())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from app.outreach import queries
 from app.scope import Scope
 from reports.monthly import Figures, report_name
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 COLUMNS = ["监管所", "本月活动（次）", "本月免费检定（台件）", "本月服务群众（人次）", "本年累计活动（次）",
            "本年累计免费检定（台件）", "本年累计服务群众（人次）"]
@@ -22,7 +22,7 @@ def outreach_counts(session: Session, scope: Scope, first: dt.date, last: dt.dat
             for row in session.execute(queries.activity_figures(scope, first, last, group_by="station"))}
 
 
-def outreach_section(wb: Workbook, f: Figures, session: Session, station_id) -> None:
+def outreach_section(wb: Book, f: Figures, session: Session, station_id) -> None:
     """Write the 计量惠民 sheet."""
     scope = (Scope(station_id if isinstance(station_id, frozenset) else frozenset({station_id}))
              if station_id else Scope.everything())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from openpyxl import Workbook
 from sqlalchemy import Select, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from app.instruments.ecqs import PURPOSES, purpose_of
 from app.instruments.models import Instrument, InstrumentStatus, Verification, VerificationResult
 from reports.monthly import Figures, report_name
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 OTHER, UNSET = "其他（台账原文）", "未填写"
 COLUMNS = ["器具用途", "在用器具（台）", "本月检定记录", "其中合格"]
@@ -49,7 +49,7 @@ def purpose_rows(rows) -> list[list]:
     return [[name, *counts.get(name, [0, 0, 0])] for name in (*PURPOSES, OTHER, UNSET)]
 
 
-def purpose_section(wb: Workbook, f: Figures, session: Session, station_id: int | None) -> None:
+def purpose_section(wb: Book, f: Figures, session: Session, station_id: int | None) -> None:
     """Write the 按用途 sheet."""
     title = f"按器具用途统计 {f.month.label}（{f.scope_name}）"
     sheet = PrintedSheet(title, report_name(f))

@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import IO
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from app.outreach import queries
 from app.outreach.models import ActivityKind, PlaceKind
 from app.scope import Scope
 from reports.printed import PrintedSheet
+from reports.xlsx import Book
 
 FIGURES = ["活动次数", "免费检定（台件）", "服务群众（人次）", "走访企业（家）", "发放资料（份）"]
 
@@ -51,7 +51,7 @@ def write_annual_workbook(session: Session, scope: Scope, year: int, out: str | 
     """Write the summary workbook to `out`; returns the figures it holds (for tests and callers)."""
     figures = annual_figures(session, scope, year)
     footer = f"{year}年计量惠民活动汇总（{scope_name}）"
-    wb = Workbook(write_only=True)
+    wb = Book(out)
     sheet = PrintedSheet(f"{year}年计量惠民活动汇总表（{scope_name}）", footer)
     sheet.note(f"统计 {year}-01-01 至 {year}-12-31 登记的活动；已作废的活动不计入。免费检定按台件计。")
     sheet.caption("按活动类型")
@@ -81,5 +81,5 @@ def write_annual_workbook(session: Session, scope: Scope, year: int, out: str | 
                     total=["合计", sum(r.micro_stations for r in registry), None,
                            sum(r.volunteers for r in registry), None])
         sheet.write(wb, "微站与志愿者")
-    wb.save(out)
+    wb.close()
     return figures

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-
-from reports.xlsx import Column, append, write_rows
+from reports.xlsx import Book, Column
 
 ACTION_LABELS = {"verify": "送检", "replace": "到期轮换"}
 
@@ -20,25 +17,24 @@ COUNT_COLUMNS = [Column("监管所", 14), Column("使用单位", 30), Column("�
                  Column("到期轮换（台）", 12, "number"), Column("最早期限", 12, "date")]
 
 
-def _sheet(wb: Workbook, name: str, title: str, columns: list[Column], rows: Iterable) -> int:
-    ws = wb.create_sheet(name)
-    for index, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = column.width
-    append(ws, [title])
-    count = write_rows(ws, columns, rows)
-    ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:{get_column_letter(len(columns))}{count + 2}"
-    ws.print_title_rows = "2:2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+def _sheet(book: Book, name: str, title: str, columns: list[Column], rows: Iterable) -> int:
+    ws = book.sheet(name)
+    for index, column in enumerate(columns):
+        ws.set_column(index, index, column.width)
+    book.write(ws, 0, 0, title)
+    count = book.table(ws, 1, columns, rows)
+    ws.freeze_panes(2, 0)
+    ws.autofilter(1, 0, count + 1, len(columns) - 1)
+    ws.repeat_rows(1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_footer("&C第 &P 页，共 &N 页")
     return count
 
 
 def write_plan_workbook(out: str | IO[bytes], title: str, instruments: Iterable, merchants: Iterable) -> int:
     """Write the plan: the instruments sheet (rows of plan_instruments) and the merchant counts; row count."""
-    wb = Workbook(write_only=True)
+    wb = Book(out)
     rows = ((station, name, address, contact, phone, kind, serial, model, location, last, deadline,
              ACTION_LABELS[action])
             for station, _id, name, address, contact, phone, kind, serial, model, location, last, deadline, action
@@ -47,5 +43,5 @@ def write_plan_workbook(out: str | IO[bytes], title: str, instruments: Iterable,
     _sheet(wb, "按使用单位", title, COUNT_COLUMNS,
            ((station, name, to_verify, to_replace, earliest)
             for _id, name, station, to_verify, to_replace, earliest in merchants))
-    wb.save(out)
+    wb.close()
     return count

@@ -4,7 +4,7 @@ A small sheet (a summary, a comparison) is held in memory until it is written, s
 as its longest text (Chinese characters count two widths) and every header sits over its own figures. Tables
 get a thin border on every cell; pages are A4, one page wide, the sheet's title in the page header and the
 report's name with page numbers in the footer. A chart goes on a sheet of its own, one printed page, with an
-integer value axis. Every cell is still made by reports/xlsx.py, the one safe writer.
+integer value axis. Sheets are written into a reports.xlsx.Book (XlsxWriter), which makes every cell.
 """
 from __future__ import annotations
 
@@ -13,21 +13,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from reports.xlsx import BORDER, HEADER, Book, display_width, header_footer_text
 
-from reports.xlsx import (BORDER, HEADER_ALIGNMENT, HEADER_FILL, append as append_row, display_width,
-                          header_footer_text, styled)
-
-TITLE_FONT = Font(bold=True, size=14)
-HEADER_FONT = Font(bold=True)
-TOTAL_FONT = Font(bold=True)
+# XlsxWriter format properties.
+TITLE = {"bold": True, "font_size": 14}
+BOLD = {"bold": True}
+NOTE = {"valign": "top", "text_wrap": True}
 PERCENT = "0.0%"
 INTEGER = "#,##0"
-NOTE_ALIGNMENT = Alignment(vertical="top", wrap_text=True)
-TEXT_ALIGNMENT = Alignment(vertical="center")
 PAGE_NUMBERS = "第 &P 页，共 &N 页"
+A4 = 9
+HEADER_FOOTER_LIMIT = 255   # Excel's limit on a page header or footer, codes included
 # Column widths are in widths of "0"; a Chinese character takes about two of them (Excel, WPS; LibreOffice less).
 WIDE_FACTOR = 1.0
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -83,22 +79,31 @@ class _Row:
     formats: dict[int, str] = field(default_factory=dict)
 
 
-def setup_page(ws: Worksheet, title: str, footer: str, total_width: float, title_row: int | None = None) -> None:
+def _page_text(code: str, text: str, room: int) -> str:
+    # A name long enough to pass Excel's limit is cut (with its "&" doubled, so a cut never splits a code).
+    text = header_footer_text(text)
+    if len(code) + len(text) > room:
+        text = text[:max(room - len(code) - 1, 0)].rstrip("&") + "…"
+    return code + text
+
+
+def setup_page(ws, title: str, footer: str, total_width: float, title_row: int | None = None) -> None:
     """A4, portrait when the table fits a portrait page and landscape otherwise, one page wide; the sheet's
-    title at the top of every page, the report and page numbers at the bottom; the header row repeated only
-    when given (tables that run over several pages)."""
-    ws.page_setup.orientation = "portrait" if total_width <= PORTRAIT_UNITS else "landscape"
-    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.oddHeader.center.text = header_footer_text(title)
-    ws.oddFooter.left.text = header_footer_text(footer)
-    ws.oddFooter.right.text = PAGE_NUMBERS
+    title at the top of every page, the report and page numbers at the bottom; the header row (1-based) repeated
+    only when given (tables that run over several pages)."""
+    if total_width <= PORTRAIT_UNITS:
+        ws.set_portrait()
+    else:
+        ws.set_landscape()
+    ws.set_paper(A4)
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.5, right=0.5)
+    ws.set_header(_page_text("&C", title, HEADER_FOOTER_LIMIT))
+    numbers = "&R" + PAGE_NUMBERS
+    ws.set_footer(_page_text("&L", footer, HEADER_FOOTER_LIMIT - len(numbers)) + numbers)
     if title_row:
-        ws.print_title_rows = f"{title_row}:{title_row}"
+        ws.repeat_rows(title_row - 1)
 
 
 class PrintedSheet:
@@ -160,78 +165,93 @@ class PrintedSheet:
             widths.append(min(width, MAX_WIDTH))
         return widths
 
-    def write(self, wb, name: str, freeze_columns: int = 0) -> Worksheet:
-        """Write the sheet into a write-only workbook."""
-        ws = wb.create_sheet(name)
+    def write(self, book: Book, name: str, freeze_columns: int = 0):
+        """Write the sheet into the book; the worksheet."""
+        ws = book.sheet(name)
         widths = self.widths()
         total_width = sum(widths)
-        for index, width in enumerate(widths, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = width
+        for index, width in enumerate(widths):
+            ws.set_column(index, index, width)
         setup_page(ws, self.title, self.footer, total_width, self.repeat_row)
         if self.repeat_row:
-            ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{self.repeat_row + 1}"
-        last_column = get_column_letter(len(widths))
-        for number, row in enumerate(self.rows, start=1):
+            ws.freeze_panes(self.repeat_row, freeze_columns)
+        for number, row in enumerate(self.rows):
             if row.kind == "title":
-                append_row(ws, [styled(ws, row.values[0], font=TITLE_FONT)])
+                book.write(ws, number, 0, row.values[0], **TITLE)
             elif row.kind == "note":
                 lines = max(1, math.ceil(display_width(row.values[0]) * WIDE_FACTOR / max(total_width - 2, 1)))
-                ws.row_dimensions[number].height = ROW_POINTS * lines + 3
-                ws.merged_cells.add(f"A{number}:{last_column}{number}")
-                append_row(ws, [styled(ws, row.values[0], alignment=NOTE_ALIGNMENT)])
+                ws.set_row(number, ROW_POINTS * lines + 3)
+                book.merge(ws, number, 0, len(widths) - 1, row.values[0], **NOTE)
             elif row.kind == "caption":
-                append_row(ws, [styled(ws, row.values[0], font=HEADER_FONT)])
+                book.write(ws, number, 0, row.values[0], **BOLD)
             elif row.kind == "header":
                 texts = [header_text(h, w) for h, w in zip(row.values, widths)]
                 if any("\n" in t for t in texts):
-                    ws.row_dimensions[number].height = ROW_POINTS * 2 + 3
-                append_row(ws, [styled(ws, t, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT,
-                                       border=BORDER) for t in texts])
+                    ws.set_row(number, ROW_POINTS * 2 + 3)
+                for col, text in enumerate(texts):
+                    book.write(ws, number, col, text, **HEADER)
             elif row.kind == "body":
-                font = TOTAL_FONT if row.bold else None
-                append_row(ws, [self._cell(ws, i, value, row, font) for i, value in enumerate(row.values)])
-            else:
-                append_row(ws, [])
+                for col, value in enumerate(row.values):
+                    book.write(ws, number, col, value, **self._style(col, value, row))
         return ws
 
     @staticmethod
-    def _cell(ws, index: int, value: Any, row: _Row, font: Font | None):
+    def _style(index: int, value: Any, row: _Row) -> dict:
+        style = {**BORDER, "bold": True} if row.bold else dict(BORDER)
         fmt = row.formats.get(index)
         if fmt is None and isinstance(value, float):
             fmt = PERCENT   # the reports' fractions are rates
         elif fmt is None and isinstance(value, int) and not isinstance(value, bool):
             fmt = INTEGER
-        alignment = TEXT_ALIGNMENT if isinstance(value, str) else None
-        return styled(ws, value, font=font, fmt=fmt, border=BORDER, alignment=alignment)
+        if fmt is not None:
+            style["num_format"] = fmt
+        if isinstance(value, str):
+            style["valign"] = "vcenter"
+        return style
 
 
-def integer_axis(axis, largest: float) -> None:
-    """A value axis of whole numbers: from 0 in steps of 1, 2, 5, 10, 20 ... (never 0.5), at most ~8 steps."""
+def integer_axis(largest: float) -> dict:
+    """A value axis of whole numbers (XlsxWriter's axis options): from 0 in steps of 1, 2, 5, 10, 20 ... (never
+    0.5), at most ~8 steps."""
     raw = max(float(largest or 0), 1.0) / 8
     magnitude = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     step = max(1, int(step))
-    axis.scaling.min = 0
-    axis.scaling.max = step * max(1, math.ceil((largest or 0) / step))
-    axis.majorUnit = step
-    axis.number_format = "0"
-    axis.delete = False
+    return {"min": 0, "max": step * max(1, math.ceil((largest or 0) / step)), "major_unit": step, "num_format": "0"}
 
 
 CHART_COLUMNS, CHART_ROWS = 13, 32        # the printed area of a chart sheet: A1:M32
 CHART_WIDTH_CM, CHART_HEIGHT_CM = 25.0, 15.0
+PIXELS_PER_CM = 96 / 2.54
 
 
-def chart_sheet(wb, name: str, title: str, footer: str, chart) -> Worksheet:
+def bar_chart(book: Book, source, header_row: int, first: int, last: int, value_columns: Sequence[int], *,
+              title: str, largest: float, legend: bool):
+    """Horizontal bars of a PrintedSheet's table written to `source`: its first column names the bars (the first at
+    the top), each of value_columns (0-based) is a series named by its header; rows as PrintedSheet.table gives
+    them (1-based). The figures run along the bottom on a whole-number axis."""
+    chart = book.chart({"type": "bar"})
+    for col in value_columns:
+        chart.add_series({"name": [source.name, header_row - 1, col],
+                          "categories": [source.name, first - 1, 0, last - 1, 0],
+                          "values": [source.name, first - 1, col, last - 1, col]})
+    chart.set_title({"name": title})
+    # For a bar chart XlsxWriter's y axis is the categories' (vertical) one: reversed, with the value axis
+    # crossing it at its last category, which is now at the bottom.
+    chart.set_y_axis({"reverse": True, "crossing": "max"})
+    chart.set_x_axis(integer_axis(largest))
+    chart.set_legend({"position": "bottom"} if legend else {"none": True})
+    return chart
+
+
+def chart_sheet(book: Book, name: str, title: str, footer: str, chart):
     """A sheet holding one chart and its title, printed as one landscape A4 page (no repeated header row)."""
-    ws = wb.create_sheet(name)
-    for index in range(1, CHART_COLUMNS + 1):
-        ws.column_dimensions[get_column_letter(index)].width = 10
+    ws = book.sheet(name)
+    ws.set_column(0, CHART_COLUMNS - 1, 10)
     setup_page(ws, title, footer, total_width=1000)
-    ws.page_setup.fitToHeight = 1
-    ws.print_area = f"A1:{get_column_letter(CHART_COLUMNS)}{CHART_ROWS}"
-    append_row(ws, [styled(ws, title, font=TITLE_FONT)])
-    chart.width, chart.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
-    chart.x_axis.delete = False
-    ws.add_chart(chart, "A3")
+    ws.fit_to_pages(1, 1)
+    ws.print_area(0, 0, CHART_ROWS - 1, CHART_COLUMNS - 1)
+    book.write(ws, 0, 0, title, **TITLE)
+    chart.set_size({"width": round(CHART_WIDTH_CM * PIXELS_PER_CM), "height": round(CHART_HEIGHT_CM * PIXELS_PER_CM)})
+    ws.insert_chart("A3", chart)
     return ws

@@ -5,7 +5,7 @@ verification plan, the import-errors workbook) is built through the app from rec
 (leading "=", "+", "-", "@", tab, CR, HYPERLINK and DDE payloads), then every cell of every sheet is read
 back: no formula cell, no <f> element in any sheet's XML, and the text reads back exactly as stored.
 A second check reads the sources of reports/: only reports/xlsx.py (the one safe writer) makes cells or
-appends rows, so a new sheet cannot bypass it.
+writes them, so a new sheet cannot bypass it.
 """
 from __future__ import annotations
 
@@ -192,6 +192,11 @@ def test_no_workbook_holds_a_formula_and_text_reads_back_exactly(client, session
 WRITER = ROOT / "reports" / "xlsx.py"
 # openpyxl names that make or change cells directly; outside the safe writer they could write a formula.
 CELL_MAKERS = {"WriteOnlyCell", "Cell", "MergedCell"}
+# Calls that give a sheet (openpyxl's, XlsxWriter's, reports.xlsx.Book's) and calls that write into one.
+SHEET_MAKERS = ("create_sheet", "active", "get_sheet_by_name", "add_worksheet", "sheet")
+CELL_WRITERS = {"append", "cell", "write", "write_string", "write_number", "write_datetime", "write_blank",
+                "write_boolean", "write_formula", "write_array_formula", "write_dynamic_array_formula", "write_url",
+                "write_rich_string", "write_row", "write_column", "merge_range"}
 
 
 def writer_bypasses(path: Path, source: str | None = None) -> list[str]:
@@ -200,30 +205,28 @@ def writer_bypasses(path: Path, source: str | None = None) -> list[str]:
     tree = ast.parse(source)
     sheets: set[str] = set()
     for node in ast.walk(tree):
-        # Names bound to a sheet: ws = wb.create_sheet(...) / wb.active / a parameter called ws or sheet.
+        # Names bound to a sheet: ws = wb.create_sheet(...) / book.sheet(...) / wb.active / a parameter called ws.
         if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.Attribute)):
             target = node.value.func if isinstance(node.value, ast.Call) else node.value
-            if isinstance(target, ast.Attribute) and target.attr in ("create_sheet", "active", "get_sheet_by_name"):
+            if isinstance(target, ast.Attribute) and target.attr in SHEET_MAKERS:
                 sheets.update(t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.arg) and node.arg in ("ws", "sheet", "worksheet"):
             sheets.add(node.arg)
     problems = []
     for node in ast.walk(tree):
         where = f"{path.name}:{getattr(node, 'lineno', '?')}"
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("openpyxl.cell"):
-            problems.append(f"{where}: imports {node.module} (make cells with reports.xlsx.styled)")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
-                (name or "").startswith("xlsxwriter") for name in [getattr(node, "module", None)]
-                + [alias.name for alias in node.names]):
-            problems.append(f"{where}: imports xlsxwriter (write tables with reports.xlsx.write_table)")
+        modules = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                   else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+        if any(m.split(".")[0] in ("openpyxl", "xlsxwriter") for m in modules):
+            problems.append(f"{where}: imports {modules[0]} (write workbooks with reports.xlsx.Book)")
         elif isinstance(node, ast.Name) and node.id in CELL_MAKERS:
-            problems.append(f"{where}: uses {node.id} (make cells with reports.xlsx.styled)")
+            problems.append(f"{where}: uses {node.id} (write cells with reports.xlsx.Book)")
         elif isinstance(node, ast.Attribute) and node.attr in ("data_type", "value") and isinstance(node.ctx, ast.Store):
             problems.append(f"{where}: sets a cell's {node.attr}")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = node.func.value
-            if node.func.attr in ("append", "cell") and isinstance(receiver, ast.Name) and receiver.id in sheets:
-                problems.append(f"{where}: {receiver.id}.{node.func.attr}(...) bypasses reports.xlsx.append")
+            if node.func.attr in CELL_WRITERS and isinstance(receiver, ast.Name) and receiver.id in sheets:
+                problems.append(f"{where}: {receiver.id}.{node.func.attr}(...) bypasses reports.xlsx.Book")
         elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
                                                   and t.value.id in sheets for t in node.targets):
             problems.append(f"{where}: writes a cell by its coordinate")
@@ -246,6 +249,10 @@ def test_only_the_safe_writer_makes_cells():
     "def f(wb, name):\n    sheet = wb.active\n    sheet['A1'] = name\n",
     "def f(ws, name):\n    c = ws.cell(row=1, column=1)\n",
     "def f(c):\n    c.data_type = 'f'\n",
+    "from openpyxl import Workbook\n",
+    "def f(book, name):\n    ws = book.sheet('x')\n    ws.write(0, 0, name)\n",
+    "def f(wb, name):\n    ws = wb.add_worksheet('x')\n    ws.write_string(0, 0, name)\n",
+    "def f(ws, name):\n    ws.merge_range(0, 0, 0, 3, name)\n",
 ])
 def test_the_source_check_notices_a_bypass(source):
     """The check itself: each way round the safe writer is reported."""
