@@ -281,6 +281,20 @@ def _tables(ws) -> list[list]:
     return tables
 
 
+def test_a_long_scope_name_still_heads_every_printed_page(ledger, session):
+    """Excel keeps at most 255 characters in a page header or footer (the writer drops a longer one): a long
+    name with "&" in it is cut to fit, its "&" stays literal, and every sheet keeps its header and page numbers."""
+    from app.monthly.services import report_sections
+
+    out = io.BytesIO()
+    build_monthly_report(session, OCT, out, sections=report_sections(), scope_name="甲&乙监管所" * 40)
+    for ws in load_workbook(io.BytesIO(out.getvalue())).worksheets:
+        header, footer = ws.oddHeader.center.text, ws.oddFooter.left.text
+        assert header and header.endswith("…") and "甲&&乙" in header, ws.title
+        assert footer and footer.startswith("计量器具监管月报 2026年10月") and "&N" in ws.oddFooter.right.text, ws.title
+        assert len("&C" + header) <= 255 and len(f"&L{footer}&R{ws.oddFooter.right.text}") <= 255, ws.title
+
+
 def test_every_sheet_prints_as_a_report(ledger, session):
     """Borders on every table cell, columns as wide as the longest kind and station names, A4 one page wide with
     the month in the page header and page numbers in the footer, the header row repeated only over long tables,
