@@ -292,7 +292,8 @@ def main(argv=None) -> None:
     token = public_token(args.url)
     pages = staff_pages(database) if args.staff_pages else PAGES
     print(f"database: {args.url.rsplit('@', 1)[-1]} ({total:,} instruments); {args.seconds:g} s a cell after "
-          f"{args.warmup} warm-up requests a page; clients {concurrencies}; {os.cpu_count()} CPUs; "
+          f"{args.warmup} warm-up requests a page and {args.warm_seconds:g} s of the same load untimed; "
+          f"clients {concurrencies}; {os.cpu_count()} CPUs; "
           f"load average {load()}", flush=True)
     kinds = [args.only] if args.only else ["make-run", "production"]
     prefix = f"bench-http-{os.getpid()}"
