@@ -3,10 +3,12 @@ set-up (gunicorn, deploy/gunicorn.conf.py), on the same database.
 
     .venv/bin/python bench/bench_http.py --url postgresql+psycopg://postgres@127.0.0.1:5432/metrology_bench1m
         [--seconds 15] [--clients 1,8,32] [--only make-run|production] [--load threads|wrk]
-        [--worker-class sync|gthread] [--workers N] [--threads N] [--warm-seconds 2]
+        [--worker-class sync|gthread] [--workers N] [--threads N] [--warm-seconds 2] [--no-floor]
 
 Pages: the instrument list, the overdue worklist and the dashboard as a supervisor (all stations; one signed-in
-session shared by the clients), and an instrument's public page. Each (set-up, page, clients) cell runs for
+session shared by the clients), and an instrument's public page (--staff-pages: every staff page instead). After
+each set-up's pages comes its floor: a bare Flask route (bench/floor_app.py: no database, session or template)
+served by the same command with the same settings, timed the same way. Each (set-up, page, clients) cell runs for
 --seconds after a warm-up (--warmup requests one at a time, which must answer 200, then --warm-seconds of the
 same load untimed, so that every worker process has served the page and opened its database connection, as in a
 server that has been up for a while; a new worker's first request of a page takes 30-170 ms more): every client
@@ -64,6 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="gunicorn worker class (default: deploy/gunicorn.conf.py's)")
     p.add_argument("--workers", type=int, help="gunicorn workers (default: deploy/gunicorn.conf.py's for this machine)")
     p.add_argument("--threads", type=int, help="threads per gthread worker (default: deploy/gunicorn.conf.py's)")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the floor: a bare Flask route (bench/floor_app.py) served the same way")
     p.add_argument("--warm-seconds", type=float, default=2,
                    help="untimed seconds of the same load before each timed cell (default 2)")
     p.add_argument("--only", choices=("make-run", "production"), help="one set-up only")
@@ -112,22 +116,23 @@ def staff_pages(database: Database) -> list[tuple[str, str]]:
     return [(label, path) for label, path, who in table if path and WHO in who]
 
 
-def start_server(kind: str, args, work: Path, port: int, prefix: str) -> subprocess.Popen:
-    """`make run`'s command or gunicorn with the production settings, on this database."""
+def start_server(kind: str, args, work: Path, port: int, prefix: str, target: str = "wsgi") -> subprocess.Popen:
+    """`make run`'s command or gunicorn with the production settings, on this database; `target` names the module
+    of the WSGI app (bench.floor_app for the floor)."""
     env = {**os.environ, "DATABASE_URL": args.url, "PYTHONPATH": str(ROOT), "SECRET_KEY": secrets.token_hex(32),
            "PUBLIC_RATE_LIMIT": "1000000 per minute", "TASK_QUEUE_URL": f"sqlite:///{work / 'tasks.db'}",
            "IMPORT_STORAGE": str(work / "imports"), "EVIDENCE_STORAGE": str(work / "evidence"),
            "INTEGRITY_STORAGE": str(work / "integrity"), "TASK_STORAGE": str(work / "tasks")}
-    log = open(work / f"{kind}.log", "wb")
+    log = open(work / f"{kind}-{target}.log", "wb")
     if kind == "make-run":
         env.update(APP_ENV="development", SCHEDULER_IN_APP="1", TASKS_IN_APP="1")
-        argv = [str(BIN / "flask"), "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port)]
+        argv = [str(BIN / "flask"), "--app", target, "run", "--host", "127.0.0.1", "--port", str(port)]
     else:
         env.update(APP_ENV="production", SESSION_COOKIE_SECURE="0", RATELIMIT_STORAGE_URI=REDIS_URL,
                    RATELIMIT_KEY_PREFIX=prefix, SCHEDULER_IN_APP="0", TASKS_IN_APP="0",
                    GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_ACCESS_LOG=str(work / "access.log"))
         env.update(production_shape(args))
-        argv = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"]
+        argv = [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", f"{target}:app"]
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -165,13 +170,35 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def wait_ready(base: str, proc: subprocess.Popen, log: Path) -> None:
+FLOOR = "floor: bare Flask route"
+
+
+def time_page(kind: str, page: str, url: str, signed_in: dict, concurrencies: list[int], args, work: Path,
+              rows: list) -> None:
+    """Warm the page up, then time it at each concurrency; print and keep one row per cell."""
+    for _ in range(args.warmup):
+        warm = requests.get(url, cookies=signed_in, timeout=120, allow_redirects=False)
+        if warm.status_code != 200:  # wrk counts only answers >= 400 as errors
+            sys.exit(f"{page}: HTTP {warm.status_code} before timing")
+    for clients in concurrencies:
+        if args.warm_seconds > 0:
+            run_cell(url, signed_in, clients, args.warm_seconds)
+        if args.load == "wrk":
+            r = run_wrk(url, signed_in, clients, args.seconds, work)
+        else:
+            r = run_cell(url, signed_in, clients, args.seconds)
+        rows.append((kind, page, clients, r, load()))
+        print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
+              f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6} {cores(r['client_cpu']):>6}  {load()}", flush=True)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, log: Path, path: str = "/login") -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"the server exited:\n{log.read_text(errors='replace')[-2000:]}")
         try:
-            if requests.get(base + "/login", timeout=30).status_code == 200:
+            if requests.get(base + path, timeout=30).status_code == 200:
                 return
         except requests.RequestException:
             pass
@@ -305,7 +332,7 @@ def main(argv=None) -> None:
             base = f"http://127.0.0.1:{port}"
             proc = start_server(kind, args, work, port, prefix)
             try:
-                wait_ready(base, proc, work / f"{kind}.log")
+                wait_ready(base, proc, work / f"{kind}-wsgi.log")
                 cookies = login(base)
                 label = ("make run (flask run, 1 process, threaded; scheduler and queue threads inside)"
                          if kind == "make-run" else production_label(args))
@@ -315,28 +342,22 @@ def main(argv=None) -> None:
                 for page, path in pages:
                     if args.pages and not any(part in page for part in args.pages.split(",")):
                         continue
-                    url = base + (path or f"/public/i/{token}")
                     signed_in = cookies if path else {}  # the public page is asked for without the session
-                    for _ in range(args.warmup):
-                        warm = requests.get(url, cookies=signed_in, timeout=120, allow_redirects=False)
-                        if warm.status_code != 200:  # wrk counts only answers >= 400 as errors
-                            sys.exit(f"{page}: HTTP {warm.status_code} before timing")
-                    for clients in concurrencies:
-                        if args.warm_seconds > 0:
-                            run_cell(url, signed_in, clients, args.warm_seconds)
-                        if args.load == "wrk":
-                            r = run_wrk(url, signed_in, clients, args.seconds, work)
-                        else:
-                            r = run_cell(url, signed_in, clients, args.seconds)
-                        rows.append((kind, page, clients, r, load()))
-                        print(f"  {page:<24} {clients:>7} {r['rps']:>8.1f} {fmt(r['p50']):>8} {fmt(r['p95']):>8} "
-                              f"{fmt(r['p99']):>8} {r['n']:>6} {r['errors']:>6} {cores(r['client_cpu']):>6}  "
-                              f"{load()}", flush=True)
+                    time_page(kind, page, base + (path or f"/public/i/{token}"), signed_in, concurrencies, args,
+                              work, rows)
                 if kind == "production":
-                    print(f"  gunicorn workers started: {booted(work / 'production.log')} "
+                    print(f"  gunicorn workers started: {booted(work / 'production-wsgi.log')} "
                           "(more than the set-up's count means workers were replaced during the run)", flush=True)
             finally:
                 stop_server(proc)
+            if args.floor:
+                port = free_port()
+                proc = start_server(kind, args, work, port, prefix, target="bench.floor_app")
+                try:
+                    wait_ready(f"http://127.0.0.1:{port}", proc, work / f"{kind}-bench.floor_app.log", path="/")
+                    time_page(kind, FLOOR, f"http://127.0.0.1:{port}/", {}, concurrencies, args, work, rows)
+                finally:
+                    stop_server(proc)
     if "production" in kinds:
         import redis
 
