@@ -115,8 +115,15 @@ class Book:
         return made
 
     def close(self) -> None:
-        """Assemble the workbook into `out` (the only moment it is written)."""
-        self.workbook.close()
+        """Assemble the workbook into `out` (the only moment it is written); OSError when it cannot be written."""
+        from xlsxwriter.exceptions import FileCreateError
+
+        try:
+            self.workbook.close()
+        except FileCreateError as err:
+            # XlsxWriter wraps the OSError (a full disk, a missing folder): callers handle that one.
+            cause = err.args[0] if err.args else None
+            raise cause if isinstance(cause, OSError) else OSError(str(err)) from None
 
     def sheet(self, name: str):
         """A new worksheet at the end of the workbook."""

@@ -433,6 +433,14 @@ def test_command_line(ledger, app, tmp_path):
     assert missing.exit_code != 0 and "ZZ 不存在" in missing.output
 
 
+def test_the_command_line_on_a_full_disk_says_so_and_leaves_no_file(ledger, app, small_disk):
+    small_disk.fill()
+    result = app.test_cli_runner().invoke(args=["report", "monthly", "--month", "2026-10", "-o",
+                                                str(small_disk.path / "月报.xlsx")])
+    assert result.exit_code != 0 and "未保留任何部分文件" in result.output, result.output
+    assert small_disk.files() == []
+
+
 from tests.test_mail import smtp  # noqa: E402,F401  (the loopback SMTP server fixture)
 
 

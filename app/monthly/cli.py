@@ -1,6 +1,7 @@
 """`flask report monthly --month 2026-10 [--station CODE] -o FILE`."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -31,7 +32,18 @@ def monthly(month_text: str, station_code: str | None, output: Path) -> None:
             station_id = session.scalar(select(Station.id).where(Station.code == station_code.upper()))
             if station_id is None:
                 raise click.ClickException(f"监管所编码 {station_code} 不存在")
-        figures = build_monthly_report(session, month, str(output), station_id, sections=report_sections())
+        # Written beside the output and renamed when whole: a failed write leaves no partial workbook.
+        part = output.with_name(f".{output.name}.part")
+        try:
+            figures = build_monthly_report(session, month, str(part), station_id, sections=report_sections())
+            os.replace(part, output)
+        except OSError as err:
+            part.unlink(missing_ok=True)
+            raise click.ClickException(f"写入 {output} 失败（{err.strerror or err}），未保留任何部分文件；"
+                                       "请检查目录和磁盘空间。") from None
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
     total = figures.total()
     click.echo(f"已生成 {month.label}月报（{figures.scope_name}）：{output}；在册 {total.registered}，"
                f"本月检定 {total.verified} 台，月末超期 {total.overdue}。")
