@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import IO
 
+from reports.printed import PAGE_NUMBERS
 from reports.xlsx import Book, Column
 
 ACTION_LABELS = {"verify": "送检", "replace": "到期轮换"}
@@ -28,7 +29,7 @@ def _sheet(book: Book, name: str, title: str, columns: list[Column], rows: Itera
     ws.repeat_rows(1)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
-    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.set_footer("&C" + PAGE_NUMBERS)
     return count
 
 
