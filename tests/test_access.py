@@ -647,6 +647,7 @@ CASES: list[Case] = [
     Case("complaints.index", "/complaints/", get=STAFF_READ, texts_a=(MERCHANT_A_NAME,), texts_b=(MERCHANT_B_NAME,)),
     Case("complaints.index", "/complaints/?state=all&overdue=1&station_id={station_a}", get=STAFF_READ,
          variant="filtered"),
+    Case("complaints.export", "/complaints/export.xlsx?state=all", get=STAFF_READ),
     Case("complaints.new", "/complaints/new", get=LEDGER_NEW),
     Case("complaints.new", "/complaints/new?merchant_id={merchant_a}", get=A_WRITE, post=A_WRITE, variant="merchant A",
          data=lambda ids: {"channel": "12315", "transfer_no": "12315-A-9", "received_on": today().isoformat(),

@@ -400,6 +400,32 @@ def test_the_worklist_filters_and_keeps_to_the_users_stations(client, session, w
     assert 'id="nav-count-complaints">1<' in html
 
 
+def test_the_export_is_the_filtered_list_of_the_users_stations_without_the_telephone(client, session, world):
+    from openpyxl import load_workbook
+
+    late = transfer(session, world, received_on=today() - dt.timedelta(days=60), phone="13800138000",
+                    phone_consent=True, description="少称二两\n第二次反映")
+    transfer(session, world, number="a-2")
+    transfer(session, world, merchant=world.merchant_b, number="b-9")
+    session.commit()
+    login(client, "insp_a")
+    assert 'id="export-xlsx" href="/complaints/export.xlsx?overdue=1"' in client.get(
+        "/complaints/?overdue=1").get_data(as_text=True)
+    resp = client.get("/complaints/export.xlsx?overdue=1")
+    assert resp.status_code == 200 and "%E6%8A%95%E8%AF%89%E4%B8%BE%E6%8A%A5_" in resp.headers["Content-Disposition"]
+    rows = list(load_workbook(io.BytesIO(resp.data)).active.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[:3] == ("查询编号", "监管所", "使用单位") and len(rows) == 2, rows   # the late one only
+    row = dict(zip(header, rows[1]))
+    assert row["查询编号"] == late.reference and row["使用单位"] == world.merchant_a.name
+    assert row["是否逾期"] == "逾期" and row["办理期限"].date() == late.deadline and row["来源"] == "12315 转办"
+    assert row["问题描述"] == "少称二两\n第二次反映"   # as typed, on its lines
+    assert "13800138000" not in {v for r in rows for v in r}
+    everything = list(load_workbook(io.BytesIO(client.get("/complaints/export.xlsx?state=all").data))
+                      .active.iter_rows(values_only=True))
+    assert len(everything) == 3 and world.merchant_b.name not in {v for r in everything for v in r}
+
+
 def test_staff_handle_a_complaint_through_the_page(client, session, world):
     login(client, "insp_a")
     resp = client.post(f"/complaints/new?merchant_id={world.merchant_a.id}", data={

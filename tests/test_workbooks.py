@@ -85,6 +85,11 @@ def hostile(world, session):
                             today=now, **storage)
     integrity.revoke_pledge(session, None, pledge, expected_version=pledge.version, reason="=cmd|' /C calc'!A0",
                             finding_id=None, on=now)
+    from app.complaints import services as complaints
+
+    complaints.receive_transfer(session, world.admin, factories.ALL, m, {
+        "channel": "12315", "transfer_no": "12315-1", "received_on": now, "category": "short_weight",
+        "description": "\t=cmd|' /C calc'!A0 少称"}, complaints.DEFAULT_DEADLINE_WORKING_DAYS, now)
     from app.alerts.jobs import due_date_sweep
     from app.db import utcnow
 
@@ -96,6 +101,7 @@ def hostile(world, session):
 def stored_texts(session) -> set[str]:
     """Every hostile text as the database holds it (what the workbooks must show, exactly)."""
     from app.accounts.models import Station
+    from app.complaints.models import Complaint
     from app.inspections.models import Campaign, Finding, Inspection, InspectionInstrument
     from app.instruments.models import Instrument, Verification
     from app.integrity.models import Pledge
@@ -105,7 +111,7 @@ def stored_texts(session) -> set[str]:
     columns = [Station.name, Merchant.name, Merchant.address, Merchant.contact, Merchant.phone, Instrument.serial_no,
                Instrument.model, Instrument.maker, Instrument.location, InstrumentType.name_zh, FindingCode.name_zh,
                Verification.certificate_no, Campaign.name, Inspection.notes, Finding.description,
-               InspectionInstrument.serial_no, Pledge.scope_text, Pledge.revoke_reason]
+               InspectionInstrument.serial_no, Pledge.scope_text, Pledge.revoke_reason, Complaint.description]
     texts = set()
     for column in columns:
         texts.update(v for v in session.scalars(select(column)) if v and v[:1] in "=+-@\t\r")
@@ -133,7 +139,7 @@ def scan(data: bytes, what: str) -> set[str]:
 
 LIST_EXPORTS = ["/instruments/export.xlsx", "/worklists/overdue/export.xlsx", "/merchants/export.xlsx",
                 "/inspections/export.xlsx", "/inspections/findings.xlsx", "/rectifications/export.xlsx?state=all",
-                "/alerts/export.xlsx?status=all", "/integrity/export.xlsx?status=all"]
+                "/alerts/export.xlsx?status=all", "/integrity/export.xlsx?status=all", "/complaints/export.xlsx?state=all"]
 
 
 def monthly_report(client, session) -> bytes:

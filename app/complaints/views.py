@@ -11,10 +11,20 @@ from app.complaints import queries, services
 from app.complaints.forms import AssignForm, CloseForm, InspectionLinkForm, OutcomeForm, TransferForm, VoidForm
 from app.complaints.models import State
 from app.security import ledger_write_required, staff_required
-from app.web import arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations, unit_of_work
+from app.web import (arg_choice, arg_int, chosen_merchant, db, in_scope, paginate, scope, scoped_stations,
+                     unit_of_work, xlsx_download)
+from reports.lists import COMPLAINT_COLUMNS, complaint_rows
 
 bp = Blueprint("complaints", __name__, template_folder="templates", url_prefix="/complaints")
 STATES = {"open": "未办结", **{s.value: s.label for s in State}, "all": "全部"}
+
+
+def _list():
+    """The state asked for, the filter and the list's statement, from the query string."""
+    state = arg_choice("state", STATES) or "open"
+    f = queries.ComplaintFilter(state=None if state == "all" else state, overdue=request.args.get("overdue") == "1",
+                                station_id=arg_int("station_id"), merchant_id=arg_int("merchant_id"))
+    return state, f, queries.complaint_list(scope(), f, today())
 
 
 @bp.route("/")
@@ -22,14 +32,21 @@ STATES = {"open": "未办结", **{s.value: s.label for s in State}, "all": "全�
 def index():
     """Complaints of the user's stations: open ones by default, earliest deadline first; overdue and station
     filters."""
-    state = arg_choice("state", STATES) or "open"
-    f = queries.ComplaintFilter(state=None if state == "all" else state, overdue=request.args.get("overdue") == "1",
-                                station_id=arg_int("station_id"), merchant_id=arg_int("merchant_id"))
+    state, f, stmt = _list()
     now = today()
-    page = paginate(queries.complaint_list(scope(), f, now))
+    page = paginate(stmt)
     open_, late = db().execute(queries.open_counts(scope(), now)).one()
     return render_template("complaints/index.html", page=page, state=state, states=STATES, f=f, today=now,
                            stations=scoped_stations(), open_count=open_, late_count=late)
+
+
+@bp.route("/export.xlsx")
+@staff_required
+def export():
+    """The complaints list with its current filter, as a workbook (the 投诉举报台账)."""
+    _, _, stmt = _list()
+    return xlsx_download(stmt, "投诉举报", COMPLAINT_COLUMNS, lambda s, rows: complaint_rows(s, rows, today()),
+                         url_for("complaints.index"))
 
 
 @bp.route("/new", methods=["GET", "POST"])
