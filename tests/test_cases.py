@@ -56,9 +56,32 @@ def test_case_finding_opens_a_case_at_filed(session, world):
     assert case.stage == Stage.FILED and case.opened_on == today() - dt.timedelta(days=10)
     assert case.station_id == world.station_a.id and case.merchant_id == world.merchant_a.id
     assert [e.stage for e in case.entries] == [Stage.FILED]
-    # The next stage (调查取证) is due 60 days after 立案 by default; 立案 itself was due 15 days after discovery.
+    # The next stage (调查取证) is due 60 days after 立案 by default; 立案 itself was due 15 working days after
+    # discovery (test_filing_is_due_fifteen_working_days_after_discovery).
     assert case.due_on == case.opened_on + dt.timedelta(days=60)
-    assert case.entries[0].deadline == case.discovered_on + dt.timedelta(days=15)
+    assert case.entries[0].deadline > case.discovered_on + dt.timedelta(days=15)
+
+
+def test_filing_is_due_fifteen_working_days_after_discovery(session, world):
+    """《市场监督管理行政处罚程序规定》第十八条 counts 立案 in working days: from Wed 30 Sep 2026, weekends skipped
+    it is Wed 21 Oct; with China's 2026 calendar the National Day week (1-7 Oct) does not count and Sat 10 Oct
+    (调休上班) does: Tue 27 Oct. The later stages count calendar days (调查取证: 60 days after 立案)."""
+    from app.workdays.services import seed_china_2026
+
+    def filed_deadline(case_no: str) -> dt.date:
+        visit = factories.inspection(session, world.merchant_a, [world.inspector_a, world.supervisor],
+                                     on=dt.date(2026, 9, 30), checks=[(world.instrument_a, "problem")])
+        finding = factories.finding(session, visit, "CHEAT_DEVICE", "case", case_no=case_no)
+        case = session.scalars(select(Case).where(Case.finding_id == finding.id)).one()
+        assert case.due_on == dt.date(2026, 9, 30) + dt.timedelta(days=60)
+        return case.entries[0].deadline
+
+    assert filed_deadline("甲市监立〔2026〕7号") == dt.date(2026, 10, 21)
+    seed_china_2026(session)
+    assert filed_deadline("甲市监立〔2026〕8号") == dt.date(2026, 10, 27)
+    assert services.limits(session)[Stage.FILED].working_days
+    with pytest.raises(Invalid, match="1到200之间的工作日数"):
+        services.set_limits(session, world.admin, {Stage.FILED: 201})
 
 
 def test_other_measures_open_no_case(session, world):

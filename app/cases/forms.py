@@ -5,6 +5,7 @@ from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.cases.models import DecisionKind, NoPenaltyBasis, Stage
+from app.cases.services import DEFAULT_LIMITS, MAX_WORKING_DAYS
 from app.forms import CoercingSelect, Form, VersionField, int_or_none, required
 from app.instruments.forms import date_field
 
@@ -43,9 +44,11 @@ class LimitsForm(Form):
 
 
 for _stage in Stage:
+    _unit = "工作日" if DEFAULT_LIMITS[_stage].working_days else "天"
+    _most = MAX_WORKING_DAYS if DEFAULT_LIMITS[_stage].working_days else 3650
     setattr(LimitsForm, f"days_{_stage.value}", IntegerField(
-        f"{_stage.label}期限（天）", validators=[InputRequired(message=f"请填写{_stage.label}期限"),
-                                             NumberRange(min=1, max=3650, message="应为1到3650之间的天数")]))
+        f"{_stage.label}期限（{_unit}）", validators=[InputRequired(message=f"请填写{_stage.label}期限"),
+                                                  NumberRange(min=1, max=_most, message=f"应为1到{_most}之间的{_unit}数")]))
 
 
 class TeamForm(Form):

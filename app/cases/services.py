@@ -18,6 +18,7 @@ from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.models import Instrument, InstrumentStatus
 from app.text import as_typed
 from app.voiding.services import void_record
+from app.workdays.services import add_working_days
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,15 @@ class Limit:
     # The stage whose date the limit counts from; None: the day the problem was discovered (the inspection).
     counts_from: Stage | None
     source: str
+    # Working days over the holiday calendar (app/workdays) where the rule says 工作日; else calendar days.
+    working_days: bool = False
 
 
 # Defaults (admins may change the days per stage: StageLimit). Sources: 《市场监督管理行政处罚程序规定》 (the SAMR
 # rules of procedure, 2021/2022) and 《中华人民共和国行政处罚法》 (2021); "默认值" marks a figure of ours.
 DEFAULT_LIMITS: dict[Stage, Limit] = {
-    Stage.FILED: Limit(15, None, "《市场监督管理行政处罚程序规定》第十八条：自发现线索之日起十五个工作日内决定是否立案"
-                                 "（此处按自然日计）"),
+    Stage.FILED: Limit(15, None, "《市场监督管理行政处罚程序规定》第十八条：自发现线索之日起十五个工作日内决定是否立案",
+                       working_days=True),
     Stage.INVESTIGATION: Limit(60, Stage.FILED, "默认值：立案后60日内完成调查取证，为告知、陈述申辩和决定留出时间"),
     Stage.NOTICE: Limit(75, Stage.FILED, "默认值：立案后75日内告知拟作出的处罚（当事人有五个工作日陈述、申辩或要求听证）"),
     Stage.DECISION: Limit(90, Stage.FILED, "《市场监督管理行政处罚程序规定》第六十四条：自立案之日起九十日内作出处理决定，"
@@ -42,6 +45,7 @@ DEFAULT_LIMITS: dict[Stage, Limit] = {
     Stage.EXECUTION: Limit(15, Stage.DECISION, "《行政处罚法》第六十七条：自收到处罚决定书之日起十五日内缴纳罚款"),
     Stage.CLOSED: Limit(30, Stage.EXECUTION, "默认值：执行完毕（或不予处罚决定）后30日内结案"),
 }
+MAX_WORKING_DAYS = 200
 # The most a fine or confiscation may be (Numeric(14, 2)): a typing slip, not a real amount, past it.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -49,7 +53,8 @@ MAX_AMOUNT = Decimal("999999999999.99")
 def limits(session: Session) -> dict[Stage, Limit]:
     """The limit of each stage: the admin's days where set, else the default."""
     saved = {row.stage: row.days for row in session.scalars(select(StageLimit))}
-    return {s: Limit(saved.get(s, d.days), d.counts_from, d.source if s not in saved else f"管理员设置（{d.source}）")
+    return {s: Limit(saved.get(s, d.days), d.counts_from, d.source if s not in saved else f"管理员设置（{d.source}）",
+                     d.working_days)
             for s, d in DEFAULT_LIMITS.items()}
 
 
@@ -58,8 +63,12 @@ def set_limits(session: Session, actor, days: dict[Stage, int]) -> list[dict]:
     changes = []
     rows = {row.stage: row for row in session.scalars(select(StageLimit))}
     for stage, value in days.items():
-        if value is None or not 1 <= int(value) <= 3650:
-            raise Invalid(f"“{stage.label}”的期限应为1到3650之间的天数", field=f"days_{stage.value}")
+        # Working days are counted over a year of the calendar at most (app/workdays MAX_SPAN_DAYS).
+        working = DEFAULT_LIMITS[stage].working_days
+        most = MAX_WORKING_DAYS if working else 3650
+        if value is None or not 1 <= int(value) <= most:
+            raise Invalid(f"“{stage.label}”的期限应为1到{most}之间的{'工作日' if working else '天'}数",
+                          field=f"days_{stage.value}")
         current = rows[stage].days if stage in rows else DEFAULT_LIMITS[stage].days
         if current == value:
             continue
@@ -85,13 +94,15 @@ def next_stages(case: Case) -> list[Stage]:
     return [following]
 
 
-def _due(case_dates: dict[Stage, dt.date], discovered_on: dt.date, stage: Stage,
+def _due(session: Session, case_dates: dict[Stage, dt.date], discovered_on: dt.date, stage: Stage,
          table: dict[Stage, Limit]) -> dt.date | None:
     limit = table[stage]
     start = discovered_on if limit.counts_from is None else case_dates.get(limit.counts_from)
     if start is None:  # 结案 after 不予处罚: no 执行, it counts from the decision
         start = case_dates.get(Stage.DECISION)
-    return None if start is None else start + dt.timedelta(days=limit.days)
+    if start is None:
+        return None
+    return add_working_days(session, start, limit.days) if limit.working_days else start + dt.timedelta(days=limit.days)
 
 
 def _refresh_header(session: Session, case: Case) -> None:
@@ -105,7 +116,7 @@ def _refresh_header(session: Session, case: Case) -> None:
     case.opened_on = dates[Stage.FILED]  # a corrected 立案 date moves the case's month
     case.closed_on = last.stage_on if last.stage == Stage.CLOSED else None
     upcoming = next_stages(case)
-    case.due_on = _due(dates, case.discovered_on, upcoming[0], limits(session)) if upcoming else None
+    case.due_on = _due(session, dates, case.discovered_on, upcoming[0], limits(session)) if upcoming else None
 
 
 def open_case(session: Session, actor, finding, case_no: str) -> Case:
@@ -119,7 +130,7 @@ def open_case(session: Session, actor, finding, case_no: str) -> Case:
     session.add(case)
     session.flush()
     session.add(CaseStage(case_id=case.id, stage=Stage.FILED, stage_on=on, station_id=case.station_id,
-                          deadline=_due({}, on, Stage.FILED, table), notes="由立案问题建立",
+                          deadline=_due(session, {}, on, Stage.FILED, table), notes="由立案问题建立",
                           created_by_id=getattr(actor, "id", None)))
     _refresh_header(session, case)
     audit.record(session, actor, "create", case, audit.snapshot(case, ["case_no", "stage", "stage_on", "due_on"]))
@@ -231,7 +242,7 @@ def add_stage(session: Session, actor, case: Case, *, expected_version: int, val
     dates = {e.stage: e.stage_on for e in before}
     entry = CaseStage(case_id=case.id, stage=stage, stage_on=on, station_id=case.station_id,
                       team_id=team.id if team else None, notes=notes,
-                      deadline=_due(dates, case.discovered_on, stage, limits(session)),
+                      deadline=_due(session, dates, case.discovered_on, stage, limits(session)),
                       corrects_id=corrects.id if corrects else None, created_by_id=getattr(actor, "id", None))
     changes = [audit.change_row("stage", "阶段", None, stage), audit.change_row("stage_on", "日期", None, on),
                audit.change_row("unit", "承办单位", None, team.name if team else case.station.name)]
