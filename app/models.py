@@ -5,7 +5,7 @@ from app.api.models import ApiToken, api_token_stations  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
 from app.bodies.models import VerificationBody  # noqa: F401
 from app.certificates.models import Certificate  # noqa: F401
-from app.cases.models import Case, CaseStage, EnforcementTeam, StageLimit  # noqa: F401
+from app.cases.models import Case, CaseExtension, CaseStage, EnforcementTeam, StageLimit  # noqa: F401
 from app.complaints.models import Complaint, ComplaintOutcome  # noqa: F401
 from app.catalog.models import FindingCode, InstrumentType, InstrumentTypeAlias  # noqa: F401
 from app.credit.models import CreditRule, CreditScore  # noqa: F401

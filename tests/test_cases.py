@@ -62,6 +62,45 @@ def test_case_finding_opens_a_case_at_filed(session, world):
     assert case.entries[0].deadline > case.discovered_on + dt.timedelta(days=15)
 
 
+def test_the_decisions_limit_is_extended_thirty_days_then_as_the_heads_decide(session, world):
+    """第六十四条: 90 days from 立案 for the decision; the head may extend it by thirty days at most, and after that
+    the heads together by a period they set. Each extension is kept as written (never edited); after the decision
+    none is taken, and a stale form is refused."""
+    case = _case(session, world, days_ago=10)
+    _stage(session, case, Stage.INVESTIGATION, case.opened_on + dt.timedelta(days=1))
+    _stage(session, case, Stage.NOTICE, case.opened_on + dt.timedelta(days=2))
+    assert case.due_on == case.opened_on + dt.timedelta(days=90)
+
+    def extend(days, **values):
+        return services.extend(session, world.inspector_a, case, expected_version=case.version, today=today(),
+                               values={"days": days, "approved_on": today(), "approver": "王局长",
+                                       "reason": "案情复杂，需补充检定", **values})
+
+    with pytest.raises(Invalid, match="最多延长三十日"):
+        extend(31)
+    with pytest.raises(Invalid, match="批准日期"):
+        extend(30, approved_on=case.opened_on - dt.timedelta(days=1))
+    with pytest.raises(Invalid, match="延期理由"):
+        extend(30, reason="  ")
+    first = extend(30)
+    assert case.due_on == case.opened_on + dt.timedelta(days=120) and first.approver == "王局长"
+    with pytest.raises(StaleEdit):
+        services.extend(session, None, case, expected_version=case.version - 1, today=today(),
+                        values={"days": 10, "approved_on": today(), "approver": "局务会", "reason": "再延"})
+    extend(45, approver="局务会集体讨论")   # a later extension: the period the heads set
+    assert case.due_on == case.opened_on + dt.timedelta(days=165)
+    assert [x.days for x in case.extensions] == [30, 45]
+    decision = _stage(session, case, Stage.DECISION, case.opened_on + dt.timedelta(days=3), decision="penalty",
+                      fine="100")
+    assert decision.deadline == case.opened_on + dt.timedelta(days=165)   # the decision kept its extended limit
+    with pytest.raises(Invalid, match="已作出处理决定"):
+        extend(10)
+    first.reason = "改过的理由"
+    with pytest.raises(AppendOnlyViolation):
+        session.flush()
+    session.rollback()
+
+
 def test_filing_is_due_fifteen_working_days_after_discovery(session, world):
     """《市场监督管理行政处罚程序规定》第十八条 counts 立案 in working days: from Wed 30 Sep 2026, weekends skipped
     it is Wed 21 Oct; with China's 2026 calendar the National Day week (1-7 Oct) does not count and Sat 10 Oct
@@ -289,6 +328,26 @@ def test_pages_of_a_case(client, session, world):
     login(client, "insp_b")
     assert client.get(f"/cases/{case.id}").status_code == 404
     assert "甲市监立〔2026〕1号" not in client.get("/cases/").get_data(as_text=True)
+
+
+def test_an_extension_through_the_case_page(client, session, world):
+    case = _case(session, world)
+    session.commit()
+    login(client, "insp_a")
+    assert 'id="case-extend"' in client.get(f"/cases/{case.id}").get_data(as_text=True)
+    form = client.get(f"/cases/{case.id}/extend").get_data(as_text=True)
+    assert "本次最多延长三十日" in form
+    refused = client.post(f"/cases/{case.id}/extend", data={"days": "40", "approved_on": today().isoformat(),
+                                                            "approver": "王局长", "reason": "需补充检定",
+                                                            "version": case.version})
+    assert refused.status_code == 200 and "最多延长三十日" in refused.get_data(as_text=True)
+    resp = client.post(f"/cases/{case.id}/extend", data={"days": "30", "approved_on": today().isoformat(),
+                                                         "approver": "王局长", "reason": "需补充检定\n另案并查",
+                                                         "version": case.version})
+    assert resp.status_code == 302
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert 'id="case-extensions"' in page and "王局长" in page and "需补充检定\n另案并查" in page and "30 日" in page
+    assert "本案已延期 30 日" in client.get(f"/cases/{case.id}/extend").get_data(as_text=True)
 
 
 def test_decision_amount_errors_on_the_form(client, session, world):

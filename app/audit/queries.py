@@ -45,7 +45,8 @@ ENTITY_LABELS = {
     "micro_stations": "科普宣传服务微站", "outreach_volunteers": "计量志愿者", "outreach_targets": "微站与志愿者目标",
     "fair_scales": "公平秤", "reweighs": "复秤记录", "market_duty_checks": "主办者义务检查",
     "api_tokens": "API 令牌", "api_token_stations": "API 令牌站点", "api_idempotent_requests": "API 幂等请求",
-    "cases": "案件", "case_stages": "案件办理阶段", "case_confiscations": "没收的计量器具",
+    "cases": "案件", "case_stages": "案件办理阶段", "case_extensions": "延长办案期限",
+    "case_confiscations": "没收的计量器具",
     "case_stage_limits": "案件办理期限", "enforcement_teams": "执法大队", "enforcement_team_members": "执法大队成员",
 }
 

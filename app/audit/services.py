@@ -103,7 +103,7 @@ def _append_only() -> dict[type, set[str]]:
     # Imported here to keep the audit package free of a cycle with the domains it guards.
     from app.inspections.models import (DeadlineExtension, EvidenceFile, Finding, Inspection, InspectionInstrument,
                                         RandomDraw, Recheck, Signature)
-    from app.cases.models import Case, CaseStage
+    from app.cases.models import Case, CaseExtension, CaseStage
     from app.certificates.models import Certificate
     from app.complaints.models import ComplaintOutcome
     from app.instruments.models import Verification
@@ -122,7 +122,7 @@ def _append_only() -> dict[type, set[str]]:
         # A draw's seed, inputs and result are fixed once drawn; only its lock and publication move.
         RandomDraw: {"locked_at", "published_at", "version", "updated_at"},
         # A case's stages are appended (CaseStage, never edited); its header follows them, is published or voided.
-        CaseStage: set(),
+        CaseStage: set(), CaseExtension: set(),
         Case: set(VOID_COLUMNS) | {"opened_on", "stage", "stage_on", "team_id", "due_on", "closed_on", "published_on",
                                    "version", "updated_at"},
     }

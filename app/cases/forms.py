@@ -33,6 +33,22 @@ class StageForm(Form):
                                                     "confiscation", "instrument_ids", "basis", "notes")}
 
 
+class ExtensionForm(Form):
+    """An extension of the decision's time limit: days, who approved it and when, why."""
+
+    days = IntegerField("延长天数", validators=[InputRequired(message="请填写延长天数")],
+                        description="首次延期经负责人批准，最多三十日；继续延期由负责人集体讨论决定合理期限")
+    approved_on = date_field("批准日期")
+    approver = StringField("批准人", validators=[required("批准人"), Length(max=50)],
+                           description="批准的负责人；继续延期写明集体讨论的负责人")
+    reason = TextAreaField("延期理由", validators=[required("延期理由"), Length(max=2000)])
+    version = VersionField()
+
+    def values(self) -> dict:
+        """The form's values as extend() takes them."""
+        return {k: getattr(self, k).data for k in ("days", "approved_on", "approver", "reason")}
+
+
 class PublishForm(Form):
     """The date the decision was published (行政处罚信息公示)."""
 

@@ -142,6 +142,7 @@ class Case(Voidable, VersionedMixin, Base):
     team: Mapped[EnforcementTeam | None] = relationship()
     finding = relationship("Finding", viewonly=True)
     entries: Mapped[list["CaseStage"]] = relationship(order_by="CaseStage.id", viewonly=True)
+    extensions: Mapped[list["CaseExtension"]] = relationship(order_by="CaseExtension.id", viewonly=True)
 
     @property
     def effective_entries(self) -> list["CaseStage"]:
@@ -170,6 +171,26 @@ class Case(Voidable, VersionedMixin, Base):
 
     def __str__(self) -> str:
         return f"案件 {self.case_no}"
+
+
+class CaseExtension(TimestampMixin, Base):
+    """An extension of a case's time limit for the decision (延长办案期限), with who approved it, when and why:
+    《市场监督管理行政处罚程序规定》第六十四条, thirty days with the head's approval, further by the heads' collective
+    decision. Never edited or deleted."""
+
+    __tablename__ = "case_extensions"
+    __table_args__ = (positive("days"),)
+    __labels__ = {"days": "延长天数", "approved_on": "批准日期", "approver": "批准人", "reason": "延期理由"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    approved_on: Mapped[dt.date] = mapped_column(Date)
+    approver: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User | None] = relationship()
 
 
 case_confiscations = Table(

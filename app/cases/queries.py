@@ -9,7 +9,7 @@ from sqlalchemy import Integer, Select, and_, exists, false, func, literal, or_,
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.cases.models import Case, CaseStage, DecisionKind, EnforcementTeam, Stage, team_members
+from app.cases.models import Case, CaseExtension, CaseStage, DecisionKind, EnforcementTeam, Stage, team_members
 from app.scope import Scope
 
 
@@ -158,3 +158,8 @@ def possible_members() -> Select:
     from app.accounts.models import User
 
     return select(User).where(User.is_active.is_(True)).order_by(User.username)
+
+
+def extension_days(case_id: int) -> Select:
+    """The days a case's time limit for the decision was extended by, in all (0 when never)."""
+    return select(func.coalesce(func.sum(CaseExtension.days), 0)).where(CaseExtension.case_id == case_id)

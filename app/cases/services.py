@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit import services as audit
-from app.cases.models import (Case, CaseStage, DecisionKind, EnforcementTeam, NoPenaltyBasis, Stage, StageLimit,
+from app.cases.models import (Case, CaseExtension, CaseStage, DecisionKind, EnforcementTeam, NoPenaltyBasis, Stage, StageLimit,
                               case_confiscations)
-from app.cases.queries import CaseAccess
+from app.cases.queries import CaseAccess, extension_days
+from app.db import utcnow
 from app.errors import Duplicate, Invalid, NotFound, StaleEdit
 from app.instruments.models import Instrument, InstrumentStatus
 from app.text import as_typed
@@ -41,11 +42,14 @@ DEFAULT_LIMITS: dict[Stage, Limit] = {
     Stage.INVESTIGATION: Limit(60, Stage.FILED, "默认值：立案后60日内完成调查取证，为告知、陈述申辩和决定留出时间"),
     Stage.NOTICE: Limit(75, Stage.FILED, "默认值：立案后75日内告知拟作出的处罚（当事人有五个工作日陈述、申辩或要求听证）"),
     Stage.DECISION: Limit(90, Stage.FILED, "《市场监督管理行政处罚程序规定》第六十四条：自立案之日起九十日内作出处理决定，"
-                                           "经负责人批准可延长三十日（延长时请管理员调整期限）"),
+                                           "经负责人批准可延长三十日（在案件页面登记“延长办案期限”）"),
     Stage.EXECUTION: Limit(15, Stage.DECISION, "《行政处罚法》第六十七条：自收到处罚决定书之日起十五日内缴纳罚款"),
     Stage.CLOSED: Limit(30, Stage.EXECUTION, "默认值：执行完毕（或不予处罚决定）后30日内结案"),
 }
 MAX_WORKING_DAYS = 200
+# 第六十四条: the first extension of the decision's limit is thirty days at most; a later one is "a reasonable
+# period" the heads set together (capped here at a year, past which it is a typing slip).
+FIRST_EXTENSION_DAYS, MAX_EXTENSION_DAYS = 30, 365
 # The most a fine or confiscation may be (Numeric(14, 2)): a typing slip, not a real amount, past it.
 MAX_AMOUNT = Decimal("999999999999.99")
 
@@ -95,8 +99,11 @@ def next_stages(case: Case) -> list[Stage]:
 
 
 def _due(session: Session, case_dates: dict[Stage, dt.date], discovered_on: dt.date, stage: Stage,
-         table: dict[Stage, Limit]) -> dt.date | None:
+         table: dict[Stage, Limit], extended: int = 0) -> dt.date | None:
+    # `extended`: the days the decision's limit was extended by (CaseExtension); the other limits never move.
     limit = table[stage]
+    if stage == Stage.DECISION and extended:
+        limit = Limit(limit.days + extended, limit.counts_from, limit.source, limit.working_days)
     start = discovered_on if limit.counts_from is None else case_dates.get(limit.counts_from)
     if start is None:  # 结案 after 不予处罚: no 执行, it counts from the decision
         start = case_dates.get(Stage.DECISION)
@@ -116,7 +123,8 @@ def _refresh_header(session: Session, case: Case) -> None:
     case.opened_on = dates[Stage.FILED]  # a corrected 立案 date moves the case's month
     case.closed_on = last.stage_on if last.stage == Stage.CLOSED else None
     upcoming = next_stages(case)
-    case.due_on = _due(session, dates, case.discovered_on, upcoming[0], limits(session)) if upcoming else None
+    case.due_on = (_due(session, dates, case.discovered_on, upcoming[0], limits(session),
+                        session.scalar(extension_days(case.id))) if upcoming else None)
 
 
 def open_case(session: Session, actor, finding, case_no: str) -> Case:
@@ -242,7 +250,8 @@ def add_stage(session: Session, actor, case: Case, *, expected_version: int, val
     dates = {e.stage: e.stage_on for e in before}
     entry = CaseStage(case_id=case.id, stage=stage, stage_on=on, station_id=case.station_id,
                       team_id=team.id if team else None, notes=notes,
-                      deadline=_due(session, dates, case.discovered_on, stage, limits(session)),
+                      deadline=_due(session, dates, case.discovered_on, stage, limits(session),
+                                    session.scalar(extension_days(case.id))),
                       corrects_id=corrects.id if corrects else None, created_by_id=getattr(actor, "id", None))
     changes = [audit.change_row("stage", "阶段", None, stage), audit.change_row("stage_on", "日期", None, on),
                audit.change_row("unit", "承办单位", None, team.name if team else case.station.name)]
@@ -278,6 +287,45 @@ def add_stage(session: Session, actor, case: Case, *, expected_version: int, val
     audit.record(session, actor, "correct_stage" if corrects else "stage", case, changes,
                  note=f"更正{corrects.stage.label}登记" if corrects else "")
     return entry
+
+
+def extend(session: Session, actor, case: Case, *, expected_version: int, values: dict,
+           today: dt.date) -> CaseExtension:
+    """Extend the time limit for the decision (《市场监督管理行政处罚程序规定》第六十四条): the first time by up to
+    thirty days with the head's approval, after that by the period the heads decide together; never edited.
+
+    values: days, approved_on, approver, reason."""
+    if case.version != expected_version:
+        raise StaleEdit("该案件")
+    if case.is_voided:
+        raise Invalid("该案件已作废，不能再登记")
+    if case.decision is not None or case.is_closed:
+        raise Invalid("案件已作出处理决定，不能再延长办案期限")
+    first = not case.extensions
+    most = FIRST_EXTENSION_DAYS if first else MAX_EXTENSION_DAYS
+    days = values.get("days")
+    if not isinstance(days, int) or not 1 <= days <= most:
+        raise Invalid("首次延期经负责人批准，最多延长三十日" if first else f"继续延期的天数应为1到{most}日", field="days")
+    on = values.get("approved_on")
+    if not isinstance(on, dt.date) or on > today or on < case.opened_on:
+        raise Invalid("批准日期应在立案日期和今天之间", field="approved_on")
+    approver, reason = as_typed(values.get("approver") or ""), as_typed(values.get("reason") or "")
+    if not approver:
+        raise Invalid("请填写批准人", field="approver")
+    if not reason:
+        raise Invalid("请填写延期理由", field="reason")
+    before = case.due_on
+    extension = CaseExtension(case_id=case.id, days=days, approved_on=on, approver=approver, reason=reason,
+                              created_by_id=getattr(actor, "id", None))
+    session.add(extension)
+    # The case changes with it (a stale form is refused), even while its next deadline is not the decision's.
+    case.updated_at = utcnow()
+    _refresh_header(session, case)
+    session.refresh(case, ["extensions"])
+    audit.record(session, actor, "update", case, [
+        audit.change_row("extension", "延长办案期限", None, f"{days} 日（{approver} {on.isoformat()} 批准）"),
+        audit.change_row("due_on", "下一阶段期限", before, case.due_on)])
+    return extension
 
 
 def publish(session: Session, actor, case: Case, *, on: dt.date, today: dt.date) -> Case:

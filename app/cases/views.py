@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from app.cases import queries, services
-from app.cases.forms import LimitsForm, PublishForm, StageForm, TeamForm
+from app.cases.forms import ExtensionForm, LimitsForm, PublishForm, StageForm, TeamForm
 from app.cases.models import Case, EnforcementTeam, Stage
 from app.clock import today
 from app.security import admin_required, ledger_write_required, staff_required
@@ -133,6 +133,27 @@ def correct(case_id: int):
         error = uow.error
     return render_template("cases/stage_form.html", form=form, case=case, error=error, correcting=latest,
                            limits=services.limits(db()))
+
+
+@bp.route("/<int:case_id>/extend", methods=["GET", "POST"])
+@ledger_write_required
+def extend(case_id: int):
+    """Extend the time limit for the decision, with the approver, date and reason (never edited)."""
+    case = _writable(case_id)
+    form = ExtensionForm()
+    if request.method == "GET":
+        form.approved_on.data = today()
+        form.version.data = case.version
+    error = None
+    if form.validate_on_submit():
+        with unit_of_work(form) as uow:
+            extension = services.extend(uow.session, current_user, case, expected_version=form.version.data,
+                                        values=form.values(), today=today())
+        if uow.ok:
+            return uow.redirect(f"已登记延长办案期限 {extension.days} 日。", _page(case))
+        error = uow.error
+    return render_template("cases/extend_form.html", form=form, case=case, error=error,
+                           first=not case.extensions)
 
 
 @bp.route("/<int:case_id>/publish", methods=["GET", "POST"])
