@@ -138,6 +138,8 @@ class Book:
         only when it has a format (a table's border); a date or datetime gets a date format unless one is given."""
         if isinstance(value, dt.date):
             style.setdefault("num_format", DATETIME_FORMAT if isinstance(value, dt.datetime) else "yyyy-mm-dd")
+        elif value is not None and not isinstance(value, (bool, int, float, decimal.Decimal)):
+            value = ILLEGAL_CHARACTERS_RE.sub("", _as_str(value))   # text: an enum by its label
         fmt = self.format(**style)
         if value is None or value == "":
             # An empty cell, not a cell holding "" (which Excel would count as filled).
@@ -150,7 +152,7 @@ class Book:
         elif isinstance(value, dt.date):
             ws.write_datetime(row, col, _wall_clock(value), fmt)
         else:
-            ws.write_string(row, col, ILLEGAL_CHARACTERS_RE.sub("", _as_str(value)), fmt)
+            ws.write_string(row, col, value, fmt)
 
     def merge(self, ws, row: int, first_col: int, last_col: int, value: Any, **style: Any) -> None:
         """One value across the cells first_col..last_col of a row (a single cell when they are the same)."""

@@ -5,7 +5,7 @@ from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from app.cases.models import DecisionKind, NoPenaltyBasis, Stage
-from app.cases.services import DEFAULT_LIMITS, MAX_WORKING_DAYS
+from app.cases.services import DEFAULT_LIMITS
 from app.forms import CoercingSelect, Form, VersionField, int_or_none, required
 from app.instruments.forms import date_field
 
@@ -59,12 +59,11 @@ class LimitsForm(Form):
     """The days each stage may take (fields days_<stage> are added per stage)."""
 
 
-for _stage in Stage:
-    _unit = "工作日" if DEFAULT_LIMITS[_stage].working_days else "天"
-    _most = MAX_WORKING_DAYS if DEFAULT_LIMITS[_stage].working_days else 3650
+for _stage, _limit in DEFAULT_LIMITS.items():
     setattr(LimitsForm, f"days_{_stage.value}", IntegerField(
-        f"{_stage.label}期限（{_unit}）", validators=[InputRequired(message=f"请填写{_stage.label}期限"),
-                                                  NumberRange(min=1, max=_most, message=f"应为1到{_most}之间的{_unit}数")]))
+        f"{_stage.label}期限（{_limit.unit}）", validators=[
+            InputRequired(message=f"请填写{_stage.label}期限"),
+            NumberRange(min=1, max=_limit.most, message=f"应为1到{_limit.most}之间的{_limit.unit}数")]))
 
 
 class TeamForm(Form):

@@ -33,6 +33,16 @@ class Limit:
     # Working days over the holiday calendar (app/workdays) where the rule says 工作日; else calendar days.
     working_days: bool = False
 
+    @property
+    def unit(self) -> str:
+        """What the days count: 工作日 or 天."""
+        return "工作日" if self.working_days else "天"
+
+    @property
+    def most(self) -> int:
+        """The longest limit an admin may set (working days are counted over a year of the calendar at most)."""
+        return MAX_WORKING_DAYS if self.working_days else 3650
+
 
 # Defaults (admins may change the days per stage: StageLimit). Sources: 《市场监督管理行政处罚程序规定》 (the SAMR
 # rules of procedure, 2021/2022) and 《中华人民共和国行政处罚法》 (2021); "默认值" marks a figure of ours.
@@ -67,12 +77,9 @@ def set_limits(session: Session, actor, days: dict[Stage, int]) -> list[dict]:
     changes = []
     rows = {row.stage: row for row in session.scalars(select(StageLimit))}
     for stage, value in days.items():
-        # Working days are counted over a year of the calendar at most (app/workdays MAX_SPAN_DAYS).
-        working = DEFAULT_LIMITS[stage].working_days
-        most = MAX_WORKING_DAYS if working else 3650
-        if value is None or not 1 <= int(value) <= most:
-            raise Invalid(f"“{stage.label}”的期限应为1到{most}之间的{'工作日' if working else '天'}数",
-                          field=f"days_{stage.value}")
+        limit = DEFAULT_LIMITS[stage]
+        if value is None or not 1 <= int(value) <= limit.most:
+            raise Invalid(f"“{stage.label}”的期限应为1到{limit.most}之间的{limit.unit}数", field=f"days_{stage.value}")
         current = rows[stage].days if stage in rows else DEFAULT_LIMITS[stage].days
         if current == value:
             continue
@@ -99,17 +106,19 @@ def next_stages(case: Case) -> list[Stage]:
 
 
 def _due(session: Session, case_dates: dict[Stage, dt.date], discovered_on: dt.date, stage: Stage,
-         table: dict[Stage, Limit], extended: int = 0) -> dt.date | None:
-    # `extended`: the days the decision's limit was extended by (CaseExtension); the other limits never move.
+         table: dict[Stage, Limit], case_id: int | None = None) -> dt.date | None:
     limit = table[stage]
-    if stage == Stage.DECISION and extended:
-        limit = Limit(limit.days + extended, limit.counts_from, limit.source, limit.working_days)
     start = discovered_on if limit.counts_from is None else case_dates.get(limit.counts_from)
     if start is None:  # 结案 after 不予处罚: no 执行, it counts from the decision
         start = case_dates.get(Stage.DECISION)
     if start is None:
         return None
-    return add_working_days(session, start, limit.days) if limit.working_days else start + dt.timedelta(days=limit.days)
+    if limit.working_days:
+        return add_working_days(session, start, limit.days)
+    days = limit.days
+    if stage == Stage.DECISION and case_id is not None:  # only the decision's limit is ever extended
+        days += session.scalar(extension_days(case_id))
+    return start + dt.timedelta(days=days)
 
 
 def _refresh_header(session: Session, case: Case) -> None:
@@ -123,8 +132,7 @@ def _refresh_header(session: Session, case: Case) -> None:
     case.opened_on = dates[Stage.FILED]  # a corrected 立案 date moves the case's month
     case.closed_on = last.stage_on if last.stage == Stage.CLOSED else None
     upcoming = next_stages(case)
-    case.due_on = (_due(session, dates, case.discovered_on, upcoming[0], limits(session),
-                        session.scalar(extension_days(case.id))) if upcoming else None)
+    case.due_on = _due(session, dates, case.discovered_on, upcoming[0], limits(session), case.id) if upcoming else None
 
 
 def open_case(session: Session, actor, finding, case_no: str) -> Case:
@@ -250,8 +258,7 @@ def add_stage(session: Session, actor, case: Case, *, expected_version: int, val
     dates = {e.stage: e.stage_on for e in before}
     entry = CaseStage(case_id=case.id, stage=stage, stage_on=on, station_id=case.station_id,
                       team_id=team.id if team else None, notes=notes,
-                      deadline=_due(session, dates, case.discovered_on, stage, limits(session),
-                                    session.scalar(extension_days(case.id))),
+                      deadline=_due(session, dates, case.discovered_on, stage, limits(session), case.id),
                       corrects_id=corrects.id if corrects else None, created_by_id=getattr(actor, "id", None))
     changes = [audit.change_row("stage", "阶段", None, stage), audit.change_row("stage_on", "日期", None, on),
                audit.change_row("unit", "承办单位", None, team.name if team else case.station.name)]

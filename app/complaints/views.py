@@ -45,7 +45,7 @@ def index():
 def export():
     """The complaints list with its current filter, as a workbook (the 投诉举报台账)."""
     _, _, stmt = _list()
-    return xlsx_download(stmt, "投诉举报", COMPLAINT_COLUMNS, lambda s, rows: complaint_rows(s, rows, today()),
+    return xlsx_download(stmt, "投诉举报", COMPLAINT_COLUMNS, lambda s, list_stmt: complaint_rows(s, list_stmt, today()),
                          url_for("complaints.index"))
 
 
